@@ -1,0 +1,97 @@
+#include "node.h"
+#include <atomic>
+#include "grad_mode.h"
+#include "../ops/ops.h"
+
+namespace pyad {
+
+namespace {
+std::atomic<uint64_t> g_sequence{0};
+thread_local bool t_grad_enabled = true;
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+void set_grad_enabled(bool on) { t_grad_enabled = on; }
+
+Node::Node() : sequence_nr(g_sequence++) {}
+
+TensorList AccumulateGrad::apply(TensorList&& grads) {
+  Tensor g = std::move(grads[0]);
+  if (!g.defined()) return {};
+  Tensor& acc = variable->grad;
+  if (grad_enabled()) {
+    // create_graph: the gradient keeps its history, and accumulation is out of place.
+    acc = acc.defined() ? add(acc, g) : g;
+  } else if (!acc.defined()) {
+    // Steal the buffer when nothing else can see it; otherwise keep a private copy.
+    bool private_buffer = g.impl().use_count() == 1 && g->storage.use_count() == 1 && g.is_contiguous() &&
+                          g->grad_fn == nullptr;
+    acc = private_buffer ? g : clone(g);
+  } else {
+    add_(acc, g);
+  }
+  return {};
+}
+
+Edge gradient_edge(const Tensor& t) {
+  if (!t.defined()) return {};
+  if (t->grad_fn) return {t->grad_fn, t->output_nr};
+  if (!t->requires_grad_leaf) return {};
+  auto acc = t->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t);
+    t->grad_accumulator = acc;
+    acc->input_meta.push_back({t.shape(), t.dtype(), t.device()});
+  }
+  return {acc, 0};
+}
+
+void collect_edges(Node& node, const TensorList& inputs) {
+  node.next_edges.reserve(inputs.size());
+  node.input_meta.reserve(inputs.size());
+  for (const auto& t : inputs) {
+    node.next_edges.push_back(gradient_edge(t));
+    if (t.defined()) node.input_meta.push_back({t.shape(), t.dtype(), t.device()});
+    else node.input_meta.push_back({});
+  }
+}
+
+void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32_t output_nr) {
+  output->grad_fn = node;
+  output->output_nr = output_nr;
+}
+
+bool any_requires_grad(const TensorList& inputs) {
+  if (!grad_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
+  if (!t.defined()) return;
+  data_ = is_output ? detach(t) : t;
+  version_ = t->version->version;
+  is_output_ = is_output;
+  output_nr_ = t->output_nr;
+}
+
+Tensor SavedTensor::unpack(const Node& owner) const {
+  PYAD_CHECK(!released_, RuntimeError, "[", owner.name(),
+             "] Trying to backward through the graph a second time (or directly access saved tensors after they "
+             "have already been freed). Saved intermediate values of the graph are freed when you call "
+             ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph "
+             "a second time.");
+  if (!data_.defined()) return {};
+  PYAD_CHECK(data_->version->version == version_, RuntimeError,
+             "[", owner.name(), "] one of the variables needed for gradient computation has been modified by an "
+             "inplace operation: the ", describe(data_), " saved by ", owner.name(), " is at version ",
+             data_->version->version, "; expected version ", version_, " instead.");
+  if (!is_output_) return data_;
+  Tensor t = detach(data_);
+  t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+  t->output_nr = output_nr_;
+  return t;
+}
+
+}  // namespace pyad

@@ -1,0 +1,65 @@
+#include "storage.h"
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace pyad {
+
+namespace {
+// Index 0: cpu. CUDA devices get their own counters when the backend comes.
+constexpr int kMaxDevices = 17;
+std::atomic<int64_t> g_current[kMaxDevices];
+std::atomic<int64_t> g_peak[kMaxDevices];
+
+int slot(Device d) { return d.is_cpu() ? 0 : 1 + (d.index % (kMaxDevices - 1)); }
+
+void count(Device d, int64_t delta) {
+  int s = slot(d);
+  int64_t now = g_current[s].fetch_add(delta) + delta;
+  int64_t peak = g_peak[s].load();
+  while (now > peak && !g_peak[s].compare_exchange_weak(peak, now)) {}
+}
+}  // namespace
+
+Storage::~Storage() {
+  if (owned) {
+    std::free(data);
+    count(device, -static_cast<int64_t>(nbytes));
+  }
+}
+
+StoragePtr allocate(size_t nbytes, Device device) {
+  PYAD_CHECK(device.is_cpu(), RuntimeError, "[allocate] device ", device.str(),
+             " is not available in this build");
+  auto s = std::make_shared<Storage>();
+  // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
+  size_t rounded = ((nbytes + 63) / 64) * 64;
+  s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!s->data) throw std::bad_alloc();
+  s->nbytes = nbytes;
+  s->device = device;
+  s->owned = true;
+  count(device, static_cast<int64_t>(nbytes));
+  return s;
+}
+
+StoragePtr borrow(void* data, size_t nbytes, Device device, std::shared_ptr<void> owner) {
+  auto s = std::make_shared<Storage>();
+  s->data = data;
+  s->nbytes = nbytes;
+  s->device = device;
+  s->keepalive = std::move(owner);
+  return s;
+}
+
+MemoryStats memory_stats(Device device) {
+  int s = slot(device);
+  return {g_current[s].load(), g_peak[s].load()};
+}
+
+void reset_peak_memory(Device device) {
+  int s = slot(device);
+  g_peak[s].store(g_current[s].load());
+}
+
+}  // namespace pyad

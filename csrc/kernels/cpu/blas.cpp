@@ -1,0 +1,104 @@
+// Matrix products through OpenBLAS (scipy-openblas32). A 2-d operand whose
+// rows or columns are unit-stride is passed as is, with the transpose flag
+// saying which: views such as x.T are never copied. Matrix-vector shapes go
+// to gemv, which streams the matrix once.
+#include <cblas.h>
+#include "../kernels.h"
+#include "loops.h"
+
+namespace pyad::kernels {
+
+namespace {
+
+struct MatLayout { bool ok; bool trans; int64_t ld; };
+
+// How row-major BLAS can read a rows x cols matrix with element strides (rs, cs).
+MatLayout layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if (cs == 1 || cols == 1) {
+    int64_t ld = rows == 1 ? std::max<int64_t>(1, cols) : rs;
+    if (ld >= std::max<int64_t>(1, cols)) return {true, false, ld};
+  }
+  if (rs == 1 || rows == 1) {
+    int64_t ld = cols == 1 ? std::max<int64_t>(1, rows) : cs;
+    if (ld >= std::max<int64_t>(1, rows)) return {true, true, ld};
+  }
+  return {false, false, 0};
+}
+
+template <class T>
+void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const T* x, int64_t incx, T* y) {
+  auto TA = trans ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, double>) scipy_cblas_dgemv(CblasRowMajor, TA, rows, cols, 1.0, a, lda, x, incx, 0.0, y, 1);
+  else scipy_cblas_sgemv(CblasRowMajor, TA, rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, 1);
+}
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c) {
+  auto TA = ta ? CblasTrans : CblasNoTrans;
+  auto TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, double>) scipy_cblas_dgemm(CblasRowMajor, TA, TB, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
+  else scipy_cblas_sgemm(CblasRowMajor, TA, TB, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+}
+
+}  // namespace
+
+void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  // The op checked shapes: a (..., m, k), b (..., k, n), out (..., m, n) contiguous.
+  const int64_t nd = out.ndim();
+  const int64_t m = out.shape()[nd - 2], n = out.shape()[nd - 1];
+  const int64_t k = a.shape()[a.ndim() - 1];
+  if (out.numel() == 0) return;
+  if (k == 0) { fill(out, 0.0); return; }
+  // An operand BLAS cannot read as it is (no unit stride in either matrix dim) is copied once.
+  auto readable = [](const Tensor& t) {
+    int64_t r = t.ndim();
+    if (layout(t.shape()[r - 2], t.shape()[r - 1], t.strides()[r - 2], t.strides()[r - 1]).ok) return t;
+    Tensor c = empty(t.shape(), t.dtype());
+    copy(t, c);
+    return c;
+  };
+  const Tensor A = readable(a), B = readable(b);
+  const int64_t ra = A.ndim(), rb = B.ndim();
+  const int64_t a_rs = A.strides()[ra - 2], a_cs = A.strides()[ra - 1];
+  const int64_t b_rs = B.strides()[rb - 2], b_cs = B.strides()[rb - 1];
+  const MatLayout LA = layout(m, k, a_rs, a_cs), LB = layout(k, n, b_rs, b_cs);
+
+  Shape batch(out.shape().begin(), out.shape().end() - 2);
+  auto batch_strides = [&](const Tensor& t) {
+    Tensor v = make_view(t, Shape(t.shape().begin(), t.shape().end() - 2),
+                         Shape(t.strides().begin(), t.strides().end() - 2), t->offset);
+    return cpu::broadcast_strides(v, batch);
+  };
+  const auto sa = batch_strides(A), sb = batch_strides(B);
+  const int64_t nbatch = numel_of(batch);
+
+  PYAD_DISPATCH_FLOAT(out.dtype(), "matmul", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    for (int64_t bi = 0; bi < nbatch; ++bi) {
+      int64_t oa = 0, ob = 0, rem = bi;
+      for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+        int64_t i = rem % batch[d];
+        rem /= batch[d];
+        oa += i * sa[d];
+        ob += i * sb[d];
+      }
+      const T* pa = A.data<T>() + oa;
+      const T* pb = B.data<T>() + ob;
+      T* pc = out.data<T>() + bi * m * n;
+      if (n == 1 && (b_rs != 0 || k == 1)) {
+        // y = A x; A stored transposed is a k x m row-major matrix read with Trans.
+        gemv<T>(LA.trans, LA.trans ? k : m, LA.trans ? m : k, pa, LA.ld, pb, k == 1 ? 1 : b_rs, pc);
+      } else if (m == 1 && (a_cs != 0 || k == 1)) {
+        // y = x B = B^T x.
+        gemv<T>(!LB.trans, LB.trans ? n : k, LB.trans ? k : n, pb, LB.ld, pa, k == 1 ? 1 : a_cs, pc);
+      } else {
+        gemm<T>(LA.trans, LB.trans, m, n, k, pa, LA.ld, pb, LB.ld, pc);
+      }
+    }
+  });
+}
+
+void set_blas_threads(int n) { scipy_openblas_set_num_threads(n); }
+int blas_threads() { return scipy_openblas_get_num_threads(); }
+
+}  // namespace pyad::kernels

@@ -1,0 +1,191 @@
+// CPU elementwise kernels: the functors of kernels/math.h over the strided loop.
+#include "../kernels.h"
+#include "../math.h"
+#include "loops.h"
+
+namespace pyad::kernels {
+using namespace cpu;
+
+namespace {
+
+template <class T, class F>
+void unary_loop(const Tensor& in, const Tensor& out, F f) {
+  auto l = make_loop<2>(out.shape(), {broadcast_strides(out, out.shape()), broadcast_strides(in, out.shape())},
+                        {sizeof(T), sizeof(T)});
+  run_loop<2>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())},
+              [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                T* o = reinterpret_cast<T*>(p[0]);
+                const T* a = reinterpret_cast<const T*>(p[1]);
+                if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+                } else {
+                  for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i));
+                }
+              });
+}
+
+template <class T, class R, class F>
+void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  const Shape& sh = out.shape();
+  auto l = make_loop<3>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
+                        {sizeof(R), sizeof(T), sizeof(T)});
+  run_loop<3>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+                  static_cast<char*>(b.raw_data())},
+              [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+                R* o = reinterpret_cast<R*>(p[0]);
+                const T* x = reinterpret_cast<const T*>(p[1]);
+                const T* y = reinterpret_cast<const T*>(p[2]);
+                if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == sizeof(T)) {
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                } else if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == 0) {
+                  const T yv = *y;
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(T)) {
+                  const T xv = *x;
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                } else {
+                  for (int64_t i = 0; i < n; ++i)
+                    *at<R>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i), *at<T>(p[2], s[2], i));
+                }
+              });
+}
+
+template <class F>
+void unary_dispatch(const Tensor& in, const Tensor& out, F f) {
+  PYAD_DISPATCH_FLOAT(out.dtype(), "unary", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    unary_loop<T>(in, out, f);
+  });
+}
+
+template <class F>
+void arith_dispatch(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  PYAD_DISPATCH_ALL(out.dtype(), "binary", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if constexpr (std::is_same_v<T, bool>) {
+      throw TypeError("[binary] arithmetic on bool tensors is not supported");
+    } else {
+      binary_loop<T, T>(a, b, out, f);
+    }
+  });
+}
+
+template <class F>
+void compare_dispatch(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  PYAD_DISPATCH_ALL(a.dtype(), "compare", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    binary_loop<T, bool>(a, b, out, f);
+  });
+}
+
+}  // namespace
+
+void unary(Unary op, const Tensor& in, const Tensor& out) {
+  switch (op) {
+    case Unary::Neg:
+      // neg is the one unary op that integer tensors take.
+      if (out.dtype() == DType::Int64) return unary_loop<int64_t>(in, out, math::Neg{});
+      return unary_dispatch(in, out, math::Neg{});
+    case Unary::Exp: return unary_dispatch(in, out, math::Exp{});
+    case Unary::Log: return unary_dispatch(in, out, math::Log{});
+    case Unary::Log1p: return unary_dispatch(in, out, math::Log1p{});
+    case Unary::Sin: return unary_dispatch(in, out, math::Sin{});
+    case Unary::Cos: return unary_dispatch(in, out, math::Cos{});
+    case Unary::Tanh: return unary_dispatch(in, out, math::Tanh{});
+    case Unary::Sigmoid: return unary_dispatch(in, out, math::Sigmoid{});
+    case Unary::Relu: return unary_dispatch(in, out, math::Relu{});
+    case Unary::Softplus: return unary_dispatch(in, out, math::Softplus{});
+    case Unary::Sqrt: return unary_dispatch(in, out, math::Sqrt{});
+    case Unary::Abs:
+      if (out.dtype() == DType::Int64) return unary_loop<int64_t>(in, out, math::Abs{});
+      return unary_dispatch(in, out, math::Abs{});
+    case Unary::Sign: return unary_dispatch(in, out, math::Sign{});
+  }
+}
+
+void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  switch (op) {
+    case Binary::Add: return arith_dispatch(a, b, out, math::Add{});
+    case Binary::Sub: return arith_dispatch(a, b, out, math::Sub{});
+    case Binary::Mul: return arith_dispatch(a, b, out, math::Mul{});
+    case Binary::Div: return arith_dispatch(a, b, out, math::Div{});
+    case Binary::Pow: return arith_dispatch(a, b, out, [](auto x, auto y) {
+      using T = decltype(x);
+      if constexpr (std::is_integral_v<T>) {
+        T r = 1;  // integer power by squaring; negative exponents give 0 except for bases +-1, as torch
+        if (y < 0) return x == 1 ? T(1) : (x == -1 ? (y % 2 ? T(-1) : T(1)) : T(0));
+        for (T e = y, base = x; e; e >>= 1, base *= base) if (e & 1) r *= base;
+        return r;
+      } else {
+        return math::Pow{}(x, y);
+      }
+    });
+    case Binary::Maximum: return arith_dispatch(a, b, out, math::Maximum{});
+    case Binary::Minimum: return arith_dispatch(a, b, out, math::Minimum{});
+    case Binary::Eq: return compare_dispatch(a, b, out, math::Eq{});
+    case Binary::Ne: return compare_dispatch(a, b, out, math::Ne{});
+    case Binary::Lt: return compare_dispatch(a, b, out, math::Lt{});
+    case Binary::Le: return compare_dispatch(a, b, out, math::Le{});
+    case Binary::Gt: return compare_dispatch(a, b, out, math::Gt{});
+    case Binary::Ge: return compare_dispatch(a, b, out, math::Ge{});
+  }
+}
+
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Shape& sh = out.shape();
+  PYAD_DISPATCH_ALL(out.dtype(), "where", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto l = make_loop<4>(sh, {broadcast_strides(out, sh), broadcast_strides(cond, sh), broadcast_strides(a, sh),
+                               broadcast_strides(b, sh)},
+                          {sizeof(T), 1, sizeof(T), sizeof(T)});
+    run_loop<4>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
+                    static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
+                [&](std::array<char*, 4> p, const std::array<int64_t, 4>& s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i)
+                    *at<T>(p[0], s[0], i) = *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);
+                });
+  });
+}
+
+void copy(const Tensor& src, const Tensor& dst) {
+  const Shape& sh = dst.shape();
+  PYAD_DISPATCH_ALL(dst.dtype(), "copy", [&](auto* dtag) {
+    using D = std::remove_pointer_t<decltype(dtag)>;
+    PYAD_DISPATCH_ALL(src.dtype(), "copy", [&](auto* stag) {
+      using S = std::remove_pointer_t<decltype(stag)>;
+      auto l = make_loop<2>(sh, {broadcast_strides(dst, sh), broadcast_strides(src, sh)}, {sizeof(D), sizeof(S)});
+      run_loop<2>(l, {static_cast<char*>(dst.raw_data()), static_cast<char*>(src.raw_data())},
+                  [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                    if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
+                      D* o = reinterpret_cast<D*>(p[0]);
+                      const S* a = reinterpret_cast<const S*>(p[1]);
+                      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(a[i]);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) *at<D>(p[0], s[0], i) = static_cast<D>(*at<S>(p[1], s[1], i));
+                    }
+                  });
+    });
+  });
+}
+
+void fill(const Tensor& dst, double value) {
+  PYAD_DISPATCH_ALL(dst.dtype(), "fill", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const T v = static_cast<T>(value);
+    auto l = make_loop<1>(dst.shape(), {broadcast_strides(dst, dst.shape())}, {sizeof(T)});
+    run_loop<1>(l, {static_cast<char*>(dst.raw_data())},
+                [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = v;
+                });
+  });
+}
+
+void arange(const Tensor& out, double start, double step) {
+  PYAD_DISPATCH_ALL(out.dtype(), "arange", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    T* o = out.data<T>();
+    for (int64_t i = 0; i < out.numel(); ++i) o[i] = static_cast<T>(start + step * static_cast<double>(i));
+  });
+}
+
+}  // namespace pyad::kernels

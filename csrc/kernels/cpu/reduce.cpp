@@ -1,0 +1,89 @@
+// CPU reductions. Partial results accumulate in double (int64 for integers)
+// so float32 sums stay within torch's tolerances over long reductions.
+#include <limits>
+#include "../kernels.h"
+#include "../math.h"
+#include "loops.h"
+
+namespace pyad::kernels {
+using namespace cpu;
+
+namespace {
+
+template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+template <class T, class Combine>
+void reduce_impl(const Tensor& in, const Tensor& out, acc_t<T> init, Combine comb) {
+  using A = acc_t<T>;
+  // Accumulator laid out like `out`; broadcast to `in`'s shape with stride 0 on reduced dims.
+  Tensor acc = empty(out.shape(), sizeof(A) == 8 && std::is_floating_point_v<A> ? DType::Float64 : DType::Int64);
+  A* accp = static_cast<A*>(acc.raw_data());
+  for (int64_t i = 0; i < acc.numel(); ++i) accp[i] = init;
+  const Shape& sh = in.shape();
+  auto l = make_loop<2>(sh, {broadcast_strides(acc, sh), broadcast_strides(in, sh)}, {sizeof(A), sizeof(T)}, true);
+  run_loop<2>(l, {reinterpret_cast<char*>(accp), static_cast<char*>(in.raw_data())},
+              [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                if (s[0] == 0) {  // reducing along the inner row
+                  A r = *reinterpret_cast<A*>(p[0]);
+                  if (s[1] == sizeof(T)) {
+                    const T* x = reinterpret_cast<const T*>(p[1]);
+                    for (int64_t i = 0; i < n; ++i) r = comb(r, static_cast<A>(x[i]));
+                  } else {
+                    for (int64_t i = 0; i < n; ++i) r = comb(r, static_cast<A>(*at<T>(p[1], s[1], i)));
+                  }
+                  *reinterpret_cast<A*>(p[0]) = r;
+                } else {
+                  for (int64_t i = 0; i < n; ++i) {
+                    A* a = at<A>(p[0], s[0], i);
+                    *a = comb(*a, static_cast<A>(*at<T>(p[1], s[1], i)));
+                  }
+                }
+              });
+  copy(acc, out);
+}
+
+}  // namespace
+
+void reduce(Reduce op, const Tensor& in, const Tensor& out) {
+  PYAD_DISPATCH_ALL(in.dtype(), "reduce", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    using A = acc_t<T>;
+    switch (op) {
+      case Reduce::Sum: return reduce_impl<T>(in, out, A(0), [](A a, A b) { return a + b; });
+      case Reduce::Max:
+        return reduce_impl<T>(in, out, std::numeric_limits<A>::lowest(), math::MaxCombine{});
+      case Reduce::Min:
+        return reduce_impl<T>(in, out, std::numeric_limits<A>::max(), math::MinCombine{});
+    }
+  });
+}
+
+void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices) {
+  PYAD_DISPATCH_ALL(in.dtype(), "max", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const int64_t len = in.shape()[dim];
+    const int64_t st = in.strides()[dim] * static_cast<int64_t>(sizeof(T));
+    const Shape& osh = values.shape();
+    auto l = make_loop<3>(osh, {broadcast_strides(values, osh), broadcast_strides(indices, osh),
+                                broadcast_strides(in, osh)},
+                          {sizeof(T), sizeof(int64_t), sizeof(T)});
+    run_loop<3>(l, {static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
+                    static_cast<char*>(in.raw_data())},
+                [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i) {
+                    char* base = p[2] + s[2] * i;
+                    T best = *reinterpret_cast<T*>(base);
+                    int64_t bi = 0;
+                    for (int64_t j = 1; j < len; ++j) {
+                      T v = *reinterpret_cast<T*>(base + st * j);
+                      if (best != best) break;  // NaN wins and keeps its first index
+                      if (v != v || (is_max ? v > best : v < best)) { best = v; bi = j; }
+                    }
+                    *at<T>(p[0], s[0], i) = best;
+                    *at<int64_t>(p[1], s[1], i) = bi;
+                  }
+                });
+  });
+}
+
+}  // namespace pyad::kernels

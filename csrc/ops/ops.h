@@ -1,0 +1,115 @@
+#pragma once
+// Every differentiable operation of pyad. Each op function validates its
+// inputs, runs the kernel and, when grad mode is on and an input requires
+// grad, records a Node whose backward rule is written with these same ops
+// (so create_graph=True gives differentiable gradients).
+#include <optional>
+#include <tuple>
+#include "../core/tensor.h"
+
+namespace pyad {
+
+// ---- creation (no history) ----
+Tensor full(const Shape& shape, double value, DType dtype, Device device = {});
+Tensor zeros(const Shape& shape, DType dtype, Device device = {});
+Tensor ones(const Shape& shape, DType dtype, Device device = {});
+Tensor eye(int64_t n, int64_t m, DType dtype, Device device = {});
+Tensor arange(double start, double end, double step, DType dtype, Device device = {});
+Tensor rand(const Shape& shape, DType dtype, Device device = {});
+Tensor randn(const Shape& shape, DType dtype, Device device = {});
+Tensor scalar_tensor(double value, DType dtype, Device device = {});
+// The dtype a Python scalar takes next to tensor t (torch: the tensor's category wins unless the
+// scalar is a float and the tensor is integral).
+DType scalar_dtype(const Tensor& t, bool scalar_is_float);
+
+// ---- elementwise ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor softplus(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);
+
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+
+enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
+Tensor compare(Cmp op, const Tensor& a, const Tensor& b);
+
+// ---- reductions ----
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+std::tuple<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim);
+std::tuple<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim);
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+// Sum a broadcast gradient down to `shape` (the inverse of expand).
+Tensor sum_to(const Tensor& x, const Shape& shape, const char* op = "sum_to");
+
+// ---- shape ops (views share storage and version counter) ----
+Tensor reshape(const Tensor& x, Shape shape);
+Tensor view(const Tensor& x, Shape shape);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor squeeze(const Tensor& x, std::optional<int64_t> dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor expand(const Tensor& x, Shape shape);
+Tensor cat(const TensorList& xs, int64_t dim);
+Tensor stack(const TensorList& xs, int64_t dim);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step);
+Tensor contiguous(const Tensor& x);
+Tensor clone(const Tensor& x);
+Tensor to_dtype(const Tensor& x, DType dtype);
+
+// Basic indexing: a resolved list of steps, applied in order.
+struct IndexStep {
+  enum Kind { Select, Slice, Unsqueeze } kind;
+  int64_t dim, start = 0, stop = 0, step = 1;
+};
+Tensor index(const Tensor& x, const std::vector<IndexStep>& steps);
+
+// ---- linear algebra ----
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor outer(const Tensor& a, const Tensor& b);
+
+// ---- in place (bump the version counter) ----
+Tensor& add_(Tensor& x, const Tensor& other);
+Tensor& sub_(Tensor& x, const Tensor& other);
+Tensor& mul_(Tensor& x, const Tensor& other);
+Tensor& div_(Tensor& x, const Tensor& other);
+Tensor& fill_(Tensor& x, double value);
+Tensor& zero_(Tensor& x);
+Tensor& copy_(Tensor& x, const Tensor& src);
+Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value);
+
+// Shorthands for writing rules.
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_tensor(s, a.dtype())); }
+inline Tensor operator*(double s, const Tensor& a) { return a * s; }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_tensor(s, a.dtype())); }
+inline Tensor operator-(double s, const Tensor& a) { return sub(scalar_tensor(s, a.dtype()), a); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_tensor(s, a.dtype())); }
+
+}  // namespace pyad

@@ -1,0 +1,28 @@
+#pragma once
+// Helpers every op file uses to record its Node.
+#include <memory>
+#include "ops.h"
+#include "../autograd/grad_mode.h"
+#include "../autograd/node.h"
+
+namespace pyad {
+
+// Create node N wired to `inputs` and set it as `out`'s history, if any input needs grad.
+template <class N, class... Args>
+std::shared_ptr<N> record(const Tensor& out, const TensorList& inputs, Args&&... args) {
+  if (!any_requires_grad(inputs)) return nullptr;
+  auto node = std::make_shared<N>(std::forward<Args>(args)...);
+  collect_edges(*node, inputs);
+  set_history(out, node);
+  return node;
+}
+
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  PYAD_CHECK(a.device() == b.device(), RuntimeError, "[", op, "] expected all tensors on the same device, got ",
+             a.device().str(), " and ", b.device().str());
+}
+
+// Unsqueeze the reduced dims back into a keepdim=False reduction result (a view, no history).
+Shape keepdim_shape(const Shape& in, const std::vector<bool>& mask);
+
+}  // namespace pyad

@@ -1,0 +1,281 @@
+// Reductions. A reduction's gradient is the output gradient with the reduced
+// dims put back (keepdim) and broadcast over the input; max-like reductions
+// route it to the winning elements.
+#include <cmath>
+#include "record.h"
+#include "../kernels/kernels.h"
+
+namespace pyad {
+
+Shape keepdim_shape(const Shape& in, const std::vector<bool>& mask) {
+  Shape s = in;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (mask[i]) s[i] = 1;
+  return s;
+}
+
+namespace {
+
+std::vector<int64_t> mask_dims(const std::vector<bool>& mask) {
+  std::vector<int64_t> d;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) d.push_back(static_cast<int64_t>(i));
+  return d;
+}
+
+// The output gradient viewed with the reduced dims kept as size 1.
+Tensor with_kept_dims(const Tensor& g, const Shape& kept) { return g.shape() == kept ? g : reshape(g, kept); }
+
+// Raw reduction into a fresh tensor of the keepdim shape, no history.
+Tensor reduce_raw(kernels::Reduce op, const Tensor& x, const std::vector<bool>& mask, DType out_dtype) {
+  Tensor out = empty(keepdim_shape(x.shape(), mask), out_dtype, x.device());
+  kernels::reduce(op, x, out);
+  return out;
+}
+
+// Drop the kept size-1 dims unless keepdim: the same buffer under a new shape.
+Tensor finish(Tensor kept, const std::vector<bool>& mask, bool keepdim) {
+  if (keepdim) return kept;
+  Shape s;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (!mask[i]) s.push_back(kept.shape()[i]);
+  kept->shape = s;
+  kept->strides = contiguous_strides(s);
+  return kept;
+}
+
+struct SumBackward : Node {
+  Shape in_shape, kept;
+  double scale = 1.0;  // 1/n for mean
+  bool is_mean = false;
+  std::string name() const override { return is_mean ? "MeanBackward1" : "SumBackward1"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor e = expand(with_kept_dims(g[0], kept), in_shape);
+    return {is_mean ? e * scale : e};
+  }
+};
+
+Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_mean) {
+  const char* op = is_mean ? "mean" : "sum";
+  auto mask = reduce_mask(dims, x.ndim(), op);
+  PYAD_CHECK(!is_mean || is_floating(x.dtype()), TypeError, "[mean] expected a floating dtype, got ",
+             dtype_name(x.dtype()), " (convert with .to(pyad.float32) first)");
+  DType dt = x.dtype() == DType::Bool ? DType::Int64 : x.dtype();
+  Tensor out = reduce_raw(kernels::Reduce::Sum, x, mask, dt);
+  Shape kept = out.shape();
+  double scale = 1.0;
+  if (is_mean) {
+    int64_t count = 1;
+    for (size_t i = 0; i < mask.size(); ++i)
+      if (mask[i]) count *= x.shape()[i];
+    scale = count == 0 ? std::nan("") : 1.0 / static_cast<double>(count);
+    Tensor s = scalar_tensor(scale, dt);
+    kernels::binary(kernels::Binary::Mul, out, s, out);
+  }
+  out = finish(out, mask, keepdim);
+  if (auto node = record<SumBackward>(out, {x})) {
+    node->in_shape = x.shape();
+    node->kept = kept;
+    node->scale = scale;
+    node->is_mean = is_mean;
+  }
+  return out;
+}
+
+// amax/amin: the gradient is shared evenly among tied extremes, as torch.
+struct ExtremeBackward : Node {
+  SavedTensor x, y;  // y has the kept dims
+  std::vector<int64_t> dims;
+  bool is_max = true;
+  std::string name() const override { return is_max ? "AmaxBackward0" : "AminBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(*this), yv = y.unpack(*this);
+    Tensor mask = to_dtype(compare(Cmp::Eq, xv, yv), xv.dtype());
+    return {with_kept_dims(g[0], yv.shape()) * mask / sum(mask, dims, true)};
+  }
+  void release_saved() override { x.reset(); y.reset(); }
+};
+
+Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_max) {
+  const char* op = is_max ? "amax" : "amin";
+  auto mask = reduce_mask(dims, x.ndim(), op);
+  for (size_t i = 0; i < mask.size(); ++i)
+    PYAD_CHECK(!mask[i] || x.shape()[i] != 0, IndexError, "[", op, "] cannot reduce over dim ", i,
+               " of size 0 (input shape ", shape_str(x.shape()), ")");
+  PYAD_CHECK(x.numel() > 0, IndexError, "[", op, "] cannot reduce an empty tensor of shape ", shape_str(x.shape()));
+  Tensor kept = reduce_raw(is_max ? kernels::Reduce::Max : kernels::Reduce::Min, x, mask, x.dtype());
+  Tensor out = finish(detach(kept), mask, keepdim);
+  out->is_view = false;
+  if (auto node = record<ExtremeBackward>(out, {x})) {
+    node->x = SavedTensor(x, false);
+    node->y = SavedTensor(kept, false);
+    node->dims = mask_dims(mask);
+    node->is_max = is_max;
+  }
+  return out;
+}
+
+// max/min along one dim with indices: the gradient goes to the returned index.
+struct IndexedExtremeBackward : Node {
+  SavedTensor indices;  // kept dims
+  Shape in_shape;
+  int64_t dim;
+  bool is_max = true;
+  std::string name() const override { return is_max ? "MaxBackward0" : "MinBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor idx = indices.unpack(*this);
+    if (in_shape.empty()) return {g[0]};
+    Shape pos_shape(in_shape.size(), 1);
+    pos_shape[dim] = in_shape[dim];
+    Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64), pos_shape);
+    Tensor onehot = to_dtype(compare(Cmp::Eq, pos, idx), g[0].dtype());
+    return {with_kept_dims(g[0], idx.shape()) * onehot};
+  }
+  void release_saved() override { indices.reset(); }
+};
+
+std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max) {
+  const char* op = is_max ? "max" : "min";
+  int64_t d = wrap_dim(dim, x.ndim(), op);
+  Tensor src = x.ndim() == 0 ? make_view(x, {1}, {1}, x->offset) : x;
+  PYAD_CHECK(src.shape()[d] > 0, IndexError, "[", op, "] cannot reduce over dim ", dim, " of size 0 (input shape ",
+             shape_str(x.shape()), ")");
+  std::vector<bool> mask(src.ndim(), false);
+  mask[d] = true;
+  Shape kept = keepdim_shape(src.shape(), mask);
+  Tensor values = empty(kept, x.dtype(), x.device()), indices = empty(kept, DType::Int64, x.device());
+  kernels::arg_reduce(is_max, src, d, values, indices);
+  Tensor v = x.ndim() == 0 ? reshape(values, {}) : finish(detach(values), mask, keepdim);
+  Tensor i = x.ndim() == 0 ? reshape(indices, {}) : finish(detach(indices), mask, keepdim);
+  v->is_view = i->is_view = false;
+  if (auto node = record<IndexedExtremeBackward>(v, {x})) {
+    node->indices = SavedTensor(x.ndim() == 0 ? reshape(indices, {}) : indices, false);
+    node->in_shape = x.shape();
+    node->dim = x.ndim() == 0 ? 0 : d;
+    node->is_max = is_max;
+  }
+  return {v, i};
+}
+
+// logsumexp, softmax and log_softmax: forward composed of raw ops without
+// history (max-shifted for stability), then one node with the closed-form rule.
+Tensor shifted_max(const Tensor& x, const std::vector<int64_t>& dims) {
+  NoGradGuard ng;
+  Tensor m = amax(x, dims, true);
+  // An all -inf (or +inf) slice would give inf - inf = NaN; shift it by 0 instead, as torch.
+  Tensor finite = compare(Cmp::Eq, abs(m), scalar_tensor(INFINITY, m.dtype()));
+  return where(finite, zeros({}, m.dtype()), m);
+}
+
+struct LogsumexpBackward : Node {
+  SavedTensor x, y;  // y with kept dims
+  std::string name() const override { return "LogsumexpBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(*this), yv = y.unpack(*this);
+    return {with_kept_dims(g[0], yv.shape()) * exp(xv - yv)};
+  }
+  void release_saved() override { x.reset(); y.reset(); }
+};
+
+struct SoftmaxBackward : Node {
+  SavedTensor y;
+  int64_t dim;
+  bool log = false;
+  std::string name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor yv = y.unpack(*this);
+    if (log) return {g[0] - exp(yv) * sum(g[0], {dim}, true)};
+    return {yv * (g[0] - sum(g[0] * yv, {dim}, true))};
+  }
+  void release_saved() override { y.reset(); }
+};
+
+Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {
+  const char* op = log_ ? "log_softmax" : "softmax";
+  Tensor x = is_floating(x0.dtype()) ? x0 : to_dtype(x0, DType::Float32);
+  int64_t d = wrap_dim(dim, x.ndim(), op);
+  std::vector<int64_t> dims = x.ndim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d};
+  Tensor out;
+  {
+    NoGradGuard ng;
+    if (x.numel() == 0) {
+      out = clone(x);
+    } else {
+      Tensor shifted = x - shifted_max(x, dims);
+      Tensor e = exp(shifted);
+      Tensor s = sum(e, dims, true);
+      out = log_ ? shifted - log(s) : e / s;
+    }
+  }
+  if (auto node = record<SoftmaxBackward>(out, {x})) {
+    node->y = SavedTensor(out, true);
+    node->dim = x.ndim() == 0 ? 0 : d;
+    node->log = log_;
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return sum_impl(x, dims, keepdim, false); }
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return sum_impl(x, dims, keepdim, true); }
+Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return extreme(x, dims, keepdim, true); }
+Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return extreme(x, dims, keepdim, false); }
+std::tuple<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, true); }
+std::tuple<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, false); }
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
+
+Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor x = is_floating(x0.dtype()) ? x0 : to_dtype(x0, DType::Float32);
+  auto mask = reduce_mask(dims, x.ndim(), "logsumexp");
+  Tensor kept;
+  {
+    NoGradGuard ng;
+    std::vector<int64_t> all = mask_dims(mask);
+    if (x.numel() == 0) {
+      kept = log(sum(x, all, true) * 0.0);  // log(0) = -inf, as torch
+    } else {
+      Tensor m = shifted_max(x, all);
+      kept = log(sum(exp(x - m), all, true)) + m;
+    }
+  }
+  Tensor out = finish(detach(kept), mask, keepdim);
+  out->is_view = false;
+  if (auto node = record<LogsumexpBackward>(out, {x})) {
+    node->x = SavedTensor(x, false);
+    node->y = SavedTensor(kept, false);
+  }
+  return out;
+}
+
+namespace {
+struct SumToBackward : Node {
+  Shape in_shape;
+  std::string name() const override { return "SumToSizeBackward0"; }
+  TensorList apply(TensorList&& g) override { return {expand(g[0], in_shape)}; }
+};
+}  // namespace
+
+Tensor sum_to(const Tensor& x, const Shape& shape, const char* op) {
+  if (x.shape() == shape) return x;
+  const int64_t lead = x.ndim() - static_cast<int64_t>(shape.size());
+  PYAD_CHECK(lead >= 0, RuntimeError, "[", op, "] gradient of shape ", shape_str(x.shape()),
+             " cannot be reduced to the input's shape ", shape_str(shape));
+  std::vector<bool> mask(x.ndim(), false);
+  for (int64_t i = 0; i < x.ndim(); ++i) {
+    if (i < lead) { mask[i] = true; continue; }
+    int64_t want = shape[i - lead];
+    PYAD_CHECK(want == x.shape()[i] || want == 1, RuntimeError, "[", op, "] gradient of shape ", shape_str(x.shape()),
+               " cannot be reduced to the input's shape ", shape_str(shape));
+    mask[i] = want == 1 && x.shape()[i] != 1;
+  }
+  Tensor kept = reduce_raw(kernels::Reduce::Sum, x, mask, x.dtype());
+  Tensor out = make_view(kept, shape, contiguous_strides(shape), 0);
+  out->is_view = false;
+  out->version = std::make_shared<VersionCounter>();
+  if (auto node = record<SumToBackward>(out, {x})) node->in_shape = x.shape();
+  return out;
+}
+
+}  // namespace pyad

@@ -1,0 +1,163 @@
+// Autograd from Python: backward, grad, grad mode, graph inspection, hooks.
+#include "bind.h"
+#include "../autograd/engine.h"
+#include "../autograd/grad_mode.h"
+#include "../autograd/node.h"
+#include "../core/storage.h"
+#include "../ops/ops.h"
+
+namespace pyad::python {
+
+namespace {
+
+// Seeds for the roots: ones for scalars, else the user's gradient with a checked shape.
+TensorList make_seeds(const TensorList& roots, const std::vector<py::object>& grads, const char* op) {
+  TensorList seeds;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    PYAD_CHECK(r.defined(), TypeError, "[", op, "] expected Tensors, got None at position ", i);
+    Tensor g;
+    if (i < grads.size() && !grads[i].is_none()) {
+      g = grads[i].cast<Tensor>();
+      PYAD_CHECK(g.shape() == r.shape(), RuntimeError, "[", op, "] Mismatch in shape: grad_output[", i,
+                 "] has a shape of ", shape_str(g.shape()), " and output[", i, "] has a shape of ", shape_str(r.shape()));
+      PYAD_CHECK(is_floating(g.dtype()), TypeError, "[", op, "] grad_output[", i, "] must be floating, got ",
+                 dtype_name(g.dtype()));
+    } else {
+      PYAD_CHECK(r.requires_grad(), RuntimeError, "[", op, "] element ", i, " of tensors does not require grad and "
+                 "does not have a grad_fn");
+      PYAD_CHECK(r.numel() == 1, RuntimeError, "[", op, "] grad can be implicitly created only for scalar outputs (output ",
+                 i, " has shape ", shape_str(r.shape()), "); pass gradient=");
+      g = ones(r.shape(), r.dtype(), r.device());
+    }
+    seeds.push_back(g);
+  }
+  return seeds;
+}
+
+TensorList to_tensors(py::handle obj, const char* op) {
+  TensorList out;
+  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
+    for (auto v : obj) out.push_back(v.cast<Tensor>());
+  } else {
+    py::detail::make_caster<Tensor> c;
+    PYAD_CHECK(!obj.is_none() && c.load(obj, false), TypeError, "[", op, "] expected a Tensor or a sequence of Tensors");
+    out.push_back(py::detail::cast_op<Tensor>(c));
+  }
+  return out;
+}
+
+std::vector<py::object> to_objects(py::handle obj, size_t n) {
+  std::vector<py::object> out;
+  if (obj.is_none()) return std::vector<py::object>(n, py::none());
+  if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
+    for (auto v : obj) out.push_back(py::reinterpret_borrow<py::object>(v));
+  } else {
+    out.push_back(py::reinterpret_borrow<py::object>(obj));
+  }
+  PYAD_CHECK(out.size() == n, RuntimeError, "[backward] got ", out.size(), " gradients for ", n, " outputs");
+  return out;
+}
+
+// Python hooks are called with the GIL held (the engine runs without it), and
+// the Python function is released under the GIL too.
+struct PyCallable {
+  py::object fn;
+  ~PyCallable() {
+    py::gil_scoped_acquire gil;
+    fn = py::object();
+  }
+};
+
+GradHook python_hook(py::function fn) {
+  auto holder = std::make_shared<PyCallable>();
+  holder->fn = std::move(fn);
+  return [holder](const Tensor& g) -> Tensor {
+    py::gil_scoped_acquire gil;
+    py::object r = holder->fn(g);
+    if (r.is_none()) return Tensor();
+    Tensor t = r.cast<Tensor>();
+    PYAD_CHECK(t.shape() == g.shape(), RuntimeError, "[hook] the hook returned a gradient of shape ",
+               shape_str(t.shape()), " for a gradient of shape ", shape_str(g.shape()));
+    return t;
+  };
+}
+
+void retain_grad(const Tensor& t) {
+  PYAD_CHECK(t.requires_grad(), RuntimeError, "[retain_grad] can't retain_grad on Tensor that has requires_grad=False");
+  if (t.is_leaf() || t->retain_hook_installed) { t->retains_grad = true; return; }
+  std::weak_ptr<TensorImpl> weak = t.impl();
+  t.grad_fn()->pre_hooks.push_back({t.output_nr(), [weak](const Tensor& g) -> Tensor {
+    auto impl = weak.lock();
+    if (impl && impl->retains_grad) {
+      Tensor& acc = impl->grad;
+      acc = acc.defined() ? add(acc, g) : (grad_enabled() ? g : clone(g));
+    }
+    return Tensor();
+  }});
+  t->retains_grad = true;
+  t->retain_hook_installed = true;
+}
+
+}  // namespace
+
+void init_autograd(py::module_& m) {
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
+      .def("name", &Node::name)
+      .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; })
+      .def_property_readonly("next_functions", [](const Node& n) {
+        py::list out;
+        for (const auto& e : n.next_edges)
+          out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr));
+        return py::tuple(out);
+      })
+      .def_property_readonly("variable", [](const Node& n) -> py::object {
+        if (auto acc = dynamic_cast<const AccumulateGrad*>(&n)) return py::cast(acc->variable);
+        throw py::attribute_error("'" + n.name() + "' object has no attribute 'variable'");
+      })
+      .def_property_readonly("metadata", [](const Node&) { return py::dict(); })
+      .def("register_prehook", [](Node& n, py::function fn) { n.pre_hooks.push_back({0, python_hook(fn)}); });
+
+  m.def("is_grad_enabled", &grad_enabled);
+  m.def("set_grad_enabled", &set_grad_enabled);
+
+  m.def("backward", [](py::handle tensors, py::handle grad_tensors, std::optional<bool> retain_graph, bool create_graph) {
+    TensorList roots = to_tensors(tensors, "backward");
+    TensorList seeds = make_seeds(roots, to_objects(grad_tensors, roots.size()), "backward");
+    py::gil_scoped_release nogil;
+    run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, {}, true);
+  }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),
+     py::arg("create_graph") = false);
+
+  m.def("grad", [](py::handle outputs, py::handle inputs, py::handle grad_outputs, std::optional<bool> retain_graph,
+                   bool create_graph, bool allow_unused) {
+    TensorList roots = to_tensors(outputs, "grad");
+    TensorList ins = to_tensors(inputs, "grad");
+    TensorList seeds = make_seeds(roots, to_objects(grad_outputs, roots.size()), "grad");
+    PYAD_CHECK(!ins.empty(), RuntimeError, "[grad] grad requires at least one input");
+    TensorList res;
+    {
+      py::gil_scoped_release nogil;
+      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, allow_unused);
+    }
+    return py::tuple(py::cast(res));
+  }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs") = py::none(), py::arg("retain_graph") = py::none(),
+     py::arg("create_graph") = false, py::arg("allow_unused") = false);
+
+  m.def("retain_grad", &retain_grad);
+  m.def("register_hook", [](const Tensor& t, py::function fn) {
+    PYAD_CHECK(t.requires_grad(), RuntimeError, "[register_hook] cannot register a hook on a tensor that doesn't "
+               "require gradient");
+    Edge e = gradient_edge(t);
+    // A leaf's AccumulateGrad lives as long as the leaf keeps a graph; keep it alive with the tensor.
+    e.fn->pre_hooks.push_back({e.input_nr, python_hook(fn)});
+    if (t.is_leaf()) t->grad_accumulator = e.fn;
+    return e.fn;
+  });
+
+  m.def("memory_allocated", [](const Device& d) { return memory_stats(d).current; });
+  m.def("max_memory_allocated", [](const Device& d) { return memory_stats(d).peak; });
+  m.def("reset_peak_memory_stats", [](const Device& d) { reset_peak_memory(d); });
+}
+
+}  // namespace pyad::python

@@ -1,0 +1,43 @@
+#pragma once
+// Shared by the binding files: the Tensor <-> Python caster (None <-> an
+// undefined Tensor; the Python object wraps the TensorImpl, so `x.grad is
+// x.grad` holds while the object lives) and the init functions of each area.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include "../core/tensor.h"
+
+namespace py = pybind11;
+
+namespace pybind11::detail {
+template <>
+struct type_caster<pyad::Tensor> {
+  PYBIND11_TYPE_CASTER(pyad::Tensor, const_name("Tensor"));
+  using Holder = std::shared_ptr<pyad::TensorImpl>;
+  bool load(handle src, bool convert) {
+    if (src.is_none()) { value = pyad::Tensor(); return true; }
+    make_caster<Holder> inner;
+    if (!inner.load(src, convert)) return false;
+    value = pyad::Tensor(cast_op<Holder>(inner));
+    return true;
+  }
+  static handle cast(const pyad::Tensor& t, return_value_policy policy, handle parent) {
+    if (!t.defined()) return none().release();
+    return make_caster<Holder>::cast(t.impl(), policy, parent);
+  }
+};
+}  // namespace pybind11::detail
+
+namespace pyad::python {
+
+void init_tensor(py::module_& m);
+void init_ops(py::module_& m);
+void init_autograd(py::module_& m);
+void init_interop(py::module_& m);
+
+// A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);
+// an undefined Tensor when `obj` is neither a Tensor nor a number.
+Tensor as_operand(const Tensor& like, py::handle obj);
+std::vector<int64_t> dims_arg(py::handle dim);  // None, int or sequence of ints
+Shape shape_args(const py::args& args, const char* op);  // f(2, 3) or f((2, 3))
+
+}  // namespace pyad::python

@@ -1,0 +1,161 @@
+// Zero-copy exchange with NumPy (buffer protocol) and DLPack.
+#include <pybind11/numpy.h>
+#include "bind.h"
+#include "../core/storage.h"
+
+namespace pyad::python {
+
+namespace {
+
+// ---- DLPack (v0.8 ABI, the layout every producer still speaks) ----
+struct DLDevice { int32_t device_type; int32_t device_id; };
+struct DLDataType { uint8_t code; uint8_t bits; uint16_t lanes; };
+struct DLTensor {
+  void* data;
+  DLDevice device;
+  int32_t ndim;
+  DLDataType dtype;
+  int64_t* shape;
+  int64_t* strides;
+  uint64_t byte_offset;
+};
+struct DLManagedTensor {
+  DLTensor dl_tensor;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensor*);
+};
+enum { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBool = 6 };
+enum { kDLCPU = 1, kDLCUDA = 2 };
+
+struct Exported {
+  Tensor tensor;
+  Shape shape, strides;
+  DLManagedTensor managed;
+};
+
+DLDataType to_dl(DType d) {
+  switch (d) {
+    case DType::Float32: return {kDLFloat, 32, 1};
+    case DType::Float64: return {kDLFloat, 64, 1};
+    case DType::Int64: return {kDLInt, 64, 1};
+    case DType::Bool: return {kDLBool, 8, 1};
+  }
+  return {};
+}
+
+DType from_dl(DLDataType t) {
+  if (t.lanes == 1) {
+    if (t.code == kDLFloat && t.bits == 32) return DType::Float32;
+    if (t.code == kDLFloat && t.bits == 64) return DType::Float64;
+    if (t.code == kDLInt && t.bits == 64) return DType::Int64;
+    if (t.code == kDLBool && t.bits == 8) return DType::Bool;
+    if (t.code == kDLUInt && t.bits == 8) return DType::Bool;
+  }
+  throw TypeError(cat_str("[from_dlpack] unsupported dtype (code ", int(t.code), ", bits ", int(t.bits), ", lanes ",
+                          t.lanes, "): pyad holds float32, float64, int64 and bool"));
+}
+
+py::capsule to_dlpack(const Tensor& t) {
+  auto* e = new Exported{t, t.shape(), t.strides(), {}};
+  DLTensor& d = e->managed.dl_tensor;
+  d.data = t->storage->data;
+  d.byte_offset = static_cast<uint64_t>(t->offset) * itemsize(t.dtype());
+  d.device = {t.device().is_cpu() ? kDLCPU : kDLCUDA, t.device().is_cpu() ? 0 : t.device().index};
+  d.ndim = static_cast<int32_t>(t.ndim());
+  d.dtype = to_dl(t.dtype());
+  d.shape = e->shape.data();
+  d.strides = e->strides.data();
+  e->managed.manager_ctx = e;
+  e->managed.deleter = [](DLManagedTensor* m) { delete static_cast<Exported*>(m->manager_ctx); };
+  // A capsule nobody consumed frees the tensor it exports.
+  return py::capsule(&e->managed, "dltensor", [](PyObject* cap) {
+    if (PyCapsule_IsValid(cap, "dltensor")) {
+      auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+      if (m && m->deleter) m->deleter(m);
+    }
+  });
+}
+
+Tensor from_dlpack_capsule(py::capsule cap) {
+  PYAD_CHECK(PyCapsule_IsValid(cap.ptr(), "dltensor"), ValueError,
+             "[from_dlpack] expected an unconsumed 'dltensor' capsule");
+  auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap.ptr(), "dltensor"));
+  PyCapsule_SetName(cap.ptr(), "used_dltensor");
+  const DLTensor& d = m->dl_tensor;
+  std::shared_ptr<void> owner(m, [](void* p) {
+    auto* mt = static_cast<DLManagedTensor*>(p);
+    if (mt->deleter) mt->deleter(mt);
+  });
+  PYAD_CHECK(d.device.device_type == kDLCPU, RuntimeError, "[from_dlpack] only CPU tensors can be imported in this "
+             "build (device type ", d.device.device_type, ")");
+  DType dt = from_dl(d.dtype);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape.assign(d.shape, d.shape + d.ndim);
+  impl->strides = d.strides ? Shape(d.strides, d.strides + d.ndim) : contiguous_strides(impl->shape);
+  impl->dtype = dt;
+  char* base = static_cast<char*>(d.data) + d.byte_offset;
+  impl->storage = borrow(base, 0, Device{}, owner);
+  return Tensor(std::move(impl));
+}
+
+py::array to_numpy(const Tensor& t) {
+  PYAD_CHECK(!t.requires_grad(), RuntimeError, "[numpy] Can't call numpy() on Tensor that requires grad. Use "
+             "tensor.detach().numpy() instead.");
+  PYAD_CHECK(t.device().is_cpu(), TypeError, "[numpy] can't convert a ", t.device().str(),
+             " tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.");
+  py::dtype dt;
+  switch (t.dtype()) {
+    case DType::Float32: dt = py::dtype::of<float>(); break;
+    case DType::Float64: dt = py::dtype::of<double>(); break;
+    case DType::Int64: dt = py::dtype::of<int64_t>(); break;
+    case DType::Bool: dt = py::dtype("bool"); break;
+  }
+  std::vector<py::ssize_t> strides;
+  for (auto s : t.strides()) strides.push_back(s * static_cast<py::ssize_t>(itemsize(t.dtype())));
+  // The capsule keeps the storage alive as long as the array (and its views) live.
+  auto* keep = new Tensor(detach(t));
+  py::capsule base(keep, [](void* p) { delete static_cast<Tensor*>(p); });
+  return py::array(dt, std::vector<py::ssize_t>(t.shape().begin(), t.shape().end()), strides, t.raw_data(), base);
+}
+
+Tensor from_numpy(py::array a) {
+  const char kind = a.dtype().kind();
+  const auto size = a.dtype().itemsize();
+  DType dt;
+  if (kind == 'f' && size == 4) dt = DType::Float32;
+  else if (kind == 'f' && size == 8) dt = DType::Float64;
+  else if (kind == 'i' && size == 8) dt = DType::Int64;
+  else if (kind == 'b') dt = DType::Bool;
+  else
+    throw TypeError(cat_str("[from_numpy] can't convert a NumPy array of dtype ", py::str(a.dtype()).cast<std::string>(),
+                            ": pyad holds float32, float64, int64 and bool"));
+  PYAD_CHECK(a.dtype().attr("byteorder").cast<std::string>() != ">", TypeError,
+             "[from_numpy] big-endian arrays are not supported");
+  auto impl = std::make_shared<TensorImpl>();
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    impl->shape.push_back(a.shape(i));
+    PYAD_CHECK(a.strides(i) % static_cast<py::ssize_t>(size) == 0, ValueError,
+               "[from_numpy] array strides are not a multiple of the element size");
+    impl->strides.push_back(a.strides(i) / static_cast<py::ssize_t>(size));
+  }
+  impl->dtype = dt;
+  // Hold the array; drop that reference under the GIL whenever the storage dies.
+  auto* ref = new py::object(a);
+  std::shared_ptr<void> owner(ref, [](void* p) {
+    py::gil_scoped_acquire gil;
+    delete static_cast<py::object*>(p);
+  });
+  impl->storage = borrow(const_cast<void*>(a.data()), static_cast<size_t>(a.nbytes()), Device{}, owner);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace
+
+void init_interop(py::module_& m) {
+  m.def("from_numpy", &from_numpy);
+  m.def("to_numpy", &to_numpy);
+  m.def("to_dlpack", &to_dlpack);
+  m.def("from_dlpack_capsule", &from_dlpack_capsule);
+}
+
+}  // namespace pyad::python

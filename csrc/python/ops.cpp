@@ -1,0 +1,125 @@
+// Module-level op functions (pyad._C.<op>); pyad/ re-exports them with
+// torch's argument conventions.
+#include "bind.h"
+#include "../kernels/kernels.h"
+#include "../ops/ops.h"
+
+namespace pyad::python {
+
+namespace {
+
+Tensor operand(const Tensor& like, py::handle obj, const char* op) {
+  Tensor t = as_operand(like, obj);
+  PYAD_CHECK(t.defined(), TypeError, "[", op, "] expected a Tensor or a number, got ",
+             py::str(obj.get_type().attr("__name__")).cast<std::string>());
+  return t;
+}
+
+// Binary function taking (Tensor|number, Tensor|number) with at least one Tensor.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+auto binary(const char* op) {
+  return [op](py::handle a, py::handle b) {
+    py::detail::make_caster<Tensor> ca;
+    if (!a.is_none() && ca.load(a, false)) {
+      Tensor ta = py::detail::cast_op<Tensor>(ca);
+      return F(ta, operand(ta, b, op));
+    }
+    py::detail::make_caster<Tensor> cb;
+    PYAD_CHECK(!b.is_none() && cb.load(b, false), TypeError, "[", op, "] expected at least one Tensor argument");
+    Tensor tb = py::detail::cast_op<Tensor>(cb);
+    return F(operand(tb, a, op), tb);
+  };
+}
+
+std::vector<IndexStep> steps_arg(const py::list& steps) {
+  std::vector<IndexStep> out;
+  for (auto s : steps) {
+    auto t = s.cast<py::tuple>();
+    IndexStep st{static_cast<IndexStep::Kind>(t[0].cast<int>()), t[1].cast<int64_t>()};
+    if (t.size() > 2) st.start = t[2].cast<int64_t>();
+    if (t.size() > 3) { st.stop = t[3].cast<int64_t>(); st.step = t[4].cast<int64_t>(); }
+    out.push_back(st);
+  }
+  return out;
+}
+
+}  // namespace
+
+void init_ops(py::module_& m) {
+  // creation
+  m.def("full", [](const Shape& s, double v, DType dt, Device d) { return full(s, v, dt, d); });
+  m.def("zeros", [](const Shape& s, DType dt, Device d) { return zeros(s, dt, d); });
+  m.def("ones", [](const Shape& s, DType dt, Device d) { return ones(s, dt, d); });
+  m.def("eye", [](int64_t n, int64_t k, DType dt, Device d) { return eye(n, k, dt, d); });
+  m.def("arange", [](double a, double b, double s, DType dt, Device d) { return arange(a, b, s, dt, d); });
+  m.def("rand", [](const Shape& s, DType dt, Device d) { return rand(s, dt, d); });
+  m.def("randn", [](const Shape& s, DType dt, Device d) { return randn(s, dt, d); });
+  m.def("empty", [](const Shape& s, DType dt, Device d) { return empty(s, dt, d); });
+  m.def("manual_seed", [](uint64_t seed) { kernels::manual_seed(seed); });
+  m.def("get_rng_state", [] { return py::bytes(kernels::rng_state()); });
+  m.def("set_rng_state", [](const py::bytes& s) { kernels::set_rng_state(std::string(s)); });
+  m.def("set_num_threads", [](int n) {
+    PYAD_CHECK(n >= 1, ValueError, "[set_num_threads] expected a positive thread count, got ", n);
+    kernels::set_blas_threads(n);
+  });
+  m.def("get_num_threads", [] { return kernels::blas_threads(); });
+
+  // elementwise
+  m.def("exp", &pyad::exp); m.def("log", &pyad::log); m.def("log1p", &pyad::log1p);
+  m.def("sin", &pyad::sin); m.def("cos", &pyad::cos); m.def("tanh", &pyad::tanh);
+  m.def("sigmoid", &pyad::sigmoid); m.def("relu", &pyad::relu); m.def("softplus", &pyad::softplus);
+  m.def("sqrt", &pyad::sqrt); m.def("abs", &pyad::abs); m.def("neg", &pyad::neg); m.def("sign", &pyad::sign);
+  m.def("add", binary<pyad::add>("add")); m.def("sub", binary<pyad::sub>("sub"));
+  m.def("mul", binary<pyad::mul>("mul")); m.def("div", binary<pyad::div>("div"));
+  m.def("pow", binary<pyad::pow>("pow"));
+  m.def("maximum", binary<pyad::maximum>("maximum")); m.def("minimum", binary<pyad::minimum>("minimum"));
+  m.def("matmul", [](const Tensor& a, const Tensor& b) {
+    py::gil_scoped_release nogil;
+    return matmul(a, b);
+  });
+  m.def("outer", &pyad::outer);
+  m.def("where", [](const Tensor& c, py::handle a, py::handle b) {
+    py::detail::make_caster<Tensor> ca, cb;
+    bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
+    PYAD_CHECK(ta || tb, TypeError, "[where] expected at least one of input and other to be a Tensor");
+    Tensor A = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), B = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
+    if (!ta) A = operand(B, a, "where");
+    if (!tb) B = operand(A, b, "where");
+    return where(c, A, B);
+  });
+  m.def("clamp", [](const Tensor& x, std::optional<double> lo, std::optional<double> hi) { return clamp(x, lo, hi); });
+  m.def("compare", [](int op, const Tensor& a, py::handle b) {
+    return compare(static_cast<Cmp>(op), a, operand(a, b, "compare"));
+  });
+
+  // reductions
+  m.def("sum", [](const Tensor& x, py::handle dim, bool keepdim) { return sum(x, dims_arg(dim), keepdim); });
+  m.def("mean", [](const Tensor& x, py::handle dim, bool keepdim) { return mean(x, dims_arg(dim), keepdim); });
+  m.def("amax", [](const Tensor& x, py::handle dim, bool keepdim) { return amax(x, dims_arg(dim), keepdim); });
+  m.def("amin", [](const Tensor& x, py::handle dim, bool keepdim) { return amin(x, dims_arg(dim), keepdim); });
+  m.def("logsumexp", [](const Tensor& x, py::handle dim, bool keepdim) { return logsumexp(x, dims_arg(dim), keepdim); });
+  m.def("max_dim", [](const Tensor& x, int64_t dim, bool keepdim) { return max_dim(x, dim, keepdim); });
+  m.def("min_dim", [](const Tensor& x, int64_t dim, bool keepdim) { return min_dim(x, dim, keepdim); });
+  m.def("softmax", &pyad::softmax);
+  m.def("log_softmax", &pyad::log_softmax);
+  m.def("sum_to", [](const Tensor& x, const Shape& s) { return sum_to(x, s); });
+
+  // shape ops
+  m.def("reshape", [](const Tensor& x, const Shape& s) { return reshape(x, s); });
+  m.def("view", [](const Tensor& x, const Shape& s) { return view(x, s); });
+  m.def("transpose", &pyad::transpose);
+  m.def("permute", &pyad::permute);
+  m.def("squeeze", [](const Tensor& x, std::optional<int64_t> d) { return squeeze(x, d); });
+  m.def("unsqueeze", &pyad::unsqueeze);
+  m.def("expand", [](const Tensor& x, const Shape& s) { return expand(x, s); });
+  m.def("cat", [](const TensorList& xs, int64_t d) { return cat(xs, d); });
+  m.def("stack", [](const TensorList& xs, int64_t d) { return stack(xs, d); });
+  m.def("to_dtype", &pyad::to_dtype);
+  m.def("index", [](const Tensor& x, const py::list& steps) { return index(x, steps_arg(steps)); });
+  m.def("index_put_", [](Tensor x, const py::list& steps, py::handle value) {
+    Tensor v = operand(x, value, "setitem");
+    return index_put_(x, steps_arg(steps), v);
+  });
+}
+
+}  // namespace pyad::python

@@ -1,0 +1,208 @@
+// The Tensor class: metadata, autograd attributes and the hot arithmetic
+// operators (bound here so `y * 1.0001` costs one C++ call).
+#include <pybind11/operators.h>
+#include "bind.h"
+#include "../autograd/grad_mode.h"
+#include "../autograd/node.h"
+#include "../ops/ops.h"
+
+namespace pyad::python {
+
+Tensor as_operand(const Tensor& like, py::handle obj) {
+  if (PyBool_Check(obj.ptr())) {
+    DType dt = like.dtype() == DType::Bool ? DType::Bool : like.dtype();
+    return scalar_tensor(obj.ptr() == Py_True ? 1.0 : 0.0, dt, like.device());
+  }
+  if (PyLong_Check(obj.ptr())) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+    PYAD_CHECK(!overflow, ValueError, "[scalar] integer ", py::str(obj).cast<std::string>(), " does not fit in int64");
+    return scalar_tensor(static_cast<double>(v), scalar_dtype(like, false), like.device());
+  }
+  if (PyFloat_Check(obj.ptr()))
+    return scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), scalar_dtype(like, true), like.device());
+  py::detail::make_caster<Tensor> c;
+  if (!obj.is_none() && c.load(obj, false)) return py::detail::cast_op<Tensor>(c);
+  // NumPy scalars and other numbers convert through float().
+  if (PyNumber_Check(obj.ptr()) && !PySequence_Check(obj.ptr()) && py::hasattr(obj, "__float__")) {
+    bool integral = py::hasattr(obj, "__index__");
+    double v = PyFloat_AsDouble(obj.ptr());
+    if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    return scalar_tensor(v, scalar_dtype(like, !integral), like.device());
+  }
+  return Tensor();
+}
+
+std::vector<int64_t> dims_arg(py::handle dim) {
+  if (dim.is_none()) return {};
+  if (PyLong_Check(dim.ptr())) return {dim.cast<int64_t>()};
+  PYAD_CHECK(py::isinstance<py::sequence>(dim), TypeError, "[dim] expected an int or a tuple of ints, got ",
+             py::str(dim.get_type().attr("__name__")).cast<std::string>());
+  std::vector<int64_t> d;
+  for (auto v : dim) {
+    PYAD_CHECK(PyLong_Check(v.ptr()), TypeError, "[dim] expected an int or a tuple of ints");
+    d.push_back(v.cast<int64_t>());
+  }
+  PYAD_CHECK(!d.empty(), ValueError, "[dim] an empty tuple of dims is not supported here; pass dim=None to reduce all");
+  return d;
+}
+
+Shape shape_args(const py::args& args, const char* op) {
+  py::sequence seq = args;
+  if (args.size() == 1 && !PyLong_Check(args[0].ptr())) {
+    PYAD_CHECK(py::isinstance<py::sequence>(args[0]), TypeError, "[", op, "] expected a shape (ints or a tuple of ints)");
+    seq = args[0].cast<py::sequence>();
+  }
+  Shape s;
+  for (auto v : seq) {
+    PYAD_CHECK(PyLong_Check(v.ptr()) || py::hasattr(v, "__index__"), TypeError, "[", op,
+               "] shape entries must be ints, got ", py::str(v.get_type().attr("__name__")).cast<std::string>());
+    s.push_back(py::int_(v).cast<int64_t>());
+  }
+  return s;
+}
+
+namespace {
+
+py::object item(const Tensor& t) {
+  PYAD_CHECK(t.numel() == 1, RuntimeError, "[item] a Tensor with ", t.numel(),
+             " elements cannot be converted to Scalar (shape ", shape_str(t.shape()), ")");
+  switch (t.dtype()) {
+    case DType::Float32: return py::float_(*t.data<float>());
+    case DType::Float64: return py::float_(*t.data<double>());
+    case DType::Int64: return py::int_(*t.data<int64_t>());
+    case DType::Bool: return py::bool_(*t.data<bool>());
+  }
+  return py::none();
+}
+
+// Binary operator: Tensor op (Tensor | number); NotImplemented for anything else.
+template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
+py::object binop(const Tensor& self, py::handle other) {
+  Tensor o = as_operand(self, other);
+  if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  return py::cast(Reflected ? F(o, self) : F(self, o));
+}
+
+template <Cmp C>
+Tensor cmp(const Tensor& a, const Tensor& b) { return compare(C, a, b); }
+
+template <Tensor& (*F)(Tensor&, const Tensor&)>
+Tensor inplace(Tensor self, py::handle other) {
+  Tensor o = as_operand(self, other);
+  PYAD_CHECK(o.defined(), TypeError, "[in-place] expected a Tensor or a number, got ",
+             py::str(other.get_type().attr("__name__")).cast<std::string>());
+  return F(self, o);
+}
+
+void set_requires_grad(const Tensor& t, bool on) {
+  PYAD_CHECK(t.is_leaf() || on, RuntimeError, "[requires_grad_] you can only change requires_grad flags of leaf "
+             "variables. If you want to use a computed variable in a subgraph that doesn't require differentiation "
+             "use var_no_grad = var.detach().");
+  PYAD_CHECK(!on || is_floating(t.dtype()), RuntimeError, "[requires_grad_] only Tensors of floating point dtype can "
+             "require gradients, got ", dtype_name(t.dtype()));
+  if (t.is_leaf()) t->requires_grad_leaf = on;
+}
+
+}  // namespace
+
+void init_tensor(py::module_& m) {
+  py::enum_<DType>(m, "dtype")
+      .value("bool", DType::Bool)
+      .value("int64", DType::Int64)
+      .value("float32", DType::Float32)
+      .value("float64", DType::Float64)
+      .def("__repr__", [](DType d) { return std::string("pyad.") + dtype_name(d); })
+      .def("__str__", [](DType d) { return std::string("pyad.") + dtype_name(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
+
+  py::class_<Device>(m, "device")
+      .def(py::init([](const std::string& s) { return Device::parse(s); }))
+      .def(py::init([](const Device& d) { return d; }))
+      .def_property_readonly("type", [](const Device& d) { return d.is_cpu() ? "cpu" : "cuda"; })
+      .def_property_readonly("index", [](const Device& d) -> py::object {
+        return d.is_cpu() ? py::none() : py::object(py::int_(d.index));
+      })
+      .def("__str__", &Device::str)
+      .def("__repr__", [](const Device& d) {
+        return d.is_cpu() ? std::string("device(type='cpu')") : "device(type='cuda', index=" + std::to_string(d.index) + ")";
+      })
+      .def("__eq__", [](const Device& d, py::handle o) {
+        if (py::isinstance<py::str>(o)) return d.str() == o.cast<std::string>() || (o.cast<std::string>() == "cuda" && !d.is_cpu() && d.index == 0);
+        if (py::isinstance<Device>(o)) return d == o.cast<Device>();
+        return false;
+      })
+      .def("__hash__", [](const Device& d) { return std::hash<std::string>()(d.str()); });
+
+  py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
+  cls.def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+      .def_property_readonly("ndim", [](const Tensor& t) { return t.ndim(); })
+      .def("dim", [](const Tensor& t) { return t.ndim(); })
+      .def("numel", [](const Tensor& t) { return t.numel(); })
+      .def("stride", [](const Tensor& t, py::object dim) -> py::object {
+        if (dim.is_none()) return py::tuple(py::cast(t.strides()));
+        return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
+      }, py::arg("dim") = py::none())
+      .def("size", [](const Tensor& t, py::object dim) -> py::object {
+        if (dim.is_none()) return py::tuple(py::cast(t.shape()));
+        return py::int_(t.size(dim.cast<int64_t>()));
+      }, py::arg("dim") = py::none())
+      .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.device(); })
+      .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
+      .def("element_size", [](const Tensor& t) { return itemsize(t.dtype()); })
+      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
+      .def("storage_offset", [](const Tensor& t) { return t->offset; })
+      .def_property_readonly("_version", [](const Tensor& t) { return t->version->version; })
+      .def_property_readonly("_base_shares_storage", [](const Tensor& t) { return t->is_view; })
+      .def("item", [](const Tensor& t) { return item(t); })
+      .def_property("requires_grad", [](const Tensor& t) { return t.requires_grad(); }, &set_requires_grad)
+      .def("requires_grad_", [](const Tensor& t, bool on) { set_requires_grad(t, on); return t; },
+           py::arg("requires_grad") = true)
+      .def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); })
+      .def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); })
+      .def_property("grad", [](const Tensor& t) { return t->grad; },
+                    [](const Tensor& t, const Tensor& g) {
+                      if (g.defined())
+                        PYAD_CHECK(g.shape() == t.shape() && g.dtype() == t.dtype(), RuntimeError,
+                                   "[grad] assigned grad (", describe(g), ") does not match the tensor (", describe(t), ")");
+                      t->grad = g;
+                    })
+      .def_property_readonly("retains_grad", [](const Tensor& t) { return t->retains_grad; })
+      .def("detach", [](const Tensor& t) { Tensor d = detach(t); return d; })
+      .def("detach_", [](const Tensor& t) {
+        t->grad_fn = nullptr;
+        t->requires_grad_leaf = false;
+        return t;
+      })
+      .def("clone", &clone)
+      .def("contiguous", &contiguous)
+      .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); })
+      // arithmetic: the hot path of user code
+      .def("__add__", &binop<add>).def("__radd__", &binop<add, true>)
+      .def("__sub__", &binop<sub>).def("__rsub__", &binop<sub, true>)
+      .def("__mul__", &binop<mul>).def("__rmul__", &binop<mul, true>)
+      .def("__truediv__", &binop<div>).def("__rtruediv__", &binop<div, true>)
+      .def("__pow__", &binop<pow>).def("__rpow__", &binop<pow, true>)
+      .def("__matmul__", &binop<matmul>).def("__rmatmul__", &binop<matmul, true>)
+      .def("__eq__", &binop<cmp<Cmp::Eq>>).def("__ne__", &binop<cmp<Cmp::Ne>>)
+      .def("__lt__", &binop<cmp<Cmp::Lt>>).def("__le__", &binop<cmp<Cmp::Le>>)
+      .def("__gt__", &binop<cmp<Cmp::Gt>>).def("__ge__", &binop<cmp<Cmp::Ge>>)
+      .def("__neg__", &neg)
+      .def("__abs__", &abs)
+      .def("__iadd__", &inplace<add_>).def("__isub__", &inplace<sub_>)
+      .def("__imul__", &inplace<mul_>).def("__itruediv__", &inplace<div_>)
+      .def("add_", &inplace<add_>).def("sub_", &inplace<sub_>)
+      .def("mul_", &inplace<mul_>).def("div_", &inplace<div_>)
+      .def("fill_", [](Tensor t, double v) { return fill_(t, v); })
+      .def("zero_", [](Tensor t) { return zero_(t); })
+      .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); })
+      // unary math as methods
+      .def("exp", &exp).def("log", &log).def("log1p", &log1p).def("sin", &sin).def("cos", &cos)
+      .def("tanh", &tanh).def("sigmoid", &sigmoid).def("relu", &relu).def("sqrt", &sqrt)
+      .def("abs", &abs).def("neg", &neg).def("sign", &sign)
+      .def("softplus", &softplus);
+}
+
+}  // namespace pyad::python

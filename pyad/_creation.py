@@ -1,0 +1,139 @@
+"""Tensor factories with torch's signatures."""
+import numbers
+
+import numpy as np
+
+from . import _C
+from ._dtypes import as_device, as_dtype, bool as bool_, get_default_dtype, int64, to_numpy_dtype
+
+Tensor = _C.Tensor
+
+
+def _check_device(device):
+    dev = as_device(device)
+    if dev.type != "cpu":
+        raise RuntimeError(f"[device] {dev} is not available: this build of pyad runs on the CPU only")
+    return dev
+
+
+def _shape(size, op):
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        size = size[0]
+    try:
+        shape = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"[{op}] size must be ints or a tuple of ints, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"[{op}] negative dimension in size {shape}")
+    return list(shape)
+
+
+def _finish(t, requires_grad):
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor)."""
+    dev = _check_device(device)
+    if isinstance(data, Tensor):
+        src = data.detach()
+        out = src.to(as_dtype(dtype)) if dtype is not None else src
+        return _finish(out.clone() if out is src else out, requires_grad)
+    is_array = isinstance(data, np.ndarray) or isinstance(data, np.generic)
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"[tensor] cannot build a tensor from this data: {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"[tensor] data is not numeric: got values of kind {arr.dtype} "
+                        "(expected numbers, bools, nested lists of them, or an array)")
+    if dtype is not None:
+        dt = as_dtype(dtype)
+    elif arr.dtype.kind == "b":
+        dt = bool_
+    elif arr.dtype.kind in "iu":
+        dt = int64
+    elif is_array:
+        dt = as_dtype(arr.dtype) if arr.dtype in (np.float32, np.float64) else get_default_dtype()
+    else:
+        dt = get_default_dtype()
+    arr = np.ascontiguousarray(arr, dtype=to_numpy_dtype(dt))
+    out = _C.from_numpy(arr).clone()
+    if requires_grad and not dt.is_floating_point:
+        raise RuntimeError(f"[tensor] only Tensors of floating point dtype can require gradients, got {dt}")
+    return _finish(out, requires_grad)
+
+
+def _factory(name, fn):
+    def make(*size, dtype=None, device=None, requires_grad=False):
+        dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
+        return _finish(fn(_shape(size, name), dt, _check_device(device)), requires_grad)
+    make.__name__ = name
+    make.__doc__ = f"pyad.{name}(*size, dtype=None, device=None, requires_grad=False), as torch.{name}."
+    return make
+
+
+zeros = _factory("zeros", _C.zeros)
+ones = _factory("ones", _C.ones)
+empty = _factory("empty", _C.empty)
+rand = _factory("rand", _C.rand)
+randn = _factory("randn", _C.randn)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, numbers.Integral)
+                 else get_default_dtype())
+    return _finish(_C.full(_shape((size,), "full"), float(fill_value), as_dtype(dtype), _check_device(device)),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
+    return _finish(_C.eye(int(n), int(n if m is None else m), dt, _check_device(device)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = int64 if ints else get_default_dtype()
+    return _finish(_C.arange(float(start), float(end), float(step), as_dtype(dtype), _check_device(device)),
+                   requires_grad)
+
+
+def _like(name, fn):
+    def make(t, dtype=None, device=None, requires_grad=False):
+        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=device or t.device,
+                  requires_grad=requires_grad)
+    make.__name__ = name
+    return make
+
+
+zeros_like = _like("zeros_like", zeros)
+ones_like = _like("ones_like", ones)
+empty_like = _like("empty_like", empty)
+rand_like = _like("rand_like", rand)
+randn_like = _like("randn_like", randn)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def from_numpy(a):
+    """A tensor sharing memory with the NumPy array `a`."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"[from_numpy] expected np.ndarray, got {type(a).__name__}")
+    return _C.from_numpy(a)
+
+
+def from_dlpack(obj):
+    """A tensor sharing memory with any DLPack producer (an object with __dlpack__, or a capsule)."""
+    if hasattr(obj, "__dlpack__"):
+        return _C.from_dlpack_capsule(obj.__dlpack__())
+    return _C.from_dlpack_capsule(obj)

@@ -1,0 +1,67 @@
+"""dtype objects and the conversions that accept names and NumPy dtypes."""
+import numpy as np
+
+from . import _C
+
+dtype = _C.dtype
+float32 = _C.dtype.float32
+float64 = _C.dtype.float64
+int64 = _C.dtype.int64
+bool = _C.dtype.bool  # noqa: A001 - torch names it so
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+_BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,
+            "int64": int64, "long": int64, "bool": bool}
+_DEFAULT = [float32]
+
+
+def get_default_dtype():
+    return _DEFAULT[0]
+
+
+def set_default_dtype(d):
+    d = as_dtype(d)
+    if d not in (float32, float64):
+        raise TypeError(f"[set_default_dtype] only float32 and float64 can be the default, got {d}")
+    _DEFAULT[0] = d
+
+
+def as_dtype(d):
+    """pyad.dtype from a pyad dtype, its name, or a NumPy dtype; TypeError otherwise."""
+    if isinstance(d, _C.dtype):
+        return d
+    if isinstance(d, str):
+        name = d[6:] if d.startswith("pyad.") else d
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        raise TypeError(f"[dtype] unknown dtype {d!r} (expected one of float32, float64, int64, bool)")
+    try:
+        nd = np.dtype(d)
+    except TypeError:
+        raise TypeError(f"[dtype] {d!r} is not a dtype (expected pyad.float32, pyad.float64, pyad.int64, "
+                        "pyad.bool, their names, or a NumPy dtype)") from None
+    if nd == np.float32:
+        return float32
+    if nd == np.float64:
+        return float64
+    if nd == np.int64:
+        return int64
+    if nd == np.bool_:
+        return bool
+    raise TypeError(f"[dtype] NumPy dtype {nd} has no pyad equivalent (float32, float64, int64, bool)")
+
+
+def as_device(d):
+    if d is None:
+        return _C.device("cpu")
+    if isinstance(d, _C.device):
+        return d
+    if isinstance(d, str):
+        return _C.device(d)
+    raise TypeError(f"[device] expected a device or a string such as 'cpu', got {type(d).__name__}")
+
+
+def to_numpy_dtype(d):
+    return {float32: np.float32, float64: np.float64, int64: np.int64, bool: np.bool_}[d]

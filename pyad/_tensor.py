@@ -1,0 +1,272 @@
+"""Python-side methods of pyad.Tensor (the class itself lives in the C++ core)."""
+import numbers
+
+import numpy as np
+
+from . import _C, _functions as F, _indexing
+from ._dtypes import as_device, as_dtype, float32, float64
+
+Tensor = _C.Tensor
+
+
+def _method(fn):
+    setattr(Tensor, fn.__name__, fn)
+    return fn
+
+
+# ---- autograd ----
+@_method
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(self)/d(leaf) into every leaf's .grad, as torch.Tensor.backward."""
+    if inputs is not None:
+        raise TypeError("[backward] the inputs= argument is not supported; use pyad.autograd.grad")
+    _C.backward(self, gradient, retain_graph, create_graph)
+
+
+@_method
+def retain_grad(self):
+    _C.retain_grad(self)
+
+
+@_method
+def register_hook(self, hook):
+    """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""
+    node = _C.register_hook(self, hook)
+    return _RemovableHandle(node)
+
+
+class _RemovableHandle:
+    def __init__(self, node):
+        self._node = node
+
+    def remove(self):
+        raise RuntimeError("[register_hook] removing hooks is not supported yet")
+
+
+# ---- conversion ----
+@_method
+def numpy(self, force=False):
+    """A NumPy array sharing this tensor's memory (raises if it requires grad, as torch)."""
+    if force:
+        return _C.to_numpy(self.detach()).copy()
+    return _C.to_numpy(self)
+
+
+@_method
+def tolist(self):
+    return _C.to_numpy(self.detach()).tolist()
+
+
+@_method
+def to(self, *args, dtype=None, device=None, copy=False):
+    """to(dtype), to(device), to(device, dtype) or to(other_tensor)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, _C.device)) and not (isinstance(a, str) and a.replace("pyad.", "") in
+                                                      ("float32", "float64", "int64", "bool", "float", "double",
+                                                       "long")):
+            device = a
+        else:
+            dtype = a
+    if device is not None:
+        dev = as_device(device)
+        if dev != self.device:
+            raise RuntimeError(f"[to] device {dev} is not available: this build of pyad runs on the CPU only")
+    out = self if dtype is None else _C.to_dtype(self, as_dtype(dtype))
+    return out.clone() if copy and out is self else out
+
+
+@_method
+def cpu(self):
+    return self
+
+
+# Named conversions; set as attributes so the builtins float/bool stay usable in this module.
+Tensor.float = lambda self: _C.to_dtype(self, float32)
+Tensor.double = lambda self: _C.to_dtype(self, float64)
+Tensor.long = lambda self: _C.to_dtype(self, _C.dtype.int64)
+Tensor.bool = lambda self: _C.to_dtype(self, _C.dtype.bool)
+
+
+@_method
+def type_as(self, other):
+    return _C.to_dtype(self, other.dtype)
+
+
+@_method
+def is_floating_point(self):
+    return self.dtype.is_floating_point
+
+
+@_method
+def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+    if self.requires_grad:
+        raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; use tensor.detach()")
+    return _C.to_dlpack(self)
+
+
+@_method
+def __dlpack_device__(self):
+    return (1, 0) if self.device.type == "cpu" else (2, self.device.index)
+
+
+@_method
+def __array__(self, dtype=None, copy=None):
+    a = _C.to_numpy(self.detach())
+    return a if dtype is None else a.astype(dtype)
+
+
+# ---- Python protocol ----
+@_method
+def __len__(self):
+    if self.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+@_method
+def __iter__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in range(self.shape[0]))
+
+
+@_method
+def __bool__(self):
+    if self.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous (shape {self.shape})")
+    return bool(self.item())
+
+
+@_method
+def __float__(self):
+    return float(self.item())
+
+
+@_method
+def __int__(self):
+    return int(self.item())
+
+
+@_method
+def __index__(self):
+    if self.dtype.is_floating_point or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(self.item())
+
+
+@_method
+def __getitem__(self, key):
+    return _indexing.getitem(self, key)
+
+
+@_method
+def __setitem__(self, key, value):
+    _indexing.setitem(self, key, value)
+
+
+@_method
+def __rmatmul__(self, other):
+    return F.matmul(other, self)
+
+
+def _format_value(v, dtype):
+    if dtype == _C.dtype.bool:
+        return "True" if v else "False"
+    if not dtype.is_floating_point:
+        return str(int(v))
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.4f}"
+
+
+def _format(arr, dtype):
+    if arr.ndim == 0:
+        return _format_value(arr.item(), dtype)
+    flat = [_format_value(v, dtype) for v in arr.reshape(-1).tolist()]
+    width = max((len(s) for s in flat), default=0)
+    it = iter(flat)
+
+    def rec(shape, indent):
+        if len(shape) == 1:
+            return "[" + ", ".join(next(it).rjust(width) for _ in range(shape[0])) + "]"
+        rows = [rec(shape[1:], indent + 1) for _ in range(shape[0])]
+        sep = "," + "\n" * (len(shape) - 1) + " " * indent
+        return "[" + sep.join(rows) + "]"
+    return rec(arr.shape, 8)
+
+
+@_method
+def __repr__(self):
+    arr = _C.to_numpy(self.detach())
+    if arr.size == 0:
+        body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"
+    else:
+        body = _format(arr, self.dtype)
+    extras = []
+    if self.dtype not in (_C.dtype.float32, _C.dtype.int64, _C.dtype.bool):
+        extras.append(f"dtype={self.dtype}")
+    if self.grad_fn is not None:
+        extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+    elif self.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+Tensor.__str__ = Tensor.__repr__
+
+
+# ---- ops as methods ----
+def _bind(name, fn=None):
+    f = fn or getattr(F, name)
+    setattr(Tensor, name, lambda self, *a, **k: f(self, *a, **k))
+
+
+for _name in ["sum", "mean", "amax", "amin", "max", "min", "logsumexp", "softmax", "log_softmax", "transpose",
+              "squeeze", "unsqueeze", "matmul", "clamp", "clip", "maximum", "minimum", "pow", "add", "sub", "mul",
+              "div", "eq", "ne", "lt", "le", "gt", "ge", "outer", "flatten", "dot", "mm", "swapaxes"]:
+    _bind(_name)
+
+
+@_method
+def reshape(self, *shape):
+    return _C.reshape(self, F._shape_args(shape, "reshape"))
+
+
+@_method
+def view(self, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
+        return self.to(shape[0])  # view(dtype) of a same-size dtype is not supported; convert instead
+    return _C.view(self, F._shape_args(shape, "view"))
+
+
+@_method
+def view_as(self, other):
+    return _C.view(self, list(other.shape))
+
+
+@_method
+def reshape_as(self, other):
+    return _C.reshape(self, list(other.shape))
+
+
+@_method
+def permute(self, *dims):
+    return _C.permute(self, F._shape_args(dims, "permute"))
+
+
+@_method
+def expand(self, *sizes):
+    return _C.expand(self, F._shape_args(sizes, "expand"))
+
+
+@_method
+def expand_as(self, other):
+    return _C.expand(self, list(other.shape))
+
+
+Tensor.T = property(lambda self: _C.permute(self, list(range(self.ndim))[::-1]))
+Tensor.mT = property(lambda self: _C.transpose(self, -2, -1))
