@@ -59,7 +59,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         dt = as_dtype(arr.dtype) if arr.dtype in (np.float32, np.float64) else get_default_dtype()
     else:
         dt = get_default_dtype()
-    arr = np.ascontiguousarray(arr, dtype=to_numpy_dtype(dt))
+    arr = np.array(arr, dtype=to_numpy_dtype(dt), order="C")  # a copy that keeps 0-d data 0-d
     out = _C.from_numpy(arr).clone()
     if requires_grad and not dt.is_floating_point:
         raise RuntimeError(f"[tensor] only Tensors of floating point dtype can require gradients, got {dt}")

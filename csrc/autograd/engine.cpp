@@ -20,9 +20,11 @@ struct NodeState {
 };
 
 // Make a gradient fit the input it flows to. See Note [Edges and input metadata].
-Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node) {
+Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t nb) {
   if (!g.defined()) return g;
-  if (g.shape() != meta.shape) g = sum_to(g, meta.shape, node.name().c_str());
+  if (g.ndim() - nb != static_cast<int64_t>(meta.shape.size()) ||
+      !std::equal(meta.shape.begin(), meta.shape.end(), g.shape().begin() + nb))
+    g = sum_to(g, meta.shape, node.name().c_str(), nb);
   if (g.dtype() != meta.dtype && is_floating(meta.dtype)) g = to_dtype(g, meta.dtype);
   return g;
 }
@@ -36,7 +38,7 @@ void accumulate(TensorList& buffer, uint32_t slot, Tensor g) {
 }  // namespace
 
 TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph,
-                        bool create_graph, const TensorList& inputs, bool allow_unused) {
+                        bool create_graph, const TensorList& inputs, bool allow_unused, int64_t batch_ndim) {
   GradModeGuard mode(create_graph);
   std::unordered_map<Node*, NodeState> state;
 
@@ -145,7 +147,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
       const Edge& e = node->next_edges[i];
       if (!e.valid()) continue;
       NodeState& child = state[e.fn.get()];
-      if (i < out.size()) accumulate(child.buffer, e.input_nr, fit_to_input(out[i], node->input_meta[i], *node));
+      if (i < out.size()) accumulate(child.buffer, e.input_nr, fit_to_input(out[i], node->input_meta[i], *node, batch_ndim));
       if (--child.dependencies == 0) ready.push(e.fn);
     }
   }

@@ -1,5 +1,6 @@
 #include "node.h"
 #include <atomic>
+#include "forward_ad.h"
 #include "grad_mode.h"
 #include "../ops/ops.h"
 
@@ -59,6 +60,7 @@ void collect_edges(Node& node, const TensorList& inputs) {
 void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32_t output_nr) {
   output->grad_fn = node;
   output->output_nr = output_nr;
+  if (output_nr == 0) node->out_ndim = output.ndim();
 }
 
 bool any_requires_grad(const TensorList& inputs) {
@@ -71,6 +73,11 @@ bool any_requires_grad(const TensorList& inputs) {
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
   data_ = is_output ? detach(t) : t;
+  // Share the tangent slot, so a tangent set on the output after this save reaches backward.
+  if (is_output && forward_level() != 0) {
+    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
+    data_->fw = t->fw;
+  }
   version_ = t->version->version;
   is_output_ = is_output;
   output_nr_ = t->output_nr;
@@ -89,6 +96,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
              data_->version->version, "; expected version ", version_, " instead.");
   if (!is_output_) return data_;
   Tensor t = detach(data_);
+  t->fw = data_->fw;
   t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
   t->output_nr = output_nr_;
   return t;

@@ -38,6 +38,9 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges;
   std::vector<InputMeta> input_meta;
   uint64_t sequence_nr;
+  // Rank of the (first) output; a gradient with more dims carries leading batch
+  // dims (Note [Batched tangents and cotangents] in forward_ad.h).
+  int64_t out_ndim = 0;
   // Hooks run on the gradient arriving for output `output_nr` before apply (retain_grad, register_hook).
   std::vector<std::pair<uint32_t, GradHook>> pre_hooks;
 
@@ -51,6 +54,7 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual void release_saved() {}
 
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
+  int64_t batch_dims(const Tensor& grad) const { return grad.ndim() - out_ndim; }
 };
 
 // Sink for a leaf's gradient: `.grad += g`.
@@ -79,7 +83,10 @@ class SavedTensor {
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const Node& owner) const;
-  void reset() { data_ = Tensor(); released_ = true; }
+  void reset() {
+    released_ = released_ || data_.defined();
+    data_ = Tensor();
+  }
   bool defined() const { return data_.defined(); }
 
  private:

@@ -18,6 +18,11 @@ struct TensorImpl;
 // Shared by a tensor and all views of its storage; bumped by every in-place write.
 struct VersionCounter { uint64_t version = 0; };
 
+// A forward-mode tangent slot. A tensor saved for backward shares its
+// original's slot, so a tangent attached after the save is seen by the saved
+// copy (forward-over-reverse needs it).
+struct ForwardGrad;
+
 class Tensor {
  public:
   Tensor() = default;
@@ -74,11 +79,19 @@ struct TensorImpl {
   bool retains_grad = false;
   bool retain_hook_installed = false;
 
-  // Forward mode: the tangent at the active dual level (undefined = symbolic zero).
-  Tensor fw_grad;
-  uint64_t fw_level = 0;
+  // Forward mode: the tangent at the active dual level (absent or undefined = symbolic zero).
+  std::shared_ptr<ForwardGrad> fw;
+  // >= 0 marks a jacfwd seed of rows of the identity: batch row i is e_{offset + i}
+  // over a 1-d primal (or a (k, 1) column). matmul's JVP reads A @ seed as a
+  // transposed slice of A (a view) instead of multiplying it out.
+  int64_t identity_seed_offset = -1;
 
   Device device() const { return storage ? storage->device : Device{}; }
+};
+
+struct ForwardGrad {
+  Tensor tangent;
+  uint64_t level = 0;
 };
 
 inline const Shape& Tensor::shape() const { return impl_->shape; }

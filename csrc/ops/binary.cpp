@@ -11,37 +11,65 @@ namespace {
 // Promote both operands to one dtype (as torch) and compute the broadcast shape.
 struct Prepared { Tensor a, b; Shape shape; };
 
+int category(DType d) { return d == DType::Bool ? 0 : (is_floating(d) ? 2 : 1); }
+
+// torch's result type: a 0-d operand (a Python scalar is one) decides the dtype
+// only when its category (bool < integer < float) is higher than the other's.
+DType result_type(const Tensor& a, const Tensor& b) {
+  const bool a0 = a.ndim() == 0, b0 = b.ndim() == 0;
+  if (a0 != b0) {
+    const Tensor& dims = a0 ? b : a;
+    const Tensor& zero = a0 ? a : b;
+    if (category(zero.dtype()) <= category(dims.dtype())) return dims.dtype();
+  }
+  return promote(a.dtype(), b.dtype());
+}
+
 Prepared prepare(const char* op, const Tensor& a, const Tensor& b, bool needs_float) {
   check_same_device(op, a, b);
-  DType dt = promote(a.dtype(), b.dtype());
+  DType dt = result_type(a, b);
   if (needs_float) dt = to_floating(dt);
   Shape sh = broadcast_shapes(a.shape(), b.shape(), op);
   return {a.dtype() == dt ? a : to_dtype(a, dt), b.dtype() == dt ? b : to_dtype(b, dt), sh};
 }
 
-using BinaryVjp = std::pair<Tensor, Tensor> (*)(const Tensor& g, const Tensor& a, const Tensor& b, bool need_a, bool need_b);
+// The partial derivatives d out/d a and d out/d b, elementwise. An undefined
+// `value` stands for the constant `scale` (1 for add, -1 for sub's b), so the
+// linear ops multiply by nothing. VJP: (g * da, g * db); JVP: ta * da + tb * db.
+struct Partial {
+  Tensor value;
+  double scale = 1.0;
+  Tensor times(const Tensor& t) const {
+    if (value.defined()) return t * value;
+    return scale == 1.0 ? t : (scale == -1.0 ? neg(t) : t * scale);
+  }
+};
+using Partials = std::pair<Partial, Partial> (*)(const Tensor& a, const Tensor& b, const Tensor& out, bool need_a,
+                                                 bool need_b);
 
 struct BinaryRule {
   const char* name;
   const char* node_name;
   kernels::Binary kernel;
-  BinaryVjp vjp;
-  // Which gradients read each operand (bit 0: a's gradient, bit 1: b's), so an
-  // operand is saved only when a gradient that needs it will be computed.
-  int a_for, b_for;
+  Partials partials;
+  // Which partials read each operand (bit 0: d/da, bit 1: d/db) and the result (bit 2: it reads out),
+  // so a node saves only what the gradients it will compute need.
+  int a_for, b_for, out_for;
   bool needs_float;
 };
 
 struct BinaryBackward : Node {
   const BinaryRule& rule;
-  SavedTensor a, b;
+  SavedTensor a, b, out;
   explicit BinaryBackward(const BinaryRule& r) : rule(r) {}
-  std::string name() const override { return rule.node_name; }
+  bool scalar_exponent = false;  // pow by a constant 0-d exponent is torch's PowBackward0
+  std::string name() const override { return scalar_exponent ? "PowBackward0" : rule.node_name; }
   TensorList apply(TensorList&& g) override {
-    auto [ga, gb] = rule.vjp(g[0], a.unpack(*this), b.unpack(*this), needs_input_grad(0), needs_input_grad(1));
-    return {ga, gb};
+    bool na = needs_input_grad(0), nb = needs_input_grad(1);
+    auto [da, db] = rule.partials(a.unpack(*this), b.unpack(*this), out.unpack(*this), na, nb);
+    return {na ? da.times(g[0]) : Tensor(), nb ? db.times(g[0]) : Tensor()};
   }
-  void release_saved() override { a.reset(); b.reset(); }
+  void release_saved() override { a.reset(); b.reset(); out.reset(); }
 };
 
 Tensor binary_op(const BinaryRule& rule, const Tensor& a0, const Tensor& b0) {
@@ -53,59 +81,77 @@ Tensor binary_op(const BinaryRule& rule, const Tensor& a0, const Tensor& b0) {
     int needed = (node->needs_input_grad(0) ? 1 : 0) | (node->needs_input_grad(1) ? 2 : 0);
     if (rule.a_for & needed) node->a = SavedTensor(a, false);
     if (rule.b_for & needed) node->b = SavedTensor(b, false);
+    if (rule.out_for & needed) node->out = SavedTensor(out, true);
+    node->scalar_exponent = rule.kernel == kernels::Binary::Pow && b.ndim() == 0 && !b.requires_grad();
   }
+  forward_rule(out, {a, b}, [&] {
+    const int64_t nd = out.ndim();
+    Tensor ta = tangent_of(a), tb = tangent_of(b);
+    auto [da, db] = rule.partials(a, b, out, ta.defined(), tb.defined());
+    Tensor t;
+    if (ta.defined()) t = da.times(align_batched(ta, a.ndim(), nd));
+    if (tb.defined()) {
+      Tensor u = db.times(align_batched(tb, b.ndim(), nd));
+      t = t.defined() ? t + u : u;
+    }
+    return t;
+  });
   return out;
 }
 
 const BinaryRule kAdd{"add", "AddBackward0", kernels::Binary::Add,
-                      [](const Tensor& g, const Tensor&, const Tensor&, bool, bool) { return std::pair{g, g}; },
-                      0, 0, false};
+                      [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
+                        return std::pair{Partial{}, Partial{}};
+                      },
+                      0, 0, 0, false};
 const BinaryRule kSub{"sub", "SubBackward0", kernels::Binary::Sub,
-                      [](const Tensor& g, const Tensor&, const Tensor&, bool, bool nb) {
-                        return std::pair{g, nb ? neg(g) : Tensor()};
+                      [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
+                        return std::pair{Partial{}, Partial{Tensor(), -1.0}};
                       },
-                      0, 0, false};
+                      0, 0, 0, false};
 const BinaryRule kMul{"mul", "MulBackward0", kernels::Binary::Mul,
-                      [](const Tensor& g, const Tensor& a, const Tensor& b, bool na, bool nb) {
-                        return std::pair{na ? g * b : Tensor(), nb ? g * a : Tensor()};
+                      [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                        return std::pair{Partial{na ? b : Tensor()}, Partial{nb ? a : Tensor()}};
                       },
-                      2, 1, false};
+                      2, 1, 0, false};
+// d/db (a / b) = -a / b^2, as torch writes it.
 const BinaryRule kDiv{"div", "DivBackward0", kernels::Binary::Div,
-                      [](const Tensor& g, const Tensor& a, const Tensor& b, bool na, bool nb) {
-                        return std::pair{na ? g / b : Tensor(), nb ? -g * a / (b * b) : Tensor()};
+                      [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                        return std::pair{Partial{na ? ones({}, b.dtype()) / b : Tensor()},
+                                         Partial{nb ? -a / (b * b) : Tensor()}};
                       },
-                      2, 3, true};
+                      2, 3, 0, true};
 // d/da a^b = b a^(b-1) (0 where b == 0); d/db a^b = a^b log a (0 where a == 0 and b >= 0), as torch.
 const BinaryRule kPow{"pow", "PowBackward1", kernels::Binary::Pow,
-                      [](const Tensor& g, const Tensor& a, const Tensor& b, bool na, bool nb) {
+                      [](const Tensor& a, const Tensor& b, const Tensor& out, bool na, bool nb) {
                         Tensor zero = zeros({}, a.dtype());
-                        Tensor ga, gb;
-                        if (na) ga = where(compare(Cmp::Eq, b, zero), zero, g * b * pow(a, b - ones({}, b.dtype())));
+                        Partial da, db;
+                        if (na) da.value = where(compare(Cmp::Eq, b, zero), zero, b * pow(a, b - ones({}, b.dtype())));
                         if (nb) {
                           Tensor a_zero_b_nonneg = where(compare(Cmp::Eq, a, zero), compare(Cmp::Ge, b, zero),
                                                          zeros({}, DType::Bool));
-                          gb = where(a_zero_b_nonneg, zero, g * pow(a, b) * log(a));
+                          db.value = where(a_zero_b_nonneg, zero, out * log(a));
                         }
-                        return std::pair{ga, gb};
+                        return std::pair{da, db};
                       },
-                      3, 3, true};
+                      3, 3, 2, true};
 // Ties split the gradient in half, as torch.
 Tensor tie_mask(const Tensor& a, const Tensor& b, Cmp win) {
   DType dt = a.dtype();
   return to_dtype(compare(win, a, b), dt) + to_dtype(compare(Cmp::Eq, a, b), dt) * 0.5;
 }
 const BinaryRule kMaximum{"maximum", "MaximumBackward0", kernels::Binary::Maximum,
-                          [](const Tensor& g, const Tensor& a, const Tensor& b, bool na, bool nb) {
-                            return std::pair{na ? g * tie_mask(a, b, Cmp::Gt) : Tensor(),
-                                             nb ? g * tie_mask(b, a, Cmp::Gt) : Tensor()};
+                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Gt) : Tensor()},
+                                             Partial{nb ? tie_mask(b, a, Cmp::Gt) : Tensor()}};
                           },
-                          3, 3, false};
+                          3, 3, 0, false};
 const BinaryRule kMinimum{"minimum", "MinimumBackward0", kernels::Binary::Minimum,
-                          [](const Tensor& g, const Tensor& a, const Tensor& b, bool na, bool nb) {
-                            return std::pair{na ? g * tie_mask(a, b, Cmp::Lt) : Tensor(),
-                                             nb ? g * tie_mask(b, a, Cmp::Lt) : Tensor()};
+                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Lt) : Tensor()},
+                                             Partial{nb ? tie_mask(b, a, Cmp::Lt) : Tensor()}};
                           },
-                          3, 3, false};
+                          3, 3, 0, false};
 
 }  // namespace
 
@@ -145,22 +191,29 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
   Tensor out = empty(sh, a.dtype(), a.device());
   kernels::where(cond, a, b, out);
   if (auto node = record<WhereBackward>(out, {a, b})) node->cond = SavedTensor(cond, false);
+  forward_rule(out, {a, b}, [&] {
+    Tensor ta = tangent_of(a), tb = tangent_of(b), zero = zeros({}, out.dtype());
+    const int64_t nd = out.ndim();
+    return where(cond, ta.defined() ? align_batched(ta, a.ndim(), nd) : zero,
+                 tb.defined() ? align_batched(tb, b.ndim(), nd) : zero);
+  });
   return out;
 }
 
 namespace {
+// The derivative of clamp: 1 where lo <= x <= hi, else 0 (NaN x gets none), as torch.
+Tensor clamp_mask(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  Tensor mask = ones({}, x.dtype());
+  if (lo) mask = mask * to_dtype(compare(Cmp::Ge, x, scalar_tensor(*lo, x.dtype())), x.dtype());
+  if (hi) mask = mask * to_dtype(compare(Cmp::Le, x, scalar_tensor(*hi, x.dtype())), x.dtype());
+  return mask;
+}
+
 struct ClampBackward : Node {
   SavedTensor x;
   std::optional<double> lo, hi;
   std::string name() const override { return "ClampBackward1"; }
-  TensorList apply(TensorList&& g) override {
-    Tensor xv = x.unpack(*this);
-    // Gradient flows where lo <= x <= hi (NaN x gets none).
-    Tensor mask = ones({}, xv.dtype());
-    if (lo) mask = mask * to_dtype(compare(Cmp::Ge, xv, scalar_tensor(*lo, xv.dtype())), xv.dtype());
-    if (hi) mask = mask * to_dtype(compare(Cmp::Le, xv, scalar_tensor(*hi, xv.dtype())), xv.dtype());
-    return {g[0] * mask};
-  }
+  TensorList apply(TensorList&& g) override { return {g[0] * clamp_mask(x.unpack(*this), lo, hi)}; }
   void release_saved() override { x.reset(); }
 };
 }  // namespace
@@ -181,6 +234,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     node->lo = lo;
     node->hi = hi;
   }
+  forward_rule(out, {x}, [&] { return tangent_of(x) * clamp_mask(x, lo, hi); });
   return out;
 }
 

@@ -24,12 +24,13 @@ void check_result(const char* op, const Tensor& x, const Shape& shape, DType dt)
 
 // Take over the history of `result`, whose values were just written into x.
 Tensor& rebase(const char* op, Tensor& x, const Tensor& result) {
-  if (result.requires_grad()) {
+  if (result.requires_grad() && grad_enabled()) {
     PYAD_CHECK(!x->is_view, RuntimeError, "[", op, "] in-place operations with autograd on a view (", describe(x),
                ") are not supported: clone() the view first, or modify its base");
     x->grad_fn = result->grad_fn;
     x->output_nr = result->output_nr;
   }
+  if (Tensor t = tangent_of(result); t.defined()) set_tangent(x, t);
   return x;
 }
 
@@ -40,15 +41,18 @@ Tensor& binary_inplace(const char* op, kernels::Binary k, OutOfPlace f, Tensor& 
   DType dt = promote(x.dtype(), other.dtype());
   if (k == kernels::Binary::Div) dt = to_floating(dt);
   check_result(op, x, broadcast_shapes(x.shape(), other.shape(), op), dt);
-  if (!any_requires_grad({x, other})) {
+  if (!any_requires_grad({x, other}) && !any_tangent({x, other})) {
     Tensor o = other.dtype() == x.dtype() ? other : to_dtype(other, x.dtype());
     kernels::binary(k, x, o, x);
     bump_version(x);
     return x;
   }
-  PYAD_CHECK(!x->is_view, RuntimeError, "[", op, "] in-place operations with autograd on a view (", describe(x),
-             ") are not supported: clone() the view first, or modify its base");
-  Tensor r = f(x, other);
+  if (any_requires_grad({x, other}))
+    PYAD_CHECK(!x->is_view, RuntimeError, "[", op, "] in-place operations with autograd on a view (", describe(x),
+               ") are not supported: clone() the view first, or modify its base");
+  // mul_/div_ by an operand that needs a gradient read x's old value in backward: keep a copy of it.
+  bool keeps_x = (k == kernels::Binary::Mul || k == kernels::Binary::Div) && other.requires_grad() && grad_enabled();
+  Tensor r = f(keeps_x ? clone(x) : x, other);
   kernels::copy(r, x);
   bump_version(x);
   return rebase(op, x, r);
@@ -65,7 +69,7 @@ Tensor& copy_(Tensor& x, const Tensor& src) {
   check_leaf("copy_", x);
   check_same_device("copy_", x, src);
   check_result("copy_", x, broadcast_shapes(x.shape(), src.shape(), "copy_"), x.dtype());
-  if (!any_requires_grad({x, src})) {
+  if (!any_requires_grad({x, src}) && !any_tangent({x, src})) {
     kernels::copy(src, x);
     bump_version(x);
     return x;
@@ -79,7 +83,7 @@ Tensor& copy_(Tensor& x, const Tensor& src) {
 
 Tensor& fill_(Tensor& x, double value) {
   check_leaf("fill_", x);
-  Tensor r = any_requires_grad({x}) ? mul(x, scalar_tensor(0.0, x.dtype())) : Tensor();
+  Tensor r = any_requires_grad({x}) || any_tangent({x}) ? mul(x, scalar_tensor(0.0, x.dtype())) : Tensor();
   kernels::fill(x, value);
   bump_version(x);
   return r.defined() ? rebase("fill_", x, r) : x;
@@ -99,17 +103,17 @@ struct IndexPutBackward : Node {
 };
 }  // namespace
 
-Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value) {
+Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value0) {
   check_leaf("setitem", x);
-  check_same_device("setitem", x, value);
-  PYAD_CHECK(is_floating(x.dtype()) || !is_floating(value.dtype()), TypeError, "[setitem] cannot assign a ",
-             dtype_name(value.dtype()), " value into a ", dtype_name(x.dtype()), " tensor");
+  check_same_device("setitem", x, value0);
   Tensor region;
   {
     NoGradGuard ng;
     region = index(x, steps);
   }
-  broadcast_shapes(region.shape(), value.shape(), "setitem");
+  // Leading unit dims of the value beyond the region's rank are dropped, as torch.
+  Tensor value = value0;
+  while (value.ndim() > region.ndim() && value.shape()[0] == 1) value = squeeze(value, 0);
   PYAD_CHECK(broadcast_shapes(region.shape(), value.shape(), "setitem") == region.shape(), ValueError,
              "[setitem] value of shape ", shape_str(value.shape()), " cannot be broadcast to the indexed shape ",
              shape_str(region.shape()));
@@ -127,9 +131,25 @@ Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor&
     Tensor m = index(node->keep_mask, steps);
     kernels::fill(m, 0.0);
   }
+  Tensor tx = tangent_of(x), tv = tangent_of(value);
   kernels::copy(value, region);
   bump_version(x);
   if (node) set_history(x, node);
+  if (tx.defined() || tv.defined()) {
+    // The new tangent: x's outside the region, value's inside (batch dims lead, so steps shift by nb).
+    const int64_t nb = tx.defined() ? tx.ndim() - x.ndim() : tv.ndim() - value.ndim();
+    Shape batch = tx.defined() ? batch_shape(tx, x.ndim()) : batch_shape(tv, value.ndim());
+    Tensor t;
+    {
+      JvpRuleGuard guard;
+      t = tx.defined() ? clone(tx) : zeros(concat(batch, x.shape()), x.dtype(), x.device());
+      std::vector<IndexStep> shifted = steps;
+      for (auto& st : shifted) st.dim += nb;
+      Tensor v = tv.defined() ? align_batched(tv, value.ndim(), region.ndim()) : zeros({}, x.dtype(), x.device());
+      index_put_(t, shifted, v);
+    }
+    set_tangent(x, t);
+  }
   return x;
 }
 

@@ -12,38 +12,93 @@ Tensor mT(const Tensor& t) { return transpose(t, -2, -1); }
 
 struct MatmulBackward : Node {
   SavedTensor a, b;
-  std::string nm;
+  const char* nm;
   std::string name() const override { return nm; }
   TensorList apply(TensorList&& grads) override {
     // Work in the promoted shapes: a 1-d a is a row (1, k), a 1-d b a column (k, 1).
     const Shape &sa = input_meta[0].shape, &sb = input_meta[1].shape;
     const bool a1 = sa.size() == 1, b1 = sb.size() == 1;
-    Tensor g = grads[0];
-    if (a1 && b1) g = reshape(g, {1, 1});
+    const Tensor& g0 = grads[0];
+    const int64_t nb = batch_dims(g0);
+    const Shape batch = batch_shape(g0, out_ndim);
+    Tensor g = g0;
+    if (a1 && b1) g = reshape(g, concat(batch, {1, 1}));
     else if (a1) g = unsqueeze(g, -2);
     else if (b1) g = unsqueeze(g, -1);
     Tensor ga, gb;
     if (needs_input_grad(0)) {
       Tensor bv = b.unpack(*this);
       Tensor b2 = b1 ? unsqueeze(bv, -1) : bv;
-      ga = reshape(sum_to(matmul(g, mT(b2)), a1 ? Shape{1, sa[0]} : sa, "matmul"), sa);
+      ga = reshape(sum_to(matmul(g, mT(b2)), a1 ? Shape{1, sa[0]} : sa, "matmul", nb), concat(batch, sa));
     }
     if (needs_input_grad(1)) {
       Tensor av = a.unpack(*this);
-      Tensor a2 = a1 ? unsqueeze(av, 0) : av;
-      gb = reshape(sum_to(matmul(mT(a2), g), b1 ? Shape{sb[0], 1} : sb, "matmul"), sb);
+      if (b1 && !a1 && sa.size() == 2 && nb > 0) {
+        gb = matmul(g0, av);  // all cotangents at once: (*batch, m) @ (m, k), one GEMM
+      } else {
+        Tensor a2 = a1 ? unsqueeze(av, 0) : av;
+        gb = reshape(sum_to(matmul(mT(a2), g), b1 ? Shape{sb[0], 1} : sb, "matmul", nb), concat(batch, sb));
+      }
     }
     return {ga, gb};
   }
   void release_saved() override { a.reset(); b.reset(); }
 };
 
+Tensor raw_view(const Tensor& t, Shape shape, Shape strides) { return make_view(t, shape, strides, t->offset); }
+
 // A raw view with a unit dim inserted, no history (the node works on the originals).
 Tensor raw_unsqueeze(const Tensor& t, int64_t d) {
   Shape sh = t.shape(), st = t.strides();
   sh.insert(sh.begin() + d, 1);
   st.insert(st.begin() + d, 1);
-  return make_view(t, sh, st, t->offset);
+  return raw_view(t, sh, st);
+}
+
+// (..., m, k) @ (k, n) is one (prod(...) m, k) @ (k, n) product when a's
+// leading dims fold into its rows without a copy.
+bool fold_rows(const Tensor& a2, const Tensor& b2, Tensor& folded) {
+  if (a2.ndim() <= 2 || b2.ndim() != 2) return false;
+  const int64_t k = a2.shape().back(), rows = a2.numel() / std::max<int64_t>(k, 1);
+  for (int64_t i = 0; i + 2 < a2.ndim(); ++i)
+    if (a2.strides()[i] != a2.strides()[i + 1] * a2.shape()[i + 1] && a2.shape()[i] != 1) return false;
+  if (a2.shape()[a2.ndim() - 2] > 1 && a2.strides()[a2.ndim() - 2] == 0) return false;
+  folded = raw_view(a2, {rows, k}, {a2.strides()[a2.ndim() - 2], a2.strides().back()});
+  return k > 0;
+}
+
+const char* node_name(const Tensor& a, const Tensor& b) {
+  if (a.ndim() == 1 && b.ndim() == 1) return "DotBackward0";
+  if (a.ndim() == 1 || b.ndim() == 1) return "MvBackward0";
+  return a.ndim() == 2 && b.ndim() == 2 ? "MmBackward0" : "MatmulBackward0";
+}
+
+Tensor matmul_jvp(const Tensor& a, const Tensor& b, const Tensor& out) {
+  Tensor ta = tangent_of(a), tb = tangent_of(b), t;
+  const int64_t nd = std::max(a.ndim(), b.ndim());
+  if (ta.defined()) {
+    if (a.ndim() >= 2) t = matmul(align_batched(ta, a.ndim(), nd), b);
+    else if (b.ndim() <= 2 || ta.ndim() == 1) t = matmul(ta, b);  // (*batch, k) rows @ b
+    else t = squeeze(matmul(align_batched(unsqueeze(ta, -2), 2, b.ndim()), b), -2);
+  }
+  if (tb.defined()) {
+    const int64_t nb = tb.ndim() - b.ndim();
+    const int64_t off = tb->identity_seed_offset;
+    const bool column = b.ndim() == 2 && b.shape()[1] == 1;
+    Tensor u;
+    if (off >= 0 && nb == 1 && a.ndim() == 2 && (b.ndim() == 1 || column)) {
+      // [a @ e_i]_i for i in [off, off + B) is a transposed slice of a: no product at all.
+      u = transpose(slice(a, 1, off, off + tb.shape()[0], 1), 0, 1);
+      if (column) u = unsqueeze(u, -1);
+    } else if (b.ndim() == 1 && nb > 0) {
+      if (a.ndim() <= 2) u = matmul(tb, a.ndim() == 2 ? transpose(a, 0, 1) : a);  // one GEMM for all directions
+      else u = squeeze(matmul(a, align_batched(unsqueeze(tb, -1), 2, a.ndim())), -1);
+    } else {
+      u = matmul(a, b.ndim() >= 2 ? align_batched(tb, b.ndim(), nd) : tb);
+    }
+    t = t.defined() ? t + u : u;
+  }
+  return t;
 }
 
 }  // namespace
@@ -65,7 +120,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   sh.push_back(a2.shape()[a2.ndim() - 2]);
   sh.push_back(b2.shape().back());
   Tensor out = empty(sh, a.dtype(), a.device());
-  kernels::matmul(a2, b2, out);
+  Tensor folded;
+  if (fold_rows(a2, b2, folded)) {
+    kernels::matmul(folded, b2, raw_view(out, {folded.shape()[0], sh.back()}, {sh.back(), 1}));
+  } else {
+    kernels::matmul(a2, b2, out);
+  }
   // Drop the dims that 1-d operands added.
   Shape final_shape = sh;
   if (b.ndim() == 1) final_shape.pop_back();
@@ -77,9 +137,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (auto node = record<MatmulBackward>(out, {a, b})) {
     if (node->needs_input_grad(1)) node->a = SavedTensor(a, false);
     if (node->needs_input_grad(0)) node->b = SavedTensor(b, false);
-    bool vec = a.ndim() == 1 || b.ndim() == 1;
-    node->nm = a.ndim() == 1 && b.ndim() == 1 ? "DotBackward0" : vec ? "MvBackward0" : (a.ndim() == 2 && b.ndim() == 2 ? "MmBackward0" : "MatmulBackward0");
+    node->nm = node_name(a, b);
   }
+  forward_rule(out, {a, b}, [&] { return matmul_jvp(a, b, out); });
   return out;
 }
 

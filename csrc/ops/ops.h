@@ -60,8 +60,9 @@ std::tuple<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim);
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
-// Sum a broadcast gradient down to `shape` (the inverse of expand).
-Tensor sum_to(const Tensor& x, const Shape& shape, const char* op = "sum_to");
+// Sum a broadcast gradient down to `shape` (the inverse of expand), keeping its first
+// `batch_ndim` dims (Note [Batched tangents and cotangents]).
+Tensor sum_to(const Tensor& x, const Shape& shape, const char* op = "sum_to", int64_t batch_ndim = 0);
 
 // ---- shape ops (views share storage and version counter) ----
 Tensor reshape(const Tensor& x, Shape shape);

@@ -2,6 +2,7 @@
 // Helpers every op file uses to record its Node.
 #include <memory>
 #include "ops.h"
+#include "../autograd/forward_ad.h"
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
 

@@ -23,8 +23,27 @@ std::vector<int64_t> mask_dims(const std::vector<bool>& mask) {
   return d;
 }
 
-// The output gradient viewed with the reduced dims kept as size 1.
-Tensor with_kept_dims(const Tensor& g, const Shape& kept) { return g.shape() == kept ? g : reshape(g, kept); }
+// A (possibly batched) gradient or tangent of a reduction's result, viewed with the reduced dims
+// kept as size 1; `out_ndim` is the result's rank.
+Tensor with_kept_dims(const Tensor& g, const Shape& kept, int64_t out_ndim) {
+  Shape want = concat(batch_shape(g, out_ndim), kept);
+  return g.shape() == want ? g : reshape(g, want);
+}
+
+// Dims counted from the end, so they address the same dims of a batched tangent.
+std::vector<int64_t> negative_dims(const std::vector<bool>& mask) {
+  std::vector<int64_t> d;
+  const int64_t nd = static_cast<int64_t>(mask.size());
+  for (int64_t i = 0; i < nd; ++i)
+    if (mask[i]) d.push_back(i - nd);
+  return d;
+}
+
+// Sum a (possibly batched) tangent over the reduced dims of an input of rank mask.size().
+Tensor reduce_tangent(const Tensor& t, const std::vector<bool>& mask, bool keepdim) {
+  if (mask.empty()) return t;  // reducing a 0-d tensor changes nothing
+  return sum(t, negative_dims(mask), keepdim);
+}
 
 // Raw reduction into a fresh tensor of the keepdim shape, no history.
 Tensor reduce_raw(kernels::Reduce op, const Tensor& x, const std::vector<bool>& mask, DType out_dtype) {
@@ -48,9 +67,12 @@ struct SumBackward : Node {
   Shape in_shape, kept;
   double scale = 1.0;  // 1/n for mean
   bool is_mean = false;
-  std::string name() const override { return is_mean ? "MeanBackward1" : "SumBackward1"; }
+  bool all_dims = false;
+  std::string name() const override {
+    return std::string(is_mean ? "MeanBackward" : "SumBackward") + (all_dims ? "0" : "1");
+  }
   TensorList apply(TensorList&& g) override {
-    Tensor e = expand(with_kept_dims(g[0], kept), in_shape);
+    Tensor e = expand(with_kept_dims(g[0], kept, out_ndim), concat(batch_shape(g[0], out_ndim), in_shape));
     return {is_mean ? e * scale : e};
   }
 };
@@ -78,7 +100,12 @@ Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
     node->kept = kept;
     node->scale = scale;
     node->is_mean = is_mean;
+    node->all_dims = dims.empty();
   }
+  forward_rule(out, {x}, [&] {
+    Tensor t = reduce_tangent(tangent_of(x), mask, keepdim);
+    return is_mean ? t * scale : t;
+  });
   return out;
 }
 
@@ -90,8 +117,12 @@ struct ExtremeBackward : Node {
   std::string name() const override { return is_max ? "AmaxBackward0" : "AminBackward0"; }
   TensorList apply(TensorList&& g) override {
     Tensor xv = x.unpack(*this), yv = y.unpack(*this);
-    Tensor mask = to_dtype(compare(Cmp::Eq, xv, yv), xv.dtype());
-    return {with_kept_dims(g[0], yv.shape()) * mask / sum(mask, dims, true)};
+    return {with_kept_dims(g[0], yv.shape(), out_ndim) * share(xv, yv, dims)};
+  }
+  // Each tied extreme's share of the gradient.
+  static Tensor share(const Tensor& x, const Tensor& y_kept, const std::vector<int64_t>& dims) {
+    Tensor mask = to_dtype(compare(Cmp::Eq, x, y_kept), x.dtype());
+    return mask / sum(mask, dims, true);
   }
   void release_saved() override { x.reset(); y.reset(); }
 };
@@ -102,7 +133,8 @@ Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, 
   for (size_t i = 0; i < mask.size(); ++i)
     PYAD_CHECK(!mask[i] || x.shape()[i] != 0, IndexError, "[", op, "] cannot reduce over dim ", i,
                " of size 0 (input shape ", shape_str(x.shape()), ")");
-  PYAD_CHECK(x.numel() > 0, IndexError, "[", op, "] cannot reduce an empty tensor of shape ", shape_str(x.shape()));
+  PYAD_CHECK(x.numel() > 0 || x.ndim() > 0, IndexError, "[", op, "] cannot reduce an empty tensor of shape ",
+             shape_str(x.shape()));
   Tensor kept = reduce_raw(is_max ? kernels::Reduce::Max : kernels::Reduce::Min, x, mask, x.dtype());
   Tensor out = finish(detach(kept), mask, keepdim);
   out->is_view = false;
@@ -112,6 +144,9 @@ Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, 
     node->dims = mask_dims(mask);
     node->is_max = is_max;
   }
+  forward_rule(out, {x}, [&] {
+    return reduce_tangent(tangent_of(x) * ExtremeBackward::share(x, kept, mask_dims(mask)), mask, keepdim);
+  });
   return out;
 }
 
@@ -125,11 +160,14 @@ struct IndexedExtremeBackward : Node {
   TensorList apply(TensorList&& g) override {
     Tensor idx = indices.unpack(*this);
     if (in_shape.empty()) return {g[0]};
+    return {with_kept_dims(g[0], idx.shape(), out_ndim) * onehot(idx, in_shape, dim, g[0].dtype())};
+  }
+  // 1 at the selected index along dim, 0 elsewhere; idx has the kept dims.
+  static Tensor onehot(const Tensor& idx, const Shape& in_shape, int64_t dim, DType dt) {
     Shape pos_shape(in_shape.size(), 1);
     pos_shape[dim] = in_shape[dim];
     Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64), pos_shape);
-    Tensor onehot = to_dtype(compare(Cmp::Eq, pos, idx), g[0].dtype());
-    return {with_kept_dims(g[0], idx.shape()) * onehot};
+    return to_dtype(compare(Cmp::Eq, pos, idx), dt);
   }
   void release_saved() override { indices.reset(); }
 };
@@ -154,6 +192,11 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
     node->dim = x.ndim() == 0 ? 0 : d;
     node->is_max = is_max;
   }
+  forward_rule(v, {x}, [&] {
+    Tensor t = tangent_of(x);
+    if (x.ndim() == 0) return t;
+    return reduce_tangent(t * IndexedExtremeBackward::onehot(indices, x.shape(), d, x.dtype()), mask, keepdim);
+  });
   return {v, i};
 }
 
@@ -172,21 +215,28 @@ struct LogsumexpBackward : Node {
   std::string name() const override { return "LogsumexpBackward0"; }
   TensorList apply(TensorList&& g) override {
     Tensor xv = x.unpack(*this), yv = y.unpack(*this);
-    return {with_kept_dims(g[0], yv.shape()) * exp(xv - yv)};
+    return {with_kept_dims(g[0], yv.shape(), out_ndim) * exp(xv - yv)};
   }
   void release_saved() override { x.reset(); y.reset(); }
 };
 
+// The softmax family is self-adjoint in form: VJP and JVP share one formula
+// (dim counted from the end, so it applies to batched gradients and tangents).
+Tensor softmax_rule(const Tensor& g, const Tensor& y, int64_t neg_dim, bool log_) {
+  if (log_) return g - exp(y) * sum(g, {neg_dim}, true);
+  return y * (g - sum(g * y, {neg_dim}, true));
+}
+
+Tensor log_softmax_jvp(const Tensor& t, const Tensor& y, int64_t neg_dim) {
+  return t - sum(t * exp(y), {neg_dim}, true);
+}
+
 struct SoftmaxBackward : Node {
   SavedTensor y;
-  int64_t dim;
+  int64_t neg_dim;
   bool log = false;
   std::string name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
-  TensorList apply(TensorList&& g) override {
-    Tensor yv = y.unpack(*this);
-    if (log) return {g[0] - exp(yv) * sum(g[0], {dim}, true)};
-    return {yv * (g[0] - sum(g[0] * yv, {dim}, true))};
-  }
+  TensorList apply(TensorList&& g) override { return {softmax_rule(g[0], y.unpack(*this), neg_dim, log)}; }
   void release_saved() override { y.reset(); }
 };
 
@@ -207,11 +257,17 @@ Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {
       out = log_ ? shifted - log(s) : e / s;
     }
   }
+  const int64_t neg_dim = x.ndim() == 0 ? -1 : d - x.ndim();
   if (auto node = record<SoftmaxBackward>(out, {x})) {
     node->y = SavedTensor(out, true);
-    node->dim = x.ndim() == 0 ? 0 : d;
+    node->neg_dim = neg_dim;
     node->log = log_;
   }
+  forward_rule(out, {x}, [&] {
+    Tensor t = tangent_of(x);
+    if (x.ndim() == 0) return t * 0.0;  // softmax of a single element is constant
+    return log_ ? log_softmax_jvp(t, out, neg_dim) : softmax_rule(t, out, neg_dim, false);
+  });
   return out;
 }
 
@@ -246,6 +302,7 @@ Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdi
     node->x = SavedTensor(x, false);
     node->y = SavedTensor(kept, false);
   }
+  forward_rule(out, {x}, [&] { return reduce_tangent(tangent_of(x) * exp(x - kept), mask, keepdim); });
   return out;
 }
 
@@ -253,28 +310,37 @@ namespace {
 struct SumToBackward : Node {
   Shape in_shape;
   std::string name() const override { return "SumToSizeBackward0"; }
-  TensorList apply(TensorList&& g) override { return {expand(g[0], in_shape)}; }
+  TensorList apply(TensorList&& g) override {
+    Tensor a = align_batched(g[0], out_ndim, static_cast<int64_t>(in_shape.size()));
+    return {expand(a, concat(batch_shape(g[0], out_ndim), in_shape))};
+  }
 };
 }  // namespace
 
-Tensor sum_to(const Tensor& x, const Shape& shape, const char* op) {
-  if (x.shape() == shape) return x;
-  const int64_t lead = x.ndim() - static_cast<int64_t>(shape.size());
+Tensor sum_to(const Tensor& x, const Shape& shape, const char* op, int64_t nb) {
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  const int64_t lead = x.ndim() - nb - nd;
   PYAD_CHECK(lead >= 0, RuntimeError, "[", op, "] gradient of shape ", shape_str(x.shape()),
              " cannot be reduced to the input's shape ", shape_str(shape));
   std::vector<bool> mask(x.ndim(), false);
-  for (int64_t i = 0; i < x.ndim(); ++i) {
-    if (i < lead) { mask[i] = true; continue; }
-    int64_t want = shape[i - lead];
+  for (int64_t i = nb; i < x.ndim(); ++i) {
+    if (i < nb + lead) { mask[i] = true; continue; }
+    int64_t want = shape[i - nb - lead];
     PYAD_CHECK(want == x.shape()[i] || want == 1, RuntimeError, "[", op, "] gradient of shape ", shape_str(x.shape()),
                " cannot be reduced to the input's shape ", shape_str(shape));
     mask[i] = want == 1 && x.shape()[i] != 1;
   }
+  Shape full = concat(Shape(x.shape().begin(), x.shape().begin() + nb), shape);
+  if (x.shape() == full) return x;
   Tensor kept = reduce_raw(kernels::Reduce::Sum, x, mask, x.dtype());
-  Tensor out = make_view(kept, shape, contiguous_strides(shape), 0);
+  Tensor out = make_view(kept, full, contiguous_strides(full), 0);
   out->is_view = false;
   out->version = std::make_shared<VersionCounter>();
   if (auto node = record<SumToBackward>(out, {x})) node->in_shape = x.shape();
+  forward_rule(out, {x}, [&] {
+    Tensor t = tangent_of(x);
+    return sum_to(t, shape, op, nb + t.ndim() - x.ndim());
+  });
   return out;
 }
 

@@ -9,22 +9,40 @@ namespace pyad {
 
 namespace {
 
-// A view of x with history: `rule` maps the view's gradient back to x's shape.
+// A rule of a view op, applied to a gradient (VJP) or a tangent (JVP) that
+// carries `nb` leading batch dims (Note [Batched tangents and cotangents]).
+using ViewRule = std::function<Tensor(const Tensor& t, int64_t nb)>;
+
 struct ViewBackward : Node {
-  std::string nm;
-  std::function<Tensor(const Tensor&)> rule;
+  const char* nm;
+  ViewRule vjp;
   std::string name() const override { return nm; }
-  TensorList apply(TensorList&& g) override { return {rule(g[0])}; }
+  TensorList apply(TensorList&& g) override { return {vjp(g[0], batch_dims(g[0]))}; }
 };
 
+// The view of x with the given layout; `vjp` maps the view's gradient back to
+// x's shape, `jvp` applies the same view to x's tangent.
 Tensor as_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset, const char* node_name,
-               std::function<Tensor(const Tensor&)> rule) {
+               ViewRule vjp, const ViewRule& jvp) {
   Tensor out = make_view(x, shape, strides, offset);
   if (auto node = record<ViewBackward>(out, {x})) {
     node->nm = node_name;
-    node->rule = std::move(rule);
+    node->vjp = std::move(vjp);
   }
+  forward_rule(out, {x}, [&] {
+    Tensor t = tangent_of(x);
+    return jvp(t, t.ndim() - x.ndim());
+  });
   return out;
+}
+
+Shape batched(const Tensor& t, int64_t nb, const Shape& shape) {
+  return concat(Shape(t.shape().begin(), t.shape().begin() + nb), shape);
+}
+
+// reshape(t) to `shape` under t's batch dims: the rule of every reshaping view.
+ViewRule reshape_to(Shape shape) {
+  return [shape](const Tensor& t, int64_t nb) { return reshape(t, batched(t, nb, shape)); };
 }
 
 // Strides for viewing x as `shape` without a copy, if its layout allows (as torch's computeStride).
@@ -74,8 +92,6 @@ Shape infer_shape(const Tensor& x, Shape shape, const char* op) {
   return shape;
 }
 
-Tensor reshape_rule_to(const Shape& in_shape, const Tensor& g) { return reshape(g, in_shape); }
-
 }  // namespace
 
 Tensor view(const Tensor& x, Shape shape) {
@@ -85,20 +101,18 @@ Tensor view(const Tensor& x, Shape shape) {
              " is not compatible with input tensor's size ", shape_str(x.shape()), " and strides ",
              shape_str(x.strides()), " (at least one dimension spans across two contiguous subspaces). Use "
              ".reshape(...) instead.");
-  Shape in_shape = x.shape();
-  return as_view(x, shape, st, x->offset, "ViewBackward0", [in_shape](const Tensor& g) { return reshape(g, in_shape); });
+  return as_view(x, shape, st, x->offset, "ViewBackward0", reshape_to(x.shape()), reshape_to(shape));
 }
 
 Tensor reshape(const Tensor& x, Shape shape) {
   shape = infer_shape(x, std::move(shape), "reshape");
   Shape st;
-  Shape in_shape = x.shape();
   if (view_strides(x.shape(), x.strides(), shape, st))
-    return as_view(x, shape, st, x->offset, "ViewBackward0", [in_shape](const Tensor& g) { return reshape(g, in_shape); });
+    return as_view(x, shape, st, x->offset, "ViewBackward0", reshape_to(x.shape()), reshape_to(shape));
   // Only a layout that no view can express is copied.
   Tensor c = contiguous(x);
-  return as_view(c, shape, contiguous_strides(shape), c->offset, "ViewBackward0",
-                 [in_shape](const Tensor& g) { return reshape(g, in_shape); });
+  return as_view(c, shape, contiguous_strides(shape), c->offset, "ViewBackward0", reshape_to(x.shape()),
+                 reshape_to(shape));
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -106,14 +120,17 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   if (nd == 0) {
     wrap_dim(d0, 0, "transpose");
     wrap_dim(d1, 0, "transpose");
-    return as_view(x, {}, {}, x->offset, "TransposeBackward0", [](const Tensor& g) { return g; });
+    auto same = [](const Tensor& t, int64_t) { return t; };
+    return as_view(x, {}, {}, x->offset, "TransposeBackward0", same, same);
   }
   d0 = wrap_dim(d0, nd, "transpose");
   d1 = wrap_dim(d1, nd, "transpose");
   Shape sh = x.shape(), st = x.strides();
   std::swap(sh[d0], sh[d1]);
   std::swap(st[d0], st[d1]);
-  return as_view(x, sh, st, x->offset, "TransposeBackward0", [d0, d1](const Tensor& g) { return transpose(g, d0, d1); });
+  // Swapping is its own inverse; dims from the end address batched tensors too.
+  auto swap = [n0 = d0 - nd, n1 = d1 - nd](const Tensor& t, int64_t) { return transpose(t, n0, n1); };
+  return as_view(x, sh, st, x->offset, "TransposeBackward0", swap, swap);
 }
 
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
@@ -131,7 +148,15 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     st[i] = x.strides()[p[i]];
     inv[p[i]] = i;
   }
-  return as_view(x, sh, st, x->offset, "PermuteBackward0", [inv](const Tensor& g) { return permute(g, inv); });
+  auto permuting = [](std::vector<int64_t> order) {
+    return [order](const Tensor& t, int64_t nb) {
+      std::vector<int64_t> full(nb);
+      std::iota(full.begin(), full.end(), 0);
+      for (auto o : order) full.push_back(o + nb);
+      return permute(t, full);
+    };
+  };
+  return as_view(x, sh, st, x->offset, "PermuteBackward0", permuting(inv), permuting(p));
 }
 
 Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
@@ -142,8 +167,7 @@ Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
     bool drop = x.shape()[i] == 1 && (!d || *d == i);
     if (!drop) { sh.push_back(x.shape()[i]); st.push_back(x.strides()[i]); }
   }
-  Shape in_shape = x.shape();
-  return as_view(x, sh, st, x->offset, "SqueezeBackward0", [in_shape](const Tensor& g) { return reshape(g, in_shape); });
+  return as_view(x, sh, st, x->offset, "SqueezeBackward0", reshape_to(x.shape()), reshape_to(sh));
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
@@ -152,7 +176,10 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   int64_t stride = d < x.ndim() ? sh[d] * st[d] : 1;
   sh.insert(sh.begin() + d, 1);
   st.insert(st.begin() + d, stride);
-  return as_view(x, sh, st, x->offset, "UnsqueezeBackward0", [d](const Tensor& g) { return squeeze(g, d); });
+  const int64_t neg = d - static_cast<int64_t>(sh.size());
+  return as_view(x, sh, st, x->offset, "UnsqueezeBackward0",
+                 [neg](const Tensor& g, int64_t) { return squeeze(g, neg); },
+                 [neg](const Tensor& t, int64_t) { return unsqueeze(t, neg); });
 }
 
 Tensor expand(const Tensor& x, Shape shape) {
@@ -173,17 +200,22 @@ Tensor expand(const Tensor& x, Shape shape) {
     st[i] = have == shape[i] ? x.strides()[i - lead] : 0;
   }
   Shape in_shape = x.shape();
-  if (shape == in_shape) return as_view(x, shape, x.strides(), x->offset, "ExpandBackward0", [](const Tensor& g) { return g; });
-  return as_view(x, shape, st, x->offset, "ExpandBackward0", [in_shape](const Tensor& g) { return sum_to(g, in_shape); });
+  if (shape == in_shape) st = x.strides();
+  const int64_t in_nd = x.ndim();
+  return as_view(x, shape, st, x->offset, "ExpandBackward0",
+                 [in_shape](const Tensor& g, int64_t nb) { return sum_to(g, in_shape, "expand", nb); },
+                 [shape, in_nd](const Tensor& t, int64_t nb) {
+                   return expand(align_batched(t, in_nd, static_cast<int64_t>(shape.size())), batched(t, nb, shape));
+                 });
 }
 
 // Basic-indexing views. Their gradient scatters into zeros of the input's
-// shape through slice_backward, which is itself differentiable.
+// shape through slice_backward, which is itself differentiable. `dim` may
+// count from the end, so batched gradients work unchanged.
 namespace {
-struct SliceBackwardBackward;
 Tensor slice_backward(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t start, int64_t stop, int64_t step);
 
-struct SliceScatterNode : Node {
+struct SliceBackwardBackward : Node {
   int64_t dim, start, stop, step;
   std::string name() const override { return "SliceBackwardBackward0"; }
   TensorList apply(TensorList&& g) override { return {slice(g[0], dim, start, stop, step)}; }
@@ -191,19 +223,21 @@ struct SliceScatterNode : Node {
 
 Tensor slice_backward(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t start, int64_t stop, int64_t step) {
   Tensor out = zeros(in_shape, g.dtype(), g.device());
-  {
-    Tensor region = make_view(out, out.shape(), out.strides(), 0);
-    region->shape[dim] = g.shape()[dim];
-    region->strides[dim] = out.strides()[dim] * step;
-    region->offset = start * out.strides()[dim];
-    kernels::copy(g, region);
-  }
-  if (auto node = record<SliceScatterNode>(out, {g})) {
+  const int64_t d = wrap_dim(dim, out.ndim(), "slice_backward");
+  Tensor region = make_view(out, out.shape(), out.strides(), start * out.strides()[d]);
+  region->shape[d] = g.shape()[d];
+  region->strides[d] = out.strides()[d] * step;
+  kernels::copy(g, region);
+  if (auto node = record<SliceBackwardBackward>(out, {g})) {
     node->dim = dim;
     node->start = start;
     node->stop = stop;
     node->step = step;
   }
+  forward_rule(out, {g}, [&] {
+    Tensor t = tangent_of(g);
+    return slice_backward(t, batched(t, t.ndim() - g.ndim(), in_shape), dim, start, stop, step);
+  });
   return out;
 }
 }  // namespace
@@ -221,8 +255,13 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   sh[d] = len;
   st[d] *= step;
   Shape in_shape = x.shape();
-  return as_view(x, sh, st, x->offset + start * x.strides()[d], "SliceBackward0",
-                 [in_shape, d, start, stop, step](const Tensor& g) { return slice_backward(g, in_shape, d, start, stop, step); });
+  const int64_t neg = d - x.ndim();
+  return as_view(
+      x, sh, st, x->offset + start * x.strides()[d], "SliceBackward0",
+      [in_shape, neg, start, stop, step](const Tensor& g, int64_t nb) {
+        return slice_backward(g, batched(g, nb, in_shape), neg, start, stop, step);
+      },
+      [neg, start, stop, step](const Tensor& t, int64_t) { return slice(t, neg, start, stop, step); });
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
@@ -236,9 +275,13 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   sh.erase(sh.begin() + d);
   st.erase(st.begin() + d);
   Shape in_shape = x.shape();
-  return as_view(x, sh, st, x->offset + index * x.strides()[d], "SelectBackward0", [in_shape, d, index](const Tensor& g) {
-    return slice_backward(unsqueeze(g, d), in_shape, d, index, index + 1, 1);
-  });
+  const int64_t neg = d - x.ndim();
+  return as_view(
+      x, sh, st, x->offset + index * x.strides()[d], "SelectBackward0",
+      [in_shape, neg, index](const Tensor& g, int64_t nb) {
+        return slice_backward(unsqueeze(g, neg), batched(g, nb, in_shape), neg, index, index + 1, 1);
+      },
+      [neg, index](const Tensor& t, int64_t) { return select(t, neg, index); });
 }
 
 Tensor index(const Tensor& x, const std::vector<IndexStep>& steps) {
@@ -250,14 +293,15 @@ Tensor index(const Tensor& x, const std::vector<IndexStep>& steps) {
       case IndexStep::Unsqueeze: t = unsqueeze(t, s.dim); break;
     }
   }
-  if (t.same(x)) t = as_view(x, x.shape(), x.strides(), x->offset, "AliasBackward0", [](const Tensor& g) { return g; });
+  auto same = [](const Tensor& g, int64_t) { return g; };
+  if (t.same(x)) t = as_view(x, x.shape(), x.strides(), x->offset, "AliasBackward0", same, same);
   return t;
 }
 
 namespace {
 struct CatBackward : Node {
   std::vector<int64_t> sizes;
-  int64_t dim;
+  int64_t dim;  // counted from the end
   std::string name() const override { return "CatBackward0"; }
   TensorList apply(TensorList&& g) override {
     TensorList out;
@@ -303,10 +347,24 @@ Tensor cat(const TensorList& xs, int64_t dim) {
     inputs.push_back(t);
     sizes.push_back(t.shape()[d]);
   }
+  const int64_t neg = d - out.ndim();
   if (auto node = record<CatBackward>(out, inputs)) {
     node->sizes = sizes;
-    node->dim = d;
+    node->dim = neg;
   }
+  forward_rule(out, inputs, [&] {
+    // Missing tangents are zeros here: cat needs every piece. All take the batch dims of the first.
+    Shape batch;
+    for (const auto& t : inputs)
+      if (Tensor tt = tangent_of(t); tt.defined()) { batch = batch_shape(tt, t.ndim()); break; }
+    TensorList ts;
+    for (const auto& t : inputs) {
+      Tensor tt = tangent_of(t);
+      Shape want = concat(batch, t.shape());
+      ts.push_back(tt.defined() ? (tt.shape() == want ? tt : expand(tt, want)) : zeros(want, t.dtype(), t.device()));
+    }
+    return cat(ts, neg);
+  });
   return out;
 }
 
@@ -333,11 +391,13 @@ Tensor copy_op(const Tensor& x, DType dt, const char* node_name) {
   Tensor out = empty(x.shape(), dt, x.device());
   kernels::copy(x, out);
   // Only float results carry gradients; a cast to int64/bool cuts the graph, as torch.
-  if (is_floating(dt) && is_floating(x.dtype()))
+  if (is_floating(dt) && is_floating(x.dtype())) {
     if (auto node = record<CopyBackward>(out, {x})) {
       node->in_dtype = x.dtype();
       node->nm = node_name;
     }
+    forward_rule(out, {x}, [&] { return copy_op(tangent_of(x), dt, node_name); });
+  }
   return out;
 }
 }  // namespace

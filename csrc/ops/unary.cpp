@@ -1,6 +1,7 @@
 // Unary elementwise ops. For an elementwise f, both the VJP and the JVP are
 // multiplication by f'(x), so each op is one table row: its kernel and its
 // derivative, written with pyad ops from the input x and/or the result y.
+// Batched tangents and gradients broadcast against f'(x) from the right.
 #include "record.h"
 #include "../kernels/kernels.h"
 
@@ -38,6 +39,7 @@ Tensor unary_op(const UnaryRule& rule, const Tensor& x) {
     if (rule.saves_input) node->x = SavedTensor(in, false);
     if (rule.saves_result) node->y = SavedTensor(out, true);
   }
+  forward_rule(out, {in}, [&] { return tangent_of(in) * rule.deriv(in, out); });
   return out;
 }
 
@@ -89,6 +91,7 @@ Tensor neg(const Tensor& x) {
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   kernels::unary(kernels::Unary::Neg, x, out);
   record<NegBackward>(out, {x});
+  forward_rule(out, {x}, [&] { return neg(tangent_of(x)); });
   return out;
 }
 

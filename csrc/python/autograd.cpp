@@ -1,9 +1,11 @@
 // Autograd from Python: backward, grad, grad mode, graph inspection, hooks.
 #include "bind.h"
 #include "../autograd/engine.h"
+#include "../autograd/forward_ad.h"
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
 #include "../core/storage.h"
+#include "../kernels/kernels.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {
@@ -11,7 +13,8 @@ namespace pyad::python {
 namespace {
 
 // Seeds for the roots: ones for scalars, else the user's gradient with a checked shape.
-TensorList make_seeds(const TensorList& roots, const std::vector<py::object>& grads, const char* op) {
+TensorList make_seeds(const TensorList& roots, const std::vector<py::object>& grads, const char* op,
+                      int64_t batch_ndim = 0) {
   TensorList seeds;
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
@@ -19,7 +22,9 @@ TensorList make_seeds(const TensorList& roots, const std::vector<py::object>& gr
     Tensor g;
     if (i < grads.size() && !grads[i].is_none()) {
       g = grads[i].cast<Tensor>();
-      PYAD_CHECK(g.shape() == r.shape(), RuntimeError, "[", op, "] Mismatch in shape: grad_output[", i,
+      PYAD_CHECK(g.ndim() == r.ndim() + batch_ndim &&
+                     std::equal(r.shape().begin(), r.shape().end(), g.shape().begin() + batch_ndim),
+                 RuntimeError, "[", op, "] Mismatch in shape: grad_output[", i,
                  "] has a shape of ", shape_str(g.shape()), " and output[", i, "] has a shape of ", shape_str(r.shape()));
       PYAD_CHECK(is_floating(g.dtype()), TypeError, "[", op, "] grad_output[", i, "] must be floating, got ",
                  dtype_name(g.dtype()));
@@ -130,19 +135,39 @@ void init_autograd(py::module_& m) {
      py::arg("create_graph") = false);
 
   m.def("grad", [](py::handle outputs, py::handle inputs, py::handle grad_outputs, std::optional<bool> retain_graph,
-                   bool create_graph, bool allow_unused) {
+                   bool create_graph, bool allow_unused, int64_t batch_ndim) {
     TensorList roots = to_tensors(outputs, "grad");
     TensorList ins = to_tensors(inputs, "grad");
-    TensorList seeds = make_seeds(roots, to_objects(grad_outputs, roots.size()), "grad");
+    TensorList seeds = make_seeds(roots, to_objects(grad_outputs, roots.size()), "grad", batch_ndim);
     PYAD_CHECK(!ins.empty(), RuntimeError, "[grad] grad requires at least one input");
     TensorList res;
     {
       py::gil_scoped_release nogil;
-      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, allow_unused);
+      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, allow_unused, batch_ndim);
     }
     return py::tuple(py::cast(res));
   }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs") = py::none(), py::arg("retain_graph") = py::none(),
-     py::arg("create_graph") = false, py::arg("allow_unused") = false);
+     py::arg("create_graph") = false, py::arg("allow_unused") = false, py::arg("batch_ndim") = 0);
+
+  // Forward mode (Note [Batched tangents and cotangents]).
+  m.def("enter_dual_level", &enter_dual_level);
+  m.def("exit_dual_level", &exit_dual_level);
+  m.def("make_dual", &make_dual);
+  m.def("unpack_dual", [](const Tensor& t) {
+    Tensor tangent = tangent_of(t);
+    Tensor primal = view(t, t.shape());  // an alias that keeps t's history but not its tangent
+    primal->fw = nullptr;
+    return std::make_pair(primal, tangent);
+  });
+  // Rows [start, start + count) of the n x n identity, shaped (count, *shape), marked as a jacfwd seed.
+  m.def("identity_seed", [](int64_t n, int64_t start, int64_t count, const Shape& shape, DType dt) {
+    Tensor e = zeros({count, n}, dt);
+    Tensor diag = make_view(e, {count}, {n + 1}, start);
+    kernels::fill(diag, 1.0);
+    Tensor seed = make_view(e, concat({count}, shape), contiguous_strides(concat({count}, shape)), 0);
+    seed->identity_seed_offset = start;
+    return seed;
+  });
 
   m.def("retain_grad", &retain_grad);
   m.def("register_hook", [](const Tensor& t, py::function fn) {

@@ -1,6 +1,7 @@
-"""pyad.autograd: backward and grad over the C++ engine."""
+"""pyad.autograd: backward and grad over the C++ engine, and forward mode (forward_ad)."""
 from .. import _C
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from . import forward_ad  # noqa: F401
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
@@ -8,8 +9,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     _C.backward(tensors, grad_tensors, retain_graph, create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
-    """The gradients of `outputs` with respect to `inputs`, as a tuple; leaves' .grad is left alone."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
+         is_grads_batched=False):
+    """The gradients of `outputs` with respect to `inputs`, as a tuple; leaves' .grad is left alone.
+
+    With is_grads_batched=True the first dim of every grad_output is a batch of cotangents, all pulled back in
+    one pass (the results carry the same leading dim), as torch's option of that name.
+    """
     single = isinstance(inputs, _C.Tensor)
     return _C.grad(outputs, [inputs] if single else list(inputs), grad_outputs, retain_graph, create_graph,
-                   allow_unused)
+                   allow_unused, 1 if is_grads_batched else 0)
