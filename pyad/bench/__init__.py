@@ -1,0 +1,1 @@
+"""The forward-versus-reverse experiment: `python -m pyad.bench` (or `pyad-bench`)."""
