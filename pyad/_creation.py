@@ -135,5 +135,9 @@ def from_numpy(a):
 def from_dlpack(obj):
     """A tensor sharing memory with any DLPack producer (an object with __dlpack__, or a capsule)."""
     if hasattr(obj, "__dlpack__"):
-        return _C.from_dlpack_capsule(obj.__dlpack__())
+        try:
+            capsule = obj.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer that predates DLPack 1.0
+            capsule = obj.__dlpack__()
+        return _C.from_dlpack_capsule(capsule)
     return _C.from_dlpack_capsule(obj)

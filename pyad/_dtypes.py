@@ -4,6 +4,8 @@ import numpy as np
 from . import _C
 
 dtype = _C.dtype
+# Print dtypes as torch does (pyad.float32), and let their str round-trip through as_dtype.
+dtype.__repr__ = dtype.__str__ = lambda self: f"pyad.{self.name}"
 float32 = _C.dtype.float32
 float64 = _C.dtype.float64
 int64 = _C.dtype.int64
@@ -33,7 +35,7 @@ def as_dtype(d):
     if isinstance(d, _C.dtype):
         return d
     if isinstance(d, str):
-        name = d[6:] if d.startswith("pyad.") else d
+        name = d[5:] if d.startswith("pyad.") else d
         if name in _BY_NAME:
             return _BY_NAME[name]
         raise TypeError(f"[dtype] unknown dtype {d!r} (expected one of float32, float64, int64, bool)")

@@ -3,7 +3,7 @@ import collections
 import numbers
 
 from . import _C
-from ._dtypes import as_dtype
+from ._dtypes import as_dtype, get_default_dtype
 
 Tensor = _C.Tensor
 
@@ -36,8 +36,11 @@ def clamp(input, min=None, max=None):
         if max is not None:
             out = minimum(out, max)
         return out
-    return _C.clamp(_tensor_arg(input, "clamp"), None if min is None else float(min),
-                    None if max is None else float(max))
+    x = _tensor_arg(input, "clamp")
+    # A float bound promotes an integer tensor to the default float dtype, as torch.
+    if not x.dtype.is_floating_point and any(isinstance(b, float) for b in (min, max)):
+        x = x.to(get_default_dtype())
+    return _C.clamp(x, None if min is None else float(min), None if max is None else float(max))
 
 
 clip = clamp
@@ -54,12 +57,12 @@ eq, ne, lt, le, gt, ge = (_cmp(i, n) for i, n in enumerate(["eq", "ne", "lt", "l
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None else to_dtype(input, dtype)
     return _C.sum(_tensor_arg(x, "sum"), dim, keepdim)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None else to_dtype(input, dtype)
     return _C.mean(_tensor_arg(x, "mean"), dim, keepdim)
 
 
@@ -97,12 +100,12 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def softmax(input, dim, dtype=None):
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None else to_dtype(input, dtype)
     return _C.softmax(_tensor_arg(x, "softmax"), int(dim))
 
 
 def log_softmax(input, dim, dtype=None):
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None else to_dtype(input, dtype)
     return _C.log_softmax(_tensor_arg(x, "log_softmax"), int(dim))
 
 
@@ -158,11 +161,18 @@ def stack(tensors, dim=0):
     return _C.stack(_tensors(tensors, "stack"), int(dim))
 
 
+def _wrap_dim(d, ndim, op):
+    n = ndim if ndim > 0 else 1
+    if not -n <= d < n:
+        raise IndexError(f"[{op}] dim {d} is out of range for a tensor with {ndim} dimensions")
+    return d % n
+
+
 def flatten(input, start_dim=0, end_dim=-1):
     shape = list(input.shape)
+    s, e = _wrap_dim(start_dim, len(shape), "flatten"), _wrap_dim(end_dim, len(shape), "flatten")
     if not shape:
         return reshape(input, 1)
-    s, e = start_dim % len(shape), end_dim % len(shape)
     n = 1
     for d in shape[s:e + 1]:
         n *= d

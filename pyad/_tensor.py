@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from . import _C, _functions as F, _indexing
-from ._dtypes import as_device, as_dtype, float32, float64
+from ._dtypes import _BY_NAME as _DTYPE_NAMES, as_device, as_dtype, float32, float64
 
 Tensor = _C.Tensor
 
@@ -57,15 +57,17 @@ def tolist(self):
     return _C.to_numpy(self.detach()).tolist()
 
 
+def _is_dtype_name(s):
+    return s.startswith("pyad.") or s in _DTYPE_NAMES
+
+
 @_method
 def to(self, *args, dtype=None, device=None, copy=False):
     """to(dtype), to(device), to(device, dtype) or to(other_tensor)."""
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, (str, _C.device)) and not (isinstance(a, str) and a.replace("pyad.", "") in
-                                                      ("float32", "float64", "int64", "bool", "float", "double",
-                                                       "long")):
+        elif isinstance(a, _C.device) or (isinstance(a, str) and not _is_dtype_name(a)):
             device = a
         else:
             dtype = a
@@ -103,7 +105,8 @@ def is_floating_point(self):
 def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
     if self.requires_grad:
         raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; use tensor.detach()")
-    return _C.to_dlpack(self)
+    versioned = max_version is not None and tuple(max_version)[0] >= 1
+    return _C.to_dlpack(self, versioned)
 
 
 @_method
@@ -171,7 +174,19 @@ def __rmatmul__(self, other):
     return F.matmul(other, self)
 
 
-def _format_value(v, dtype):
+def _float_style(values):
+    """torch's choice of float format: integral values as '1.', scientific for wide or extreme ranges."""
+    finite = np.abs(values[np.isfinite(values)])
+    nonzero = finite[finite != 0]
+    if nonzero.size == 0:
+        return "{:.0f}."
+    lo, hi = nonzero.min(), nonzero.max()
+    if np.all(np.ceil(nonzero) == nonzero):
+        return "{:.4e}" if hi > 1e8 else "{:.0f}."
+    return "{:.4e}" if hi / lo > 1000 or hi > 1e8 or lo < 1e-4 else "{:.4f}"
+
+
+def _format_value(v, dtype, style):
     if dtype == _C.dtype.bool:
         return "True" if v else "False"
     if not dtype.is_floating_point:
@@ -180,13 +195,14 @@ def _format_value(v, dtype):
         return "nan"
     if np.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return f"{v:.4f}"
+    return style.format(v)
 
 
 def _format(arr, dtype):
+    style = _float_style(arr.astype(np.float64)) if dtype.is_floating_point else None
     if arr.ndim == 0:
-        return _format_value(arr.item(), dtype)
-    flat = [_format_value(v, dtype) for v in arr.reshape(-1).tolist()]
+        return _format_value(arr.item(), dtype, style)
+    flat = [_format_value(v, dtype, style) for v in arr.reshape(-1).tolist()]
     width = max((len(s) for s in flat), default=0)
     it = iter(flat)
 

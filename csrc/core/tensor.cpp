@@ -15,8 +15,15 @@ bool Tensor::is_contiguous() const {
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape)
+  // Sizes whose byte count would overflow are refused before any allocation.
+  const int64_t limit = (int64_t(1) << 62) / static_cast<int64_t>(itemsize(dtype));
+  int64_t n = 1;
+  for (auto d : shape) {
     PYAD_CHECK(d >= 0, ValueError, "[empty] negative dimension in shape ", shape_str(shape));
+    PYAD_CHECK(d == 0 || n <= limit / d, RuntimeError, "[empty] shape ", shape_str(shape),
+               " is too large: its byte count overflows");
+    n *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = allocate(static_cast<size_t>(numel_of(shape)) * itemsize(dtype), device);
   impl->shape = shape;

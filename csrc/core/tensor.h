@@ -69,6 +69,10 @@ struct TensorImpl {
   DType dtype = DType::Float32;
   std::shared_ptr<VersionCounter> version = std::make_shared<VersionCounter>();
   bool is_view = false;  // shares storage with a tensor it was derived from
+  // For views made by view ops: the tensor at the root of the chain, and a function that makes the same view
+  // of any tensor shaped like it (in-place ops on views rebuild the base's history with it: CopySlices).
+  Tensor view_base;
+  std::shared_ptr<std::function<Tensor(const Tensor&)>> view_fn;
 
   // Autograd. See Note [Leaves and AccumulateGrad] in autograd/node.h.
   bool requires_grad_leaf = false;

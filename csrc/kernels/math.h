@@ -22,9 +22,9 @@ struct Cos { template <class T> PYAD_HD T operator()(T x) const { return std::co
 struct Tanh { template <class T> PYAD_HD T operator()(T x) const { return std::tanh(x); } };
 struct Sqrt { template <class T> PYAD_HD T operator()(T x) const { return std::sqrt(x); } };
 struct Abs { template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? -x : x; } };
-// sign(NaN) is NaN, as torch.
+// sign(NaN) is 0, as torch.
 struct Sign {
-  template <class T> PYAD_HD T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x - x + x * T(0)); }
+  template <class T> PYAD_HD T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
 };
 // Both branches avoid exp overflow: for x >= 0 exp(-x) <= 1, for x < 0 exp(x) < 1.
 struct Sigmoid {

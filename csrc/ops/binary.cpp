@@ -134,22 +134,23 @@ const BinaryRule kPow{"pow", "PowBackward1", kernels::Binary::Pow,
                         }
                         return std::pair{da, db};
                       },
-                      3, 3, 2, true};
-// Ties split the gradient in half, as torch.
-Tensor tie_mask(const Tensor& a, const Tensor& b, Cmp win) {
+                      3, 3, 2, false};
+// a's share of maximum/minimum's gradient, as torch: none where a loses, half on ties, all otherwise (NaN
+// included). `lose` is Lt for maximum and Gt for minimum.
+Tensor tie_mask(const Tensor& a, const Tensor& b, Cmp lose) {
   DType dt = a.dtype();
-  return to_dtype(compare(win, a, b), dt) + to_dtype(compare(Cmp::Eq, a, b), dt) * 0.5;
+  return 1.0 - to_dtype(compare(lose, a, b), dt) - to_dtype(compare(Cmp::Eq, a, b), dt) * 0.5;
 }
 const BinaryRule kMaximum{"maximum", "MaximumBackward0", kernels::Binary::Maximum,
                           [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Gt) : Tensor()},
-                                             Partial{nb ? tie_mask(b, a, Cmp::Gt) : Tensor()}};
+                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Lt) : Tensor()},
+                                             Partial{nb ? tie_mask(b, a, Cmp::Lt) : Tensor()}};
                           },
                           3, 3, 0, false};
 const BinaryRule kMinimum{"minimum", "MinimumBackward0", kernels::Binary::Minimum,
                           [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Lt) : Tensor()},
-                                             Partial{nb ? tie_mask(b, a, Cmp::Lt) : Tensor()}};
+                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Gt) : Tensor()},
+                                             Partial{nb ? tie_mask(b, a, Cmp::Gt) : Tensor()}};
                           },
                           3, 3, 0, false};
 

@@ -202,20 +202,24 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
 
 // logsumexp, softmax and log_softmax: forward composed of raw ops without
 // history (max-shifted for stability), then one node with the closed-form rule.
-Tensor shifted_max(const Tensor& x, const std::vector<int64_t>& dims) {
+// The max over dims, replaced by 0 where it is -inf (an all -inf slice would give -inf - -inf = NaN) and,
+// for logsumexp, where it is +inf (whose result is then +inf), as torch.
+Tensor shifted_max(const Tensor& x, const std::vector<int64_t>& dims, bool also_pos_inf) {
   NoGradGuard ng;
   Tensor m = amax(x, dims, true);
-  // An all -inf (or +inf) slice would give inf - inf = NaN; shift it by 0 instead, as torch.
-  Tensor finite = compare(Cmp::Eq, abs(m), scalar_tensor(INFINITY, m.dtype()));
-  return where(finite, zeros({}, m.dtype()), m);
+  Tensor bad = also_pos_inf ? compare(Cmp::Eq, abs(m), scalar_tensor(INFINITY, m.dtype()))
+                            : compare(Cmp::Eq, m, scalar_tensor(-INFINITY, m.dtype()));
+  return where(bad, zeros({}, m.dtype()), m);
 }
 
+// The rules read the result itself (not a constant copy), so second derivatives see its dependence on x.
 struct LogsumexpBackward : Node {
-  SavedTensor x, y;  // y with kept dims
+  SavedTensor x, y;
+  Shape kept;
   std::string name() const override { return "LogsumexpBackward0"; }
   TensorList apply(TensorList&& g) override {
-    Tensor xv = x.unpack(*this), yv = y.unpack(*this);
-    return {with_kept_dims(g[0], yv.shape(), out_ndim) * exp(xv - yv)};
+    Tensor xv = x.unpack(*this), yv = reshape(y.unpack(*this), kept);
+    return {with_kept_dims(g[0], kept, out_ndim) * exp(xv - yv)};
   }
   void release_saved() override { x.reset(); y.reset(); }
 };
@@ -251,7 +255,7 @@ Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {
     if (x.numel() == 0) {
       out = clone(x);
     } else {
-      Tensor shifted = x - shifted_max(x, dims);
+      Tensor shifted = x - shifted_max(x, dims, false);
       Tensor e = exp(shifted);
       Tensor s = sum(e, dims, true);
       out = log_ ? shifted - log(s) : e / s;
@@ -292,7 +296,7 @@ Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdi
     if (x.numel() == 0) {
       kept = log(sum(x, all, true) * 0.0);  // log(0) = -inf, as torch
     } else {
-      Tensor m = shifted_max(x, all);
+      Tensor m = shifted_max(x, all, true);
       kept = log(sum(exp(x - m), all, true)) + m;
     }
   }
@@ -300,9 +304,12 @@ Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdi
   out->is_view = false;
   if (auto node = record<LogsumexpBackward>(out, {x})) {
     node->x = SavedTensor(x, false);
-    node->y = SavedTensor(kept, false);
+    node->y = SavedTensor(out, true);
+    node->kept = kept.shape();
   }
-  forward_rule(out, {x}, [&] { return reduce_tangent(tangent_of(x) * exp(x - kept), mask, keepdim); });
+  forward_rule(out, {x}, [&] {
+    return reduce_tangent(tangent_of(x) * exp(x - reshape(out, kept.shape())), mask, keepdim);
+  });
   return out;
 }
 

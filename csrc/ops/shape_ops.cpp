@@ -25,6 +25,11 @@ struct ViewBackward : Node {
 Tensor as_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset, const char* node_name,
                ViewRule vjp, const ViewRule& jvp) {
   Tensor out = make_view(x, shape, strides, offset);
+  // Remember how to make this view of the root base: x's chain, then this op (its JVP rule applies the
+  // same view to any tensor shaped like x).
+  out->view_base = x->view_base.defined() ? x->view_base : x;
+  out->view_fn = std::make_shared<std::function<Tensor(const Tensor&)>>(
+      [parent = x->view_fn, jvp](const Tensor& t) { return jvp(parent ? (*parent)(t) : t, 0); });
   if (auto node = record<ViewBackward>(out, {x})) {
     node->nm = node_name;
     node->vjp = std::move(vjp);

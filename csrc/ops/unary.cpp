@@ -43,7 +43,8 @@ Tensor unary_op(const UnaryRule& rule, const Tensor& x) {
   return out;
 }
 
-Tensor mask_positive(const Tensor& y) { return to_dtype(compare(Cmp::Gt, y, zeros({}, y.dtype())), y.dtype()); }
+// relu passes the gradient wherever its result is not <= 0 (NaN included), as torch's threshold_backward.
+Tensor mask_positive(const Tensor& y) { return 1.0 - to_dtype(compare(Cmp::Le, y, zeros({}, y.dtype())), y.dtype()); }
 
 const UnaryRule kExp{"exp", "ExpBackward0", kernels::Unary::Exp, [](const Tensor&, const Tensor& y) { return y; }, false, true};
 const UnaryRule kLog{"log", "LogBackward0", kernels::Unary::Log,

@@ -1,7 +1,7 @@
 #pragma once
-// Shared by the binding files: the Tensor <-> Python caster (None <-> an
-// undefined Tensor; the Python object wraps the TensorImpl, so `x.grad is
-// x.grad` holds while the object lives) and the init functions of each area.
+// Shared by the binding files: the Tensor <-> Python caster (an undefined
+// Tensor is returned as None; the Python object wraps the TensorImpl, so
+// `x.grad is x.grad` holds while the object lives) and the init functions.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include "../core/tensor.h"
@@ -13,8 +13,9 @@ template <>
 struct type_caster<pyad::Tensor> {
   PYBIND11_TYPE_CASTER(pyad::Tensor, const_name("Tensor"));
   using Holder = std::shared_ptr<pyad::TensorImpl>;
+  // None is not a Tensor: functions that take an optional tensor take a py::object instead.
   bool load(handle src, bool convert) {
-    if (src.is_none()) { value = pyad::Tensor(); return true; }
+    if (src.is_none()) return false;
     make_caster<Holder> inner;
     if (!inner.load(src, convert)) return false;
     value = pyad::Tensor(cast_op<Holder>(inner));

@@ -24,6 +24,16 @@ struct DLManagedTensor {
   void* manager_ctx;
   void (*deleter)(DLManagedTensor*);
 };
+// DLPack >= 1.0: versioned, with flags (no read-only flag: consumers may write, as with torch).
+struct DLPackVersion { uint32_t major; uint32_t minor; };
+struct DLManagedTensorVersioned {
+  DLPackVersion version;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensorVersioned*);
+  uint64_t flags;
+  DLTensor dl_tensor;
+};
+constexpr uint64_t kDLReadOnly = 1;
 enum { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBool = 6 };
 enum { kDLCPU = 1, kDLCUDA = 2 };
 
@@ -31,6 +41,7 @@ struct Exported {
   Tensor tensor;
   Shape shape, strides;
   DLManagedTensor managed;
+  DLManagedTensorVersioned versioned;
 };
 
 DLDataType to_dl(DType d) {
@@ -49,15 +60,13 @@ DType from_dl(DLDataType t) {
     if (t.code == kDLFloat && t.bits == 64) return DType::Float64;
     if (t.code == kDLInt && t.bits == 64) return DType::Int64;
     if (t.code == kDLBool && t.bits == 8) return DType::Bool;
-    if (t.code == kDLUInt && t.bits == 8) return DType::Bool;
   }
   throw TypeError(cat_str("[from_dlpack] unsupported dtype (code ", int(t.code), ", bits ", int(t.bits), ", lanes ",
                           t.lanes, "): pyad holds float32, float64, int64 and bool"));
 }
 
-py::capsule to_dlpack(const Tensor& t) {
-  auto* e = new Exported{t, t.shape(), t.strides(), {}};
-  DLTensor& d = e->managed.dl_tensor;
+void fill_dl_tensor(Exported* e, DLTensor& d) {
+  const Tensor& t = e->tensor;
   d.data = t->storage->data;
   d.byte_offset = static_cast<uint64_t>(t->offset) * itemsize(t.dtype());
   d.device = {t.device().is_cpu() ? kDLCPU : kDLCUDA, t.device().is_cpu() ? 0 : t.device().index};
@@ -65,6 +74,24 @@ py::capsule to_dlpack(const Tensor& t) {
   d.dtype = to_dl(t.dtype());
   d.shape = e->shape.data();
   d.strides = e->strides.data();
+}
+
+py::capsule to_dlpack(const Tensor& t, bool versioned) {
+  auto* e = new Exported{t, t.shape(), t.strides(), {}, {}};
+  if (versioned) {
+    fill_dl_tensor(e, e->versioned.dl_tensor);
+    e->versioned.version = {1, 0};
+    e->versioned.flags = 0;
+    e->versioned.manager_ctx = e;
+    e->versioned.deleter = [](DLManagedTensorVersioned* m) { delete static_cast<Exported*>(m->manager_ctx); };
+    return py::capsule(&e->versioned, "dltensor_versioned", [](PyObject* cap) {
+      if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+        auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, "dltensor_versioned"));
+        if (m && m->deleter) m->deleter(m);
+      }
+    });
+  }
+  fill_dl_tensor(e, e->managed.dl_tensor);
   e->managed.manager_ctx = e;
   e->managed.deleter = [](DLManagedTensor* m) { delete static_cast<Exported*>(m->manager_ctx); };
   // A capsule nobody consumed frees the tensor it exports.
@@ -77,15 +104,29 @@ py::capsule to_dlpack(const Tensor& t) {
 }
 
 Tensor from_dlpack_capsule(py::capsule cap) {
-  PYAD_CHECK(PyCapsule_IsValid(cap.ptr(), "dltensor"), ValueError,
-             "[from_dlpack] expected an unconsumed 'dltensor' capsule");
-  auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap.ptr(), "dltensor"));
-  PyCapsule_SetName(cap.ptr(), "used_dltensor");
-  const DLTensor& d = m->dl_tensor;
-  std::shared_ptr<void> owner(m, [](void* p) {
-    auto* mt = static_cast<DLManagedTensor*>(p);
-    if (mt->deleter) mt->deleter(mt);
-  });
+  const DLTensor* dp = nullptr;
+  std::shared_ptr<void> owner;
+  if (PyCapsule_IsValid(cap.ptr(), "dltensor_versioned")) {
+    auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap.ptr(), "dltensor_versioned"));
+    PYAD_CHECK(m->version.major == 1, ValueError, "[from_dlpack] unsupported DLPack version ", m->version.major);
+    PyCapsule_SetName(cap.ptr(), "used_dltensor_versioned");
+    owner = std::shared_ptr<void>(m, [](void* p) {
+      auto* mt = static_cast<DLManagedTensorVersioned*>(p);
+      if (mt->deleter) mt->deleter(mt);
+    });
+    dp = &m->dl_tensor;
+  } else {
+    PYAD_CHECK(PyCapsule_IsValid(cap.ptr(), "dltensor"), ValueError,
+               "[from_dlpack] expected an unconsumed 'dltensor' or 'dltensor_versioned' capsule");
+    auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap.ptr(), "dltensor"));
+    PyCapsule_SetName(cap.ptr(), "used_dltensor");
+    owner = std::shared_ptr<void>(m, [](void* p) {
+      auto* mt = static_cast<DLManagedTensor*>(p);
+      if (mt->deleter) mt->deleter(mt);
+    });
+    dp = &m->dl_tensor;
+  }
+  const DLTensor& d = *dp;
   PYAD_CHECK(d.device.device_type == kDLCPU, RuntimeError, "[from_dlpack] only CPU tensors can be imported in this "
              "build (device type ", d.device.device_type, ")");
   DType dt = from_dl(d.dtype);
@@ -154,7 +195,7 @@ Tensor from_numpy(py::array a) {
 void init_interop(py::module_& m) {
   m.def("from_numpy", &from_numpy);
   m.def("to_numpy", &to_numpy);
-  m.def("to_dlpack", &to_dlpack);
+  m.def("to_dlpack", &to_dlpack, py::arg("tensor"), py::arg("versioned") = false);
   m.def("from_dlpack_capsule", &from_dlpack_capsule);
 }
 

@@ -163,7 +163,8 @@ void init_tensor(py::module_& m) {
       .def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); })
       .def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); })
       .def_property("grad", [](const Tensor& t) { return t->grad; },
-                    [](const Tensor& t, const Tensor& g) {
+                    [](const Tensor& t, py::object obj) {
+                      Tensor g = obj.is_none() ? Tensor() : obj.cast<Tensor>();
                       if (g.defined())
                         PYAD_CHECK(g.shape() == t.shape() && g.dtype() == t.dtype(), RuntimeError,
                                    "[grad] assigned grad (", describe(g), ") does not match the tensor (", describe(t), ")");
