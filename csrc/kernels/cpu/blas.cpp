@@ -4,6 +4,7 @@
 // to gemv, which streams the matrix once.
 #include <cblas.h>
 #include "../kernels.h"
+#include "gemv.h"
 #include "loops.h"
 
 namespace pyad::kernels {
@@ -25,8 +26,15 @@ MatLayout layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
   return {false, false, 0};
 }
 
+// y = op(a) x with a stored row-major (rows x cols, leading dim lda); op = transpose when `trans`.
+// Contiguous vectors take our bandwidth-bound kernels (gemv.cpp), strided ones OpenBLAS.
 template <class T>
 void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const T* x, int64_t incx, T* y) {
+  if (incx == 1) {
+    if (trans) cpu::gemv_cols<T>(a, lda, rows, cols, x, y);
+    else cpu::gemv_rows<T>(a, lda, rows, cols, x, y);
+    return;
+  }
   auto TA = trans ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, double>) scipy_cblas_dgemv(CblasRowMajor, TA, rows, cols, 1.0, a, lda, x, incx, 0.0, y, 1);
   else scipy_cblas_sgemv(CblasRowMajor, TA, rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, 1);
@@ -98,7 +106,10 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   });
 }
 
-void set_blas_threads(int n) { scipy_openblas_set_num_threads(n); }
+void set_blas_threads(int n) {
+  scipy_openblas_set_num_threads(n);
+  cpu::set_kernel_threads(n);
+}
 int blas_threads() { return scipy_openblas_get_num_threads(); }
 
 }  // namespace pyad::kernels

@@ -1,0 +1,147 @@
+// Matrix-vector products, our own: they are bound by memory bandwidth, and
+// this streaming kernel reads at the machine's single-thread bandwidth where
+// OpenBLAS's gemv did not (d = 8000, float64: 82-97 ms for the four products of
+// benchmarks/bench_core.py against 108-119 ms through OpenBLAS). Rows split
+// between threads when set_num_threads asks for more than one; the default is
+// one, because on these 2-vCPU machines a second thread gave anywhere from
+// 1.5x the bandwidth to 0.75x, depending on the neighbours.
+#include <algorithm>
+#include <thread>
+#include <vector>
+#include "gemv.h"
+
+namespace pyad::kernels::cpu {
+
+namespace {
+
+int g_threads = 1;
+
+// 32-byte vectors through GCC/Clang vector extensions: AVX where the target
+// has it, pairs of SSE2 registers otherwise.
+template <class T> struct Vec;
+template <> struct Vec<double> { typedef double type __attribute__((vector_size(32), aligned(8))); static constexpr int n = 4; };
+template <> struct Vec<float> { typedef float type __attribute__((vector_size(32), aligned(4))); static constexpr int n = 8; };
+
+template <class T>
+inline T hsum(typename Vec<T>::type v) {
+  T s = 0;
+  for (int i = 0; i < Vec<T>::n; ++i) s += v[i];
+  return s;
+}
+
+// y[r] = A[r, :] . x for rows [r0, r1); A row-major with leading dim lda, x contiguous.
+template <class T>
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+#endif
+void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
+  using V = typename Vec<T>::type;
+  constexpr int W = Vec<T>::n;
+  const int64_t nv = n / W * W;
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const T *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    V s0 = {}, s1 = {}, s2 = {}, s3 = {};
+    for (int64_t j = 0; j < nv; j += W) {
+      V xv = *reinterpret_cast<const V*>(x + j);
+      s0 += *reinterpret_cast<const V*>(a0 + j) * xv;
+      s1 += *reinterpret_cast<const V*>(a1 + j) * xv;
+      s2 += *reinterpret_cast<const V*>(a2 + j) * xv;
+      s3 += *reinterpret_cast<const V*>(a3 + j) * xv;
+    }
+    T t0 = hsum<T>(s0), t1 = hsum<T>(s1), t2 = hsum<T>(s2), t3 = hsum<T>(s3);
+    for (int64_t j = nv; j < n; ++j) {
+      t0 += a0[j] * x[j];
+      t1 += a1[j] * x[j];
+      t2 += a2[j] * x[j];
+      t3 += a3[j] * x[j];
+    }
+    y[r] = t0;
+    y[r + 1] = t1;
+    y[r + 2] = t2;
+    y[r + 3] = t3;
+  }
+  for (; r < r1; ++r) {
+    const T* a = A + r * lda;
+    V s = {};
+    for (int64_t j = 0; j < nv; j += W) s += *reinterpret_cast<const V*>(a + j) * *reinterpret_cast<const V*>(x + j);
+    T t = hsum<T>(s);
+    for (int64_t j = nv; j < n; ++j) t += a[j] * x[j];
+    y[r] = t;
+  }
+}
+
+// y[:] += sum over rows r in [r0, r1) of g[r] * A[r, :]  (y = A^T g restricted to those rows).
+template <class T>
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+#endif
+void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
+  using V = typename Vec<T>::type;
+  constexpr int W = Vec<T>::n;
+  const int64_t nv = n / W * W;
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const T *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const T g0 = g[r], g1 = g[r + 1], g2 = g[r + 2], g3 = g[r + 3];
+    for (int64_t j = 0; j < nv; j += W) {
+      V acc = *reinterpret_cast<V*>(y + j);
+      acc += *reinterpret_cast<const V*>(a0 + j) * g0 + *reinterpret_cast<const V*>(a1 + j) * g1 +
+             *reinterpret_cast<const V*>(a2 + j) * g2 + *reinterpret_cast<const V*>(a3 + j) * g3;
+      *reinterpret_cast<V*>(y + j) = acc;
+    }
+    for (int64_t j = nv; j < n; ++j) y[j] += a0[j] * g0 + a1[j] * g1 + a2[j] * g2 + a3[j] * g3;
+  }
+  for (; r < r1; ++r) {
+    const T* a = A + r * lda;
+    const T gr = g[r];
+    for (int64_t j = 0; j < n; ++j) y[j] += a[j] * gr;
+  }
+}
+
+// Threads pay off only once the matrix is much larger than what one thread reads while another starts.
+constexpr int64_t kParallelBytes = int64_t(4) << 20;
+
+template <class F>
+void split_rows(int64_t rows, int64_t bytes, F&& work) {
+  const int nt = bytes >= kParallelBytes ? std::min<int64_t>(g_threads, std::max<int64_t>(1, rows / 64)) : 1;
+  if (nt <= 1) { work(0, 0, rows); return; }
+  std::vector<std::thread> pool;
+  const int64_t chunk = (rows + nt - 1) / nt;
+  for (int t = 1; t < nt; ++t)
+    pool.emplace_back([&, t] { work(t, std::min(rows, t * chunk), std::min(rows, (t + 1) * chunk)); });
+  work(0, 0, std::min(rows, chunk));
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+void set_kernel_threads(int n) { g_threads = std::max(1, n); }
+int kernel_threads() { return g_threads; }
+
+template <class T>
+void gemv_rows(const T* A, int64_t lda, int64_t rows, int64_t cols, const T* x, T* y) {
+  split_rows(rows, rows * cols * static_cast<int64_t>(sizeof(T)),
+             [&](int, int64_t r0, int64_t r1) { rows_dot<T>(A, lda, x, y, cols, r0, r1); });
+}
+
+template <class T>
+void gemv_cols(const T* A, int64_t lda, int64_t rows, int64_t cols, const T* g, T* y) {
+  const int64_t bytes = rows * cols * static_cast<int64_t>(sizeof(T));
+  const int nt = bytes >= kParallelBytes ? g_threads : 1;
+  // Each thread accumulates into its own y, then they are added: no write sharing.
+  std::vector<std::vector<T>> partial(std::max(0, nt - 1), std::vector<T>(cols, T(0)));
+  std::fill(y, y + cols, T(0));
+  split_rows(rows, bytes, [&](int t, int64_t r0, int64_t r1) {
+    rows_axpy<T>(A, lda, g, t == 0 ? y : partial[t - 1].data(), cols, r0, r1);
+  });
+  for (auto& p : partial)
+    for (int64_t j = 0; j < cols; ++j) y[j] += p[j];
+}
+
+template void gemv_rows<float>(const float*, int64_t, int64_t, int64_t, const float*, float*);
+template void gemv_rows<double>(const double*, int64_t, int64_t, int64_t, const double*, double*);
+template void gemv_cols<float>(const float*, int64_t, int64_t, int64_t, const float*, float*);
+template void gemv_cols<double>(const double*, int64_t, int64_t, int64_t, const double*, double*);
+
+}  // namespace pyad::kernels::cpu
