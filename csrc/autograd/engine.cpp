@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include "grad_mode.h"
+#include "../kernels/kernels.h"
 #include "../ops/ops.h"
 
 namespace pyad {
@@ -27,6 +28,17 @@ Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t n
     g = sum_to(g, meta.shape, node.name().c_str(), nb);
   if (g.dtype() != meta.dtype && is_floating(meta.dtype)) g = to_dtype(g, meta.dtype);
   return g;
+}
+
+// Anomaly mode: a NaN or inf in a gradient names the node and where its op was called.
+void check_finite(const Node& node, const TensorList& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    if (!g.defined() || !is_floating(g.dtype()) || kernels::all_finite(g)) continue;
+    throw RuntimeError(cat_str("[anomaly] Function '", node.name(), "' returned nan or inf values in its ", i,
+                               "th output (", describe(g), "); the op was called at ",
+                               node.creation_site.empty() ? std::string("<unknown>") : node.creation_site));
+  }
 }
 
 void accumulate(TensorList& buffer, uint32_t slot, Tensor g) {
@@ -138,6 +150,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
     TensorList out;
     if (run && any) {
       out = node->apply(std::move(grads));
+      if (anomaly_enabled()) check_finite(*node, out);
       PYAD_CHECK(out.size() == node->next_edges.size() || node->next_edges.empty(), RuntimeError, "[", node->name(),
                  "] returned ", out.size(), " gradients, expected ", node->next_edges.size());
     }

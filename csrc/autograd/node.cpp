@@ -9,9 +9,17 @@ namespace pyad {
 namespace {
 std::atomic<uint64_t> g_sequence{0};
 thread_local bool t_grad_enabled = true;
+bool g_anomaly = false;
+std::function<std::string()> g_site_hook;
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+
+bool anomaly_enabled() { return g_anomaly; }
+void set_anomaly_enabled(bool on, std::function<std::string()> site_hook) {
+  g_anomaly = on;
+  g_site_hook = std::move(site_hook);
+}
 void set_grad_enabled(bool on) { t_grad_enabled = on; }
 
 Node::Node() : sequence_nr(g_sequence++) {}
@@ -60,7 +68,12 @@ void collect_edges(Node& node, const TensorList& inputs) {
 void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32_t output_nr) {
   output->grad_fn = node;
   output->output_nr = output_nr;
-  if (output_nr == 0) node->out_ndim = output.ndim();
+  if (output_nr == 0) {
+    node->out_ndim = output.ndim();
+    node->out_shape = output.shape();
+    node->out_dtype = output.dtype();
+    if (g_anomaly && g_site_hook) node->creation_site = g_site_hook();
+  }
 }
 
 bool any_requires_grad(const TensorList& inputs) {

@@ -21,11 +21,36 @@
 namespace pyad {
 
 struct Node;
+class SavedTensor;
 
 struct Edge {
   std::shared_ptr<Node> fn;
   uint32_t input_nr = 0;
   bool valid() const { return fn != nullptr; }
+};
+
+// A tensor saved for backward. Saving an op's own output keeps only its data
+// (no grad_fn), otherwise the node would own itself; unpack() rebuilds the
+// history from the node that unpacks it.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output);
+  Tensor unpack(const Node& owner) const;
+  // The saved data, without checks or history (graph inspection only).
+  const Tensor& peek() const { return data_; }
+  void reset() {
+    released_ = released_ || data_.defined();
+    data_ = Tensor();
+  }
+  bool defined() const { return data_.defined(); }
+
+ private:
+  Tensor data_;
+  uint64_t version_ = 0;
+  bool is_output_ = false;
+  uint32_t output_nr_ = 0;
+  bool released_ = false;
 };
 
 struct InputMeta {
@@ -38,9 +63,13 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges;
   std::vector<InputMeta> input_meta;
   uint64_t sequence_nr;
-  // Rank of the (first) output; a gradient with more dims carries leading batch
-  // dims (Note [Batched tangents and cotangents] in forward_ad.h).
+  // Shape and dtype of the (first) output. A gradient with more dims than the
+  // output carries leading batch dims (Note [Batched tangents and cotangents]).
   int64_t out_ndim = 0;
+  Shape out_shape;
+  DType out_dtype = DType::Float32;
+  // Where the op was called from ("file.py:LINE"), recorded in anomaly mode only.
+  std::string creation_site;
   // Hooks run on the gradient arriving for output `output_nr` before apply (retain_grad, register_hook).
   std::vector<std::pair<uint32_t, GradHook>> pre_hooks;
 
@@ -50,8 +79,11 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual uint32_t num_outputs() const { return 1; }
   // Gradients of the outputs (undefined = zero) -> gradients of the inputs, one per next edge.
   virtual TensorList apply(TensorList&& grads) = 0;
-  // Drop saved tensors after a backward without retain_graph.
-  virtual void release_saved() {}
+  // The tensors this node saved for backward; freed after a backward without retain_graph.
+  virtual std::vector<SavedTensor*> saved() { return {}; }
+  virtual void release_saved() {
+    for (auto* s : saved()) s->reset();
+  }
 
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
   int64_t batch_dims(const Tensor& grad) const { return grad.ndim() - out_ndim; }
@@ -75,26 +107,9 @@ void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32
 // True when an op on these inputs should record a node.
 bool any_requires_grad(const TensorList& inputs);
 
-// A tensor saved for backward. Saving an op's own output keeps only its data
-// (no grad_fn), otherwise the node would own itself; unpack() rebuilds the
-// history from the node that unpacks it.
-class SavedTensor {
- public:
-  SavedTensor() = default;
-  SavedTensor(const Tensor& t, bool is_output);
-  Tensor unpack(const Node& owner) const;
-  void reset() {
-    released_ = released_ || data_.defined();
-    data_ = Tensor();
-  }
-  bool defined() const { return data_.defined(); }
-
- private:
-  Tensor data_;
-  uint64_t version_ = 0;
-  bool is_output_ = false;
-  uint32_t output_nr_ = 0;
-  bool released_ = false;
-};
+// Anomaly mode: nodes remember where they were created, and the engine checks
+// every gradient a node returns for NaN and inf.
+bool anomaly_enabled();
+void set_anomaly_enabled(bool on, std::function<std::string()> site_hook);
 
 }  // namespace pyad

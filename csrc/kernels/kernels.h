@@ -16,6 +16,7 @@ void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out);  //
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 void copy(const Tensor& src, const Tensor& dst);  // broadcasts src, converts dtype
 void fill(const Tensor& dst, double value);
+bool all_finite(const Tensor& t);  // no NaN and no inf (a floating t)
 void arange(const Tensor& out, double start, double step);
 // Reduce `in` into `out`, whose shape is `in`'s with the reduced dims set to 1.
 void reduce(Reduce op, const Tensor& in, const Tensor& out);

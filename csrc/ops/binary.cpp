@@ -69,7 +69,7 @@ struct BinaryBackward : Node {
     auto [da, db] = rule.partials(a.unpack(*this), b.unpack(*this), out.unpack(*this), na, nb);
     return {na ? da.times(g[0]) : Tensor(), nb ? db.times(g[0]) : Tensor()};
   }
-  void release_saved() override { a.reset(); b.reset(); out.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&a, &b, &out}; }
 };
 
 Tensor binary_op(const BinaryRule& rule, const Tensor& a0, const Tensor& b0) {
@@ -180,7 +180,7 @@ struct WhereBackward : Node {
     Tensor c = cond.unpack(*this), zero = zeros({}, g[0].dtype());
     return {needs_input_grad(0) ? where(c, g[0], zero) : Tensor(), needs_input_grad(1) ? where(c, zero, g[0]) : Tensor()};
   }
-  void release_saved() override { cond.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&cond}; }
 };
 }  // namespace
 
@@ -215,7 +215,7 @@ struct ClampBackward : Node {
   std::optional<double> lo, hi;
   std::string name() const override { return "ClampBackward1"; }
   TensorList apply(TensorList&& g) override { return {g[0] * clamp_mask(x.unpack(*this), lo, hi)}; }
-  void release_saved() override { x.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&x}; }
 };
 }  // namespace
 

@@ -86,6 +86,7 @@ struct CopySlices : Node {
     for (size_t i = 1; i < r.size(); ++i) out.push_back(r[i]);
     return out;
   }
+  std::vector<SavedTensor*> saved() override { return fn->saved(); }
   void release_saved() override { fn->release_saved(); }
 };
 
@@ -202,12 +203,13 @@ Tensor& zero_(Tensor& x) { return fill_(x, 0.0); }
 namespace {
 struct IndexPutBackward : Node {
   std::vector<IndexStep> steps;
-  Tensor keep_mask;  // 1 outside the written region, 0 inside
+  SavedTensor keep_mask;  // 1 outside the written region, 0 inside
   std::string name() const override { return "IndexPutBackward0"; }
   TensorList apply(TensorList&& g) override {
-    return {needs_input_grad(0) ? g[0] * keep_mask : Tensor(), needs_input_grad(1) ? index(g[0], steps) : Tensor()};
+    return {needs_input_grad(0) ? g[0] * keep_mask.unpack(*this) : Tensor(),
+            needs_input_grad(1) ? index(g[0], steps) : Tensor()};
   }
-  void release_saved() override { keep_mask = Tensor(); }
+  std::vector<SavedTensor*> saved() override { return {&keep_mask}; }
 };
 }  // namespace
 
@@ -231,10 +233,13 @@ Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor&
     node = std::make_shared<IndexPutBackward>();
     collect_edges(*node, {x, value});
     node->steps = steps;
-    node->keep_mask = ones(x.shape(), x.dtype(), x.device());
-    NoGradGuard ng;
-    Tensor m = index(node->keep_mask, steps);
-    kernels::fill(m, 0.0);
+    Tensor mask = ones(x.shape(), x.dtype(), x.device());
+    {
+      NoGradGuard ng;
+      Tensor m = index(mask, steps);
+      kernels::fill(m, 0.0);
+    }
+    node->keep_mask = SavedTensor(mask, false);
   }
   check_no_internal_overlap("setitem", region);
   Tensor tx = tangent_of(x), tv = tangent_of(value);

@@ -42,7 +42,7 @@ struct MatmulBackward : Node {
     }
     return {ga, gb};
   }
-  void release_saved() override { a.reset(); b.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&a, &b}; }
 };
 
 Tensor raw_view(const Tensor& t, Shape shape, Shape strides) { return make_view(t, shape, strides, t->offset); }
@@ -59,12 +59,22 @@ Tensor raw_unsqueeze(const Tensor& t, int64_t d) {
 // leading dims fold into its rows without a copy.
 bool fold_rows(const Tensor& a2, const Tensor& b2, Tensor& folded) {
   if (a2.ndim() <= 2 || b2.ndim() != 2) return false;
-  const int64_t k = a2.shape().back(), rows = a2.numel() / std::max<int64_t>(k, 1);
-  for (int64_t i = 0; i + 2 < a2.ndim(); ++i)
-    if (a2.strides()[i] != a2.strides()[i + 1] * a2.shape()[i + 1] && a2.shape()[i] != 1) return false;
-  if (a2.shape()[a2.ndim() - 2] > 1 && a2.strides()[a2.ndim() - 2] == 0) return false;
-  folded = raw_view(a2, {rows, k}, {a2.strides()[a2.ndim() - 2], a2.strides().back()});
-  return k > 0;
+  const int64_t k = a2.shape().back();
+  if (k == 0) return false;
+  // The leading dims and the row dim merge into one when each non-unit dim's stride is the next one's extent.
+  int64_t rows = 1, row_stride = -1, expected = 0;
+  for (int64_t i = a2.ndim() - 2; i >= 0; --i) {
+    const int64_t n = a2.shape()[i], st = a2.strides()[i];
+    if (n == 1) continue;
+    if (row_stride < 0) row_stride = st;
+    else if (st != expected) return false;
+    expected = st * n;
+    rows *= n;
+  }
+  if (row_stride < 0) row_stride = k;
+  if (rows > 1 && row_stride == 0) return false;
+  folded = raw_view(a2, {rows, k}, {row_stride, a2.strides().back()});
+  return true;
 }
 
 const char* node_name(const Tensor& a, const Tensor& b) {

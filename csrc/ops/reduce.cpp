@@ -124,7 +124,7 @@ struct ExtremeBackward : Node {
     Tensor mask = to_dtype(compare(Cmp::Eq, x, y_kept), x.dtype());
     return mask / sum(mask, dims, true);
   }
-  void release_saved() override { x.reset(); y.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };
 
 Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_max) {
@@ -169,7 +169,7 @@ struct IndexedExtremeBackward : Node {
     Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64), pos_shape);
     return to_dtype(compare(Cmp::Eq, pos, idx), dt);
   }
-  void release_saved() override { indices.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&indices}; }
 };
 
 std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max) {
@@ -221,7 +221,7 @@ struct LogsumexpBackward : Node {
     Tensor xv = x.unpack(*this), yv = reshape(y.unpack(*this), kept);
     return {with_kept_dims(g[0], kept, out_ndim) * exp(xv - yv)};
   }
-  void release_saved() override { x.reset(); y.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };
 
 // The softmax family is self-adjoint in form: VJP and JVP share one formula
@@ -241,7 +241,7 @@ struct SoftmaxBackward : Node {
   bool log = false;
   std::string name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
   TensorList apply(TensorList&& g) override { return {softmax_rule(g[0], y.unpack(*this), neg_dim, log)}; }
-  void release_saved() override { y.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&y}; }
 };
 
 Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {

@@ -25,7 +25,7 @@ struct UnaryBackward : Node {
   explicit UnaryBackward(const UnaryRule& r) : rule(r) {}
   std::string name() const override { return rule.node_name; }
   TensorList apply(TensorList&& g) override { return {g[0] * rule.deriv(x.unpack(*this), y.unpack(*this))}; }
-  void release_saved() override { x.reset(); y.reset(); }
+  std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };
 
 Tensor unary_op(const UnaryRule& rule, const Tensor& x) {

@@ -22,4 +22,5 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_ops(m);
   pyad::python::init_autograd(m);
   pyad::python::init_interop(m);
+  pyad::python::init_function(m);
 }

@@ -2,6 +2,7 @@
 from .. import _C
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from . import forward_ad  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):

@@ -180,6 +180,19 @@ void fill(const Tensor& dst, double value) {
   });
 }
 
+bool all_finite(const Tensor& t) {
+  bool ok = true;
+  PYAD_DISPATCH_FLOAT(t.dtype(), "all_finite", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto l = make_loop<1>(t.shape(), {broadcast_strides(t, t.shape())}, {sizeof(T)});
+    run_loop<1>(l, {static_cast<char*>(t.raw_data())},
+                [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i) ok = ok && std::isfinite(*at<T>(p[0], s[0], i));
+                });
+  });
+  return ok;
+}
+
 void arange(const Tensor& out, double start, double step) {
   PYAD_DISPATCH_ALL(out.dtype(), "arange", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;

@@ -1,0 +1,441 @@
+"""gradcheck and gradgradcheck: analytic derivatives against central finite differences, as torch.autograd's.
+
+What is compared
+----------------
+For every differentiable output ``o_i`` (a Tensor output that requires grad) and every differentiable input
+``x_j`` (a Tensor input that requires grad) gradcheck forms
+
+* the numerical Jacobian ``N_ij`` (shape ``(o_i.numel(), x_j.numel())``) by central differences: each element
+  ``x_j[k]`` is perturbed in place (under ``no_grad``) to ``x_j[k] + eps`` and ``x_j[k] - eps``, and column ``k``
+  is ``(f(x + eps e_k) - f(x - eps e_k)) / (2 eps)``; the element is then written back, so the inputs are left
+  bit-for-bit as they were;
+* the reverse-mode Jacobian ``A_ij``: one batched backward pass per output (an identity seed, all ``o_i.numel()``
+  cotangents at once through ``grad(..., is_grads_batched=True)``); an input the output does not reach gets
+  zeros;
+* with ``check_forward_ad=True``, the forward-mode Jacobian: one forward pass per input with a dual input
+  carrying a batched identity tangent (all ``x_j.numel()`` directions at once, as pyad.func.jacfwd).
+
+The check passes when, element by element, ``|analytic - numerical| <= atol + rtol * |numerical|`` (a NaN on
+either side fails). If no output requires grad, every numerical Jacobian must be zero by the same rule.
+
+fast_mode=True compares random projections instead of whole Jacobians (torch's fast mode, after HIPS
+autograd): unit directions ``v_j`` (input space) and ``u_i`` (output space) are drawn from
+``numpy.random.default_rng(0)``; the numerical ``u_i . (f_i(x_j + eps v_j) - f_i(x_j - eps v_j)) / (2 eps)``
+(two evaluations of f per input) is compared with the analytic ``u_i^T A_ij v_j``, got for all (i, j) from one
+batched backward pass (and, with ``check_forward_ad``, one batched forward pass). The rule is the same with atol
+scaled by ``sum|u_i| * sum|v_j|`` (the bound of ``u^T E v`` for an error matrix E whose entries are <= atol).
+
+On a mismatch a GradcheckError (a RuntimeError) names the output and input (their positions in fn's return
+value and in ``inputs``), the mode (reverse or forward), the worst element (its index in the output and in the
+input) and both values; with raise_exception=False the function returns False instead.
+"""
+import warnings
+
+import numpy as np
+
+from .. import _C
+from .._grad_mode import enable_grad, no_grad
+from . import forward_ad
+
+Tensor = _C.Tensor
+
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
+
+_MAX_PRINTED = 400  # Jacobians up to this many elements are printed whole in the error message
+
+
+class GradcheckError(RuntimeError):
+    """Raised by gradcheck / gradgradcheck when analytic and numerical derivatives disagree."""
+
+
+# ---------------------------------------------------------------- plumbing
+def _as_tuple(x):
+    if isinstance(x, tuple):
+        return x
+    if isinstance(x, list):
+        return tuple(x)
+    return (x,)
+
+
+def _np(t):
+    """A float64 NumPy copy of a tensor's values (never aliasing the tensor)."""
+    return np.array(_C.to_numpy(t.detach()), dtype=np.float64, copy=True)
+
+
+def _from_np(a, like):
+    """A tensor with `like`'s dtype holding a copy of the float64 array `a`."""
+    t = _C.from_numpy(np.array(a, dtype=np.float64, order="C")).clone()  # (ascontiguousarray makes 0-d 1-d)
+    return t if like.dtype == t.dtype else t.to(like.dtype)
+
+
+def _index(flat, shape):
+    return tuple(int(i) for i in np.unravel_index(int(flat), tuple(shape)))
+
+
+def _fmt_index(idx):
+    return "(" + ", ".join(str(i) for i in idx) + ("," if len(idx) == 1 else "") + ")"
+
+
+def _outputs(out, where):
+    outs = _as_tuple(out)
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"[{where}] the function must return a Tensor or a tuple of Tensors, got "
+                            f"{type(o).__name__} at output {i}")
+    return outs
+
+
+def _check_inputs(inputs, where):
+    diff = [j for j, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError(f"[{where}] expects at least one input tensor to require gradient, but none of them "
+                         "have requires_grad=True")
+    for j in diff:
+        x = inputs[j]
+        if x.dtype != _C.dtype.float64:
+            warnings.warn(f"[{where}] Input #{j} requires gradient and is not a double precision floating point "
+                          f"tensor (it is {x.dtype}). This check will likely fail if all the inputs are not of "
+                          "double precision floating point.", UserWarning, stacklevel=3)
+        if any(s == 0 and d > 1 for s, d in zip(x.stride(), x.shape)):
+            raise ValueError(f"[{where}] input #{j} has a dimension with stride 0 (an expanded tensor): gradcheck "
+                             "perturbs elements one at a time and needs inputs whose elements do not overlap; call "
+                             ".contiguous() (or .clone()) on it first")
+    return diff
+
+
+class _Names:
+    """How inputs and outputs are named in messages (gradgradcheck renames them)."""
+
+    def __init__(self, inputs=None, outputs=None):
+        self._in, self._out = inputs or {}, outputs or {}
+
+    def input(self, j):
+        return self._in.get(j, f"input {j}")
+
+    def output(self, i):
+        return self._out.get(i, f"output {i}")
+
+
+# ---------------------------------------------------------------- Jacobians
+def _eval_np(fn, inputs, out_idx):
+    """fn(*inputs)'s outputs at positions out_idx, flattened float64 copies."""
+    outs = _outputs(fn(*inputs), "gradcheck")
+    return [_np(outs[i]).reshape(-1) for i in out_idx]
+
+
+def _numerical_jacobian(fn, inputs, j, out_idx, out_sizes, eps):
+    """[N_ij for i in out_idx], N_ij of shape (m_i, n_j), by central differences over x_j's elements."""
+    x = inputs[j]
+    n = x.numel()
+    cols = [np.zeros((m, n)) for m in out_sizes]
+    xd = x.detach()  # shares x's storage: writing it perturbs x
+    shape = tuple(x.shape)
+    for k in range(n):
+        idx = _index(k, shape)
+        orig = xd[idx].item()
+        try:
+            with no_grad():
+                xd[idx] = orig + eps
+            plus = _eval_np(fn, inputs, out_idx)
+            with no_grad():
+                xd[idx] = orig - eps
+            minus = _eval_np(fn, inputs, out_idx)
+        finally:
+            with no_grad():
+                xd[idx] = orig  # the exact original value: a Python float holds any float64 / float32 exactly
+        for c, p, q in zip(cols, plus, minus):
+            c[:, k] = (p - q) / (2.0 * eps)
+    return cols
+
+
+def _check_grad_attrs(g, x, batch, what):
+    want = (batch,) + tuple(x.shape)
+    if tuple(g.shape) != want:
+        raise GradcheckError(f"{what}: gradient has shape {tuple(g.shape)}, expected {want}")
+    if g.dtype != x.dtype:
+        raise GradcheckError(f"{what}: gradient has dtype {g.dtype}, expected the input's {x.dtype}")
+
+
+def _reverse_jacobian(outs, out_idx, inputs, diff, names):
+    """jac[a][b] = A (m_i, n_j) for output out_idx[a] and input diff[b]: one batched backward per output."""
+    ins = [inputs[j] for j in diff]
+    jac = []
+    for i in out_idx:
+        o = outs[i]
+        m = o.numel()
+        if m == 0 or not o.requires_grad:
+            jac.append([np.zeros((m, x.numel())) for x in ins])
+            continue
+        seed = _C.reshape(_C.eye(m, m, o.dtype, o.device), [m] + list(o.shape))
+        grads = _C.grad([o], ins, [seed], True, False, True, 1)
+        row = []
+        for g, j, x in zip(grads, diff, ins):
+            if g is None:
+                row.append(np.zeros((m, x.numel())))
+                continue
+            _check_grad_attrs(g, x, m, f"Backward for {names.output(i)} with respect to {names.input(j)}")
+            row.append(_np(g).reshape(m, x.numel()))
+        jac.append(row)
+    return jac
+
+
+def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
+    """jac[a][b] = forward-mode A (m_i, n_j): one pass per input with a batched identity tangent."""
+    detached = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
+    jac = [[None] * len(diff) for _ in out_idx]
+    for b, j in enumerate(diff):
+        x = detached[j]
+        n = x.numel()
+        if n == 0:
+            continue
+        seed = _C.identity_seed(n, 0, n, list(x.shape), x.dtype)
+        with forward_ad.dual_level():
+            args = list(detached)
+            args[j] = _C.make_dual(x, seed)
+            outs = _outputs(fn(*args), "gradcheck")
+            tans = [(outs[i], _C.unpack_dual(outs[i])[1]) for i in out_idx]
+        for a, (i, (o, t)) in enumerate(zip(out_idx, tans)):
+            if t is not None:
+                _check_grad_attrs(t, o, n, f"Forward-mode tangent of {names.output(i)} with respect to "
+                                           f"{names.input(j)}")
+                jac[a][b] = _np(t).reshape(n, o.numel()).T
+    for a, i in enumerate(out_idx):  # zeros where no tangent reached (or the input is empty)
+        for b, j in enumerate(diff):
+            if jac[a][b] is None:
+                jac[a][b] = np.zeros((int(np.prod(shapes[i])), inputs[j].numel()))
+    return jac
+
+
+def _mismatch(analytic, numerical, atol, rtol):
+    """None when analytic and numerical agree elementwise, else (flat index of the worst element, #bad)."""
+    diff = np.abs(analytic - numerical)
+    tol = atol + rtol * np.abs(numerical)
+    bad = ~(diff <= tol)  # NaN on either side counts as bad
+    if not bad.any():
+        return None
+    excess = np.where(np.isnan(diff), np.inf, diff - tol)
+    excess = np.where(bad, excess, -np.inf)
+    return int(np.argmax(excess)), int(bad.sum())
+
+
+def _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, mode, atol, rtol, names):
+    for a, i in enumerate(out_idx):
+        for b, j in enumerate(diff):
+            A, N = analytic[a][b], numerical[a][b]
+            if A.shape != N.shape:
+                raise GradcheckError(f"Jacobian shape mismatch for {names.output(i)} with respect to "
+                                     f"{names.input(j)} ({mode} mode): analytic {A.shape}, numerical {N.shape}")
+            found = _mismatch(A, N, atol, rtol)
+            if found is None:
+                continue
+            flat, nbad = found
+            r, c = divmod(flat, A.shape[1])
+            av, nv = float(A[r, c]), float(N[r, c])
+            oi, xi = _index(r, shapes[i]), _index(c, inputs[j].shape)
+            msg = (f"Jacobian mismatch for {names.output(i)} with respect to {names.input(j)} ({mode} mode): "
+                   f"{nbad} of {A.size} elements differ.\n"
+                   f"Worst element: {names.output(i)} at index {_fmt_index(oi)}, {names.input(j)} at index "
+                   f"{_fmt_index(xi)}: analytical {av!r} vs numerical {nv!r} (|difference| {abs(av - nv)!r} > "
+                   f"atol + rtol * |numerical| = {atol + rtol * abs(nv)!r})")
+            if A.size <= _MAX_PRINTED:
+                with np.printoptions(precision=6, suppress=False, linewidth=120):
+                    msg += f"\nnumerical:\n{N}\nanalytical:\n{A}"
+            raise GradcheckError(msg)
+
+
+# ---------------------------------------------------------------- slow and fast checks
+def _setup(fn, inputs):
+    with enable_grad():
+        outs = _outputs(fn(*inputs), "gradcheck")
+    float_idx = [i for i, o in enumerate(outs) if o.dtype.is_floating_point]
+    out_idx = [i for i in float_idx if outs[i].requires_grad]
+    # No differentiable output: the numerical Jacobians of every floating output must then be zero.
+    return outs, (out_idx if out_idx else float_idx)
+
+
+def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+    outs, out_idx = _setup(fn, inputs)
+    analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names)
+    shapes = {i: tuple(outs[i].shape) for i in out_idx}
+    del outs  # frees the graph before the finite differences
+    sizes = [int(np.prod(shapes[i])) for i in out_idx]
+    per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
+    numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
+    _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
+    if check_forward_ad:
+        forward = _forward_jacobian(fn, inputs, out_idx, shapes, diff, names)
+        _compare_jacobians(forward, numerical, out_idx, diff, shapes, inputs, "forward", atol, rtol, names)
+    return True
+
+
+def _unit(rng, n):
+    v = rng.standard_normal(n)
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 0 else v
+
+
+def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+    outs, out_idx = _setup(fn, inputs)
+    rng = np.random.default_rng(0)
+    vs = [_unit(rng, inputs[j].numel()) for j in diff]
+    us = [_unit(rng, outs[i].numel()) for i in out_idx]
+
+    # Reverse: one batched backward; batch row a carries u_a on output a and zeros on the others.
+    reverse = np.zeros((len(out_idx), len(diff)))
+    live = [a for a, i in enumerate(out_idx) if outs[i].requires_grad and outs[i].numel() > 0]
+    if live:
+        k = len(out_idx)
+        cots = []
+        for a in live:
+            o = outs[out_idx[a]]
+            c = np.zeros((k, o.numel()))
+            c[a] = us[a]
+            cots.append(_from_np(c.reshape((k,) + tuple(o.shape)), o))
+        ins = [inputs[j] for j in diff]
+        grads = _C.grad([outs[out_idx[a]] for a in live], ins, cots, True, False, True, 1)
+        for b, (g, j, x) in enumerate(zip(grads, diff, ins)):
+            if g is None:
+                continue
+            _check_grad_attrs(g, x, k, f"Backward with respect to {names.input(j)}")
+            reverse[:, b] = _np(g).reshape(k, -1) @ vs[b]
+    shapes = {i: tuple(outs[i].shape) for i in out_idx}
+    del outs  # the graph is done with before the inputs are perturbed
+
+    # Numerical: u_i . (f_i(x_j + eps v_j) - f_i(x_j - eps v_j)) / (2 eps), two evaluations per input.
+    numerical = np.zeros((len(out_idx), len(diff)))
+    for b, j in enumerate(diff):
+        x = inputs[j]
+        xd = x.detach()
+        orig = xd.clone()
+        step = _from_np(eps * vs[b].reshape(tuple(x.shape)), x)
+        try:
+            with no_grad():
+                xd.copy_(orig + step)
+            plus = _eval_np(fn, inputs, out_idx)
+            with no_grad():
+                xd.copy_(orig - step)
+            minus = _eval_np(fn, inputs, out_idx)
+        finally:
+            with no_grad():
+                xd.copy_(orig)  # exact restore
+        for a in range(len(out_idx)):
+            numerical[a, b] = us[a] @ ((plus[a] - minus[a]) / (2.0 * eps))
+
+    results = [("reverse", reverse)]
+
+    # Forward: one batched forward pass; batch row b carries v_b on input b and zeros on the others.
+    if check_forward_ad:
+        forward = np.zeros((len(out_idx), len(diff)))
+        args = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
+        L = len(diff)
+        with forward_ad.dual_level():
+            for b, j in enumerate(diff):
+                x = args[j]
+                t = np.zeros((L, x.numel()))
+                t[b] = vs[b]
+                args[j] = _C.make_dual(x, _from_np(t.reshape((L,) + tuple(x.shape)), x))
+            fouts = _outputs(fn(*args), "gradcheck")
+            for a, i in enumerate(out_idx):
+                o = fouts[i]
+                tan = _C.unpack_dual(o)[1]
+                if tan is None or o.numel() == 0:
+                    continue
+                _check_grad_attrs(tan, o, L, f"Forward-mode tangent of {names.output(i)}")
+                forward[a, :] = _np(tan).reshape(L, -1) @ us[a]
+        results.append(("forward", forward))
+
+    for mode, analytic in results:
+        for a, i in enumerate(out_idx):
+            for b, j in enumerate(diff):
+                av, nv = float(analytic[a, b]), float(numerical[a, b])
+                tol = float(atol * np.abs(us[a]).sum() * np.abs(vs[b]).sum() + rtol * abs(nv))
+                if abs(av - nv) <= tol:  # False for NaN
+                    continue
+                raise GradcheckError(
+                    f"Jacobian mismatch for {names.output(i)} with respect to {names.input(j)} ({mode} mode, "
+                    f"fast_mode=True): the projections u^T J v along random unit directions differ: analytical "
+                    f"{av!r} vs numerical {nv!r} (|difference| {abs(av - nv)!r} > scaled atol + rtol * "
+                    f"|numerical| = {tol!r}). Run with fast_mode=False for the element-wise report.")
+    return True
+
+
+# ---------------------------------------------------------------- public API
+def _run(check, raise_exception):
+    if not raise_exception:
+        try:
+            return check()
+        except GradcheckError:
+            return False
+    return check()
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
+              fast_mode=False, *, _names=None):
+    """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
+
+    fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
+    Tensors in it that require grad are checked (others and non-Tensor arguments are passed through); they
+    should be float64 (a warning says so otherwise) and are perturbed in place during the check, then restored
+    exactly. Outputs that require grad are checked (if none does, the numerical Jacobian must be zero).
+
+    For each output i and input j, the analytic Jacobian (reverse mode, and forward mode too with
+    check_forward_ad=True) is compared with the central-difference Jacobian elementwise:
+        |analytic - numerical| <= atol + rtol * |numerical|
+    fast_mode=True compares u^T J v for random unit directions u, v (numpy.random.default_rng(0)) instead, with
+    atol scaled by sum|u| * sum|v|: two evaluations of fn per input, one backward and one forward pass.
+
+    Returns True on success. On failure raises GradcheckError (a RuntimeError) naming the output, input, mode,
+    worst element and both values, or returns False if raise_exception=False.
+    """
+    inputs = _as_tuple(inputs)
+    diff = _check_inputs(inputs, "gradcheck")
+    names = _names or _Names()
+    check = _fast_check if fast_mode else _slow_check
+    return _run(lambda: check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names), raise_exception)
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+                  fast_mode=False):
+    """Check fn's second derivatives, as torch.autograd.gradgradcheck.
+
+    gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
+    (seeded with grad_outputs) with respect to its differentiable inputs, built with create_graph=True; the
+    gradient with respect to an input it does not reach is zero. So both the derivative of those gradients with
+    respect to the inputs (second derivatives of fn) and with respect to grad_outputs (fn's Jacobian, through
+    the double-backward graph) are compared with finite differences, under the rule
+        |analytic - numerical| <= atol + rtol * |numerical|.
+    grad_outputs defaults to random values in [-1, 1) (numpy.random.default_rng(0)) of the differentiable
+    outputs' shapes and dtypes, requiring grad, so they are checked as inputs too. In messages, input k >=
+    len(inputs) is grad_outputs[k - len(inputs)], and output k is the gradient with respect to the k-th
+    differentiable input.
+    """
+    inputs = _as_tuple(inputs)
+    diff = _check_inputs(inputs, "gradgradcheck")
+    if grad_outputs is None:
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*inputs), "gradgradcheck") if o.requires_grad]
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(
+            _from_np(rng.uniform(-1.0, 1.0, tuple(o.shape)), o).requires_grad_(True) for o in outs)
+    else:
+        grad_outputs = _as_tuple(grad_outputs)
+        for k, g in enumerate(grad_outputs):
+            if not isinstance(g, Tensor):
+                raise TypeError(f"[gradgradcheck] grad_outputs must be Tensors, got {type(g).__name__} at {k}")
+    n_in, n_go = len(inputs), len(grad_outputs)
+
+    def first_derivatives(*args):
+        ins, gos = args[:n_in], args[n_in:]
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*ins), "gradgradcheck") if o.requires_grad]
+            if len(outs) != n_go:
+                raise ValueError(f"[gradgradcheck] got {n_go} grad_outputs for {len(outs)} differentiable outputs")
+            dins = [ins[j] for j in diff]
+            grads = _C.grad(outs, dins, list(gos), True, True, True, 0) if outs else (None,) * len(dins)
+        return tuple(g if g is not None else _C.zeros(list(x.shape), x.dtype, x.device)
+                     for g, x in zip(grads, dins))
+
+    names = _Names({n_in + k: f"input {n_in + k} (grad_outputs[{k}])" for k in range(n_go)},
+                   {k: f"output {k} (the gradient with respect to input {j})" for k, j in enumerate(diff)})
+    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, fast_mode=fast_mode, _names=names)
