@@ -60,7 +60,11 @@ struct PyFunctionNode : Node {
 
 void init_function(py::module_& m) {
   py::class_<SavedTensor, std::shared_ptr<SavedTensor>>(m, "SavedTensor")
-      .def(py::init<const Tensor&, bool>(), py::arg("tensor"), py::arg("is_output"));
+      .def(py::init([](py::object t, bool is_output) {
+             // None saves an empty slot, which unpacks to None again.
+             return std::make_shared<SavedTensor>(t.is_none() ? Tensor() : t.cast<Tensor>(), is_output);
+           }),
+           py::arg("tensor"), py::arg("is_output"));
 
   py::class_<PyFunctionNode, Node, std::shared_ptr<PyFunctionNode>>(m, "FunctionNode")
       .def("unpack_saved", [](PyFunctionNode& n) {

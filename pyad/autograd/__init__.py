@@ -2,7 +2,9 @@
 from .. import _C
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from . import forward_ad  # noqa: F401
-from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
+from .function import Function, FunctionCtx  # noqa: F401
+from .anomaly_mode import detect_anomaly, is_anomaly_enabled  # noqa: F401
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
@@ -20,3 +22,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     single = isinstance(inputs, _C.Tensor)
     return _C.grad(outputs, [inputs] if single else list(inputs), grad_outputs, retain_graph, create_graph,
                    allow_unused, 1 if is_grads_batched else 0)
+
+
+def graph_memory(t):
+    """Total bytes of the distinct storages the graph behind t holds for backward (each storage once)."""
+    from ..viz import graph_memory as _graph_memory
+    return _graph_memory(t)

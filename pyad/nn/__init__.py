@@ -1,0 +1,2 @@
+"""Neural-network helpers (functional only)."""
+from . import functional  # noqa: F401

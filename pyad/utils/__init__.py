@@ -1,0 +1,2 @@
+"""Utilities: gradient checkpointing (pyad.utils.checkpoint)."""
+from . import checkpoint  # noqa: F401
