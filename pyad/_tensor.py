@@ -30,17 +30,22 @@ def retain_grad(self):
 
 @_method
 def register_hook(self, hook):
-    """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""
-    node = _C.register_hook(self, hook)
-    return _RemovableHandle(node)
+    """hook(grad) -> new grad or None, called when this tensor's gradient is computed; returns a handle
+    whose remove() turns the hook off."""
+    handle = _RemovableHandle()
+
+    def call(grad):
+        return None if handle.removed else hook(grad)
+    _C.register_hook(self, call)
+    return handle
 
 
 class _RemovableHandle:
-    def __init__(self, node):
-        self._node = node
+    def __init__(self):
+        self.removed = False
 
     def remove(self):
-        raise RuntimeError("[register_hook] removing hooks is not supported yet")
+        self.removed = True
 
 
 # ---- conversion ----

@@ -6,8 +6,8 @@ where, clamp).  Each program is a list of source lines `x = <expr in M>` that ru
 M = torch, so a failing example prints as code.  Properties checked:
 
 * forward values and the gradient of every input agree with torch (float64 at 1e-7, float32 at torch.testing's
-  float32 tolerances, or, where the program amplifies rounding beyond those for torch itself, no further from
-  the float64 truth than twice torch's float32 error);
+  float32 tolerances, or, where the program amplifies rounding beyond those, no further from the float64 truth
+  than 4 times the program's float32 noise, see check_program_f32);
 * for smooth programs, Hessian-vector products through pyad.autograd.grad(create_graph=True) agree with torch;
 * a program (forward only, forward and backward, double backward) leaves no memory behind:
   pyad.memory_allocated() returns to its value before once the results are deleted.
@@ -417,30 +417,66 @@ def _forward_backward(M, prog, env, leaves, g):
     return out, s, [env[n].grad for n in leaves]
 
 
-def assert_close_f32(actual, expected, truth, msg):
-    """float32 pyad vs float32 torch at torch.testing's float32 tolerances.  Where the program amplifies rounding
-    so much that torch's own float32 result is further than that from the float64 truth (`truth`: torch in
-    float64 on the same float32 data), pyad's error from the truth may be up to twice torch's, measured in units
-    of the tolerance."""
-    try:
-        assert_close(actual, expected, msg=msg)
-        return
-    except AssertionError:
-        if actual is None or expected is None or tuple(actual.shape) != tuple(expected.shape):
-            raise
-    tol = TOL32["atol"] + TOL32["rtol"] * np.abs(truth)
-    t_err = np.abs(expected.detach().numpy().astype(np.float64) - truth)
-    p_err = np.abs(actual.detach().numpy().astype(np.float64) - truth)
-    k = max(1.0, float(np.nanmax(t_err / tol, initial=0.0)))
-    bad = ~((p_err <= 2 * k * tol) | (np.isnan(p_err) & np.isnan(t_err)))
-    if bad.any():
-        i = np.unravel_index(np.argmax(np.where(bad, p_err / tol, -1)), bad.shape) if bad.ndim else ()
-        raise AssertionError(f"{msg}: float32 pyad {actual.detach().numpy()[i]!r}, torch "
-                             f"{expected.detach().numpy()[i]!r}, float64 truth {truth[i]!r} at index {i}: pyad's "
-                             f"error is {p_err[i] / tol[i]:.3g} tolerances, torch's worst {k:.3g}")
-
-
 TOL32 = dict(rtol=1.3e-6, atol=1e-5)
+
+
+def _numpy64(t):
+    return None if t is None else t.detach().numpy().astype(np.float64)
+
+
+def _perturbed(T, leaves, seed):
+    """Copies of the float32 inputs T, each element moved by one float32 ulp up or down."""
+    rng = np.random.default_rng(seed + 3)
+    out = dict(T)
+    for n in leaves:
+        a = T[n].detach().numpy()
+        to = np.where(rng.random(a.shape) < 0.5, -np.inf, np.inf).astype(np.float32)
+        out[n] = torch.from_numpy(np.asarray(np.nextafter(a, to), dtype=np.float32)).requires_grad_(True)
+    return out
+
+
+def check_program_f32(prog, seed, names, pvals, tvals, T, leaves, gt):
+    """float32 pyad vs float32 torch at torch.testing's float32 tolerances.
+
+    A program can amplify float32 rounding beyond those tolerances (sin of a large product, a long chain of exp
+    and pow ...); then neither torch nor pyad is within them of the exact result, and which is closer is luck.
+    There the check is against the float64 truth (torch in float64 on the same float32 data): pyad's error may
+    be 4 times the program's float32 noise, measured in tolerances: the larger of torch's own float32 error and
+    how far torch's float32 result moves when the inputs move by one ulp (never less than 1 tolerance).  The
+    factor 4 covers what that estimate misses: rounding in every op of the chain, summed by reductions."""
+    failed = []
+    for name, a, e in zip(names, pvals, tvals):
+        try:
+            assert_close(a, e, msg=name)
+        except AssertionError:
+            if a is None or e is None or tuple(a.shape) != tuple(e.shape):
+                raise
+            failed.append(name)
+    if not failed:
+        return
+    R = {n: (t.detach().double().requires_grad_(True) if n in leaves else t) for n, t in T.items()}
+    rres = _forward_backward(TNS, prog, R, leaves, gt.double())
+    truth = dict(zip(names, map(_numpy64, [rres[0], rres[1]] + rres[2])))
+    moved = []
+    for i in range(2):
+        q = _forward_backward(TNS, prog, _perturbed(T, leaves, seed + 10 * i), leaves, gt)
+        moved.append(dict(zip(names, map(_numpy64, [q[0], q[1]] + q[2]))))
+    for name, a, e in zip(names, pvals, tvals):
+        if name not in failed:
+            continue
+        ref, t32, p32 = truth[name], _numpy64(e), _numpy64(a)
+        tol = TOL32["atol"] + TOL32["rtol"] * np.abs(ref)
+        noise = np.abs(t32 - ref)
+        for m in moved:
+            noise = np.maximum(noise, np.abs(m[name] - t32))
+        k = max(1.0, float(np.nanmax(noise / tol, initial=0.0)))
+        p_err = np.abs(p32 - ref)
+        bad = ~((p_err <= 4 * k * tol) | (np.isnan(p32) & np.isnan(t32)))
+        if bad.any():
+            i = np.unravel_index(np.argmax(np.where(bad, p_err / tol, -1)), bad.shape) if bad.ndim else ()
+            raise AssertionError(f"{name}: float32 pyad {p32[i]!r}, torch {t32[i]!r}, float64 truth {ref[i]!r} "
+                                 f"at index {i}: pyad's error is {p_err[i] / tol[i]:.3g} tolerances, the "
+                                 f"program's float32 noise {k:.3g}")
 
 
 def check_program(prog, seed, dtype):
@@ -451,16 +487,11 @@ def check_program(prog, seed, dtype):
     pres = _forward_backward(pyad, prog, P, leaves, gp)
     names = ["forward", "forward sum"] + [f"grad of {n}" for n in leaves]
     pvals, tvals = [pres[0], pres[1]] + pres[2], [tres[0], tres[1]] + tres[2]
-    if dtype == pyad.float64:
-        for name, a, e in zip(names, pvals, tvals):
-            assert_close(a, e, msg=name)
+    if dtype == pyad.float32:
+        check_program_f32(prog, seed, names, pvals, tvals, T, leaves, gt)
         return
-    # float32: the float64 truth on the same data, for programs that amplify rounding
-    R = {n: (t.detach().double().requires_grad_(True) if n in leaves else t) for n, t in T.items()}
-    rres = _forward_backward(TNS, prog, R, leaves, gt.double())
-    rvals = [rres[0], rres[1]] + rres[2]
-    for name, a, e, r in zip(names, pvals, tvals, rvals):
-        assert_close_f32(a, e, None if r is None else r.detach().numpy(), msg=name)
+    for name, a, e in zip(names, pvals, tvals):
+        assert_close(a, e, msg=name)
 
 
 # ---------------------------------------------------------------------------------------------- properties
@@ -602,10 +633,11 @@ def test_program_leaves_no_memory(prog, seed):
 
 
 # ---------------------------------------------------------------------------------------------- found programs
-# Shrunk failures the properties above have found (with more examples than CI runs), pinned so that every run
-# checks them whatever the search draws.
+# Shrunk failures the properties above found (with more examples than CI runs), pinned as regression cases so
+# that every run checks them whatever the search draws.
 FOUND = [
-    # matmul folds the batch dims of a >2-d left operand into rows using the stride of its size-1 row dim
+    # matmul folded the batch dims of a >2-d left operand into rows using the stride of its size-1 row dim
+    # (wrong values; the expanded case read past the buffer)
     ("f64", "matmul_of_sliced_batch",
      make_program((2, 1, 2, 1), {"f0": ((1,), "any")}, ["x[:, :, 0:1]", "x @ f0"])),
     ("f64", "matmul_of_expanded_batch",

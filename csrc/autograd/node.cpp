@@ -27,6 +27,8 @@ Node::Node() : sequence_nr(g_sequence++) {}
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
+  for (auto& hook : variable->leaf_hooks)
+    if (Tensor r = hook(g); r.defined()) g = r;
   Tensor& acc = variable->grad;
   if (grad_enabled()) {
     // create_graph: the gradient keeps its history, and accumulation is out of place.

@@ -82,6 +82,8 @@ struct TensorImpl {
   Tensor grad;
   bool retains_grad = false;
   bool retain_hook_installed = false;
+  // A leaf's gradient hooks, run by its AccumulateGrad (which comes and goes with the graphs using the leaf).
+  std::vector<GradHook> leaf_hooks;
 
   // Forward mode: the tangent at the active dual level (absent or undefined = symbolic zero).
   std::shared_ptr<ForwardGrad> fw;

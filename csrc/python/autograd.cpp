@@ -173,11 +173,11 @@ void init_autograd(py::module_& m) {
   m.def("register_hook", [](const Tensor& t, py::function fn) {
     PYAD_CHECK(t.requires_grad(), RuntimeError, "[register_hook] cannot register a hook on a tensor that doesn't "
                "require gradient");
-    Edge e = gradient_edge(t);
-    // A leaf's AccumulateGrad lives as long as the leaf keeps a graph; keep it alive with the tensor.
-    e.fn->pre_hooks.push_back({e.input_nr, python_hook(fn)});
-    if (t.is_leaf()) t->grad_accumulator = e.fn;
-    return e.fn;
+    if (t.is_leaf()) {
+      t->leaf_hooks.push_back(python_hook(fn));
+    } else {
+      t.grad_fn()->pre_hooks.push_back({t.output_nr(), python_hook(fn)});
+    }
   });
 
   m.def("memory_allocated", [](const Device& d) { return memory_stats(d).current; });
