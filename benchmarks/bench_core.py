@@ -134,6 +134,11 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     pyad.set_num_threads(args.threads)
+    try:  # the hand-written NumPy pass gets the same thread count
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    except ImportError:
+        print("threadpoolctl is not installed: NumPy uses its default thread count")
     out = {"threads": args.threads, "torch": torch.__version__, "read_bandwidth_GBps": copy_bandwidth() / 1e9}
     print(f"threads: {args.threads}; measured read bandwidth {out['read_bandwidth_GBps']:.1f} GB/s")
     out["sigmoid_mlp"] = []

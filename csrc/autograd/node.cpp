@@ -85,8 +85,42 @@ bool any_requires_grad(const TensorList& inputs) {
   return false;
 }
 
+namespace {
+thread_local std::vector<std::pair<std::shared_ptr<RecomputeFrame>, bool>> t_frames;
+}
+
+FrameGuard::FrameGuard(std::shared_ptr<RecomputeFrame> frame, bool harvest) {
+  t_frames.emplace_back(std::move(frame), harvest);
+}
+FrameGuard::~FrameGuard() { t_frames.pop_back(); }
+
+Tensor RecomputeFrame::get(size_t index, const std::string& who) {
+  if (!done) {
+    harvested.clear();
+    FrameGuard harvesting(shared_from_this(), true);
+    recompute();
+    done = true;
+  }
+  PYAD_CHECK(index < harvested.size(), RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
+             harvested.size(), " tensors where the first run saved ", packed,
+             "; the checkpointed function must run the same ops each time");
+  return harvested[index];
+}
+
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
+  if (!t_frames.empty()) {
+    auto& [frame, harvest] = t_frames.back();
+    if (harvest) {
+      frame->harvested.push_back(is_output ? detach(t) : t);
+    } else {
+      frame_ = frame;
+      index_ = frame->packed++;
+      is_output_ = is_output;
+      output_nr_ = t->output_nr;
+      return;
+    }
+  }
   data_ = is_output ? detach(t) : t;
   // Share the tangent slot, so a tangent set on the output after this save reaches backward.
   if (is_output && forward_level() != 0) {
@@ -104,6 +138,15 @@ Tensor SavedTensor::unpack(const Node& owner) const {
              "have already been freed). Saved intermediate values of the graph are freed when you call "
              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph "
              "a second time.");
+  if (frame_) {
+    // Recomputed: fresh data, so no version to check (the checkpoint's inputs carry that check).
+    Tensor d = frame_->get(index_, owner.name());
+    if (!is_output_) return d;
+    Tensor t = detach(d);
+    t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+    t->output_nr = output_nr_;
+    return t;
+  }
   if (!data_.defined()) return {};
   PYAD_CHECK(data_->version->version == version_, RuntimeError,
              "[", owner.name(), "] one of the variables needed for gradient computation has been modified by an "

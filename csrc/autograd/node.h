@@ -29,6 +29,26 @@ struct Edge {
   bool valid() const { return fn != nullptr; }
 };
 
+// Note [Recomputed saved tensors]
+// Checkpointing records fn's graph as usual but keeps none of the tensors its
+// nodes save: while a RecomputeFrame is packing, each SavedTensor holds only
+// its index in the frame. The first unpack runs fn again with the frame
+// harvesting, which collects the tensors the same ops save, in the same order.
+// The graph is the ordinary one, so autograd.grad, create_graph and hooks
+// work through it unchanged.
+struct RecomputeFrame : std::enable_shared_from_this<RecomputeFrame> {
+  std::function<void()> recompute;  // runs fn again (get() makes the frame harvest meanwhile)
+  TensorList harvested;
+  size_t packed = 0;
+  bool done = false;
+  Tensor get(size_t index, const std::string& who);
+};
+// RAII: SavedTensors created meanwhile pack into (harvest = false) or harvest for (true) the frame.
+struct FrameGuard {
+  FrameGuard(std::shared_ptr<RecomputeFrame> frame, bool harvest);
+  ~FrameGuard();
+};
+
 // A tensor saved for backward. Saving an op's own output keeps only its data
 // (no grad_fn), otherwise the node would own itself; unpack() rebuilds the
 // history from the node that unpacks it.
@@ -40,13 +60,16 @@ class SavedTensor {
   // The saved data, without checks or history (graph inspection only).
   const Tensor& peek() const { return data_; }
   void reset() {
-    released_ = released_ || data_.defined();
+    released_ = released_ || data_.defined() || frame_;
     data_ = Tensor();
+    frame_ = nullptr;
   }
-  bool defined() const { return data_.defined(); }
+  bool defined() const { return data_.defined() || frame_; }
 
  private:
   Tensor data_;
+  std::shared_ptr<RecomputeFrame> frame_;  // Note [Recomputed saved tensors]
+  size_t index_ = 0;
   uint64_t version_ = 0;
   bool is_output_ = false;
   uint32_t output_nr_ = 0;

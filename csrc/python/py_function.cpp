@@ -3,6 +3,7 @@
 // inspection and anomaly-mode hooks that pyad.viz and detect_anomaly build on.
 #include "bind.h"
 #include "../autograd/forward_ad.h"
+#include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
 #include "../ops/ops.h"
 
@@ -56,6 +57,19 @@ struct PyFunctionNode : Node {
   }
 };
 
+// A Python callable released under the GIL, wherever its last owner lets go of it.
+struct PyCallable {
+  py::object fn;
+  ~PyCallable() {
+    if (!Py_IsInitialized()) {
+      fn.release();
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    fn = py::object();
+  }
+};
+
 }  // namespace
 
 void init_function(py::module_& m) {
@@ -76,23 +90,32 @@ void init_function(py::module_& m) {
         return out;
       });
 
-  // Record `fn_name`'s node for outputs computed from `inputs` (tensor arguments, in order), if any needs grad.
+  // Record `fn_name`'s node for the outputs computed from `inputs` (tensor arguments, in order), if any needs
+  // grad. Every output has a slot (backward gets a gradient for each); only the differentiable ones get history.
   m.def("function_node", [](const std::string& fn_name, py::function backward_fn, const TensorList& inputs,
-                            const TensorList& outputs) -> py::object {
+                            const TensorList& outputs, const std::vector<bool>& differentiable) -> py::object {
     if (!any_requires_grad(inputs)) return py::none();
     auto node = std::make_shared<PyFunctionNode>();
     node->fn_name = fn_name;
     node->backward_fn = backward_fn;
     node->n_outputs = static_cast<uint32_t>(outputs.size());
     collect_edges(*node, inputs);
-    for (size_t i = 0; i < outputs.size(); ++i) set_history(outputs[i], node, static_cast<uint32_t>(i));
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (differentiable[i]) set_history(outputs[i], node, static_cast<uint32_t>(i));
     return py::cast(node);
   });
   m.def("function_save", [](PyFunctionNode& node, const std::vector<std::shared_ptr<SavedTensor>>& saved) {
     node.saved_list = saved;
   });
-  // A fresh alias of t (same storage and version counter, no history), for outputs that are inputs.
-  m.def("alias", [](const Tensor& t) { return detach(t); });
+  // A fresh view of t (same storage and version counter, no history), for outputs that are inputs. As in
+  // torch, writing into it in place with autograd raises: its base is t, but how it was made is unknown.
+  m.def("alias", [](const Tensor& t) {
+    Tensor a = detach(t);
+    a->is_view = true;
+    a->view_base = t->view_base.defined() ? t->view_base : t;
+    return a;
+  });
+  m.def("dual_level_active", [] { return forward_level() != 0; });
 
   m.def("set_tangent", [](const Tensor& out, const Tensor& t) {
     PYAD_CHECK(t.shape() == out.shape() || (t.ndim() > out.ndim()), RuntimeError, "[jvp] tangent of shape ",
@@ -119,6 +142,29 @@ void init_function(py::module_& m) {
     });
   });
   m.def("is_anomaly_enabled", &anomaly_enabled);
+
+  // Checkpointing (Note [Recomputed saved tensors]).
+  py::class_<RecomputeFrame, std::shared_ptr<RecomputeFrame>>(m, "RecomputeFrame")
+      .def(py::init([](py::function recompute) {
+        auto frame = std::make_shared<RecomputeFrame>();
+        auto fn = std::make_shared<PyCallable>();
+        fn->fn = recompute;
+        frame->recompute = [fn]() {
+          py::gil_scoped_acquire gil;
+          fn->fn();
+        };
+        return frame;
+      }))
+      .def_readonly("packed", &RecomputeFrame::packed);
+  struct PyFrameGuard {
+    std::shared_ptr<RecomputeFrame> frame;
+    bool harvest;
+    std::unique_ptr<FrameGuard> guard;
+  };
+  py::class_<PyFrameGuard>(m, "frame_guard")
+      .def(py::init([](std::shared_ptr<RecomputeFrame> f, bool harvest) { return PyFrameGuard{f, harvest, nullptr}; }))
+      .def("__enter__", [](PyFrameGuard& g) { g.guard = std::make_unique<FrameGuard>(g.frame, g.harvest); })
+      .def("__exit__", [](PyFrameGuard& g, py::args) { g.guard.reset(); });
 
   // Graph inspection (pyad.viz, pyad.autograd.graph_memory).
   auto node_cls = py::reinterpret_borrow<py::object>(m.attr("Node"));

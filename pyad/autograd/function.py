@@ -28,7 +28,6 @@ that requires grad, an output, or a value computed in forward from such inputs. 
 history from forward, so the second derivatives through it would silently be wrong.
 """
 from .. import _C
-from .._grad_mode import is_grad_enabled, no_grad
 
 Tensor = _C.Tensor
 
@@ -37,21 +36,20 @@ class FunctionCtx:
     """The `ctx` of forward, backward and jvp."""
 
     def __init__(self, name):
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_to_save", ())
-        object.__setattr__(self, "_node", None)          # set only while backward runs
-        object.__setattr__(self, "_saved_direct", None)  # saved tensors when no graph was recorded
-        object.__setattr__(self, "_graph_tensors", {})   # id -> attribute name of stashed graph tensors
-        object.__setattr__(self, "_checking", False)
-        object.__setattr__(self, "non_differentiable", set())
-        object.__setattr__(self, "materialize_grads", True)
-        object.__setattr__(self, "needs_input_grad", ())
+        self._name = name
+        self._to_save = ()
+        self._node = None            # set only while backward runs
+        self._saved_direct = None    # saved tensors when no graph was recorded
+        self._graph_ids = None       # ids of the inputs that require grad and of the outputs
+        self.non_differentiable = set()
+        self.materialize_grads = True
+        self.needs_input_grad = ()
 
     def save_for_backward(self, *tensors):
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"[{self._name}] save_for_backward takes Tensors or None, got {type(t).__name__}")
-        object.__setattr__(self, "_to_save", tensors)
+        self._to_save = tensors
 
     @property
     def saved_tensors(self):
@@ -66,15 +64,19 @@ class FunctionCtx:
         self.non_differentiable.update(id(t) for t in tensors)
 
     def set_materialize_grads(self, value):
-        object.__setattr__(self, "materialize_grads", bool(value))
+        self.materialize_grads = bool(value)
 
     def mark_dirty(self, *tensors):
         raise RuntimeError(f"[{self._name}] mark_dirty (in-place custom Functions) is not supported; return a new "
                            "tensor instead")
 
+
+class _CheckingCtx(FunctionCtx):
+    """ctx's class while a backward runs under create_graph=True: reading a stashed graph tensor raises."""
+
     def __getattribute__(self, name):
         value = object.__getattribute__(self, name)
-        if not name.startswith("_") and object.__getattribute__(self, "_checking"):
+        if not name.startswith("_") and name in object.__getattribute__(self, "__dict__"):
             _check_stash(self, name, value)
         return value
 
@@ -91,9 +93,12 @@ def _tensors_in(value):
 
 
 def _check_stash(ctx, name, value):
-    graph = object.__getattribute__(ctx, "_graph_tensors")
+    """A stashed tensor belongs to the graph when it is an input that requires grad, an output, or a float value
+    computed in forward while some input required grad (it then carries no history)."""
+    graph_ids, input_ids = object.__getattribute__(ctx, "_graph_ids")
     for t in _tensors_in(value):
-        if id(t) in graph:
+        computed = id(t) not in input_ids and t.dtype.is_floating_point
+        if id(t) in graph_ids or computed:
             fn = object.__getattribute__(ctx, "_name")
             raise RuntimeError(
                 f"[{fn}] backward reads ctx.{name}, a tensor that is part of the graph but was stashed on ctx "
@@ -120,78 +125,70 @@ class Function:
     def apply(cls, *args, **kwargs):
         name = cls.__name__
         ctx = FunctionCtx(name)
-        tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        inputs = [args[i] for i in tensor_pos]
-        grad_on = is_grad_enabled()
-        object.__setattr__(ctx, "needs_input_grad",
-                           tuple(isinstance(a, Tensor) and a.requires_grad and grad_on for a in args))
+        inputs = [a for a in args if isinstance(a, Tensor)]
+        grad_on = _C.is_grad_enabled()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and grad_on for a in args)
+        dual = _C.dual_level_active() and any(_C.unpack_dual(t)[1] is not None for t in inputs)
         # forward records nothing and computes no tangents of its own: the Function defines both.
-        with no_grad(), _C.jvp_rule_guard():
-            raw = cls.forward(ctx, *args, **kwargs)
+        _C.set_grad_enabled(False)
+        try:
+            if dual:
+                with _C.jvp_rule_guard():
+                    raw = cls.forward(ctx, *args, **kwargs)
+            else:
+                raw = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _C.set_grad_enabled(grad_on)
         is_tuple = isinstance(raw, tuple)
-        outs = list(raw) if is_tuple else [raw]
+        raws = raw if is_tuple else (raw,)
+        outs = list(raws)
         input_ids = {id(t) for t in inputs}
         for i, o in enumerate(outs):
-            # An input returned as is gets a fresh alias, so that the output can carry its own history.
+            # An input returned as is becomes a view of it, so that the output can carry its own history.
             if isinstance(o, Tensor) and id(o) in input_ids:
                 outs[i] = _C.alias(o)
-        raws = raw if is_tuple else (raw,)
-        diff_idx = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.dtype.is_floating_point
-                    and id(raws[i]) not in ctx.non_differentiable]
-        diff_outs = [outs[i] for i in diff_idx]
-        out_meta = [(list(o.shape), o.dtype) for o in diff_outs]
+        diff = [isinstance(o, Tensor) and o.dtype.is_floating_point and id(r) not in ctx.non_differentiable
+                for o, r in zip(outs, raws)]
+        meta = [(list(o.shape), o.dtype) if isinstance(o, Tensor) else None for o in outs]
 
-        to_save = ctx._to_save
         node = None
-        if diff_outs:
-            node = _C.function_node(name, _backward_fn(cls, ctx, args, tensor_pos, out_meta), inputs, diff_outs)
+        if any(diff) and grad_on:
+            node = _C.function_node(name, _backward_fn(cls, ctx, args, meta), inputs,
+                                    [o if isinstance(o, Tensor) else _C.zeros([], _C.dtype.float32, _C.device("cpu"))
+                                     for o in outs], diff)
         if node is not None:
             # Outputs are saved without their history (the node would own itself); unpacking restores it.
             saved = []
-            for t in to_save:
+            for t in ctx._to_save:
                 out = next((o for r, o in zip(raws, outs) if t is r), None)
                 saved.append(_C.SavedTensor(out if out is not None else t, out is not None))
             _C.function_save(node, saved)
-            _record_graph_tensors(ctx, inputs, outs)
+            ctx._graph_ids = ({id(t) for t in inputs if t.requires_grad} | {id(o) for o in outs}, input_ids)
         else:
-            object.__setattr__(ctx, "_saved_direct", tuple(to_save))
+            ctx._saved_direct = tuple(ctx._to_save)
 
-        if any(_C.unpack_dual(t)[1] is not None for t in inputs):
-            _forward_mode(cls, ctx, args, tensor_pos, outs, diff_idx)
+        if dual:
+            _forward_mode(cls, ctx, args, outs, diff)
         return tuple(outs) if is_tuple else outs[0]
 
 
-def _record_graph_tensors(ctx, inputs, outs):
-    """Tensors stashed on ctx that belong to the graph (see the module docstring)."""
-    graph_ids = {id(t) for t in inputs if t.requires_grad} | {id(o) for o in outs if isinstance(o, Tensor)}
-    any_diff = any(t.requires_grad for t in inputs)
-    input_ids = {id(t) for t in inputs}
-    found = {}
-    for key, value in vars(ctx).items():
-        if key.startswith("_"):
-            continue
-        for t in _tensors_in(value):
-            computed = id(t) not in input_ids and t.dtype.is_floating_point and any_diff
-            if id(t) in graph_ids or computed:
-                found[id(t)] = key
-    object.__setattr__(ctx, "_graph_tensors", found)
-
-
-def _backward_fn(cls, ctx, args, tensor_pos, out_meta):
+def _backward_fn(cls, ctx, args, meta):
     name = cls.__name__
 
     def run(node, grads):
         grads = list(grads)
         if ctx.materialize_grads:
-            grads = [g if g is not None else _C.zeros(shape, dt, _C.device("cpu"))
-                     for g, (shape, dt) in zip(grads, out_meta)]
-        object.__setattr__(ctx, "_node", node)
-        object.__setattr__(ctx, "_checking", is_grad_enabled())   # create_graph: reading stashed tensors is an error
+            grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], _C.device("cpu"))
+                     for g, m in zip(grads, meta)]
+        ctx._node = node
+        checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error
+        if checking:
+            ctx.__class__ = _CheckingCtx
         try:
             result = cls.backward(ctx, *grads)
         finally:
-            object.__setattr__(ctx, "_node", None)
-            object.__setattr__(ctx, "_checking", False)
+            ctx.__class__ = FunctionCtx
+            ctx._node = None
         result = result if isinstance(result, tuple) else (result,)
         # Trailing Nones beyond the forward's arguments are allowed, as torch.
         while len(result) > len(args) and result[-1] is None:
@@ -220,7 +217,7 @@ def _backward_fn(cls, ctx, args, tensor_pos, out_meta):
     return run
 
 
-def _forward_mode(cls, ctx, args, tensor_pos, outs, diff_idx):
+def _forward_mode(cls, ctx, args, outs, diff):
     name = cls.__name__
     if cls.jvp is Function.jvp:
         raise RuntimeError(f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
@@ -241,7 +238,7 @@ def _forward_mode(cls, ctx, args, tensor_pos, outs, diff_idx):
     res = res if isinstance(res, tuple) else (res,)
     if len(res) != len(outs):
         raise RuntimeError(f"[{name}] jvp returned {len(res)} tangents for {len(outs)} outputs")
-    for i in diff_idx:
+    for i in (i for i, d in enumerate(diff) if d):
         t = res[i]
         if t is None:
             continue

@@ -8,8 +8,6 @@ import functools
 
 from .. import _C
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad
-from ..autograd import backward as _backward
-from ..autograd.function import Function
 
 Tensor = _C.Tensor
 
@@ -31,51 +29,29 @@ class _RngState:
             _C.set_rng_state(current)
 
 
-def _leaf_like(x):
-    """A detached copy-free leaf standing for x in a recomputation, requiring grad as x does."""
-    if not isinstance(x, Tensor):
-        return x
-    return x.detach().requires_grad_(x.requires_grad)
-
-
-def _as_tuple(x):
-    return x if isinstance(x, tuple) else (x,)
-
-
-def _backprop(outputs, grads):
-    """Backward from the recomputed outputs that require grad; parameters accumulate into .grad as usual."""
-    pairs = [(o, g) for o, g in zip(outputs, grads) if isinstance(o, Tensor) and o.requires_grad and g is not None]
-    if pairs:
-        _backward([o for o, _ in pairs], [g for _, g in pairs], create_graph=is_grad_enabled())
-
-
-class _Checkpoint(Function):
-    @staticmethod
-    def forward(ctx, run, preserve_rng_state, *args):
-        ctx.run = run
-        ctx.rng = _RngState(preserve_rng_state)
-        ctx.args = [None if isinstance(a, Tensor) else a for a in args]
-        ctx.save_for_backward(*[a if isinstance(a, Tensor) else None for a in args])
-        return run(*args)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        saved = ctx.saved_tensors
-        inputs = [_leaf_like(s) if s is not None else a for s, a in zip(saved, ctx.args)]
-        with enable_grad():
-            outputs = _as_tuple(ctx.rng.replay(lambda: ctx.run(*inputs)))
-        _backprop(outputs, grads)
-        return (None, None) + tuple(x.grad if isinstance(x, Tensor) and x.requires_grad else None for x in inputs)
-
-
 def checkpoint(fn, *args, preserve_rng_state=True, **kwargs):
-    """fn(*args, **kwargs), keeping only the inputs: fn runs again inside backward to rebuild its graph.
-    Gradients equal those without checkpointing; with preserve_rng_state the recomputation replays the same
-    random numbers (pyad.rand, pyad.randn, pyad.nn.functional.dropout)."""
+    """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
+    first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
+    Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
+    with preserve_rng_state the recomputation replays the same random numbers (pyad.rand, pyad.randn,
+    pyad.nn.functional.dropout). Inputs must not be modified in place before backward."""
     run = functools.partial(fn, **kwargs) if kwargs else fn
-    if not is_grad_enabled() or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+    if not is_grad_enabled():
         return run(*args)
-    return _Checkpoint.apply(run, preserve_rng_state, *args)
+    rng = _RngState(preserve_rng_state)
+    versions = [(a, a._version) for a in args if isinstance(a, Tensor)]
+
+    def recompute():
+        for i, (a, v) in enumerate(versions):
+            if a._version != v:
+                raise RuntimeError(f"[checkpoint] input {i} was modified in place (version {v} -> {a._version}) "
+                                   "after the checkpointed call; its recomputation would differ")
+        with enable_grad():
+            rng.replay(lambda: run(*args))
+
+    frame = _C.RecomputeFrame(recompute)
+    with _C.frame_guard(frame, False):
+        return run(*args)
 
 
 def checkpoint_sequential(functions, segments, input, preserve_rng_state=True):
@@ -165,88 +141,103 @@ def revolve_evaluations(num_layers, slots):
     return _cost(num_layers, slots) + num_layers
 
 
-class _Revolve(Function):
-    @staticmethod
-    def forward(ctx, functions, slots, x0):
-        ctx.functions = functions
-        ctx.actions = revolve_schedule(len(functions), slots)
-        ctx.rng = {}
-        ctx.stored = {0: x0}
-        ctx.pos = 0
-        ctx.current = (0, x0)
-        # Run until the first youturn (the last layer), which records the graph the output comes from.
-        while True:
-            action = ctx.actions[ctx.pos]
-            ctx.pos += 1
-            if action[0] == "youturn":
-                i = action[1]
-                ctx.last_in, ctx.last_out = _record_layer(ctx, i, ctx.current[1])
-                return ctx.last_out.detach()
-            _execute(ctx, action)
+class _RevolveRun:
+    """The state of one checkpoint_revolve call: the schedule, where backward is in it, the stored
+    activations and the random state each layer first ran with."""
 
-    @staticmethod
-    def backward(ctx, grad):
-        _backprop([ctx.last_out], [grad])
-        g = ctx.last_in.grad
-        ctx.last_in = ctx.last_out = None
-        while ctx.pos < len(ctx.actions):
-            action = ctx.actions[ctx.pos]
-            ctx.pos += 1
-            if action[0] == "youturn":
-                x_in, y = _record_layer(ctx, action[1], ctx.current[1])
-                _backprop([y], [g])
-                g = x_in.grad
-            else:
-                _execute(ctx, action)
-        ctx.stored.clear()
-        return None, None, g
+    def __init__(self, functions, slots):
+        self.functions = functions
+        self.actions = revolve_schedule(len(functions), slots)
+        self.rng = {}
+        self.stored = {}
+        self.current = None
+        self.pos = 0
+
+    def state_for(self, i):
+        """x_i, the input of layer i+1, for that layer's recomputation: run the schedule to its youturn."""
+        while self.pos < len(self.actions):
+            action = self.actions[self.pos]
+            self.pos += 1
+            if action[0] != "youturn":
+                _execute(self, action)
+            elif action[1] == i:
+                return self.current[1]
+            elif action[1] < i:
+                break
+            # a youturn for a layer whose gradient nobody asked for (autograd.grad): nothing to recompute
+        raise RuntimeError(f"[checkpoint_revolve] layer {i + 1} was recomputed out of the schedule's order; the "
+                           "graph of a checkpoint_revolve call can be differentiated once per forward pass")
 
 
-def _call_layer(ctx, i, x):
+def _call_layer(run, i, x):
     """Layer i+1 on x, replaying the random state it had when it first ran."""
-    if i not in ctx.rng:
-        ctx.rng[i] = _RngState(True)
-        return ctx.functions[i](x)
-    return ctx.rng[i].replay(lambda: ctx.functions[i](x))
-
-
-def _record_layer(ctx, i, x):
-    leaf = _leaf_like(x)
-    if not leaf.requires_grad:
-        leaf.requires_grad_(True)
-    with enable_grad():
-        y = _call_layer(ctx, i, leaf)
-    return leaf, y
-
-
-def _execute(ctx, action):
-    kind = action[0]
-    if kind == "advance":
-        a, b = action[1], action[2]
-        x = ctx.current[1]
-        with no_grad():
-            for i in range(a, b):
-                x = _call_layer(ctx, i, x)
-        ctx.current = (b, x)
-    elif kind == "store":
-        ctx.stored[action[1]] = ctx.current[1]
-    elif kind == "free":
-        del ctx.stored[action[1]]
-    elif kind == "restore":
-        ctx.current = (action[1], ctx.stored[action[1]])
+    if i not in run.rng:
+        run.rng[i] = _RngState(True)
+        return run.functions[i](x)
+    return run.rng[i].replay(lambda: run.functions[i](x))
 
 
 def checkpoint_revolve(functions, input, slots):
     """The chain functions[-1](...functions[0](input)) keeping at most `slots` activations besides the input
-    and following the optimal binomial (Revolve) schedule. The number of layer forward evaluations over
-    forward plus backward is revolve_evaluations(len(functions), slots), the minimum Griewank's formula gives
-    (see its docstring for how they are counted); gradients equal those of the plain chain."""
+    and following the optimal binomial (Revolve) schedule. The graph is recorded as usual, but no layer except
+    the last keeps its saved tensors: when backward first needs one of layer k's, the schedule runs from the
+    nearest stored activation to x_(k-1) and layer k runs again (Note [Recomputed saved tensors]). The number of
+    layer forward evaluations over forward plus backward is revolve_evaluations(len(functions), slots), the
+    minimum Griewank's formula gives (see its docstring for how they are counted); gradients equal those of the
+    plain chain, through backward() and autograd.grad alike. Second derivatives (create_graph=True) are not
+    supported: the recomputed layers start from stored values without history."""
     functions = list(functions)
     if not is_grad_enabled():
         x = input
         for f in functions:
             x = f(x)
         return x
-    # The layers' parameters need the backward pass even when the input needs no gradient: stand in a leaf.
-    x0 = input if input.requires_grad else input.detach().requires_grad_(True)
-    return _Revolve.apply(functions, int(slots), x0)
+    run = _RevolveRun(functions, int(slots))
+    # The forward pass covers the schedule's first sweep: store what it stores, stop at its first youturn.
+    stores = set()
+    for action in run.actions:
+        if action[0] == "youturn":
+            break
+        if action[0] == "store":
+            stores.add(action[1])
+    run.pos = next(k for k, a in enumerate(run.actions) if a[0] == "youturn") + 1
+    run.stored[0] = input.detach()
+    last = len(functions) - 1
+    x = input
+    for i, f in enumerate(functions):
+        if i == last:
+            x = _call_layer(run, i, x)  # the first youturn: its saved tensors are kept
+            break
+        frame = _C.RecomputeFrame(functools.partial(_recompute_layer, run, i, x.requires_grad))
+        with _C.frame_guard(frame, False):
+            x = _call_layer(run, i, x)
+        if i + 1 in stores:
+            run.stored[i + 1] = x.detach()
+    return x
+
+
+def _recompute_layer(run, i, input_requires_grad):
+    if is_grad_enabled():
+        raise RuntimeError("[checkpoint_revolve] second derivatives (create_graph=True) are not supported through "
+                           "checkpoint_revolve; use checkpoint or checkpoint_sequential")
+    # The layer's ops must save what they saved the first time, which depends on whether x needed a gradient.
+    x = run.state_for(i).detach().requires_grad_(input_requires_grad)
+    with enable_grad():
+        _call_layer(run, i, x)
+
+
+def _execute(run, action):
+    kind = action[0]
+    if kind == "advance":
+        a, b = action[1], action[2]
+        x = run.current[1]
+        with no_grad():
+            for i in range(a, b):
+                x = _call_layer(run, i, x)
+        run.current = (b, x)
+    elif kind == "store":
+        run.stored[action[1]] = run.current[1]
+    elif kind == "free":
+        del run.stored[action[1]]
+    elif kind == "restore":
+        run.current = (action[1], run.stored[action[1]])
