@@ -97,6 +97,21 @@ def vjp(f, *primals, has_aux=False):
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
 
 
+def _record(f, args, kwargs, argnums, fn):
+    """Call f with args[argnums] tracked (see _track) and the graph recorded: (tracked inputs, output,
+    create_graph) where create_graph says whether an enclosing transform differentiates the result."""
+    nums = _argnums(argnums, len(args), fn)
+    diff = [args[i] for i in nums]
+    _check_tensors(diff, "differentiated arguments", fn)
+    create = _nested(diff)
+    with enable_grad():
+        ins = list(args)
+        for i in nums:
+            ins[i] = _track(args[i])
+        out = f(*ins, **kwargs)
+    return [ins[i] for i in nums], out, create
+
+
 def _detach(out):
     return tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()
 
@@ -105,19 +120,11 @@ def grad_and_value(f, argnums=0, has_aux=False):
     """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value)."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        nums = _argnums(argnums, len(args), "grad")
-        diff = [args[i] for i in nums]
-        _check_tensors(diff, "differentiated arguments", "grad")
-        create = _nested(diff)
-        with enable_grad():
-            ins = list(args)
-            for i in nums:
-                ins[i] = _track(args[i])
-            out, aux = _split_aux(f(*ins, **kwargs), has_aux, "grad")
+        tracked, out, create = _record(f, args, kwargs, argnums, "grad")
+        out, aux = _split_aux(out, has_aux, "grad")
         if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
             raise RuntimeError(f"[grad] the function must return a scalar (0-d) tensor, got "
                                f"{getattr(out, 'shape', type(out).__name__)}")
-        tracked = [ins[i] for i in nums]
         if out.requires_grad:
             grads = _C.grad([out], tracked, None, create, create, True, 0)
         else:
@@ -176,17 +183,10 @@ def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by reverse mode: all output directions in one batched backward pass."""
     @functools.wraps(f)
     def wrapper(*args):
-        nums = _argnums(argnums, len(args), "jacrev")
-        diff = [args[i] for i in nums]
-        _check_tensors(diff, "differentiated arguments", "jacrev")
-        create = _nested(diff)
-        with enable_grad():
-            ins = list(args)
-            for i in nums:
-                ins[i] = _track(args[i])
-            out, aux = _split_aux(f(*ins), has_aux, "jacrev")
+        tracked, out, create = _record(f, args, {}, argnums, "jacrev")
+        out, aux = _split_aux(out, has_aux, "jacrev")
         outs = _outputs(out, "jacrev")
-        jac = _structure(_reverse_jacobian(outs, [ins[i] for i in nums], create, chunk_size),
+        jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size),
                          isinstance(out, tuple), argnums)
         return (jac, aux) if has_aux else jac
     return wrapper
@@ -314,28 +314,22 @@ def jacobian(f, argnums=0, mode="auto", chunk_size=None):
 
     @functools.wraps(f)
     def wrapper(*args):
-        nums = _argnums(argnums, len(args), "jacobian")
-        diff = [args[i] for i in nums]
-        _check_tensors(diff, "differentiated arguments", "jacobian")
         if mode == "forward":
+            _check_tensors([args[i] for i in _argnums(argnums, len(args), "jacobian")],
+                           "differentiated arguments", "jacobian")
             _last_mode[0] = "forward"
             return jacfwd(f, argnums, chunk_size=chunk_size)(*args)
         # Evaluate once with a graph: it tells m, and reverse mode reuses it.
-        create = _nested(diff)
-        with enable_grad():
-            ins = list(args)
-            for i in nums:
-                ins[i] = _track(args[i])
-            out = f(*ins)
+        tracked, out, create = _record(f, args, {}, argnums, "jacobian")
         outs = _outputs(out, "jacobian")
-        n = sum(x.numel() for x in diff)
+        n = sum(x.numel() for x in tracked)
         m = sum(o.numel() for o in outs)
         if mode == "auto" and n < m:
             _last_mode[0] = "forward"
-            del out, outs, ins
+            del out, outs, tracked
             return jacfwd(f, argnums, chunk_size=chunk_size)(*args)
         _last_mode[0] = "reverse"
-        return _structure(_reverse_jacobian(outs, [ins[i] for i in nums], create, chunk_size),
+        return _structure(_reverse_jacobian(outs, tracked, create, chunk_size),
                           isinstance(out, tuple), argnums)
     return wrapper
 
