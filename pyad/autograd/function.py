@@ -27,6 +27,8 @@ than through save_for_backward) raises, naming the Function, when that tensor is
 that requires grad, an output, or a value computed in forward from such inputs. Such a tensor carries no
 history from forward, so the second derivatives through it would silently be wrong.
 """
+import functools
+
 from .. import _C
 
 Tensor = _C.Tensor
@@ -35,15 +37,17 @@ Tensor = _C.Tensor
 class FunctionCtx:
     """The `ctx` of forward, backward and jvp."""
 
+    # Defaults live on the class, so that a ctx costs one attribute until a Function sets more.
+    _to_save = ()
+    _node = None            # set only while backward runs
+    _saved_direct = None    # saved tensors when no graph was recorded
+    _graph = None           # (inputs, output ids), for the stash check
+    non_differentiable = frozenset()
+    materialize_grads = True
+    needs_input_grad = ()
+
     def __init__(self, name):
         self._name = name
-        self._to_save = ()
-        self._node = None            # set only while backward runs
-        self._saved_direct = None    # saved tensors when no graph was recorded
-        self._graph_ids = None       # ids of the inputs that require grad and of the outputs
-        self.non_differentiable = set()
-        self.materialize_grads = True
-        self.needs_input_grad = ()
 
     def save_for_backward(self, *tensors):
         for t in tensors:
@@ -61,7 +65,7 @@ class FunctionCtx:
         return tuple(self._to_save)
 
     def mark_non_differentiable(self, *tensors):
-        self.non_differentiable.update(id(t) for t in tensors)
+        self.non_differentiable = self.non_differentiable | {id(t) for t in tensors}
 
     def set_materialize_grads(self, value):
         self.materialize_grads = bool(value)
@@ -95,7 +99,9 @@ def _tensors_in(value):
 def _check_stash(ctx, name, value):
     """A stashed tensor belongs to the graph when it is an input that requires grad, an output, or a float value
     computed in forward while some input required grad (it then carries no history)."""
-    graph_ids, input_ids = object.__getattribute__(ctx, "_graph_ids")
+    inputs, outputs = object.__getattribute__(ctx, "_graph")
+    input_ids = {id(t) for t in inputs}
+    graph_ids = {id(t) for t in inputs if t.requires_grad} | set(outputs)
     for t in _tensors_in(value):
         computed = id(t) not in input_ids and t.dtype.is_floating_point
         if id(t) in graph_ids or computed:
@@ -153,7 +159,7 @@ class Function:
 
         node = None
         if any(diff) and grad_on:
-            node = _C.function_node(name, _backward_fn(cls, ctx, args, meta), inputs,
+            node = _C.function_node(name, functools.partial(_run_backward, cls, ctx, args, meta), inputs,
                                     [o if isinstance(o, Tensor) else _C.zeros([], _C.dtype.float32, _C.device("cpu"))
                                      for o in outs], diff)
         if node is not None:
@@ -163,7 +169,7 @@ class Function:
                 out = next((o for r, o in zip(raws, outs) if t is r), None)
                 saved.append(_C.SavedTensor(out if out is not None else t, out is not None))
             _C.function_save(node, saved)
-            ctx._graph_ids = ({id(t) for t in inputs if t.requires_grad} | {id(o) for o in outs}, input_ids)
+            ctx._graph = (inputs, [id(o) for o in outs])  # ids: holding the outputs would make a cycle
         else:
             ctx._saved_direct = tuple(ctx._to_save)
 
@@ -172,49 +178,47 @@ class Function:
         return tuple(outs) if is_tuple else outs[0]
 
 
-def _backward_fn(cls, ctx, args, meta):
+def _run_backward(cls, ctx, args, meta, node, grads):
+    """The node's backward: materialise missing gradients, run cls.backward, check what it returns."""
     name = cls.__name__
-
-    def run(node, grads):
-        grads = list(grads)
-        if ctx.materialize_grads:
-            grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], _C.device("cpu"))
-                     for g, m in zip(grads, meta)]
-        ctx._node = node
-        checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error
-        if checking:
-            ctx.__class__ = _CheckingCtx
-        try:
-            result = cls.backward(ctx, *grads)
-        finally:
-            ctx.__class__ = FunctionCtx
-            ctx._node = None
-        result = result if isinstance(result, tuple) else (result,)
-        # Trailing Nones beyond the forward's arguments are allowed, as torch.
-        while len(result) > len(args) and result[-1] is None:
-            result = result[:-1]
-        if len(result) != len(args):
-            raise RuntimeError(f"[{name}] backward returned {len(result)} gradients, but forward took {len(args)} "
-                               "arguments (return one per argument, None for non-tensors)")
-        out = []
-        for i, g in enumerate(result):
-            a = args[i]
-            if not isinstance(a, Tensor):
-                if g is not None:
-                    raise RuntimeError(f"[{name}] backward returned a gradient for argument {i}, which is not a "
-                                       "Tensor (return None there)")
-                continue
+    grads = list(grads)
+    if ctx.materialize_grads:
+        grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], _C.device("cpu"))
+                 for g, m in zip(grads, meta)]
+    ctx._node = node
+    checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error
+    if checking:
+        ctx.__class__ = _CheckingCtx
+    try:
+        result = cls.backward(ctx, *grads)
+    finally:
+        ctx.__class__ = FunctionCtx
+        ctx._node = None
+    result = result if isinstance(result, tuple) else (result,)
+    # Trailing Nones beyond the forward's arguments are allowed, as torch.
+    while len(result) > len(args) and result[-1] is None:
+        result = result[:-1]
+    if len(result) != len(args):
+        raise RuntimeError(f"[{name}] backward returned {len(result)} gradients, but forward took {len(args)} "
+                           "arguments (return one per argument, None for non-tensors)")
+    out = []
+    for i, g in enumerate(result):
+        a = args[i]
+        if not isinstance(a, Tensor):
             if g is not None:
-                if not isinstance(g, Tensor):
-                    raise TypeError(f"[{name}] backward returned a {type(g).__name__} as the gradient of argument "
-                                    f"{i}; expected a Tensor or None")
-                # Batched cotangents (jacrev, is_grads_batched) carry leading batch dims.
-                if g.ndim < a.ndim or tuple(g.shape[g.ndim - a.ndim:]) != tuple(a.shape):
-                    raise RuntimeError(f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
-                                       f"argument {i} of shape {tuple(a.shape)}")
-            out.append(g)
-        return out
-    return run
+                raise RuntimeError(f"[{name}] backward returned a gradient for argument {i}, which is not a "
+                                   "Tensor (return None there)")
+            continue
+        if g is not None:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"[{name}] backward returned a {type(g).__name__} as the gradient of argument "
+                                f"{i}; expected a Tensor or None")
+            # Batched cotangents (jacrev, is_grads_batched) carry leading batch dims.
+            if g.ndim < a.ndim or tuple(g.shape[g.ndim - a.ndim:]) != tuple(a.shape):
+                raise RuntimeError(f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
+                                   f"argument {i} of shape {tuple(a.shape)}")
+        out.append(g)
+    return out
 
 
 def _forward_mode(cls, ctx, args, outs, diff):
