@@ -112,8 +112,13 @@ def _record(f, args, kwargs, argnums, fn):
     return [ins[i] for i in nums], out, create
 
 
-def _detach(out):
-    return tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()
+def _detach(x):
+    """x (a tensor, or a tuple nesting tensors and other values) with every tensor detached."""
+    if isinstance(x, Tensor):
+        return x.detach()
+    if isinstance(x, tuple):
+        return tuple(_detach(v) for v in x)
+    return x
 
 
 def grad_and_value(f, argnums=0, has_aux=False):
@@ -260,17 +265,9 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
         jac = _structure(jac, isinstance(out, tuple), argnums)
         if has_aux:
             aux = aux_box[-1]
-            return jac, (_detach_dual(aux) if aux is not None else aux)
+            return jac, _detach(aux)
         return jac
     return wrapper
-
-
-def _detach_dual(x):
-    if isinstance(x, Tensor):
-        return x.detach()
-    if isinstance(x, tuple):
-        return tuple(_detach_dual(v) for v in x)
-    return x
 
 
 def hessian(f, argnums=0):

@@ -446,3 +446,13 @@ def test_nan_item_and_repr():
     assert (pyad.tensor([1.0]) / 0).item() == INF
     assert "nan" in repr(pyad.log(pyad.tensor([-1.0])))
     assert "inf" in repr(pyad.tensor([1.0]) / 0)
+
+
+def test_pyad_never_imports_torch():
+    # torch is a test and benchmark dependency only: importing every pyad module (the benchmark's
+    # `python -m pyad.bench` entry point aside, which imports torch lazily when asked to compare) loads no torch.
+    import subprocess
+    import sys
+    code = ("import sys, pyad, pyad.func, pyad.autograd, pyad.utils.checkpoint, pyad.viz, pyad.nn, "
+            "pyad.bench.experiment; assert 'torch' not in sys.modules, 'pyad imported torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -23,7 +23,4 @@ inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) 
              a.device().str(), " and ", b.device().str());
 }
 
-// Unsqueeze the reduced dims back into a keepdim=False reduction result (a view, no history).
-Shape keepdim_shape(const Shape& in, const std::vector<bool>& mask);
-
 }  // namespace pyad

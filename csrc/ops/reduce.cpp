@@ -7,14 +7,15 @@
 
 namespace pyad {
 
+namespace {
+
+// The input's shape with the reduced dims set to 1.
 Shape keepdim_shape(const Shape& in, const std::vector<bool>& mask) {
   Shape s = in;
   for (size_t i = 0; i < s.size(); ++i)
     if (mask[i]) s[i] = 1;
   return s;
 }
-
-namespace {
 
 std::vector<int64_t> mask_dims(const std::vector<bool>& mask) {
   std::vector<int64_t> d;

@@ -155,7 +155,6 @@ void init_tensor(py::module_& m) {
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("storage_offset", [](const Tensor& t) { return t->offset; })
       .def_property_readonly("_version", [](const Tensor& t) { return t->version->version; })
-      .def_property_readonly("_base_shares_storage", [](const Tensor& t) { return t->is_view; })
       .def("item", [](const Tensor& t) { return item(t); })
       .def_property("requires_grad", [](const Tensor& t) { return t.requires_grad(); }, &set_requires_grad)
       .def("requires_grad_", [](const Tensor& t, bool on) { set_requires_grad(t, on); return t; },
