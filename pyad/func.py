@@ -229,7 +229,7 @@ def _forward_jacobian(f, args, nums, chunk_size):
         pieces = []
         for s, e in _chunks(n, chunk_size):
             # Rows s..e of the identity, marked so matmul reads A @ seed as a slice of A^T.
-            seed = _C.identity_seed(n, s, e - s, list(x.shape), x.dtype)
+            seed = _C.identity_seed(n, s, e - s, list(x.shape), x.dtype, x.device)
             with forward_ad.dual_level():
                 ins = list(args)
                 ins[j] = _C.make_dual(x, seed)

@@ -23,6 +23,8 @@ struct NodeState {
 // Make a gradient fit the input it flows to. See Note [Edges and input metadata].
 Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t nb) {
   if (!g.defined()) return g;
+  PYAD_CHECK(g.device() == meta.device, RuntimeError, "[", node.name(), "] returned a gradient on ", g.device().str(),
+             " for an input on ", meta.device.str());
   if (g.ndim() - nb != static_cast<int64_t>(meta.shape.size()) ||
       !std::equal(meta.shape.begin(), meta.shape.end(), g.shape().begin() + nb))
     g = sum_to(g, meta.shape, node.name().c_str(), nb);

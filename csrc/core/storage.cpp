@@ -2,11 +2,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include "../kernels/cuda/runtime.h"
 
 namespace pyad {
 
 namespace {
-// Index 0: cpu. CUDA devices get their own counters when the backend comes.
+// Index 0: cpu, then one per CUDA device.
 constexpr int kMaxDevices = 17;
 std::atomic<int64_t> g_current[kMaxDevices];
 std::atomic<int64_t> g_peak[kMaxDevices];
@@ -23,19 +24,22 @@ void count(Device d, int64_t delta) {
 
 Storage::~Storage() {
   if (owned) {
-    std::free(data);
+    if (device.is_cpu()) std::free(data);
+    else gpu::release(data, device.index);
     count(device, -static_cast<int64_t>(nbytes));
   }
 }
 
 StoragePtr allocate(size_t nbytes, Device device) {
-  PYAD_CHECK(device.is_cpu(), RuntimeError, "[allocate] device ", device.str(),
-             " is not available in this build");
   auto s = std::make_shared<Storage>();
-  // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
-  size_t rounded = ((nbytes + 63) / 64) * 64;
-  s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!s->data) throw std::bad_alloc();
+  if (device.is_cpu()) {
+    // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
+    size_t rounded = ((nbytes + 63) / 64) * 64;
+    s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (!s->data) throw std::bad_alloc();
+  } else {
+    s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (kernels/cuda/runtime.h)
+  }
   s->nbytes = nbytes;
   s->device = device;
   s->owned = true;

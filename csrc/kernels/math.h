@@ -3,6 +3,7 @@
 // CUDA kernels instantiate the very functors the CPU tests already check.
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define PYAD_HD __host__ __device__ __forceinline__
@@ -49,7 +50,19 @@ struct Add { template <class T> PYAD_HD T operator()(T a, T b) const { return a 
 struct Sub { template <class T> PYAD_HD T operator()(T a, T b) const { return a - b; } };
 struct Mul { template <class T> PYAD_HD T operator()(T a, T b) const { return a * b; } };
 struct Div { template <class T> PYAD_HD T operator()(T a, T b) const { return a / b; } };
-struct Pow { template <class T> PYAD_HD T operator()(T a, T b) const { return std::pow(a, b); } };
+struct Pow {
+  template <class T> PYAD_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      // By squaring; negative exponents give 0 except for bases +-1, as torch.
+      if (b < 0) return a == 1 ? T(1) : (a == -1 ? (b % 2 ? T(-1) : T(1)) : T(0));
+      T r = 1;
+      for (T e = b, base = a; e; e >>= 1, base *= base) if (e & 1) r *= base;
+      return r;
+    } else {
+      return std::pow(a, b);
+    }
+  }
+};
 // maximum/minimum propagate NaN from either side, as torch.
 struct Maximum {
   template <class T> PYAD_HD T operator()(T a, T b) const { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
@@ -72,6 +85,21 @@ struct MaxCombine {
 };
 struct MinCombine {
   template <class T> PYAD_HD T operator()(T acc, T x) const { return (acc != acc) ? acc : ((x != x || x < acc) ? x : acc); }
+};
+
+// ---- the max shifts of logsumexp and softmax ----
+// An all -inf slice must not give -inf - -inf = NaN, so its shift is 0; logsumexp also shifts a +inf max by 0
+// (its result is then +inf), as torch.
+struct LseShift {
+  PYAD_HD double operator()(double m) const { return (m == INFINITY || m == -INFINITY) ? 0.0 : m; }
+};
+struct SoftmaxShift {
+  PYAD_HD double operator()(double m) const { return m == -INFINITY ? 0.0 : m; }
+};
+struct SoftmaxOut {
+  PYAD_HD double operator()(double x, double shift, double sum, bool log) const {
+    return log ? (x - shift) - std::log(sum) : std::exp(x - shift) / sum;
+  }
 };
 
 }  // namespace pyad::math

@@ -25,8 +25,8 @@ DType result_type(const Tensor& a, const Tensor& b) {
   return promote(a.dtype(), b.dtype());
 }
 
-Prepared prepare(const char* op, const Tensor& a, const Tensor& b, bool needs_float) {
-  check_same_device(op, a, b);
+Prepared prepare(const char* op, const Tensor& a0, const Tensor& b0, bool needs_float) {
+  auto [a, b] = same_device(op, a0, b0);
   DType dt = result_type(a, b);
   if (needs_float) dt = to_floating(dt);
   Shape sh = broadcast_shapes(a.shape(), b.shape(), op);
@@ -117,19 +117,19 @@ const BinaryRule kMul{"mul", "MulBackward0", kernels::Binary::Mul,
 // d/db (a / b) = -a / b^2, as torch writes it.
 const BinaryRule kDiv{"div", "DivBackward0", kernels::Binary::Div,
                       [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                        return std::pair{Partial{na ? ones({}, b.dtype()) / b : Tensor()},
+                        return std::pair{Partial{na ? ones({}, b.dtype(), b.device()) / b : Tensor()},
                                          Partial{nb ? -a / (b * b) : Tensor()}};
                       },
                       2, 3, 0, true};
 // d/da a^b = b a^(b-1) (0 where b == 0); d/db a^b = a^b log a (0 where a == 0 and b >= 0), as torch.
 const BinaryRule kPow{"pow", "PowBackward1", kernels::Binary::Pow,
                       [](const Tensor& a, const Tensor& b, const Tensor& out, bool na, bool nb) {
-                        Tensor zero = zeros({}, a.dtype());
+                        Tensor zero = zeros({}, a.dtype(), a.device());
                         Partial da, db;
-                        if (na) da.value = where(compare(Cmp::Eq, b, zero), zero, b * pow(a, b - ones({}, b.dtype())));
+                        if (na) da.value = where(compare(Cmp::Eq, b, zero), zero, b * pow(a, b - ones({}, b.dtype(), b.device())));
                         if (nb) {
                           Tensor a_zero_b_nonneg = where(compare(Cmp::Eq, a, zero), compare(Cmp::Ge, b, zero),
-                                                         zeros({}, DType::Bool));
+                                                         zeros({}, DType::Bool, a.device()));
                           db.value = where(a_zero_b_nonneg, zero, out * log(a));
                         }
                         return std::pair{da, db};
@@ -177,7 +177,7 @@ struct WhereBackward : Node {
   SavedTensor cond;
   std::string name() const override { return "WhereBackward0"; }
   TensorList apply(TensorList&& g) override {
-    Tensor c = cond.unpack(*this), zero = zeros({}, g[0].dtype());
+    Tensor c = cond.unpack(*this), zero = zeros({}, g[0].dtype(), g[0].device());
     return {needs_input_grad(0) ? where(c, g[0], zero) : Tensor(), needs_input_grad(1) ? where(c, zero, g[0]) : Tensor()};
   }
   std::vector<SavedTensor*> saved() override { return {&cond}; }
@@ -186,14 +186,14 @@ struct WhereBackward : Node {
 
 Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
   PYAD_CHECK(cond.dtype() == DType::Bool, TypeError, "[where] condition must be a bool tensor, got ", dtype_name(cond.dtype()));
-  check_same_device("where", cond, a0);
   auto [a, b, sh] = prepare("where", a0, b0, false);
+  check_same_device("where", cond, a);
   sh = broadcast_shapes(cond.shape(), sh, "where");
   Tensor out = empty(sh, a.dtype(), a.device());
   kernels::where(cond, a, b, out);
   if (auto node = record<WhereBackward>(out, {a, b})) node->cond = SavedTensor(cond, false);
   forward_rule(out, {a, b}, [&] {
-    Tensor ta = tangent_of(a), tb = tangent_of(b), zero = zeros({}, out.dtype());
+    Tensor ta = tangent_of(a), tb = tangent_of(b), zero = zeros({}, out.dtype(), out.device());
     const int64_t nd = out.ndim();
     return where(cond, ta.defined() ? align_batched(ta, a.ndim(), nd) : zero,
                  tb.defined() ? align_batched(tb, b.ndim(), nd) : zero);
@@ -204,9 +204,9 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
 namespace {
 // The derivative of clamp: 1 where lo <= x <= hi, else 0 (NaN x gets none), as torch.
 Tensor clamp_mask(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
-  Tensor mask = ones({}, x.dtype());
-  if (lo) mask = mask * to_dtype(compare(Cmp::Ge, x, scalar_tensor(*lo, x.dtype())), x.dtype());
-  if (hi) mask = mask * to_dtype(compare(Cmp::Le, x, scalar_tensor(*hi, x.dtype())), x.dtype());
+  Tensor mask = ones({}, x.dtype(), x.device());
+  if (lo) mask = mask * to_dtype(compare(Cmp::Ge, x, scalar_tensor(*lo, x.dtype(), x.device())), x.dtype());
+  if (hi) mask = mask * to_dtype(compare(Cmp::Le, x, scalar_tensor(*hi, x.dtype(), x.device())), x.dtype());
   return mask;
 }
 
@@ -226,8 +226,8 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   {
     NoGradGuard ng;
     out = x;
-    if (lo) out = maximum(out, scalar_tensor(*lo, x.dtype()));
-    if (hi) out = minimum(out, scalar_tensor(*hi, x.dtype()));
+    if (lo) out = maximum(out, scalar_tensor(*lo, x.dtype(), x.device()));
+    if (hi) out = minimum(out, scalar_tensor(*hi, x.dtype(), x.device()));
     if (out.same(x)) out = clone(x);
   }
   if (auto node = record<ClampBackward>(out, {x})) {

@@ -213,9 +213,9 @@ struct IndexPutBackward : Node {
 };
 }  // namespace
 
-Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value0) {
+Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value1) {
   check_leaf("setitem", x);
-  check_same_device("setitem", x, value0);
+  const Tensor value0 = same_device("setitem", x, value1).second;
   Tensor region;
   {
     NoGradGuard ng;

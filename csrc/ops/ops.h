@@ -79,6 +79,9 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to_dtype(const Tensor& x, DType dtype);
+Tensor to_device(const Tensor& x, Device device);
+// The copy under clone, to_dtype and to_device (only_if_needed: x itself when nothing changes).
+Tensor copy_op(const Tensor& x, DType dtype, Device device, const char* node_name, bool only_if_needed);
 
 // Basic indexing: a resolved list of steps, applied in order.
 struct IndexStep {
@@ -107,10 +110,10 @@ inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 inline Tensor operator-(const Tensor& a) { return neg(a); }
-inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_tensor(s, a.dtype())); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_tensor(s, a.dtype(), a.device())); }
 inline Tensor operator*(double s, const Tensor& a) { return a * s; }
-inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_tensor(s, a.dtype())); }
-inline Tensor operator-(double s, const Tensor& a) { return sub(scalar_tensor(s, a.dtype()), a); }
-inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_tensor(s, a.dtype())); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_tensor(s, a.dtype(), a.device())); }
+inline Tensor operator-(double s, const Tensor& a) { return sub(scalar_tensor(s, a.dtype(), a.device()), a); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_tensor(s, a.dtype(), a.device())); }
 
 }  // namespace pyad

@@ -92,7 +92,7 @@ Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
     for (size_t i = 0; i < mask.size(); ++i)
       if (mask[i]) count *= x.shape()[i];
     scale = count == 0 ? std::nan("") : 1.0 / static_cast<double>(count);
-    Tensor s = scalar_tensor(scale, dt);
+    Tensor s = scalar_tensor(scale, dt, out.device());
     kernels::binary(kernels::Binary::Mul, out, s, out);
   }
   out = finish(out, mask, keepdim);
@@ -167,7 +167,7 @@ struct IndexedExtremeBackward : Node {
   static Tensor onehot(const Tensor& idx, const Shape& in_shape, int64_t dim, DType dt) {
     Shape pos_shape(in_shape.size(), 1);
     pos_shape[dim] = in_shape[dim];
-    Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64), pos_shape);
+    Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64, idx.device()), pos_shape);
     return to_dtype(compare(Cmp::Eq, pos, idx), dt);
   }
   std::vector<SavedTensor*> saved() override { return {&indices}; }
@@ -201,17 +201,8 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   return {v, i};
 }
 
-// logsumexp, softmax and log_softmax: forward composed of raw ops without
-// history (max-shifted for stability), then one node with the closed-form rule.
-// The max over dims, replaced by 0 where it is -inf (an all -inf slice would give -inf - -inf = NaN) and,
-// for logsumexp, where it is +inf (whose result is then +inf), as torch.
-Tensor shifted_max(const Tensor& x, const std::vector<int64_t>& dims, bool also_pos_inf) {
-  NoGradGuard ng;
-  Tensor m = amax(x, dims, true);
-  Tensor bad = also_pos_inf ? compare(Cmp::Eq, abs(m), scalar_tensor(INFINITY, m.dtype()))
-                            : compare(Cmp::Eq, m, scalar_tensor(-INFINITY, m.dtype()));
-  return where(bad, zeros({}, m.dtype()), m);
-}
+// logsumexp, softmax and log_softmax: the forward is one fused kernel (max-shifted for stability),
+// then one node with the closed-form rule.
 
 // The rules read the result itself (not a constant copy), so second derivatives see its dependence on x.
 struct LogsumexpBackward : Node {
@@ -250,17 +241,11 @@ Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {
   Tensor x = is_floating(x0.dtype()) ? x0 : to_dtype(x0, DType::Float32);
   int64_t d = wrap_dim(dim, x.ndim(), op);
   std::vector<int64_t> dims = x.ndim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d};
-  Tensor out;
-  {
-    NoGradGuard ng;
-    if (x.numel() == 0) {
-      out = clone(x);
-    } else {
-      Tensor shifted = x - shifted_max(x, dims, false);
-      Tensor e = exp(shifted);
-      Tensor s = sum(e, dims, true);
-      out = log_ ? shifted - log(s) : e / s;
-    }
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  if (x.ndim() == 0) {  // the kernel works along a dim: view the scalar as shape (1,)
+    kernels::softmax(make_view(x, {1}, {1}, x->offset), 0, make_view(out, {1}, {1}, 0), log_);
+  } else {
+    kernels::softmax(x, d, out, log_);
   }
   const int64_t neg_dim = x.ndim() == 0 ? -1 : d - x.ndim();
   if (auto node = record<SoftmaxBackward>(out, {x})) {
@@ -290,17 +275,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, t
 Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor x = is_floating(x0.dtype()) ? x0 : to_dtype(x0, DType::Float32);
   auto mask = reduce_mask(dims, x.ndim(), "logsumexp");
-  Tensor kept;
-  {
-    NoGradGuard ng;
-    std::vector<int64_t> all = mask_dims(mask);
-    if (x.numel() == 0) {
-      kept = log(sum(x, all, true) * 0.0);  // log(0) = -inf, as torch
-    } else {
-      Tensor m = shifted_max(x, all, true);
-      kept = log(sum(exp(x - m), all, true)) + m;
-    }
-  }
+  // An empty slice gives log(0) = -inf, as torch.
+  Tensor kept = empty(keepdim_shape(x.shape(), mask), x.dtype(), x.device());
+  kernels::logsumexp(x, kept);
   Tensor out = finish(detach(kept), mask, keepdim);
   out->is_view = false;
   if (auto node = record<LogsumexpBackward>(out, {x})) {

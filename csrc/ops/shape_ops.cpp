@@ -385,30 +385,35 @@ Tensor stack(const TensorList& xs, int64_t dim) {
 }
 
 namespace {
+// A copy, possibly to another dtype or device; the gradient goes back to the input's dtype and device.
 struct CopyBackward : Node {
   DType in_dtype;
+  Device in_device;
   std::string nm;
   std::string name() const override { return nm; }
-  TensorList apply(TensorList&& g) override { return {g[0].dtype() == in_dtype ? g[0] : to_dtype(g[0], in_dtype)}; }
+  TensorList apply(TensorList&& g) override { return {copy_op(g[0], in_dtype, in_device, nm.c_str(), true)}; }
 };
+}  // namespace
 
-Tensor copy_op(const Tensor& x, DType dt, const char* node_name) {
-  Tensor out = empty(x.shape(), dt, x.device());
+Tensor copy_op(const Tensor& x, DType dt, Device dev, const char* node_name, bool only_if_needed) {
+  if (only_if_needed && x.dtype() == dt && x.device() == dev) return x;
+  Tensor out = empty(x.shape(), dt, dev);
   kernels::copy(x, out);
   // Only float results carry gradients; a cast to int64/bool cuts the graph, as torch.
   if (is_floating(dt) && is_floating(x.dtype())) {
     if (auto node = record<CopyBackward>(out, {x})) {
       node->in_dtype = x.dtype();
+      node->in_device = x.device();
       node->nm = node_name;
     }
-    forward_rule(out, {x}, [&] { return copy_op(tangent_of(x), dt, node_name); });
+    forward_rule(out, {x}, [&] { return copy_op(tangent_of(x), dt, dev, node_name, false); });
   }
   return out;
 }
-}  // namespace
 
-Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : copy_op(x, x.dtype(), "CloneBackward0"); }
-Tensor clone(const Tensor& x) { return copy_op(x, x.dtype(), "CloneBackward0"); }
-Tensor to_dtype(const Tensor& x, DType dt) { return x.dtype() == dt ? x : copy_op(x, dt, "ToCopyBackward0"); }
+Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
+Tensor clone(const Tensor& x) { return copy_op(x, x.dtype(), x.device(), "CloneBackward0", false); }
+Tensor to_dtype(const Tensor& x, DType dt) { return copy_op(x, dt, x.device(), "ToCopyBackward0", true); }
+Tensor to_device(const Tensor& x, Device dev) { return copy_op(x, x.dtype(), dev, "ToCopyBackward0", true); }
 
 }  // namespace pyad

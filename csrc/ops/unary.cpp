@@ -44,13 +44,13 @@ Tensor unary_op(const UnaryRule& rule, const Tensor& x) {
 }
 
 // relu passes the gradient wherever its result is not <= 0 (NaN included), as torch's threshold_backward.
-Tensor mask_positive(const Tensor& y) { return 1.0 - to_dtype(compare(Cmp::Le, y, zeros({}, y.dtype())), y.dtype()); }
+Tensor mask_positive(const Tensor& y) { return 1.0 - to_dtype(compare(Cmp::Le, y, zeros({}, y.dtype(), y.device())), y.dtype()); }
 
 const UnaryRule kExp{"exp", "ExpBackward0", kernels::Unary::Exp, [](const Tensor&, const Tensor& y) { return y; }, false, true};
 const UnaryRule kLog{"log", "LogBackward0", kernels::Unary::Log,
-                     [](const Tensor& x, const Tensor&) { return ones({}, x.dtype()) / x; }, true, false};
+                     [](const Tensor& x, const Tensor&) { return ones({}, x.dtype(), x.device()) / x; }, true, false};
 const UnaryRule kLog1p{"log1p", "Log1PBackward0", kernels::Unary::Log1p,
-                       [](const Tensor& x, const Tensor&) { return ones({}, x.dtype()) / (x + 1.0); }, true, false};
+                       [](const Tensor& x, const Tensor&) { return ones({}, x.dtype(), x.device()) / (x + 1.0); }, true, false};
 const UnaryRule kSin{"sin", "SinBackward0", kernels::Unary::Sin, [](const Tensor& x, const Tensor&) { return cos(x); }, true, false};
 const UnaryRule kCos{"cos", "CosBackward0", kernels::Unary::Cos, [](const Tensor& x, const Tensor&) { return -sin(x); }, true, false};
 const UnaryRule kTanh{"tanh", "TanhBackward0", kernels::Unary::Tanh,
@@ -62,7 +62,7 @@ const UnaryRule kRelu{"relu", "ReluBackward0", kernels::Unary::Relu,
 const UnaryRule kSoftplus{"softplus", "SoftplusBackward0", kernels::Unary::Softplus,
                           [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true, false};
 const UnaryRule kSqrt{"sqrt", "SqrtBackward0", kernels::Unary::Sqrt,
-                      [](const Tensor&, const Tensor& y) { return ones({}, y.dtype()) / (y * 2.0); }, false, true};
+                      [](const Tensor&, const Tensor& y) { return ones({}, y.dtype(), y.device()) / (y * 2.0); }, false, true};
 const UnaryRule kAbs{"abs", "AbsBackward0", kernels::Unary::Abs, [](const Tensor& x, const Tensor&) { return sign(x); }, true, false};
 
 }  // namespace

@@ -160,8 +160,8 @@ void init_autograd(py::module_& m) {
     return std::make_pair(primal, tangent);
   });
   // Rows [start, start + count) of the n x n identity, shaped (count, *shape), marked as a jacfwd seed.
-  m.def("identity_seed", [](int64_t n, int64_t start, int64_t count, const Shape& shape, DType dt) {
-    Tensor e = zeros({count, n}, dt);
+  m.def("identity_seed", [](int64_t n, int64_t start, int64_t count, const Shape& shape, DType dt, Device dev) {
+    Tensor e = zeros({count, n}, dt, dev);
     Tensor diag = make_view(e, {count}, {n + 1}, start);
     kernels::fill(diag, 1.0);
     Tensor seed = make_view(e, concat({count}, shape), contiguous_strides(concat({count}, shape)), 0);

@@ -2,6 +2,8 @@
 #include <pybind11/numpy.h>
 #include "bind.h"
 #include "../core/storage.h"
+#include "../kernels/cuda/runtime.h"
+#include "../ops/ops.h"
 
 namespace pyad::python {
 
@@ -127,23 +129,29 @@ Tensor from_dlpack_capsule(py::capsule cap) {
     dp = &m->dl_tensor;
   }
   const DLTensor& d = *dp;
-  PYAD_CHECK(d.device.device_type == kDLCPU, RuntimeError, "[from_dlpack] only CPU tensors can be imported in this "
-             "build (device type ", d.device.device_type, ")");
+  PYAD_CHECK(d.device.device_type == kDLCPU || d.device.device_type == kDLCUDA, RuntimeError,
+             "[from_dlpack] only CPU and CUDA memory can be imported (DLPack device type ", d.device.device_type, ")");
+  Device dev{};
+  if (d.device.device_type == kDLCUDA) {
+    dev = Device{DeviceType::CUDA, d.device.device_id};
+    PYAD_CHECK(gpu::is_available(), RuntimeError, "[from_dlpack] the array is on ", dev.str(),
+               " but CUDA is not available: ", gpu::unavailable_reason());
+  }
   DType dt = from_dl(d.dtype);
   auto impl = std::make_shared<TensorImpl>();
   impl->shape.assign(d.shape, d.shape + d.ndim);
   impl->strides = d.strides ? Shape(d.strides, d.strides + d.ndim) : contiguous_strides(impl->shape);
   impl->dtype = dt;
   char* base = static_cast<char*>(d.data) + d.byte_offset;
-  impl->storage = borrow(base, 0, Device{}, owner);
+  impl->storage = borrow(base, 0, dev, owner);
   return Tensor(std::move(impl));
 }
 
-py::array to_numpy(const Tensor& t) {
-  PYAD_CHECK(!t.requires_grad(), RuntimeError, "[numpy] Can't call numpy() on Tensor that requires grad. Use "
+// A CPU tensor's array shares its memory; a GPU tensor's is a host copy (made after its kernels finish).
+py::array to_numpy(const Tensor& t0) {
+  PYAD_CHECK(!t0.requires_grad(), RuntimeError, "[numpy] Can't call numpy() on Tensor that requires grad. Use "
              "tensor.detach().numpy() instead.");
-  PYAD_CHECK(t.device().is_cpu(), TypeError, "[numpy] can't convert a ", t.device().str(),
-             " tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.");
+  const Tensor t = t0.device().is_cpu() ? t0 : to_device(t0, Device{});
   py::dtype dt;
   switch (t.dtype()) {
     case DType::Float32: dt = py::dtype::of<float>(); break;

@@ -23,4 +23,5 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_autograd(m);
   pyad::python::init_interop(m);
   pyad::python::init_function(m);
+  pyad::python::init_cuda(m);
 }

@@ -115,6 +115,7 @@ void init_ops(py::module_& m) {
   m.def("cat", [](const TensorList& xs, int64_t d) { return cat(xs, d); });
   m.def("stack", [](const TensorList& xs, int64_t d) { return stack(xs, d); });
   m.def("to_dtype", &pyad::to_dtype);
+  m.def("to_device", &pyad::to_device);
   m.def("index", [](const Tensor& x, const py::list& steps) { return index(x, steps_arg(steps)); });
   m.def("index_put_", [](Tensor x, const py::list& steps, py::handle value) {
     Tensor v = operand(x, value, "setitem");

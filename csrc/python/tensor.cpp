@@ -64,9 +64,10 @@ Shape shape_args(const py::args& args, const char* op) {
 
 namespace {
 
-py::object item(const Tensor& t) {
-  PYAD_CHECK(t.numel() == 1, RuntimeError, "[item] a Tensor with ", t.numel(),
-             " elements cannot be converted to Scalar (shape ", shape_str(t.shape()), ")");
+py::object item(const Tensor& t0) {
+  PYAD_CHECK(t0.numel() == 1, RuntimeError, "[item] a Tensor with ", t0.numel(),
+             " elements cannot be converted to Scalar (shape ", shape_str(t0.shape()), ")");
+  const Tensor t = t0.device().is_cpu() ? t0 : to_device(detach(t0), Device{});  // waits for the GPU
   switch (t.dtype()) {
     case DType::Float32: return py::float_(*t.data<float>());
     case DType::Float64: return py::float_(*t.data<double>());

@@ -188,7 +188,7 @@ def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
         n = x.numel()
         if n == 0:
             continue
-        seed = _C.identity_seed(n, 0, n, list(x.shape), x.dtype)
+        seed = _C.identity_seed(n, 0, n, list(x.shape), x.dtype, x.device)
         with forward_ad.dual_level():
             args = list(detached)
             args[j] = _C.make_dual(x, seed)

@@ -4,35 +4,21 @@
 // to gemv, which streams the matrix once.
 #include <cblas.h>
 #include "../kernels.h"
+#include "../matrix_layout.h"
 #include "gemv.h"
 #include "loops.h"
 
-namespace pyad::kernels {
+namespace pyad::kernels::cpu {
 
 namespace {
-
-struct MatLayout { bool ok; bool trans; int64_t ld; };
-
-// How row-major BLAS can read a rows x cols matrix with element strides (rs, cs).
-MatLayout layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if (cs == 1 || cols == 1) {
-    int64_t ld = rows == 1 ? std::max<int64_t>(1, cols) : rs;
-    if (ld >= std::max<int64_t>(1, cols)) return {true, false, ld};
-  }
-  if (rs == 1 || rows == 1) {
-    int64_t ld = cols == 1 ? std::max<int64_t>(1, rows) : cs;
-    if (ld >= std::max<int64_t>(1, rows)) return {true, true, ld};
-  }
-  return {false, false, 0};
-}
 
 // y = op(a) x with a stored row-major (rows x cols, leading dim lda); op = transpose when `trans`.
 // Contiguous vectors take our bandwidth-bound kernels (gemv.cpp), strided ones OpenBLAS.
 template <class T>
 void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const T* x, int64_t incx, T* y) {
   if (incx == 1) {
-    if (trans) cpu::gemv_cols<T>(a, lda, rows, cols, x, y);
-    else cpu::gemv_rows<T>(a, lda, rows, cols, x, y);
+    if (trans) gemv_cols<T>(a, lda, rows, cols, x, y);
+    else gemv_rows<T>(a, lda, rows, cols, x, y);
     return;
   }
   auto TA = trans ? CblasTrans : CblasNoTrans;
@@ -75,7 +61,7 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   auto batch_strides = [&](const Tensor& t) {
     Tensor v = make_view(t, Shape(t.shape().begin(), t.shape().end() - 2),
                          Shape(t.strides().begin(), t.strides().end() - 2), t->offset);
-    return cpu::broadcast_strides(v, batch);
+    return broadcast_strides(v, batch);
   };
   const auto sa = batch_strides(A), sb = batch_strides(B);
   const int64_t nbatch = numel_of(batch);
@@ -105,6 +91,10 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
     }
   });
 }
+
+}  // namespace pyad::kernels::cpu
+
+namespace pyad::kernels {
 
 void set_blas_threads(int n) {
   scipy_openblas_set_num_threads(n);

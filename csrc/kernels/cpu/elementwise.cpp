@@ -3,8 +3,7 @@
 #include "../math.h"
 #include "loops.h"
 
-namespace pyad::kernels {
-using namespace cpu;
+namespace pyad::kernels::cpu {
 
 namespace {
 
@@ -109,17 +108,7 @@ void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
     case Binary::Sub: return arith_dispatch(a, b, out, math::Sub{});
     case Binary::Mul: return arith_dispatch(a, b, out, math::Mul{});
     case Binary::Div: return arith_dispatch(a, b, out, math::Div{});
-    case Binary::Pow: return arith_dispatch(a, b, out, [](auto x, auto y) {
-      using T = decltype(x);
-      if constexpr (std::is_integral_v<T>) {
-        T r = 1;  // integer power by squaring; negative exponents give 0 except for bases +-1, as torch
-        if (y < 0) return x == 1 ? T(1) : (x == -1 ? (y % 2 ? T(-1) : T(1)) : T(0));
-        for (T e = y, base = x; e; e >>= 1, base *= base) if (e & 1) r *= base;
-        return r;
-      } else {
-        return math::Pow{}(x, y);
-      }
-    });
+    case Binary::Pow: return arith_dispatch(a, b, out, math::Pow{});
     case Binary::Maximum: return arith_dispatch(a, b, out, math::Maximum{});
     case Binary::Minimum: return arith_dispatch(a, b, out, math::Minimum{});
     case Binary::Eq: return compare_dispatch(a, b, out, math::Eq{});
@@ -201,4 +190,4 @@ void arange(const Tensor& out, double start, double step) {
   });
 }
 
-}  // namespace pyad::kernels
+}  // namespace pyad::kernels::cpu

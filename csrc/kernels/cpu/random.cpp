@@ -31,6 +31,8 @@ void set_rng_state(const std::string& state) {
   gen() = g;
 }
 
+namespace cpu {
+
 void uniform(const Tensor& out, double low, double high) {
   PYAD_DISPATCH_FLOAT(out.dtype(), "rand", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -53,4 +55,5 @@ void normal(const Tensor& out, double mean, double std) {
   });
 }
 
+}  // namespace cpu
 }  // namespace pyad::kernels

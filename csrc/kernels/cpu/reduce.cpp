@@ -1,22 +1,32 @@
 // CPU reductions. Partial results accumulate in double (int64 for integers)
 // so float32 sums stay within torch's tolerances over long reductions.
+#include <cmath>
 #include <limits>
 #include "../kernels.h"
 #include "../math.h"
 #include "loops.h"
 
-namespace pyad::kernels {
-using namespace cpu;
+namespace pyad::kernels::cpu {
 
 namespace {
 
 template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+// The starts of a max and a min: +-inf for floats (an all -inf slice has max -inf, not -DBL_MAX).
+template <class A> A lowest() {
+  if constexpr (std::is_floating_point_v<A>) return -INFINITY;
+  else return std::numeric_limits<A>::lowest();
+}
+template <class A> A highest() {
+  if constexpr (std::is_floating_point_v<A>) return INFINITY;
+  else return std::numeric_limits<A>::max();
+}
 
+// Reduces `in` into an accumulator tensor shaped like `out` (double, or int64 for integers).
 template <class T, class Combine>
-void reduce_impl(const Tensor& in, const Tensor& out, acc_t<T> init, Combine comb) {
+Tensor reduce_acc(const Tensor& in, const Shape& out_shape, acc_t<T> init, Combine comb) {
   using A = acc_t<T>;
   // Accumulator laid out like `out`; broadcast to `in`'s shape with stride 0 on reduced dims.
-  Tensor acc = empty(out.shape(), sizeof(A) == 8 && std::is_floating_point_v<A> ? DType::Float64 : DType::Int64);
+  Tensor acc = empty(out_shape, std::is_floating_point_v<A> ? DType::Float64 : DType::Int64);
   A* accp = static_cast<A*>(acc.raw_data());
   for (int64_t i = 0; i < acc.numel(); ++i) accp[i] = init;
   const Shape& sh = in.shape();
@@ -39,7 +49,13 @@ void reduce_impl(const Tensor& in, const Tensor& out, acc_t<T> init, Combine com
                   }
                 }
               });
-  copy(acc, out);
+  return acc;
+}
+
+Tensor zeros_like_acc(const Tensor& m) {
+  Tensor acc = empty(m.shape(), DType::Float64);
+  fill(acc, 0.0);
+  return acc;
 }
 
 }  // namespace
@@ -49,11 +65,11 @@ void reduce(Reduce op, const Tensor& in, const Tensor& out) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
     switch (op) {
-      case Reduce::Sum: return reduce_impl<T>(in, out, A(0), [](A a, A b) { return a + b; });
+      case Reduce::Sum: return copy(reduce_acc<T>(in, out.shape(), A(0), math::Add{}), out);
       case Reduce::Max:
-        return reduce_impl<T>(in, out, std::numeric_limits<A>::lowest(), math::MaxCombine{});
+        return copy(reduce_acc<T>(in, out.shape(), lowest<A>(), math::MaxCombine{}), out);
       case Reduce::Min:
-        return reduce_impl<T>(in, out, std::numeric_limits<A>::max(), math::MinCombine{});
+        return copy(reduce_acc<T>(in, out.shape(), highest<A>(), math::MinCombine{}), out);
     }
   });
 }
@@ -86,4 +102,51 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
   });
 }
 
-}  // namespace pyad::kernels
+void logsumexp(const Tensor& in, const Tensor& out) {
+  PYAD_DISPATCH_FLOAT(in.dtype(), "logsumexp", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    Tensor m = reduce_acc<T>(in, out.shape(), -INFINITY, math::MaxCombine{});
+    double* mp = m.data<double>();
+    for (int64_t i = 0; i < m.numel(); ++i) mp[i] = math::LseShift{}(mp[i]);
+    Tensor acc = zeros_like_acc(m);
+    const Shape& sh = in.shape();
+    auto l = make_loop<3>(sh, {broadcast_strides(acc, sh), broadcast_strides(m, sh), broadcast_strides(in, sh)},
+                          {8, 8, sizeof(T)}, true);
+    run_loop<3>(l, {static_cast<char*>(acc.raw_data()), static_cast<char*>(m.raw_data()),
+                    static_cast<char*>(in.raw_data())},
+                [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i)
+                    *at<double>(p[0], s[0], i) += std::exp(static_cast<double>(*at<T>(p[2], s[2], i)) - *at<double>(p[1], s[1], i));
+                });
+    double* ap = acc.data<double>();
+    for (int64_t i = 0; i < acc.numel(); ++i) ap[i] = std::log(ap[i]) + mp[i];
+    copy(acc, out);
+  });
+}
+
+void softmax(const Tensor& in, int64_t dim, const Tensor& out, bool log) {
+  PYAD_DISPATCH_FLOAT(in.dtype(), "softmax", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const int64_t len = in.shape()[dim];
+    const int64_t si = in.strides()[dim], so = out.strides()[dim];
+    Shape rows = in.shape();
+    rows[dim] = 1;
+    auto l = make_loop<2>(rows, {broadcast_strides(out, rows), broadcast_strides(in, rows)}, {sizeof(T), sizeof(T)});
+    run_loop<2>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())},
+                [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                  for (int64_t r = 0; r < n; ++r) {
+                    const T* x = at<T>(p[1], s[1], r);
+                    T* y = at<T>(p[0], s[0], r);
+                    double mx = -INFINITY;
+                    for (int64_t j = 0; j < len; ++j) mx = math::MaxCombine{}(mx, static_cast<double>(x[j * si]));
+                    const double shift = math::SoftmaxShift{}(mx);
+                    double sum = 0;
+                    for (int64_t j = 0; j < len; ++j) sum += std::exp(static_cast<double>(x[j * si]) - shift);
+                    for (int64_t j = 0; j < len; ++j)
+                      y[j * so] = static_cast<T>(math::SoftmaxOut{}(static_cast<double>(x[j * si]), shift, sum, log));
+                  }
+                });
+  });
+}
+
+}  // namespace pyad::kernels::cpu

@@ -1,0 +1,62 @@
+// kernels:: entry points: each runs the backend of its output's device.
+// Moving data between devices happens here too (copy), so nothing above the
+// kernels needs to know where memory lives.
+#include "kernels.h"
+#include "cuda/runtime.h"
+
+namespace pyad::kernels {
+
+namespace {
+// Makes t's GPU current (kernels launch on the current device); false for the CPU.
+bool on_gpu(const Tensor& t) {
+  if (t.device().is_cpu()) return false;
+  gpu::set_device(t.device().index);
+  return true;
+}
+
+gpu::CopyKind kind_of(Device from, Device to) {
+  if (from.is_cpu()) return gpu::CopyKind::HostToDevice;
+  return to.is_cpu() ? gpu::CopyKind::DeviceToHost : gpu::CopyKind::DeviceToDevice;
+}
+
+// Copy between devices: the source's bytes travel as they are (contiguous, its own dtype); the
+// destination's device then converts, broadcasts and scatters them into dst's strides.
+void copy_across(const Tensor& src, const Tensor& dst) {
+  Tensor s = src;
+  if (!src.is_contiguous()) {
+    s = empty(src.shape(), src.dtype(), src.device());
+    copy(src, s);
+  }
+  const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype() && dst.shape() == src.shape();
+  Tensor staged = direct ? dst : empty(src.shape(), src.dtype(), dst.device());
+  if (!dst.device().is_cpu()) gpu::set_device(dst.device().index);
+  else gpu::set_device(src.device().index);
+  gpu::memcpy(staged.raw_data(), s.raw_data(), static_cast<size_t>(s.numel()) * itemsize(s.dtype()),
+              kind_of(src.device(), dst.device()));
+  if (!direct) copy(staged, dst);
+}
+}  // namespace
+
+#define PYAD_ON_DEVICE(t, call) (on_gpu(t) ? cuda::call : cpu::call)
+
+void unary(Unary op, const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, unary(op, in, out)); }
+void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, binary(op, a, b, out)); }
+void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, where(c, a, b, out)); }
+void copy(const Tensor& src, const Tensor& dst) {
+  if (src.device() != dst.device()) return copy_across(src, dst);
+  PYAD_ON_DEVICE(dst, copy(src, dst));
+}
+void fill(const Tensor& dst, double value) { PYAD_ON_DEVICE(dst, fill(dst, value)); }
+bool all_finite(const Tensor& t) { return PYAD_ON_DEVICE(t, all_finite(t)); }
+void arange(const Tensor& out, double start, double step) { PYAD_ON_DEVICE(out, arange(out, start, step)); }
+void reduce(Reduce op, const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, reduce(op, in, out)); }
+void logsumexp(const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, logsumexp(in, out)); }
+void softmax(const Tensor& in, int64_t dim, const Tensor& out, bool log) { PYAD_ON_DEVICE(out, softmax(in, dim, out, log)); }
+void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices) {
+  PYAD_ON_DEVICE(values, arg_reduce(is_max, in, dim, values, indices));
+}
+void matmul(const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, matmul(a, b, out)); }
+void uniform(const Tensor& out, double low, double high) { PYAD_ON_DEVICE(out, uniform(out, low, high)); }
+void normal(const Tensor& out, double mean, double std) { PYAD_ON_DEVICE(out, normal(out, mean, std)); }
+
+}  // namespace pyad::kernels

@@ -1,0 +1,25 @@
+// pyad._C's CUDA runtime functions (pyad/cuda.py is their Python face).
+#include "bind.h"
+#include "../kernels/cuda/runtime.h"
+
+namespace pyad::python {
+
+void init_cuda(py::module_& m) {
+  m.def("cuda_compiled", &gpu::compiled);
+  m.def("cuda_is_available", &gpu::is_available);
+  m.def("cuda_unavailable_reason", &gpu::unavailable_reason);
+  m.def("cuda_device_count", &gpu::device_count);
+  m.def("cuda_device_name", &gpu::device_name);
+  m.def("cuda_synchronize", &gpu::synchronize, py::call_guard<py::gil_scoped_release>());
+  m.def("cuda_empty_cache", &gpu::empty_cache);
+  m.def("cuda_memory_reserved", &gpu::memory_reserved);
+  m.def("cuda_manual_seed", &gpu::manual_seed);
+  m.def("cuda_get_rng_state", &gpu::rng_state);
+  m.def("cuda_set_rng_state", &gpu::set_rng_state);
+  m.def("cuda_load_cublas", &gpu::load_cublas);
+  m.def("cuda_cublas_error", &gpu::cublas_error);
+  m.def("cuda_matmul_backend", &gpu::matmul_backend);
+  m.def("cuda_set_matmul_backend", &gpu::set_matmul_backend);
+}
+
+}  // namespace pyad::python
