@@ -6,8 +6,8 @@ import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS the core lin
 
 from . import _C
 from ._C import Tensor, device
-from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_dtype, int64, long,  # noqa: A004
-                      set_default_dtype)
+from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_device, get_default_dtype,  # noqa: A004
+                      int64, long, set_default_device, set_default_dtype)
 from ._creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, ones, ones_like,
                         rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
 from ._functions import (abs, add, amax, amin, cat, clamp, clip, concat, concatenate, cos, div, divide, dot, eq,
@@ -18,11 +18,18 @@ from ._functions import (abs, add, amax, amin, cat, clamp, clip, concat, concate
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
-from . import func, nn, utils, viz  # noqa: F401
+from . import cuda, func, nn, utils, viz  # noqa: F401
 
 __version__ = "0.1.0"
 
-manual_seed = _C.manual_seed
+
+
+def manual_seed(seed):
+    """Seed every generator: the CPU's and the GPU's, as torch.manual_seed."""
+    _C.manual_seed(int(seed))
+    _C.cuda_manual_seed(int(seed))
+
+
 get_rng_state = _C.get_rng_state
 set_rng_state = _C.set_rng_state
 set_num_threads = _C.set_num_threads

@@ -9,13 +9,6 @@ from ._dtypes import as_device, as_dtype, bool as bool_, get_default_dtype, int6
 Tensor = _C.Tensor
 
 
-def _check_device(device):
-    dev = as_device(device)
-    if dev.type != "cpu":
-        raise RuntimeError(f"[device] {dev} is not available: this build of pyad runs on the CPU only")
-    return dev
-
-
 def _shape(size, op):
     if len(size) == 1 and not isinstance(size[0], numbers.Integral):
         size = size[0]
@@ -36,11 +29,11 @@ def _finish(t, requires_grad):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor)."""
-    dev = _check_device(device)
     if isinstance(data, Tensor):
         src = data.detach()
-        out = src.to(as_dtype(dtype)) if dtype is not None else src
-        return _finish(out.clone() if out is src else out, requires_grad)
+        dev = as_device(device) if device is not None else src.device
+        return _finish(_C.copy_to(src, as_dtype(dtype) if dtype is not None else src.dtype, dev), requires_grad)
+    dev = as_device(device)
     is_array = isinstance(data, np.ndarray) or isinstance(data, np.generic)
     try:
         arr = np.asarray(data)
@@ -60,7 +53,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     else:
         dt = get_default_dtype()
     arr = np.array(arr, dtype=to_numpy_dtype(dt), order="C")  # a copy that keeps 0-d data 0-d
-    out = _C.from_numpy(arr).clone()
+    out = _C.copy_to(_C.from_numpy(arr), dt, dev)
     if requires_grad and not dt.is_floating_point:
         raise RuntimeError(f"[tensor] only Tensors of floating point dtype can require gradients, got {dt}")
     return _finish(out, requires_grad)
@@ -69,7 +62,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 def _factory(name, fn):
     def make(*size, dtype=None, device=None, requires_grad=False):
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
-        return _finish(fn(_shape(size, name), dt, _check_device(device)), requires_grad)
+        return _finish(fn(_shape(size, name), dt, as_device(device)), requires_grad)
     make.__name__ = name
     make.__doc__ = f"pyad.{name}(*size, dtype=None, device=None, requires_grad=False), as torch.{name}."
     return make
@@ -86,13 +79,13 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, numbers.Integral)
                  else get_default_dtype())
-    return _finish(_C.full(_shape((size,), "full"), float(fill_value), as_dtype(dtype), _check_device(device)),
+    return _finish(_C.full(_shape((size,), "full"), float(fill_value), as_dtype(dtype), as_device(device)),
                    requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
-    return _finish(_C.eye(int(n), int(n if m is None else m), dt, _check_device(device)), requires_grad)
+    return _finish(_C.eye(int(n), int(n if m is None else m), dt, as_device(device)), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -101,7 +94,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
-    return _finish(_C.arange(float(start), float(end), float(step), as_dtype(dtype), _check_device(device)),
+    return _finish(_C.arange(float(start), float(end), float(step), as_dtype(dtype), as_device(device)),
                    requires_grad)
 
 
@@ -135,9 +128,14 @@ def from_numpy(a):
 def from_dlpack(obj):
     """A tensor sharing memory with any DLPack producer (an object with __dlpack__, or a capsule)."""
     if hasattr(obj, "__dlpack__"):
+        kwargs = {}
+        if hasattr(obj, "__dlpack_device__") and obj.__dlpack_device__()[0] == 2:  # CUDA memory
+            from . import cuda
+            cuda._lazy_init()
+            kwargs["stream"] = 1  # we read on the legacy default stream: the producer orders its work before it
         try:
-            capsule = obj.__dlpack__(max_version=(1, 0))
+            capsule = obj.__dlpack__(max_version=(1, 0), **kwargs)
         except TypeError:  # a producer that predates DLPack 1.0
-            capsule = obj.__dlpack__()
+            capsule = obj.__dlpack__(**kwargs)
         return _C.from_dlpack_capsule(capsule)
     return _C.from_dlpack_capsule(obj)

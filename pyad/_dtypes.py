@@ -55,14 +55,37 @@ def as_dtype(d):
     raise TypeError(f"[dtype] NumPy dtype {nd} has no pyad equivalent (float32, float64, int64, bool)")
 
 
+_DEFAULT_DEVICE = [_C.device("cpu")]
+
+
+def get_default_device():
+    return _DEFAULT_DEVICE[0]
+
+
+def set_default_device(d):
+    """The device factories use when given device=None (as torch.set_default_device)."""
+    _DEFAULT_DEVICE[0] = as_device(d if d is not None else "cpu")
+
+
 def as_device(d):
+    """A pyad.device from a device, a string ('cpu', 'cuda', 'cuda:1') or a GPU index; None is the default
+    device. A CUDA device is checked to exist (RuntimeError naming it otherwise)."""
     if d is None:
-        return _C.device("cpu")
+        return _DEFAULT_DEVICE[0]
     if isinstance(d, _C.device):
-        return d
-    if isinstance(d, str):
-        return _C.device(d)
-    raise TypeError(f"[device] expected a device or a string such as 'cpu', got {type(d).__name__}")
+        dev = d
+    elif isinstance(d, str):
+        dev = _C.device(d)
+    elif isinstance(d, int) and not isinstance(d, type(True)):
+        dev = _C.device(f"cuda:{d}")
+    else:
+        raise TypeError(f"[device] expected a device or a string such as 'cpu' or 'cuda', got {type(d).__name__}")
+    if dev.type == "cuda":
+        from . import cuda
+        cuda._lazy_init()
+        if dev.index >= cuda.device_count():
+            raise RuntimeError(f"[device] {dev} does not exist: this machine has {cuda.device_count()} CUDA device(s)")
+    return dev
 
 
 def to_numpy_dtype(d):

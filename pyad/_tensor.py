@@ -51,7 +51,8 @@ class _RemovableHandle:
 # ---- conversion ----
 @_method
 def numpy(self, force=False):
-    """A NumPy array sharing this tensor's memory (raises if it requires grad, as torch)."""
+    """A NumPy array sharing this tensor's memory (raises if it requires grad, as torch). A GPU tensor gives a
+    host copy, made once its queued kernels have finished."""
     if force:
         return _C.to_numpy(self.detach()).copy()
     return _C.to_numpy(self)
@@ -76,17 +77,28 @@ def to(self, *args, dtype=None, device=None, copy=False):
             device = a
         else:
             dtype = a
-    if device is not None:
-        dev = as_device(device)
-        if dev != self.device:
-            raise RuntimeError(f"[to] device {dev} is not available: this build of pyad runs on the CPU only")
     out = self if dtype is None else _C.to_dtype(self, as_dtype(dtype))
+    if device is not None:
+        out = _C.to_device(out, as_device(device))
     return out.clone() if copy and out is self else out
 
 
 @_method
 def cpu(self):
-    return self
+    """This tensor in host memory (itself if it is there already); differentiable, as torch."""
+    return _C.to_device(self, _C.device("cpu"))
+
+
+@_method
+def cuda(self, device=None):
+    """This tensor on a GPU (cuda:0, or `device`: an index, 'cuda:N' or a pyad.device)."""
+    dev = as_device(device if device is not None else "cuda")
+    if dev.type != "cuda":
+        raise ValueError(f"[cuda] expected a CUDA device, got {dev}")
+    return _C.to_device(self, dev)
+
+
+Tensor.is_cuda = property(lambda self: self.device.type == "cuda")
 
 
 # Named conversions; set as attributes so the builtins float/bool stay usable in this module.
@@ -110,6 +122,10 @@ def is_floating_point(self):
 def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
     if self.requires_grad:
         raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; use tensor.detach()")
+    if self.is_cuda and stream not in (None, 1):
+        # Our kernels run on the legacy default stream (1): a consumer on another stream must not start
+        # before they finish.
+        _C.cuda_synchronize(self.device.index)
     versioned = max_version is not None and tuple(max_version)[0] >= 1
     return _C.to_dlpack(self, versioned)
 
@@ -117,6 +133,25 @@ def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
 @_method
 def __dlpack_device__(self):
     return (1, 0) if self.device.type == "cpu" else (2, self.device.index)
+
+
+_TYPESTR = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "bool": "|b1"}
+
+
+def _cuda_array_interface(self):
+    """CuPy's and Numba's protocol (version 3) for GPU memory; CPU tensors have none (AttributeError)."""
+    if not self.is_cuda:
+        raise AttributeError("[__cuda_array_interface__] only CUDA tensors have it; this one is on the cpu")
+    if self.requires_grad:
+        raise RuntimeError("[__cuda_array_interface__] can't export a tensor that requires grad; use "
+                           "tensor.detach()")
+    size = self.element_size()
+    strides = None if self.is_contiguous() else tuple(s * size for s in self.stride())
+    return {"shape": tuple(self.shape), "typestr": _TYPESTR[self.dtype.name], "descr": [("", _TYPESTR[self.dtype.name])],
+            "data": (self.data_ptr(), False), "strides": strides, "version": 3, "stream": 1}
+
+
+Tensor.__cuda_array_interface__ = property(_cuda_array_interface)
 
 
 @_method
@@ -223,11 +258,15 @@ def _format(arr, dtype):
 @_method
 def __repr__(self):
     arr = _C.to_numpy(self.detach())
+    extras = []
     if arr.size == 0:
-        body = "[]" if arr.ndim == 1 else f"[], size={tuple(arr.shape)}"
+        body = "[]"
+        if arr.ndim != 1:
+            extras.append(f"size={tuple(arr.shape)}")
     else:
         body = _format(arr, self.dtype)
-    extras = []
+    if self.is_cuda:
+        extras.insert(0, f"device='{self.device}'")  # torch prints the device first
     if self.dtype not in (_C.dtype.float32, _C.dtype.int64, _C.dtype.bool):
         extras.append(f"dtype={self.dtype}")
     if self.grad_fn is not None:

@@ -1,4 +1,5 @@
-"""Shared helpers: conversion to torch and the tolerance rules every parity test uses."""
+"""Shared helpers: conversion to torch, the tolerance rules every parity test uses, and the `device` fixture that
+runs a parity test on the CPU and (where one is present) on a CUDA GPU."""
 import numpy as np
 import pytest
 import torch
@@ -12,10 +13,34 @@ TOL = {pyad.float64: dict(rtol=1e-7, atol=1e-7), pyad.float32: dict(rtol=1.3e-6,
 TORCH_DTYPE = {pyad.float32: torch.float32, pyad.float64: torch.float64, pyad.int64: torch.int64,
                pyad.bool: torch.bool}
 
+HAS_CUDA = pyad.cuda.is_available()
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device"))]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Runs the test once per device with that device as pyad's default (factories and pyad.tensor use it);
+    the default goes back to the CPU afterwards. Returns the device's name ("cpu" or "cuda")."""
+    pyad.set_default_device(request.param)
+    try:
+        yield request.param
+    finally:
+        pyad.set_default_device("cpu")
+
+
+# For a test (or class) in a module whose tests all use the `device` fixture but which is about the CPU only
+# (NumPy memory sharing, thread settings, CPU memory accounting ...): runs it on the CPU alone.
+cpu_only = pytest.mark.parametrize("device", ["cpu"], indirect=True)
+
+
+def host(t):
+    """A NumPy array holding a copy of pyad tensor t's values, wherever t lives."""
+    return t.detach().cpu().numpy().copy()
+
 
 def to_torch(t, requires_grad=None):
-    """A torch tensor holding a copy of pyad tensor t (requires_grad copied unless given)."""
-    out = torch.from_numpy(t.detach().numpy().copy())
+    """A torch tensor (on the CPU) holding a copy of pyad tensor t (requires_grad copied unless given)."""
+    out = torch.from_numpy(host(t))
     rg = t.requires_grad if requires_grad is None else requires_grad
     return out.requires_grad_(rg) if rg else out
 
@@ -25,8 +50,8 @@ def assert_close(actual, expected, rtol=None, atol=None, msg=""):
     if expected is None or actual is None:
         assert actual is None and expected is None, f"{msg}: one side is None ({actual!r} vs {expected!r})"
         return
-    a = actual.detach().numpy() if isinstance(actual, pyad.Tensor) else np.asarray(actual)
-    e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+    a = host(actual) if isinstance(actual, pyad.Tensor) else np.asarray(actual)
+    e = expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
     assert a.shape == e.shape, f"{msg}: shape {a.shape} != {e.shape}"
     if isinstance(actual, pyad.Tensor) and isinstance(expected, torch.Tensor):
         assert TORCH_DTYPE[actual.dtype] == expected.dtype, f"{msg}: dtype {actual.dtype} vs {expected.dtype}"
@@ -38,8 +63,26 @@ def assert_close(actual, expected, rtol=None, atol=None, msg=""):
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True, err_msg=msg)
 
 
+def manual_seed_all(seed):
+    """Seed pyad's CPU and GPU generators (pyad.manual_seed seeds both, as torch.manual_seed)."""
+    pyad.manual_seed(seed)
+
+
+# Memory statistics of the device the test runs on (pyad's default device).
+def memory_allocated():
+    return pyad.memory_allocated(pyad.get_default_device())
+
+
+def max_memory_allocated():
+    return pyad.max_memory_allocated(pyad.get_default_device())
+
+
+def reset_peak_memory_stats():
+    pyad.reset_peak_memory_stats(pyad.get_default_device())
+
+
 @pytest.fixture(autouse=True)
 def _seed():
-    pyad.manual_seed(0)
+    manual_seed_all(0)
     torch.manual_seed(0)
     np.random.seed(0)

@@ -1,5 +1,6 @@
 """Gradient checkpointing (pyad.utils.checkpoint): gradients equal the plain run's, random numbers replay,
-checkpoint_revolve follows Griewank's optimal schedule, and peak memory shrinks as promised."""
+checkpoint_revolve follows Griewank's optimal schedule, and peak memory shrinks as promised. Every test runs on
+each device (the `device` fixture of conftest.py); memory is that of the device the test runs on."""
 import gc
 import math
 
@@ -11,6 +12,13 @@ import pyad.nn.functional as NF
 from pyad.utils.checkpoint import (checkpoint, checkpoint_revolve, checkpoint_sequential, revolve_evaluations,
                                    revolve_schedule)
 
+try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
+    from tests.conftest import manual_seed_all, max_memory_allocated, memory_allocated, reset_peak_memory_stats
+except ImportError:  # prepend/append import modes
+    from conftest import manual_seed_all, max_memory_allocated, memory_allocated, reset_peak_memory_stats
+
+pytestmark = pytest.mark.usefixtures("device")
+
 F64 = pyad.float64
 F32 = pyad.float32
 
@@ -20,7 +28,8 @@ def assert_same(a, b, msg=""):
     assert (a is None) == (b is None), msg
     if a is None:
         return
-    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=msg)
+    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-12, atol=1e-14,
+                               err_msg=msg)
 
 
 def make_mlp(n_layers, width, dtype=F64, requires_grad=True, dropout=0.0, noise=False):
@@ -54,7 +63,7 @@ def run_and_grads(forward, x, params, seed=7):
     for p in params:
         p.grad = None
     x.grad = None
-    pyad.manual_seed(seed)
+    manual_seed_all(seed)
     y = forward(x)
     w = pyad.tensor(np.linspace(-1, 1, y.numel()).reshape(tuple(y.shape)), dtype=y.dtype)
     (y * w).sum().backward()
@@ -105,10 +114,10 @@ def test_checkpoint_preserve_rng_state_replays_random_numbers(kind):
 def test_checkpoint_leaves_the_generator_where_the_forward_left_it():
     layers, _ = make_mlp(2, 8, dropout=0.5, noise=True)
     x = pyad.randn(5, 8, dtype=F64, requires_grad=True)
-    pyad.manual_seed(7)
+    manual_seed_all(7)
     chain(layers, x)
     want = pyad.randn(4, dtype=F64)  # the draw that follows the forward
-    pyad.manual_seed(7)
+    manual_seed_all(7)
     y = checkpoint(lambda u: chain(layers, u), x)
     y.sum().backward()  # backward replays the saved state and must then restore the current one
     assert_same(pyad.randn(4, dtype=F64), want)
@@ -417,7 +426,7 @@ def test_backward_twice_with_retain_graph(how):
     layers, params = make_mlp(4, 3)
     x = pyad.randn(2, 3, dtype=F64, requires_grad=True)
     chain(layers, x).sum().backward()
-    ref = x.grad.numpy().copy()
+    ref = x.grad.cpu().numpy().copy()
     x.grad = None
     run = {"checkpoint": lambda v: checkpoint(lambda u: chain(layers, u), v),
            "sequential": lambda v: checkpoint_sequential(layers, 2, v),
@@ -448,9 +457,9 @@ MEM_L, MEM_WIDTH, MEM_BATCH = 64, 512, 32
 ACT = MEM_BATCH * MEM_WIDTH * 4  # one float32 activation
 
 
-@pytest.fixture(scope="module")
-def deep_mlp():
-    pyad.manual_seed(123)
+@pytest.fixture
+def deep_mlp(device):
+    manual_seed_all(123)
     Ws = [pyad.randn(MEM_WIDTH, MEM_WIDTH, dtype=F32) / math.sqrt(MEM_WIDTH) for _ in range(MEM_L)]
     layers = [lambda v, W=W: pyad.tanh(v @ W) for W in Ws]
     x0 = pyad.randn(MEM_BATCH, MEM_WIDTH, dtype=F32)
@@ -460,10 +469,10 @@ def deep_mlp():
 def peak_and_grad(run, x0):
     x = x0.detach().clone().requires_grad_(True)
     gc.collect()
-    base = pyad.memory_allocated()
-    pyad.reset_peak_memory_stats()
+    base = memory_allocated()
+    reset_peak_memory_stats()
     run(x).sum().backward()
-    peak = pyad.max_memory_allocated() - base
+    peak = max_memory_allocated() - base
     return peak, x.grad
 
 
@@ -487,10 +496,10 @@ def test_checkpoint_memory_returns_to_baseline(deep_mlp):
     layers, x0 = deep_mlp
     x = x0.detach().clone().requires_grad_(True)
     gc.collect()
-    base = pyad.memory_allocated()
+    base = memory_allocated()
     for run in (lambda v: checkpoint_sequential(layers[:16], 4, v), lambda v: checkpoint_revolve(layers[:16], v, 3),
                 lambda v: checkpoint(lambda u: chain(layers[:16], u), v)):
         run(x).sum().backward()
         x.grad = None
         gc.collect()
-        assert pyad.memory_allocated() == base
+        assert memory_allocated() == base

@@ -1,5 +1,6 @@
 """Autograd engine semantics: accumulation, retain_graph, grad mode, autograd.grad, higher order, graph
-inspection, deep graphs and memory. Compared with torch wherever torch defines the behaviour."""
+inspection, deep graphs and memory. Compared with torch wherever torch defines the behaviour. Every test runs on
+each device (the `device` fixture of conftest.py) except the memory ones, which count the CPU's bytes."""
 import gc
 import math
 import os
@@ -11,9 +12,11 @@ import torch
 
 import pyad
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close, to_torch
+    from tests.conftest import assert_close, cpu_only, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close, to_torch
+    from conftest import assert_close, cpu_only, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 
@@ -891,6 +894,8 @@ def test_wide_graph_many_consumers():
 
 
 # ---------------------------------------------------------------- memory
+# CPU accounting (pyad.memory_allocated() and the process's RSS): these run on the CPU only; test_cuda.py checks
+# the GPU allocator.
 
 
 def _rss_bytes():
@@ -898,6 +903,7 @@ def _rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@cpu_only
 def test_no_leak_in_training_loop():
     w = pyad.randn(64, 64, requires_grad=True)
     x = pyad.randn(64, 64)
@@ -921,6 +927,7 @@ def test_no_leak_in_training_loop():
     assert rss1 - rss0 < 4 * 2 ** 20, f"RSS grew by {(rss1 - rss0) / 2 ** 20:.1f} MiB"
 
 
+@cpu_only
 def test_no_leak_with_accumulated_grad_and_no_grad_update():
     w = pyad.randn(32, 32, requires_grad=True)
     x = pyad.randn(32, 32)
@@ -935,6 +942,7 @@ def test_no_leak_with_accumulated_grad_and_no_grad_update():
     assert pyad.memory_allocated() == mem0
 
 
+@cpu_only
 def test_no_leak_with_create_graph():
     x = pyad.randn(16, requires_grad=True)
     mem0 = None
@@ -948,6 +956,7 @@ def test_no_leak_with_create_graph():
     assert pyad.memory_allocated() == mem0
 
 
+@cpu_only
 def test_saved_tensors_freed_after_backward():
     n = 256 * 256
     x = pyad.randn(256, 256, dtype=F64, requires_grad=True)
@@ -965,6 +974,7 @@ def test_saved_tensors_freed_after_backward():
     assert pyad.memory_allocated() == base
 
 
+@cpu_only
 def test_retain_graph_keeps_saved_tensors_until_graph_dropped():
     n = 128 * 128
     x = pyad.randn(128, 128, dtype=F64, requires_grad=True)
@@ -981,6 +991,7 @@ def test_retain_graph_keeps_saved_tensors_until_graph_dropped():
     assert pyad.memory_allocated() == base
 
 
+@cpu_only
 def test_autograd_grad_frees_saved_tensors():
     x = pyad.randn(128, 128, dtype=F64, requires_grad=True)
     base = pyad.memory_allocated()
@@ -991,6 +1002,7 @@ def test_autograd_grad_frees_saved_tensors():
     assert pyad.memory_allocated() == base
 
 
+@cpu_only
 def test_graph_freed_when_output_dropped_without_backward():
     x = pyad.randn(128, 128, dtype=F64, requires_grad=True)
     base = pyad.memory_allocated()
@@ -1000,6 +1012,7 @@ def test_graph_freed_when_output_dropped_without_backward():
     assert pyad.memory_allocated() == base
 
 
+@cpu_only
 def test_memory_allocated_counts_bytes():
     base = pyad.memory_allocated()
     t = pyad.zeros(1000, dtype=F64)

@@ -2,7 +2,8 @@
 
 Each case runs `fn(M, *inputs)` on pyad dual tensors (make_dual / unpack_dual) and through torch.func.jvp on
 torch tensors holding the same data and the same tangents (zero tangents where pyad's input is not dual), then
-compares the primal outputs and the tangents.  Tangents go on one input only and on all of them.
+compares the primal outputs and the tangents.  Tangents go on one input only and on all of them.  Every test runs
+on each device (the `device` fixture of conftest.py).
 """
 import math
 
@@ -17,6 +18,8 @@ try:  # pytest's --import-mode=importlib (the project's setting) registers the c
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
     from conftest import assert_close, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 
@@ -51,11 +54,11 @@ def make(shape, kind, rng):
 
 
 def leaf(a, dtype=F64):
-    """A pyad tensor holding a (0-d data through from_numpy, as test_ops_grad does)."""
+    """A pyad tensor on the default device holding a (0-d data stays 0-d)."""
     a = np.asarray(a)
-    if a.ndim == 0:
-        return pyad.from_numpy(np.array(a, dtype=np.float64)).clone().to(dtype)
-    return pyad.tensor(a, dtype=dtype)
+    t = pyad.tensor(a, dtype=dtype)
+    assert t.shape == a.shape
+    return t
 
 
 def fwd_check(fn, arrays, on=None, seed=99, rtol=None, atol=None):
@@ -626,7 +629,7 @@ def test_float32_tangent():
 
 # ---------------------------------------------------------------- dual-number worked examples
 def _scalar(v):
-    return pyad.from_numpy(np.array(v, dtype=np.float64)).clone()
+    return pyad.tensor(v, dtype=F64)
 
 
 def test_example_x2_sinx():

@@ -1,12 +1,13 @@
 """pyad.func transforms against torch.func (and torch.autograd.functional.hvp), in float64.
 
 Every function is written once as `fn(M, *inputs)` and run with M = pyad on pyad tensors and with M = a torch
-namespace on torch tensors holding the same data.
+namespace on torch tensors holding the same data.  Every test runs on each device (the `device` fixture of
+conftest.py).
 """
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import pyad
 from pyad import func
@@ -16,6 +17,8 @@ try:  # pytest's --import-mode=importlib (the project's setting) registers the c
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
     from conftest import assert_close, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 
@@ -45,10 +48,11 @@ def make(shape, kind, rng):
 
 
 def leaf(a):
+    """A float64 pyad tensor on the default device holding a (0-d data stays 0-d)."""
     a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 0:
-        return pyad.from_numpy(a.copy()).clone()
-    return pyad.tensor(a, dtype=F64)
+    t = pyad.tensor(a, dtype=F64)
+    assert t.shape == a.shape
+    return t
 
 
 def tt(x):
@@ -166,7 +170,7 @@ def test_jacrev_jacfwd(case, argnums):
 
 def _fd_jacobian(fn, xs, j, eps=1e-6):
     """Central differences of fn's (single) output with respect to xs[j], shaped out.shape + x.shape."""
-    base = [x.numpy().copy() for x in xs]
+    base = [x.detach().cpu().numpy().copy() for x in xs]
     x0 = base[j]
     cols = []
     for k in range(x0.size):
@@ -538,7 +542,7 @@ def build(shape, seed, ops):
     return fn
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(compositions())
 def test_random_compositions(prog):
     shape, seed, ops = prog

@@ -1,5 +1,6 @@
 """Custom Functions (pyad.autograd.Function): PyTorch's contract, compared with torch.autograd.Function, plus
-pyad's check that a create_graph backward does not read graph tensors stashed on ctx."""
+pyad's check that a create_graph backward does not read graph tensors stashed on ctx. Every test runs on each device
+(the `device` fixture of conftest.py); the leak checks count the bytes of the device the test runs on."""
 import gc
 
 import numpy as np
@@ -9,9 +10,11 @@ import torch
 import pyad
 from pyad.autograd import Function, GradcheckError, gradcheck, gradgradcheck
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close, to_torch
+    from tests.conftest import assert_close, memory_allocated, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close, to_torch
+    from conftest import assert_close, memory_allocated, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 F32 = pyad.float32
@@ -1193,15 +1196,15 @@ def _flat(step, n=2000):
     for _ in range(50):  # warm up caches (lru caches, interned objects, free lists)
         step()
     gc.collect()
-    mem0 = pyad.memory_allocated()
+    mem0 = memory_allocated()
     obj0 = len(gc.get_objects())
     peak_mem = mem0
     for i in range(n):
         step()
         if i % 100 == 0:
-            peak_mem = max(peak_mem, pyad.memory_allocated())
+            peak_mem = max(peak_mem, memory_allocated())
     gc.collect()
-    return mem0, pyad.memory_allocated(), peak_mem, obj0, len(gc.get_objects())
+    return mem0, memory_allocated(), peak_mem, obj0, len(gc.get_objects())
 
 
 @pytest.mark.parametrize("fn", [StableSoftplus, MulExp, SinCos, StashExp, Scale])
@@ -1240,11 +1243,11 @@ def test_no_reference_cycles_after_backward():
     gc.collect()
     gc.disable()
     try:
-        mem0 = pyad.memory_allocated()
+        mem0 = memory_allocated()
         obj0 = len(gc.get_objects())
         for _ in range(2000):
             step()
-        assert pyad.memory_allocated() == mem0
+        assert memory_allocated() == mem0
         assert len(gc.get_objects()) - obj0 <= 50
     finally:
         gc.enable()

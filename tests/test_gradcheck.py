@@ -1,7 +1,8 @@
 """pyad.autograd.gradcheck / gradgradcheck: correct functions pass in every mode, wrong derivatives are caught
 with a useful message, inputs come back untouched, and the verdicts agree with torch.autograd's.
 
-Functions are written once as `fn(M, *inputs)` and run with M = pyad and M = torch.
+Functions are written once as `fn(M, *inputs)` and run with M = pyad and M = torch.  Every test runs on each device
+(the `device` fixture of conftest.py).
 """
 import warnings
 
@@ -14,6 +15,8 @@ from pyad.autograd import forward_ad as fwAD
 from pyad.autograd import gradcheck, gradgradcheck
 from pyad.autograd.gradcheck import GradcheckError
 
+pytestmark = pytest.mark.usefixtures("device")
+
 F64 = pyad.float64
 
 
@@ -24,7 +27,7 @@ def leaf(shape, seed=0, low=None, high=None, requires_grad=True):
 
 
 def to_torch_args(args):
-    return tuple(torch.from_numpy(a.detach().numpy().copy()).requires_grad_(a.requires_grad)
+    return tuple(torch.from_numpy(a.detach().cpu().numpy().copy()).requires_grad_(a.requires_grad)
                  if isinstance(a, pyad.Tensor) else a for a in args)
 
 
@@ -37,7 +40,7 @@ def T(fn):
 
 
 def snapshot(args):
-    return [a.detach().numpy().copy() if isinstance(a, pyad.Tensor) else a for a in args]
+    return [a.detach().cpu().numpy().copy() if isinstance(a, pyad.Tensor) else a for a in args]
 
 
 def assert_unchanged(args, snap):
@@ -109,7 +112,7 @@ def test_single_tensor_input_and_noncontiguous_input():
     base = leaf((4, 3))
     xt = base.T  # a non-contiguous view: perturbing it writes through to base's storage
     assert not xt.is_contiguous()
-    snap = base.detach().numpy().copy()
+    snap = base.detach().cpu().numpy().copy()
     assert gradcheck(lambda x: x.exp() * x.sum(), xt, check_forward_ad=True) is True
     assert gradcheck(lambda x: x.exp() * x.sum(), xt, check_forward_ad=True, fast_mode=True) is True
     np.testing.assert_array_equal(base.detach().numpy(), snap)

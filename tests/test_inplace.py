@@ -1,5 +1,6 @@
 """In-place ops: values, version counters, views, leaf checks, saved-tensor checks and autograd through
-in-place ops on non-leaf tensors. Compared with torch wherever torch defines the behaviour."""
+in-place ops on non-leaf tensors. Compared with torch wherever torch defines the behaviour. Every test runs on each
+device (the `device` fixture of conftest.py)."""
 import re
 
 import numpy as np
@@ -12,6 +13,8 @@ try:  # pytest's --import-mode=importlib (the project's setting) registers the c
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
     from conftest import assert_close, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 

@@ -2,7 +2,8 @@
 
 Each case runs one function `fn(M, *inputs)` twice: with M = pyad on pyad tensors and with M = a torch
 namespace on torch tensors holding the same data.  Forward values are compared, then both outputs are
-back-propagated with the same random upstream gradient and every input's .grad is compared.
+back-propagated with the same random upstream gradient and every input's .grad is compared.  Every test runs on
+each device (the `device` fixture of conftest.py: pyad's tensors live there, torch's stay on the CPU).
 """
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ try:  # pytest's --import-mode=importlib (the project's setting) registers the c
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
     from conftest import assert_close, to_torch
+
+pytestmark = pytest.mark.usefixtures("device")
 
 
 class _TorchNS:
@@ -58,16 +61,12 @@ _NP = {pyad.float64: np.float64, pyad.float32: np.float32}
 
 
 def leaf(a, dtype, requires_grad=False):
-    """pyad.tensor(a, dtype=..., requires_grad=...).
-
-    0-d data goes through from_numpy: pyad.tensor(0-d data) currently returns shape (1,) (a creation bug pinned
-    by test_tensor_of_0d_data), which would otherwise turn every 0-d case into a (1,) case.
-    """
-    a = np.asarray(a)
-    if a.ndim == 0:
-        t = pyad.from_numpy(np.array(a, dtype=_NP[dtype])).clone()
-        return t.requires_grad_(True) if requires_grad else t
-    return pyad.tensor(a, dtype=dtype, requires_grad=requires_grad)
+    """pyad.tensor(a, dtype=..., requires_grad=...) on the default device (0-d data stays 0-d, as
+    test_tensor_of_0d_data pins)."""
+    a = np.asarray(a, dtype=_NP[dtype])
+    t = pyad.tensor(a, dtype=dtype, requires_grad=requires_grad)
+    assert t.shape == a.shape
+    return t
 
 
 def check(fn, arrays, dtype, grad=True, rtol=None, atol=None):

@@ -10,7 +10,11 @@ M = torch, so a failing example prints as code.  Properties checked:
   than 4 times the program's float32 noise, see check_program_f32);
 * for smooth programs, Hessian-vector products through pyad.autograd.grad(create_graph=True) agree with torch;
 * a program (forward only, forward and backward, double backward) leaves no memory behind:
-  pyad.memory_allocated() returns to its value before once the results are deleted.
+  memory_allocated() (of the device the program runs on) returns to its value before once the results are
+  deleted.
+
+Every property runs on each device (the `device` fixture of conftest.py): pyad's tensors live there, torch's stay
+on the CPU.
 
 Inputs are kept away from kinks and singularities by construction (sqrt/log of x*x+1, denominators bounded away
 from 0, exp of a bounded argument, pow with a positive base), never by loosening tolerances.
@@ -28,13 +32,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close
+    from tests.conftest import assert_close, host, memory_allocated
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close
+    from conftest import assert_close, host, memory_allocated
+
+pytestmark = pytest.mark.usefixtures("device")
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 
 # PYAD_PROPERTY_SCALE=10 runs ten times the examples (a deeper, slower search than CI's)
 SCALE = float(os.environ.get("PYAD_PROPERTY_SCALE", "1"))
@@ -365,10 +371,11 @@ def _data(shape, kind, rng):
 
 
 def _pyad(a, dtype=None, requires_grad=False):
-    """A pyad tensor owning a copy of numpy array a (0-d stays 0-d)."""
+    """A pyad tensor on the default device holding a copy of numpy array a (0-d stays 0-d)."""
     a = np.array(a, dtype=None if dtype is None else NP_DTYPE[dtype], order="C", copy=True)
-    t = pyad.from_numpy(a).clone()
-    return t.requires_grad_(True) if requires_grad else t
+    t = pyad.tensor(a, requires_grad=requires_grad)
+    assert t.shape == a.shape
+    return t
 
 
 def make_inputs(prog, seed, dtype):
@@ -421,7 +428,7 @@ TOL32 = dict(rtol=1.3e-6, atol=1e-5)
 
 
 def _numpy64(t):
-    return None if t is None else t.detach().numpy().astype(np.float64)
+    return None if t is None else host(t).astype(np.float64)
 
 
 def _perturbed(T, leaves, seed):
@@ -582,26 +589,26 @@ def check_hvp(prog, seed):
 def test_hessian_vector_product(prog, seed):
     """Smooth programs: grad(create_graph=True) then grad of <grad, v> equals torch's Hessian-vector product, and
     the double-backward graph leaves no memory behind."""
-    before = pyad.memory_allocated()
+    before = memory_allocated()
     check_hvp(prog, seed)
     after = _memory_settled(before)
     assert after == before, f"double backward: {after - before} bytes left"
 
 
 def _memory_settled(before):
-    """memory_allocated(), after a full garbage collection if plain reference counting left it above `before`
-    (collecting every time costs ~0.25 s an example)."""
-    now = pyad.memory_allocated()
+    """memory_allocated() of the default device, after a full garbage collection if plain reference counting left
+    it above `before` (collecting every time costs ~0.25 s an example)."""
+    now = memory_allocated()
     if now != before:
         gc.collect()
-        now = pyad.memory_allocated()
+        now = memory_allocated()
     return now
 
 
 def _run_and_drop(prog, seed):
     """Run the program and its backward; every tensor it makes (inputs included) is dropped on return."""
     P, _, leaves = make_inputs(prog, seed, pyad.float64)
-    before = pyad.memory_allocated()
+    before = memory_allocated()
     out = run(pyad, prog, P)
     del out     # a graph dropped without a backward
     after = _memory_settled(before)
@@ -619,7 +626,7 @@ def _run_and_drop(prog, seed):
 
 
 def check_memory(prog, seed):
-    before = pyad.memory_allocated()
+    before = memory_allocated()
     _run_and_drop(prog, seed)
     after = _memory_settled(before)
     assert after == before, f"everything dropped: {after - before} bytes left"

@@ -1,5 +1,7 @@
 """Tensor basics pinned to torch's behaviour: dtypes, devices, creation, attributes, type promotion,
-zero-copy NumPy / DLPack exchange, views, repr and max/min."""
+zero-copy NumPy / DLPack exchange, views, repr and max/min. The tests of values run on each device (the `device`
+fixture of conftest.py); those about the CPU itself (NumPy memory sharing, DLPack of host memory, the repr of a CPU
+tensor, pyad.manual_seed, which seeds the CPU's generator) on the CPU only."""
 import gc
 import operator
 
@@ -10,9 +12,11 @@ import torch
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import TORCH_DTYPE, assert_close
+    from tests.conftest import TORCH_DTYPE, assert_close, cpu_only
 except ImportError:  # prepend/append import modes
-    from conftest import TORCH_DTYPE, assert_close
+    from conftest import TORCH_DTYPE, assert_close, cpu_only
+
+pytestmark = pytest.mark.usefixtures("device")
 
 PYAD_DTYPES = [pyad.float32, pyad.float64, pyad.int64, pyad.bool]
 
@@ -91,6 +95,7 @@ def test_default_dtypes_like_torch():
 # ----------------------------------------------------------------------------------------------------------------
 # device
 # ----------------------------------------------------------------------------------------------------------------
+@cpu_only
 def test_device():
     t = pyad.tensor([1.0, 2.0])
     assert isinstance(t.device, pyad.device)
@@ -203,6 +208,7 @@ def test_arange_like_torch(args, kwargs):
     assert_close(pyad.arange(*args, **kwargs), torch.arange(*args, **tk))
 
 
+@cpu_only
 def test_rand_randn_reproducible_with_manual_seed():
     pyad.manual_seed(123)
     a, b = pyad.rand(4, 5), pyad.randn(3, dtype=pyad.float64)
@@ -228,11 +234,11 @@ def test_rand_range_and_statistics():
 
 
 @pytest.mark.parametrize("d", [pyad.float32, pyad.float64, pyad.int64, pyad.bool], ids=str)
-def test_like_factories(d):
+def test_like_factories(d, device):
     base = pyad.zeros(2, 3, dtype=d)
     for f in (pyad.zeros_like, pyad.ones_like, pyad.empty_like):
         out = f(base)
-        assert out.shape == (2, 3) and out.dtype == d and out.device == "cpu" and not out.requires_grad
+        assert out.shape == (2, 3) and out.dtype == d and out.device == device and not out.requires_grad
     assert pyad.ones_like(base).tolist() == torch.ones_like(torch.zeros(2, 3, dtype=TORCH_DTYPE[d])).tolist()
     assert pyad.full_like(base, 1).tolist() == torch.full_like(torch.zeros(2, 3, dtype=TORCH_DTYPE[d]), 1).tolist()
     if d.is_floating_point:
@@ -246,12 +252,12 @@ def test_like_factories(d):
 # ----------------------------------------------------------------------------------------------------------------
 # attributes
 # ----------------------------------------------------------------------------------------------------------------
-def test_attributes_of_a_leaf():
+def test_attributes_of_a_leaf(device):
     x = pyad.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
     assert x.shape == (2, 3) and type(x.shape) is tuple
     assert x.ndim == 2 and x.dim() == 2
     assert x.dtype == pyad.float32
-    assert x.device == "cpu"
+    assert x.device == device
     assert x.requires_grad and x.is_leaf
     assert x.grad is None and x.grad_fn is None
     assert x.numel() == 6
@@ -302,12 +308,12 @@ def test_to_dtype_like_torch(src, dst):
     assert_close(p.to(dst), t.to(TORCH_DTYPE[dst]))
 
 
-def test_to_same_dtype_and_grad():
+def test_to_same_dtype_and_grad(device):
     x = pyad.ones(3, requires_grad=True)
     assert x.to(pyad.float32) is x  # torch returns self when nothing changes
     y = x.to(pyad.float64)
     assert y.dtype == pyad.float64 and y.requires_grad and y.grad_fn is not None
-    assert x.to("cpu") is x
+    assert x.to(device) is x
     y.sum().backward()
     assert_close(x.grad, torch.ones(3))
 
@@ -414,6 +420,7 @@ def test_int_pow_stays_int():
 # ----------------------------------------------------------------------------------------------------------------
 # zero-copy NumPy
 # ----------------------------------------------------------------------------------------------------------------
+@cpu_only
 @pytest.mark.parametrize("npdt", [np.float32, np.float64, np.int64, np.bool_])
 def test_from_numpy_shares_memory(npdt):
     a = np.zeros((2, 3), dtype=npdt)
@@ -431,6 +438,7 @@ def test_from_numpy_shares_memory(npdt):
 
 @pytest.mark.parametrize("make", [lambda a: a[:, ::2], lambda a: a.T, lambda a: a[1:, 1:3], lambda a: a[::-1]],
                          ids=["step", "T", "slice", "reversed"])
+@cpu_only
 def test_from_numpy_non_contiguous(make):
     base = np.arange(12.0).reshape(3, 4)
     a = make(base)
@@ -446,6 +454,7 @@ def test_from_numpy_non_contiguous(make):
     assert a[-1, -1] == 55.0
 
 
+@cpu_only
 def test_numpy_shares_memory():
     t = pyad.arange(6.0).reshape(2, 3)
     a = t.numpy()
@@ -458,12 +467,14 @@ def test_numpy_shares_memory():
     np.testing.assert_array_equal(v, a.T)
 
 
+@cpu_only
 def test_numpy_outlives_tensor():
     a = pyad.arange(5.0).numpy()
     gc.collect()
     assert a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
+@cpu_only
 def test_numpy_requires_grad_raises():
     x = pyad.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError):
@@ -478,11 +489,13 @@ def test_numpy_requires_grad_raises():
 # ----------------------------------------------------------------------------------------------------------------
 # DLPack
 # ----------------------------------------------------------------------------------------------------------------
+@cpu_only
 def test_dlpack_device():
     assert pyad.zeros(2).__dlpack_device__() == (1, 0)
     assert pyad.zeros(2).__dlpack_device__() == torch.zeros(2).__dlpack_device__()
 
 
+@cpu_only
 def test_numpy_from_dlpack_shares_memory():
     t = pyad.arange(6.0).reshape(2, 3)
     n = np.from_dlpack(t)
@@ -494,6 +507,7 @@ def test_numpy_from_dlpack_shares_memory():
     np.testing.assert_array_equal(v, t.numpy()[:, 1:])
 
 
+@cpu_only
 def test_numpy_from_dlpack_is_writable_like_torch():
     # np.from_dlpack(torch_tensor) is writable (torch answers max_version with a versioned capsule).
     assert np.from_dlpack(torch.arange(3.0)).flags.writeable
@@ -504,6 +518,7 @@ def test_numpy_from_dlpack_is_writable_like_torch():
     assert t[1].item() == -5.0
 
 
+@cpu_only
 @pytest.mark.parametrize("npdt", [np.float32, np.float64, np.int64, np.bool_])
 def test_pyad_from_dlpack_numpy_shares_memory(npdt):
     a = np.zeros(4, dtype=npdt)
@@ -516,6 +531,7 @@ def test_pyad_from_dlpack_numpy_shares_memory(npdt):
     assert a[2] == 1
 
 
+@cpu_only
 def test_torch_from_dlpack_pyad():
     t = pyad.arange(6.0, dtype=pyad.float64).reshape(2, 3)
     tt = torch.from_dlpack(t)
@@ -533,6 +549,7 @@ def test_torch_from_dlpack_pyad():
     assert torch.from_dlpack(pyad.ones(2, 3).sum()).shape == ()
 
 
+@cpu_only
 def test_pyad_from_dlpack_torch():
     x = torch.arange(6.0).reshape(2, 3)
     p = pyad.from_dlpack(x)
@@ -549,6 +566,7 @@ def test_pyad_from_dlpack_torch():
     assert pyad.from_dlpack(torch.tensor(3.5)).shape == ()
 
 
+@cpu_only
 def test_from_dlpack_rejects_unsupported_dtype():
     # uint8 is not bool: reinterpreting 2 as a bool would be wrong (torch keeps uint8).
     with pytest.raises(TypeError):
@@ -716,11 +734,13 @@ def test_repr_basic_structure():
     ([1.5, -2.25], {"requires_grad": True}),
     ([], {}),
 ], ids=repr)
+@cpu_only
 def test_repr_matches_torch(data, kw):
     tkw = {k: (TORCH_DTYPE[v] if k == "dtype" else v) for k, v in kw.items()}
     assert repr(pyad.tensor(data, **kw)) == _torch_repr(torch.tensor(data, **tkw))
 
 
+@cpu_only
 def test_repr_0d_and_grad_fn_matches_torch():
     p, t = pyad.tensor([1.5, 1.0]), torch.tensor([1.5, 1.0])
     assert repr(p.sum()) == _torch_repr(t.sum())
@@ -736,6 +756,7 @@ def test_repr_0d_and_grad_fn_matches_torch():
     ([1e10, 1.5], {}),
     ([1e-5, 1.0], {}),
 ], ids=repr)
+@cpu_only
 def test_repr_float_formatting_matches_torch(data, kw):
     # torch prints whole-valued floats as "1." and switches to scientific notation for wide ranges.
     tkw = {k: TORCH_DTYPE[v] for k, v in kw.items()}

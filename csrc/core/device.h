@@ -18,13 +18,11 @@ struct Device {
   static Device parse(const std::string& s) {
     if (s == "cpu") return {};
     if (s == "cuda") return {DeviceType::CUDA, 0};
-    if (s.rfind("cuda:", 0) == 0) {
-      try {
-        size_t used = 0;
-        int idx = std::stoi(s.substr(5), &used);
-        if (used == s.size() - 5 && idx >= 0) return {DeviceType::CUDA, idx};
-      } catch (const std::exception&) {}
-    }
+    // "cuda:N" with N plain decimal digits, no sign, spaces or leading zeros (as torch).
+    const std::string n = s.rfind("cuda:", 0) == 0 ? s.substr(5) : "";
+    if (!n.empty() && n.size() <= 9 && n.find_first_not_of("0123456789") == std::string::npos &&
+        (n == "0" || n[0] != '0'))
+      return {DeviceType::CUDA, std::stoi(n)};
     throw RuntimeError("[device] unknown device '" + s + "' (expected 'cpu', 'cuda' or 'cuda:N')");
   }
 };

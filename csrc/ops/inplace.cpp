@@ -124,8 +124,9 @@ void check_no_view_tangent(const char* op, const Tensor& x) {
 
 using OutOfPlace = Tensor (*)(const Tensor&, const Tensor&);
 
-Tensor& binary_inplace(const char* op, kernels::Binary k, OutOfPlace f, Tensor& x, const Tensor& other) {
+Tensor& binary_inplace(const char* op, kernels::Binary k, OutOfPlace f, Tensor& x, const Tensor& other0) {
   check_leaf(op, x);
+  const Tensor other = on_device_of(op, x, other0);
   DType dt = promote(x.dtype(), other.dtype());
   if (k == kernels::Binary::Div) dt = to_floating(dt);
   check_result(op, x, broadcast_shapes(x.shape(), other.shape(), op), dt);
@@ -154,9 +155,10 @@ Tensor& binary_inplace(const char* op, kernels::Binary k, OutOfPlace f, Tensor& 
 
 // The old values of x get no gradient; `src` (if any) gets the gradient of what it overwrote.
 struct OverwriteBackward : Node {
+  Device src_device;  // copy_ may read another device: the source's gradient goes back there
   std::string name() const override { return next_edges.size() > 1 ? "CopyBackwards" : "FillBackward0"; }
   TensorList apply(TensorList&& g) override {
-    if (next_edges.size() > 1) return {Tensor(), needs_input_grad(1) ? g[0] : Tensor()};
+    if (next_edges.size() > 1) return {Tensor(), needs_input_grad(1) ? to_device(g[0], src_device) : Tensor()};
     return {Tensor()};
   }
 };
@@ -170,17 +172,20 @@ Tensor& div_(Tensor& x, const Tensor& o) { return binary_inplace("div_", kernels
 
 Tensor& copy_(Tensor& x, const Tensor& src) {
   check_leaf("copy_", x);
-  check_same_device("copy_", x, src);
+  // Any device to any device, as torch (kernels::copy moves the bytes).
   check_result("copy_", x, broadcast_shapes(x.shape(), src.shape(), "copy_"), x.dtype());
   Tensor ts = tangent_of(src), tx = tangent_of(x);
   auto node = any_requires_grad({x, src}) ? std::make_shared<OverwriteBackward>() : nullptr;
-  if (node) collect_edges(*node, {x, src});
+  if (node) {
+    collect_edges(*node, {x, src});
+    node->src_device = src.device();
+  }
   kernels::copy(unaliased(src, x), x);
   bump_version(x);
   rebase_history("copy_", x, node);
   if (ts.defined() || tx.defined()) {
     check_no_view_tangent("copy_", x);
-    if (ts.defined()) set_tangent(x, ts);
+    if (ts.defined()) set_tangent(x, to_device(ts, x.device()));
     else x->fw = nullptr;  // overwritten by a constant
   }
   return x;
@@ -215,7 +220,7 @@ struct IndexPutBackward : Node {
 
 Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor& value1) {
   check_leaf("setitem", x);
-  const Tensor value0 = same_device("setitem", x, value1).second;
+  const Tensor value0 = on_device_of("setitem", x, value1);
   Tensor region;
   {
     NoGradGuard ng;

@@ -23,14 +23,19 @@ inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) 
              a.device().str(), " and ", b.device().str());
 }
 
-// Operands of an elementwise op on one device. As in torch, a 0-d CPU tensor (a number) may meet a
-// tensor on a GPU, and is moved there; any other mix raises.
+// `other` on x's device. As in torch, a 0-d CPU tensor (a number) may meet a tensor on a GPU, and is
+// moved there; any other mix raises.
+inline Tensor on_device_of(const char* op, const Tensor& x, const Tensor& other) {
+  if (other.device() == x.device()) return other;
+  if (other.ndim() == 0 && other.device().is_cpu()) return to_device(other, x.device());
+  check_same_device(op, x, other);
+  return other;
+}
+
+// Operands of an elementwise op on one device (see on_device_of).
 inline std::pair<Tensor, Tensor> same_device(const char* op, const Tensor& a, const Tensor& b) {
-  if (a.device() == b.device()) return {a, b};
-  if (a.ndim() == 0 && a.device().is_cpu()) return {to_device(a, b.device()), b};
-  if (b.ndim() == 0 && b.device().is_cpu()) return {a, to_device(b, a.device())};
-  check_same_device(op, a, b);
-  return {a, b};
+  if (a.ndim() == 0 && a.device().is_cpu() && !b.device().is_cpu()) return {to_device(a, b.device()), b};
+  return {a, on_device_of(op, a, b)};
 }
 
 }  // namespace pyad

@@ -116,6 +116,8 @@ void init_ops(py::module_& m) {
   m.def("stack", [](const TensorList& xs, int64_t d) { return stack(xs, d); });
   m.def("to_dtype", &pyad::to_dtype);
   m.def("to_device", &pyad::to_device);
+  // A fresh copy (never the input itself), converted and moved as asked.
+  m.def("copy_to", [](const Tensor& x, DType dt, Device d) { return copy_op(x, dt, d, "ToCopyBackward0", false); });
   m.def("index", [](const Tensor& x, const py::list& steps) { return index(x, steps_arg(steps)); });
   m.def("index_put_", [](Tensor x, const py::list& steps, py::handle value) {
     Tensor v = operand(x, value, "setitem");

@@ -155,7 +155,7 @@ class Function:
                 outs[i] = _C.alias(o)
         diff = [isinstance(o, Tensor) and o.dtype.is_floating_point and id(r) not in ctx.non_differentiable
                 for o, r in zip(outs, raws)]
-        meta = [(list(o.shape), o.dtype) if isinstance(o, Tensor) else None for o in outs]
+        meta = [(list(o.shape), o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs]
 
         node = None
         if any(diff) and grad_on:
@@ -183,7 +183,7 @@ def _run_backward(cls, ctx, args, meta, node, grads):
     name = cls.__name__
     grads = list(grads)
     if ctx.materialize_grads:
-        grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], _C.device("cpu"))
+        grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], m[2])
                  for g, m in zip(grads, meta)]
     ctx._node = node
     checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error

@@ -63,9 +63,9 @@ def _np(t):
 
 
 def _from_np(a, like):
-    """A tensor with `like`'s dtype holding a copy of the float64 array `a`."""
-    t = _C.from_numpy(np.array(a, dtype=np.float64, order="C")).clone()  # (ascontiguousarray makes 0-d 1-d)
-    return t if like.dtype == t.dtype else t.to(like.dtype)
+    """A tensor with `like`'s dtype and device holding a copy of the float64 array `a`."""
+    src = _C.from_numpy(np.array(a, dtype=np.float64, order="C"))  # (ascontiguousarray makes 0-d 1-d)
+    return _C.copy_to(src, like.dtype, like.device)
 
 
 def _index(flat, shape):

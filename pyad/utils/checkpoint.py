@@ -12,21 +12,31 @@ from .._grad_mode import enable_grad, is_grad_enabled, no_grad
 Tensor = _C.Tensor
 
 
+def _get_states():
+    return _C.get_rng_state(), _C.cuda_get_rng_state()
+
+
+def _set_states(states):
+    _C.set_rng_state(states[0])
+    _C.cuda_set_rng_state(states[1])
+
+
 class _RngState:
-    """Saves the generator state now; `replay()` runs code from that state and then restores the current one."""
+    """Saves the generators' states (the CPU's and the GPU's) now; `replay()` runs code from those states and
+    then restores the current ones."""
 
     def __init__(self, enabled):
-        self.state = _C.get_rng_state() if enabled else None
+        self.state = _get_states() if enabled else None
 
     def replay(self, fn):
         if self.state is None:
             return fn()
-        current = _C.get_rng_state()
-        _C.set_rng_state(self.state)
+        current = _get_states()
+        _set_states(self.state)
         try:
             return fn()
         finally:
-            _C.set_rng_state(current)
+            _set_states(current)
 
 
 def checkpoint(fn, *args, preserve_rng_state=True, **kwargs):

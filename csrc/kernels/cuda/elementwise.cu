@@ -224,7 +224,8 @@ void random_fill(const Tensor& out, double a, double b, bool gaussian, const cha
   PYAD_CHECK(out.is_contiguous(), RuntimeError, "[", op, "] expects a contiguous output");
   const int64_t n = out.numel();
   if (n == 0) return;
-  auto [seed, first] = gpu::rng_reserve(2 * static_cast<uint64_t>(n));
+  const auto reserved = gpu::rng_reserve(2 * static_cast<uint64_t>(n));
+  const uint64_t seed = reserved.first, first = reserved.second;
   PYAD_DISPATCH_FLOAT(out.dtype(), op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     random_kernel<T><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(out.data<T>(), n, seed, first, a, b,

@@ -123,7 +123,7 @@ gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a
   A = reinterpret_cast<const T*>(reinterpret_cast<const char*>(A) + off[1]);
   B = reinterpret_cast<const T*>(reinterpret_cast<const char*>(B) + off[2]);
   const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-  const int64_t row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
+  const int64_t row0 = int64_t(blockIdx.x) * BM, col0 = int64_t(blockIdx.y) * BN;
   // Neighbouring threads load neighbouring addresses: along k when A's rows are unit-stride, else along m.
   const bool a_k_fast = a_cs == 1 || a_rs != 1;
   const bool b_n_fast = b_cs == 1 || b_rs != 1;
@@ -166,12 +166,68 @@ gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a
   }
 }
 
+// Matrix-vector products stream the matrix once (a tiled GEMM would waste its tile on one column):
+// y (rows) = M (rows x k, strides rs, cs) @ v (k, stride vs), one batch per blockIdx.y. M and v are operand
+// 1 and 2 of the batch offsets, or 2 and 1 when `swap` (x @ B is computed as B^T x).
+template <class T>
+__device__ __forceinline__ void gemv_batch(const Offsets<3>& batch, int64_t z, bool swap, T*& y, const T*& M,
+                                           const T*& v) {
+  int64_t off[3];
+  batch.at(z, off);
+  y = reinterpret_cast<T*>(reinterpret_cast<char*>(y) + off[0]);
+  M = reinterpret_cast<const T*>(reinterpret_cast<const char*>(M) + off[swap ? 2 : 1]);
+  v = reinterpret_cast<const T*>(reinterpret_cast<const char*>(v) + off[swap ? 1 : 2]);
+}
+
+// A warp per row, its lanes along k: coalesced when M's rows are unit-stride.
+template <class T>
+__global__ void gemv_warp_kernel(int64_t rows, int64_t k, const T* M, int64_t rs, int64_t cs, const T* v, int64_t vs,
+                                 T* y, Offsets<3> batch, int64_t z0, bool swap) {
+  gemv_batch(batch, z0 + blockIdx.y, swap, y, M, v);
+  const int64_t row = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  T acc = 0;
+  for (int64_t j = lane; j < k; j += 32) acc = fma(M[row * rs + j * cs], v[j * vs], acc);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, o);
+  if (lane == 0) y[row] = acc;
+}
+
+// A thread per row: neighbouring threads read neighbouring rows (coalesced when M's columns are unit-stride).
+template <class T>
+__global__ void gemv_thread_kernel(int64_t rows, int64_t k, const T* M, int64_t rs, int64_t cs, const T* v,
+                                   int64_t vs, T* y, Offsets<3> batch, int64_t z0, bool swap) {
+  gemv_batch(batch, z0 + blockIdx.y, swap, y, M, v);
+  const int64_t row = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (row >= rows) return;
+  T acc = 0;
+  for (int64_t j = 0; j < k; ++j) acc = fma(M[row * rs + j * cs], v[j * vs], acc);
+  y[row] = acc;
+}
+
+template <class T>
+void launch_gemv(int64_t rows, int64_t k, const T* M, int64_t rs, int64_t cs, const T* v, int64_t vs, T* y,
+                 const Offsets<3>& batch, int64_t nbatch, bool swap) {
+  const bool warp = cs == 1 || rs != 1;
+  const int64_t per_block = warp ? gpu::kThreads / 32 : gpu::kThreads;
+  const int64_t gx = (rows + per_block - 1) / per_block;
+  for (int64_t z0 = 0; z0 < nbatch; z0 += 65535) {
+    dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(std::min<int64_t>(65535, nbatch - z0)));
+    if (warp)
+      gemv_warp_kernel<T><<<grid, gpu::kThreads, 0, gpu::stream()>>>(rows, k, M, rs, cs, v, vs, y, batch, z0, swap);
+    else
+      gemv_thread_kernel<T><<<grid, gpu::kThreads, 0, gpu::stream()>>>(rows, k, M, rs, cs, v, vs, y, batch, z0, swap);
+    gpu::check_launch("matmul");
+  }
+}
+
 template <class T, int BM, int BN, int BK, int TM, int TN>
 void launch_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor& b, const Tensor& out,
                  const Offsets<3>& batch, int64_t nbatch) {
   const int ra = static_cast<int>(a.ndim()), rb = static_cast<int>(b.ndim());
-  const int64_t gx = (n + BN - 1) / BN, gy = (m + BM - 1) / BM;
-  PYAD_CHECK(gy <= 65535, RuntimeError, "[matmul] ", m, " rows are too many for one CUDA launch");
+  const int64_t gx = (m + BM - 1) / BM, gy = (n + BN - 1) / BN;
+  PYAD_CHECK(gy <= 65535, RuntimeError, "[matmul] ", n, " columns are too many for one CUDA launch");
   for (int64_t z0 = 0; z0 < nbatch; z0 += 65535) {
     dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(std::min<int64_t>(65535, nbatch - z0)));
     gemm_kernel<T, BM, BN, BK, TM, TN><<<grid, (BM / TM) * (BN / TN), 0, gpu::stream()>>>(
@@ -249,6 +305,14 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
     if (cublas_gemm<T>(m, n, k, a, b, out, bl)) return;
     Offsets<3> offs = gpu::to_offsets<3>(bl, "matmul");
     const int64_t nbatch = numel_of(batch);
+    const int64_t ra = a.ndim(), rb = b.ndim();
+    const int64_t a_rs = a.strides()[ra - 2], a_cs = a.strides()[ra - 1];
+    const int64_t b_rs = b.strides()[rb - 2], b_cs = b.strides()[rb - 1];
+    const T* pa = static_cast<const T*>(a.raw_data());
+    const T* pb = static_cast<const T*>(b.raw_data());
+    T* pc = static_cast<T*>(out.raw_data());
+    if (n == 1) return launch_gemv<T>(m, k, pa, a_rs, a_cs, pb, b_rs, pc, offs, nbatch, false);
+    if (m == 1) return launch_gemv<T>(n, k, pb, b_cs, b_rs, pa, a_cs, pc, offs, nbatch, true);
     if constexpr (std::is_same_v<T, double>) launch_gemm<T, 64, 64, 16, 4, 4>(m, n, k, a, b, out, offs, nbatch);
     else launch_gemm<T, 128, 128, 8, 8, 8>(m, n, k, a, b, out, offs, nbatch);
   });

@@ -1,0 +1,137 @@
+"""pyad.cuda: NVIDIA GPUs, named as torch.cuda.
+
+Work on a GPU is queued on one stream per device (the legacy default stream, which CuPy and torch also use by
+default) and runs asynchronously; item(), numpy(), tolist() and synchronize() wait for it. Memory comes from a
+caching allocator: freed blocks are kept for reuse until empty_cache().
+
+Matrix products use cuBLAS when it can be loaded at run time (``pip install pyad[cuda]`` brings it, found through
+cuda-pathfinder; a system libcublas on the loader path works too) and pyad's own tiled kernel otherwise.
+matmul_backend() says which; set_matmul_backend("pyad") forces our kernel, e.g. to compare the two.
+"""
+import os
+
+from . import _C
+
+_initialized = False
+
+
+def is_compiled():
+    """Whether this build of pyad contains the CUDA backend."""
+    return _C.cuda_compiled()
+
+
+def is_available():
+    """Whether CUDA can be used: the backend is compiled in, and a driver and a GPU are present."""
+    return _C.cuda_is_available()
+
+
+def device_count():
+    return _C.cuda_device_count()
+
+
+def current_device():
+    return 0
+
+
+def get_device_name(device=None):
+    return _C.cuda_device_name(_index(device))
+
+
+def synchronize(device=None):
+    """Wait until every kernel queued on the device has finished."""
+    _lazy_init()
+    _C.cuda_synchronize(_index(device))
+
+
+def manual_seed(seed):
+    """Seed the GPU generator (one counter-based stream shared by all devices)."""
+    _C.cuda_manual_seed(int(seed))
+
+
+manual_seed_all = manual_seed
+
+
+def get_rng_state():
+    return _C.cuda_get_rng_state()
+
+
+def set_rng_state(state):
+    _C.cuda_set_rng_state(state)
+
+
+def empty_cache():
+    """Return the allocator's cached, unused blocks to the driver."""
+    _C.cuda_empty_cache()
+
+
+def memory_allocated(device=None):
+    """Bytes of live tensor storage on the GPU."""
+    return _C.memory_allocated(_device(device))
+
+
+def max_memory_allocated(device=None):
+    return _C.max_memory_allocated(_device(device))
+
+
+def reset_peak_memory_stats(device=None):
+    _C.reset_peak_memory_stats(_device(device))
+
+
+def memory_reserved(device=None):
+    """Bytes the caching allocator holds from the driver: live storage plus cached blocks."""
+    return _C.cuda_memory_reserved(_index(device))
+
+
+def matmul_backend():
+    """"cublas" when matrix products go to cuBLAS, "pyad" when to pyad's own tiled kernel."""
+    _lazy_init(required=False)
+    return _C.cuda_matmul_backend()
+
+
+def set_matmul_backend(name):
+    _lazy_init(required=False)
+    _C.cuda_set_matmul_backend(name)
+
+
+def _index(device):
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return device
+    d = device if isinstance(device, _C.device) else _C.device(str(device))
+    if d.type != "cuda":
+        raise ValueError(f"[cuda] expected a CUDA device, got {d}")
+    return d.index
+
+
+def _device(device):
+    return _C.device(f"cuda:{_index(device)}")
+
+
+def _find_cublas():
+    """The path of a cuBLAS library from pip's nvidia-cublas wheel, or None (then the loader's path is tried)."""
+    try:
+        from cuda.pathfinder import load_nvidia_dynamic_lib
+    except ImportError:
+        return None
+    try:
+        return load_nvidia_dynamic_lib("cublas").abs_path
+    except Exception:  # noqa: BLE001 - any failure to find it means: fall back to pyad's kernel
+        return None
+
+
+def _lazy_init(required=True):
+    """Called before the first use of a GPU: raises a clear error if there is none, and loads cuBLAS once
+    (unless PYAD_MATMUL_BACKEND=pyad)."""
+    global _initialized
+    if required and not is_available():
+        reason = _C.cuda_unavailable_reason()
+        raise RuntimeError(f"[cuda] CUDA is not available: {reason}")
+    if _initialized or not is_available():
+        return
+    _initialized = True
+    if os.environ.get("PYAD_MATMUL_BACKEND", "").lower() == "pyad":
+        return
+    path = _find_cublas()
+    if not (path and _C.cuda_load_cublas(path)):
+        _C.cuda_load_cublas("")
