@@ -37,10 +37,8 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
 }  // namespace
 
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
-  // The op checked shapes: a (..., m, k), b (..., k, n), out (..., m, n) contiguous.
-  const int64_t nd = out.ndim();
-  const int64_t m = out.shape()[nd - 2], n = out.shape()[nd - 1];
-  const int64_t k = a.shape()[a.ndim() - 1];
+  const MatmulDims dims(a, out);
+  const int64_t m = dims.m, n = dims.n, k = dims.k;
   if (out.numel() == 0) return;
   if (k == 0) { fill(out, 0.0); return; }
   // An operand BLAS cannot read as it is (no unit stride in either matrix dim) is copied once.
@@ -57,13 +55,8 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t b_rs = B.strides()[rb - 2], b_cs = B.strides()[rb - 1];
   const MatLayout LA = layout(m, k, a_rs, a_cs), LB = layout(k, n, b_rs, b_cs);
 
-  Shape batch(out.shape().begin(), out.shape().end() - 2);
-  auto batch_strides = [&](const Tensor& t) {
-    Tensor v = make_view(t, Shape(t.shape().begin(), t.shape().end() - 2),
-                         Shape(t.strides().begin(), t.strides().end() - 2), t->offset);
-    return broadcast_strides(v, batch);
-  };
-  const auto sa = batch_strides(A), sb = batch_strides(B);
+  const Shape& batch = dims.batch;
+  const auto sa = dims.batch_strides(A), sb = dims.batch_strides(B);
   const int64_t nbatch = numel_of(batch);
 
   PYAD_DISPATCH_FLOAT(out.dtype(), "matmul", [&](auto* tag) {

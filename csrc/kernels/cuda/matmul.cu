@@ -285,26 +285,19 @@ bool cublas_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor&
 }  // namespace
 
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
-  // The op checked shapes: a (..., m, k), b (..., k, n), out (..., m, n) contiguous.
-  const int64_t nd = out.ndim();
-  const int64_t m = out.shape()[nd - 2], n = out.shape()[nd - 1];
-  const int64_t k = a.shape()[a.ndim() - 1];
+  const MatmulDims dims(a, out);
+  const int64_t m = dims.m, n = dims.n, k = dims.k;
   if (out.numel() == 0) return;
   if (k == 0) { fill(out, 0.0); return; }
   // Batch dims of (out, a, b) broadcast and coalesced, in bytes.
-  Shape batch(out.shape().begin(), out.shape().end() - 2);
-  auto batch_strides = [&](const Tensor& t) {
-    Tensor v = make_view(t, Shape(t.shape().begin(), t.shape().end() - 2),
-                         Shape(t.strides().begin(), t.strides().end() - 2), t->offset);
-    return kernels::cpu::broadcast_strides(v, batch);
-  };
   const int64_t isz = static_cast<int64_t>(itemsize(out.dtype()));
-  auto bl = kernels::cpu::make_loop<3>(batch, {batch_strides(out), batch_strides(a), batch_strides(b)}, {isz, isz, isz});
+  auto bl = kernels::cpu::make_loop<3>(dims.batch, {dims.batch_strides(out), dims.batch_strides(a), dims.batch_strides(b)},
+                                       {isz, isz, isz});
   PYAD_DISPATCH_FLOAT(out.dtype(), "matmul", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (cublas_gemm<T>(m, n, k, a, b, out, bl)) return;
     Offsets<3> offs = gpu::to_offsets<3>(bl, "matmul");
-    const int64_t nbatch = numel_of(batch);
+    const int64_t nbatch = numel_of(dims.batch);
     const int64_t ra = a.ndim(), rb = b.ndim();
     const int64_t a_rs = a.strides()[ra - 2], a_cs = a.strides()[ra - 1];
     const int64_t b_rs = b.strides()[rb - 2], b_cs = b.strides()[rb - 1];
