@@ -29,8 +29,9 @@ void copy_across(const Tensor& src, const Tensor& dst) {
   }
   const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype() && dst.shape() == src.shape();
   Tensor staged = direct ? dst : empty(src.shape(), src.dtype(), dst.device());
-  if (!dst.device().is_cpu()) gpu::set_device(dst.device().index);
-  else gpu::set_device(src.device().index);
+  // Each GPU has its own stream: a copy queued on the destination's would not wait for the source's kernels.
+  if (!src.device().is_cpu() && !dst.device().is_cpu()) gpu::synchronize(src.device().index);
+  gpu::set_device(dst.device().is_cpu() ? src.device().index : dst.device().index);
   gpu::memcpy(staged.raw_data(), s.raw_data(), static_cast<size_t>(s.numel()) * itemsize(s.dtype()),
               kind_of(src.device(), dst.device()));
   if (!direct) copy(staged, dst);
