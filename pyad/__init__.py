@@ -2,9 +2,16 @@
 
 The API follows PyTorch's names: pyad.tensor, pyad.zeros, x.backward(), pyad.no_grad(), pyad.autograd.grad ...
 """
-import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS the core links, whatever the install layout)
+from . import _checkout
 
-from . import _C
+if not _checkout.has_core(__name__):
+    # Note [Importing pyad from its source checkout] (pyad/_checkout.py): sys.modules["pyad"] becomes the
+    # installed pyad; the lines below then only re-bind that package's names into this discarded module.
+    _checkout.hand_over(__name__, __path__)
+
+import scipy_openblas32 as _openblas  # noqa: F401, E402  (loads the BLAS the core links, whatever the layout)
+
+from . import _C  # noqa: E402
 from ._C import Tensor, device
 from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_device, get_default_dtype,  # noqa: A004
                       int64, long, set_default_device, set_default_dtype)

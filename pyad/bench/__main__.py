@@ -10,15 +10,17 @@ as the reference for jacfwd.
 """
 import argparse
 import json
-import platform
+import os
 import sys
 import time
 
-import numpy as np
-
 import pyad
 
-from . import experiment
+from . import experiment, report
+from .progress import Progress
+
+QUICK_ENV = "PYAD_BENCH_QUICK"   # =1: the CI-sized run (small d, few repeats), as --quick
+QUICK_SIZES, QUICK_REPEATS = [50, 100, 200], 3
 
 
 def _threads(n):
@@ -30,55 +32,15 @@ def _threads(n):
         pass
 
 
-def _table(rows, d):
-    torch_ref = {r["mode"]: r["median_s"] for r in rows if r["method"] in ("torch reverse (autograd)",
-                                                                            "torch.func.jacfwd")}
-    rev = next(r["median_s"] for r in rows if r["method"] == "pyad reverse (grad)")
-    lines = [f"d = {d}",
-             f"{'method':28s} {'median':>11s} {'vs torch':>9s} {'vs pyad grad':>13s} {'model flops':>12s}"]
-    for r in rows:
-        ref = torch_ref.get("forward" if r["mode"] == "forward" else "reverse")
-        vs_torch = f"{r['median_s'] / ref:8.2f}x" if ref else "        -"
-        lines.append(f"{r['method']:28s} {r['median_s'] * 1e3:9.2f}ms {vs_torch} {r['median_s'] / rev:12.1f}x "
-                     f"{r['model_flops']:12.3g}")
-    model = experiment.flops(d, "forward") / experiment.flops(d, "reverse")
-    fwd = next(r["median_s"] for r in rows if r["method"] == "pyad forward (jacfwd)")
-    lines.append(f"cost model: forward/reverse = {model:.0f}x the flops; measured pyad jacfwd/grad = {fwd / rev:.0f}x")
-    auto = next(r for r in rows if r["mode"] == "auto")
-    lines.append(f"jacobian(mode='auto') chose {auto.get('chosen_mode')} mode (n = {d} inputs, m = 1 output)")
-    return "\n".join(lines)
-
-
-def _plot(results, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot written")
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in dict.fromkeys(r["method"] for r in results):
-        pts = sorted((r["d"], r["median_s"]) for r in results if r["method"] == method)
-        style = "-" if "forward" in method or "jacfwd" in method else "--"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=method)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("d")
-    ax.set_ylabel("median time (s)")
-    ax.set_title("Jacobian of sum(sigmoid(B sigmoid(A x))): forward vs reverse mode")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    print(f"plot written to {path}")
-
-
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="pyad-bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--d", type=int, nargs="+", default=None,
                    help="problem sizes (default: 250 500 1000 on the cpu, where the full experiment is --d 8000; "
                         "8000 on cuda)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a CI-sized run: d = {' '.join(map(str, QUICK_SIZES))}, {QUICK_REPEATS} repeats "
+                        f"(also set by the environment variable {QUICK_ENV}=1)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device to run on (default cpu)")
     p.add_argument("--dtype", default=None, choices=["float64", "float32"],
                    help="default: float64 on the cpu; both float64 and float32 on cuda")
@@ -87,48 +49,70 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS threads for pyad, NumPy and torch alike")
     p.add_argument("--json", default=None,
                    help="where to write the results (default pyad-bench.json; pyad-bench-cuda.json on cuda)")
-    p.add_argument("--plot", default=None, help="PNG path for a plot of time against d (needs matplotlib)")
+    p.add_argument("--plot", default=None,
+                   help="PNG path for the plot of time against d (default: the JSON path with .png; needs "
+                        "matplotlib)")
+    p.add_argument("--no-plot", action="store_true", help="write no plot")
     p.add_argument("--no-torch", action="store_true", help="leave torch out even when installed")
     p.add_argument("--no-cupy", action="store_true", help="cuda only: leave the hand-written CuPy passes out")
     args = p.parse_args(argv)
+    args.quick = args.quick or os.environ.get(QUICK_ENV, "") not in ("", "0")
+    if args.quick:
+        args.repeats = args.repeats if args.repeats is not None else QUICK_REPEATS
+    return args
 
+
+def _torch(threads):
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: comparing with NumPy only")
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.device == "cuda":
         from . import gpu
         _threads(args.threads)  # for the NumPy reference
-        return gpu.main(args, plot=_plot)
-    args.d = args.d if args.d is not None else [250, 500, 1000]
+        return gpu.main(args, plot=report.plot)
+    args.d = args.d or (QUICK_SIZES if args.quick else [250, 500, 1000])
     args.dtype = args.dtype or "float64"
     args.repeats = args.repeats if args.repeats is not None else 5
     args.json = args.json or "pyad-bench.json"
-    use_torch = not args.no_torch
-    if use_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            print("torch is not installed: comparing with NumPy only")
-            use_torch = False
+    torch = None if args.no_torch else _torch(args.threads)
     _threads(args.threads)
+    machine, versions = report.machine(args.threads, torch)
+    print(f"pyad {versions['pyad']} on {machine['cpu']} ({args.threads} thread(s), {args.dtype}); "
+          f"d = {' '.join(map(str, args.d))}, {args.repeats} repeats" + (" (quick)" if args.quick else ""),
+          flush=True)
 
+    names = experiment.method_names(torch is not None)
+    progress = Progress(sum(experiment.work(d, n) * (1 + args.repeats) for d in args.d for n in names))
     results = []
     t0 = time.time()
-    for d in args.d:
-        print(f"d = {d} ({args.dtype}, {args.threads} thread(s)):", flush=True)
-        rows = experiment.run(d, args.dtype, args.repeats, use_torch,
-                              progress=lambda s: print(s, flush=True))
-        results.extend(rows)
-        print(_table(rows, d), flush=True)
-    meta = {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.processor(),
-            "numpy": np.__version__, "pyad": pyad.__version__, "threads": args.threads, "dtype": args.dtype,
-            "device": args.device, "repeats": args.repeats, "wall_s": time.time() - t0}
-    if use_torch:
-        import torch
-        meta["torch"] = torch.__version__
+    try:
+        for d in args.d:
+            rows = experiment.run(d, args.dtype, args.repeats, torch is not None, progress=progress)
+            results.extend(rows)
+            progress.write(report.table(rows, d))
+    finally:
+        progress.close()
+    plot = None if args.no_plot else report.plot(results, args.plot or os.path.splitext(args.json)[0] + ".png")
+    checks = [{"d": r["d"], "method": r["method"], "reference": "numpy reverse", "max_rel_error": r["max_rel_error"],
+               "tolerance": r["tolerance"], "passed": r["check_passed"]} for r in results]
+    meta = {"machine": machine, "versions": versions, "device": args.device, "dtype": args.dtype,
+            "threads": args.threads, "repeats": args.repeats, "sizes": args.d, "quick": args.quick,
+            "wall_s": time.time() - t0}
     with open(args.json, "w") as fh:
-        json.dump({"meta": meta, "results": results}, fh, indent=1)
-    print(f"results written to {args.json}")
-    if args.plot:
-        _plot(results, args.plot)
+        json.dump({"meta": meta, "results": results, "checks": checks, "plot": plot}, fh, indent=1)
+    print(f"total {time.time() - t0:.1f} s; results written to {args.json}")
+    if plot:
+        print(f"plot written to {plot}")
+    elif not args.no_plot:
+        print("matplotlib is not installed: no plot written")
     return 0
 
 

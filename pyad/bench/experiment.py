@@ -88,21 +88,43 @@ def flops(d, mode):
     return 4 * (2 * d * d)                                   # A x, B s1, B^T g2, A^T g1
 
 
-def time_method(fn, x, repeats, slow_after=2.0):
-    """Median of `repeats` runs after one warm-up; methods slower than `slow_after` s get at most 3 runs."""
+def method_names(use_torch=True):
+    """The methods run() times, in order."""
+    names = ["pyad reverse (grad)", "pyad forward (jacfwd)", "pyad jacobian(auto)", "numpy reverse", "numpy forward"]
+    return names + (["torch reverse (autograd)", "torch.func.jacrev", "torch.func.jacfwd"] if use_torch else [])
+
+
+def work(d, name):
+    """The model flops of one run of a method, plus a fixed cost per call (a small problem is all overhead):
+    the unit the progress display counts in."""
+    return flops(d, "forward" if MODE[name] == "forward" else "reverse") + 5e6
+
+
+def time_method(fn, x, repeats, slow_after=2.0, on_run=lambda: None):
+    """Median of `repeats` runs after one warm-up; methods slower than `slow_after` s get at most 3 runs.
+    `on_run()` is called after each run, the warm-up included."""
     t0 = time.perf_counter()
     result = fn(x)
     warm = time.perf_counter() - t0
+    on_run()
     n = min(repeats, 3) if warm > slow_after else repeats
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
         fn(x)
         times.append(time.perf_counter() - t0)
+        on_run()
     return result, statistics.median(times), times
 
 
-def run(d, dtype="float64", repeats=5, use_torch=True, progress=print, threads=None):
+def _spread(times):
+    q = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
+    return {"min_s": min(times), "max_s": max(times), "iqr_s": q[2] - q[0]}
+
+
+def run(d, dtype="float64", repeats=5, use_torch=True, progress=None):
+    """Time every method at size d; each result is checked against the NumPy reverse pass before it is kept.
+    `progress` (a progress.Progress) hears of each method and each run."""
     A, B, x = make_problem(d, np.dtype(dtype))
     reference = numpy_reverse(A, B, x)
     methods = dict(pyad_methods(A, B))
@@ -110,17 +132,23 @@ def run(d, dtype="float64", repeats=5, use_torch=True, progress=print, threads=N
     methods["numpy forward"] = lambda v: numpy_forward(A, B, v)
     if use_torch:
         methods.update(torch_methods(A, B))
+    assert list(methods) == method_names(use_torch)
     tol = 1e-9 if dtype == "float64" else 1e-4
     rows = []
     for name, fn in methods.items():
-        progress(f"  d={d}: {name} ...")
-        result, med, times = time_method(fn, x, repeats)
+        w = work(d, name)
+        if progress is not None:
+            progress.method(d, name, 1 + repeats)
+        result, med, times = time_method(fn, x, repeats, on_run=(lambda: progress.advance(w)) if progress else
+                                         (lambda: None))
+        if progress is not None and len(times) < repeats:
+            progress.skip(w * (repeats - len(times)))
         err = float(np.max(np.abs(np.asarray(result).reshape(-1) - reference)) / max(1e-300, np.max(np.abs(reference))))
         if not err <= tol:
             raise AssertionError(f"{name} disagrees with the NumPy reverse pass at d={d}: relative error {err:.3g}")
-        rows.append({"method": name, "mode": MODE[name], "d": d, "median_s": med, "times_s": times,
-                     "max_rel_error": err, "model_flops": flops(d, "forward" if MODE[name] == "forward" else
-                                                               "reverse")})
+        rows.append({"method": name, "mode": MODE[name], "d": d, "dtype": dtype, "median_s": med, **_spread(times),
+                     "times_s": times, "max_rel_error": err, "tolerance": tol, "check_passed": True,
+                     "model_flops": flops(d, "forward" if MODE[name] == "forward" else "reverse")})
     if pf.last_jacobian_mode():
         for r in rows:
             if r["mode"] == "auto":
