@@ -24,6 +24,15 @@ void set_grad_enabled(bool on) { t_grad_enabled = on; }
 
 Node::Node() : sequence_nr(g_sequence++) {}
 
+namespace {
+void (*g_wrapper_release)(Node&) = nullptr;
+}
+void set_node_wrapper_release(void (*release)(Node&)) { g_wrapper_release = release; }
+
+Node::~Node() {
+  if (py_wrapper && g_wrapper_release) g_wrapper_release(*this);
+}
+
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};

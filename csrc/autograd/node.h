@@ -95,9 +95,13 @@ struct Node : std::enable_shared_from_this<Node> {
   std::string creation_site;
   // Hooks run on the gradient arriving for output `output_nr` before apply (retain_grad, register_hook).
   std::vector<std::pair<uint32_t, GradHook>> pre_hooks;
+  // The node's Python wrapper, if Python ever asked for it, and whether the node owns a reference to it
+  // (Note [Python wrappers of nodes] in csrc/python/node_wrapper.h). The core never looks inside.
+  void* py_wrapper = nullptr;
+  bool py_wrapper_owned = false;
 
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();
   virtual std::string name() const = 0;
   virtual uint32_t num_outputs() const { return 1; }
   // Gradients of the outputs (undefined = zero) -> gradients of the inputs, one per next edge.
@@ -119,6 +123,9 @@ struct AccumulateGrad : Node {
   std::string name() const override { return "AccumulateGrad"; }
   TensorList apply(TensorList&& grads) override;
 };
+
+// Called by ~Node for a node that has a Python wrapper (set by the Python bindings).
+void set_node_wrapper_release(void (*release)(Node&));
 
 // Where the gradient of t goes (its grad_fn, or its AccumulateGrad); invalid if t needs none.
 Edge gradient_edge(const Tensor& t);

@@ -107,20 +107,28 @@ void retain_grad(const Tensor& t) {
 }  // namespace
 
 void init_autograd(py::module_& m) {
-  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node", py::custom_type_setup(&NodeWrapperType<Node>::setup))
       .def("name", &Node::name)
       .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; })
+      // One wrapper per node (Note [Python wrappers of nodes]), so these agree with `is`.
+      .def("__eq__", [](const Node& a, py::object b) -> py::object {
+        if (!py::isinstance<Node>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::bool_(&a == &b.cast<const Node&>());
+      })
+      .def("__hash__", [](const Node& n) { return py::hash(py::int_(reinterpret_cast<uintptr_t>(&n))); })
       .def_property_readonly("next_functions", [](const Node& n) {
-        py::list out;
-        for (const auto& e : n.next_edges)
-          out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr));
-        return py::tuple(out);
+        py::tuple out(n.next_edges.size());
+        for (size_t i = 0; i < n.next_edges.size(); ++i) {
+          const Edge& e = n.next_edges[i];
+          out[i] = py::make_tuple(py::reinterpret_steal<py::object>(node_to_python(e.fn)), e.input_nr);
+        }
+        return out;
       })
       .def_property_readonly("variable", [](const Node& n) -> py::object {
         if (auto acc = dynamic_cast<const AccumulateGrad*>(&n)) return py::cast(acc->variable);
         throw py::attribute_error("'" + n.name() + "' object has no attribute 'variable'");
       })
-      .def_property_readonly("metadata", [](const Node&) { return py::dict(); })
+      .def_property_readonly("metadata", [](py::handle self) { return node_metadata(self.ptr()); })
       .def("register_prehook", [](Node& n, py::function fn) { n.pre_hooks.push_back({0, python_hook(fn)}); });
 
   m.def("is_grad_enabled", &grad_enabled);

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include "../core/tensor.h"
+#include "node_wrapper.h"
 
 namespace py = pybind11;
 
@@ -24,6 +25,14 @@ struct type_caster<pyad::Tensor> {
   static handle cast(const pyad::Tensor& t, return_value_policy policy, handle parent) {
     if (!t.defined()) return none().release();
     return make_caster<Holder>::cast(t.impl(), policy, parent);
+  }
+};
+
+// A node goes to Python as its one persistent wrapper (Note [Python wrappers of nodes]).
+template <>
+struct type_caster<std::shared_ptr<pyad::Node>> : copyable_holder_caster<pyad::Node, std::shared_ptr<pyad::Node>> {
+  static handle cast(const std::shared_ptr<pyad::Node>& n, return_value_policy, handle) {
+    return pyad::python::node_to_python(n);
   }
 };
 }  // namespace pybind11::detail

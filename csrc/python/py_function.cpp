@@ -34,7 +34,7 @@ struct PyFunctionNode : Node {
                "retain_graph=True if you need to backward through the graph a second time.");
     py::tuple gs(grads.size());
     for (size_t i = 0; i < grads.size(); ++i) gs[i] = grads[i].defined() ? py::cast(grads[i]) : py::none();
-    py::object self = py::cast(std::static_pointer_cast<Node>(shared_from_this()));
+    auto self = py::reinterpret_steal<py::object>(node_to_python(shared_from_this()));
     py::list result = backward_fn(self, gs);
     PYAD_CHECK(result.size() == next_edges.size(), RuntimeError, "[", fn_name, "] backward returned ", result.size(),
                " gradients for ", next_edges.size(), " tensor inputs");
@@ -80,7 +80,8 @@ void init_function(py::module_& m) {
            }),
            py::arg("tensor"), py::arg("is_output"));
 
-  py::class_<PyFunctionNode, Node, std::shared_ptr<PyFunctionNode>>(m, "FunctionNode")
+  py::class_<PyFunctionNode, Node, std::shared_ptr<PyFunctionNode>>(
+      m, "FunctionNode", py::custom_type_setup(&NodeWrapperType<PyFunctionNode>::setup))
       .def("unpack_saved", [](PyFunctionNode& n) {
         py::tuple out(n.saved_list.size());
         for (size_t i = 0; i < n.saved_list.size(); ++i) {
@@ -102,7 +103,7 @@ void init_function(py::module_& m) {
     collect_edges(*node, inputs);
     for (size_t i = 0; i < outputs.size(); ++i)
       if (differentiable[i]) set_history(outputs[i], node, static_cast<uint32_t>(i));
-    return py::cast(node);
+    return py::reinterpret_steal<py::object>(node_to_python(node));
   });
   m.def("function_save", [](PyFunctionNode& node, const std::vector<std::shared_ptr<SavedTensor>>& saved) {
     node.saved_list = saved;

@@ -22,6 +22,23 @@
 forward runs without recording a graph; the C++ engine runs backward through a node of its own (FunctionNode).
 A backward written with pyad ops is differentiable again (create_graph=True).
 
+Batched cotangents and tangents
+-------------------------------
+autograd.grad(..., is_grads_batched=True), jacrev, jacfwd, hessian and gradcheck push many directions through
+the graph at once: the gradients reaching a node carry leading batch dims (Note [Batched tangents and
+cotangents] in csrc/autograd/forward_ad.h). As in torch, where these transforms run a Function's backward and
+jvp under vmap, a Function's backward and jvp see the shapes of one example: pyad splits the batch dims, calls
+backward (jvp) once per element and stacks the results (an input whose gradient is None for every element gets
+None, a None among tensors becomes zeros). With create_graph=True the split and the stack are recorded, so
+double backward goes through them.
+
+torch's `generate_vmap_rule = True` and `vmap` staticmethod change nothing here: pyad has no vmap transform, so
+it never calls `vmap`, and a generated rule is by definition the per-example computation that pyad runs.
+Beyond torch, a Function may set `handles_batch_dims = True` to receive the batch in one call instead: its
+backward and jvp then get gradients and tangents of shape (*batch, *shape) (missing ones materialised with the
+batch dims) and must return results with the same leading batch dims, so they have to address dims from the
+end (g.sum(-2), not g.sum(0)).
+
 Beyond torch: with create_graph=True, a backward that reads a tensor stashed on ctx as an attribute (rather
 than through save_for_backward) raises, naming the Function, when that tensor is part of the graph: an input
 that requires grad, an output, or a value computed in forward from such inputs. Such a tensor carries no
@@ -115,6 +132,9 @@ def _check_stash(ctx, name, value):
 class Function:
     """Base class of custom Functions; subclasses define static forward, backward and optionally jvp."""
 
+    # True: backward and jvp take batched gradients and tangents in one call (see the module docstring).
+    handles_batch_dims = False
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("a Function subclass must define forward")
@@ -178,12 +198,69 @@ class Function:
         return tuple(outs) if is_tuple else outs[0]
 
 
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _batch_shape(values, shapes, what, name):
+    """The leading batch dims the defined values carry beyond their unbatched shapes. All that carry some must
+    agree; one without any (a tangent set by hand, say) is the same for every element."""
+    batch = ()
+    for v, shape in zip(values, shapes):
+        if v is None or shape is None:
+            continue
+        b = tuple(v.shape[:v.ndim - len(shape)])
+        if b and batch and b != batch:
+            raise RuntimeError(f"[{name}] the {what} carry different batch dims: {batch} and {b}")
+        batch = batch or b
+    return batch
+
+
+def _split_batch(values, shapes, batch):
+    """values[i] of shape (*batch, *shapes[i]) -> one list per batch element (None stays None, an unbatched
+    value is shared by every element)."""
+    n = _prod(batch)
+    flat = [None if v is None else _C.reshape(v, [n] + list(s)) if v.ndim > len(s) else v
+            for v, s in zip(values, shapes)]
+    return [[None if f is None else f[k] if f.ndim > len(s) else f for f, s in zip(flat, shapes)]
+            for k in range(n)]
+
+
+def _stack_batch(per_element, likes, batch):
+    """The per-element results (one list per element, one entry per like) stacked to (*batch, *like.shape)."""
+    out = []
+    for j, like in enumerate(likes):
+        col = [r[j] for r in per_element]
+        if like is None or all(c is None for c in col):
+            out.append(None)
+            continue
+        col = [c if c is not None else _C.zeros(list(like.shape), like.dtype, like.device) for c in col]
+        out.append(_C.reshape(_C.stack(col, 0), list(batch) + list(like.shape)))
+    return out
+
+
 def _run_backward(cls, ctx, args, meta, node, grads):
-    """The node's backward: materialise missing gradients, run cls.backward, check what it returns."""
-    name = cls.__name__
+    """The node's backward: run cls.backward (once per batch element unless cls handles batch dims)."""
     grads = list(grads)
+    out_shapes = [m[0] if m is not None else None for m in meta]
+    batch = _batch_shape(grads, out_shapes, "gradients of the outputs", cls.__name__)
+    if not batch or cls.handles_batch_dims:
+        return _backward_once(cls, ctx, args, meta, node, grads, batch)
+    tensor_args = [a for a in args if isinstance(a, Tensor)]
+    per_element = [_backward_once(cls, ctx, args, meta, node, gs, ())
+                   for gs in _split_batch(grads, out_shapes, batch)]
+    return _stack_batch(per_element, tensor_args, batch)
+
+
+def _backward_once(cls, ctx, args, meta, node, grads, batch):
+    """One call of cls.backward on gradients with leading dims `batch`: materialise missing gradients, check
+    what it returns (one gradient of shape (*batch, *arg.shape) or None per tensor argument)."""
+    name = cls.__name__
     if ctx.materialize_grads:
-        grads = [g if g is not None or m is None else _C.zeros(m[0], m[1], m[2])
+        grads = [g if g is not None or m is None else _C.zeros(list(batch) + list(m[0]), m[1], m[2])
                  for g, m in zip(grads, meta)]
     ctx._node = node
     checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error
@@ -213,10 +290,10 @@ def _run_backward(cls, ctx, args, meta, node, grads):
             if not isinstance(g, Tensor):
                 raise TypeError(f"[{name}] backward returned a {type(g).__name__} as the gradient of argument "
                                 f"{i}; expected a Tensor or None")
-            # Batched cotangents (jacrev, is_grads_batched) carry leading batch dims.
-            if g.ndim < a.ndim or tuple(g.shape[g.ndim - a.ndim:]) != tuple(a.shape):
+            if tuple(g.shape) != tuple(batch) + tuple(a.shape):
                 raise RuntimeError(f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
-                                   f"argument {i} of shape {tuple(a.shape)}")
+                                   f"argument {i} of shape {tuple(a.shape)}" +
+                                   (f" (batch dims {tuple(batch)})" if batch else ""))
         out.append(g)
     return out
 
@@ -226,27 +303,38 @@ def _forward_mode(cls, ctx, args, outs, diff):
     if cls.jvp is Function.jvp:
         raise RuntimeError(f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
                            "define jvp(ctx, *tangents)")
-    tangents = []
-    for i, a in enumerate(args):
-        if not isinstance(a, Tensor):
-            tangents.append(None)
-            continue
-        t = _C.unpack_dual(a)[1]
-        if t is None and ctx.materialize_grads and a.dtype.is_floating_point:
-            t = _C.zeros(list(a.shape), a.dtype, a.device)
-        tangents.append(t)
+    tangents = [_C.unpack_dual(a)[1] if isinstance(a, Tensor) else None for a in args]
+    arg_shapes = [list(a.shape) if isinstance(a, Tensor) else None for a in args]
+    batch = _batch_shape(tangents, arg_shapes, "tangents of the inputs", name)
     saved_node = ctx._node
     with _C.jvp_rule_guard():
-        res = cls.jvp(ctx, *tangents)
+        if not batch or cls.handles_batch_dims:
+            res = _jvp_once(cls, ctx, args, outs, diff, tangents, batch)
+        else:
+            per_element = [_jvp_once(cls, ctx, args, outs, diff, ts, ())
+                           for ts in _split_batch(tangents, arg_shapes, batch)]
+            res = _stack_batch(per_element, [o if d else None for o, d in zip(outs, diff)], batch)
     object.__setattr__(ctx, "_node", saved_node)
+    for i in (i for i, d in enumerate(diff) if d):
+        if res[i] is not None:
+            _C.set_tangent(outs[i], res[i])
+
+
+def _jvp_once(cls, ctx, args, outs, diff, tangents, batch):
+    """One call of cls.jvp on tangents with leading dims `batch`: the checked tangent of each output."""
+    name = cls.__name__
+    if ctx.materialize_grads:
+        tangents = [t if t is not None or not (isinstance(a, Tensor) and a.dtype.is_floating_point)
+                    else _C.zeros(list(batch) + list(a.shape), a.dtype, a.device) for t, a in zip(tangents, args)]
+    res = cls.jvp(ctx, *tangents)
     res = res if isinstance(res, tuple) else (res,)
     if len(res) != len(outs):
         raise RuntimeError(f"[{name}] jvp returned {len(res)} tangents for {len(outs)} outputs")
-    for i in (i for i, d in enumerate(diff) if d):
-        t = res[i]
-        if t is None:
+    for i, t in enumerate(res):
+        if not diff[i] or t is None:
             continue
-        if tuple(t.shape[t.ndim - outs[i].ndim:]) != tuple(outs[i].shape):
-            raise RuntimeError(f"[{name}] jvp returned a tangent of shape {tuple(t.shape)} for output {i} of shape "
-                               f"{tuple(outs[i].shape)}")
-        _C.set_tangent(outs[i], t)
+        if not isinstance(t, Tensor) or tuple(t.shape) != tuple(batch) + tuple(outs[i].shape):
+            raise RuntimeError(f"[{name}] jvp returned a tangent of shape {tuple(getattr(t, 'shape', ()))} for "
+                               f"output {i} of shape {tuple(outs[i].shape)}" +
+                               (f" (batch dims {tuple(batch)})" if batch else ""))
+    return list(res)
