@@ -12,8 +12,9 @@
 #   pip download --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 --no-deps \
 #       scipy-openblas32 -d .whl
 #
-# Stages, each stopped at its limit in seconds (env GPU_CHECK_LIMIT_<STAGE> overrides; every limit is also cut
-# to what is left of GPU_CHECK_BUDGET, default 460 s):
+# Stages, each stopped at its limit in seconds (GPU_CHECK_LIMIT_<NAME> overrides one: BUILD, TESTS, SANITIZE_TRIAL,
+# MEMCHECK, RACECHECK, INITCHECK, BENCH_PYAD, BENCH_CUDA; each is also cut to what is left of GPU_CHECK_BUDGET,
+# default 460 s):
 #   probe     10  nvidia-smi, the runtime (Firecracker or gVisor), tool and package versions
 #   build    140  install the carried wheels, then pip install -e . with all cores, for sm_90, CUDA required
 #   tests    140  tests/test_cuda.py and every device-parametrised test on "cuda" (pytest -k cuda), -x off,
@@ -32,9 +33,14 @@
 # seconds: the wheel check, the test run (whose CUDA tests then fail, as PYAD_EXPECT_CUDA=1 demands), the
 # sanitizer workload on the CPU, the benchmarks' argument parsing; it builds nothing and exits 2.
 #
-# Env: GPU_CHECK_STAGES (default "build tests sanitize bench": a rerun can name fewer; a warm machine keeps
-# build/, so a rebuild is incremental), GPU_CHECK_TESTS (pytest arguments selecting the tests),
-# GPU_CHECK_BENCH_D (default 4000), PYTHON (default python3). Exit status: 0 every stage passed, 1 one failed
+# A rerun fits only at once, on the still-warm machine (it is held 30 s after a call; a fresh start needs 4 minutes
+# of device time left), with fewer stages and a smaller budget (build/ stays there, so the rebuild can be incremental):
+#   run(command="GPU_CHECK_STAGES='build tests' GPU_CHECK_BUDGET=200 bash benchmarks/gpu_check.sh", carry=[".whl"],
+#       timeout_s=260)
+#
+# Env: GPU_CHECK_STAGES (default "build tests sanitize bench"), GPU_CHECK_TESTS (pytest arguments selecting the tests),
+# GPU_CHECK_BENCH_D (default 4000), GPU_CHECK_RUNTIME (firecracker or gvisor: overrides the detection),
+# PYTHON (default python3). Exit status: 0 every stage passed, 1 one failed
 # or timed out, 2 no GPU.
 set -u -o pipefail
 
@@ -169,7 +175,9 @@ elif command -v nvidia-smi >/dev/null; then
   fi
 fi
 KERNEL=$(uname -r)
-if [[ $KERNEL == 4.4.0* ]] || dmesg 2>/dev/null | grep -qi gvisor; then
+if [[ -n ${GPU_CHECK_RUNTIME:-} ]]; then
+  RUNTIME=$GPU_CHECK_RUNTIME
+elif [[ $KERNEL == 4.4.0* ]] || dmesg 2>/dev/null | grep -qi gvisor; then
   RUNTIME=gvisor
 elif [[ $KERNEL == *-fc-* ]]; then
   RUNTIME=firecracker
@@ -207,7 +215,7 @@ if wants build; then
   shopt -s nullglob
   wheels=("$ROOT"/.whl/*.whl)
   shopt -u nullglob
-  carried="carried: $( ((${#wheels[@]})) && basename -a "${wheels[@]}" | tr '\n' ' ' || echo none)"
+  carried="carried: $( ((${#wheels[@]})) && basename -a "${wheels[@]}" | paste -sd ' ' || echo none)"
   [[ $carried == *scipy_openblas32-* ]] || detail "no scipy-openblas32 wheel in .whl/: the lent machine lacks it; fetch it" \
     "with: pip download --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 --no-deps" \
     "scipy-openblas32 -d .whl"
@@ -246,10 +254,11 @@ fi
 # ---------------------------------------------------------------- tests
 if wants tests; then
   lim=$(limit TESTS 140)
+  # eval, so that GPU_CHECK_TESTS can quote a -k expression
   if [[ $HAVE_GPU == 1 ]]; then
-    read -r -a selection <<<"${GPU_CHECK_TESTS:-tests -k cuda}"
+    eval "selection=(${GPU_CHECK_TESTS:-tests -k cuda})"
   else  # the same run on a module whose every test needs the GPU: each must fail, none be skipped
-    read -r -a selection <<<"${GPU_CHECK_TESTS:-tests/test_cuda.py}"
+    eval "selection=(${GPU_CHECK_TESTS:-tests/test_cuda.py})"
   fi
   timeout_args=()
   if $PY -c "import pytest_timeout" 2>/dev/null; then
@@ -306,7 +315,7 @@ if wants sanitize; then
         timed "sanitize-$tool" "$lim" "$LOGS/sanitizer-$tool.out" "$SANITIZER" --tool "$tool" --print-limit 50 \
           --error-exitcode 99 --log-file "$LOGS/sanitizer-$tool.txt" "$PY" benchmarks/gpu_sanitize.py --quick ||
           continue
-        errors=$(grep -h "ERROR SUMMARY" "$LOGS/sanitizer-$tool.txt" 2>/dev/null | tail -1)
+        errors=$(grep -h "ERROR SUMMARY" "$LOGS/sanitizer-$tool.txt" 2>/dev/null | tail -1 | sed 's/^=* *//')
         case $RC in
           0) st=PASS note="${errors:-no error summary}" ;;
           99) st=FAIL note="${errors:-errors found}: logs/sanitizer-$tool.txt" ;;
@@ -343,7 +352,9 @@ if wants bench; then
         status "bench-$name" FAIL "$TOOK" "$lim" "exit $RC without a GPU: $(tail -1 "$LOGS/$name.txt" | head -c 200)"
       fi
     else
-      status "bench-$name" "$(verdict $RC)" "$TOOK" "$lim" "$([[ -s $OUT/$json ]] && echo "$json written" || echo "no $json")"
+      note=$([[ -s $OUT/$json ]] && echo "$json written" || echo "no $json")
+      ((RC == 0)) || note="$note; exit $RC: $(tail -1 "$LOGS/$name.txt" | head -c 200)"
+      status "bench-$name" "$(verdict $RC)" "$TOOK" "$lim" "$note"
       detail "== $name: ${cmd[*]}"
       detail "$(tail -30 "$LOGS/$name.txt")"
     fi

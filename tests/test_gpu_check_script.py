@@ -99,6 +99,60 @@ def test_a_stage_without_time_left_is_reported_not_run(tmp_path):
         assert lines[stage].split()[1] == "TIMEOUT" and "not started" in lines[stage], lines[stage]
 
 
+FAKE_NVIDIA_SMI = """#!/bin/sh
+echo "NVIDIA H200 (fake), 580.159.04, 143771 MiB"
+"""
+# Reports no error, except for racecheck (3 errors, exit 99 as --error-exitcode asks); runs nothing.
+FAKE_SANITIZER = """#!/bin/bash
+tool= log=
+while (($#)); do
+  case $1 in --tool) tool=$2; shift ;; --log-file) log=$2; shift ;; --print-limit | --error-exitcode) shift ;;
+    *) break ;; esac
+  shift
+done
+n=0; [[ $tool == racecheck ]] && n=3
+[[ -n $log ]] && echo "========= ERROR SUMMARY: $n errors" >"$log"
+((n == 0)) || exit 99
+"""
+# Fakes pip (so the build stage installs and builds nothing), runs everything else with the real interpreter.
+FAKE_PYTHON = """#!/bin/bash
+if [[ "$1 $2" == "-m pip" ]]; then echo "fake pip: $*"; exit 0; fi
+exec {python} "$@"
+"""
+
+
+def test_the_gpu_path_with_fake_tools(tmp_path):
+    """The stages' GPU path, which only a GPU machine takes, run with stand-ins for nvidia-smi, compute-sanitizer
+    and pip, so that a shell error there cannot first show up in a lease's scarce minutes."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in [("nvidia-smi", FAKE_NVIDIA_SMI), ("compute-sanitizer", FAKE_SANITIZER),
+                       ("python", FAKE_PYTHON.format(python=sys.executable))]:
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    out = tmp_path / "out"
+    env = dict(os.environ, OUT=str(out), PYTHON=str(bin_dir / "python"), PATH=f"{bin_dir}:{os.environ['PATH']}",
+               GPU_CHECK_TESTS="tests/test_numeric_rules.py -k 'cpu and rand_stays'", GPU_CHECK_RUNTIME="firecracker")
+    for k in ("PYAD_EXPECT_CUDA", "PYAD_EXPECT_CUBLAS", "GPU_CHECK_FORCE_NO_GPU"):
+        env.pop(k, None)
+    proc = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    lines = summary_lines(out)
+    status = {k: v.split()[1] for k, v in lines.items()}
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert status == {"probe": "PASS", "build": "PASS", "tests": "PASS", "sanitize-memcheck": "PASS",
+                      "sanitize-racecheck": "FAIL", "sanitize-initcheck": "PASS", "bench-pyad.bench": "FAIL",
+                      "bench-bench_cuda": "FAIL"}, lines
+    assert "NVIDIA H200 (fake)" in lines["probe"]
+    assert re.search(r"built in \d+s with \d+ cores; scipy-openblas32 \S+; carried: ", lines["build"])
+    assert "cuda compiled" in lines["build"] and "matmul pyad" in lines["build"]
+    assert re.search(r"\d+ tests: \d+ passed, 0 failed, 0 errors, 0 skipped", lines["tests"])
+    assert "  ERROR SUMMARY: 3 errors: logs/sanitizer-racecheck.txt" in lines["sanitize-racecheck"]
+    assert "no bench-pyad-cuda.json; exit 1: pyad-bench: error: --device cuda:" in lines["bench-pyad.bench"]
+    with tarfile.open(out / "logs.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"logs/build.txt", "logs/sanitizer-racecheck.txt", "logs/pyad.bench.txt"} <= names
+
+
 def test_requires_marks():
     assert requires(True, "thing", True) == [] and requires(True, "thing", False) == []
     skip, = requires(False, "thing", False)
