@@ -19,7 +19,8 @@
 #   build    140  install the carried wheels, then pip install -e . with all cores, for sm_90, CUDA required
 #   tests    140  tests/test_cuda.py and every device-parametrised test on "cuda" (pytest -k cuda), -x off,
 #                 60 s per test where pytest-timeout is installed; PYAD_EXPECT_CUDA=1 and PYAD_EXPECT_CUBLAS=1
-#                 make a missing GPU or cuBLAS fail those tests instead of skipping them
+#                 make a missing GPU or cuBLAS fail those tests instead of skipping them, PYAD_TEST_HUGE=1 runs
+#                 tests/test_cuda_limits.py's tests past 2^31 elements (about 45 GB of GPU memory)
 #   sanitize 100  benchmarks/gpu_sanitize.py --quick under compute-sanitizer memcheck (40), racecheck (35) and
 #                 initcheck (25); skipped on gVisor, where compute-sanitizer does not work
 #   bench     70  python -m pyad.bench --device cuda --d 4000 --repeats 3 (35) and benchmarks/bench_cuda.py
@@ -266,7 +267,7 @@ if wants tests; then
   else
     detail "pytest-timeout is not installed: no per-test limit, only the stage's"
   fi
-  if timed tests "$lim" "$LOGS/pytest.txt" env PYAD_EXPECT_CUDA=1 PYAD_EXPECT_CUBLAS=1 PYTHONUNBUFFERED=1 \
+  if timed tests "$lim" "$LOGS/pytest.txt" env PYAD_EXPECT_CUDA=1 PYAD_EXPECT_CUBLAS=1 PYAD_TEST_HUGE=1 PYTHONUNBUFFERED=1 \
     "$PY" -m pytest "${selection[@]}" -q -rfEs "${timeout_args[@]}" --junitxml="$OUT/junit-cuda.xml" \
     -o junit_family=xunit2; then
     counts=$(junit_summary "$OUT/junit-cuda.xml")

@@ -200,6 +200,14 @@ def test_cpu_tensor_is_not_cuda():
         assert t.__dlpack_device__() == (1, 0)
 
 
+def test_dlpack_export_waits_only_for_consumers_on_other_streams():
+    """DLPack's CUDA stream codes: None and 1 are the legacy default stream pyad's kernels run on (already ordered),
+    -1 asks for no synchronisation; 2 (per-thread default) and stream handles need pyad's work finished first."""
+    from pyad._tensor import _dlpack_needs_sync
+    assert [_dlpack_needs_sync(s) for s in (None, 1, -1)] == [False] * 3
+    assert [_dlpack_needs_sync(s) for s in (2, 3, 0x7f00deadbeef)] == [True] * 3
+
+
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_cpu_and_to_cpu_return_self(requires_grad):
     x = pyad.randn(2, 3, requires_grad=requires_grad)
