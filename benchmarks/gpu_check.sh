@@ -18,9 +18,11 @@
 #   probe     10  nvidia-smi, the runtime (Firecracker or gVisor), tool and package versions
 #   build    140  install the carried wheels, then pip install -e . with all cores, for sm_90, CUDA required
 #   tests    140  tests/test_cuda.py and every device-parametrised test on "cuda" (pytest -k cuda), -x off,
+#                 in 8 processes where pytest-xdist is installed (GPU_CHECK_XDIST=N sets the number, 0 none),
 #                 60 s per test where pytest-timeout is installed; PYAD_EXPECT_CUDA=1 and PYAD_EXPECT_CUBLAS=1
 #                 make a missing GPU or cuBLAS fail those tests instead of skipping them, PYAD_TEST_HUGE=1 runs
-#                 tests/test_cuda_limits.py's tests past 2^31 elements (about 45 GB of GPU memory)
+#                 tests/test_cuda_limits.py's tests past 2^31 elements (about 45 GB of GPU memory); tests not
+#                 started 30 s before the limit are skipped (PYAD_TEST_DEADLINE), so the report is still written
 #   sanitize 100  benchmarks/gpu_sanitize.py --quick under compute-sanitizer memcheck (40), racecheck (35) and
 #                 initcheck (25); skipped on gVisor, where compute-sanitizer does not work
 #   bench     70  python -m pyad.bench --device cuda --d 4000 --repeats 3 (35) and benchmarks/bench_cuda.py
@@ -261,14 +263,25 @@ if wants tests; then
   else  # the same run on a module whose every test needs the GPU: each must fail, none be skipped
     eval "selection=(${GPU_CHECK_TESTS:-tests/test_cuda.py})"
   fi
-  timeout_args=()
+  pytest_args=()
   if $PY -c "import pytest_timeout" 2>/dev/null; then
-    timeout_args=(--timeout=60)
+    pytest_args=(--timeout=60)
   else
     detail "pytest-timeout is not installed: no per-test limit, only the stage's"
   fi
-  if timed tests "$lim" "$LOGS/pytest.txt" env PYAD_EXPECT_CUDA=1 PYAD_EXPECT_CUBLAS=1 PYAD_TEST_HUGE=1 PYTHONUNBUFFERED=1 \
-    "$PY" -m pytest "${selection[@]}" -q -rfEs "${timeout_args[@]}" --junitxml="$OUT/junit-cuda.xml" \
+  # Several processes share the GPU (each with its own context): the CUDA tests are thousands of small ones.
+  workers=${GPU_CHECK_XDIST:-$([[ $HAVE_GPU == 1 ]] && echo 8 || echo 0)}
+  if ((workers > 0)) && $PY -c "import xdist" 2>/dev/null; then
+    pytest_args+=(-n "$workers")
+  elif ((workers > 0)); then
+    detail "pytest-xdist is not installed: the tests run in one process"
+  fi
+  # No test starts after the deadline, so the run ends by itself and writes its report (one stopped by a signal
+  # would not, under pytest-xdist); the limit stays as the backstop.
+  deadline=$(($(date +%s) + (lim > 60 ? lim - 30 : lim / 2)))
+  if timed tests "$lim" "$LOGS/pytest.txt" env PYAD_EXPECT_CUDA=1 PYAD_EXPECT_CUBLAS=1 PYAD_TEST_HUGE=1 \
+    PYAD_TEST_DEADLINE="$deadline" PYTHONUNBUFFERED=1 \
+    "$PY" -m pytest "${selection[@]}" -q -rfEs "${pytest_args[@]}" --junitxml="$OUT/junit-cuda.xml" \
     -o junit_family=xunit2; then
     counts=$(junit_summary "$OUT/junit-cuda.xml")
     first=$(head -1 <<<"$counts")
@@ -284,6 +297,8 @@ if wants tests; then
     else
       st=$(verdict $RC)
       [[ $st == FAIL && $RC -ge 2 ]] && first="pytest exited $RC (interrupted or internal error); $first"
+      cut=$(grep -o "skipped x[0-9]*: not run: PYAD_TEST_DEADLINE" <<<"$counts" | grep -o "[0-9][0-9]*" | head -1)
+      [[ -n $cut ]] && st=TIMEOUT first="$first; $cut not started before the stage's limit"
       status tests "$st" "$TOOK" "$lim" "$first"
     fi
   fi

@@ -1,6 +1,7 @@
 """Shared helpers: conversion to torch, the tolerance rules every parity test uses, and the `device` fixture that
 runs a parity test on the CPU and (where one is present) on a CUDA GPU."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -62,6 +63,17 @@ def pytest_configure(config):
                                        "machine said to have it")
 
 
+# A Unix time after which no further test starts (benchmarks/gpu_check.sh sets it before its stage's limit), so a
+# run cut short still ends normally and writes its reports, pytest-xdist's workers included.
+DEADLINE = float(os.environ.get("PYAD_TEST_DEADLINE", "") or 0)
+DEADLINE_REASON = "not run: PYAD_TEST_DEADLINE (the time limit of the run) has passed"
+
+
+def pytest_runtest_setup(item):
+    if DEADLINE and time.time() > DEADLINE:
+        pytest.skip(DEADLINE_REASON)
+
+
 @pytest.fixture(autouse=True)
 def _missing_but_expected(request):
     """Fails, before any other fixture runs, a test whose requirement is missing but expected."""
@@ -87,6 +99,11 @@ def device(request):
 # For a test (or class) in a module whose tests all use the `device` fixture but which is about the CPU only
 # (NumPy memory sharing, thread settings, CPU memory accounting ...): runs it on the CPU alone.
 cpu_only = pytest.mark.parametrize("device", ["cpu"], indirect=True)
+
+
+def stable_id(value):
+    """repr, but the same in every process for a bare object() (pytest-xdist's workers must collect the same ids)."""
+    return "object()" if type(value) is object else repr(value)
 
 
 def host(t):

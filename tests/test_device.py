@@ -15,9 +15,9 @@ import pyad.nn.functional as NF
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import HAS_CUDA, TORCH_DTYPE, assert_close, to_torch
+    from tests.conftest import HAS_CUDA, TORCH_DTYPE, assert_close, stable_id, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import HAS_CUDA, TORCH_DTYPE, assert_close, to_torch
+    from conftest import HAS_CUDA, TORCH_DTYPE, assert_close, stable_id, to_torch
 
 F32, F64 = pyad.float32, pyad.float64
 NP_DTYPE = {F32: np.float32, F64: np.float64}
@@ -80,7 +80,7 @@ def test_index_with_blank_or_leading_zero_is_refused_like_torch(bad):
         pyad.device(bad)
 
 
-@pytest.mark.parametrize("bad", [1.5, object(), [0], b"cpu"], ids=repr)
+@pytest.mark.parametrize("bad", [1.5, object(), [0], b"cpu"], ids=stable_id)
 def test_device_argument_of_a_wrong_type_raises_type_error(bad):
     with pytest.raises(TypeError, match=r"\[device\] expected a device or a string"):
         pyad.zeros(2, device=bad)

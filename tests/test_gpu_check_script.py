@@ -132,7 +132,8 @@ def test_the_gpu_path_with_fake_tools(tmp_path):
         (bin_dir / name).chmod(0o755)
     out = tmp_path / "out"
     env = dict(os.environ, OUT=str(out), PYTHON=str(bin_dir / "python"), PATH=f"{bin_dir}:{os.environ['PATH']}",
-               GPU_CHECK_TESTS="tests/test_numeric_rules.py -k 'cpu and rand_stays'", GPU_CHECK_RUNTIME="firecracker")
+               GPU_CHECK_TESTS="tests/test_numeric_rules.py -k 'cpu and rand_stays'", GPU_CHECK_RUNTIME="firecracker",
+               GPU_CHECK_XDIST="2")  # two pytest-xdist workers where it is installed
     for k in ("PYAD_EXPECT_CUDA", "PYAD_EXPECT_CUBLAS", "GPU_CHECK_FORCE_NO_GPU"):
         env.pop(k, None)
     proc = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -151,6 +152,14 @@ def test_the_gpu_path_with_fake_tools(tmp_path):
     with tarfile.open(out / "logs.tar.gz") as tar:
         names = set(tar.getnames())
     assert {"logs/build.txt", "logs/sanitizer-racecheck.txt", "logs/pyad.bench.txt"} <= names
+
+
+def test_no_test_starts_after_the_deadline():
+    env = dict(os.environ, PYAD_TEST_DEADLINE="1")  # long past
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_numeric_rules.py", "-k", "uniform"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "2 skipped" in proc.stdout, proc.stdout[-2000:]
+    assert "not run: PYAD_TEST_DEADLINE (the time limit of the run) has passed" in proc.stdout
 
 
 def test_requires_marks():
