@@ -193,7 +193,7 @@ SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanit
   echo "python: $($PY -c 'import sys; print(sys.executable, sys.version.split()[0])' 2>&1)"
   $PY - <<'EOF' 2>&1
 import importlib.metadata as md
-for name in ("torch", "cupy-cuda13x", "cupy", "numpy", "pytest", "pytest-timeout", "scikit-build-core", "pybind11",
+for name in ("torch", "cupy-cuda13x", "numpy", "pytest", "pytest-timeout", "pytest-xdist", "scikit-build-core", "pybind11",
              "cmake", "nvidia-cublas", "cuda-pathfinder", "scipy-openblas32"):
     try:
         print(f"  {name} {md.version(name)}")
