@@ -118,13 +118,18 @@ def is_floating_point(self):
     return self.dtype.is_floating_point
 
 
+def _dlpack_needs_sync(stream):
+    """Whether exporting to a consumer on `stream` (DLPack's CUDA codes) must wait for our kernels first. They
+    run on the legacy default stream (None or 1), which orders them before the consumer's work; -1 asks for no
+    synchronisation; any other stream could start before they finish."""
+    return stream not in (None, 1, -1)
+
+
 @_method
 def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
     if self.requires_grad:
         raise RuntimeError("[__dlpack__] can't export a tensor that requires grad; use tensor.detach()")
-    if self.is_cuda and stream not in (None, 1):
-        # Our kernels run on the legacy default stream (1): a consumer on another stream must not start
-        # before they finish.
+    if self.is_cuda and _dlpack_needs_sync(stream):
         _C.cuda_synchronize(self.device.index)
     versioned = max_version is not None and tuple(max_version)[0] >= 1
     return _C.to_dlpack(self, versioned)

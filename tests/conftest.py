@@ -1,5 +1,8 @@
 """Shared helpers: conversion to torch, the tolerance rules every parity test uses, and the `device` fixture that
 runs a parity test on the CPU and (where one is present) on a CUDA GPU."""
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +17,72 @@ TORCH_DTYPE = {pyad.float32: torch.float32, pyad.float64: torch.float64, pyad.in
                pyad.bool: torch.bool}
 
 HAS_CUDA = pyad.cuda.is_available()
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device"))]
+# Set where a GPU is known to be present (benchmarks/gpu_check.sh does): a CUDA initialisation that fails there
+# must show up as failures, not as tests skipped for want of a device. PYAD_EXPECT_CUBLAS=1 does the same for
+# the tests that need cuBLAS.
+EXPECT_CUDA = os.environ.get("PYAD_EXPECT_CUDA", "0") not in ("", "0")
+EXPECT_CUBLAS = os.environ.get("PYAD_EXPECT_CUBLAS", "0") not in ("", "0")
+
+
+def cuda_unavailable_reason():
+    """Why pyad cannot use a GPU (None when it can): the driver's message where there is one."""
+    if HAS_CUDA:
+        return None
+    try:
+        pyad.cuda.synchronize()
+    except RuntimeError as e:
+        return str(e)
+    return "pyad.cuda.is_available() is False"
+
+
+def requires(available, what, expected):
+    """The marks for a test that needs `what`: none when available; a skip without it; a failure instead of the
+    skip when `expected` (PYAD_EXPECT_CUDA, PYAD_EXPECT_CUBLAS) says this machine has it."""
+    if available:
+        return []
+    if expected:
+        return [pytest.mark.missing_but_expected(what)]
+    return [pytest.mark.skip(reason=f"no {what}")]
+
+
+def with_marks(marks):
+    """A decorator applying `marks` (as requires returns them) to one test."""
+    def deco(f):
+        for m in marks:
+            f = m(f)
+        return f
+    return deco
+
+
+needs_cuda = requires(HAS_CUDA, "CUDA device", EXPECT_CUDA)
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "missing_but_expected(what): fails the test, as `what` is missing on a "
+                                       "machine said to have it")
+
+
+# A Unix time after which no further test starts (benchmarks/gpu_check.sh sets it before its stage's limit), so a
+# run cut short still ends normally and writes its reports, pytest-xdist's workers included.
+DEADLINE = float(os.environ.get("PYAD_TEST_DEADLINE", "") or 0)
+DEADLINE_REASON = "not run: PYAD_TEST_DEADLINE (the time limit of the run) has passed"
+
+
+def pytest_runtest_setup(item):
+    if DEADLINE and time.time() > DEADLINE:
+        pytest.skip(DEADLINE_REASON)
+
+
+@pytest.fixture(autouse=True)
+def _missing_but_expected(request):
+    """Fails, before any other fixture runs, a test whose requirement is missing but expected."""
+    mark = request.node.get_closest_marker("missing_but_expected")
+    if mark is not None:
+        what = mark.args[0]
+        detail = f": {cuda_unavailable_reason()}" if "CUDA" in what else ""
+        pytest.fail(f"no {what}, but the environment (PYAD_EXPECT_*) says this machine has one{detail}",
+                    pytrace=False)
 
 
 @pytest.fixture(params=DEVICES)
@@ -31,6 +99,11 @@ def device(request):
 # For a test (or class) in a module whose tests all use the `device` fixture but which is about the CPU only
 # (NumPy memory sharing, thread settings, CPU memory accounting ...): runs it on the CPU alone.
 cpu_only = pytest.mark.parametrize("device", ["cpu"], indirect=True)
+
+
+def stable_id(value):
+    """repr, but the same in every process for a bare object() (pytest-xdist's workers must collect the same ids)."""
+    return "object()" if type(value) is object else repr(value)
 
 
 def host(t):

@@ -4,7 +4,8 @@ broadcast operands, large float32 reductions, NaN in max-type reductions, the fu
 products with pyad's kernel and with cuBLAS, the random generator, checkpointing, pyad.func, anomaly mode, host
 conversions and zero-copy exchange with CuPy and torch.
 
-Every test here needs a GPU (the module is skipped without one). The parity suites (test_ops_grad, test_func, ...)
+Every test here needs a GPU: the module is skipped without one, or fails where PYAD_EXPECT_CUDA=1 (set by
+benchmarks/gpu_check.sh) says the machine has one. The parity suites (test_ops_grad, test_func, ...)
 run on the GPU too, through conftest's `device` fixture; this module covers what they cannot.
 """
 import gc
@@ -24,11 +25,14 @@ from pyad.autograd import detect_anomaly
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host
+    from tests.conftest import (EXPECT_CUBLAS, HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
+                                requires, with_marks)
 except ImportError:  # prepend/append import modes
-    from conftest import HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host
+    from conftest import (EXPECT_CUBLAS, HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host, needs_cuda, requires,
+                          with_marks)
 
-pytestmark = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device")
+# Skipped without a GPU; failed instead where PYAD_EXPECT_CUDA=1 says there is one.
+pytestmark = needs_cuda
 
 F32, F64, I64, BOOL = pyad.float32, pyad.float64, pyad.int64, pyad.bool
 ALL_DTYPES = [F32, F64, I64, BOOL]
@@ -1022,8 +1026,10 @@ def test_logsumexp_over_several_dims_on_the_gpu(keepdim):
 
 
 # ---------------------------------------------------------------- matrix products
-@pytest.fixture(params=["pyad", pytest.param("cublas", marks=pytest.mark.skipif(
-    START_BACKEND != "cublas", reason="cuBLAS could not be loaded"))])
+needs_cublas = requires(START_BACKEND == "cublas", "cuBLAS (it could not be loaded)", EXPECT_CUBLAS)
+
+
+@pytest.fixture(params=["pyad", pytest.param("cublas", marks=needs_cublas)])
 def backend(request):
     before = pyad.cuda.matmul_backend()
     pyad.cuda.set_matmul_backend(request.param)
@@ -1107,9 +1113,8 @@ def test_matmul_gradients(name, sa, sb, k, fn, backend):
     assert_close(y.grad, ty.grad)
 
 
+@with_marks(needs_cublas)
 def test_backends_agree():
-    if START_BACKEND != "cublas":
-        pytest.skip("cuBLAS could not be loaded")
     rng = np.random.default_rng(20)
     x, y = cu(data((300, 200), F64, rng)), cu(data((200, 100), F64, rng))
     results = {}

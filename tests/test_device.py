@@ -15,9 +15,9 @@ import pyad.nn.functional as NF
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import HAS_CUDA, TORCH_DTYPE, assert_close, to_torch
+    from tests.conftest import HAS_CUDA, TORCH_DTYPE, assert_close, stable_id, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import HAS_CUDA, TORCH_DTYPE, assert_close, to_torch
+    from conftest import HAS_CUDA, TORCH_DTYPE, assert_close, stable_id, to_torch
 
 F32, F64 = pyad.float32, pyad.float64
 NP_DTYPE = {F32: np.float32, F64: np.float64}
@@ -80,7 +80,7 @@ def test_index_with_blank_or_leading_zero_is_refused_like_torch(bad):
         pyad.device(bad)
 
 
-@pytest.mark.parametrize("bad", [1.5, object(), [0], b"cpu"], ids=repr)
+@pytest.mark.parametrize("bad", [1.5, object(), [0], b"cpu"], ids=stable_id)
 def test_device_argument_of_a_wrong_type_raises_type_error(bad):
     with pytest.raises(TypeError, match=r"\[device\] expected a device or a string"):
         pyad.zeros(2, device=bad)
@@ -198,6 +198,14 @@ def test_cpu_tensor_is_not_cuda():
         assert t.is_cuda is False
         assert t.device == "cpu" and t.device.type == "cpu"
         assert t.__dlpack_device__() == (1, 0)
+
+
+def test_dlpack_export_waits_only_for_consumers_on_other_streams():
+    """DLPack's CUDA stream codes: None and 1 are the legacy default stream pyad's kernels run on (already ordered),
+    -1 asks for no synchronisation; 2 (per-thread default) and stream handles need pyad's work finished first."""
+    from pyad._tensor import _dlpack_needs_sync
+    assert [_dlpack_needs_sync(s) for s in (None, 1, -1)] == [False] * 3
+    assert [_dlpack_needs_sync(s) for s in (2, 3, 0x7f00deadbeef)] == [True] * 3
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])

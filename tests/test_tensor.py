@@ -12,9 +12,9 @@ import torch
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import TORCH_DTYPE, assert_close, cpu_only
+    from tests.conftest import TORCH_DTYPE, assert_close, cpu_only, stable_id
 except ImportError:  # prepend/append import modes
-    from conftest import TORCH_DTYPE, assert_close, cpu_only
+    from conftest import TORCH_DTYPE, assert_close, cpu_only, stable_id
 
 pytestmark = pytest.mark.usefixtures("device")
 
@@ -67,7 +67,7 @@ def test_dtype_accepts_its_own_str(d):
 
 @pytest.mark.parametrize("bad", ["float17", "int32", "float16", "f8", "", np.float16, np.int32, np.uint8,
                                  np.complex128, torch.float64, 3, object(), [pyad.float32]],
-                         ids=repr)
+                         ids=stable_id)
 def test_bad_dtype_raises_type_error(bad):
     with pytest.raises(TypeError):
         pyad.zeros(2, dtype=bad)

@@ -102,4 +102,27 @@ struct SoftmaxOut {
   }
 };
 
+// ---- conversions ----
+// C++ leaves float -> int64 undefined for NaN, +-inf and values outside [-2^63, 2^63), and the hardware differs
+// (x86 gives INT64_MIN, a GPU saturates and maps NaN to 0). Both backends follow torch on x86 CPUs: such a value
+// becomes INT64_MIN; every other one is truncated toward zero.
+template <class D, class S>
+PYAD_HD D convert(S x) {
+  if constexpr (std::is_same_v<D, int64_t> && std::is_floating_point_v<S>) {
+    const S lim = S(9223372036854775808.0);  // 2^63, exact in float and double
+    return (x >= -lim && x < lim) ? static_cast<int64_t>(x) : INT64_MIN;
+  } else {
+    return static_cast<D>(x);
+  }
+}
+
+// ---- random numbers ----
+// A uniform in [0, 1) from 64 random bits: the top 53 for a double, the top 24 for a float. Every value is then
+// exact in T and the largest is 1 - 2^-53 (1 - 2^-24): a 53-bit double rounded to float could be 1.
+template <class T>
+PYAD_HD T uniform01_from_bits(uint64_t bits) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<float>(bits >> 40) * 0x1.0p-24f;
+  else return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
 }  // namespace pyad::math

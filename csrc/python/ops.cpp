@@ -2,6 +2,7 @@
 // torch's argument conventions.
 #include "bind.h"
 #include "../kernels/kernels.h"
+#include "../kernels/math.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {
@@ -58,6 +59,12 @@ void init_ops(py::module_& m) {
   m.def("manual_seed", [](uint64_t seed) { kernels::manual_seed(seed); });
   m.def("get_rng_state", [] { return py::bytes(kernels::rng_state()); });
   m.def("set_rng_state", [](const py::bytes& s) { kernels::set_rng_state(std::string(s)); });
+  // The uniform both backends' rand builds from 64 random bits, so a test can check its extremes directly.
+  m.def("_uniform01_from_bits", [](uint64_t bits, DType dt) {
+    PYAD_CHECK(is_floating(dt), TypeError, "[_uniform01_from_bits] expected a floating dtype");
+    return dt == DType::Float32 ? static_cast<double>(math::uniform01_from_bits<float>(bits))
+                                : math::uniform01_from_bits<double>(bits);
+  });
   m.def("set_num_threads", [](int n) {
     PYAD_CHECK(n >= 1, ValueError, "[set_num_threads] expected a positive thread count, got ", n);
     kernels::set_blas_threads(n);

@@ -148,9 +148,9 @@ void copy(const Tensor& src, const Tensor& dst) {
                     if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
                       D* o = reinterpret_cast<D*>(p[0]);
                       const S* a = reinterpret_cast<const S*>(p[1]);
-                      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(a[i]);
+                      for (int64_t i = 0; i < n; ++i) o[i] = math::convert<D>(a[i]);
                     } else {
-                      for (int64_t i = 0; i < n; ++i) *at<D>(p[0], s[0], i) = static_cast<D>(*at<S>(p[1], s[1], i));
+                      for (int64_t i = 0; i < n; ++i) *at<D>(p[0], s[0], i) = math::convert<D>(*at<S>(p[1], s[1], i));
                     }
                   });
     });
@@ -160,7 +160,7 @@ void copy(const Tensor& src, const Tensor& dst) {
 void fill(const Tensor& dst, double value) {
   PYAD_DISPATCH_ALL(dst.dtype(), "fill", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const T v = static_cast<T>(value);
+    const T v = math::convert<T>(value);
     auto l = make_loop<1>(dst.shape(), {broadcast_strides(dst, dst.shape())}, {sizeof(T)});
     run_loop<1>(l, {static_cast<char*>(dst.raw_data())},
                 [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {

@@ -4,6 +4,7 @@
 #include <random>
 #include <sstream>
 #include "../kernels.h"
+#include "../math.h"
 
 namespace pyad::kernels {
 
@@ -12,7 +13,8 @@ std::mt19937_64& gen() {
   static std::mt19937_64 g(5489u);
   return g;
 }
-double uniform01() { return static_cast<double>(gen()() >> 11) * 0x1.0p-53; }
+template <class T = double>
+T uniform01() { return math::uniform01_from_bits<T>(gen()()); }
 }  // namespace
 
 void manual_seed(uint64_t seed) { gen().seed(seed); }
@@ -37,7 +39,8 @@ void uniform(const Tensor& out, double low, double high) {
   PYAD_DISPATCH_FLOAT(out.dtype(), "rand", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     T* o = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) o[i] = static_cast<T>(low + (high - low) * uniform01());
+    for (int64_t i = 0; i < out.numel(); ++i)
+      o[i] = static_cast<T>(low + (high - low) * static_cast<double>(uniform01<T>()));
   });
 }
 

@@ -23,6 +23,8 @@ inline cudaStream_t stream() { return 0; }
 int sm_count();  // of the current device
 
 constexpr int kThreads = 256;
+// The most blocks gridDim.x takes (y and z take 65535): kernels with a block per item loop past it.
+constexpr int64_t kMaxGridX = 0x7fffffff;
 // A grid for a grid-stride loop over n items: enough blocks to fill the GPU, no more.
 inline unsigned grid_for(int64_t n, int threads = kThreads) {
   int64_t want = (n + threads - 1) / threads;

@@ -76,7 +76,7 @@ struct Select {
 };
 template <class D>
 struct Cast {
-  template <class S> __device__ D operator()(S x) const { return static_cast<D>(x); }
+  template <class S> __device__ D operator()(S x) const { return math::convert<D>(x); }
 };
 template <class T>
 struct Constant {
@@ -146,7 +146,7 @@ void copy(const Tensor& src, const Tensor& dst) {
 void fill(const Tensor& dst, double value) {
   PYAD_DISPATCH_ALL(dst.dtype(), "fill", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    launch_map<T>("fill", Constant<T>{static_cast<T>(value)}, dst);
+    launch_map<T>("fill", Constant<T>{math::convert<T>(value)}, dst);
   });
 }
 
@@ -202,9 +202,10 @@ __device__ __forceinline__ uint64_t splitmix64(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
-// A double in [0, 1) from the counter c of the stream `seed`.
-__device__ __forceinline__ double uniform01(uint64_t seed, uint64_t c) {
-  return static_cast<double>(splitmix64(splitmix64(seed) ^ c) >> 11) * 0x1.0p-53;
+// A T in [0, 1) from the counter c of the stream `seed`.
+template <class T = double>
+__device__ __forceinline__ T uniform01(uint64_t seed, uint64_t c) {
+  return math::uniform01_from_bits<T>(splitmix64(splitmix64(seed) ^ c));
 }
 
 template <class T>
@@ -215,7 +216,7 @@ __global__ void random_kernel(T* out, int64_t n, uint64_t seed, uint64_t first, 
       double u1 = 1.0 - uniform01(seed, c), u2 = uniform01(seed, c + 1);
       out[i] = static_cast<T>(a + b * sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));
     } else {  // [a, b)
-      out[i] = static_cast<T>(a + (b - a) * uniform01(seed, c));
+      out[i] = static_cast<T>(a + (b - a) * static_cast<double>(uniform01<T>(seed, c)));
     }
   }
 }

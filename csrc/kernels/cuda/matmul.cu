@@ -108,12 +108,13 @@ using gpu::Offsets;
 
 namespace {
 
-// C (m x n, contiguous) = A (m x k, strides a_rs, a_cs) @ B (k x n, strides b_rs, b_cs), one batch per blockIdx.z.
+// C (m x n, contiguous) = A (m x k, strides a_rs, a_cs) @ B (k x n, strides b_rs, b_cs), one batch per blockIdx.z;
+// launch (y0, z0) starts at column tile y0 and batch z0 (gridDim.y and z stop at 65535).
 // Each block computes a BM x BN tile, each thread TM x TN of it, through BK-deep slices staged in shared memory.
 template <class T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
 gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
-            int64_t b_cs, T* C, Offsets<3> batch, int64_t z0) {
+            int64_t b_cs, T* C, Offsets<3> batch, int64_t y0, int64_t z0) {
   constexpr int TX = BN / TN, NT = (BM / TM) * (BN / TN);
   __shared__ T As[BK][BM];
   __shared__ T Bs[BK][BN];
@@ -123,7 +124,7 @@ gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a
   A = reinterpret_cast<const T*>(reinterpret_cast<const char*>(A) + off[1]);
   B = reinterpret_cast<const T*>(reinterpret_cast<const char*>(B) + off[2]);
   const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-  const int64_t row0 = int64_t(blockIdx.x) * BM, col0 = int64_t(blockIdx.y) * BN;
+  const int64_t row0 = int64_t(blockIdx.x) * BM, col0 = (y0 + blockIdx.y) * BN;
   // Neighbouring threads load neighbouring addresses: along k when A's rows are unit-stride, else along m.
   const bool a_k_fast = a_cs == 1 || a_rs != 1;
   const bool b_n_fast = b_cs == 1 || b_rs != 1;
@@ -227,14 +228,16 @@ void launch_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor&
                  const Offsets<3>& batch, int64_t nbatch) {
   const int ra = static_cast<int>(a.ndim()), rb = static_cast<int>(b.ndim());
   const int64_t gx = (m + BM - 1) / BM, gy = (n + BN - 1) / BN;
-  PYAD_CHECK(gy <= 65535, RuntimeError, "[matmul] ", n, " columns are too many for one CUDA launch");
   for (int64_t z0 = 0; z0 < nbatch; z0 += 65535) {
-    dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(std::min<int64_t>(65535, nbatch - z0)));
-    gemm_kernel<T, BM, BN, BK, TM, TN><<<grid, (BM / TM) * (BN / TN), 0, gpu::stream()>>>(
-        m, n, k, static_cast<const T*>(a.raw_data()), a.strides()[ra - 2], a.strides()[ra - 1],
-        static_cast<const T*>(b.raw_data()), b.strides()[rb - 2], b.strides()[rb - 1],
-        static_cast<T*>(out.raw_data()), batch, z0);
-    gpu::check_launch("matmul");
+    for (int64_t y0 = 0; y0 < gy; y0 += 65535) {
+      dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(std::min<int64_t>(65535, gy - y0)),
+                static_cast<unsigned>(std::min<int64_t>(65535, nbatch - z0)));
+      gemm_kernel<T, BM, BN, BK, TM, TN><<<grid, (BM / TM) * (BN / TN), 0, gpu::stream()>>>(
+          m, n, k, static_cast<const T*>(a.raw_data()), a.strides()[ra - 2], a.strides()[ra - 1],
+          static_cast<const T*>(b.raw_data()), b.strides()[rb - 2], b.strides()[rb - 1],
+          static_cast<T*>(out.raw_data()), batch, y0, z0);
+      gpu::check_launch("matmul");
+    }
   }
 }
 

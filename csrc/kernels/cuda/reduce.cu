@@ -94,22 +94,24 @@ Plan make_plan(const Tensor& in, const Shape& out_shape) {
 }
 
 // Block (j, s) reduces slice s of output j's elements; dst[j * splits + s] receives it (post applied if splits == 1).
+// Outputs past the grid's x limit are taken by the blocks in turn.
 template <class T, class A, class Pre, class C, class Post>
-__global__ void block_reduce_kernel(const char* in, Offsets<1> outer, Offsets<1> inner, int64_t R, int64_t chunk,
-                                    A init, Pre pre, C comb, Post post, A* dst) {
-  const int64_t j = blockIdx.x;
+__global__ void block_reduce_kernel(const char* in, Offsets<1> outer, Offsets<1> inner, int64_t num_out, int64_t R,
+                                    int64_t chunk, A init, Pre pre, C comb, Post post, A* dst) {
   const int64_t s = blockIdx.y, splits = gridDim.y;
-  int64_t base[1];
-  outer.at(j, base);
   const int64_t end = min(R, (s + 1) * chunk);
-  A v = init;
-  for (int64_t r = s * chunk + threadIdx.x; r < end; r += blockDim.x) {
-    int64_t off[1];
-    inner.at(r, off);
-    v = comb(v, pre(static_cast<A>(ref<const T>(const_cast<char*>(in), base[0] + off[0])), j));
+  for (int64_t j = blockIdx.x; j < num_out; j += gridDim.x) {
+    int64_t base[1];
+    outer.at(j, base);
+    A v = init;
+    for (int64_t r = s * chunk + threadIdx.x; r < end; r += blockDim.x) {
+      int64_t off[1];
+      inner.at(r, off);
+      v = comb(v, pre(static_cast<A>(ref<const T>(const_cast<char*>(in), base[0] + off[0])), j));
+    }
+    v = block_reduce(v, comb, init);
+    if (threadIdx.x == 0) dst[j * splits + s] = splits == 1 ? post(v, j) : v;
   }
-  v = block_reduce(v, comb, init);
-  if (threadIdx.x == 0) dst[j * splits + s] = splits == 1 ? post(v, j) : v;
 }
 
 template <class T, class A, class Pre, class C, class Post>
@@ -144,16 +146,16 @@ void run_reduce(const Tensor& in, const Plan& p, A init, Pre pre, C comb, Post p
   const int64_t splits = std::min<int64_t>({want, std::max<int64_t>(1, p.R / (gpu::kThreads * 8)), 65535});
   const int64_t chunk = (p.R + splits - 1) / splits;
   const int threads = static_cast<int>(std::min<int64_t>(gpu::kThreads, std::max<int64_t>(32, (p.R + 31) / 32 * 32)));
-  dim3 grid(static_cast<unsigned>(p.num_out), static_cast<unsigned>(splits));
+  dim3 grid(static_cast<unsigned>(std::min(p.num_out, gpu::kMaxGridX)), static_cast<unsigned>(splits));
   if (splits == 1) {
-    block_reduce_kernel<T, A><<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.R, chunk, init, pre, comb,
-                                                                   post, dst);
+    block_reduce_kernel<T, A><<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.num_out, p.R, chunk, init,
+                                                                   pre, comb, post, dst);
     gpu::check_launch("reduce");
     return;
   }
   Tensor partial = empty({p.num_out, splits}, std::is_floating_point_v<A> ? DType::Float64 : DType::Int64, dev);
-  block_reduce_kernel<T, A><<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.R, chunk, init, pre, comb,
-                                                                 Identity{}, partial.data<A>());
+  block_reduce_kernel<T, A><<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.num_out, p.R, chunk, init,
+                                                                 pre, comb, Identity{}, partial.data<A>());
   gpu::check_launch("reduce");
   Plan q;
   q.num_out = p.num_out;
@@ -206,23 +208,26 @@ void logsumexp(const Tensor& in, const Tensor& out) {
 }
 
 namespace {
-// One block per row of the softmax dim: the max, the sum of exps, then the outputs.
+// One block per row of the softmax dim (rows past the grid's x limit taken in turn): the max, the sum of exps,
+// then the outputs.
 template <class T>
-__global__ void softmax_kernel(Offsets<2> rows, char* out, const char* in, int64_t len, int64_t so, int64_t si,
-                               bool log_) {
-  int64_t base[2];
-  rows.at(blockIdx.x, base);
-  T* y = reinterpret_cast<T*>(out + base[0]);
-  const T* x = reinterpret_cast<const T*>(in + base[1]);
-  double mx = -INFINITY;
-  for (int64_t k = threadIdx.x; k < len; k += blockDim.x) mx = math::MaxCombine{}(mx, static_cast<double>(x[k * si]));
-  mx = block_reduce(mx, math::MaxCombine{}, double(-INFINITY));
-  const double shift = math::SoftmaxShift{}(mx);
-  double s = 0;
-  for (int64_t k = threadIdx.x; k < len; k += blockDim.x) s += exp(static_cast<double>(x[k * si]) - shift);
-  s = block_reduce(s, math::Add{}, 0.0);
-  for (int64_t k = threadIdx.x; k < len; k += blockDim.x)
-    y[k * so] = static_cast<T>(math::SoftmaxOut{}(static_cast<double>(x[k * si]), shift, s, log_));
+__global__ void softmax_kernel(Offsets<2> rows, int64_t nrows, char* out, const char* in, int64_t len, int64_t so,
+                               int64_t si, bool log_) {
+  for (int64_t row = blockIdx.x; row < nrows; row += gridDim.x) {
+    int64_t base[2];
+    rows.at(row, base);
+    T* y = reinterpret_cast<T*>(out + base[0]);
+    const T* x = reinterpret_cast<const T*>(in + base[1]);
+    double mx = -INFINITY;
+    for (int64_t k = threadIdx.x; k < len; k += blockDim.x) mx = math::MaxCombine{}(mx, static_cast<double>(x[k * si]));
+    mx = block_reduce(mx, math::MaxCombine{}, double(-INFINITY));
+    const double shift = math::SoftmaxShift{}(mx);
+    double s = 0;
+    for (int64_t k = threadIdx.x; k < len; k += blockDim.x) s += exp(static_cast<double>(x[k * si]) - shift);
+    s = block_reduce(s, math::Add{}, 0.0);
+    for (int64_t k = threadIdx.x; k < len; k += blockDim.x)
+      y[k * so] = static_cast<T>(math::SoftmaxOut{}(static_cast<double>(x[k * si]), shift, s, log_));
+  }
 }
 
 template <class T>
@@ -249,16 +254,15 @@ void softmax(const Tensor& in, int64_t dim, const Tensor& out, bool log) {
   const int64_t len = in.shape()[dim];
   const int64_t nrows = len == 0 ? 0 : in.numel() / len;
   if (nrows == 0) return;
-  PYAD_CHECK(nrows <= 0x7fffffff, RuntimeError, "[softmax] too many rows for one CUDA launch: ", nrows);
   Shape rows = in.shape();
   rows[dim] = 1;
   PYAD_DISPATCH_FLOAT(in.dtype(), "softmax", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto offs = gpu::offsets_for<2>(rows, {&out, &in}, {sizeof(T), sizeof(T)}, "softmax");
     const int threads = static_cast<int>(std::min<int64_t>(gpu::kThreads, (len + 31) / 32 * 32));
-    softmax_kernel<T><<<static_cast<unsigned>(nrows), threads, 0, gpu::stream()>>>(
-        offs, static_cast<char*>(out.raw_data()), static_cast<const char*>(in.raw_data()), len, out.strides()[dim],
-        in.strides()[dim], log);
+    softmax_kernel<T><<<static_cast<unsigned>(std::min(nrows, gpu::kMaxGridX)), threads, 0, gpu::stream()>>>(
+        offs, nrows, static_cast<char*>(out.raw_data()), static_cast<const char*>(in.raw_data()), len,
+        out.strides()[dim], in.strides()[dim], log);
     gpu::check_launch("softmax");
   });
 }

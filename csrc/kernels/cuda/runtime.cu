@@ -124,6 +124,8 @@ void* allocate(size_t nbytes, int device) {
   cudaError_t e = cudaMalloc(&p, size);
   if (e == cudaErrorMemoryAllocation) {  // give the cache back and try once more
     cudaGetLastError();
+    // Queued kernels may still use the cached blocks: wait for them rather than rely on cudaFree syncing.
+    PYAD_CUDA_CHECK(cudaDeviceSynchronize());
     free_cached(c, device);
     e = cudaMalloc(&p, size);
   }
