@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from . import _C
-from ._dtypes import as_device, as_dtype, bool as bool_, get_default_dtype, int64, to_numpy_dtype
+from ._dtypes import as_device, as_dtype, bool as bool_, float32, float64, get_default_dtype, int64, to_numpy_dtype
 
 Tensor = _C.Tensor
 
@@ -27,14 +27,42 @@ def _finish(t, requires_grad):
     return t
 
 
+def _promote(a, b):
+    order = [bool_, int64, float32, float64]
+    return a if b is None or order.index(a) >= order.index(b) else b
+
+
+def _inferred_dtype(data):
+    """torch's dtype for nested sequences: each Python number counts as its kind (float as the default dtype),
+    each NumPy scalar or array and each Tensor as its own dtype; the result is their promotion."""
+    from ._numpy_interop import pyad_dtype_of
+    found, stack = None, [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, Tensor):
+            found = _promote(v.dtype, found)
+        elif isinstance(v, (np.ndarray, np.generic)):
+            found = _promote(pyad_dtype_of(v.dtype), found)
+        elif isinstance(v, (bool, np.bool_)):
+            found = _promote(bool_, found)
+        elif isinstance(v, numbers.Integral):
+            found = _promote(int64, found)
+        else:
+            found = _promote(get_default_dtype(), found)
+    return found if found is not None else get_default_dtype()
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor)."""
+    """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor). The dtype is
+    inferred as torch does: NumPy arrays and scalars keep theirs (integers of every width become int64), Python
+    floats take the default dtype, and a nested list promotes all of its entries."""
     if isinstance(data, Tensor):
         src = data.detach()
         dev = as_device(device) if device is not None else src.device
         return _finish(_C.copy_to(src, as_dtype(dtype) if dtype is not None else src.dtype, dev), requires_grad)
     dev = as_device(device)
-    is_array = isinstance(data, np.ndarray) or isinstance(data, np.generic)
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError) as e:
@@ -48,8 +76,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         dt = bool_
     elif arr.dtype.kind in "iu":
         dt = int64
-    elif is_array:
-        dt = as_dtype(arr.dtype) if arr.dtype in (np.float32, np.float64) else get_default_dtype()
+    elif isinstance(data, (np.ndarray, np.generic)):
+        from ._numpy_interop import pyad_dtype_of
+        dt = pyad_dtype_of(arr.dtype) if arr.dtype.itemsize <= 8 else get_default_dtype()
+    elif isinstance(data, (list, tuple)):
+        dt = _inferred_dtype(data)
     else:
         dt = get_default_dtype()
     arr = np.array(arr, dtype=to_numpy_dtype(dt), order="C")  # a copy that keeps 0-d data 0-d
@@ -57,6 +88,26 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if requires_grad and not dt.is_floating_point:
         raise RuntimeError(f"[tensor] only Tensors of floating point dtype can require gradients, got {dt}")
     return _finish(out, requires_grad)
+
+
+def _legacy_new(*args, device=None):
+    """torch's legacy constructor pyad.Tensor(...): Tensor(sequence or array) copies the data as the default
+    float dtype, Tensor(2, 3) (or a shape tuple of a tensor's .shape) is uninitialised memory of that shape,
+    Tensor() is empty, Tensor(tensor) an alias of it; the device keyword as torch's."""
+    if not args:
+        return _C.empty([0], get_default_dtype(), as_device(device))
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        src = args[0]
+        if device is not None and as_device(device) != src.device:
+            raise RuntimeError(f"[Tensor] the tensor is on {src.device}, not on {device}: use tensor.to(device)")
+        return src.detach()
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, (bool, np.bool_)) for a in args):
+        return empty(*args, device=device)
+    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)):
+        return tensor(args[0], dtype=get_default_dtype(), device=device)
+    got = ", ".join(type(a).__name__ for a in args)
+    raise TypeError(f"[Tensor] Tensor() takes sizes (ints), a sequence, an array or a Tensor, got ({got}); "
+                    "use pyad.tensor(value) for a tensor of one number")
 
 
 def _factory(name, fn):

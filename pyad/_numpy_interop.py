@@ -86,7 +86,7 @@ def _binary(name, a, b):
     # scalars and arrays (and pow refuses an integer to a negative integer power, as torch).
     a, b = (x if isinstance(x, (Tensor, np.ndarray, np.generic, numbers.Number)) else np.asarray(x) for x in (a, b))
     if name == "matmul":
-        return _C.matmul(*(x if isinstance(x, Tensor) else _C.as_operand(b if x is a else a, x) for x in (a, b)))
+        return (b.__rmatmul__(a) if isinstance(b, Tensor) else a.__matmul__(b))
     if name in _BINARY:
         return _BINARY[name](a, b)
     op = _COMPARE[name]

@@ -90,6 +90,21 @@ Tensor power(const Tensor& self, const Tensor& exponent, py::handle obj) {
   return c.load(obj, false) ? pow(self, exponent) : pow_scalar(self, exponent);
 }
 
+// matmul with a NumPy operand: both promoted to one dtype, as the elementwise ops promote (matmul itself
+// takes one dtype, as torch's).
+py::object matmul_operand(const Tensor& self, py::handle other, bool reflected) {
+  Tensor o = as_operand(self, other);
+  if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  Tensor a = self;
+  py::detail::make_caster<Tensor> c;
+  if (!c.load(other, false)) {
+    DType dt = promote(a.dtype(), o.dtype());
+    if (a.dtype() != dt) a = to_dtype(a, dt);
+    if (o.dtype() != dt) o = to_dtype(o, dt);
+  }
+  return py::cast(reflected ? matmul(o, a) : matmul(a, o));
+}
+
 // Binary operator: Tensor op (Tensor | number); NotImplemented for anything else.
 template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
 py::object binop(const Tensor& self, py::handle other) {
@@ -236,7 +251,8 @@ void init_tensor(py::module_& m) {
         if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
         return py::cast(power(self, o, other));
       }).def("__rpow__", &binop<pow, true>)
-      .def("__matmul__", &binop<matmul>).def("__rmatmul__", &binop<matmul, true>)
+      .def("__matmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, false); })
+      .def("__rmatmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, true); })
       .def("__eq__", &binop<cmp<Cmp::Eq>>).def("__ne__", &binop<cmp<Cmp::Ne>>)
       .def("__lt__", &binop<cmp<Cmp::Lt>>).def("__le__", &binop<cmp<Cmp::Le>>)
       .def("__gt__", &binop<cmp<Cmp::Gt>>).def("__ge__", &binop<cmp<Cmp::Ge>>)
