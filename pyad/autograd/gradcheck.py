@@ -253,15 +253,16 @@ def _setup(fn, inputs):
     return outs, (out_idx if out_idx else float_idx)
 
 
-def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
     outs, out_idx = _setup(fn, inputs)
-    analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names)
+    analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
     del outs  # frees the graph before the finite differences
     sizes = [int(np.prod(shapes[i])) for i in out_idx]
     per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
     numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
-    _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
+    if check_backward_ad:
+        _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
     if check_forward_ad:
         forward = _forward_jacobian(fn, inputs, out_idx, shapes, diff, names)
         _compare_jacobians(forward, numerical, out_idx, diff, shapes, inputs, "forward", atol, rtol, names)
@@ -274,7 +275,7 @@ def _unit(rng, n):
     return v / norm if norm > 0 else v
 
 
-def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
@@ -321,7 +322,7 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
         for a in range(len(out_idx)):
             numerical[a, b] = us[a] @ ((plus[a] - minus[a]) / (2.0 * eps))
 
-    results = [("reverse", reverse)]
+    results = [("reverse", reverse)] if check_backward_ad else []
 
     # Forward: one batched forward pass; batch row b carries v_b on input b and zeros on the others.
     if check_forward_ad:
@@ -359,6 +360,88 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
     return True
 
 
+# ---------------------------------------------------------------- torch's extra checks
+def _grads(outs, ins, cots, batched=False):
+    return _C.grad(list(outs), list(ins), list(cots), True, False, True, 1 if batched else 0)
+
+
+def _undefined_grad_check(fn, inputs, diff):
+    """torch's check_undefined_grad: backward must work, and give None or zeros, when every output gradient
+    is zero, and (several outputs) when any one output gets no gradient at all (an undefined one: that output
+    is left out of the backward call, so its node sees none)."""
+    with enable_grad():
+        outs = [o for o in _outputs(fn(*inputs), "gradcheck") if o.requires_grad]
+    if not outs:
+        return
+    ins = [inputs[j] for j in diff]
+    cases = [("all output grads zero", outs, [_C.zeros(list(o.shape), o.dtype, o.device) for o in outs])]
+    if len(outs) > 1:
+        for k in range(len(outs)):
+            with enable_grad():
+                again = [o for o in _outputs(fn(*inputs), "gradcheck") if o.requires_grad]
+            rest = [o for i, o in enumerate(again) if i != k]
+            cases.append((f"output {k}'s grad undefined, the others zero", rest,
+                          [_C.zeros(list(o.shape), o.dtype, o.device) for o in rest]))
+    for what, os_, cots in cases:
+        try:
+            grads = _grads(os_, ins, cots)
+        except RuntimeError as e:
+            raise GradcheckError(f"Expected backward function to handle undefined output grads ({what}), but it "
+                                 f"raised: {e}") from e
+        for g, j in zip(grads, diff):
+            if g is not None and np.any(_np(g) != 0):
+                raise GradcheckError(f"Expected all input grads to be undefined or zero when all output grads are "
+                                     f"undefined or zero ({what}), but the gradient of input {j} is not")
+
+
+def _batched_grad_check(fn, inputs, diff, atol, rtol):
+    """torch's check_batched_grad: one batched backward of B random cotangents (is_grads_batched) must equal B
+    separate backward calls, row by row."""
+    with enable_grad():
+        outs = _outputs(fn(*inputs), "gradcheck")
+    ins = [inputs[j] for j in diff]
+    rng = np.random.default_rng(1)
+    B = 3
+    for i, o in enumerate(outs):
+        if not o.requires_grad or o.numel() == 0:
+            continue
+        cot = rng.standard_normal((B,) + tuple(o.shape))
+        batched = _grads([o], ins, [_from_np(cot, o)], batched=True)
+        rows = [_grads([o], ins, [_from_np(cot[b], o)]) for b in range(B)]
+        for k, (g, j, x) in enumerate(zip(batched, diff, ins)):
+            want = np.stack([_np(r[k]) if r[k] is not None else np.zeros(tuple(x.shape)) for r in rows])
+            got = _np(g) if g is not None else np.zeros((B,) + tuple(x.shape))
+            if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
+                raise GradcheckError(f"For output {i} and input {j}: the batched gradient (is_grads_batched=True) "
+                                     f"differs from the gradients computed one cotangent at a time.\nbatched:\n"
+                                     f"{got}\none at a time:\n{want}")
+
+
+def _grad_dtype_check(fn, inputs, diff, check_forward_ad):
+    """torch's check_grad_dtypes: each gradient (and forward tangent) has its input's (output's) dtype and
+    device, checked on a plain, unbatched backward and forward pass."""
+    with enable_grad():
+        outs = _outputs(fn(*inputs), "gradcheck")
+    live = [o for o in outs if o.requires_grad]
+    if live:
+        grads = _grads(live, [inputs[j] for j in diff], [_C.ones(list(o.shape), o.dtype, o.device) for o in live])
+        for g, j in zip(grads, diff):
+            x = inputs[j]
+            if g is not None and (g.dtype != x.dtype or g.device != x.device):
+                raise GradcheckError(f"Gradient has dtype mismatch: the gradient of input {j} is {g.dtype} on "
+                                     f"{g.device}, but the input is {x.dtype} on {x.device}")
+    if check_forward_ad:
+        args = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
+        with forward_ad.dual_level():
+            for j in diff:
+                args[j] = _C.make_dual(args[j], _C.ones(list(args[j].shape), args[j].dtype, args[j].device))
+            for i, o in enumerate(_outputs(fn(*args), "gradcheck")):
+                t = _C.unpack_dual(o)[1]
+                if t is not None and (t.dtype != o.dtype or t.device != o.device):
+                    raise GradcheckError(f"Forward grad has dtype mismatch: the tangent of output {i} is {t.dtype} on "
+                                         f"{t.device}, but the output is {o.dtype} on {o.device}")
+
+
 # ---------------------------------------------------------------- public API
 def _run(check, raise_exception):
     if not raise_exception:
@@ -370,7 +453,8 @@ def _run(check, raise_exception):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
-              fast_mode=False, *, _names=None):
+              fast_mode=False, *, check_backward_ad=True, check_undefined_grad=True, check_batched_grad=False,
+              check_grad_dtypes=False, _names=None):
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
 
     fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
@@ -378,24 +462,46 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     should be float64 (a warning says so otherwise) and are perturbed in place during the check, then restored
     exactly. Outputs that require grad are checked (if none does, the numerical Jacobian must be zero).
 
-    For each output i and input j, the analytic Jacobian (reverse mode, and forward mode too with
-    check_forward_ad=True) is compared with the central-difference Jacobian elementwise:
+    For each output i and input j, the analytic Jacobian (reverse mode unless check_backward_ad=False, and
+    forward mode too with check_forward_ad=True) is compared with the central-difference Jacobian elementwise:
         |analytic - numerical| <= atol + rtol * |numerical|
     fast_mode=True compares u^T J v for random unit directions u, v (numpy.random.default_rng(0)) instead, with
     atol scaled by sum|u| * sum|v|: two evaluations of fn per input, one backward and one forward pass.
+
+    torch's further checks, same names and defaults (those of backward need check_backward_ad):
+    * check_undefined_grad (on): backward works and gives None or zeros when every output gradient is zero,
+      and, for several outputs, when any one of them gets no gradient (it is left out of the backward call);
+    * check_batched_grad: a batched backward of 3 random cotangents (is_grads_batched=True) equals 3 separate
+      backward calls (within atol, rtol);
+    * check_grad_dtypes: every gradient (and forward tangent) has its input's (output's) dtype and device, on
+      a plain backward (forward) pass.
 
     Returns True on success. On failure raises GradcheckError (a RuntimeError) naming the output, input, mode,
     worst element and both values, or returns False if raise_exception=False.
     """
     inputs = _as_tuple(inputs)
+    if not (check_backward_ad or check_forward_ad):
+        raise ValueError("[gradcheck] Expected at least one of check_forward_ad or check_backward_ad to be True")
+    if not check_backward_ad and check_batched_grad:
+        raise ValueError("[gradcheck] Setting check_batched_grad=True requires check_backward_ad to be True")
     diff = _check_inputs(inputs, "gradcheck")
     names = _names or _Names()
     check = _fast_check if fast_mode else _slow_check
-    return _run(lambda: check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names), raise_exception)
+
+    def run():
+        check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad)
+        if check_backward_ad and check_undefined_grad:
+            _undefined_grad_check(fn, inputs, diff)
+        if check_batched_grad:
+            _batched_grad_check(fn, inputs, diff, atol, rtol)
+        if check_grad_dtypes:
+            _grad_dtype_check(fn, inputs, diff, check_forward_ad)
+        return True
+    return _run(run, raise_exception)
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-                  fast_mode=False):
+                  fast_mode=False, *, check_undefined_grad=True, check_batched_grad=False, check_grad_dtypes=False):
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
     gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
@@ -438,4 +544,5 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     names = _Names({n_in + k: f"input {n_in + k} (grad_outputs[{k}])" for k in range(n_go)},
                    {k: f"output {k} (the gradient with respect to input {j})" for k, j in enumerate(diff)})
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, fast_mode=fast_mode, _names=names)
+                     raise_exception=raise_exception, fast_mode=fast_mode, check_undefined_grad=check_undefined_grad,
+                     check_batched_grad=check_batched_grad, check_grad_dtypes=check_grad_dtypes, _names=names)
