@@ -167,7 +167,12 @@ Tensor.__array_ufunc__ = _numpy_interop.array_ufunc
 
 @_method
 def __array__(self, dtype=None, copy=None):
-    a = _C.to_numpy(self.detach())
+    """np.asarray(t): refused for a tensor that requires grad, as torch, since the NumPy array would drop the
+    graph in silence (np.concatenate([t, a]), np.mean(t) ...); use t.detach() or t.numpy(force=True)."""
+    if self.requires_grad:
+        raise RuntimeError("[numpy] Can't call numpy() on Tensor that requires grad (NumPy would drop the graph "
+                           "here). Use tensor.detach().numpy() instead, or pyad ops to keep the graph.")
+    a = _C.to_numpy(self)
     return a if dtype is None else a.astype(dtype)
 
 
