@@ -292,8 +292,10 @@ Tensor.__str__ = Tensor.__repr__
 
 @_method
 def __format__(self, spec):
-    """f"{t:.4f}" formats the number of a one-element tensor (torch does so for 0-d ones); an empty spec is
-    str(t)."""
+    """A 0-d tensor formats as its number, as torch (f"{t}" too); a one-element tensor also takes a format spec
+    (f"{t:.4f}"), which torch refuses; otherwise an empty spec gives str(t)."""
+    if self.ndim == 0:
+        return format(self.item(), spec)
     if not spec:
         return str(self)
     if self.numel() != 1:

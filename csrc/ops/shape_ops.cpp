@@ -417,13 +417,12 @@ Tensor to_dtype(const Tensor& x, DType dt) { return copy_op(x, dt, x.device(), "
 Tensor to_device(const Tensor& x, Device dev) { return copy_op(x, x.dtype(), dev, "ToCopyBackward0", true); }
 
 // Tensor.view(dtype): the same bytes read as another dtype, with torch's rules. A change of element size
-// rescales the last dim (which must be contiguous) and every other stride; the result has no history,
-// as torch (the bytes of a float read as an integer have no derivative).
+// rescales the last dim (which must be contiguous) and every other stride. The result has no history, as
+// torch's (its derivative table marks view.dtype non-differentiable, even to the same dtype).
 Tensor view_dtype(const Tensor& x, DType dt) {
-  if (dt == x.dtype()) return view(x, x.shape());
   const char *from = dtype_name(x.dtype()), *to = dtype_name(dt);
   // pyad's bool kernels assume every byte is 0 or 1; the bytes of another dtype need not be.
-  PYAD_CHECK(dt != DType::Bool, RuntimeError, "[view] can't view ", from, " as bool: pyad's bool tensors must hold "
+  PYAD_CHECK(dt != DType::Bool || x.dtype() == DType::Bool, RuntimeError, "[view] can't view ", from, " as bool: pyad's bool tensors must hold "
              "only 0 or 1 bytes; use tensor != 0 or tensor.to(pyad.bool) to convert");
   const int64_t old_size = static_cast<int64_t>(itemsize(x.dtype())), new_size = static_cast<int64_t>(itemsize(dt));
   Shape shape = x.shape(), strides = x.strides();

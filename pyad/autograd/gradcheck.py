@@ -385,7 +385,7 @@ def _undefined_grad_check(fn, inputs, diff):
     for what, os_, cots in cases:
         try:
             grads = _grads(os_, ins, cots)
-        except RuntimeError as e:
+        except (RuntimeError, TypeError, ValueError) as e:  # a Python backward that trips over a None
             raise GradcheckError(f"Expected backward function to handle undefined output grads ({what}), but it "
                                  f"raised: {e}") from e
         for g, j in zip(grads, diff):
