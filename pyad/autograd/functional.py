@@ -351,7 +351,9 @@ def _forward_jacobian(func, inputs, strict, vectorize):
         for j, x in enumerate(primals):
             t = tangents[i, j]  # (n_j, *out_i.shape) -> (*out_i.shape, *x_j.shape)
             perm = list(range(1, t.ndim)) + [0]
-            row.append(_C.permute(t, perm).reshape(tuple(out.shape) + tuple(x.shape)))
+            # detached: forward mode runs without create_graph (torch's results keep a graph here, which
+            # nothing asked for)
+            row.append(_C.permute(t, perm).reshape(tuple(out.shape) + tuple(x.shape)).detach())
         jac.append(tuple(row))
     return is_outputs_tuple, outputs, tuple(jac)
 
