@@ -1,4 +1,5 @@
 """Tensor factories with torch's signatures."""
+import itertools
 import numbers
 
 import numpy as np
@@ -32,26 +33,42 @@ def _promote(a, b):
     return a if b is None or order.index(a) >= order.index(b) else b
 
 
-def _inferred_dtype(data):
-    """torch's dtype for nested sequences: each Python number counts as its kind (float as the default dtype),
-    each NumPy scalar or array and each Tensor as its own dtype; the result is their promotion."""
+def _scan(data):
+    """(torch's dtype for nested sequences, whether a Tensor is among them). Each Python number counts as its
+    kind (float as the default dtype), each NumPy scalar or array and each Tensor as its own dtype; the dtype is
+    their promotion. The walk gathers the element types of a whole nesting level at C speed, so that big lists
+    stay cheap."""
     from ._numpy_interop import pyad_dtype_of
-    found, stack = None, [data]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (list, tuple)):
-            stack.extend(v)
-        elif isinstance(v, Tensor):
-            found = _promote(v.dtype, found)
-        elif isinstance(v, (np.ndarray, np.generic)):
-            found = _promote(pyad_dtype_of(v.dtype), found)
-        elif isinstance(v, (bool, np.bool_)):
+    kinds, typed, level = set(), [], [data]
+    while level:
+        here = set(map(type, itertools.chain.from_iterable(level)))
+        if here & {np.ndarray, Tensor} or any(issubclass(t, (np.ndarray, Tensor)) for t in here):
+            typed.extend(v for v in itertools.chain.from_iterable(level) if isinstance(v, (np.ndarray, Tensor)))
+        level = ([v for v in itertools.chain.from_iterable(level) if type(v) in (list, tuple)]
+                 if list in here or tuple in here else [])
+        kinds |= here
+    found = None
+    for t in kinds - {list, tuple}:
+        if issubclass(t, (np.ndarray, Tensor)):
+            continue
+        if issubclass(t, np.generic):
+            found = _promote(pyad_dtype_of(np.dtype(t)), found)
+        elif issubclass(t, bool):
             found = _promote(bool_, found)
-        elif isinstance(v, numbers.Integral):
+        elif issubclass(t, numbers.Integral):
             found = _promote(int64, found)
         else:
             found = _promote(get_default_dtype(), found)
-    return found if found is not None else get_default_dtype()
+    for v in typed:
+        found = _promote(v.dtype if isinstance(v, Tensor) else pyad_dtype_of(v.dtype), found)
+    return (found if found is not None else get_default_dtype()), any(isinstance(v, Tensor) for v in typed)
+
+
+def _detached(data):
+    """Nested lists with their tensors detached: tensor() copies values, and np.asarray refuses a tensor that
+    requires grad (torch.tensor([a, b]) takes such 0-d tensors too)."""
+    return [v.detach() if isinstance(v, Tensor) else _detached(v) if isinstance(v, (list, tuple)) else v
+            for v in data]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -63,8 +80,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         dev = as_device(device) if device is not None else src.device
         return _finish(_C.copy_to(src, as_dtype(dtype) if dtype is not None else src.dtype, dev), requires_grad)
     dev = as_device(device)
+    inferred, has_tensor = _scan(data) if isinstance(data, (list, tuple)) else (None, False)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(_detached(data) if isinstance(data, (list, tuple)) and has_tensor else data)
     except (ValueError, TypeError) as e:
         raise ValueError(f"[tensor] cannot build a tensor from this data: {e}") from None
     if arr.dtype.kind not in "biuf":
@@ -80,7 +98,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         from ._numpy_interop import pyad_dtype_of
         dt = pyad_dtype_of(arr.dtype) if arr.dtype.itemsize <= 8 else get_default_dtype()
     elif isinstance(data, (list, tuple)):
-        dt = _inferred_dtype(data)
+        dt = inferred
     else:
         dt = get_default_dtype()
     arr = np.array(arr, dtype=to_numpy_dtype(dt), order="C")  # a copy that keeps 0-d data 0-d

@@ -261,3 +261,12 @@ def test_numpy_integer_widths_become_int64():
     assert pyad.tensor(np.ones(2, dtype=np.int32)).dtype == pyad.int64
     assert pyad.tensor(np.ones(2, dtype=np.uint8)).dtype == pyad.int64
     assert (pyad.tensor([1, 2]) + np.ones(2, dtype=np.int16)).dtype == pyad.int64
+
+
+def test_tensor_of_a_list_of_tensors_that_require_grad():
+    # np.asarray refuses such tensors; pyad.tensor copies their values, as torch.tensor does.
+    a, ta = pyad.tensor(1.5, dtype=pyad.float64, requires_grad=True), torch.tensor(1.5, dtype=torch.float64,
+                                                                                  requires_grad=True)
+    got, want = pyad.tensor([[a, 2.0], [a, a]]), torch.tensor([[ta, 2.0], [ta, ta]])
+    assert_close(got, want)
+    assert not got.requires_grad and not want.requires_grad
