@@ -491,3 +491,15 @@ def test_check_grad_dtypes_over_mixed_dtypes():
     with pytest.warns(UserWarning, match="not a double precision"):
         assert gradcheck(lambda a, b: a * b.double(), (x, y), check_grad_dtypes=True, check_forward_ad=True,
                          eps=1e-3, atol=1e-3, rtol=1e-2)
+
+
+def test_backward_grad_variables_is_torchs_deprecated_name():
+    res = []
+    for lib, dt in ((pyad, F64), (torch, torch.float64)):
+        x, w, h, y = _graph(lib, dt)
+        with pytest.warns(FutureWarning, match="grad_variables"):
+            lib.autograd.backward([h], grad_variables=[lib.ones(3, dtype=dt)])
+        res.append(x.grad)
+        with pytest.raises(RuntimeError, match="both passed"):
+            lib.autograd.backward([h], grad_tensors=[lib.ones(3, dtype=dt)], grad_variables=[lib.ones(3, dtype=dt)])
+    assert_close(*res)

@@ -27,7 +27,8 @@ Tensor as_operand(const Tensor& like, py::handle obj) {
   // operand as torch.from_numpy would make it, a NumPy scalar the Python number it holds.
   static py::handle numpy_types = py::object(py::module_::import("numpy").attr("ndarray")).release();
   static py::handle numpy_scalars = py::object(py::module_::import("numpy").attr("generic")).release();
-  if (PyObject_IsInstance(obj.ptr(), numpy_types.ptr()) == 1 || PyObject_IsInstance(obj.ptr(), numpy_scalars.ptr()) == 1) {
+  if (PyObject_IsInstance(obj.ptr(), numpy_types.ptr()) == 1 ||
+      PyObject_IsInstance(obj.ptr(), numpy_scalars.ptr()) == 1) {
     static py::handle convert = py::object(py::module_::import("pyad._numpy_interop").attr("operand")).release();
     return as_operand(like, convert(obj, like.device()));
   }

@@ -12,6 +12,8 @@ Where pyad goes beyond torch (which raises instead):
 ``vectorize=True`` pushes every basis vector through one batched pass (autograd.grad's is_grads_batched in
 reverse mode, a batched tangent in forward mode) instead of one pass per element.
 """
+import contextlib
+
 from .. import _C
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from . import forward_ad
@@ -206,19 +208,11 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         grad_outputs = tuple(_zeros_like(out).requires_grad_(True) for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict=strict)
-    with set_grad_enabled(True) if create_graph else _nullcontext():
+    with set_grad_enabled(True) if create_graph else contextlib.nullcontext():
         grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple))
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _scalar_function_jacobian(fn_name, func, inputs, strict):
