@@ -98,9 +98,12 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__":
         raise TypeError(f"[numpy] np.{name}.{method} is not supported on pyad tensors; use pyad's ops (or "
                         "tensor.detach().numpy() for a NumPy result without gradients)")
-    if kwargs.get("out") is not None:
-        raise TypeError(f"[numpy] np.{name}(..., out=...) can't write a pyad result into a NumPy array; assign "
-                        "the returned tensor instead (or use tensor.detach().numpy())")
+    out = kwargs.get("out")
+    if out is not None:  # `array += tensor` too (torch fails on it, with a confusing error)
+        where = "a tensor" if any(isinstance(o, Tensor) for o in out) else "a NumPy array"
+        raise TypeError(f"[numpy] np.{name}(..., out=...) can't write a pyad result into {where}; assign the "
+                        "returned tensor instead (x = x + a; x.add_(a) for a tensor; a += t.detach().numpy() "
+                        "for an array)")
     extra = sorted(k for k, v in kwargs.items() if k != "out" and v is not None)
     if extra:
         raise TypeError(f"[numpy] np.{name} on pyad tensors takes no keyword arguments, got {', '.join(extra)}")

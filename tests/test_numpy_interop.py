@@ -189,8 +189,10 @@ def test_unsupported_numpy_calls_raise_type_error():
         np.arctan(x)
     with pytest.raises(TypeError, match=r"np\.add\.reduce is not supported"):
         np.add.reduce(x)
-    with pytest.raises(TypeError, match=r"out=\.\.\."):
+    with pytest.raises(TypeError, match=r"out=\.\.\..*a NumPy array"):
         np.add(x, 1.0, out=np.zeros(3))
+    with pytest.raises(TypeError, match=r"out=\.\.\..*a tensor"):
+        np.add(x, 1.0, out=(x,))
     with pytest.raises(TypeError, match=r"complex"):
         x + np.ones(3, dtype=np.complex128)
     with pytest.raises(TypeError, match=r"complex"):
@@ -270,3 +272,12 @@ def test_tensor_of_a_list_of_tensors_that_require_grad():
     got, want = pyad.tensor([[a, 2.0], [a, a]]), torch.tensor([[ta, 2.0], [ta, ta]])
     assert_close(got, want)
     assert not got.requires_grad and not want.requires_grad
+
+
+def test_numpy_array_augmented_by_a_tensor_raises_clearly():
+    a, ta = np.ones(3), np.ones(3)
+    with pytest.raises(TypeError):  # torch fails too, with a message about concatenation
+        ta += torch.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"can't write a pyad result into a NumPy array"):
+        a += pyad.tensor([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(a, np.ones(3))
