@@ -503,3 +503,12 @@ def test_backward_grad_variables_is_torchs_deprecated_name():
         with pytest.raises(RuntimeError, match="both passed"):
             lib.autograd.backward([h], grad_tensors=[lib.ones(3, dtype=dt)], grad_variables=[lib.ones(3, dtype=dt)])
     assert_close(*res)
+
+
+def test_data_setter_on_a_view_detaches_it_from_its_base_as_torch():
+    for lib in (pyad, torch):
+        base = lib.ones(4)
+        v = base[1:3]
+        v.data = lib.zeros(2)
+        v.add_(5.0)
+        assert base.tolist() == [1.0, 1.0, 1.0, 1.0] and v.tolist() == [5.0, 5.0]

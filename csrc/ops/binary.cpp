@@ -161,8 +161,6 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(kSub, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(kMul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(kDiv, a, b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(kPow, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(kMaximum, a, b); }
-
 // An integer result of x ** -n is 0 for |x| > 1, which torch refuses for a scalar exponent rather than
 // give silently (a tensor exponent computes it, as torch).
 Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
@@ -173,6 +171,7 @@ Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
   }
   return pow(a, exponent);
 }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(kMaximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(kMinimum, a, b); }
 
 Tensor compare(Cmp op, const Tensor& a0, const Tensor& b0) {

@@ -422,8 +422,8 @@ Tensor to_device(const Tensor& x, Device dev) { return copy_op(x, x.dtype(), dev
 Tensor view_dtype(const Tensor& x, DType dt) {
   const char *from = dtype_name(x.dtype()), *to = dtype_name(dt);
   // pyad's bool kernels assume every byte is 0 or 1; the bytes of another dtype need not be.
-  PYAD_CHECK(dt != DType::Bool || x.dtype() == DType::Bool, RuntimeError, "[view] can't view ", from, " as bool: pyad's bool tensors must hold "
-             "only 0 or 1 bytes; use tensor != 0 or tensor.to(pyad.bool) to convert");
+  PYAD_CHECK(dt != DType::Bool || x.dtype() == DType::Bool, RuntimeError, "[view] can't view ", from,
+             " as bool: pyad's bool tensors must hold only 0 or 1 bytes; use tensor != 0 or tensor.to(pyad.bool)");
   const int64_t old_size = static_cast<int64_t>(itemsize(x.dtype())), new_size = static_cast<int64_t>(itemsize(dt));
   Shape shape = x.shape(), strides = x.strides();
   int64_t offset = x->offset;

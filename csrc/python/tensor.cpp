@@ -143,7 +143,6 @@ void init_tensor(py::module_& m) {
                py::str(obj.get_type().attr("__name__")).cast<std::string>());
     return t;
   });
-  m.def("pow_number", &pow_scalar);
   py::enum_<DType>(m, "dtype")
       .value("bool", DType::Bool)
       .value("int64", DType::Int64)
@@ -237,6 +236,10 @@ void init_tensor(py::module_& m) {
                       t->shape = src->shape;
                       t->strides = src->strides;
                       t->dtype = src->dtype;
+                      // no longer a view of its old base: in-place ops must not rebuild that base's history
+                      t->is_view = false;
+                      t->view_base = Tensor();
+                      t->view_fn = nullptr;
                     })
       .def("_view_dtype", &view_dtype)
       .def("clone", &clone)
