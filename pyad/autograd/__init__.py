@@ -44,13 +44,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     ins = [inputs] if single else list(inputs)
     res = _C.grad(outputs, ins, grad_outputs, retain_graph, create_graph, allow_unused, 1 if is_grads_batched else 0)
     if materialize_grads:
-        batch = _batch_shape(outputs, grad_outputs) if is_grads_batched else []
+        batch = _batch_shape(grad_outputs) if is_grads_batched else []
         res = tuple(g if g is not None else _C.zeros(batch + list(x.shape), x.dtype, x.device)
                     for g, x in zip(res, ins))
     return res
 
 
-def _batch_shape(outputs, grad_outputs):
+def _batch_shape(grad_outputs):
+    """[B]: the batch size of is_grads_batched cotangents (zeros for unused inputs carry it too)."""
     first = grad_outputs if isinstance(grad_outputs, _C.Tensor) else list(grad_outputs)[0]
     return [first.shape[0]]
 
