@@ -1,10 +1,11 @@
 """Tensor factories with torch's signatures."""
+import itertools
 import numbers
 
 import numpy as np
 
 from . import _C
-from ._dtypes import as_device, as_dtype, bool as bool_, get_default_dtype, int64, to_numpy_dtype
+from ._dtypes import as_device, as_dtype, bool as bool_, float32, float64, get_default_dtype, int64, to_numpy_dtype
 
 Tensor = _C.Tensor
 
@@ -27,16 +28,61 @@ def _finish(t, requires_grad):
     return t
 
 
+def _promote(a, b):
+    order = [bool_, int64, float32, float64]
+    return a if b is None or order.index(a) >= order.index(b) else b
+
+
+def _scan(data):
+    """(torch's dtype for nested sequences, whether a Tensor is among them). Each Python number counts as its
+    kind (float as the default dtype), each NumPy scalar or array and each Tensor as its own dtype; the dtype is
+    their promotion. The walk gathers the element types of a whole nesting level at C speed, so that big lists
+    stay cheap."""
+    from ._numpy_interop import pyad_dtype_of
+    kinds, typed, level = set(), [], [data]
+    while level:
+        here = set(map(type, itertools.chain.from_iterable(level)))
+        if here & {np.ndarray, Tensor} or any(issubclass(t, (np.ndarray, Tensor)) for t in here):
+            typed.extend(v for v in itertools.chain.from_iterable(level) if isinstance(v, (np.ndarray, Tensor)))
+        level = ([v for v in itertools.chain.from_iterable(level) if type(v) in (list, tuple)]
+                 if list in here or tuple in here else [])
+        kinds |= here
+    found = None
+    for t in kinds - {list, tuple}:
+        if issubclass(t, (np.ndarray, Tensor)):
+            continue
+        if issubclass(t, np.generic):
+            found = _promote(pyad_dtype_of(np.dtype(t)), found)
+        elif issubclass(t, bool):
+            found = _promote(bool_, found)
+        elif issubclass(t, numbers.Integral):
+            found = _promote(int64, found)
+        else:
+            found = _promote(get_default_dtype(), found)
+    for v in typed:
+        found = _promote(v.dtype if isinstance(v, Tensor) else pyad_dtype_of(v.dtype), found)
+    return (found if found is not None else get_default_dtype()), any(isinstance(v, Tensor) for v in typed)
+
+
+def _detached(data):
+    """Nested lists with their tensors detached: tensor() copies values, and np.asarray refuses a tensor that
+    requires grad (torch.tensor([a, b]) takes such 0-d tensors too)."""
+    return [v.detach() if isinstance(v, Tensor) else _detached(v) if isinstance(v, (list, tuple)) else v
+            for v in data]
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor)."""
+    """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor). The dtype is
+    inferred as torch does: NumPy arrays and scalars keep theirs (integers of every width become int64), Python
+    floats take the default dtype, and a nested list promotes all of its entries."""
     if isinstance(data, Tensor):
         src = data.detach()
         dev = as_device(device) if device is not None else src.device
         return _finish(_C.copy_to(src, as_dtype(dtype) if dtype is not None else src.dtype, dev), requires_grad)
     dev = as_device(device)
-    is_array = isinstance(data, np.ndarray) or isinstance(data, np.generic)
+    inferred, has_tensor = _scan(data) if isinstance(data, (list, tuple)) else (None, False)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(_detached(data) if isinstance(data, (list, tuple)) and has_tensor else data)
     except (ValueError, TypeError) as e:
         raise ValueError(f"[tensor] cannot build a tensor from this data: {e}") from None
     if arr.dtype.kind not in "biuf":
@@ -48,8 +94,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         dt = bool_
     elif arr.dtype.kind in "iu":
         dt = int64
-    elif is_array:
-        dt = as_dtype(arr.dtype) if arr.dtype in (np.float32, np.float64) else get_default_dtype()
+    elif isinstance(data, (np.ndarray, np.generic)):
+        from ._numpy_interop import pyad_dtype_of
+        dt = pyad_dtype_of(arr.dtype) if arr.dtype.itemsize <= 8 else get_default_dtype()
+    elif isinstance(data, (list, tuple)):
+        dt = inferred
     else:
         dt = get_default_dtype()
     arr = np.array(arr, dtype=to_numpy_dtype(dt), order="C")  # a copy that keeps 0-d data 0-d
@@ -57,6 +106,26 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if requires_grad and not dt.is_floating_point:
         raise RuntimeError(f"[tensor] only Tensors of floating point dtype can require gradients, got {dt}")
     return _finish(out, requires_grad)
+
+
+def _legacy_new(*args, device=None):
+    """torch's legacy constructor pyad.Tensor(...): Tensor(sequence or array) copies the data as the default
+    float dtype, Tensor(2, 3) (or a shape tuple of a tensor's .shape) is uninitialised memory of that shape,
+    Tensor() is empty, Tensor(tensor) an alias of it; the device keyword as torch's."""
+    if not args:
+        return _C.empty([0], get_default_dtype(), as_device(device))
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        src = args[0]
+        if device is not None and as_device(device) != src.device:
+            raise RuntimeError(f"[Tensor] the tensor is on {src.device}, not on {device}: use tensor.to(device)")
+        return src.detach()
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, (bool, np.bool_)) for a in args):
+        return empty(*args, device=device)
+    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)):
+        return tensor(args[0], dtype=get_default_dtype(), device=device)
+    got = ", ".join(type(a).__name__ for a in args)
+    raise TypeError(f"[Tensor] Tensor() takes sizes (ints), a sequence, an array or a Tensor, got ({got}); "
+                    "use pyad.tensor(value) for a tensor of one number")
 
 
 def _factory(name, fn):

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from . import _C, _functions as F, _indexing
+from . import _C, _functions as F, _indexing, _numpy_interop
 from ._dtypes import _BY_NAME as _DTYPE_NAMES, as_device, as_dtype, float32, float64
 
 Tensor = _C.Tensor
@@ -18,9 +18,14 @@ def _method(fn):
 @_method
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into every leaf's .grad, as torch.Tensor.backward."""
-    if inputs is not None:
-        raise TypeError("[backward] the inputs= argument is not supported; use pyad.autograd.grad")
-    _C.backward(self, gradient, retain_graph, create_graph)
+    _C.backward(self, gradient, retain_graph, create_graph, _inputs_arg(inputs))
+
+
+def _inputs_arg(inputs):
+    """backward's inputs=: a Tensor or a sequence of them (None: every leaf)."""
+    if inputs is None or isinstance(inputs, Tensor):
+        return inputs
+    return list(inputs)
 
 
 @_method
@@ -159,9 +164,20 @@ def _cuda_array_interface(self):
 Tensor.__cuda_array_interface__ = property(_cuda_array_interface)
 
 
+# NumPy defers to the tensor's reflected operators and ufunc handler: a NumPy value meeting a tensor gives a
+# tensor that keeps the graph (Note [NumPy operands] in _numpy_interop.py).
+Tensor.__array_priority__ = 1000
+Tensor.__array_ufunc__ = _numpy_interop.array_ufunc
+
+
 @_method
 def __array__(self, dtype=None, copy=None):
-    a = _C.to_numpy(self.detach())
+    """np.asarray(t): refused for a tensor that requires grad, as torch, since the NumPy array would drop the
+    graph in silence (np.concatenate([t, a]), np.mean(t) ...); use t.detach() or t.numpy(force=True)."""
+    if self.requires_grad:
+        raise RuntimeError("[numpy] Can't call numpy() on Tensor that requires grad (NumPy would drop the graph "
+                           "here). Use tensor.detach().numpy() instead, or pyad ops to keep the graph.")
+    a = _C.to_numpy(self)
     return a if dtype is None else a.astype(dtype)
 
 
@@ -212,11 +228,6 @@ def __getitem__(self, key):
 @_method
 def __setitem__(self, key, value):
     _indexing.setitem(self, key, value)
-
-
-@_method
-def __rmatmul__(self, other):
-    return F.matmul(other, self)
 
 
 def _float_style(values):
@@ -284,6 +295,20 @@ def __repr__(self):
 Tensor.__str__ = Tensor.__repr__
 
 
+@_method
+def __format__(self, spec):
+    """A 0-d tensor formats as its number, as torch (f"{t}" too); a one-element tensor also takes a format spec
+    (f"{t:.4f}"), which torch refuses; otherwise an empty spec gives str(t)."""
+    if self.ndim == 0:
+        return format(self.item(), spec)
+    if not spec:
+        return str(self)
+    if self.numel() != 1:
+        raise TypeError(f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
+                        f"{tuple(self.shape)}; only one-element tensors take a format spec)")
+    return format(self.item(), spec)
+
+
 # ---- ops as methods ----
 def _bind(name, fn=None):
     f = fn or getattr(F, name)
@@ -302,10 +327,23 @@ def reshape(self, *shape):
 
 
 @_method
-def view(self, *shape):
-    if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
-        return self.to(shape[0])  # view(dtype) of a same-size dtype is not supported; convert instead
+def view(self, *shape, dtype=None):
+    """view(*shape) as torch; view(dtype) reinterprets the bytes as `dtype` (torch's rules for element sizes)."""
+    if dtype is None and len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
+        dtype, shape = shape[0], ()
+    if dtype is not None:
+        if shape:
+            raise TypeError("[view] takes either a shape or a dtype, not both")
+        return self._view_dtype(as_dtype(dtype))
     return _C.view(self, F._shape_args(shape, "view"))
+
+
+@_method
+def t(self):
+    """The transpose of a matrix; a tensor of 0 or 1 dims unchanged (a view), as torch."""
+    if self.ndim > 2:
+        raise RuntimeError(f"[t] t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    return _C.transpose(self, 0, 1) if self.ndim == 2 else _C.view(self, list(self.shape))
 
 
 @_method

@@ -6,6 +6,7 @@ compares the primal outputs and the tangents.  Tangents go on one input only and
 on each device (the `device` fixture of conftest.py).
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -606,13 +607,26 @@ def test_nested_dual_level_raises():
         pass
 
 
-def test_make_dual_rejects_mismatched_tangent():
+def test_make_dual_follows_torchs_dtype_and_size_rules():
     x = pyad.tensor([1.0, 2.0], dtype=F64)
-    with fwAD.dual_level():
-        with pytest.raises(ValueError):
-            fwAD.make_dual(x, pyad.ones(3, dtype=F64))
-        with pytest.raises(TypeError):
-            fwAD.make_dual(x, pyad.ones(2, dtype=pyad.float32))
+    tx = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    with fwAD.dual_level(), torch.autograd.forward_ad.dual_level():
+        tfw = torch.autograd.forward_ad
+        for ours, theirs in [(lambda: fwAD.make_dual(x, pyad.ones(3, dtype=F64)),
+                              lambda: tfw.make_dual(tx, torch.ones(3, dtype=torch.float64))),
+                             (lambda: fwAD.make_dual(x, pyad.ones(2, dtype=pyad.int64)),
+                              lambda: tfw.make_dual(tx, torch.ones(2, dtype=torch.int64))),
+                             (lambda: fwAD.make_dual(pyad.ones(2, dtype=pyad.int64), x),
+                              lambda: tfw.make_dual(torch.ones(2, dtype=torch.int64), tx))]:
+            with pytest.raises(Exception) as want:
+                theirs()
+            with pytest.raises(want.type, match=r"make_dual\] " + re.escape(str(want.value)[:40])):
+                ours()
+        # Another float dtype is accepted, as torch; pyad casts it to the primal's dtype (torch keeps it).
+        d = fwAD.make_dual(x, pyad.tensor([1.0, 2.0], dtype=pyad.float32))
+        td = tfw.make_dual(tx, torch.tensor([1.0, 2.0]))
+        assert_close(fwAD.unpack_dual(d * x).tangent, tfw.unpack_dual(td * tx).tangent.double())
+        assert fwAD.unpack_dual(d).tangent.dtype == F64
 
 
 def test_float32_tangent():

@@ -161,6 +161,16 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(kSub, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(kMul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(kDiv, a, b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(kPow, a, b); }
+// An integer result of x ** -n is 0 for |x| > 1, which torch refuses for a scalar exponent rather than
+// give silently (a tensor exponent computes it, as torch).
+Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
+  if (!is_floating(a.dtype()) && exponent.dtype() == DType::Int64 && exponent.ndim() == 0) {
+    const Tensor e = exponent.device().is_cpu() ? exponent : to_device(exponent, Device{});
+    PYAD_CHECK(*e.data<int64_t>() >= 0, RuntimeError, "[pow] Integers to negative integer powers are not allowed "
+               "(base: ", describe(a), ", exponent ", *e.data<int64_t>(), "); use a float base or exponent");
+  }
+  return pow(a, exponent);
+}
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(kMaximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(kMinimum, a, b); }
 

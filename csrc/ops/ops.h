@@ -42,6 +42,8 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, const Tensor& b);
+// a ** (a Python number): integers to negative integer powers raise, as torch.
+Tensor pow_scalar(const Tensor& a, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
@@ -67,6 +69,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape, const char* op = "sum_to", in
 // ---- shape ops (views share storage and version counter) ----
 Tensor reshape(const Tensor& x, Shape shape);
 Tensor view(const Tensor& x, Shape shape);
+Tensor view_dtype(const Tensor& x, DType dtype);  // the same bytes as another dtype (no history)
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor squeeze(const Tensor& x, std::optional<int64_t> dim);

@@ -416,4 +416,45 @@ Tensor clone(const Tensor& x) { return copy_op(x, x.dtype(), x.device(), "CloneB
 Tensor to_dtype(const Tensor& x, DType dt) { return copy_op(x, dt, x.device(), "ToCopyBackward0", true); }
 Tensor to_device(const Tensor& x, Device dev) { return copy_op(x, x.dtype(), dev, "ToCopyBackward0", true); }
 
+// Tensor.view(dtype): the same bytes read as another dtype, with torch's rules. A change of element size
+// rescales the last dim (which must be contiguous) and every other stride. The result has no history, as
+// torch's (its derivative table marks view.dtype non-differentiable, even to the same dtype).
+Tensor view_dtype(const Tensor& x, DType dt) {
+  const char *from = dtype_name(x.dtype()), *to = dtype_name(dt);
+  // pyad's bool kernels assume every byte is 0 or 1; the bytes of another dtype need not be.
+  PYAD_CHECK(dt != DType::Bool || x.dtype() == DType::Bool, RuntimeError, "[view] can't view ", from,
+             " as bool: pyad's bool tensors must hold only 0 or 1 bytes; use tensor != 0 or tensor.to(pyad.bool)");
+  const int64_t old_size = static_cast<int64_t>(itemsize(x.dtype())), new_size = static_cast<int64_t>(itemsize(dt));
+  Shape shape = x.shape(), strides = x.strides();
+  int64_t offset = x->offset;
+  if (old_size != new_size) {
+    PYAD_CHECK(x.ndim() > 0, RuntimeError, "[view] self.dim() cannot be 0 to view ", from, " as ", to,
+               " (different element sizes)");
+    PYAD_CHECK(strides.back() == 1, RuntimeError, "[view] self.stride(-1) must be 1 to view ", from, " as ", to,
+               " (different element sizes), but got ", strides.back());
+    if (new_size > old_size) {
+      const int64_t r = new_size / old_size;
+      PYAD_CHECK(shape.back() % r == 0, RuntimeError, "[view] self.size(-1) must be divisible by ", r, " to view ",
+                 from, " as ", to, " (different element sizes), but got ", shape.back());
+      PYAD_CHECK(offset % r == 0, RuntimeError, "[view] self.storage_offset() must be divisible by ", r,
+                 " to view ", from, " as ", to, " (different element sizes), but got ", offset);
+      for (size_t d = 0; d + 1 < strides.size(); ++d) {
+        PYAD_CHECK(strides[d] % r == 0, RuntimeError, "[view] self.stride(", d, ") must be divisible by ", r,
+                   " to view ", from, " as ", to, " (different element sizes), but got ", strides[d]);
+        strides[d] /= r;
+      }
+      shape.back() /= r;
+      offset /= r;
+    } else {
+      const int64_t r = old_size / new_size;
+      for (size_t d = 0; d + 1 < strides.size(); ++d) strides[d] *= r;
+      shape.back() *= r;
+      offset *= r;
+    }
+  }
+  Tensor out = make_view(x, shape, strides, offset);
+  out->dtype = dt;
+  return out;
+}
+
 }  // namespace pyad

@@ -134,13 +134,39 @@ void init_autograd(py::module_& m) {
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 
-  m.def("backward", [](py::handle tensors, py::handle grad_tensors, std::optional<bool> retain_graph, bool create_graph) {
+  m.def("backward", [](py::handle tensors, py::handle grad_tensors, std::optional<bool> retain_graph, bool create_graph,
+                       py::handle inputs) {
     TensorList roots = to_tensors(tensors, "backward");
     TensorList seeds = make_seeds(roots, to_objects(grad_tensors, roots.size()), "backward");
-    py::gil_scoped_release nogil;
-    run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, {}, true);
+    if (inputs.is_none()) {
+      py::gil_scoped_release nogil;
+      run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, {}, true);
+      return;
+    }
+    // backward(inputs=...): the gradients reach only these tensors' .grad (leaves and non-leaves, as torch).
+    TensorList ins = to_tensors(inputs, "backward");
+    PYAD_CHECK(!ins.empty(), RuntimeError, "[backward] `inputs` argument to `backward()` cannot be empty.");
+    for (size_t i = 0; i < ins.size(); ++i)
+      PYAD_CHECK(ins[i].requires_grad(), RuntimeError, "[backward] inputs[", i, "] (", describe(ins[i]),
+                 ") does not require grad");
+    TensorList res;
+    {
+      py::gil_scoped_release nogil;
+      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, true);
+    }
+    GradModeGuard mode(create_graph);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (!res[i].defined()) continue;
+      const Tensor& t = ins[i];
+      if (t.is_leaf()) {
+        gradient_edge(t).fn->apply({res[i]});  // the leaf's AccumulateGrad: its hooks, then .grad +=
+      } else if (!t->retains_grad) {  // (a retained non-leaf got its share from its hook during the pass)
+        Tensor& acc = t->grad;
+        acc = acc.defined() ? add(acc, res[i]) : (create_graph ? res[i] : clone(res[i]));
+      }
+    }
   }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),
-     py::arg("create_graph") = false);
+     py::arg("create_graph") = false, py::arg("inputs") = py::none());
 
   m.def("grad", [](py::handle outputs, py::handle inputs, py::handle grad_outputs, std::optional<bool> retain_graph,
                    bool create_graph, bool allow_unused, int64_t batch_ndim) {

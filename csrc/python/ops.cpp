@@ -78,7 +78,15 @@ void init_ops(py::module_& m) {
   m.def("sqrt", &pyad::sqrt); m.def("abs", &pyad::abs); m.def("neg", &pyad::neg); m.def("sign", &pyad::sign);
   m.def("add", binary<pyad::add>("add")); m.def("sub", binary<pyad::sub>("sub"));
   m.def("mul", binary<pyad::mul>("mul")); m.def("div", binary<pyad::div>("div"));
-  m.def("pow", binary<pyad::pow>("pow"));
+  m.def("pow", [](py::handle a, py::handle b) {
+    py::detail::make_caster<Tensor> ca, cb;
+    if (!a.is_none() && ca.load(a, false)) {
+      Tensor ta = py::detail::cast_op<Tensor>(ca);
+      if (!b.is_none() && cb.load(b, false)) return pyad::pow(ta, py::detail::cast_op<Tensor>(cb));
+      return pow_scalar(ta, operand(ta, b, "pow"));
+    }
+    return binary<pyad::pow>("pow")(a, b);
+  });
   m.def("maximum", binary<pyad::maximum>("maximum")); m.def("minimum", binary<pyad::minimum>("minimum"));
   m.def("matmul", [](const Tensor& a, const Tensor& b) {
     py::gil_scoped_release nogil;

@@ -23,6 +23,15 @@ Tensor as_operand(const Tensor& like, py::handle obj) {
     return scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), scalar_dtype(like, true), like.device());
   py::detail::make_caster<Tensor> c;
   if (!obj.is_none() && c.load(obj, false)) return py::detail::cast_op<Tensor>(c);
+  // NumPy arrays and scalars (Note [NumPy operands] in pyad/_numpy_interop.py): an array becomes a tensor
+  // operand as torch.from_numpy would make it, a NumPy scalar the Python number it holds.
+  static py::handle numpy_types = py::object(py::module_::import("numpy").attr("ndarray")).release();
+  static py::handle numpy_scalars = py::object(py::module_::import("numpy").attr("generic")).release();
+  if (PyObject_IsInstance(obj.ptr(), numpy_types.ptr()) == 1 ||
+      PyObject_IsInstance(obj.ptr(), numpy_scalars.ptr()) == 1) {
+    static py::handle convert = py::object(py::module_::import("pyad._numpy_interop").attr("operand")).release();
+    return as_operand(like, convert(obj, like.device()));
+  }
   // NumPy scalars and other numbers convert through float().
   if (PyNumber_Check(obj.ptr()) && !PySequence_Check(obj.ptr()) && py::hasattr(obj, "__float__")) {
     bool integral = py::hasattr(obj, "__index__");
@@ -77,6 +86,26 @@ py::object item(const Tensor& t0) {
   return py::none();
 }
 
+Tensor power(const Tensor& self, const Tensor& exponent, py::handle obj) {
+  py::detail::make_caster<Tensor> c;
+  return c.load(obj, false) ? pow(self, exponent) : pow_scalar(self, exponent);
+}
+
+// matmul with a NumPy operand: both promoted to one dtype, as the elementwise ops promote (matmul itself
+// takes one dtype, as torch's).
+py::object matmul_operand(const Tensor& self, py::handle other, bool reflected) {
+  Tensor o = as_operand(self, other);
+  if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  Tensor a = self;
+  py::detail::make_caster<Tensor> c;
+  if (!c.load(other, false)) {
+    DType dt = promote(a.dtype(), o.dtype());
+    if (a.dtype() != dt) a = to_dtype(a, dt);
+    if (o.dtype() != dt) o = to_dtype(o, dt);
+  }
+  return py::cast(reflected ? matmul(o, a) : matmul(a, o));
+}
+
 // Binary operator: Tensor op (Tensor | number); NotImplemented for anything else.
 template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
 py::object binop(const Tensor& self, py::handle other) {
@@ -108,6 +137,12 @@ void set_requires_grad(const Tensor& t, bool on) {
 }  // namespace
 
 void init_tensor(py::module_& m) {
+  m.def("as_operand", [](const Tensor& like, py::handle obj) {
+    Tensor t = as_operand(like, obj);
+    PYAD_CHECK(t.defined(), TypeError, "[operand] expected a Tensor, a number or a NumPy array, got ",
+               py::str(obj.get_type().attr("__name__")).cast<std::string>());
+    return t;
+  });
   py::enum_<DType>(m, "dtype")
       .value("bool", DType::Bool)
       .value("int64", DType::Int64)
@@ -137,6 +172,12 @@ void init_tensor(py::module_& m) {
       .def("__hash__", [](const Device& d) { return std::hash<std::string>()(d.str()); });
 
   py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
+  // torch's legacy constructor (pyad.Tensor([1., 2.]), pyad.Tensor(2, 3), pyad.Tensor()), built in
+  // pyad/_creation.py; an instance is still the one C++ class.
+  cls.def(py::init([](py::args args, py::kwargs kwargs) {
+        static py::handle legacy = py::object(py::module_::import("pyad._creation").attr("_legacy_new")).release();
+        return legacy(*args, **kwargs).cast<Tensor>().impl();
+      }));
   cls.def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
       .def_property_readonly("ndim", [](const Tensor& t) { return t.ndim(); })
       .def("dim", [](const Tensor& t) { return t.ndim(); })
@@ -177,6 +218,30 @@ void init_tensor(py::module_& m) {
         t->requires_grad_leaf = false;
         return t;
       })
+      // torch's .data: an alias of the values with no history and its own version counter, so that in-place
+      // updates through it (p.data -= lr * p.grad) are hidden from autograd's checks, as torch.
+      .def_property("data", [](const Tensor& t) {
+                      Tensor d = detach(t);
+                      d->version = std::make_shared<VersionCounter>();
+                      return d;
+                    },
+                    [](const Tensor& t, const Tensor& src) {
+                      // x.data = y: x now holds y's values (y's storage, layout and dtype), keeping its history.
+                      PYAD_CHECK(src.device() == t.device(), RuntimeError, "[data] can't set the data of a tensor on ",
+                                 t.device().str(), " to a tensor on ", src.device().str());
+                      PYAD_CHECK(!t.requires_grad() || is_floating(src.dtype()), RuntimeError, "[data] a tensor that "
+                                 "requires grad must hold floating data, got ", describe(src));
+                      t->storage = src->storage;
+                      t->offset = src->offset;
+                      t->shape = src->shape;
+                      t->strides = src->strides;
+                      t->dtype = src->dtype;
+                      // no longer a view of its old base: in-place ops must not rebuild that base's history
+                      t->is_view = false;
+                      t->view_base = Tensor();
+                      t->view_fn = nullptr;
+                    })
+      .def("_view_dtype", &view_dtype)
       .def("clone", &clone)
       .def("contiguous", &contiguous)
       .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); })
@@ -185,8 +250,13 @@ void init_tensor(py::module_& m) {
       .def("__sub__", &binop<sub>).def("__rsub__", &binop<sub, true>)
       .def("__mul__", &binop<mul>).def("__rmul__", &binop<mul, true>)
       .def("__truediv__", &binop<div>).def("__rtruediv__", &binop<div, true>)
-      .def("__pow__", &binop<pow>).def("__rpow__", &binop<pow, true>)
-      .def("__matmul__", &binop<matmul>).def("__rmatmul__", &binop<matmul, true>)
+      .def("__pow__", [](const Tensor& self, py::handle other) -> py::object {
+        Tensor o = as_operand(self, other);
+        if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::cast(power(self, o, other));
+      }).def("__rpow__", &binop<pow, true>)
+      .def("__matmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, false); })
+      .def("__rmatmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, true); })
       .def("__eq__", &binop<cmp<Cmp::Eq>>).def("__ne__", &binop<cmp<Cmp::Ne>>)
       .def("__lt__", &binop<cmp<Cmp::Lt>>).def("__le__", &binop<cmp<Cmp::Le>>)
       .def("__gt__", &binop<cmp<Cmp::Gt>>).def("__ge__", &binop<cmp<Cmp::Ge>>)

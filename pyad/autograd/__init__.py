@@ -1,4 +1,6 @@
 """pyad.autograd: backward and grad over the C++ engine, and forward mode (forward_ad)."""
+import warnings
+
 from .. import _C
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from . import forward_ad  # noqa: F401
@@ -7,24 +9,57 @@ from .anomaly_mode import detect_anomaly, is_anomaly_enabled  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
-    """Accumulate gradients of `tensors` (seeded with `grad_tensors`) into the leaves' .grad."""
-    _C.backward(tensors, grad_tensors, retain_graph, create_graph)
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None):
+    """Accumulate gradients of `tensors` (seeded with `grad_tensors`) into the leaves' .grad, or, with
+    `inputs`, into those tensors' .grad alone (leaves or not), as torch.autograd.backward."""
+    if grad_variables is not None:  # torch's deprecated name for grad_tensors
+        if grad_tensors is not None:
+            raise RuntimeError("[backward] 'grad_tensors' and 'grad_variables' (deprecated) arguments both "
+                               "passed to backward(). Please only use 'grad_tensors'.")
+        warnings.warn("'grad_variables' is deprecated. Use 'grad_tensors' instead.", FutureWarning, stacklevel=2)
+        grad_tensors = grad_variables
+    if inputs is not None and not isinstance(inputs, _C.Tensor):
+        inputs = list(inputs)
+    _C.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
-         is_grads_batched=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, as a tuple; leaves' .grad is left alone.
 
-    With is_grads_batched=True the first dim of every grad_output is a batch of cotangents, all pulled back in
-    one pass (the results carry the same leading dim), as torch's option of that name.
+    As torch.autograd.grad: allow_unused=True gives None for an input the outputs do not depend on (an error
+    otherwise), materialize_grads=True zeros instead (and implies allow_unused); only_inputs is deprecated and
+    ignored. With is_grads_batched=True the first dim of every grad_output is a batch of cotangents, all pulled
+    back in one pass (the results carry the same leading dim).
     """
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use torch.autograd.backward.",
+                      FutureWarning, stacklevel=2)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("[grad] Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    allow_unused = bool(allow_unused) or bool(materialize_grads)
     single = isinstance(inputs, _C.Tensor)
-    return _C.grad(outputs, [inputs] if single else list(inputs), grad_outputs, retain_graph, create_graph,
-                   allow_unused, 1 if is_grads_batched else 0)
+    ins = [inputs] if single else list(inputs)
+    res = _C.grad(outputs, ins, grad_outputs, retain_graph, create_graph, allow_unused, 1 if is_grads_batched else 0)
+    if materialize_grads:
+        batch = _batch_shape(grad_outputs) if is_grads_batched else []
+        res = tuple(g if g is not None else _C.zeros(batch + list(x.shape), x.dtype, x.device)
+                    for g, x in zip(res, ins))
+    return res
+
+
+def _batch_shape(grad_outputs):
+    """[B]: the batch size of is_grads_batched cotangents (zeros for unused inputs carry it too)."""
+    first = grad_outputs if isinstance(grad_outputs, _C.Tensor) else list(grad_outputs)[0]
+    return [first.shape[0]]
 
 
 def graph_memory(t):
     """Total bytes of the distinct storages the graph behind t holds for backward (each storage once)."""
     from ..viz import graph_memory as _graph_memory
     return _graph_memory(t)
+
+
+from . import functional  # noqa: E402,F401  (built on grad above)

@@ -35,14 +35,25 @@ class dual_level:
 
 
 def make_dual(tensor, tangent, *, level=None):
-    """A view of `tensor` carrying `tangent` (same shape) at the active level."""
+    """A view of `tensor` carrying `tangent` (same shape) at the active level.
+
+    torch's rules: both must be floating (ValueError otherwise) and of the same size (RuntimeError); their float
+    dtypes may differ. torch then keeps the tangent's dtype, so a float64 tangent on a float32 primal later
+    fails in matmul's rule; pyad casts it to the primal's dtype, the invariant every JVP rule relies on (as
+    .grad is always cast to its tensor's dtype)."""
     if not isinstance(tensor, _C.Tensor) or not isinstance(tangent, _C.Tensor):
-        raise TypeError("[make_dual] expected two Tensors")
-    if tangent.shape != tensor.shape:
-        raise ValueError(f"[make_dual] tangent of shape {tangent.shape} does not match the primal's shape "
-                         f"{tensor.shape}")
-    if tangent.dtype != tensor.dtype:
-        raise TypeError(f"[make_dual] tangent dtype {tangent.dtype} does not match the primal's {tensor.dtype}")
+        raise TypeError(f"[make_dual] expected two Tensors, got {type(tensor).__name__} and "
+                        f"{type(tangent).__name__}")
+    if not tensor.dtype.is_floating_point:
+        raise ValueError(f"[make_dual] Expected primal to be floating point or complex, but got: {tensor.dtype}")
+    if not tangent.dtype.is_floating_point:
+        raise ValueError(f"[make_dual] Expected tangent to be floating point or complex, but got: {tangent.dtype}")
+    if tuple(tangent.shape) != tuple(tensor.shape):
+        raise RuntimeError("[make_dual] Trying to set a forward gradient that has a different size than that of "
+                           f"the original Tensor, this is not supported. Tensor is of size {tuple(tensor.shape)} "
+                           f"while the given forward gradient is of size {tuple(tangent.shape)}.")
+    if tangent.device != tensor.device:
+        raise RuntimeError(f"[make_dual] the tangent is on {tangent.device} but the primal on {tensor.device}")
     return _C.make_dual(tensor, tangent)
 
 

@@ -253,15 +253,16 @@ def _setup(fn, inputs):
     return outs, (out_idx if out_idx else float_idx)
 
 
-def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
     outs, out_idx = _setup(fn, inputs)
-    analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names)
+    analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
     del outs  # frees the graph before the finite differences
     sizes = [int(np.prod(shapes[i])) for i in out_idx]
     per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
     numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
-    _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
+    if check_backward_ad:
+        _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
     if check_forward_ad:
         forward = _forward_jacobian(fn, inputs, out_idx, shapes, diff, names)
         _compare_jacobians(forward, numerical, out_idx, diff, shapes, inputs, "forward", atol, rtol, names)
@@ -274,7 +275,7 @@ def _unit(rng, n):
     return v / norm if norm > 0 else v
 
 
-def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
+def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
@@ -321,7 +322,7 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names):
         for a in range(len(out_idx)):
             numerical[a, b] = us[a] @ ((plus[a] - minus[a]) / (2.0 * eps))
 
-    results = [("reverse", reverse)]
+    results = [("reverse", reverse)] if check_backward_ad else []
 
     # Forward: one batched forward pass; batch row b carries v_b on input b and zeros on the others.
     if check_forward_ad:
@@ -370,7 +371,8 @@ def _run(check, raise_exception):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
-              fast_mode=False, *, _names=None):
+              fast_mode=False, *, check_backward_ad=True, check_undefined_grad=True, check_batched_grad=False,
+              check_grad_dtypes=False, _names=None):
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
 
     fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
@@ -378,24 +380,48 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     should be float64 (a warning says so otherwise) and are perturbed in place during the check, then restored
     exactly. Outputs that require grad are checked (if none does, the numerical Jacobian must be zero).
 
-    For each output i and input j, the analytic Jacobian (reverse mode, and forward mode too with
-    check_forward_ad=True) is compared with the central-difference Jacobian elementwise:
+    For each output i and input j, the analytic Jacobian (reverse mode unless check_backward_ad=False, and
+    forward mode too with check_forward_ad=True) is compared with the central-difference Jacobian elementwise:
         |analytic - numerical| <= atol + rtol * |numerical|
     fast_mode=True compares u^T J v for random unit directions u, v (numpy.random.default_rng(0)) instead, with
     atol scaled by sum|u| * sum|v|: two evaluations of fn per input, one backward and one forward pass.
+
+    torch's further checks, same names and defaults (those of backward need check_backward_ad):
+    * check_undefined_grad (on): backward works and gives None or zeros when every output gradient is zero,
+      and, for several outputs, when any one of them gets no gradient (it is left out of the backward call);
+    * check_batched_grad: a batched backward of 3 random cotangents (is_grads_batched=True) equals 3 separate
+      backward calls (within atol, rtol);
+    * check_grad_dtypes: every gradient (and forward tangent) has its input's (output's) dtype and device, on
+      a plain backward (forward) pass.
 
     Returns True on success. On failure raises GradcheckError (a RuntimeError) naming the output, input, mode,
     worst element and both values, or returns False if raise_exception=False.
     """
     inputs = _as_tuple(inputs)
+    if not (check_backward_ad or check_forward_ad):
+        raise ValueError("[gradcheck] Expected at least one of check_forward_ad or check_backward_ad to be True")
+    if not check_backward_ad and check_batched_grad:
+        raise ValueError("[gradcheck] Setting check_batched_grad=True requires check_backward_ad to be True")
     diff = _check_inputs(inputs, "gradcheck")
     names = _names or _Names()
     check = _fast_check if fast_mode else _slow_check
-    return _run(lambda: check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names), raise_exception)
+
+    from . import gradcheck_extras as extras  # (it imports this module's helpers)
+
+    def run():
+        check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad)
+        if check_backward_ad and check_undefined_grad:
+            extras.undefined_grad_check(fn, inputs, diff)
+        if check_batched_grad:
+            extras.batched_grad_check(fn, inputs, diff, atol, rtol)
+        if check_grad_dtypes:
+            extras.grad_dtype_check(fn, inputs, diff, check_forward_ad)
+        return True
+    return _run(run, raise_exception)
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-                  fast_mode=False):
+                  fast_mode=False, *, check_undefined_grad=True, check_batched_grad=False, check_grad_dtypes=False):
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
     gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
@@ -438,4 +464,5 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     names = _Names({n_in + k: f"input {n_in + k} (grad_outputs[{k}])" for k in range(n_go)},
                    {k: f"output {k} (the gradient with respect to input {j})" for k, j in enumerate(diff)})
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, fast_mode=fast_mode, _names=names)
+                     raise_exception=raise_exception, fast_mode=fast_mode, check_undefined_grad=check_undefined_grad,
+                     check_batched_grad=check_batched_grad, check_grad_dtypes=check_grad_dtypes, _names=names)

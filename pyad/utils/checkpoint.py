@@ -39,12 +39,36 @@ class _RngState:
             _set_states(current)
 
 
-def checkpoint(fn, *args, preserve_rng_state=True, **kwargs):
+def _check_torch_keywords(op, use_reentrant, kwargs, context_fn=None, determinism_check="default", debug=False):
+    """torch's checkpoint keywords: never passed on to the user's function (Note [use_reentrant])."""
+    if use_reentrant not in (None, True, False):
+        raise TypeError(f"[{op}] use_reentrant must be True, False or None, got {use_reentrant!r}")
+    if use_reentrant and kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
+    if context_fn is not None or debug:
+        raise NotImplementedError(f"[{op}] context_fn and debug are not supported by pyad's checkpoint (it has no "
+                                  "selective checkpointing or recomputation log)")
+    if determinism_check not in ("default", "none"):
+        raise ValueError(f"[{op}] determinism_check should be one of 'default', 'none', but got {determinism_check}")
+
+
+def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_fn=None,
+               determinism_check="default", debug=False, **kwargs):
     """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
     first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
     with preserve_rng_state the recomputation replays the same random numbers (pyad.rand, pyad.randn,
-    pyad.nn.functional.dropout). Inputs must not be modified in place before backward."""
+    pyad.nn.functional.dropout). Inputs must not be modified in place before backward.
+
+    Note [use_reentrant]: torch has two implementations. use_reentrant=True (torch's old default) runs the
+    recomputation inside a nested backward call, which cannot serve autograd.grad or backward(inputs=...), and
+    takes no **kwargs for fn; use_reentrant=False (torch's advice) hooks the saved tensors instead and supports
+    both. pyad has one implementation, of the second kind: both values (and None) mean the same recomputation,
+    and autograd.grad, backward(inputs=...), create_graph work either way. use_reentrant=True keeps torch's
+    argument rule only: **kwargs are refused (ValueError) so that a program keeps running under torch too.
+    The keyword is never passed to fn. determinism_check ("default" or "none") is accepted: pyad's check is
+    the in-place check on the inputs below; context_fn and debug raise NotImplementedError."""
+    _check_torch_keywords("checkpoint", use_reentrant, kwargs, context_fn, determinism_check, debug)
     run = functools.partial(fn, **kwargs) if kwargs else fn
     if not is_grad_enabled():
         return run(*args)
@@ -64,8 +88,10 @@ def checkpoint(fn, *args, preserve_rng_state=True, **kwargs):
         return run(*args)
 
 
-def checkpoint_sequential(functions, segments, input, preserve_rng_state=True):
-    """Run a chain of functions in `segments` pieces; all but the last are checkpointed (as torch)."""
+def checkpoint_sequential(functions, segments, input, use_reentrant=None, preserve_rng_state=True):
+    """Run a chain of functions in `segments` pieces; all but the last are checkpointed (as torch).
+    use_reentrant is accepted and means nothing different (Note [use_reentrant] in checkpoint)."""
+    _check_torch_keywords("checkpoint_sequential", use_reentrant, {})
     functions = list(functions)
     if segments < 1:
         raise ValueError(f"[checkpoint_sequential] segments must be >= 1, got {segments}")
