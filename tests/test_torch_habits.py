@@ -404,7 +404,10 @@ def test_checkpoint_sequential_takes_use_reentrant():
 
 # ---------------------------------------------------------------- gradcheck's options
 class ScaleWrongOnBatches(Function):
-    """y = 2x, right when batched, wrong (3x) one cotangent at a time: only check_batched_grad sees it."""
+    """y = 2x, right when batched, wrong (3x) one cotangent at a time: only check_batched_grad sees it. It
+    declares that it handles batch dims (else pyad would call it once per cotangent)."""
+
+    handles_batch_dims = True
 
     @staticmethod
     def forward(ctx, x):
