@@ -178,7 +178,10 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return loss
     if reduction == "sum":
         return _sum(loss)
-    return _sum(loss) / _sum(w)
+    total = _sum(w)
+    # Every target ignored: the loss is 0/0 = nan but, as torch, the gradient is 0 rather than nan.
+    empty = total == 0
+    return _sum(loss) / where(empty, 1.0, total) + where(empty, total + math.nan, 0.0)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -221,7 +224,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     elif reduction == "sum":
         ret = _sum(smooth)
     elif weight is None:
-        ret = mean(smooth)  # torch averages over every target here, ignored ones included
+        ret = _sum(smooth) / _sum(_C.to_dtype(kept, smooth.dtype))
     else:
         ret = _sum(smooth) / _sum(where(kept, _gather.take_along_last(weight, target), 0.0))
     return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
