@@ -69,7 +69,7 @@ class Module:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if name == "" or "." in name:
-            raise KeyError(f'{kind} name can\'t be empty or contain ".", got: {name!r}')
+            raise KeyError(f'{kind} name must not be empty nor contain ".", got {name}')
 
     def register_parameter(self, name, param):
         self._check_ready("parameters")
