@@ -9,25 +9,33 @@ exact zeros. They cost O(index.numel() * n) memory; replace their bodies with th
 and nothing else changes.
 """
 from .. import _C
-from .._creation import arange
 
 
 def check_range(index, n, op, ignore_index=None):
-    """Raise IndexError unless every index (other than ignore_index) lies in [0, n)."""
+    """Raise IndexError unless every index (other than ignore_index) lies in [0, n); returns whether any
+    index may equal ignore_index (False when that is ruled out for free)."""
     if index.dtype != _C.dtype.int64:
         raise TypeError(f"[{op}] expected an int64 (long) index tensor, got {index.dtype}")
     if index.numel() == 0:
-        return
-    checked = index if ignore_index is None else _C.where(index == ignore_index, 0, index)
-    lo, hi = checked.amin().item(), checked.amax().item()
+        return False
+    lo, hi = _C.amin(index, None, False).item(), _C.amax(index, None, False).item()
+    if 0 <= lo and hi < n:
+        return ignore_index is not None and 0 <= ignore_index < n
+    if ignore_index is None:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"[{op}] index {bad} is out of range for size {n}")
+    checked = _C.where(index == ignore_index, 0, index)
+    lo, hi = _C.amin(checked, None, False).item(), _C.amax(checked, None, False).item()
     if lo < 0 or hi >= n:
         bad = lo if lo < 0 else hi
         raise IndexError(f"[{op}] index {bad} is out of range for size {n}")
+    return True
 
 
 def one_hot_mask(index, n):
     """(..., n) bool: True where the last coordinate equals index."""
-    return arange(n, device=index.device) == index[..., None]
+    classes = _C.arange(0.0, float(n), 1.0, _C.dtype.int64, index.device)
+    return classes == _C.unsqueeze(index, -1)
 
 
 def take_along_last(values, index):
