@@ -306,3 +306,48 @@ def test_scheduler_drives_training_like_torch():
     with pytest.raises(TypeError, match="is not an Optimizer"):
         lr_scheduler.StepLR(object(), 1)
     assert math.isclose(psched.get_last_lr()[0], tsched.get_last_lr()[0], rel_tol=1e-15)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=1e-2, amsgrad=True, weight_decay=0.1, maximize=True)])
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+def test_flat_update_gives_the_loops_bits(cls, kwargs):
+    """Note [Flat optimizer state]: foreach (the default) and the per-tensor loop agree exactly, through a
+    step where one parameter has no gradient (the loop runs) and a state dict reload (re-packed)."""
+    _, a = mlp_pair()
+    _, b = mlp_pair()
+    oa, ob = cls(a.parameters(), **kwargs), cls(b.parameters(), foreach=False, **kwargs)
+    for model, opt in ((a, oa), (b, ob)):
+        train(None, model, None, opt, 30)
+        assert isinstance(opt._flat, dict)
+    assert len(oa._flat) == 1 and not ob._flat
+    for model, opt in ((a, oa), (b, ob)):  # a step with one gradient missing: the loop, for both
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(pyad.tensor(X)), pyad.tensor(Y)).backward()
+        model[0].bias.grad = None
+        opt.step()
+    steps = [s["step"] for s in oa.state.values()]
+    assert steps.count(30) == 1 and steps.count(31) == 5
+    for model, opt in ((a, oa), (b, ob)):  # unequal steps: still the loop
+        train(None, model, None, opt, 5)
+    oa.load_state_dict(snapshot(oa.state_dict()))
+    oa.state[next(iter(oa.state))]["step"] = 36  # pretend equal steps (in both), so that a re-pack follows
+    ob.state[next(iter(ob.state))]["step"] = 36
+    for model, opt in ((a, oa), (b, ob)):
+        train(None, model, None, opt, 20)
+    for k, v in b.state_dict().items():
+        np.testing.assert_array_equal(a.state_dict()[k].numpy(), v.numpy())
+
+
+def test_flat_update_falls_back_for_mixed_dtypes():
+    p32, p64 = nn.Parameter(pyad.ones(3)), nn.Parameter(pyad.ones(3, dtype=pyad.float64))
+    t32, t64 = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt, topt = optim.Adam([p32, p64], lr=0.1), torch.optim.Adam([t32, t64], lr=0.1, foreach=False)
+    for _ in range(3):
+        for p, t in ((p32, t32), (p64, t64)):
+            p.grad = p * 2.0
+            t.grad = t.detach() * 2.0
+        opt.step()
+        topt.step()
+    assert not opt._flat
+    np.testing.assert_allclose(p64.detach().numpy(), t64.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(p32.detach().numpy(), t32.detach().numpy(), rtol=1e-6)
