@@ -59,7 +59,8 @@ def test_uniform_initializers_bounds(shape, fn, kw):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("fn,kw", [("xavier_normal_", {}), ("xavier_normal_", dict(gain=0.5)),
-                                   ("kaiming_normal_", {}), ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu")),
+                                   ("kaiming_normal_", {}),
+                                   ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu")),
                                    ("kaiming_normal_", dict(a=0.1, nonlinearity="leaky_relu"))])
 def test_normal_initializers_std(shape, fn, kw):
     t = pyad.empty(shape, dtype=pyad.float64)

@@ -5,7 +5,7 @@ import numbers
 
 from .. import _C
 from .._creation import rand_like
-from .._functions import log_softmax, mean, softmax, sum as _sum, where
+from .._functions import log_softmax, mean, softmax, sum as _sum, where  # noqa: F401  (softmax: re-exported)
 from . import _gather
 from ._erf import erfc
 
