@@ -329,3 +329,24 @@ def test_one_hot():
     assert_close(F.one_hot(pyad.tensor(t), 6), torch.nn.functional.one_hot(torch.tensor(t), 6))
     assert math.isclose(F.gelu(pyad.tensor(1.0, dtype=pyad.float64)).item(), 0.5 * (1 + math.erf(2 ** -0.5)),
                         rel_tol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inplace_relu_and_dropout(device, dtype):
+    x = rand(4, 5)
+    px = pyad.tensor(x, dtype=dtype, requires_grad=True)
+    tx = torch.tensor(x, dtype=TORCH_DTYPE[dtype], requires_grad=True)
+    ph, th = px * 2, tx * 2
+    pout, tout = nn.ReLU(inplace=True)(ph), torch.nn.ReLU(inplace=True)(th)
+    assert pout is ph and repr(nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert_close(ph, th)
+    (ph * ph).sum().backward()
+    (th * th).sum().backward()
+    assert_close(px.grad, tx.grad)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        F.relu(px, inplace=True)
+    h = px * 1.0
+    d = nn.Dropout(0.5, inplace=True)
+    assert d(h) is h and set(np.unique(h.detach().cpu().numpy() == 0)) == {True, False}
+    d.eval()
+    assert d(h) is h

@@ -11,12 +11,21 @@ from ._erf import erfc
 
 Tensor = _C.Tensor
 
-relu = _C.relu
 sigmoid = _C.sigmoid
 tanh = _C.tanh
 
 
-def dropout(input, p=0.5, training=True):
+def _write_back(input, out):
+    """The in-place form: out written into input (which takes out's history, as torch's in-place ops)."""
+    return input.copy_(out)
+
+
+def relu(input, inplace=False):
+    out = _C.relu(input)
+    return _write_back(input, out) if inplace else out
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p); random numbers come from the
     global generator (pyad.manual_seed), so checkpointing replays them."""
     if not 0.0 <= p <= 1.0:
@@ -24,9 +33,11 @@ def dropout(input, p=0.5, training=True):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    keep = _C.to_dtype(rand_like(input) >= p, input.dtype)
-    return input * keep / (1.0 - p)
+        out = input * 0.0
+    else:
+        keep = _C.to_dtype(rand_like(input) >= p, input.dtype)
+        out = input * keep / (1.0 - p)
+    return _write_back(input, out) if inplace else out
 
 
 def linear(input, weight, bias=None):

@@ -52,22 +52,13 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class _Activation(Module):
-    _fn = None
-
+class ReLU(Module):
     def __init__(self, inplace=False):
         super().__init__()
-        if inplace:
-            raise NotImplementedError(f"[{type(self).__name__}] inplace=True is not supported; pyad computes "
-                                      "activations out of place")
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input)
-
-
-class ReLU(_Activation):
-    _fn = staticmethod(_C.relu)
+        return F.relu(input, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -117,13 +108,11 @@ class Dropout(Module):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        if inplace:
-            raise NotImplementedError("[Dropout] inplace=True is not supported")
         self.p = p
         self.inplace = inplace
 
     def forward(self, input):
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
