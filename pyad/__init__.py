@@ -25,7 +25,7 @@ from ._functions import (abs, add, amax, amin, cat, clamp, clip, concat, concate
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
-from . import cuda, func, nn, utils, viz  # noqa: F401
+from . import cuda, func, nn, optim, utils, viz  # noqa: F401
 
 __version__ = "0.1.0"
 

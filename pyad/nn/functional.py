@@ -1,9 +1,31 @@
-"""Functional layers built from pyad ops."""
+"""pyad.nn.functional: layers and losses as functions, with torch.nn.functional's signatures, built from
+pyad ops (so every one is differentiable to any order)."""
+import math
+import numbers
+
 from .. import _C
 from .._creation import rand_like
+from .._functions import log_softmax, mean, softmax, sum as _sum, where  # noqa: F401  (softmax: re-exported)
+from . import _gather
+from ._erf import erfc
+
+Tensor = _C.Tensor
+
+sigmoid = _C.sigmoid
+tanh = _C.tanh
 
 
-def dropout(input, p=0.5, training=True):
+def _write_back(input, out):
+    """The in-place form: out written into input (which takes out's history, as torch's in-place ops)."""
+    return input.copy_(out)
+
+
+def relu(input, inplace=False):
+    out = _C.relu(input)
+    return _write_back(input, out) if inplace else out
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p); random numbers come from the
     global generator (pyad.manual_seed), so checkpointing replays them."""
     if not 0.0 <= p <= 1.0:
@@ -11,9 +33,11 @@ def dropout(input, p=0.5, training=True):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    keep = _C.to_dtype(rand_like(input) >= p, input.dtype)
-    return input * keep / (1.0 - p)
+        out = input * 0.0
+    else:
+        keep = _C.to_dtype(rand_like(input) >= p, input.dtype)
+        out = input * keep / (1.0 - p)
+    return _write_back(input, out) if inplace else out
 
 
 def linear(input, weight, bias=None):
@@ -22,9 +46,221 @@ def linear(input, weight, bias=None):
     return out + bias if bias is not None else out
 
 
-relu = _C.relu
-sigmoid = _C.sigmoid
-tanh = _C.tanh
-softplus = _C.softplus
-softmax = _C.softmax
-log_softmax = _C.log_softmax
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's linear regime)."""
+    if beta == 1.0:
+        soft = _C.softplus(input)
+        scaled = input
+    else:
+        scaled = input * beta
+        soft = _C.softplus(scaled) / beta
+    return where(scaled > threshold, input, soft)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x); approximate='tanh' uses torch's tanh formula."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (_C.tanh(inner) + 1.0)
+    if approximate != "none":
+        raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
+    return input * 0.5 * erfc(input * (-1.0 / math.sqrt(2.0)))
+
+
+def _normalized_dims(input, normalized_shape, op):
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise ValueError(f"[{op}] input of shape {tuple(input.shape)} does not end with normalized_shape {shape}")
+    return shape, list(range(input.ndim - k, input.ndim))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) over the trailing normalized_shape dims (biased variance), then
+    * weight + bias."""
+    shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"[layer_norm] {name} of shape {tuple(t.shape)} does not match normalized_shape {shape}")
+    centered = input - mean(input, dims, keepdim=True)
+    var = mean(centered * centered, dims, keepdim=True)
+    out = centered * (1.0 / _C.sqrt(var + eps))
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """weight[input]: the rows of weight (num_embeddings, dim) at the int64 indices in input. The row at
+    padding_idx gets no gradient. See Note [Gather by one-hot]."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("[embedding] max_norm, scale_grad_by_freq and sparse are not supported")
+    if weight.ndim != 2:
+        raise ValueError(f"[embedding] weight must be 2-d (num_embeddings, embedding_dim), got shape "
+                         f"{tuple(weight.shape)}")
+    n = weight.shape[0]
+    _gather.check_range(input, n, "embedding")
+    if padding_idx is None:
+        return _gather.index_rows(weight, input)
+    pad = _padding_index(padding_idx, n)
+    is_pad = input == pad
+    out = _gather.index_rows(weight, where(is_pad, -1, input))  # -1 matches no row: no value, no gradient
+    return out + where(is_pad[..., None], weight[pad].detach(), 0.0)
+
+
+def _padding_index(padding_idx, n):
+    if not -n <= padding_idx < n:
+        raise ValueError(f"[embedding] padding_idx {padding_idx} must be within num_embeddings ({n})")
+    return padding_idx % n
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 (..., num_classes) with a 1 at each index; num_classes=-1 means max + 1."""
+    if num_classes == -1:
+        num_classes = tensor.amax().item() + 1 if tensor.numel() else 0
+    _gather.check_range(tensor, num_classes, "one_hot")
+    return _C.to_dtype(_gather.one_hot_mask(tensor, num_classes), _C.dtype.int64)
+
+
+# ---- losses ----
+def _reduce(loss, reduction, op):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return _sum(loss)
+    raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
+
+
+def _check_reduction(reduction, op):
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
+
+
+def mse_loss(input, target, reduction="mean"):
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    return _reduce(_C.abs(input - target), reduction, "l1_loss")
+
+
+def _classes_last(input, target, op):
+    """input (N, C, d1, ...) or (C,) as (..., C) with the class dim last, and C; checks target's shape."""
+    if input.ndim == 0:
+        raise ValueError(f"[{op}] input must have a class dimension, got a 0-d tensor")
+    if input.ndim == 1:
+        expected = ()
+    else:
+        expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"[{op}] expected target of shape {expected} for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if input.ndim <= 2:
+        return input, input.shape[-1]
+    return _C.permute(input, [0] + list(range(2, input.ndim)) + [1]), input.shape[1]
+
+
+def _check_weight(weight, c, op):
+    if weight is not None and tuple(weight.shape) != (c,):
+        raise ValueError(f"[{op}] weight must have shape ({c},) (one per class), got {tuple(weight.shape)}")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-input[n, target[n]] * weight[target[n]]; targets equal to ignore_index count for nothing, and 'mean'
+    divides by the summed weights of the rest."""
+    _check_reduction(reduction, "nll_loss")
+    x, c = _classes_last(input, target, "nll_loss")
+    _check_weight(weight, c, "nll_loss")
+    if not _gather.check_range(target, c, "nll_loss", ignore_index) and weight is None:
+        # nothing ignored, no weights: the common case, in fewer ops
+        loss = -_gather.take_along_last(x, target)
+        return loss if reduction == "none" else _sum(loss) if reduction == "sum" else mean(loss)
+    kept = target != ignore_index
+    w = _C.to_dtype(kept, input.dtype)
+    if weight is not None:
+        w = _gather.take_along_last(weight, target) * w
+    loss = -_gather.take_along_last(x, target) * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return _sum(loss)
+    total = _sum(w)
+    # Every target ignored: the loss is 0/0 = nan but, as torch, the gradient is 0 rather than nan.
+    empty = total == 0
+    return _sum(loss) / where(empty, 1.0, total) + where(empty, total + math.nan, 0.0)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax over the class dim (1, or 0 unbatched) then nll_loss for class indices, or
+    -sum(target * logp) for class probabilities (a float target of input's shape); label_smoothing mixes
+    in the uniform distribution, as torch."""
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"[cross_entropy] label_smoothing must be in [0, 1], got {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    if input.ndim == 0:
+        raise ValueError("[cross_entropy] input must have a class dimension, got a 0-d tensor")
+    c = input.shape[class_dim]
+    _check_weight(weight, c, "cross_entropy")
+    logp = log_softmax(input, class_dim)
+    wshape = [1] * input.ndim
+    wshape[class_dim] = c
+    if target.dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise ValueError(f"[cross_entropy] probability targets must have the input's shape "
+                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape(wshape)
+        if reduction == "none":
+            return -_sum(prod, class_dim)
+        if reduction == "sum":
+            return -_sum(prod)
+        return -_sum(prod) / (input.numel() / c)
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0:
+        return nll
+    kept = target != ignore_index
+    smooth = -_sum(logp if weight is None else logp * weight.reshape(wshape), class_dim)
+    smooth = where(kept, smooth, 0.0)
+    if reduction == "none":
+        ret = smooth
+    elif reduction == "sum":
+        ret = _sum(smooth)
+    elif weight is None:
+        ret = _sum(smooth) / _sum(_C.to_dtype(kept, smooth.dtype))
+    else:
+        ret = _sum(smooth) / _sum(where(kept, _gather.take_along_last(weight, target), 0.0))
+    return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """(1 - t) x - w_pos(t) log sigmoid(x), with log sigmoid(x) = -softplus(-x) (stable for any x)."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"[binary_cross_entropy_with_logits] target size {tuple(target.shape)} must be the same "
+                         f"as input size {tuple(input.shape)}")
+    neg_log_sigmoid = _C.softplus(-input)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * neg_log_sigmoid
+    else:
+        loss = (1 - target) * input + neg_log_sigmoid
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
+           "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
+           "softmax", "softplus", "tanh"]

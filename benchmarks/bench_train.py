@@ -1,0 +1,120 @@
+"""Training-step cost: pyad.nn + pyad.optim against torch.nn + torch.optim on the CPU, side by side in one run,
+one thread each, medians of interleaved rounds.
+
+(a) one training step of an MLP 784 -> 256 -> 256 -> 10 (ReLU) at batch 64 in float32 with Adam:
+    zero_grad, forward, cross-entropy, backward, optimizer step. The issue's goal: pyad <= 0.8x torch's time.
+    torch runs its default Adam (on the CPU that is the per-tensor loop, foreach=False) and foreach=True.
+(b) an Adam step alone over 100 parameter tensors (shape (64, 64), float32, gradients set), pyad against
+    torch's foreach Adam (and its per-tensor loop).
+
+Usage: python benchmarks/bench_train.py [--rounds 30] [--steps 20] [--threads 1] [--json out.json]
+"""
+import argparse
+import gc
+import json
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import pyad
+import pyad.nn as nn
+import pyad.optim as optim
+
+
+def interleaved(fns, rounds, per_round, warmup=3):
+    """Median seconds per call of each function, the functions run in rotation (per_round calls each per
+    round) so that machine noise hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    ts = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            ts[k].append((time.perf_counter() - t0) / per_round)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
+def mlp_step_fns():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    torch.manual_seed(0)
+    tms = [torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                               torch.nn.ReLU(), torch.nn.Linear(256, 10)) for _ in range(2)]
+    tms[1].load_state_dict(tms[0].state_dict())
+    pm = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    pm.load_state_dict({k: v.numpy() for k, v in tms[0].state_dict().items()})
+    topts = [torch.optim.Adam(tms[0].parameters(), lr=1e-3, foreach=False),
+             torch.optim.Adam(tms[1].parameters(), lr=1e-3, foreach=True)]
+    popt = optim.Adam(pm.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    px, py = pyad.tensor(x), pyad.tensor(y)
+
+    def torch_step(i):
+        def step():
+            topts[i].zero_grad()
+            torch.nn.functional.cross_entropy(tms[i](tx), ty).backward()
+            topts[i].step()
+        return step
+
+    def pyad_step():
+        popt.zero_grad()
+        nn.functional.cross_entropy(pm(px), py).backward()
+        popt.step()
+    return {"pyad": pyad_step, "torch": torch_step(0), "torch foreach": torch_step(1)}
+
+
+def adam_only_fns(n=100, shape=(64, 64)):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(n)]
+    grads = [rng.standard_normal(shape).astype(np.float32) * 1e-2 for _ in range(n)]
+    pp = [nn.Parameter(pyad.tensor(a)) for a in arrays]
+    for p, g in zip(pp, grads):
+        p.grad = pyad.tensor(g)
+    fns = {"pyad": optim.Adam(pp, lr=1e-3).step}
+    for name, foreach in (("torch foreach", True), ("torch", False)):
+        tp = [torch.nn.Parameter(torch.tensor(a)) for a in arrays]
+        for p, g in zip(tp, grads):
+            p.grad = torch.tensor(g)
+        fns[name] = torch.optim.Adam(tp, lr=1e-3, foreach=foreach).step
+    return fns
+
+
+def report(title, times, baseline):
+    print(title)
+    for k, t in times.items():
+        print(f"  {k:14s} {t * 1e3:9.3f} ms   ({t / times[baseline]:.2f}x {baseline})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=20, help="calls per round")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    pyad.set_num_threads(args.threads)
+    print(f"pyad {pyad.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds of {args.steps} calls")
+    step = interleaved(mlp_step_fns(), args.rounds, args.steps)
+    report("(a) MLP 784-256-256-10, batch 64, float32, Adam: one training step", step, "torch")
+    print(f"  pyad / torch = {step['pyad'] / step['torch']:.2f} (goal <= 0.8); "
+          f"pyad / torch foreach = {step['pyad'] / step['torch foreach']:.2f}")
+    adam = interleaved(adam_only_fns(), args.rounds, args.steps)
+    report("(b) Adam step over 100 tensors of 64x64 float32", adam, "torch foreach")
+    print(f"  pyad / torch foreach = {adam['pyad'] / adam['torch foreach']:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": args.threads, "train_step_s": step, "adam_100_tensors_s": adam}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

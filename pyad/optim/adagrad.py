@@ -1,0 +1,43 @@
+"""Adagrad with torch's update order (lr_decay, weight_decay, initial_accumulator_value, eps, maximize)."""
+from .. import _C
+from .._creation import full_like
+from .optimizer import Optimizer, _check_common
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        for name, v in (("learning rate", lr), ("lr_decay value", lr_decay), ("weight_decay value", weight_decay),
+                        ("initial_accumulator_value value", initial_accumulator_value), ("epsilon value", eps)):
+            if v < 0.0:
+                raise ValueError(f"Invalid {name}: {v}")
+        _check_common(foreach, differentiable, fused, "Adagrad")
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
+        # torch creates Adagrad's state up front, so state_dict() has it before the first step
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["step"] = 0
+                self.state[p]["sum"] = full_like(p, group["initial_accumulator_value"])
+
+    def _update_group(self, group):
+        lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+        weight_decay, maximize = group["weight_decay"], group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if not state:  # a parameter added later with add_param_group
+                state["step"] = 0
+                state["sum"] = full_like(p, group["initial_accumulator_value"])
+            state["step"] += 1
+            step = state["step"]
+            grad = -p.grad if maximize else p.grad
+            if weight_decay != 0:
+                grad = grad + p * weight_decay
+            clr = lr / (1 + (step - 1) * lr_decay)
+            state_sum = state["sum"]
+            state_sum.add_(grad * grad)
+            std = _C.sqrt(state_sum) + eps
+            p.add_(grad / std * -clr)
