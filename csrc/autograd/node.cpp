@@ -1,4 +1,5 @@
 #include "node.h"
+#include <algorithm>
 #include <atomic>
 #include "forward_ad.h"
 #include "grad_mode.h"
@@ -90,16 +91,37 @@ thread_local std::vector<std::pair<std::shared_ptr<RecomputeFrame>, bool>> t_fra
 }
 
 FrameGuard::FrameGuard(std::shared_ptr<RecomputeFrame> frame, bool harvest) {
+  if (!harvest) frame->outer_level = forward_level();
   t_frames.emplace_back(std::move(frame), harvest);
 }
 FrameGuard::~FrameGuard() { t_frames.pop_back(); }
 
+void note_tangent_level(uint64_t level) {
+  for (auto& [frame, harvest] : t_frames) {
+    auto& ls = frame->levels;
+    // Levels entered inside the run (fn's own jvp) are entered again by the recomputation itself.
+    if (!harvest && level <= frame->outer_level && std::find(ls.begin(), ls.end(), level) == ls.end())
+      ls.push_back(level);
+  }
+}
+
 Tensor RecomputeFrame::get(size_t index, const std::string& who) {
   if (!done) {
+    std::vector<uint64_t> active = dual_levels();
+    for (uint64_t l : levels)
+      PYAD_CHECK(std::find(active.begin(), active.end(), l) != active.end(), RuntimeError, "[", who,
+                 "] checkpoint: the checkpointed function computed tangents at a dual level (forward mode) that "
+                 "has exited before backward needed its recomputation, so they cannot be recomputed. "
+                 "Differentiate in forward mode over the reverse pass instead (e.g. jacfwd(jacrev(f)), "
+                 "not jacrev(jacfwd(f))), or do not checkpoint this function");
     harvested.clear();
+    HideLevelsGuard same_levels(levels);
     FrameGuard harvesting(shared_from_this(), true);
     recompute();
     done = true;
+    PYAD_CHECK(harvested.size() == packed, RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
+               harvested.size(), " tensors where the first run saved ", packed,
+               "; the checkpointed function must run the same ops each time");
   }
   PYAD_CHECK(index < harvested.size(), RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
              harvested.size(), " tensors where the first run saved ", packed,
@@ -107,12 +129,25 @@ Tensor RecomputeFrame::get(size_t index, const std::string& who) {
   return harvested[index];
 }
 
+namespace {
+// A saved output keeps only its data, but shares the output's tangent slot, so a tangent set on the output
+// after the save (forward_rule runs after record) reaches backward.
+Tensor saved_output(const Tensor& t) {
+  Tensor d = detach(t);
+  if (forward_level() != 0) {
+    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
+    d->fw = t->fw;
+  }
+  return d;
+}
+}  // namespace
+
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
   if (!t_frames.empty()) {
     auto& [frame, harvest] = t_frames.back();
     if (harvest) {
-      frame->harvested.push_back(is_output ? detach(t) : t);
+      frame->harvested.push_back(is_output ? saved_output(t) : t);
     } else {
       frame_ = frame;
       index_ = frame->packed++;
@@ -121,12 +156,7 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
       return;
     }
   }
-  data_ = is_output ? detach(t) : t;
-  // Share the tangent slot, so a tangent set on the output after this save reaches backward.
-  if (is_output && forward_level() != 0) {
-    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
-    data_->fw = t->fw;
-  }
+  data_ = is_output ? saved_output(t) : t;
   version_ = t->version->version;
   is_output_ = is_output;
   output_nr_ = t->output_nr;
@@ -143,6 +173,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     Tensor d = frame_->get(index_, owner.name());
     if (!is_output_) return d;
     Tensor t = detach(d);
+    t->fw = d->fw;
     t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
     t->output_nr = output_nr_;
     return t;
