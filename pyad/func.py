@@ -44,8 +44,10 @@ def _track(x):
     if x.requires_grad:
         return x.view_as(x)
     leaf = x.detach().requires_grad_(True)
-    tangent = _C.unpack_dual(x)[1]
-    return leaf if tangent is None else _C.make_dual(leaf, tangent)
+    # Outer levels first, so each make_dual's view carries the tangents already attached.
+    for level in _C.tangent_levels([x]):
+        leaf = _C.make_dual(leaf, _C.unpack_dual(x, level)[1], level)
+    return leaf
 
 
 def _outputs(out, fn):

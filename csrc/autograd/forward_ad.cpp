@@ -53,11 +53,15 @@ uint64_t enter_dual_level() {
 }
 
 void exit_dual_level(uint64_t level) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    PYAD_CHECK(!g_levels.empty(), RuntimeError, "[dual_level] exiting level ", level, " but no dual level is active");
+    if (level == 0) level = g_levels.back();
+    PYAD_CHECK(level == g_levels.back(), RuntimeError, "[dual_level] exiting level ", level,
+               " but the innermost active level is ", g_levels.back(), ": levels exit innermost first");
+  }
+  recompute_frames_at(level);  // checkpoints that still need this level's tangents (Note [Recomputed saved tensors])
   std::lock_guard<std::mutex> lock(g_mutex);
-  PYAD_CHECK(!g_levels.empty(), RuntimeError, "[dual_level] exiting level ", level, " but no dual level is active");
-  if (level == 0) level = g_levels.back();
-  PYAD_CHECK(level == g_levels.back(), RuntimeError, "[dual_level] exiting level ", level,
-             " but the innermost active level is ", g_levels.back(), ": levels exit innermost first");
   // Dropping the tangents also breaks the cycles a tangent's graph can form with its primal.
   for (auto& w : g_registry.back())
     if (auto slot = w.lock()) {

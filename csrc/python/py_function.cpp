@@ -160,7 +160,8 @@ void init_function(py::module_& m) {
         };
         return frame;
       }))
-      .def_readonly("packed", &RecomputeFrame::packed);
+      .def_readonly("packed", &RecomputeFrame::packed)
+      .def_readwrite("eager", &RecomputeFrame::eager);
   struct PyFrameGuard {
     std::shared_ptr<RecomputeFrame> frame;
     bool harvest;

@@ -134,12 +134,12 @@ class Function:
         inputs = [a for a in args if isinstance(a, Tensor)]
         grad_on = _C.is_grad_enabled()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and grad_on for a in args)
-        dual = _C.dual_level_active() and any(_C.unpack_dual(t)[1] is not None for t in inputs)
+        levels = _C.tangent_levels(inputs) if _C.dual_level_active() else []
         # forward records nothing and computes no tangents of its own: the Function defines both.
         _C.set_grad_enabled(False)
         try:
-            if dual:
-                with _C.jvp_rule_guard():
+            if levels:
+                with _C.jvp_rule_guard(0):
                     raw = cls.forward(ctx, *args, **kwargs)
             else:
                 raw = cls.forward(ctx, *args, **kwargs)
@@ -173,8 +173,8 @@ class Function:
         else:
             ctx._saved_direct = tuple(ctx._to_save)
 
-        if dual:
-            _forward_mode(cls, ctx, args, outs, diff)
+        for level in levels:   # outer levels first (Note [Nested dual levels] in csrc/autograd/forward_ad.h)
+            _forward_mode(cls, ctx, args, outs, diff, level)
         return tuple(outs) if is_tuple else outs[0]
 
 
@@ -221,7 +221,8 @@ def _run_backward(cls, ctx, args, meta, node, grads):
     return out
 
 
-def _forward_mode(cls, ctx, args, outs, diff):
+def _forward_mode(cls, ctx, args, outs, diff, level):
+    """Run cls.jvp on the level-`level` tangents; its ops compute tangents at the outer levels only."""
     name = cls.__name__
     if cls.jvp is Function.jvp:
         raise RuntimeError(f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
@@ -231,12 +232,12 @@ def _forward_mode(cls, ctx, args, outs, diff):
         if not isinstance(a, Tensor):
             tangents.append(None)
             continue
-        t = _C.unpack_dual(a)[1]
+        t = _C.unpack_dual(a, level)[1]
         if t is None and ctx.materialize_grads and a.dtype.is_floating_point:
             t = _C.zeros(list(a.shape), a.dtype, a.device)
         tangents.append(t)
     saved_node = ctx._node
-    with _C.jvp_rule_guard():
+    with _C.jvp_rule_guard(level):
         res = cls.jvp(ctx, *tangents)
     object.__setattr__(ctx, "_node", saved_node)
     res = res if isinstance(res, tuple) else (res,)
@@ -249,4 +250,4 @@ def _forward_mode(cls, ctx, args, outs, diff):
         if tuple(t.shape[t.ndim - outs[i].ndim:]) != tuple(outs[i].shape):
             raise RuntimeError(f"[{name}] jvp returned a tangent of shape {tuple(t.shape)} for output {i} of shape "
                                f"{tuple(outs[i].shape)}")
-        _C.set_tangent(outs[i], t)
+        _C.set_tangent(outs[i], t, level)
