@@ -72,6 +72,9 @@ struct HideLevelsGuard {
   uint64_t prev_limit;
 };
 
+// t, or a view of it without its tangents at hidden levels (what a recomputation saves must not see them).
+Tensor without_hidden_tangents(const Tensor& t);
+
 // The forward-mode step of an op: for each level at which an input carries a tangent, run `rule` (which
 // returns the output's tangent at that level, or undefined for zero) and attach it. Note [Nested dual levels]
 template <class Rule>

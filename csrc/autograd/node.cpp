@@ -197,7 +197,7 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t_frames.empty()) {
     auto& [frame, harvest] = t_frames.back();
     if (harvest) {
-      frame->harvested.push_back(is_output ? saved_output(t) : t);
+      frame->harvested.push_back(is_output ? saved_output(t) : without_hidden_tangents(t));
     } else {
       frame_ = frame;
       index_ = frame->packed++;
