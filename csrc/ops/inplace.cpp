@@ -219,8 +219,14 @@ struct IndexPutBackward : Node {
   SavedTensor keep_mask;  // 1 outside the written region, 0 inside
   std::string name() const override { return "IndexPutBackward0"; }
   TensorList apply(TensorList&& g) override {
-    return {needs_input_grad(0) ? g[0] * keep_mask.unpack(*this) : Tensor(),
-            needs_input_grad(1) ? index(g[0], steps) : Tensor()};
+    Tensor gv;
+    if (needs_input_grad(1)) {
+      // Batched cotangents (jacrev) lead with batch dims: the steps address the dims after them.
+      std::vector<IndexStep> shifted = steps;
+      for (auto& st : shifted) st.dim += batch_dims(g[0]);
+      gv = index(g[0], shifted);
+    }
+    return {needs_input_grad(0) ? g[0] * keep_mask.unpack(*this) : Tensor(), gv};
   }
   std::vector<SavedTensor*> saved() override { return {&keep_mask}; }
 };
