@@ -7,10 +7,14 @@
 
 namespace pyad {
 
+namespace detail {
+uint64_t g_innermost = 0;
+}
+using detail::g_innermost;
+
 namespace {
 constexpr uint64_t kAllLevels = std::numeric_limits<uint64_t>::max();
 uint64_t g_next_level = 1;
-uint64_t g_innermost = 0;  // 0: no dual level active (the one check every op makes)
 std::vector<uint64_t> g_levels;  // active, outermost first
 // Per active level, the slots holding a tangent at it, so exiting the level can drop them.
 std::vector<std::vector<std::weak_ptr<ForwardGrad>>> g_registry;

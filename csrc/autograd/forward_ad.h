@@ -75,10 +75,15 @@ struct HideLevelsGuard {
 // t, or a view of it without its tangents at hidden levels (what a recomputation saves must not see them).
 Tensor without_hidden_tangents(const Tensor& t);
 
+namespace detail {
+extern uint64_t g_innermost;  // the innermost active level, 0 when none: every op's first (inlined) check
+}
+
 // The forward-mode step of an op: for each level at which an input carries a tangent, run `rule` (which
 // returns the output's tangent at that level, or undefined for zero) and attach it. Note [Nested dual levels]
 template <class Rule>
 void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
+  if (detail::g_innermost == 0) return;
   for (uint64_t level = next_tangent_level(inputs, 0); level != 0; level = next_tangent_level(inputs, level)) {
     Tensor t;
     {
