@@ -284,6 +284,8 @@ def test_dual_level_errors():
             fwAD.make_dual(x, pyad.ones_like(x), level="outer")
         with pytest.raises(TypeError, match="level"):
             fwAD.unpack_dual(x, level=True)
+        with pytest.raises(RuntimeError, match="already has a tangent at level"):   # as torch
+            fwAD.make_dual(fwAD.make_dual(x, pyad.ones_like(x)), pyad.ones_like(x))
         # the refused calls left l1 intact
         d = fwAD.make_dual(x, pyad.ones_like(x))
         close(fwAD.unpack_dual(d * d).tangent, torch.tensor([2.0, 4.0], dtype=torch.float64), "after errors")

@@ -182,6 +182,9 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
                  Shape(tangent.shape().end() - primal.ndim(), tangent.shape().end()) == primal.shape(),
              ValueError, "[make_dual] tangent of shape ", shape_str(tangent.shape()),
              " does not match the primal's shape ", shape_str(primal.shape()));
+  PYAD_CHECK(!tangent_at(primal, level).defined(), RuntimeError, "[make_dual] the primal already has a tangent at "
+             "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
+             "primal, or another level)");
   // The dual is a view of the primal (as torch) that shares its history and its tangents at other levels.
   Tensor d = view(primal, primal.shape());
   set_tangent(d, tangent, level);
