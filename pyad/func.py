@@ -4,6 +4,8 @@ hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode.
 jacfwd pushes all n input directions through f in one forward-mode pass (tangents carry a leading batch dim;
 the identity seed is never multiplied out) and jacrev pulls all m output directions back in one batched
 backward pass: neither loops over directions in Python, except in chunks when chunk_size is given.
+Transforms compose in any order, forward over forward included (jacfwd(jacfwd(f)), jvp of jvp): each
+forward-mode transform has its own dual level (Note [Nested dual levels] in csrc/autograd/forward_ad.h).
 """
 import functools
 
