@@ -191,6 +191,21 @@ def test_reverse_over_forward_recomputes_when_the_level_exits():
     assert_close(got, torch.func.hessian(lambda v: (torch.sin(v) * v).sum())(tx))
 
 
+def test_forward_mode_alone_recomputes_nothing():
+    # jacfwd through a checkpoint records no graph: exiting its level must not run fn again.
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        return pyad.sin(v) * v
+
+    x = pyad.tensor([0.2, 0.9, -1.3], dtype=F64)
+    got = func.jacfwd(lambda v: checkpoint(f, v))(x)
+    assert len(calls) == 1
+    tx = torch.tensor([0.2, 0.9, -1.3], dtype=torch.float64)
+    assert_close(got, torch.func.jacfwd(lambda v: torch.sin(v) * v)(tx))
+
+
 def test_recomputation_ignores_a_level_entered_after_the_first_run():
     # A closure tensor that gains a tangent at a newer level must not change what the recomputation saves.
     w = pyad.tensor([0.5, -1.5, 2.0], dtype=F64)

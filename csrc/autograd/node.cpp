@@ -142,7 +142,8 @@ void recompute_frames_at(uint64_t level) {
         }
     }
     if (!found) return;
-    if (!frame || frame->done || !frame->eager) continue;
+    // packed == 0: fn ran without recording (plain jacfwd through a checkpoint), so nothing needs it again.
+    if (!frame || frame->done || !frame->eager || frame->packed == 0) continue;
     try {
       frame->run_recompute("checkpoint");
     } catch (const std::exception& e) {
