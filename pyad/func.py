@@ -4,6 +4,8 @@ hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode.
 jacfwd pushes all n input directions through f in one forward-mode pass (tangents carry a leading batch dim;
 the identity seed is never multiplied out) and jacrev pulls all m output directions back in one batched
 backward pass: neither loops over directions in Python, except in chunks when chunk_size is given.
+Transforms compose in any order, forward over forward included (jacfwd(jacfwd(f)), jvp of jvp): each
+forward-mode transform has its own dual level (Note [Nested dual levels] in csrc/autograd/forward_ad.h).
 """
 import functools
 
@@ -44,8 +46,10 @@ def _track(x):
     if x.requires_grad:
         return x.view_as(x)
     leaf = x.detach().requires_grad_(True)
-    tangent = _C.unpack_dual(x)[1]
-    return leaf if tangent is None else _C.make_dual(leaf, tangent)
+    # Outer levels first, so each make_dual's view carries the tangents already attached.
+    for level in _C.tangent_levels([x]):
+        leaf = _C.make_dual(leaf, _C.unpack_dual(x, level)[1], level)
+    return leaf
 
 
 def _outputs(out, fn):

@@ -594,11 +594,13 @@ def test_tangent_dropped_after_level_exit():
         assert_close(fwAD.unpack_dual(z).tangent, torch.full((3,), 3.0, dtype=torch.float64))
 
 
-def test_nested_dual_level_raises():
-    with fwAD.dual_level():
-        with pytest.raises(RuntimeError):
-            with fwAD.dual_level():
-                pass
+def test_dual_levels_exit_innermost_first():
+    # Levels nest (tests/test_nested_forward.py); exiting an outer one while an inner one is active raises.
+    with fwAD.dual_level() as outer:
+        inner = fwAD.enter_dual_level()
+        with pytest.raises(RuntimeError, match="innermost"):
+            fwAD.exit_dual_level(level=outer)
+        fwAD.exit_dual_level(level=inner)
         # the outer level is still usable afterwards
         x = pyad.tensor([1.0, 2.0], dtype=F64)
         y = fwAD.make_dual(x, pyad.ones_like(x)) * x

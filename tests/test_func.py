@@ -337,16 +337,14 @@ def test_jvp_of_grad(case):
     close(jg, tjg, "jvp of grad")
 
 
-def test_jacfwd_of_jacfwd_is_refused():
+def test_jacfwd_of_jacfwd_matches_torch():
+    # Nested dual levels in depth: tests/test_nested_forward.py.
     x = inputs([(3,)])[0]
-    with pytest.raises(RuntimeError, match="nested dual levels"):
-        func.jacfwd(func.jacfwd(lambda v: pyad.sin(v) * v))(x)
-    with pytest.raises(RuntimeError):
-        func.jvp(lambda v: func.jvp(pyad.sin, (v,), (pyad.ones_like(v),))[1], (x,), (pyad.ones_like(x),))
-    # the refused attempt leaves no level behind: forward mode still works afterwards
-    close(func.jacfwd(lambda v: pyad.sin(v))(x), torch.diag(torch.cos(tt(x))), "jacfwd after the refusal")
-    with fwAD.dual_level():
-        pass
+    got = func.jacfwd(func.jacfwd(lambda v: pyad.sin(v) * v))(x)
+    close(got, torch.func.jacfwd(torch.func.jacfwd(lambda v: torch.sin(v) * v))(tt(x)), "jacfwd of jacfwd")
+    one = pyad.ones_like(x)
+    got = func.jvp(lambda v: func.jvp(pyad.sin, (v,), (one,))[1], (x,), (one,))[1]
+    close(got, -torch.sin(tt(x)), "jvp of jvp")
 
 
 # ---------------------------------------------------------------- linearize

@@ -719,3 +719,22 @@ def test_double_backward_through_inplace():
         gs.append(g)
     assert_close(gs[0], gs[1])
     assert_close(x.grad, tx.grad)
+
+
+def test_setitem_value_gradient_with_batched_cotangents():
+    # jacrev pulls all cotangents back at once: the setitem node's index steps must skip their batch dims
+    # (this used to raise a shape error, or pick the wrong dim when the batch size matched).
+    from pyad import func
+
+    def f(M, x):
+        y = x.clone()
+        y[1:3] = x[0] * x[1:3] * 2.0
+        y[0] = x[2] * x[3]
+        return y * y
+
+    a = np.random.default_rng(4).standard_normal(4)
+    x, tx = pyad.tensor(a, dtype=F64), torch.tensor(a, dtype=torch.float64)
+    want = torch.func.jacrev(lambda v: f(torch, v))(tx)
+    assert_close(func.jacrev(lambda v: f(pyad, v))(x), want)
+    assert_close(func.jacrev(func.jacrev(lambda v: f(pyad, v).sum()))(x),
+                 torch.func.hessian(lambda v: f(torch, v).sum())(tx))

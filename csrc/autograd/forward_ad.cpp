@@ -1,54 +1,124 @@
 #include "forward_ad.h"
+#include <algorithm>
+#include <limits>
 #include <mutex>
+#include "node.h"
 #include "../ops/ops.h"
 
 namespace pyad {
 
+namespace detail {
+uint64_t g_innermost = 0;
+}
+using detail::g_innermost;
+
 namespace {
+constexpr uint64_t kAllLevels = std::numeric_limits<uint64_t>::max();
 uint64_t g_next_level = 1;
-uint64_t g_level = 0;  // 0: no dual level active
-std::vector<std::weak_ptr<ForwardGrad>> g_registry;  // slots holding a tangent at g_level
+std::vector<uint64_t> g_levels;  // active, outermost first
+// Per active level, the slots holding a tangent at it, so exiting the level can drop them.
+std::vector<std::vector<std::weak_ptr<ForwardGrad>>> g_registry;
 std::mutex g_mutex;
-thread_local bool t_in_rule = false;
+// Ops compute tangents only at levels below t_limit (Note [Nested dual levels]) and not in t_hidden.
+thread_local uint64_t t_limit = kAllLevels;
+thread_local std::vector<uint64_t> t_hidden;
+
+bool hidden(uint64_t level) {
+  return !t_hidden.empty() && std::find(t_hidden.begin(), t_hidden.end(), level) != t_hidden.end();
+}
+
+bool is_active(uint64_t level) { return std::find(g_levels.begin(), g_levels.end(), level) != g_levels.end(); }
 }  // namespace
 
-JvpRuleGuard::JvpRuleGuard() : prev(t_in_rule) { t_in_rule = true; }
-JvpRuleGuard::~JvpRuleGuard() { t_in_rule = prev; }
+JvpRuleGuard::JvpRuleGuard() : JvpRuleGuard(current_level()) {}
+JvpRuleGuard::JvpRuleGuard(uint64_t level) : prev(t_limit) { t_limit = level; }
+JvpRuleGuard::~JvpRuleGuard() { t_limit = prev; }
 
-uint64_t forward_level() { return g_level; }
+HideLevelsGuard::HideLevelsGuard(const std::vector<uint64_t>& keep) : prev_hidden(t_hidden), prev_limit(t_limit) {
+  std::vector<uint64_t> hide;
+  for (uint64_t l : dual_levels())
+    if (std::find(keep.begin(), keep.end(), l) == keep.end()) hide.push_back(l);
+  t_hidden = std::move(hide);
+  t_limit = kAllLevels;
+}
+HideLevelsGuard::~HideLevelsGuard() {
+  t_hidden = std::move(prev_hidden);
+  t_limit = prev_limit;
+}
+
+Tensor without_hidden_tangents(const Tensor& t) {
+  if (t_hidden.empty() || !t.defined() || !t->fw) return t;
+  for (const auto& e : t->fw->tangents)
+    if (hidden(e.first)) return view(t, t.shape());  // the view's rule skips the hidden levels
+  return t;
+}
+
+uint64_t forward_level() { return g_innermost; }
 
 uint64_t enter_dual_level() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  PYAD_CHECK(g_level == 0, RuntimeError, "[dual_level] nested dual levels are not supported: exit the active level "
-             "before entering another, or compose forward over reverse mode instead (e.g. jacfwd(jacrev(f)))");
-  g_level = g_next_level++;
-  return g_level;
+  g_levels.push_back(g_next_level++);
+  g_registry.emplace_back();
+  g_innermost = g_levels.back();
+  return g_innermost;
 }
 
 void exit_dual_level(uint64_t level) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    PYAD_CHECK(!g_levels.empty(), RuntimeError, "[dual_level] exiting level ", level, " but no dual level is active");
+    if (level == 0) level = g_levels.back();
+    PYAD_CHECK(level == g_levels.back(), RuntimeError, "[dual_level] exiting level ", level,
+               " but the innermost active level is ", g_levels.back(), ": levels exit innermost first");
+  }
+  recompute_frames_at(level);  // checkpoints that still need this level's tangents (Note [Recomputed saved tensors])
   std::lock_guard<std::mutex> lock(g_mutex);
-  PYAD_CHECK(level == g_level && level != 0, RuntimeError, "[dual_level] exiting level ", level,
-             " but the active level is ", g_level);
   // Dropping the tangents also breaks the cycles a tangent's graph can form with its primal.
-  for (auto& w : g_registry)
+  for (auto& w : g_registry.back())
     if (auto slot = w.lock()) {
-      slot->tangent = Tensor();
-      slot->level = 0;
+      auto& ts = slot->tangents;
+      ts.erase(std::remove_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; }), ts.end());
     }
-  g_registry.clear();
-  g_level = 0;
+  g_registry.pop_back();
+  g_levels.pop_back();
+  g_innermost = g_levels.empty() ? 0 : g_levels.back();
+}
+
+std::vector<uint64_t> dual_levels() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_levels;
+}
+
+uint64_t current_level() {
+  if (g_innermost == 0) return 0;
+  if (t_limit != kAllLevels) return t_limit;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (auto it = g_levels.rbegin(); it != g_levels.rend(); ++it)
+    if (!hidden(*it)) return *it;
+  return 0;
+}
+
+Tensor tangent_at(const Tensor& t, uint64_t level) {
+  if (g_innermost == 0 || level == 0 || !t.defined() || !t->fw) return {};
+  for (const auto& [l, tangent] : t->fw->tangents)
+    if (l == level) return tangent;
+  return {};
 }
 
 Tensor tangent_of(const Tensor& t) {
-  if (g_level == 0 || !t.defined() || !t->fw || t->fw->level != g_level) return {};
-  return t->fw->tangent;
+  if (g_innermost == 0 || !t.defined() || !t->fw) return {};
+  return tangent_at(t, current_level());
 }
 
-bool any_tangent(const TensorList& ts) {
-  if (g_level == 0 || t_in_rule) return false;
-  for (const auto& t : ts)
-    if (tangent_of(t).defined()) return true;
-  return false;
+uint64_t next_tangent_level(const TensorList& ts, uint64_t after) {
+  if (g_innermost == 0) return 0;
+  uint64_t best = 0;
+  for (const auto& t : ts) {
+    if (!t.defined() || !t->fw) continue;
+    for (const auto& [l, tangent] : t->fw->tangents)
+      if (l > after && l < t_limit && (best == 0 || l < best) && tangent.defined() && !hidden(l)) best = l;
+  }
+  return best;
 }
 
 Shape batch_shape(const Tensor& t, int64_t ndim) {
@@ -63,9 +133,11 @@ Tensor align_batched(const Tensor& t, int64_t own_ndim, int64_t ndim) {
   return reshape(t, s);
 }
 
-void set_tangent(const Tensor& out, Tensor t) {
-  if (!t.defined() || g_level == 0) return;
-  JvpRuleGuard guard;  // fitting t to out's shape must not start rules of its own
+void set_tangent(const Tensor& out, Tensor t) { set_tangent(out, std::move(t), current_level()); }
+
+void set_tangent(const Tensor& out, Tensor t, uint64_t level) {
+  if (!t.defined() || level == 0 || g_innermost == 0) return;
+  JvpRuleGuard guard(level);  // fitting t to out's shape must not start level-`level` rules of its own
   PYAD_CHECK(is_floating(out.dtype()), RuntimeError, "[forward AD] a tangent cannot be attached to a ",
              dtype_name(out.dtype()), " result");
   const int64_t nb = t.ndim() - out.ndim();
@@ -75,23 +147,47 @@ void set_tangent(const Tensor& out, Tensor t) {
   if (t.shape() != want) t = expand(t, want);
   if (t.dtype() != out.dtype()) t = to_dtype(t, out.dtype());
   if (!out->fw) out->fw = std::make_shared<ForwardGrad>();
-  out->fw->tangent = t;
-  out->fw->level = g_level;
+  auto& ts = out->fw->tangents;
+  auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; });
+  if (it != ts.end()) it->second = std::move(t);
+  else ts.emplace_back(level, std::move(t));
+  note_tangent_level(level);
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_registry.push_back(out->fw);
+  auto lv = std::find(g_levels.begin(), g_levels.end(), level);
+  PYAD_CHECK(lv != g_levels.end(), RuntimeError, "[forward AD] level ", level, " is not an active dual level");
+  g_registry[lv - g_levels.begin()].push_back(out->fw);
 }
 
-Tensor make_dual(const Tensor& primal, const Tensor& tangent) {
-  PYAD_CHECK(g_level != 0, RuntimeError, "[make_dual] must be called inside a dual level (forward_ad.dual_level())");
+void clear_tangent(const Tensor& t, uint64_t level) {
+  if (!t.defined() || !t->fw) return;
+  auto& ts = t->fw->tangents;
+  ts.erase(std::remove_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; }), ts.end());
+}
+
+void copy_tangents(const Tensor& src, const Tensor& dst) {
+  for (uint64_t l = next_tangent_level({src}, 0); l != 0; l = next_tangent_level({src}, l))
+    set_tangent(dst, tangent_at(src, l), l);
+}
+
+Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
+  PYAD_CHECK(g_innermost != 0, RuntimeError, "[make_dual] must be called inside a dual level (forward_ad.dual_level())");
+  if (level == 0) level = current_level();
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    PYAD_CHECK(is_active(level), RuntimeError, "[make_dual] level ", level, " is not an active dual level");
+  }
   PYAD_CHECK(is_floating(primal.dtype()), TypeError, "[make_dual] expected a floating primal, got ",
              dtype_name(primal.dtype()));
   PYAD_CHECK(tangent.ndim() >= primal.ndim() &&
                  Shape(tangent.shape().end() - primal.ndim(), tangent.shape().end()) == primal.shape(),
              ValueError, "[make_dual] tangent of shape ", shape_str(tangent.shape()),
              " does not match the primal's shape ", shape_str(primal.shape()));
-  // The dual is a view of the primal (as torch) that shares its history.
+  PYAD_CHECK(!tangent_at(primal, level).defined(), RuntimeError, "[make_dual] the primal already has a tangent at "
+             "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
+             "primal, or another level)");
+  // The dual is a view of the primal (as torch) that shares its history and its tangents at other levels.
   Tensor d = view(primal, primal.shape());
-  set_tangent(d, tangent);
+  set_tangent(d, tangent, level);
   return d;
 }
 

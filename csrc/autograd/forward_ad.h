@@ -1,7 +1,7 @@
 #pragma once
-// Forward mode. A tangent is an ordinary tensor attached to a primal at the
-// active dual level; a missing tangent is a symbolic zero (an undefined
-// Tensor) and is never materialised.
+// Forward mode. A tangent is an ordinary tensor attached to a primal at a dual
+// level; a missing tangent is a symbolic zero (an undefined Tensor) and is
+// never materialised.
 //
 // Note [Batched tangents and cotangents]
 // Tangents (and, in a batched backward, gradients) may carry leading batch
@@ -9,40 +9,89 @@
 // directions through one pass this way, jacrev pulls all m back in one pass.
 // Rules stay batch-agnostic by addressing dims from the end (negative dims)
 // and by building shapes as batch_shape(t, ndim) + shape.
+//
+// Note [Nested dual levels]
+// Dual levels nest (jvp of jvp, jacfwd of jacfwd). Level ids grow with
+// nesting, so an outer level has a smaller id than any level inside it. A
+// tensor keeps one tangent per level (ForwardGrad). An op runs its JVP rule
+// once per level at which an input has a tangent, outer levels first; the rule
+// for level L reads the level-L tangents (tangent_of) and computes with
+// ordinary ops while levels >= L are switched off (JvpRuleGuard) but outer
+// levels stay on. So the rule is itself differentiated at the outer levels:
+// the level-L tangent of the output gets the outer tangents of the rule's
+// result (the mixed term of x + e1 a + e2 b + e1 e2 c lives as the level-1
+// tangent of the level-2 tangent), and a rule may use the output's outer
+// tangents because those rules ran first. A level-L tangent never gets a
+// tangent at L or inside it, so two levels' perturbations never mix.
+// Batch dims nest the same way: the level-1 tangent of a level-2 tangent has
+// shape (*batch1, *batch2, *x.shape).
+#include <vector>
 #include "../core/tensor.h"
 
 namespace pyad {
 
 uint64_t enter_dual_level();
+// level 0 means the innermost one; only the innermost level can be exited.
 void exit_dual_level(uint64_t level);
+// The active levels, outermost first.
+std::vector<uint64_t> dual_levels();
 
-// The tangent of t at the active level, or undefined (zero).
+// The level tangent_of reads: inside a JVP rule, the rule's level; otherwise the innermost active level (0: none).
+uint64_t current_level();
+// The tangent of t at the current level (or at `level`), or undefined (zero).
 Tensor tangent_of(const Tensor& t);
-bool any_tangent(const TensorList& ts);
-// Attach tangent t to out (expanded to (*batch, *out.shape)); undefined t leaves out without one.
+Tensor tangent_at(const Tensor& t, uint64_t level);
+// The smallest level above `after` that ops may compute now and at which some t has a tangent; 0 if none.
+uint64_t next_tangent_level(const TensorList& ts, uint64_t after);
+inline bool any_tangent(const TensorList& ts) { return next_tangent_level(ts, 0) != 0; }
+// Attach tangent t to out at the current level (or at `level`), expanded to (*batch, *out.shape); undefined
+// t leaves out without one.
 void set_tangent(const Tensor& out, Tensor t);
-Tensor make_dual(const Tensor& primal, const Tensor& tangent);
+void set_tangent(const Tensor& out, Tensor t, uint64_t level);
+void clear_tangent(const Tensor& t, uint64_t level);
+// dst's tangents become src's at every level src has one (in-place ops computing out of place).
+void copy_tangents(const Tensor& src, const Tensor& dst);
+Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level = 0);
 
-// While a JVP rule runs, ops compute no tangents of their own: the rule reads
-// its inputs' tangents and primals, and a rule that called an op on a dual
-// input would otherwise recurse into that op's rule.
+// While the JVP rule for level L runs, ops compute tangents only at the levels outside L: the rule reads its
+// inputs' level-L tangents, and an op on a dual input would otherwise recurse into that op's rule. The
+// default is the current level; level 0 switches forward mode off entirely.
 struct JvpRuleGuard {
   JvpRuleGuard();
+  explicit JvpRuleGuard(uint64_t level);
   ~JvpRuleGuard();
-  bool prev;
+  uint64_t prev;
 };
 
-// The forward-mode step of an op: when an input carries a tangent, run `rule`
-// (which returns the output's tangent, or undefined for zero) and attach it.
+// While alive, ops compute no tangents at the active levels not in `keep` (a checkpoint's recomputation
+// runs in the forward-mode state its first run had: Note [Recomputed saved tensors]).
+struct HideLevelsGuard {
+  explicit HideLevelsGuard(const std::vector<uint64_t>& keep);
+  ~HideLevelsGuard();
+  std::vector<uint64_t> prev_hidden;
+  uint64_t prev_limit;
+};
+
+// t, or a view of it without its tangents at hidden levels (what a recomputation saves must not see them).
+Tensor without_hidden_tangents(const Tensor& t);
+
+namespace detail {
+extern uint64_t g_innermost;  // the innermost active level, 0 when none: every op's first (inlined) check
+}
+
+// The forward-mode step of an op: for each level at which an input carries a tangent, run `rule` (which
+// returns the output's tangent at that level, or undefined for zero) and attach it. Note [Nested dual levels]
 template <class Rule>
 void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
-  if (!any_tangent(inputs)) return;
-  Tensor t;
-  {
-    JvpRuleGuard guard;
-    t = rule();
+  if (detail::g_innermost == 0) return;
+  for (uint64_t level = next_tangent_level(inputs, 0); level != 0; level = next_tangent_level(inputs, level)) {
+    Tensor t;
+    {
+      JvpRuleGuard guard(level);
+      t = rule();
+    }
+    set_tangent(out, t, level);
   }
-  set_tangent(out, t);
 }
 
 // The leading batch dims of a tangent or gradient whose unbatched rank is `ndim`.

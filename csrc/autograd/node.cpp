@@ -1,5 +1,7 @@
 #include "node.h"
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include "forward_ad.h"
 #include "grad_mode.h"
 #include "../ops/ops.h"
@@ -99,29 +101,113 @@ thread_local std::vector<std::pair<std::shared_ptr<RecomputeFrame>, bool>> t_fra
 }
 
 FrameGuard::FrameGuard(std::shared_ptr<RecomputeFrame> frame, bool harvest) {
+  if (!harvest) frame->outer_level = forward_level();
   t_frames.emplace_back(std::move(frame), harvest);
 }
 FrameGuard::~FrameGuard() { t_frames.pop_back(); }
 
-Tensor RecomputeFrame::get(size_t index, const std::string& who) {
-  if (!done) {
-    harvested.clear();
-    FrameGuard harvesting(shared_from_this(), true);
-    recompute();
-    done = true;
+namespace {
+// Frames whose first run attached tangents at a level, by level, in the order they noted it.
+std::mutex g_level_frames_mutex;
+std::vector<std::pair<uint64_t, std::weak_ptr<RecomputeFrame>>> g_level_frames;
+size_t g_prune_at = 1024;  // a long-lived level sees many checkpoints come and go: drop the finished ones
+
+void prune_level_frames() {
+  auto finished = [](const auto& e) {
+    auto f = e.second.lock();
+    return !f || f->done;
+  };
+  g_level_frames.erase(std::remove_if(g_level_frames.begin(), g_level_frames.end(), finished), g_level_frames.end());
+  g_prune_at = 2 * g_level_frames.size() + 1024;
+}
+}  // namespace
+
+void note_tangent_level(uint64_t level) {
+  for (auto& [frame, harvest] : t_frames) {
+    auto& ls = frame->levels;
+    // Levels entered inside the run (fn's own jvp) are entered again by the recomputation itself.
+    if (!harvest && level <= frame->outer_level && std::find(ls.begin(), ls.end(), level) == ls.end()) {
+      ls.push_back(level);
+      std::lock_guard<std::mutex> lock(g_level_frames_mutex);
+      g_level_frames.emplace_back(level, frame);
+      if (g_level_frames.size() >= g_prune_at) prune_level_frames();
+    }
   }
+}
+
+void recompute_frames_at(uint64_t level) {
+  // Latest first (an inner checkpoint before the one around it); a recomputation may register new frames.
+  for (;;) {
+    std::shared_ptr<RecomputeFrame> frame;
+    bool found = false;
+    {
+      std::lock_guard<std::mutex> lock(g_level_frames_mutex);
+      for (size_t i = g_level_frames.size(); i-- > 0;)
+        if (g_level_frames[i].first == level) {
+          frame = g_level_frames[i].second.lock();
+          g_level_frames.erase(g_level_frames.begin() + static_cast<std::ptrdiff_t>(i));
+          found = true;
+          break;
+        }
+    }
+    if (!found) return;
+    // packed == 0: fn ran without recording (plain jacfwd through a checkpoint), so nothing needs it again.
+    if (!frame || frame->done || !frame->eager || frame->packed == 0) continue;
+    try {
+      frame->run_recompute("checkpoint");
+    } catch (const std::exception& e) {
+      frame->failure = e.what();  // the level must still exit; get() reports this
+    }
+  }
+}
+
+void RecomputeFrame::run_recompute(const std::string& who) {
+  std::vector<uint64_t> active = dual_levels();
+  for (uint64_t l : levels)
+    PYAD_CHECK(std::find(active.begin(), active.end(), l) != active.end(), RuntimeError, "[", who,
+               "] checkpoint: the checkpointed function computed tangents at a dual level (forward mode) that "
+               "has exited before backward needed its recomputation, so they cannot be recomputed",
+               failure.empty() ? std::string(eager ? "" : " (checkpoint_revolve cannot recompute early)")
+                               : " (recomputing it when the level exited failed: " + failure + ")",
+               ". Differentiate in forward mode over the reverse pass instead (e.g. jacfwd(jacrev(f)), "
+               "not jacrev(jacfwd(f))), or use checkpoint here");
+  harvested.clear();
+  HideLevelsGuard same_levels(levels);
+  FrameGuard harvesting(shared_from_this(), true);
+  recompute();
+  PYAD_CHECK(harvested.size() == packed, RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
+             harvested.size(), " tensors where the first run saved ", packed,
+             "; the checkpointed function must run the same ops each time");
+  done = true;
+}
+
+Tensor RecomputeFrame::get(size_t index, const std::string& who) {
+  if (!done) run_recompute(who);
   PYAD_CHECK(index < harvested.size(), RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
              harvested.size(), " tensors where the first run saved ", packed,
              "; the checkpointed function must run the same ops each time");
   return harvested[index];
 }
 
+namespace {
+// A saved output keeps only its data, but shares the output's tangent slot, so a tangent set on the output
+// after the save (forward_rule runs after record) reaches backward.
+Tensor saved_output(const Tensor& t) {
+  Tensor d = detach(t);
+  if (forward_level() != 0) {
+    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
+    d->fw = t->fw;
+  }
+  return d;
+}
+}  // namespace
+
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
   if (!t_frames.empty()) {
     auto& [frame, harvest] = t_frames.back();
     if (harvest) {
-      frame->harvested.push_back(is_output ? detach(t) : t);
+      frame->harvested.push_back(is_output ? saved_output(t) : without_hidden_tangents(t));
     } else {
       frame_ = frame;
       index_ = frame->packed++;
@@ -130,12 +216,7 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
       return;
     }
   }
-  data_ = is_output ? detach(t) : t;
-  // Share the tangent slot, so a tangent set on the output after this save reaches backward.
-  if (is_output && forward_level() != 0) {
-    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
-    data_->fw = t->fw;
-  }
+  data_ = is_output ? saved_output(t) : t;
   version_ = t->version->version;
   is_output_ = is_output;
   output_nr_ = t->output_nr;
@@ -152,6 +233,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     Tensor d = frame_->get(index_, owner.name());
     if (!is_output_) return d;
     Tensor t = detach(d);
+    t->fw = d->fw;
     t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
     t->output_nr = output_nr_;
     return t;

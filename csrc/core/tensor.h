@@ -85,7 +85,7 @@ struct TensorImpl {
   // A leaf's gradient hooks, run by its AccumulateGrad (which comes and goes with the graphs using the leaf).
   std::vector<GradHook> leaf_hooks;
 
-  // Forward mode: the tangent at the active dual level (absent or undefined = symbolic zero).
+  // Forward mode: the tangents at the active dual levels (absent or undefined = symbolic zero).
   std::shared_ptr<ForwardGrad> fw;
   // >= 0 marks a jacfwd seed of rows of the identity: batch row i is e_{offset + i}
   // over a 1-d primal (or a (k, 1) column). matmul's JVP reads A @ seed as a
@@ -95,9 +95,10 @@ struct TensorImpl {
   Device device() const { return storage ? storage->device : Device{}; }
 };
 
+// One tangent per dual level (Note [Nested dual levels] in autograd/forward_ad.h), in the order they were set;
+// rarely more than two entries.
 struct ForwardGrad {
-  Tensor tangent;
-  uint64_t level = 0;
+  std::vector<std::pair<uint64_t, Tensor>> tangents;
 };
 
 inline const Shape& Tensor::shape() const { return impl_->shape; }

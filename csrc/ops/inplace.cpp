@@ -149,7 +149,7 @@ Tensor& binary_inplace(const char* op, kernels::Binary k, OutOfPlace f, Tensor& 
     // With keeps_x, r's node reads a copy; CloneBackward passes its gradient to x's old history unchanged.
     rebase_history(op, x, node);
   }
-  if (Tensor t = tangent_of(r); t.defined()) set_tangent(x, t);
+  copy_tangents(r, x);
   return x;
 }
 
@@ -174,7 +174,7 @@ Tensor& copy_(Tensor& x, const Tensor& src) {
   check_leaf("copy_", x);
   // Any device to any device, as torch (kernels::copy moves the bytes).
   check_result("copy_", x, broadcast_shapes(x.shape(), src.shape(), "copy_"), x.dtype());
-  Tensor ts = tangent_of(src), tx = tangent_of(x);
+  const bool dual = any_tangent({x, src});
   auto node = any_requires_grad({x, src}) ? std::make_shared<OverwriteBackward>() : nullptr;
   if (node) {
     collect_edges(*node, {x, src});
@@ -183,10 +183,18 @@ Tensor& copy_(Tensor& x, const Tensor& src) {
   kernels::copy(unaliased(src, x), x);
   bump_version(x);
   rebase_history("copy_", x, node);
-  if (ts.defined() || tx.defined()) {
+  if (dual) {
     check_no_view_tangent("copy_", x);
-    if (ts.defined()) set_tangent(x, to_device(ts, x.device()));
-    else x->fw = nullptr;  // overwritten by a constant
+    // At each level x takes src's tangent, or none where src is a constant there.
+    for (uint64_t l = next_tangent_level({x, src}, 0); l != 0; l = next_tangent_level({x, src}, l)) {
+      Tensor ts = tangent_at(src, l);
+      if (!ts.defined()) {
+        clear_tangent(x, l);
+        continue;
+      }
+      JvpRuleGuard guard(l);
+      set_tangent(x, to_device(ts, x.device()), l);
+    }
   }
   return x;
 }
@@ -199,7 +207,7 @@ Tensor& fill_(Tensor& x, double value) {
   kernels::fill(x, value);
   bump_version(x);
   rebase_history("fill_", x, node);
-  if (tangent_of(x).defined()) x->fw = nullptr;
+  for (uint64_t l = next_tangent_level({x}, 0); l != 0; l = next_tangent_level({x}, l)) clear_tangent(x, l);
   return x;
 }
 
@@ -211,8 +219,14 @@ struct IndexPutBackward : Node {
   SavedTensor keep_mask;  // 1 outside the written region, 0 inside
   std::string name() const override { return "IndexPutBackward0"; }
   TensorList apply(TensorList&& g) override {
-    return {needs_input_grad(0) ? g[0] * keep_mask.unpack(*this) : Tensor(),
-            needs_input_grad(1) ? index(g[0], steps) : Tensor()};
+    Tensor gv;
+    if (needs_input_grad(1)) {
+      // Batched cotangents (jacrev) lead with batch dims: the steps address the dims after them.
+      std::vector<IndexStep> shifted = steps;
+      for (auto& st : shifted) st.dim += batch_dims(g[0]);
+      gv = index(g[0], shifted);
+    }
+    return {needs_input_grad(0) ? g[0] * keep_mask.unpack(*this) : Tensor(), gv};
   }
   std::vector<SavedTensor*> saved() override { return {&keep_mask}; }
 };
@@ -224,7 +238,7 @@ Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor&
   Tensor region;
   {
     NoGradGuard ng;
-    JvpRuleGuard no_tangents;
+    JvpRuleGuard no_tangents(0);
     region = index(x, steps);
   }
   // Leading unit dims of the value beyond the region's rank are dropped, as torch.
@@ -247,25 +261,31 @@ Tensor& index_put_(Tensor& x, const std::vector<IndexStep>& steps, const Tensor&
     node->keep_mask = SavedTensor(mask, false);
   }
   check_no_internal_overlap("setitem", region);
-  Tensor tx = tangent_of(x), tv = tangent_of(value);
+  std::vector<std::pair<uint64_t, Tensor>> tx, tv;  // the tangents before the write, per level
+  for (uint64_t l = next_tangent_level({x, value}, 0); l != 0; l = next_tangent_level({x, value}, l)) {
+    tx.emplace_back(l, tangent_at(x, l));
+    tv.emplace_back(l, tangent_at(value, l));
+  }
   kernels::copy(unaliased(value, region), region);
   bump_version(x);
   rebase_history("setitem", x, node);
-  if (tx.defined() || tv.defined()) {
-    check_no_view_tangent("setitem", x);
+  if (!tx.empty()) check_no_view_tangent("setitem", x);
+  for (size_t i = 0; i < tx.size(); ++i) {
+    const uint64_t level = tx[i].first;
+    const Tensor &txl = tx[i].second, &tvl = tv[i].second;
     // The new tangent: x's outside the region, value's inside (batch dims lead, so steps shift by nb).
-    const int64_t nb = tx.defined() ? tx.ndim() - x.ndim() : tv.ndim() - value.ndim();
-    Shape batch = tx.defined() ? batch_shape(tx, x.ndim()) : batch_shape(tv, value.ndim());
+    const int64_t nb = txl.defined() ? txl.ndim() - x.ndim() : tvl.ndim() - value.ndim();
+    Shape batch = txl.defined() ? batch_shape(txl, x.ndim()) : batch_shape(tvl, value.ndim());
     Tensor t;
     {
-      JvpRuleGuard guard;
-      t = tx.defined() ? clone(tx) : zeros(concat(batch, x.shape()), x.dtype(), x.device());
+      JvpRuleGuard guard(level);
+      t = txl.defined() ? clone(txl) : zeros(concat(batch, x.shape()), x.dtype(), x.device());
       std::vector<IndexStep> shifted = steps;
       for (auto& st : shifted) st.dim += nb;
-      Tensor v = tv.defined() ? align_batched(tv, value.ndim(), region.ndim()) : zeros({}, x.dtype(), x.device());
+      Tensor v = tvl.defined() ? align_batched(tvl, value.ndim(), region.ndim()) : zeros({}, x.dtype(), x.device());
       index_put_(t, shifted, v);
     }
-    set_tangent(x, t);
+    set_tangent(x, t, level);
   }
   return x;
 }

@@ -184,14 +184,34 @@ void init_autograd(py::module_& m) {
      py::arg("create_graph") = false, py::arg("allow_unused") = false, py::arg("batch_ndim") = 0);
 
   // Forward mode (Note [Batched tangents and cotangents]).
+  // Levels are ids (Note [Nested dual levels]); None means the current (innermost) one.
   m.def("enter_dual_level", &enter_dual_level);
-  m.def("exit_dual_level", &exit_dual_level);
-  m.def("make_dual", &make_dual);
-  m.def("unpack_dual", [](const Tensor& t) {
-    Tensor tangent = tangent_of(t);
-    Tensor primal = view(t, t.shape());  // an alias that keeps t's history but not its tangent
-    primal->fw = nullptr;
+  m.def("exit_dual_level", [](std::optional<uint64_t> level) { exit_dual_level(level.value_or(0)); },
+        py::arg("level") = py::none());
+  m.def("dual_levels", &dual_levels);
+  m.def("make_dual", [](const Tensor& primal, const Tensor& tangent, std::optional<uint64_t> level) {
+    return make_dual(primal, tangent, level.value_or(0));
+  }, py::arg("primal"), py::arg("tangent"), py::arg("level") = py::none());
+  m.def("unpack_dual", [](const Tensor& t, std::optional<uint64_t> level) {
+    const uint64_t l = level ? *level : current_level();
+    Tensor tangent = tangent_at(t, l);
+    // An alias that keeps t's history and its tangents at the other levels, but not this one.
+    Tensor primal = view(t, t.shape());
+    clear_tangent(primal, l);
     return std::make_pair(primal, tangent);
+  }, py::arg("tensor"), py::arg("level") = py::none());
+  // The levels at which some of `ts` carries a tangent that ops compute now, outermost first.
+  m.def("tangent_levels", [](const TensorList& ts) {
+    std::vector<uint64_t> out;
+    for (uint64_t l = next_tangent_level(ts, 0); l != 0; l = next_tangent_level(ts, l)) out.push_back(l);
+    return out;
+  });
+  // t without history but with its tangents at every level (checkpoint_revolve's stored activations).
+  m.def("detach_dual", [](const Tensor& t) {
+    Tensor d = detach(t);
+    if (t->fw)
+      for (const auto& [l, tangent] : t->fw->tangents) set_tangent(d, tangent, l);
+    return d;
   });
   // Rows [start, start + count) of the n x n identity, shaped (count, *shape), marked as a jacfwd seed.
   m.def("identity_seed", [](int64_t n, int64_t start, int64_t count, const Shape& shape, DType dt, Device dev) {

@@ -118,17 +118,22 @@ void init_function(py::module_& m) {
   });
   m.def("dual_level_active", [] { return forward_level() != 0; });
 
-  m.def("set_tangent", [](const Tensor& out, const Tensor& t) {
+  m.def("set_tangent", [](const Tensor& out, const Tensor& t, std::optional<uint64_t> level) {
     PYAD_CHECK(t.shape() == out.shape() || (t.ndim() > out.ndim()), RuntimeError, "[jvp] tangent of shape ",
                shape_str(t.shape()), " does not match the output's shape ", shape_str(out.shape()));
-    set_tangent(out, t);
-  });
+    set_tangent(out, t, level ? *level : current_level());
+  }, py::arg("out"), py::arg("tangent"), py::arg("level") = py::none());
+  // A JvpRuleGuard for `level` (None: the current one; 0: no tangents at all).
   struct PyJvpRuleGuard {
+    std::optional<uint64_t> level;
     std::unique_ptr<JvpRuleGuard> guard;
   };
   py::class_<PyJvpRuleGuard>(m, "jvp_rule_guard")
-      .def(py::init<>())
-      .def("__enter__", [](PyJvpRuleGuard& g) { g.guard = std::make_unique<JvpRuleGuard>(); })
+      .def(py::init([](std::optional<uint64_t> level) { return PyJvpRuleGuard{level, nullptr}; }),
+           py::arg("level") = py::none())
+      .def("__enter__", [](PyJvpRuleGuard& g) {
+        g.guard = g.level ? std::make_unique<JvpRuleGuard>(*g.level) : std::make_unique<JvpRuleGuard>();
+      })
       .def("__exit__", [](PyJvpRuleGuard& g, py::args) { g.guard.reset(); });
 
   m.def("set_anomaly_enabled", [](bool on, py::object site_hook) {
@@ -156,7 +161,8 @@ void init_function(py::module_& m) {
         };
         return frame;
       }))
-      .def_readonly("packed", &RecomputeFrame::packed);
+      .def_readonly("packed", &RecomputeFrame::packed)
+      .def_readwrite("eager", &RecomputeFrame::eager);
   struct PyFrameGuard {
     std::shared_ptr<RecomputeFrame> frame;
     bool harvest;

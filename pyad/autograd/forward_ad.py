@@ -5,7 +5,12 @@
         y = f(d)
         primal, tangent = forward_ad.unpack_dual(y)   # tangent = J_f(x) @ t
 
-One dual level can be active at a time; entering a second raises RuntimeError.
+Unlike torch's, dual levels nest (as torch.func's jvp transforms do): each level keeps its own tangents, an
+op differentiates its inner levels' JVP rules at the outer levels (so the tangent returned at an inner level
+carries its outer tangents: jvp of jvp gives second derivatives), and a level's perturbation never leaks into
+another (Note [Nested dual levels] in csrc/autograd/forward_ad.h). make_dual and unpack_dual take level=
+(the id dual_level() returns; the innermost level by default). Levels exit innermost first; exiting one drops
+its tangents.
 """
 import collections
 
@@ -15,15 +20,17 @@ UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "ta
 
 
 def enter_dual_level():
+    """Enter a new (innermost) dual level and return its id."""
     return _C.enter_dual_level()
 
 
 def exit_dual_level(*, level=None):
+    """Exit `level` (the innermost one by default); it must be the innermost."""
     _C.exit_dual_level(level)
 
 
 class dual_level:
-    """Context manager for a dual level; tangents created inside are dropped on exit."""
+    """Context manager for a dual level; tangents created at it are dropped on exit."""
 
     def __enter__(self):
         self.level = _C.enter_dual_level()
@@ -34,8 +41,14 @@ class dual_level:
         return False
 
 
+def _check_level(level, fn):
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 1):
+        raise TypeError(f"[{fn}] level must be a dual level id (an int returned by dual_level()), got {level!r}")
+
+
 def make_dual(tensor, tangent, *, level=None):
-    """A view of `tensor` carrying `tangent` (same shape) at the active level.
+    """A view of `tensor` carrying `tangent` (same shape) at `level` (default: the innermost active level);
+    its tangents at other levels are kept.
 
     torch's rules: both must be floating (ValueError otherwise) and of the same size (RuntimeError); their float
     dtypes may differ. torch then keeps the tangent's dtype, so a float64 tangent on a float32 primal later
@@ -54,9 +67,12 @@ def make_dual(tensor, tangent, *, level=None):
                            f"while the given forward gradient is of size {tuple(tangent.shape)}.")
     if tangent.device != tensor.device:
         raise RuntimeError(f"[make_dual] the tangent is on {tangent.device} but the primal on {tensor.device}")
-    return _C.make_dual(tensor, tangent)
+    _check_level(level, "make_dual")
+    return _C.make_dual(tensor, tangent, level)
 
 
 def unpack_dual(tensor, *, level=None):
-    """(primal, tangent) of a dual tensor; the tangent is None where there is none."""
-    return UnpackedDualTensor(*_C.unpack_dual(tensor))
+    """(primal, tangent) of a dual tensor at `level` (default: the innermost active level); the tangent is
+    None where there is none. The primal keeps the tangents at the other levels."""
+    _check_level(level, "unpack_dual")
+    return UnpackedDualTensor(*_C.unpack_dual(tensor, level))

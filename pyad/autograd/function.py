@@ -154,12 +154,12 @@ class Function:
         inputs = [a for a in args if isinstance(a, Tensor)]
         grad_on = _C.is_grad_enabled()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and grad_on for a in args)
-        dual = _C.dual_level_active() and any(_C.unpack_dual(t)[1] is not None for t in inputs)
+        levels = _C.tangent_levels(inputs) if _C.dual_level_active() else []
         # forward records nothing and computes no tangents of its own: the Function defines both.
         _C.set_grad_enabled(False)
         try:
-            if dual:
-                with _C.jvp_rule_guard():
+            if levels:
+                with _C.jvp_rule_guard(0):
                     raw = cls.forward(ctx, *args, **kwargs)
             else:
                 raw = cls.forward(ctx, *args, **kwargs)
@@ -193,8 +193,8 @@ class Function:
         else:
             ctx._saved_direct = tuple(ctx._to_save)
 
-        if dual:
-            _forward_mode(cls, ctx, args, outs, diff)
+        for level in levels:   # outer levels first (Note [Nested dual levels] in csrc/autograd/forward_ad.h)
+            _forward_mode(cls, ctx, args, outs, diff, level)
         return tuple(outs) if is_tuple else outs[0]
 
 
@@ -298,16 +298,17 @@ def _backward_once(cls, ctx, args, meta, node, grads, batch):
     return out
 
 
-def _forward_mode(cls, ctx, args, outs, diff):
+def _forward_mode(cls, ctx, args, outs, diff, level):
+    """Run cls.jvp on the level-`level` tangents; its ops compute tangents at the outer levels only."""
     name = cls.__name__
     if cls.jvp is Function.jvp:
         raise RuntimeError(f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
                            "define jvp(ctx, *tangents)")
-    tangents = [_C.unpack_dual(a)[1] if isinstance(a, Tensor) else None for a in args]
+    tangents = [_C.unpack_dual(a, level)[1] if isinstance(a, Tensor) else None for a in args]
     arg_shapes = [list(a.shape) if isinstance(a, Tensor) else None for a in args]
     batch = _batch_shape(tangents, arg_shapes, "tangents of the inputs", name)
     saved_node = ctx._node
-    with _C.jvp_rule_guard():
+    with _C.jvp_rule_guard(level):
         if not batch or cls.handles_batch_dims:
             res = _jvp_once(cls, ctx, args, outs, diff, tangents, batch)
         else:
@@ -317,7 +318,7 @@ def _forward_mode(cls, ctx, args, outs, diff):
     object.__setattr__(ctx, "_node", saved_node)
     for i in (i for i, d in enumerate(diff) if d):
         if res[i] is not None:
-            _C.set_tangent(outs[i], res[i])
+            _C.set_tangent(outs[i], res[i], level)
 
 
 def _jvp_once(cls, ctx, args, outs, diff, tangents, batch):

@@ -58,7 +58,9 @@ def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_f
     first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
     with preserve_rng_state the recomputation replays the same random numbers (pyad.rand, pyad.randn,
-    pyad.nn.functional.dropout). Inputs must not be modified in place before backward.
+    pyad.nn.functional.dropout). Forward over reverse (hessian, hvp, jvp of grad) works through it too; reverse
+    over forward (jacrev of jacfwd) works too: fn is recomputed when the dual level exits, while its tangents
+    still exist, so that call saves no memory. Inputs must not be modified in place before backward.
 
     Note [use_reentrant]: torch has two implementations. use_reentrant=True (torch's old default) runs the
     recomputation inside a nested backward call, which cannot serve autograd.grad or backward(inputs=...), and
@@ -220,8 +222,10 @@ def checkpoint_revolve(functions, input, slots):
     nearest stored activation to x_(k-1) and layer k runs again (Note [Recomputed saved tensors]). The number of
     layer forward evaluations over forward plus backward is revolve_evaluations(len(functions), slots), the
     minimum Griewank's formula gives (see its docstring for how they are counted); gradients equal those of the
-    plain chain, through backward() and autograd.grad alike. Second derivatives (create_graph=True) are not
-    supported: the recomputed layers start from stored values without history."""
+    plain chain, through backward() and autograd.grad alike, and forward over reverse (hessian, hvp,
+    jvp of grad: stored activations keep their tangents). Reverse over forward (jacrev of jacfwd) raises: the
+    dual level is gone when the schedule recomputes a layer. Second derivatives by reverse over reverse
+    (create_graph=True) are not supported: the recomputed layers start from stored values without history."""
     functions = list(functions)
     if not is_grad_enabled():
         x = input
@@ -237,28 +241,42 @@ def checkpoint_revolve(functions, input, slots):
         if action[0] == "store":
             stores.add(action[1])
     run.pos = next(k for k, a in enumerate(run.actions) if a[0] == "youturn") + 1
-    run.stored[0] = input.detach()
+    # Stored activations keep their tangents, so forward over reverse (hessian, hvp) recomputes duals.
+    run.stored[0] = _C.detach_dual(input)
     last = len(functions) - 1
     x = input
     for i, f in enumerate(functions):
         if i == last:
             x = _call_layer(run, i, x)  # the first youturn: its saved tensors are kept
             break
-        frame = _C.RecomputeFrame(functools.partial(_recompute_layer, run, i, x.requires_grad))
+        frame = _C.RecomputeFrame(functools.partial(_recompute_layer, run, i, _grad_flags(x)))
+        frame.eager = False  # only the schedule may recompute a layer (and in its order)
         with _C.frame_guard(frame, False):
             x = _call_layer(run, i, x)
         if i + 1 in stores:
-            run.stored[i + 1] = x.detach()
+            run.stored[i + 1] = _C.detach_dual(x)
     return x
 
 
-def _recompute_layer(run, i, input_requires_grad):
+def _grad_flags(x):
+    """Whether x and each of its tangents (by level) need a gradient: what a layer's ops save depends on it."""
+    return x.requires_grad, [(level, _C.unpack_dual(x, level)[1].requires_grad) for level in _C.tangent_levels([x])]
+
+
+def _recompute_layer(run, i, flags):
     if is_grad_enabled():
         raise RuntimeError("[checkpoint_revolve] second derivatives (create_graph=True) are not supported through "
                            "checkpoint_revolve; use checkpoint or checkpoint_sequential")
-    # The layer's ops must save what they saved the first time, which depends on whether x needed a gradient.
-    x = run.state_for(i).detach().requires_grad_(input_requires_grad)
-    with enable_grad():
+    # The layer's ops must save what they saved the first time: x and its tangents need gradients as then.
+    state = run.state_for(i)
+    primal_flag, tangent_flags = flags
+    with enable_grad():   # make_dual's view must record its history, as x's did
+        x = state.detach().requires_grad_(primal_flag)
+        for level, flag in tangent_flags:
+            tangent = _C.unpack_dual(state, level)[1]
+            if tangent is None:
+                raise RuntimeError(f"[checkpoint_revolve] the stored activation for layer {i + 1} lost its tangent")
+            x = _C.make_dual(x, _C.detach_dual(tangent).requires_grad_(flag), level)
         _call_layer(run, i, x)
 
 
