@@ -106,6 +106,19 @@ def stable_id(value):
     return "object()" if type(value) is object else repr(value)
 
 
+class _TorchNS:
+    """torch, with the few functions whose torch home is not the top-level namespace: the parity tests write
+    each call once, as `lib.sigmoid(x)`, and run it with lib = pyad and lib = TNS."""
+
+    softplus = staticmethod(torch.nn.functional.softplus)
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+
+TNS = _TorchNS()
+
+
 def host(t):
     """A NumPy array holding a copy of pyad tensor t's values, wherever t lives."""
     return t.detach().cpu().numpy().copy()

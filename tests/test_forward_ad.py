@@ -16,25 +16,15 @@ import pyad
 from pyad.autograd import forward_ad as fwAD
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close, to_torch
+    from tests.conftest import TNS, assert_close, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close, to_torch
+    from conftest import TNS, assert_close, to_torch
 
 pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
 
 
-class _TorchNS:
-    """torch, with the few functions whose torch home is not the top-level namespace."""
-
-    softplus = staticmethod(torch.nn.functional.softplus)
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-
-TNS = _TorchNS()
 
 
 # ---------------------------------------------------------------- input data

@@ -12,23 +12,13 @@ import torch
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close, to_torch
+    from tests.conftest import TNS, assert_close, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close, to_torch
+    from conftest import TNS, assert_close, to_torch
 
 pytestmark = pytest.mark.usefixtures("device")
 
 
-class _TorchNS:
-    """torch, with the few functions whose torch home is not the top-level namespace."""
-
-    softplus = staticmethod(torch.nn.functional.softplus)
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-
-TNS = _TorchNS()
 
 DTYPES = [pyad.float64, pyad.float32]
 DTYPE_IDS = ["f64", "f32"]

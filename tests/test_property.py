@@ -32,9 +32,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import assert_close, host, memory_allocated
+    from tests.conftest import TNS, assert_close, host, memory_allocated
 except ImportError:  # prepend/append import modes
-    from conftest import assert_close, host, memory_allocated
+    from conftest import TNS, assert_close, host, memory_allocated
 
 pytestmark = pytest.mark.usefixtures("device")
 
@@ -55,16 +55,6 @@ MAX_NUMEL = 256     # keeps every example cheap
 NP_DTYPE = {pyad.float64: np.float64, pyad.float32: np.float32}
 
 
-class _TorchNS:
-    """torch, with the few functions whose torch home is not the top-level namespace."""
-
-    softplus = staticmethod(torch.nn.functional.softplus)
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-
-TNS = _TorchNS()
 
 
 # ---------------------------------------------------------------------------------------------- shapes
