@@ -412,3 +412,6 @@ def last_jacobian_mode():
     """"forward" or "reverse": the mode the last pyad.func.jacobian call used (None before any). Prefer
     jacobian(..., return_mode=True), which does not depend on which call ran last."""
     return _last_mode[0]
+
+
+from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)
