@@ -20,20 +20,18 @@ _last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=
 
 
 # ---- pytree plumbing ----
-# Arguments, outputs, cotangents and tangents are pytrees (nested tuples, lists, dicts, namedtuples; None is an
-# empty subtree, as in torch.utils._pytree) flattened by optree; every leaf in a differentiated position is a tensor.
+# Arguments, outputs, cotangents and tangents are pytrees (nested tuples, lists, dicts, namedtuples) flattened by
+# optree; every leaf in a differentiated position is a tensor. None is a leaf, as in torch's pytrees (torch's
+# optree-based ones flatten with none_is_leaf=True too), so a None where a tensor is expected is refused.
+_NONE_IS_LEAF = True
 def _tuple(x):
     return x if isinstance(x, tuple) else (x,)
-
-
-def _flatten(tree):
-    return optree.tree_flatten(tree)
 
 
 def _check_leaves(tree, fn, where, what="Tensors"):
     """tree's leaves, each checked to be a floating tensor; the error names the leaf by its path from
     `where` (e.g. "args[0]['w']")."""
-    accessors, leaves, spec = optree.tree_flatten_with_accessor(tree)
+    accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
     for acc, x in zip(accessors, leaves):
         if not isinstance(x, Tensor):
             raise TypeError(f"[{fn}] expected every leaf of {where} to be a Tensor, got "
@@ -67,13 +65,13 @@ class _Diff:
     """The differentiated arguments args[nums], flattened: leaves (one flat list across the arguments),
     one treespec per argument, and how to rebuild args with new leaves or regroup per-leaf results."""
 
-    def __init__(self, args, argnums, fn):
+    def __init__(self, args, argnums, fn, name="args"):
         self.args = args
         self.argnums = argnums
         self.nums = _argnums(argnums, len(args), fn)
         self.leaves, self.specs = [], []
         for i in self.nums:
-            leaves, spec = _check_leaves(args[i], fn, f"args[{i}]")
+            leaves, spec = _check_leaves(args[i], fn, f"{name}[{i}]")
             self.leaves += leaves
             self.specs.append(spec)
 
@@ -134,12 +132,12 @@ def _zeros_for_none(grads, like):
 
 def _detach(x):
     """x (any pytree) with every tensor leaf detached."""
-    return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x)
+    return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x, none_is_leaf=_NONE_IS_LEAF)
 
 
 def _match(tree, spec, fn, what, like):
     """tree's leaves, after checking tree has `spec`'s structure and each leaf `like`'s leaf shapes."""
-    leaves, got = optree.tree_flatten(tree)
+    leaves, got = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
     if got != spec:
         raise ValueError(f"[{fn}] expected {what} with the structure {spec}, got {got}")
     for k, (c, o) in enumerate(zip(leaves, like)):
@@ -153,7 +151,7 @@ def _match(tree, spec, fn, what, like):
 def vjp(f, *primals, has_aux=False):
     """(f(*primals), vjp_fn) where vjp_fn(cotangents), cotangents shaped as f's output, returns a tuple
     with one vector-Jacobian product per primal, each shaped as that primal."""
-    diff = _Diff(primals, tuple(range(len(primals))), "vjp") if primals else None
+    diff = _Diff(primals, tuple(range(len(primals))), "vjp", "primals") if primals else None
     leaves = diff.leaves if diff else []
     create = _nested(leaves)
     with enable_grad():
@@ -164,7 +162,8 @@ def vjp(f, *primals, has_aux=False):
     def vjp_fn(*cotangents):
         # vjp_fn(ct) as torch; vjp_fn(ct_1, ct_2, ...) also takes a tuple output's cotangents spread out.
         cts = cotangents[0] if len(cotangents) == 1 else cotangents
-        if optree.tree_structure(cts) != out_spec and optree.tree_structure(cotangents) == out_spec:
+        if (optree.tree_structure(cts, none_is_leaf=_NONE_IS_LEAF) != out_spec
+                and optree.tree_structure(cotangents, none_is_leaf=_NONE_IS_LEAF) == out_spec):
             cts = cotangents
         cts = _match(cts, out_spec, "vjp", "cotangents", outs)
         grads = _C.grad(list(outs), ins, list(cts), True, create, True, 0) if ins else ()
@@ -284,7 +283,8 @@ def jvp(f, primals, tangents, has_aux=False):
         outs, out_spec = _outputs(out, "jvp")
         res = [_C.unpack_dual(o) for o in outs]
         if has_aux:
-            aux = optree.tree_map(lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux)
+            aux = optree.tree_map(lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux,
+                                 none_is_leaf=_NONE_IS_LEAF)
     prim = out_spec.unflatten([p for p, _ in res])
     tang = out_spec.unflatten([t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device)
                                for (_, t), o in zip(res, outs)])
@@ -348,7 +348,13 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
 def hessian(f, argnums=0):
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
     nesting is argnums structure x argnums structure, as torch.func.hessian."""
-    return jacfwd(jacrev(f, argnums), argnums)
+    h = jacfwd(jacrev(f, argnums), argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        _Diff(args, argnums, "hessian")  # errors name hessian, not the jacfwd inside
+        return h(*args)
+    return wrapper
 
 
 def hvp(f, primals, tangents):
