@@ -177,9 +177,10 @@ def test_linearize_over_trees(name):
 @pytest.mark.parametrize("name", TREE_NAMES)
 @pytest.mark.parametrize("argnums", [0, 1, (0, 1), (1,)])
 @pytest.mark.parametrize("which", ["jacrev", "jacfwd"])
-def test_jacobians_over_trees(name, argnums, which):
+@pytest.mark.parametrize("chunk_size", [None, 2])
+def test_jacobians_over_trees(name, argnums, which, chunk_size):
     (pt, px), (tt, tx) = inputs(name)
-    got = getattr(func, which)(tree_f, argnums=argnums)(pt, px)
+    got = getattr(func, which)(tree_f, argnums=argnums, chunk_size=chunk_size)(pt, px)
     want = getattr(torch.func, which)(tree_f, argnums=argnums)(tt, tx)
     assert_tree_close(got, want)
 
