@@ -42,12 +42,6 @@ def _check_leaves(tree, fn, where, what="Tensors"):
     return leaves, spec
 
 
-def _check_tensors(xs, what, fn):
-    """Checks each of the positional pytrees xs (named `what` in errors)."""
-    for i, x in enumerate(xs):
-        _check_leaves(x, fn, f"{what}[{i}]")
-
-
 def _argnums(argnums, nargs, fn):
     nums = _tuple(argnums)
     if not nums:
