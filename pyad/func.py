@@ -1,5 +1,11 @@
 """Function transforms with torch.func's semantics: grad, grad_and_value, vjp, jvp, jacrev, jacfwd,
-hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode.
+hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode, and functional_call.
+
+Arguments, outputs, tangents and cotangents are pytrees (nested tuples, lists, dicts and namedtuples of
+tensors, flattened by optree), laid out as torch.func lays them out: a Jacobian of a pytree output with a
+tuple argnums is the output's tree of tuples of the arguments' trees. So a loss written as a function of
+a module's parameter dict (functional_call) is differentiated like any other function, MAML's inner step
+included (grad nested in grad).
 
 jacfwd pushes all n input directions through f in one forward-mode pass (tangents carry a leading batch dim;
 the identity seed is never multiplied out) and jacrev pulls all m output directions back in one batched
