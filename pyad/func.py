@@ -30,19 +30,25 @@ _last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=
 # optree; every leaf in a differentiated position is a tensor. None is a leaf, as in torch's pytrees (torch's
 # optree-based ones flatten with none_is_leaf=True too), so a None where a tensor is expected is refused.
 _NONE_IS_LEAF = True
+
+
 def _tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
-def _check_leaves(tree, fn, where, what="Tensors"):
-    """tree's leaves, each checked to be a floating tensor; the error names the leaf by its path from
-    `where` (e.g. "args[0]['w']")."""
+def _check_leaves(tree, fn, where, floating=True):
+    """tree's leaves and treespec, each leaf checked to be a tensor (a floating one where `floating`); the
+    error names the leaf by its path from `where` (e.g. "args[0]['w']")."""
+    leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
+    if all(isinstance(x, Tensor) and (not floating or x.dtype.is_floating_point) for x in leaves):
+        return leaves, spec
+    # Only on error: paths cost a second, slower flatten.
     accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
     for acc, x in zip(accessors, leaves):
         if not isinstance(x, Tensor):
             raise TypeError(f"[{fn}] expected every leaf of {where} to be a Tensor, got "
                             f"{type(x).__name__} at {acc.codify(where)}")
-        if what == "Tensors" and not x.dtype.is_floating_point:
+        if floating and not x.dtype.is_floating_point:
             raise TypeError(f"[{fn}] differentiated tensors must be floating point, got {x.dtype} at "
                             f"{acc.codify(where)}")
     return leaves, spec
@@ -110,7 +116,7 @@ def _track(x):
 
 def _outputs(out, fn):
     """The flat output leaves (each a Tensor) and the output's treespec."""
-    return _check_leaves(out, fn, "outputs", what="any")
+    return _check_leaves(out, fn, "outputs", floating=False)
 
 
 def _split_aux(out, has_aux, fn):
