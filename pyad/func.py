@@ -1,5 +1,11 @@
 """Function transforms with torch.func's semantics: grad, grad_and_value, vjp, jvp, jacrev, jacfwd,
-hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode.
+hessian, hvp, linearize, plus jacobian(mode="auto") that picks the cheaper mode, and functional_call.
+
+Arguments, outputs, tangents and cotangents are pytrees (nested tuples, lists, dicts and namedtuples of
+tensors, flattened by optree), laid out as torch.func lays them out: a Jacobian of a pytree output with a
+tuple argnums is the output's tree of tuples of the arguments' trees. So a loss written as a function of
+a module's parameter dict (functional_call) is differentiated like any other function, MAML's inner step
+included (grad nested in grad).
 
 jacfwd pushes all n input directions through f in one forward-mode pass (tangents carry a leading batch dim;
 the identity seed is never multiplied out) and jacrev pulls all m output directions back in one batched
@@ -9,34 +15,90 @@ forward-mode transform has its own dual level (Note [Nested dual levels] in csrc
 """
 import functools
 
+import optree
+
 from . import _C
 from ._grad_mode import enable_grad, is_grad_enabled
 from .autograd import forward_ad
 
 Tensor = _C.Tensor
-_last_mode = [None]
+_last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=True) needs no module state
 
 
-# ---- argument plumbing ----
+# ---- pytree plumbing ----
+# Arguments, outputs, cotangents and tangents are pytrees (nested tuples, lists, dicts, namedtuples) flattened by
+# optree; every leaf in a differentiated position is a tensor. None is a leaf, as in torch's pytrees (torch's
+# optree-based ones flatten with none_is_leaf=True too), so a None where a tensor is expected is refused.
+_NONE_IS_LEAF = True
+
+
 def _tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
-def _check_tensors(xs, what, fn):
-    for i, x in enumerate(xs):
+def _check_leaves(tree, fn, where, floating=True):
+    """tree's leaves and treespec, each leaf checked to be a tensor (a floating one where `floating`); the
+    error names the leaf by its path from `where` (e.g. "args[0]['w']")."""
+    leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
+    if all(isinstance(x, Tensor) and (not floating or x.dtype.is_floating_point) for x in leaves):
+        return leaves, spec
+    # Only on error: paths cost a second, slower flatten.
+    accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
+    for acc, x in zip(accessors, leaves):
         if not isinstance(x, Tensor):
-            raise TypeError(f"[{fn}] expected {what} to be Tensors (or tuples of Tensors), got "
-                            f"{type(x).__name__} at position {i}")
-        if not x.dtype.is_floating_point:
-            raise TypeError(f"[{fn}] {what} must be floating point, got {x.dtype} at position {i}")
+            raise TypeError(f"[{fn}] expected every leaf of {where} to be a Tensor, got "
+                            f"{type(x).__name__} at {acc.codify(where)}")
+        if floating and not x.dtype.is_floating_point:
+            raise TypeError(f"[{fn}] differentiated tensors must be floating point, got {x.dtype} at "
+                            f"{acc.codify(where)}")
+    return leaves, spec
 
 
 def _argnums(argnums, nargs, fn):
     nums = _tuple(argnums)
+    if not nums:
+        raise ValueError(f"[{fn}] argnums must be a non-empty int or tuple of ints, got {argnums!r}")
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
+        if not isinstance(a, int) or isinstance(a, bool) or not -nargs <= a < nargs:
             raise ValueError(f"[{fn}] argnums {argnums!r} out of range for {nargs} positional arguments")
-    return tuple(a % nargs for a in nums)
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"[{fn}] argnums {argnums!r} must not repeat an argument")
+    return nums
+
+
+class _Diff:
+    """The differentiated arguments args[nums], flattened: leaves (one flat list across the arguments),
+    one treespec per argument, and how to rebuild args with new leaves or regroup per-leaf results."""
+
+    def __init__(self, args, argnums, fn, name="args"):
+        self.args = args
+        self.argnums = argnums
+        self.nums = _argnums(argnums, len(args), fn)
+        self.leaves, self.specs = [], []
+        for i in self.nums:
+            leaves, spec = _check_leaves(args[i], fn, f"{name}[{i}]")
+            self.leaves += leaves
+            self.specs.append(spec)
+
+    def _split(self, flat):
+        out, k = [], 0
+        for spec in self.specs:
+            out.append(spec.unflatten(list(flat[k:k + spec.num_leaves])))
+            k += spec.num_leaves
+        return out
+
+    def rebuild(self, leaves):
+        """args with args[nums] made of `leaves`."""
+        ins = list(self.args)
+        for i, tree in zip(self.nums, self._split(leaves)):
+            ins[i] = tree
+        return ins
+
+    def group(self, flat):
+        """Per-leaf results as the argnums structure: one tree for an int argnums, a tuple of trees for a tuple."""
+        trees = self._split(flat)
+        return trees[0] if isinstance(self.argnums, int) else tuple(trees)
 
 
 def _track(x):
@@ -53,9 +115,8 @@ def _track(x):
 
 
 def _outputs(out, fn):
-    outs = _tuple(out)
-    _check_tensors(outs, "outputs", fn)
-    return outs
+    """The flat output leaves (each a Tensor) and the output's treespec."""
+    return _check_leaves(out, fn, "outputs", floating=False)
 
 
 def _split_aux(out, has_aux, fn):
@@ -75,61 +136,69 @@ def _zeros_for_none(grads, like):
     return tuple(g if g is not None else _C.zeros(list(x.shape), x.dtype, x.device) for g, x in zip(grads, like))
 
 
+def _detach(x):
+    """x (any pytree) with every tensor leaf detached."""
+    return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x, none_is_leaf=_NONE_IS_LEAF)
+
+
+def _match(tree, spec, fn, what, like):
+    """tree's leaves, after checking tree has `spec`'s structure and each leaf `like`'s leaf shapes."""
+    leaves, got = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
+    if got != spec:
+        raise ValueError(f"[{fn}] expected {what} with the structure {spec}, got {got}")
+    for k, (c, o) in enumerate(zip(leaves, like)):
+        if not isinstance(c, Tensor) or c.shape != o.shape:
+            raise ValueError(f"[{fn}] {what} shape {getattr(c, 'shape', type(c).__name__)} does not match "
+                             f"shape {o.shape} (leaf {k})")
+    return leaves
+
+
 # ---- reverse mode ----
 def vjp(f, *primals, has_aux=False):
-    """(f(*primals), vjp_fn) where vjp_fn(cotangents) returns the tuple of vector-Jacobian products."""
-    _check_tensors(primals, "primals", "vjp")
-    create = _nested(primals)
+    """(f(*primals), vjp_fn) where vjp_fn(cotangents), cotangents shaped as f's output, returns a tuple
+    with one vector-Jacobian product per primal, each shaped as that primal."""
+    diff = _Diff(primals, tuple(range(len(primals))), "vjp", "primals") if primals else None
+    leaves = diff.leaves if diff else []
+    create = _nested(leaves)
     with enable_grad():
-        ins = [_track(p) for p in primals]
-        out, aux = _split_aux(f(*ins), has_aux, "vjp")
-    outs = _outputs(out, "vjp")
+        ins = [_track(p) for p in leaves]
+        out, aux = _split_aux(f(*(diff.rebuild(ins) if diff else ())), has_aux, "vjp")
+    outs, out_spec = _outputs(out, "vjp")
 
     def vjp_fn(*cotangents):
-        cts = cotangents[0] if len(cotangents) == 1 and isinstance(cotangents[0], tuple) else cotangents
-        cts = _tuple(cts)
-        if len(cts) != len(outs):
-            raise ValueError(f"[vjp] expected {len(outs)} cotangents, got {len(cts)}")
-        for c, o in zip(cts, outs):
-            if not isinstance(c, Tensor) or c.shape != o.shape:
-                raise ValueError(f"[vjp] cotangent shape {getattr(c, 'shape', None)} does not match output shape "
-                                 f"{o.shape}")
-        grads = _C.grad(list(outs), ins, list(cts), True, create, True, 0)
-        return _zeros_for_none(grads, ins)
+        # vjp_fn(ct) as torch; vjp_fn(ct_1, ct_2, ...) also takes a tuple output's cotangents spread out.
+        cts = cotangents[0] if len(cotangents) == 1 else cotangents
+        if (optree.tree_structure(cts, none_is_leaf=_NONE_IS_LEAF) != out_spec
+                and optree.tree_structure(cotangents, none_is_leaf=_NONE_IS_LEAF) == out_spec):
+            cts = cotangents
+        cts = _match(cts, out_spec, "vjp", "cotangents", outs)
+        grads = _C.grad(list(outs), ins, list(cts), True, create, True, 0) if ins else ()
+        return tuple(diff.group(_zeros_for_none(grads, ins))) if diff else ()
 
     result = out if create else _detach(out)
-    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+    if has_aux:
+        return result, vjp_fn, (aux if create else _detach(aux))
+    return result, vjp_fn
 
 
 def _record(f, args, kwargs, argnums, fn):
-    """Call f with args[argnums] tracked (see _track) and the graph recorded: (tracked inputs, output,
-    create_graph) where create_graph says whether an enclosing transform differentiates the result."""
-    nums = _argnums(argnums, len(args), fn)
-    diff = [args[i] for i in nums]
-    _check_tensors(diff, "differentiated arguments", fn)
-    create = _nested(diff)
+    """Call f with the leaves of args[argnums] tracked (see _track) and the graph recorded: (the _Diff,
+    tracked leaves, output, create_graph) where create_graph says whether an enclosing transform
+    differentiates the result."""
+    diff = _Diff(args, argnums, fn)
+    create = _nested(diff.leaves)
     with enable_grad():
-        ins = list(args)
-        for i in nums:
-            ins[i] = _track(args[i])
-        out = f(*ins, **kwargs)
-    return [ins[i] for i in nums], out, create
-
-
-def _detach(x):
-    """x (a tensor, or a tuple nesting tensors and other values) with every tensor detached."""
-    if isinstance(x, Tensor):
-        return x.detach()
-    if isinstance(x, tuple):
-        return tuple(_detach(v) for v in x)
-    return x
+        tracked = [_track(x) for x in diff.leaves]
+        out = f(*diff.rebuild(tracked), **kwargs)
+    return diff, tracked, out, create
 
 
 def grad_and_value(f, argnums=0, has_aux=False):
-    """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value)."""
+    """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value); each gradient has
+    its argument's pytree structure, and a tuple argnums gives a tuple of them."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        tracked, out, create = _record(f, args, kwargs, argnums, "grad")
+        diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
         if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
             raise RuntimeError(f"[grad] the function must return a scalar (0-d) tensor, got "
@@ -138,10 +207,11 @@ def grad_and_value(f, argnums=0, has_aux=False):
             grads = _C.grad([out], tracked, None, create, create, True, 0)
         else:
             grads = (None,) * len(tracked)
-        grads = _zeros_for_none(grads, tracked)
-        g = grads[0] if isinstance(argnums, int) else grads
+        g = diff.group(_zeros_for_none(grads, tracked))
         value = out if create else out.detach()
-        return (g, (value, aux)) if has_aux else (g, value)
+        if has_aux:
+            return g, (value, aux if create else _detach(aux))
+        return g, value
     return wrapper
 
 
@@ -183,62 +253,66 @@ def _reverse_jacobian(outs, ins, create, chunk_size):
     return jac
 
 
-def _structure(jac, outs_is_tuple, argnums):
-    per_out = [j if isinstance(argnums, tuple) else j[0] for j in jac]
-    return tuple(per_out) if outs_is_tuple else per_out[0]
+def _structure(jac, out_spec, diff):
+    """jac[i][k] (output leaf i, input leaf k) as torch.func lays it out: the output's tree, each leaf of
+    which is the argnums structure (see _Diff.group) of blocks out_i.shape + in_k.shape."""
+    return out_spec.unflatten([diff.group(row) for row in jac])
 
 
 def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by reverse mode: all output directions in one batched backward pass."""
     @functools.wraps(f)
     def wrapper(*args):
-        tracked, out, create = _record(f, args, {}, argnums, "jacrev")
+        diff, tracked, out, create = _record(f, args, {}, argnums, "jacrev")
         out, aux = _split_aux(out, has_aux, "jacrev")
-        outs = _outputs(out, "jacrev")
-        jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size),
-                         isinstance(out, tuple), argnums)
-        return (jac, aux) if has_aux else jac
+        outs, out_spec = _outputs(out, "jacrev")
+        jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff)
+        return (jac, aux if create else _detach(aux)) if has_aux else jac
     return wrapper
 
 
 # ---- forward mode ----
 def jvp(f, primals, tangents, has_aux=False):
-    """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp."""
+    """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp: primals a tuple of pytrees, tangents the
+    same structure; the output and its tangent share f's output structure."""
     primals, tangents = _tuple(primals), _tuple(tangents)
-    _check_tensors(primals, "primals", "jvp")
-    _check_tensors(tangents, "tangents", "jvp")
-    if len(primals) != len(tangents):
-        raise ValueError(f"[jvp] got {len(primals)} primals and {len(tangents)} tangents")
-    for p, t in zip(primals, tangents):
+    leaves, spec = _check_leaves(primals, "jvp", "primals")
+    tans, tan_spec = _check_leaves(tangents, "jvp", "tangents")
+    if tan_spec != spec:
+        raise ValueError(f"[jvp] expected tangents with the primals' structure {spec}, got {tan_spec}")
+    for p, t in zip(leaves, tans):
         if p.shape != t.shape:
             raise ValueError(f"[jvp] tangent shape {t.shape} does not match primal shape {p.shape}")
     with forward_ad.dual_level():
-        duals = [_C.make_dual(p, t) for p, t in zip(primals, tangents)]
+        duals = spec.unflatten([_C.make_dual(p, t) for p, t in zip(leaves, tans)])
         out, aux = _split_aux(f(*duals), has_aux, "jvp")
-        outs = _outputs(out, "jvp")
+        outs, out_spec = _outputs(out, "jvp")
         res = [_C.unpack_dual(o) for o in outs]
-    prim = tuple(p for p, _ in res)
-    tang = tuple(t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device) for (_, t), o in zip(res, outs))
-    prim, tang = (prim, tang) if isinstance(out, tuple) else (prim[0], tang[0])
+        if has_aux:
+            aux = optree.tree_map(lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux,
+                                 none_is_leaf=_NONE_IS_LEAF)
+    prim = out_spec.unflatten([p for p, _ in res])
+    tang = out_spec.unflatten([t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device)
+                               for (_, t), o in zip(res, outs)])
     return (prim, tang, aux) if has_aux else (prim, tang)
 
 
-def _forward_jacobian(f, args, nums, chunk_size):
-    """jac[i][j] by forward mode: each chunk of input directions in one pass with batched tangents."""
-    per_arg = []
-    out = None
-    for j in nums:
-        x = args[j]
+def _forward_jacobian(f, diff, chunk_size):
+    """(jac[i][k], out, out_spec) by forward mode: each chunk of input leaf k's directions in one pass with
+    batched tangents."""
+    per_leaf = []
+    out = out_spec = None
+    for k, x in enumerate(diff.leaves):
         n = x.numel()
         pieces = []
         for s, e in _chunks(n, chunk_size):
             # Rows s..e of the identity, marked so matmul reads A @ seed as a slice of A^T.
             seed = _C.identity_seed(n, s, e - s, list(x.shape), x.dtype, x.device)
             with forward_ad.dual_level():
-                ins = list(args)
-                ins[j] = _C.make_dual(x, seed)
-                out = f(*ins)
-                outs = _outputs(out, "jacfwd")
+                leaves = list(diff.leaves)
+                leaves[k] = _C.make_dual(x, seed)
+                out = f(*diff.rebuild(leaves))
+                outs, out_spec = _outputs(out, "jacfwd")
                 tans = [_C.unpack_dual(o)[1] for o in outs]
             pieces.append([t if t is not None else _C.zeros([e - s] + list(o.shape), o.dtype, o.device)
                            for t, o in zip(tans, outs)])
@@ -248,25 +322,28 @@ def _forward_jacobian(f, args, nums, chunk_size):
             # (n, *out) -> (*out, *x): direction index moves last.
             t = _C.reshape(t, [n, o.numel()])
             per_out.append(_C.reshape(_C.transpose(t, 0, 1), list(o.shape) + list(x.shape)))
-        per_arg.append(per_out)
-    jac = [tuple(per_arg[a][i] for a in range(len(nums))) for i in range(len(per_arg[0]))]
-    return jac, out
+        per_leaf.append(per_out)
+    if not per_leaf:  # no input leaves: f still runs once, for the output's structure
+        out = f(*diff.args)
+        outs, out_spec = _outputs(out, "jacfwd")
+        return [() for _ in outs], out, out_spec
+    jac = [tuple(per_leaf[k][i] for k in range(len(per_leaf))) for i in range(len(per_leaf[0]))]
+    return jac, out, out_spec
 
 
 def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by forward mode: all input directions pushed through f in one pass."""
     @functools.wraps(f)
     def wrapper(*args):
-        nums = _argnums(argnums, len(args), "jacfwd")
-        _check_tensors([args[i] for i in nums], "differentiated arguments", "jacfwd")
+        diff = _Diff(args, argnums, "jacfwd")
         aux_box = []
 
         def g(*a):
             out, aux = _split_aux(f(*a), has_aux, "jacfwd")
             aux_box.append(aux)
             return out
-        jac, out = _forward_jacobian(g, args, nums, chunk_size)
-        jac = _structure(jac, isinstance(out, tuple), argnums)
+        jac, out, out_spec = _forward_jacobian(g, diff, chunk_size)
+        jac = _structure(jac, out_spec, diff)
         if has_aux:
             aux = aux_box[-1]
             return jac, _detach(aux)
@@ -275,15 +352,23 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
 
 
 def hessian(f, argnums=0):
-    """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f))."""
-    return jacfwd(jacrev(f, argnums), argnums)
+    """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
+    nesting is argnums structure x argnums structure, as torch.func.hessian."""
+    h = jacfwd(jacrev(f, argnums), argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        _Diff(args, argnums, "hessian")  # errors name hessian, not the jacfwd inside
+        return h(*args)
+    return wrapper
 
 
 def hvp(f, primals, tangents):
-    """(f(*primals), H @ tangents) by forward-over-reverse, as torch.autograd.functional.hvp returns."""
+    """(f(*primals), H @ tangents) by forward-over-reverse, as torch.autograd.functional.hvp returns;
+    primals and tangents may be pytrees."""
     primals, tangents = _tuple(primals), _tuple(tangents)
-    _check_tensors(primals, "primals", "hvp")
-    _check_tensors(tangents, "tangents", "hvp")
+    _check_leaves(primals, "hvp", "primals")
+    _check_leaves(tangents, "hvp", "tangents")
     box = []
 
     def grad_f(*xs):
@@ -297,44 +382,48 @@ def hvp(f, primals, tangents):
 
 
 def linearize(f, *primals):
-    """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents."""
-    _check_tensors(primals, "primals", "linearize")
-    out = f(*[p.detach() for p in primals])
+    """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents, tangents shaped as primals."""
+    _check_leaves(primals, "linearize", "primals")
+    out = f(*_detach(primals))
 
     def jvp_fn(*tangents):
         return jvp(f, primals, tangents)[1]
     return _detach(out), jvp_fn
 
 
-def jacobian(f, argnums=0, mode="auto", chunk_size=None):
+def jacobian(f, argnums=0, mode="auto", chunk_size=None, return_mode=False):
     """The Jacobian of f, by forward mode when the inputs are fewer than the outputs and by reverse mode
-    otherwise (mode="auto": n JVP directions against m VJP directions), or as mode="forward"/"reverse" says.
-    pyad.func.last_jacobian_mode() tells which mode the last call used."""
+    otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
+    mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used);
+    pyad.func.last_jacobian_mode() also tells the mode of the last call."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"[jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+
+    def done(jac, used):
+        _last_mode[0] = used
+        return (jac, used) if return_mode else jac
 
     @functools.wraps(f)
     def wrapper(*args):
         if mode == "forward":
-            _check_tensors([args[i] for i in _argnums(argnums, len(args), "jacobian")],
-                           "differentiated arguments", "jacobian")
-            _last_mode[0] = "forward"
-            return jacfwd(f, argnums, chunk_size=chunk_size)(*args)
+            _Diff(args, argnums, "jacobian")
+            return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
         # Evaluate once with a graph: it tells m, and reverse mode reuses it.
-        tracked, out, create = _record(f, args, {}, argnums, "jacobian")
-        outs = _outputs(out, "jacobian")
+        diff, tracked, out, create = _record(f, args, {}, argnums, "jacobian")
+        outs, out_spec = _outputs(out, "jacobian")
         n = sum(x.numel() for x in tracked)
         m = sum(o.numel() for o in outs)
         if mode == "auto" and n < m:
-            _last_mode[0] = "forward"
             del out, outs, tracked
-            return jacfwd(f, argnums, chunk_size=chunk_size)(*args)
-        _last_mode[0] = "reverse"
-        return _structure(_reverse_jacobian(outs, tracked, create, chunk_size),
-                          isinstance(out, tuple), argnums)
+            return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
+        return done(_structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff), "reverse")
     return wrapper
 
 
 def last_jacobian_mode():
-    """"forward" or "reverse": the mode the last pyad.func.jacobian call used (None before any)."""
+    """"forward" or "reverse": the mode the last pyad.func.jacobian call used (None before any). Prefer
+    jacobian(..., return_mode=True), which does not depend on which call ran last."""
     return _last_mode[0]
+
+
+from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

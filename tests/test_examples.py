@@ -62,3 +62,11 @@ def test_examples_run_as_scripts_in_quick_mode(name):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout
+
+
+def test_maml_example(capsys):
+    err, before, after = load("maml").main(quick=True)
+    out = capsys.readouterr().out
+    assert err < 1e-7  # the meta-gradient, second-order terms included, matches finite differences
+    assert after < 0.9 * before  # meta-training through the inner step lowers the held-out meta-loss
+    assert "finite differences" in out and "held-out meta-loss" in out

@@ -411,3 +411,108 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+# ---- functional_call ----
+_MISSING = object()
+
+
+def _tied_names(module):
+    """name -> the set of names sharing its tensor, for every parameter or buffer registered under more
+    than one name."""
+    by_tensor = {}
+    for name, t in [*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False)]:
+        by_tensor.setdefault(id(t), set()).add(name)
+    return {n: names for names in by_tensor.values() if len(names) > 1 for n in names}
+
+
+def _untie(module, values):
+    """values extended so that a value given for one of several tied names goes to all of them (torch's
+    tie_weights=True); different values for names of one tied tensor raise."""
+    tied = _tied_names(module)
+    given = [n for n in values if n in tied]
+    out = dict(values)
+    for name in given:
+        names = tied[name]
+        if len({id(values[n]) for n in names if n in values}) > 1:
+            raise ValueError(f"functional_call got multiple values for keys {sorted(names)}, which are tied. "
+                             "Consider using tie_weights=False")
+        for n in names:
+            out[n] = values[name]
+    return out
+
+
+def _swap(module, name, value):
+    """Put value at the dotted `name` (parameter, buffer or plain attribute) and return what was there
+    (_MISSING where nothing was; putting _MISSING back deletes the attribute)."""
+    if value is not _MISSING and value is not None and not isinstance(value, Tensor):
+        raise TypeError(f"[functional_call] the value for {name!r} must be a Tensor, got {type(value).__name__}")
+    prefix, _, attr = name.rpartition(".")
+    if attr == "":
+        raise KeyError("[functional_call] tensor name can't be empty")
+    mod = module.get_submodule(prefix)
+    for reg in (mod._parameters, mod._buffers):
+        if attr in reg:
+            orig = reg[attr]
+            if value is _MISSING:
+                del reg[attr]
+            else:
+                reg[attr] = value
+            return orig
+    orig = getattr(mod, attr) if hasattr(mod, attr) else _MISSING
+    if orig is not _MISSING and orig is not None and not isinstance(orig, Tensor):
+        raise TypeError(f"[functional_call] attribute `{name}` is a {type(orig).__name__}, not a Tensor")
+    if value is not _MISSING:
+        setattr(mod, attr, value)
+    elif hasattr(mod, attr):
+        delattr(mod, attr)
+    return orig
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    """module(*args, **kwargs) with its parameters and buffers replaced, by name, by the given tensors for
+    the call and put back afterwards (also when the call raises), as torch.func.functional_call. Gradients
+    then flow to the given tensors, so a loss is a function of a dict of parameters that pyad.func
+    transforms differentiate. parameter_and_buffer_dicts: a dict name -> tensor or a tuple/list of dicts
+    with disjoint keys; args: one value or a tuple. tie_weights: a value given for a weight registered under
+    several names replaces it under all of them. strict: the keys must be exactly the module's parameters
+    and buffers."""
+    if isinstance(parameter_and_buffer_dicts, dict):
+        values = parameter_and_buffer_dicts
+    elif isinstance(parameter_and_buffer_dicts, (tuple, list)):
+        if not all(isinstance(d, dict) for d in parameter_and_buffer_dicts):
+            raise ValueError("Expected all elements of parameter_and_buffer_dicts to be dictionaries")
+        counts = collections.Counter(k for d in parameter_and_buffer_dicts for k in d)
+        repeated = [k for k, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of functional call is ambiguous")
+        values = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
+    else:
+        raise ValueError("Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
+                         f"{type(parameter_and_buffer_dicts)}")
+    if not isinstance(module, Module):
+        raise TypeError(f"[functional_call] expected a pyad.nn.Module, got {type(module).__name__}")
+    kwargs = {} if kwargs is None else kwargs
+    args = () if args is None else args if isinstance(args, tuple) else (args,)
+    swap_in = _untie(module, values) if tie_weights else values
+    if strict:
+        valid = {n for n, _ in [*module.named_parameters(remove_duplicate=False),
+                                *module.named_buffers(remove_duplicate=False)]}
+        missing, unexpected = sorted(valid - set(swap_in)), sorted(set(swap_in) - valid)
+        errors = []
+        if unexpected:
+            errors.append(f"Unexpected key(s): {', '.join(map(repr, unexpected))}.")
+        if missing:
+            errors.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
+        if errors:
+            raise RuntimeError(f"Error(s) in reparametrizing for {type(module).__name__}:\n\t" + "\n\t".join(errors))
+    originals = []
+    try:
+        for name, value in swap_in.items():
+            originals.append((name, _swap(module, name, value)))
+        return module(*args, **kwargs)
+    finally:
+        # Reverse order, so a name swapped twice (never, short of a bug) still ends as it began.
+        now = {name: _swap(module, name, orig) for name, orig in reversed(originals)}
+        # As torch: the dict sees what the call left in the module (a forward that reassigns a buffer).
+        values.update({k: now[k] for k in values if k in now and now[k] is not _MISSING})
