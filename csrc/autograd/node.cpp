@@ -24,6 +24,34 @@ void set_grad_enabled(bool on) { t_grad_enabled = on; }
 
 Node::Node() : sequence_nr(g_sequence++) {}
 
+namespace {
+// Note [Iterative graph destruction]: nodes whose last reference was let go while an outer release_node is
+// freeing nodes; that outer call frees them in its loop.
+thread_local std::vector<std::shared_ptr<Node>> t_dying;
+thread_local bool t_freeing = false;
+}  // namespace
+
+void release_node(std::shared_ptr<Node>& n) {
+  if (!n) return;
+  if (n.use_count() != 1) {
+    n.reset();
+    return;
+  }
+  t_dying.push_back(std::move(n));
+  if (t_freeing) return;
+  t_freeing = true;
+  while (!t_dying.empty()) {
+    std::shared_ptr<Node> last = std::move(t_dying.back());
+    t_dying.pop_back();
+    last.reset();  // its destructor may queue more nodes onto t_dying
+  }
+  t_freeing = false;
+}
+
+Node::~Node() {
+  for (auto& e : next_edges) release_node(e.fn);
+}
+
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
