@@ -26,6 +26,7 @@ from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
 from . import cuda, func, nn, utils, viz  # noqa: F401
+from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
 
 __version__ = "0.1.0"
 
