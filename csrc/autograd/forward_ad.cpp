@@ -1,4 +1,5 @@
 #include "forward_ad.h"
+#include <atomic>
 #include <mutex>
 #include "../ops/ops.h"
 
@@ -6,7 +7,7 @@ namespace pyad {
 
 namespace {
 uint64_t g_next_level = 1;
-uint64_t g_level = 0;  // 0: no dual level active
+std::atomic<uint64_t> g_level{0};  // 0: no dual level active. Process-wide, as torch's levels
 std::vector<std::weak_ptr<ForwardGrad>> g_registry;  // slots holding a tangent at g_level
 std::mutex g_mutex;
 thread_local bool t_in_rule = false;
@@ -28,7 +29,7 @@ uint64_t enter_dual_level() {
 void exit_dual_level(uint64_t level) {
   std::lock_guard<std::mutex> lock(g_mutex);
   PYAD_CHECK(level == g_level && level != 0, RuntimeError, "[dual_level] exiting level ", level,
-             " but the active level is ", g_level);
+             " but the active level is ", g_level.load());
   // Dropping the tangents also breaks the cycles a tangent's graph can form with its primal.
   for (auto& w : g_registry)
     if (auto slot = w.lock()) {

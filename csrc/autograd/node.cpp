@@ -9,7 +9,7 @@ namespace pyad {
 namespace {
 std::atomic<uint64_t> g_sequence{0};
 thread_local bool t_grad_enabled = true;
-bool g_anomaly = false;
+std::atomic<bool> g_anomaly{false};  // process-wide, as torch's; read by engines in any thread
 std::function<std::string()> g_site_hook;
 }  // namespace
 

@@ -82,7 +82,12 @@ template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
 py::object binop(const Tensor& self, py::handle other) {
   Tensor o = as_operand(self, other);
   if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-  return py::cast(Reflected ? F(o, self) : F(self, o));
+  Tensor r;
+  {
+    ReleaseGilIfLarge nogil(std::max(self.numel(), o.numel()));  // Note [Releasing the GIL] (python/bind.h)
+    r = Reflected ? F(o, self) : F(self, o);
+  }
+  return py::cast(r);
 }
 
 template <Cmp C>
@@ -200,10 +205,11 @@ void init_tensor(py::module_& m) {
       .def("zero_", [](Tensor t) { return zero_(t); })
       .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); })
       // unary math as methods
-      .def("exp", &exp).def("log", &log).def("log1p", &log1p).def("sin", &sin).def("cos", &cos)
-      .def("tanh", &tanh).def("sigmoid", &sigmoid).def("relu", &relu).def("sqrt", &sqrt)
-      .def("abs", &abs).def("neg", &neg).def("sign", &sign)
-      .def("softplus", &softplus);
+      .def("exp", &unary_op<exp>).def("log", &unary_op<log>).def("log1p", &unary_op<log1p>)
+      .def("sin", &unary_op<sin>).def("cos", &unary_op<cos>).def("tanh", &unary_op<tanh>)
+      .def("sigmoid", &unary_op<sigmoid>).def("relu", &unary_op<relu>).def("sqrt", &unary_op<sqrt>)
+      .def("abs", &unary_op<abs>).def("neg", &unary_op<neg>).def("sign", &unary_op<sign>)
+      .def("softplus", &unary_op<softplus>);
 }
 
 }  // namespace pyad::python

@@ -1,4 +1,21 @@
-"""pyad.autograd: backward and grad over the C++ engine, and forward mode (forward_ad)."""
+"""pyad.autograd: backward and grad over the C++ engine, and forward mode (forward_ad).
+
+Threads (as torch):
+- Safe: building and differentiating separate graphs from several Python threads at once. Each backward is
+  independent and gives the same gradients as a single-threaded run (tests/test_threads.py); custom Functions
+  and hooks run in the thread whose backward reaches them, with the GIL.
+- Grad mode (no_grad, enable_grad, set_grad_enabled) is per thread; a new thread starts with grad enabled.
+  Checkpoint recomputation state is per thread too.
+- Process-wide: dual levels (forward_ad.dual_level: one at a time, for every thread, as torch's levels) and
+  anomaly mode (detect_anomaly switches it for all threads, as torch's), and the random generator (its calls
+  run under the GIL, so they are serialized but their order across threads is not fixed).
+- Not safe: sharing one graph between threads — two backwards through the same nodes at once, a backward while
+  another thread writes in place into a tensor the graph saved, or accumulating into the same leaf's .grad
+  from several threads at once (the result depends on the interleaving, and a retain_graph=False backward
+  frees what the other needs). Give each thread its own graph, or synchronise.
+- The GIL is released around backward, matmul and any op on 32,768 elements or more (Note [Releasing the
+  GIL] in csrc/python/bind.h), so other Python threads run meanwhile.
+"""
 from .. import _C
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from . import forward_ad  # noqa: F401
