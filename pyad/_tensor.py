@@ -20,6 +20,8 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=
     """Accumulate d(self)/d(leaf) into every leaf's .grad, as torch.Tensor.backward."""
     if inputs is not None:
         raise TypeError("[backward] the inputs= argument is not supported; use pyad.autograd.grad")
+    if gradient is not None and not isinstance(gradient, Tensor):
+        raise TypeError(f"[backward] gradient must be a Tensor or None, got {type(gradient).__name__}")
     _C.backward(self, gradient, retain_graph, create_graph)
 
 

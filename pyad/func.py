@@ -16,6 +16,11 @@ _last_mode = [None]
 
 
 # ---- argument plumbing ----
+def _check_fn(f, name):
+    if not callable(f):
+        raise TypeError(f"[{name}] expected a function, got {type(f).__name__}")
+
+
 def _tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
@@ -74,6 +79,7 @@ def _zeros_for_none(grads, like):
 # ---- reverse mode ----
 def vjp(f, *primals, has_aux=False):
     """(f(*primals), vjp_fn) where vjp_fn(cotangents) returns the tuple of vector-Jacobian products."""
+    _check_fn(f, "vjp")
     _check_tensors(primals, "primals", "vjp")
     create = _nested(primals)
     with enable_grad():
@@ -123,6 +129,7 @@ def _detach(x):
 
 def grad_and_value(f, argnums=0, has_aux=False):
     """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value)."""
+    _check_fn(f, "grad_and_value")
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         tracked, out, create = _record(f, args, kwargs, argnums, "grad")
@@ -143,6 +150,7 @@ def grad_and_value(f, argnums=0, has_aux=False):
 
 def grad(f, argnums=0, has_aux=False):
     """The gradient function of a scalar f (torch.func.grad)."""
+    _check_fn(f, "grad")
     gv = grad_and_value(f, argnums, has_aux)
 
     @functools.wraps(f)
@@ -186,6 +194,7 @@ def _structure(jac, outs_is_tuple, argnums):
 
 def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by reverse mode: all output directions in one batched backward pass."""
+    _check_fn(f, "jacrev")
     @functools.wraps(f)
     def wrapper(*args):
         tracked, out, create = _record(f, args, {}, argnums, "jacrev")
@@ -200,6 +209,7 @@ def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
 # ---- forward mode ----
 def jvp(f, primals, tangents, has_aux=False):
     """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp."""
+    _check_fn(f, "jvp")
     primals, tangents = _tuple(primals), _tuple(tangents)
     _check_tensors(primals, "primals", "jvp")
     _check_tensors(tangents, "tangents", "jvp")
@@ -251,6 +261,7 @@ def _forward_jacobian(f, args, nums, chunk_size):
 
 def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by forward mode: all input directions pushed through f in one pass."""
+    _check_fn(f, "jacfwd")
     @functools.wraps(f)
     def wrapper(*args):
         nums = _argnums(argnums, len(args), "jacfwd")
@@ -272,11 +283,13 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
 
 def hessian(f, argnums=0):
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f))."""
+    _check_fn(f, "hessian")
     return jacfwd(jacrev(f, argnums), argnums)
 
 
 def hvp(f, primals, tangents):
     """(f(*primals), H @ tangents) by forward-over-reverse, as torch.autograd.functional.hvp returns."""
+    _check_fn(f, "hvp")
     primals, tangents = _tuple(primals), _tuple(tangents)
     _check_tensors(primals, "primals", "hvp")
     _check_tensors(tangents, "tangents", "hvp")
@@ -294,6 +307,7 @@ def hvp(f, primals, tangents):
 
 def linearize(f, *primals):
     """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents."""
+    _check_fn(f, "linearize")
     _check_tensors(primals, "primals", "linearize")
     out = f(*[p.detach() for p in primals])
 
@@ -306,6 +320,7 @@ def jacobian(f, argnums=0, mode="auto", chunk_size=None):
     """The Jacobian of f, by forward mode when the inputs are fewer than the outputs and by reverse mode
     otherwise (mode="auto": n JVP directions against m VJP directions), or as mode="forward"/"reverse" says.
     pyad.func.last_jacobian_mode() tells which mode the last call used."""
+    _check_fn(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"[jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
 

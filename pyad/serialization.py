@@ -90,6 +90,8 @@ def _reduce_ex(self, protocol):
 
 
 def _deepcopy(self, memo):
+    if not isinstance(memo, dict):
+        raise TypeError(f"[__deepcopy__] memo must be a dict, got {type(memo).__name__}")
     if not self.is_leaf:
         raise RuntimeError(f"[deepcopy] {_NON_LEAF_DEEPCOPY}")
     if id(self) in memo:

@@ -148,10 +148,14 @@ void init_tensor(py::module_& m) {
       .def("numel", [](const Tensor& t) { return t.numel(); })
       .def("stride", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.strides()));
+        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[stride] dim must be an int, got ",
+                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
         return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
       }, py::arg("dim") = py::none())
       .def("size", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.shape()));
+        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[size] dim must be an int, got ",
+                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
         return py::int_(t.size(dim.cast<int64_t>()));
       }, py::arg("dim") = py::none())
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })

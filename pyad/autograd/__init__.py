@@ -24,8 +24,18 @@ from .anomaly_mode import detect_anomaly, is_anomaly_enabled  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
 
+def _check_tensors(x, what, op, none_ok=False):
+    items = x if isinstance(x, (list, tuple)) else [x]
+    for t in items:
+        if not (isinstance(t, _C.Tensor) or (none_ok and t is None)):
+            raise TypeError(f"[{op}] {what} must be Tensors{' or None' if none_ok else ''} (or a sequence of them), "
+                            f"got {type(t).__name__}")
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate gradients of `tensors` (seeded with `grad_tensors`) into the leaves' .grad."""
+    _check_tensors(tensors, "tensors", "backward")
+    _check_tensors(grad_tensors, "grad_tensors", "backward", none_ok=True)
     _C.backward(tensors, grad_tensors, retain_graph, create_graph)
 
 
@@ -36,6 +46,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     With is_grads_batched=True the first dim of every grad_output is a batch of cotangents, all pulled back in
     one pass (the results carry the same leading dim), as torch's option of that name.
     """
+    _check_tensors(outputs, "outputs", "grad")
+    _check_tensors(inputs, "inputs", "grad")
+    _check_tensors(grad_outputs, "grad_outputs", "grad", none_ok=True)
     single = isinstance(inputs, _C.Tensor)
     return _C.grad(outputs, [inputs] if single else list(inputs), grad_outputs, retain_graph, create_graph,
                    allow_unused, 1 if is_grads_batched else 0)
