@@ -21,9 +21,14 @@ py=${PYTHON:-python}
 build=build/sanitize-$mode
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYAD_ENABLE_CUDA=OFF "${flags[@]}" \
   -DPython_EXECUTABLE="$(command -v "$py")" -Dpybind11_DIR="$("$py" -m pybind11 --cmakedir)" >/dev/null
-cmake --build "$build" -j "${JOBS:-2}"
+cmake --build "$build" -j "${JOBS:-2}" >/dev/null
 pkg=$build/pkg
 rm -rf "$pkg" && mkdir -p "$pkg" && cp -r pyad "$pkg/" && cp "$build"/_C*.so "$pkg/pyad/"
+# An editable install of pyad redirects `import pyad` to itself ahead of PYTHONPATH: drop that finder.
+cat > "$pkg/sitecustomize.py" <<'PY'
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
+PY
 export PYTHONPATH=$PWD/$pkg
 if [ "$mode" = asan ]; then
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
