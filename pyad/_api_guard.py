@@ -29,8 +29,10 @@ def guard(fn, name):
         except OverflowError as e:
             raise ValueError(f"[{name}] argument out of range: {e}") from None
         except _RETAG as e:
-            if type(e) in _RETAG and not names_op(str(e), name):
-                raise type(e)(f"[{name}] {e}") from None
+            if not names_op(str(e), name):
+                # (NumPy's _ArrayMemoryError and the like come back as their documented base class.)
+                base = type(e) if type(e) in _RETAG else next(b for b in _RETAG if isinstance(e, b))
+                raise base(f"[{name}] {e}") from None
             raise
     guarded.__wrapped_by_guard__ = True
     return guarded

@@ -75,3 +75,22 @@ FOUND = [
 def test_found_by_the_fuzzer(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_the_guard_tags_subclasses_with_their_documented_base():
+    # Found at 100,000 calls: NumPy's _ArrayMemoryError ("Unable to allocate 64.0 GiB ...") came out untagged.
+    from pyad._api_guard import guard
+
+    class ArrayMemoryError(MemoryError):
+        pass
+
+    def f():
+        raise ArrayMemoryError("Unable to allocate 64.0 GiB")
+
+    with pytest.raises(MemoryError, match=r"^\[f\] Unable to allocate"):
+        guard(f, "f")()
+    with pytest.raises(TypeError, match=r"^\[f\] invalid argument"):
+        guard(lambda: None.shape, "f")()
+    with pytest.raises(ValueError, match=r"^\[f\] argument out of range"):
+        guard(lambda: (1).to_bytes(1, "little", signed=False) and int(1e308) and (2**70).to_bytes(1, "little"),
+              "f")()
