@@ -32,10 +32,14 @@ PY
 export PYTHONPATH=$PWD/$pkg
 if [ "$mode" = asan ]; then
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=3072:abort_on_error=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # Reports also go to files: pytest captures stderr, and an aborting process takes the capture with it.
+  rm -f "$PWD/$build"/report.*
+  export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=3072:abort_on_error=1:log_path=$PWD/$build/report
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$PWD/$build/report
   export PYAD_FUZZ_NO_RLIMIT=1  # ASan reserves terabytes of address space: no RLIMIT_AS for the workers
 fi
 "$py" -c "import pyad, sys; assert pyad._C.__file__.startswith('$PWD/$pkg'), pyad._C.__file__; print('pyad._C:', pyad._C.__file__)"
 "$py" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests
 "$py" tests/fuzz.py --calls "${FUZZ_CALLS:-20000}"
+if ls "$build"/report.* >/dev/null 2>&1; then echo "sanitizer reports in $build/report.*" >&2; exit 1; fi
+echo "sanitizer ($mode): no reports"

@@ -212,6 +212,7 @@ Tensor view_of_storage(const Tensor& base, const Shape& shape, const Shape& stri
              "[unpickle] expected a flat storage tensor");
   PYAD_CHECK(shape.size() == strides.size(), ValueError, "[unpickle] shape ", shape_str(shape), " and strides ",
              shape_str(strides), " differ in length");
+  PYAD_CHECK(offset >= 0, ValueError, "[unpickle] negative storage offset ", offset);  // (before the sums below)
   int64_t last = offset;
   bool empty_view = false;
   for (size_t i = 0; i < shape.size(); ++i) {
