@@ -24,7 +24,8 @@ def test_training_steps_keep_memory_flat():
     allocated, rss, losses = flat_memory.run(3000, samples=10, warmup=500)
     # pyad's own allocator: exactly the same bytes live after every step (parameters and inputs).
     assert len(set(allocated)) == 1, allocated
-    assert max(rss) - min(rss) < RSS_TOLERANCE, [r / 2**20 for r in rss]
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # AddressSanitizer keeps freed memory in quarantine
+        assert max(rss) - min(rss) < RSS_TOLERANCE, [r / 2**20 for r in rss]
     assert losses[-1] < losses[0]  # it trains
 
 

@@ -94,3 +94,15 @@ def test_the_guard_tags_subclasses_with_their_documented_base():
     with pytest.raises(ValueError, match=r"^\[f\] argument out of range"):
         guard(lambda: (1).to_bytes(1, "little", signed=False) and int(1e308) and (2**70).to_bytes(1, "little"),
               "f")()
+
+
+def test_int64_overflow_wraps_around_as_torch():
+    # Found by the fuzzer under UBSan (tools/sanitize_tests.sh): negating INT64_MIN was undefined behaviour
+    # in the kernel (as were +, -, * overflowing); torch wraps around.
+    import torch
+    lo, hi = -2**63, 2**63 - 1
+    a, ta = pyad.tensor([lo, hi, 3]), torch.tensor([lo, hi, 3])
+    cases = [(-a, -ta), (a.abs(), ta.abs()), (a + 1, ta + 1), (a - 1, ta - 1), (a * 3, ta * 3),
+             (a ** 3, ta ** 3), (pyad.neg(a), torch.neg(ta))]
+    for got, want in cases:
+        assert got.tolist() == want.tolist()

@@ -39,7 +39,9 @@ if [ "$mode" = asan ]; then
   export PYAD_FUZZ_NO_RLIMIT=1  # ASan reserves terabytes of address space: no RLIMIT_AS for the workers
 fi
 "$py" -c "import pyad, sys; assert pyad._C.__file__.startswith('$PWD/$pkg'), pyad._C.__file__; print('pyad._C:', pyad._C.__file__)"
-"$py" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests
-"$py" tests/fuzz.py --calls "${FUZZ_CALLS:-20000}"
+status=0
+"$py" -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests || status=$?
+"$py" tests/fuzz.py --calls "${FUZZ_CALLS:-20000}" || status=$?
 if ls "$build"/report.* >/dev/null 2>&1; then echo "sanitizer reports in $build/report.*" >&2; exit 1; fi
-echo "sanitizer ($mode): no reports"
+echo "sanitizer ($mode): no reports (pytest and fuzz exit status: $status)"
+exit $status
