@@ -131,13 +131,17 @@ def test_the_gil_is_released_around_backward_and_large_kernels():
     try:
         time.sleep(0.01)
         for name, call in calls.items():
-            before = ticks[0]
-            call()
-            during[name] = ticks[0] - before
+            # The best of three: on a loaded machine the other thread may not be scheduled during one call.
+            # (With the GIL held it could tick at most once, at the call's start.)
+            during[name] = 0
+            for _ in range(1 if name == "backward" else 3):
+                before = ticks[0]
+                call()
+                during[name] = max(during[name], ticks[0] - before)
     finally:
         stop.set()
         t.join()
-    assert all(n >= 3 for n in during.values()), f"ticks of the other thread during each call: {during}"
+    assert all(n >= 2 for n in during.values()), f"ticks of the other thread during each call: {during}"
 
 
 def test_custom_function_and_hooks_under_threads_with_create_graph():
