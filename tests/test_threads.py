@@ -111,12 +111,13 @@ def test_the_gil_is_released_around_backward_and_large_kernels():
     # not run at all until the call returns.
     a = pyad.randn(300, 300, dtype=pyad.float64, requires_grad=True)
     big = pyad.randn(4_000_000, dtype=pyad.float64)
+    m = pyad.randn(800, 800, dtype=pyad.float64)  # (a 300 x 300 product is over too soon to be seen)
     y = a
     for _ in range(30):
         y = (y @ a).tanh()
     loss = y.sum()
     calls = {"exp": lambda: big.exp(), "add": lambda: big + big, "sum": lambda: pyad.sum(big),
-             "softmax": lambda: pyad.softmax(big, 0), "matmul": lambda: a.detach() @ a.detach(),
+             "softmax": lambda: pyad.softmax(big, 0), "matmul": lambda: m @ m,
              "backward": lambda: loss.backward()}
     ticks, stop = [0], threading.Event()
 
