@@ -26,6 +26,7 @@ from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
 from . import cuda, func, nn, optim, utils, viz  # noqa: F401
+from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
 
 __version__ = "0.1.0"
 
@@ -63,3 +64,27 @@ def max_memory_allocated(device="cpu"):
 
 def reset_peak_memory_stats(device="cpu"):
     _C.reset_peak_memory_stats(_C.device(str(device)))
+
+
+def _guard_public_api():
+    # Note in pyad/_api_guard.py: uniform exceptions for bad arguments. Functions written in Python are guarded
+    # (C++ ones raise properly already, and the hot Tensor operators stay unwrapped); those that run user code
+    # are left alone.
+    import inspect
+    import types
+
+    from . import _api_guard
+    from .nn import functional as _nnf
+    g = globals()
+    own = [n for n, f in g.items() if not n.startswith("_") and isinstance(f, types.FunctionType)
+           and n not in ("load", "save")]
+    _api_guard.guard_namespace(inspect.getmodule(_guard_public_api), own)
+    _api_guard.guard_namespace(_nnf, [n for n in dir(_nnf) if not n.startswith("_")
+                                      and isinstance(getattr(_nnf, n), types.FunctionType)])
+    user_code = {"backward", "register_hook", "retain_grad"}
+    for n, f in list(vars(Tensor).items()):
+        if isinstance(f, types.FunctionType) and n not in user_code and n not in ("__deepcopy__", "__reduce_ex__"):
+            setattr(Tensor, n, _api_guard.guard(f, n))
+
+
+_guard_public_api()

@@ -18,6 +18,8 @@ def _method(fn):
 @_method
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into every leaf's .grad, as torch.Tensor.backward."""
+    if gradient is not None and not isinstance(gradient, Tensor):
+        raise TypeError(f"[backward] gradient must be a Tensor or None, got {type(gradient).__name__}")
     _C.backward(self, gradient, retain_graph, create_graph, _inputs_arg(inputs))
 
 
@@ -25,7 +27,10 @@ def _inputs_arg(inputs):
     """backward's inputs=: a Tensor or a sequence of them (None: every leaf)."""
     if inputs is None or isinstance(inputs, Tensor):
         return inputs
-    return list(inputs)
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else None
+    if items is None or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"[backward] inputs must be a Tensor or a sequence of Tensors, got {type(inputs).__name__}")
+    return items
 
 
 @_method

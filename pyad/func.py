@@ -32,6 +32,11 @@ _last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=
 _NONE_IS_LEAF = True
 
 
+def _check_fn(f, name):
+    if not callable(f):
+        raise TypeError(f"[{name}] expected a function, got {type(f).__name__}")
+
+
 def _tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
@@ -157,6 +162,7 @@ def _match(tree, spec, fn, what, like):
 def vjp(f, *primals, has_aux=False):
     """(f(*primals), vjp_fn) where vjp_fn(cotangents), cotangents shaped as f's output, returns a tuple
     with one vector-Jacobian product per primal, each shaped as that primal."""
+    _check_fn(f, "vjp")
     diff = _Diff(primals, tuple(range(len(primals))), "vjp", "primals") if primals else None
     leaves = diff.leaves if diff else []
     create = _nested(leaves)
@@ -196,6 +202,7 @@ def _record(f, args, kwargs, argnums, fn):
 def grad_and_value(f, argnums=0, has_aux=False):
     """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value); each gradient has
     its argument's pytree structure, and a tuple argnums gives a tuple of them."""
+    _check_fn(f, "grad_and_value")
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
@@ -217,6 +224,7 @@ def grad_and_value(f, argnums=0, has_aux=False):
 
 def grad(f, argnums=0, has_aux=False):
     """The gradient function of a scalar f (torch.func.grad)."""
+    _check_fn(f, "grad")
     gv = grad_and_value(f, argnums, has_aux)
 
     @functools.wraps(f)
@@ -261,6 +269,7 @@ def _structure(jac, out_spec, diff):
 
 def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by reverse mode: all output directions in one batched backward pass."""
+    _check_fn(f, "jacrev")
     @functools.wraps(f)
     def wrapper(*args):
         diff, tracked, out, create = _record(f, args, {}, argnums, "jacrev")
@@ -275,6 +284,7 @@ def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
 def jvp(f, primals, tangents, has_aux=False):
     """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp: primals a tuple of pytrees, tangents the
     same structure; the output and its tangent share f's output structure."""
+    _check_fn(f, "jvp")
     primals, tangents = _tuple(primals), _tuple(tangents)
     leaves, spec = _check_leaves(primals, "jvp", "primals")
     tans, tan_spec = _check_leaves(tangents, "jvp", "tangents")
@@ -333,6 +343,7 @@ def _forward_jacobian(f, diff, chunk_size):
 
 def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
     """The Jacobian by forward mode: all input directions pushed through f in one pass."""
+    _check_fn(f, "jacfwd")
     @functools.wraps(f)
     def wrapper(*args):
         diff = _Diff(args, argnums, "jacfwd")
@@ -354,6 +365,7 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
 def hessian(f, argnums=0):
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
     nesting is argnums structure x argnums structure, as torch.func.hessian."""
+    _check_fn(f, "hessian")
     h = jacfwd(jacrev(f, argnums), argnums)
 
     @functools.wraps(f)
@@ -366,6 +378,7 @@ def hessian(f, argnums=0):
 def hvp(f, primals, tangents):
     """(f(*primals), H @ tangents) by forward-over-reverse, as torch.autograd.functional.hvp returns;
     primals and tangents may be pytrees."""
+    _check_fn(f, "hvp")
     primals, tangents = _tuple(primals), _tuple(tangents)
     _check_leaves(primals, "hvp", "primals")
     _check_leaves(tangents, "hvp", "tangents")
@@ -383,6 +396,7 @@ def hvp(f, primals, tangents):
 
 def linearize(f, *primals):
     """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents, tangents shaped as primals."""
+    _check_fn(f, "linearize")
     _check_leaves(primals, "linearize", "primals")
     out = f(*_detach(primals))
 
@@ -396,6 +410,7 @@ def jacobian(f, argnums=0, mode="auto", chunk_size=None, return_mode=False):
     otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
     mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used);
     pyad.func.last_jacobian_mode() also tells the mode of the last call."""
+    _check_fn(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"[jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
 

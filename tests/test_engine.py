@@ -924,7 +924,8 @@ def test_no_leak_in_training_loop():
     mem1 = pyad.memory_allocated()
     rss1 = _rss_bytes()
     assert mem1 == mem0, f"pyad storage grew by {mem1 - mem0} bytes"
-    assert rss1 - rss0 < 4 * 2 ** 20, f"RSS grew by {(rss1 - rss0) / 2 ** 20:.1f} MiB"
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # AddressSanitizer keeps freed memory in quarantine
+        assert rss1 - rss0 < 4 * 2 ** 20, f"RSS grew by {(rss1 - rss0) / 2 ** 20:.1f} MiB"
 
 
 @cpu_only

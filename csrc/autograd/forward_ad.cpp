@@ -8,7 +8,7 @@
 namespace pyad {
 
 namespace detail {
-uint64_t g_innermost = 0;
+std::atomic<uint64_t> g_innermost{0};  // process-wide, as torch's levels; written under g_mutex
 }
 using detail::g_innermost;
 

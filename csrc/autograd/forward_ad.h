@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 // Forward mode. A tangent is an ordinary tensor attached to a primal at a dual
 // level; a missing tangent is a symbolic zero (an undefined Tensor) and is
 // never materialised.
@@ -76,14 +77,14 @@ struct HideLevelsGuard {
 Tensor without_hidden_tangents(const Tensor& t);
 
 namespace detail {
-extern uint64_t g_innermost;  // the innermost active level, 0 when none: every op's first (inlined) check
+extern std::atomic<uint64_t> g_innermost;  // the innermost active level, 0 when none: every op's first (inlined) check
 }
 
 // The forward-mode step of an op: for each level at which an input carries a tangent, run `rule` (which
 // returns the output's tangent at that level, or undefined for zero) and attach it. Note [Nested dual levels]
 template <class Rule>
 void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
-  if (detail::g_innermost == 0) return;
+  if (detail::g_innermost.load(std::memory_order_relaxed) == 0) return;
   for (uint64_t level = next_tangent_level(inputs, 0); level != 0; level = next_tangent_level(inputs, level)) {
     Tensor t;
     {

@@ -11,7 +11,7 @@ namespace pyad {
 namespace {
 std::atomic<uint64_t> g_sequence{0};
 thread_local bool t_grad_enabled = true;
-bool g_anomaly = false;
+std::atomic<bool> g_anomaly{false};  // process-wide, as torch's; read by engines in any thread
 std::function<std::string()> g_site_hook;
 }  // namespace
 
@@ -28,11 +28,35 @@ Node::Node() : sequence_nr(g_sequence++) {}
 
 namespace {
 void (*g_wrapper_release)(Node&) = nullptr;
-}
+
+// Note [Iterative graph destruction]: nodes whose last reference was let go while an outer release_node is
+// freeing nodes; that outer call frees them in its loop.
+thread_local std::vector<std::shared_ptr<Node>> t_dying;
+thread_local bool t_freeing = false;
+}  // namespace
+
 void set_node_wrapper_release(void (*release)(Node&)) { g_wrapper_release = release; }
+
+void release_node(std::shared_ptr<Node>& n) {
+  if (!n) return;
+  if (n.use_count() != 1) {
+    n.reset();
+    return;
+  }
+  t_dying.push_back(std::move(n));
+  if (t_freeing) return;
+  t_freeing = true;
+  while (!t_dying.empty()) {
+    std::shared_ptr<Node> last = std::move(t_dying.back());
+    t_dying.pop_back();
+    last.reset();  // its destructor may queue more nodes onto t_dying
+  }
+  t_freeing = false;
+}
 
 Node::~Node() {
   if (py_wrapper && g_wrapper_release) g_wrapper_release(*this);
+  for (auto& e : next_edges) release_node(e.fn);
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {

@@ -9,6 +9,16 @@
 // reduce a broadcast gradient back to that shape and cast it, in one place,
 // instead of every rule doing it by hand.
 //
+// Note [Iterative graph destruction]
+// A graph is a chain of shared_ptrs (Node -> next_edges -> Node, and
+// Tensor -> grad_fn -> Node), so freeing the last handle of a long chain
+// would run one destructor inside the next, a million deep for a
+// 1,000,000-op chain: a stack overflow. Every shared_ptr<Node> that a Node or
+// a TensorImpl owns is therefore let go through release_node(): the last
+// reference is moved to a per-thread list and the outermost release frees the
+// list in a loop (torch's deleteNode/gatherFunctions), so the stack depth
+// stays constant whatever the graph's length.
+//
 // Note [Leaves and AccumulateGrad]
 // A leaf that requires grad is reached through an AccumulateGrad node that
 // holds the leaf strongly; the leaf holds it weakly (grad_accumulator), so
@@ -120,7 +130,7 @@ struct Node : std::enable_shared_from_this<Node> {
   bool py_wrapper_owned = false;
 
   Node();
-  virtual ~Node();
+  virtual ~Node();  // Note [Iterative graph destruction]
   virtual std::string name() const = 0;
   virtual uint32_t num_outputs() const { return 1; }
   // Gradients of the outputs (undefined = zero) -> gradients of the inputs, one per next edge.

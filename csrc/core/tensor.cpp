@@ -4,6 +4,8 @@ namespace pyad {
 
 int64_t Tensor::size(int64_t dim) const { return impl_->shape[wrap_dim(dim, ndim(), "size")]; }
 
+TensorImpl::~TensorImpl() { release_node(grad_fn); }
+
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (int64_t i = ndim() - 1; i >= 0; --i) {

@@ -93,7 +93,12 @@ struct TensorImpl {
   int64_t identity_seed_offset = -1;
 
   Device device() const { return storage ? storage->device : Device{}; }
+  ~TensorImpl();  // lets grad_fn go through release_node (Note [Iterative graph destruction], autograd/node.h)
 };
+
+// Drop n; if it was the last reference, the node is freed from a loop rather than inside this call's caller
+// (Note [Iterative graph destruction], autograd/node.h; defined in autograd/node.cpp).
+void release_node(std::shared_ptr<Node>& n);
 
 // One tangent per dual level (Note [Nested dual levels] in autograd/forward_ad.h), in the order they were set;
 // rarely more than two entries.

@@ -13,8 +13,21 @@
 
 namespace pyad::math {
 
+// Signed integer overflow is undefined behaviour in C++ (UBSan reports it); torch's int64 arithmetic wraps
+// around, so integer +, -, * and negation compute in the unsigned type (modular) and convert back.
+template <class T> constexpr bool kSignedInt = std::is_integral_v<T> && std::is_signed_v<T>;
+template <class T> PYAD_HD T wrap_add(T a, T b) {
+  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) + U(b)); } else { return a + b; }
+}
+template <class T> PYAD_HD T wrap_sub(T a, T b) {
+  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) - U(b)); } else { return a - b; }
+}
+template <class T> PYAD_HD T wrap_mul(T a, T b) {
+  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) * U(b)); } else { return a * b; }
+}
+
 // ---- unary ----
-struct Neg { template <class T> PYAD_HD T operator()(T x) const { return -x; } };
+struct Neg { template <class T> PYAD_HD T operator()(T x) const { return wrap_sub(T(0), x); } };
 struct Exp { template <class T> PYAD_HD T operator()(T x) const { return std::exp(x); } };
 struct Log { template <class T> PYAD_HD T operator()(T x) const { return std::log(x); } };
 struct Log1p { template <class T> PYAD_HD T operator()(T x) const { return std::log1p(x); } };
@@ -22,7 +35,7 @@ struct Sin { template <class T> PYAD_HD T operator()(T x) const { return std::si
 struct Cos { template <class T> PYAD_HD T operator()(T x) const { return std::cos(x); } };
 struct Tanh { template <class T> PYAD_HD T operator()(T x) const { return std::tanh(x); } };
 struct Sqrt { template <class T> PYAD_HD T operator()(T x) const { return std::sqrt(x); } };
-struct Abs { template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? -x : x; } };
+struct Abs { template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? wrap_sub(T(0), x) : x; } };
 // sign(NaN) is 0, as torch.
 struct Sign {
   template <class T> PYAD_HD T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
@@ -46,9 +59,9 @@ struct Softplus {
 };
 
 // ---- binary ----
-struct Add { template <class T> PYAD_HD T operator()(T a, T b) const { return a + b; } };
-struct Sub { template <class T> PYAD_HD T operator()(T a, T b) const { return a - b; } };
-struct Mul { template <class T> PYAD_HD T operator()(T a, T b) const { return a * b; } };
+struct Add { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_add(a, b); } };
+struct Sub { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_sub(a, b); } };
+struct Mul { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_mul(a, b); } };
 struct Div { template <class T> PYAD_HD T operator()(T a, T b) const { return a / b; } };
 struct Pow {
   template <class T> PYAD_HD T operator()(T a, T b) const {
@@ -56,7 +69,7 @@ struct Pow {
       // By squaring; negative exponents give 0 except for bases +-1, as torch.
       if (b < 0) return a == 1 ? T(1) : (a == -1 ? (b % 2 ? T(-1) : T(1)) : T(0));
       T r = 1;
-      for (T e = b, base = a; e; e >>= 1, base *= base) if (e & 1) r *= base;
+      for (T e = b, base = a; e; e >>= 1, base = wrap_mul(base, base)) if (e & 1) r = wrap_mul(r, base);
       return r;
     } else {
       return std::pow(a, b);

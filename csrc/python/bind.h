@@ -4,6 +4,7 @@
 // `x.grad is x.grad` holds while the object lives) and the init functions.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <optional>
 #include "../core/tensor.h"
 #include "node_wrapper.h"
 
@@ -38,6 +39,26 @@ struct type_caster<std::shared_ptr<pyad::Node>> : copyable_holder_caster<pyad::N
 }  // namespace pybind11::detail
 
 namespace pyad::python {
+
+// Note [Releasing the GIL]
+// An op on a large operand runs without the GIL, so that other Python threads run meanwhile (backward and
+// matmul always do). Everything in the core that calls into Python takes the GIL first: custom Functions,
+// hooks, checkpoint recomputation, the anomaly-mode site hook, and the deleters of Python-owned memory.
+// Small ops keep it: releasing and retaking costs more than they do.
+constexpr int64_t kReleaseGilNumel = int64_t(1) << 15;
+struct ReleaseGilIfLarge {
+  std::optional<py::gil_scoped_release> release;
+  explicit ReleaseGilIfLarge(int64_t numel) {
+    if (numel >= kReleaseGilNumel) release.emplace();
+  }
+};
+
+// A unary op bound so that it releases the GIL on large inputs.
+template <Tensor (*F)(const Tensor&)>
+Tensor unary_op(const Tensor& x) {
+  ReleaseGilIfLarge nogil(x.numel());
+  return F(x);
+}
 
 void init_tensor(py::module_& m);
 void init_ops(py::module_& m);

@@ -198,9 +198,44 @@ Tensor from_numpy(py::array a) {
   return Tensor(std::move(impl));
 }
 
+// Copying and pickling (pyad/_serialization.py): the whole storage behind t as a flat tensor of t's dtype
+// (no history), and its identity, so that views copied together can share a copy.
+py::tuple storage_of(const Tensor& t) {
+  const int64_t n = static_cast<int64_t>(t->storage->nbytes / itemsize(t.dtype()));
+  return py::make_tuple(reinterpret_cast<uintptr_t>(t->storage.get()), make_view(t, {n}, {1}, 0));
+}
+
+// A view of storage tensor `base` (from storage_of) with the given geometry, checked against the storage's
+// extent: the geometry may come from a file.
+Tensor view_of_storage(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+  PYAD_CHECK(base.ndim() == 1 && base.strides()[0] == 1 && base->offset == 0, ValueError,
+             "[unpickle] expected a flat storage tensor");
+  PYAD_CHECK(shape.size() == strides.size(), ValueError, "[unpickle] shape ", shape_str(shape), " and strides ",
+             shape_str(strides), " differ in length");
+  PYAD_CHECK(offset >= 0, ValueError, "[unpickle] negative storage offset ", offset);  // (before the sums below)
+  int64_t last = offset;
+  bool empty_view = false;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    PYAD_CHECK(shape[i] >= 0 && strides[i] >= 0, ValueError, "[unpickle] negative size or stride in shape ",
+               shape_str(shape), " strides ", shape_str(strides));
+    if (shape[i] == 0) empty_view = true;
+    else PYAD_CHECK(strides[i] == 0 || shape[i] - 1 <= (INT64_MAX - last) / strides[i], ValueError,
+                    "[unpickle] view extent overflows");
+    if (shape[i] > 0) last += (shape[i] - 1) * strides[i];
+  }
+  PYAD_CHECK(offset >= 0 && (empty_view ? offset <= base.numel() : last < base.numel()), ValueError,
+             "[unpickle] a view of shape ", shape_str(shape), ", strides ", shape_str(strides), " and offset ",
+             offset, " does not fit in a storage of ", base.numel(), " elements");
+  Tensor v = make_view(base, shape, strides, offset);
+  v->is_view = false;
+  return v;
+}
+
 }  // namespace
 
 void init_interop(py::module_& m) {
+  m.def("storage_of", &storage_of);
+  m.def("view_of_storage", &view_of_storage);
   m.def("from_numpy", &from_numpy);
   m.def("to_numpy", &to_numpy);
   m.def("to_dlpack", &to_dlpack, py::arg("tensor"), py::arg("versioned") = false);

@@ -16,6 +16,12 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const pyad::RuntimeError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "[allocate] out of memory: the tensor does not fit in the memory available");
+    } catch (const py::cast_error& e) {
+      // An argument of the wrong Python type met a conversion inside a binding: a TypeError, as torch's
+      // (pybind11 would say RuntimeError).
+      PyErr_SetString(PyExc_TypeError, (std::string("[pyad] argument of the wrong type: ") + e.what()).c_str());
     }
   });
   pyad::python::init_tensor(m);

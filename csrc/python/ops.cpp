@@ -21,14 +21,18 @@ template <Tensor (*F)(const Tensor&, const Tensor&)>
 auto binary(const char* op) {
   return [op](py::handle a, py::handle b) {
     py::detail::make_caster<Tensor> ca;
+    Tensor ta, tb;
     if (!a.is_none() && ca.load(a, false)) {
-      Tensor ta = py::detail::cast_op<Tensor>(ca);
-      return F(ta, operand(ta, b, op));
+      ta = py::detail::cast_op<Tensor>(ca);
+      tb = operand(ta, b, op);
+    } else {
+      py::detail::make_caster<Tensor> cb;
+      PYAD_CHECK(!b.is_none() && cb.load(b, false), TypeError, "[", op, "] expected at least one Tensor argument");
+      tb = py::detail::cast_op<Tensor>(cb);
+      ta = operand(tb, a, op);
     }
-    py::detail::make_caster<Tensor> cb;
-    PYAD_CHECK(!b.is_none() && cb.load(b, false), TypeError, "[", op, "] expected at least one Tensor argument");
-    Tensor tb = py::detail::cast_op<Tensor>(cb);
-    return F(operand(tb, a, op), tb);
+    ReleaseGilIfLarge nogil(std::max(ta.numel(), tb.numel()));  // Note [Releasing the GIL]
+    return F(ta, tb);
   };
 }
 
@@ -72,10 +76,10 @@ void init_ops(py::module_& m) {
   m.def("get_num_threads", [] { return kernels::blas_threads(); });
 
   // elementwise
-  m.def("exp", &pyad::exp); m.def("log", &pyad::log); m.def("log1p", &pyad::log1p);
-  m.def("sin", &pyad::sin); m.def("cos", &pyad::cos); m.def("tanh", &pyad::tanh);
-  m.def("sigmoid", &pyad::sigmoid); m.def("relu", &pyad::relu); m.def("softplus", &pyad::softplus);
-  m.def("sqrt", &pyad::sqrt); m.def("abs", &pyad::abs); m.def("neg", &pyad::neg); m.def("sign", &pyad::sign);
+  m.def("exp", &unary_op<pyad::exp>); m.def("log", &unary_op<pyad::log>); m.def("log1p", &unary_op<pyad::log1p>);
+  m.def("sin", &unary_op<pyad::sin>); m.def("cos", &unary_op<pyad::cos>); m.def("tanh", &unary_op<pyad::tanh>);
+  m.def("sigmoid", &unary_op<pyad::sigmoid>); m.def("relu", &unary_op<pyad::relu>); m.def("softplus", &unary_op<pyad::softplus>);
+  m.def("sqrt", &unary_op<pyad::sqrt>); m.def("abs", &unary_op<pyad::abs>); m.def("neg", &unary_op<pyad::neg>); m.def("sign", &unary_op<pyad::sign>);
   m.def("add", binary<pyad::add>("add")); m.def("sub", binary<pyad::sub>("sub"));
   m.def("mul", binary<pyad::mul>("mul")); m.def("div", binary<pyad::div>("div"));
   m.def("pow", [](py::handle a, py::handle b) {
@@ -108,15 +112,41 @@ void init_ops(py::module_& m) {
   });
 
   // reductions
-  m.def("sum", [](const Tensor& x, py::handle dim, bool keepdim) { return sum(x, dims_arg(dim), keepdim); });
-  m.def("mean", [](const Tensor& x, py::handle dim, bool keepdim) { return mean(x, dims_arg(dim), keepdim); });
-  m.def("amax", [](const Tensor& x, py::handle dim, bool keepdim) { return amax(x, dims_arg(dim), keepdim); });
-  m.def("amin", [](const Tensor& x, py::handle dim, bool keepdim) { return amin(x, dims_arg(dim), keepdim); });
-  m.def("logsumexp", [](const Tensor& x, py::handle dim, bool keepdim) { return logsumexp(x, dims_arg(dim), keepdim); });
+  m.def("sum", [](const Tensor& x, py::handle dim, bool keepdim) {
+    auto d = dims_arg(dim);
+    ReleaseGilIfLarge nogil(x.numel());
+    return sum(x, d, keepdim);
+  });
+  m.def("mean", [](const Tensor& x, py::handle dim, bool keepdim) {
+    auto d = dims_arg(dim);
+    ReleaseGilIfLarge nogil(x.numel());
+    return mean(x, d, keepdim);
+  });
+  m.def("amax", [](const Tensor& x, py::handle dim, bool keepdim) {
+    auto d = dims_arg(dim);
+    ReleaseGilIfLarge nogil(x.numel());
+    return amax(x, d, keepdim);
+  });
+  m.def("amin", [](const Tensor& x, py::handle dim, bool keepdim) {
+    auto d = dims_arg(dim);
+    ReleaseGilIfLarge nogil(x.numel());
+    return amin(x, d, keepdim);
+  });
+  m.def("logsumexp", [](const Tensor& x, py::handle dim, bool keepdim) {
+    auto d = dims_arg(dim);
+    ReleaseGilIfLarge nogil(x.numel());
+    return logsumexp(x, d, keepdim);
+  });
   m.def("max_dim", [](const Tensor& x, int64_t dim, bool keepdim) { return max_dim(x, dim, keepdim); });
   m.def("min_dim", [](const Tensor& x, int64_t dim, bool keepdim) { return min_dim(x, dim, keepdim); });
-  m.def("softmax", &pyad::softmax);
-  m.def("log_softmax", &pyad::log_softmax);
+  m.def("softmax", [](const Tensor& x, int64_t dim) {
+    ReleaseGilIfLarge nogil(x.numel());
+    return softmax(x, dim);
+  });
+  m.def("log_softmax", [](const Tensor& x, int64_t dim) {
+    ReleaseGilIfLarge nogil(x.numel());
+    return log_softmax(x, dim);
+  });
   m.def("sum_to", [](const Tensor& x, const Shape& s) { return sum_to(x, s); });
 
   // shape ops

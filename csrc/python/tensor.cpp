@@ -103,7 +103,12 @@ py::object matmul_operand(const Tensor& self, py::handle other, bool reflected) 
     if (a.dtype() != dt) a = to_dtype(a, dt);
     if (o.dtype() != dt) o = to_dtype(o, dt);
   }
-  return py::cast(reflected ? matmul(o, a) : matmul(a, o));
+  Tensor r;
+  {
+    py::gil_scoped_release nogil;  // Note [Releasing the GIL] (python/bind.h): matmul always runs without it
+    r = reflected ? matmul(o, a) : matmul(a, o);
+  }
+  return py::cast(r);
 }
 
 // Binary operator: Tensor op (Tensor | number); NotImplemented for anything else.
@@ -111,7 +116,12 @@ template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
 py::object binop(const Tensor& self, py::handle other) {
   Tensor o = as_operand(self, other);
   if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-  return py::cast(Reflected ? F(o, self) : F(self, o));
+  Tensor r;
+  {
+    ReleaseGilIfLarge nogil(std::max(self.numel(), o.numel()));  // Note [Releasing the GIL] (python/bind.h)
+    r = Reflected ? F(o, self) : F(self, o);
+  }
+  return py::cast(r);
 }
 
 template <Cmp C>
@@ -184,10 +194,14 @@ void init_tensor(py::module_& m) {
       .def("numel", [](const Tensor& t) { return t.numel(); })
       .def("stride", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.strides()));
+        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[stride] dim must be an int, got ",
+                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
         return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
       }, py::arg("dim") = py::none())
       .def("size", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.shape()));
+        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[size] dim must be an int, got ",
+                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
         return py::int_(t.size(dim.cast<int64_t>()));
       }, py::arg("dim") = py::none())
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
@@ -270,10 +284,11 @@ void init_tensor(py::module_& m) {
       .def("zero_", [](Tensor t) { return zero_(t); })
       .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); })
       // unary math as methods
-      .def("exp", &exp).def("log", &log).def("log1p", &log1p).def("sin", &sin).def("cos", &cos)
-      .def("tanh", &tanh).def("sigmoid", &sigmoid).def("relu", &relu).def("sqrt", &sqrt)
-      .def("abs", &abs).def("neg", &neg).def("sign", &sign)
-      .def("softplus", &softplus);
+      .def("exp", &unary_op<exp>).def("log", &unary_op<log>).def("log1p", &unary_op<log1p>)
+      .def("sin", &unary_op<sin>).def("cos", &unary_op<cos>).def("tanh", &unary_op<tanh>)
+      .def("sigmoid", &unary_op<sigmoid>).def("relu", &unary_op<relu>).def("sqrt", &unary_op<sqrt>)
+      .def("abs", &unary_op<abs>).def("neg", &unary_op<neg>).def("sign", &unary_op<sign>)
+      .def("softplus", &unary_op<softplus>);
 }
 
 }  // namespace pyad::python

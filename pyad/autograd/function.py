@@ -195,6 +195,8 @@ class Function:
 
         for level in levels:   # outer levels first (Note [Nested dual levels] in csrc/autograd/forward_ad.h)
             _forward_mode(cls, ctx, args, outs, diff, level)
+        if node is not None:
+            _unstash_outputs(ctx, raws, outs)
         return tuple(outs) if is_tuple else outs[0]
 
 
@@ -240,6 +242,30 @@ def _stack_batch(per_element, likes, batch):
         col = [c if c is not None else _C.zeros(list(like.shape), like.dtype, like.device) for c in col]
         out.append(_C.reshape(_C.stack(col, 0), list(batch) + list(like.shape)))
     return out
+
+
+def _unstash_outputs(ctx, raws, outs):
+    """An output stashed on ctx (ctx.y = y) would make the cycle y -> grad_fn -> backward -> ctx -> y, which
+    Python's gc cannot see through the C++ node: the graph would outlive every user reference when no backward
+    runs. The stash is replaced by a history-free alias of the output (same data and version counter), which
+    is what a first-order backward reads anyway; under create_graph a stashed output raises (see above). The
+    same goes for the outputs given to save_for_backward, which the node holds (without history) already."""
+    ids = {id(o) for o in outs if isinstance(o, Tensor)} | {id(r) for r in raws if isinstance(r, Tensor)}
+    # What save_for_backward was given is read from the node from now on (jvp, which reads it here, has run).
+    ctx._to_save = tuple(_unstash(t, ids) for t in ctx._to_save)
+    d = object.__getattribute__(ctx, "__dict__")
+    for name, value in list(d.items()):
+        if not name.startswith("_"):
+            d[name] = _unstash(value, ids)
+
+
+def _unstash(v, ids):
+    # (A module-level function, not a recursive closure: that would be a cycle holding the outputs.)
+    if isinstance(v, Tensor):
+        return v.detach() if id(v) in ids else v
+    if type(v) in (list, tuple) and any(isinstance(e, Tensor) and id(e) in ids for e in v):
+        return type(v)(_unstash(e, ids) for e in v)
+    return v
 
 
 def _run_backward(cls, ctx, args, meta, node, grads):
