@@ -36,6 +36,18 @@ def _as_tensor_like(value, like, key):
     return src
 
 
+
+def zero_grads(params, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each gradient (set_to_none) or zero it in place."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            with no_grad():
+                p.grad.detach_().zero_()
+
 class Module:
     """Base class of every layer. Subclasses set parameters, buffers and submodules as attributes in
     __init__ (after super().__init__()) and define forward."""
@@ -264,14 +276,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                with no_grad():
-                    p.grad.detach_().zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # ---- conversion ----
     def _apply(self, fn):

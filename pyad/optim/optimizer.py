@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _C
 from .._grad_mode import enable_grad, no_grad
+from ..nn.module import zero_grads
 
 Tensor = _C.Tensor
 
@@ -86,15 +87,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    with no_grad():
-                        p.grad.detach_().zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         loss = None
