@@ -45,6 +45,7 @@ that requires grad, an output, or a value computed in forward from such inputs. 
 history from forward, so the second derivatives through it would silently be wrong.
 """
 import functools
+import math
 
 from .. import _C
 
@@ -200,13 +201,6 @@ class Function:
         return tuple(outs) if is_tuple else outs[0]
 
 
-def _prod(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def _batch_shape(values, shapes, what, name):
     """The leading batch dims the defined values carry beyond their unbatched shapes. All that carry some must
     agree; one without any (a tangent set by hand, say) is the same for every element."""
@@ -224,7 +218,7 @@ def _batch_shape(values, shapes, what, name):
 def _split_batch(values, shapes, batch):
     """values[i] of shape (*batch, *shapes[i]) -> one list per batch element (None stays None, an unbatched
     value is shared by every element)."""
-    n = _prod(batch)
+    n = math.prod(batch)
     flat = [None if v is None else _C.reshape(v, [n] + list(s)) if v.ndim > len(s) else v
             for v, s in zip(values, shapes)]
     return [[None if f is None else f[k] if f.ndim > len(s) else f for f, s in zip(flat, shapes)]

@@ -5,7 +5,42 @@ import numbers
 from .module import Module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: integer positions over the registered modules, renumbered on
+    deletion as torch does so that a list's keys stay "0".."n-1"."""
+
+    def _position(self, idx):
+        if not isinstance(idx, numbers.Integral):
+            raise TypeError(f"{type(self).__name__} indices must be integers or slices, not {type(idx).__name__}")
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for a {type(self).__name__} of length {n}")
+        return idx % n
+
+    def _key(self, idx):
+        return list(self._modules)[self._position(idx)]
+
+    def __setitem__(self, idx, module):
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules)
+        for key in (keys[idx] if isinstance(idx, slice) else [self._key(idx)]):
+            del self._modules[key]
+        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Sequential(*modules) or Sequential(OrderedDict(name=module)): calls each in turn."""
 
     def __init__(self, *args):
@@ -17,37 +52,10 @@ class Sequential(Module):
             for i, module in enumerate(args):
                 self.add_module(str(i), module)
 
-    def _index(self, idx):
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for a {type(self).__name__} of length {n}")
-        return idx % n
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(collections.OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(int(idx))]
-
-    def __setitem__(self, idx, module):
-        key = list(self._modules)[self._index(int(idx))]
-        self.add_module(key, module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [keys[self._index(int(idx))]]):
-            del self._modules[key]
-        # torch renumbers so that indices stay 0..n-1
-        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        return self._modules[self._key(idx)]
 
     def forward(self, input):
         for module in self._modules.values():
@@ -55,7 +63,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the owner sees."""
 
     def __init__(self, modules=None):
@@ -63,40 +71,13 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _index(self, idx):
-        if not isinstance(idx, numbers.Integral):
-            raise TypeError(f"ModuleList indices must be integers or slices, not {type(idx).__name__}")
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for a ModuleList of length {n}")
-        return str(idx % n)
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
-        return self._modules[self._index(idx)]
-
-    def __setitem__(self, idx, module):
-        self.add_module(self._index(idx), module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [self._index(idx)]):
-            del self._modules[key]
-        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __iadd__(self, modules):
         return self.extend(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for m in modules:
