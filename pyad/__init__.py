@@ -17,11 +17,10 @@ from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_
                       int64, long, set_default_device, set_default_dtype)
 from ._creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, ones, ones_like,
                         rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
-from ._functions import (abs, add, amax, amin, cat, clamp, clip, concat, concatenate, cos, div, divide, dot, eq,
-                         exp, flatten, ge, gt, le, log, log1p, log_softmax, logsumexp, lt, matmul, max, maximum,
-                         mean, min, minimum, mm, mul, multiply, ne, neg, negative, outer, permute, pow, relu,
-                         reshape, sigmoid, sign, sin, softmax, softplus, sqrt, squeeze, stack, sub, subtract, sum,
-                         swapaxes, tanh, transpose, true_divide, unsqueeze, where)
+from ._C import *  # noqa: F403  (the op list's functions, _C.__all__: Note [The op list] in csrc/kernels/math.h)
+from ._functions import (amax, amin, cat, clamp, clip, concat, concatenate, divide, dot, flatten, log_softmax,
+                         logsumexp, matmul, max, mean, min, mm, multiply, negative, outer, permute, reshape, softmax,
+                         squeeze, stack, subtract, sum, swapaxes, transpose, true_divide, unsqueeze, where)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd

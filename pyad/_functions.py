@@ -7,11 +7,11 @@ from ._dtypes import as_dtype, get_default_dtype
 
 Tensor = _C.Tensor
 
-exp, log, log1p, sin, cos, tanh = _C.exp, _C.log, _C.log1p, _C.sin, _C.cos, _C.tanh
-sigmoid, relu, softplus, sqrt, abs, neg, sign = (_C.sigmoid, _C.relu, _C.softplus, _C.sqrt, _C.abs, _C.neg,
-                                                 _C.sign)
-add, sub, mul, div, pow = _C.add, _C.sub, _C.mul, _C.div, _C.pow
-maximum, minimum, matmul, outer = _C.maximum, _C.minimum, _C.matmul, _C.outer
+# The elementwise ops come from the C++ op list as they are (Note [The op list]: pyad/__init__.py re-exports
+# _C.__all__); these are the ones this module needs itself.
+from ._C import div, maximum, minimum, mul, neg, sub
+
+matmul, outer = _C.matmul, _C.outer
 negative, subtract, multiply, divide, true_divide = neg, sub, mul, div, div
 
 max_result = collections.namedtuple("max", ["values", "indices"])
@@ -44,16 +44,6 @@ def clamp(input, min=None, max=None):
 
 
 clip = clamp
-
-
-def _cmp(op, name):
-    def f(input, other):
-        return _C.compare(op, _tensor_arg(input, name), other)
-    f.__name__ = name
-    return f
-
-
-eq, ne, lt, le, gt, ge = (_cmp(i, n) for i, n in enumerate(["eq", "ne", "lt", "le", "gt", "ge"]))
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):

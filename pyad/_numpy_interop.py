@@ -72,13 +72,12 @@ def _positive(x):
 
 _UNARY = {"negative": _C.neg, "positive": _positive, "absolute": _C.abs, "exp": _C.exp, "log": _C.log,
           "log1p": _C.log1p, "sin": _C.sin, "cos": _C.cos, "tanh": _C.tanh, "sqrt": _C.sqrt, "sign": _C.sign,
-          "square": _square, "reciprocal": _reciprocal}
+          "expm1": _C.expm1, "square": _square, "reciprocal": _reciprocal}
 _BINARY = {"add": _C.add, "subtract": _C.sub, "multiply": _C.mul, "divide": _C.div, "true_divide": _C.div,
-           "power": _C.pow, "maximum": _C.maximum, "minimum": _C.minimum, "matmul": _C.matmul}
-_COMPARE = {"equal": 0, "not_equal": 1, "less": 2, "less_equal": 3, "greater": 4, "greater_equal": 5}
-
-
-_FLIPPED = {0: 0, 1: 1, 2: 4, 3: 5, 4: 2, 5: 3}  # a < b is b > a ...
+           "power": _C.pow, "maximum": _C.maximum, "minimum": _C.minimum, "matmul": _C.matmul,
+           "arctan2": _C.atan2, "hypot": _C.hypot, "logaddexp": _C.logaddexp,
+           "equal": _C.eq, "not_equal": _C.ne, "less": _C.lt, "less_equal": _C.le, "greater": _C.gt,
+           "greater_equal": _C.ge}
 
 
 def _binary(name, a, b):
@@ -87,10 +86,7 @@ def _binary(name, a, b):
     a, b = (x if isinstance(x, (Tensor, np.ndarray, np.generic, numbers.Number)) else np.asarray(x) for x in (a, b))
     if name == "matmul":
         return (b.__rmatmul__(a) if isinstance(b, Tensor) else a.__matmul__(b))
-    if name in _BINARY:
-        return _BINARY[name](a, b)
-    op = _COMPARE[name]
-    return _C.compare(op, a, b) if isinstance(a, Tensor) else _C.compare(_FLIPPED[op], b, a)
+    return _BINARY[name](a, b)
 
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -109,7 +105,7 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
         raise TypeError(f"[numpy] np.{name} on pyad tensors takes no keyword arguments, got {', '.join(extra)}")
     if name in _UNARY and len(inputs) == 1:
         return _UNARY[name](inputs[0])
-    if len(inputs) == 2 and (name in _BINARY or name in _COMPARE):
+    if len(inputs) == 2 and name in _BINARY:
         return _binary(name, *inputs)
     raise TypeError(f"[numpy] np.{name} has no pyad equivalent for pyad tensors; use pyad's ops (or "
                     "tensor.detach().numpy() for a NumPy result without gradients)")

@@ -321,8 +321,7 @@ def _bind(name, fn=None):
 
 
 for _name in ["sum", "mean", "amax", "amin", "max", "min", "logsumexp", "softmax", "log_softmax", "transpose",
-              "squeeze", "unsqueeze", "matmul", "clamp", "clip", "maximum", "minimum", "pow", "add", "sub", "mul",
-              "div", "eq", "ne", "lt", "le", "gt", "ge", "outer", "flatten", "dot", "mm", "swapaxes"]:
+              "squeeze", "unsqueeze", "matmul", "clamp", "clip", "outer", "flatten", "dot", "mm", "swapaxes"]:
     _bind(_name)
 
 

@@ -8,11 +8,15 @@
 // The functions of kernels:: itself pick the backend from the output's device.
 #include <string>
 #include "../core/tensor.h"
+#include "math.h"
 
 namespace pyad::kernels {
 
-enum class Unary { Neg, Exp, Log, Log1p, Sin, Cos, Tanh, Sigmoid, Relu, Softplus, Sqrt, Abs, Sign };
-enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+// Elementwise kernels are named by their functor (Note [The op list], kernels/math.h).
+#define PYAD_KERNEL_NAME(name, Functor, domain) Functor,
+enum class Unary { PYAD_UNARY_OPS(PYAD_KERNEL_NAME) };
+enum class Binary { PYAD_BINARY_OPS(PYAD_KERNEL_NAME) PYAD_COMPARE_OPS(PYAD_KERNEL_NAME) };
+#undef PYAD_KERNEL_NAME
 enum class Reduce { Sum, Max, Min };
 
 #include "backend.inc"

@@ -35,6 +35,9 @@ struct Sin { template <class T> PYAD_HD T operator()(T x) const { return std::si
 struct Cos { template <class T> PYAD_HD T operator()(T x) const { return std::cos(x); } };
 struct Tanh { template <class T> PYAD_HD T operator()(T x) const { return std::tanh(x); } };
 struct Sqrt { template <class T> PYAD_HD T operator()(T x) const { return std::sqrt(x); } };
+struct Expm1 { template <class T> PYAD_HD T operator()(T x) const { return std::expm1(x); } };
+struct Erf { template <class T> PYAD_HD T operator()(T x) const { return std::erf(x); } };
+struct Erfc { template <class T> PYAD_HD T operator()(T x) const { return std::erfc(x); } };
 struct Abs { template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? wrap_sub(T(0), x) : x; } };
 // sign(NaN) is 0, as torch.
 struct Sign {
@@ -76,6 +79,17 @@ struct Pow {
     }
   }
 };
+struct Atan2 { template <class T> PYAD_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
+struct Hypot { template <class T> PYAD_HD T operator()(T a, T b) const { return std::hypot(a, b); } };
+// log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)), finite for finite operands; two equal infinities give that
+// infinity rather than inf - inf = NaN, as torch.
+struct LogAddExp {
+  template <class T> PYAD_HD T operator()(T a, T b) const {
+    if (a == b && (a == T(INFINITY) || a == T(-INFINITY))) return a;
+    const T d = a > b ? a - b : b - a;
+    return (a > b ? a : b) + std::log1p(std::exp(-d));
+  }
+};
 // maximum/minimum propagate NaN from either side, as torch.
 struct Maximum {
   template <class T> PYAD_HD T operator()(T a, T b) const { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
@@ -91,6 +105,35 @@ struct Lt { template <class T> PYAD_HD bool operator()(T a, T b) const { return 
 struct Le { template <class T> PYAD_HD bool operator()(T a, T b) const { return a <= b; } };
 struct Gt { template <class T> PYAD_HD bool operator()(T a, T b) const { return a > b; } };
 struct Ge { template <class T> PYAD_HD bool operator()(T a, T b) const { return a >= b; } };
+
+// Note [The op list]
+// Every elementwise op is one row of these lists, next to its functor: X(name, Functor, Domain). Everything
+// else that enumerates elementwise ops is expanded from them: the kernel enums (kernels.h), both backends'
+// dispatch switches, the op declarations (ops/ops.h) and definitions (ops/unary.cpp, ops/binary.cpp, which
+// hold each op's derivative rule, named <name>_rule), the _C functions, Tensor methods and _C.__all__
+// (python/ops.cpp, python/tensor.cpp), hence the Python exports and the type stubs. Adding an elementwise
+// op is: its functor and row here, its rule, its test row in tests/op_db.py (docs/design.md).
+//
+// The domain says which dtypes an op computes in, and so which kernels are instantiated:
+//   Float   the result is floating: integer and bool operands are promoted first (exp, div, atan2 ...);
+//   Signed  floating or int64, keeping the dtype; bool raises (neg, abs);
+//   Arith   every numeric dtype, keeping the promoted dtype; bool raises (add, mul, pow ...);
+//   Compare every dtype in, bool out.
+enum class Domain { Float, Signed, Arith, Compare };
+
+#define PYAD_UNARY_OPS(X)                                                                                        \
+  X(neg, Neg, Signed) X(abs, Abs, Signed) X(sign, Sign, Float) X(exp, Exp, Float) X(expm1, Expm1, Float)        \
+  X(log, Log, Float) X(log1p, Log1p, Float) X(sqrt, Sqrt, Float) X(sin, Sin, Float) X(cos, Cos, Float)          \
+  X(tanh, Tanh, Float) X(sigmoid, Sigmoid, Float) X(relu, Relu, Float) X(softplus, Softplus, Float)             \
+  X(erf, Erf, Float) X(erfc, Erfc, Float)
+
+#define PYAD_BINARY_OPS(X)                                                                                       \
+  X(add, Add, Arith) X(sub, Sub, Arith) X(mul, Mul, Arith) X(div, Div, Float) X(pow, Pow, Arith)                \
+  X(maximum, Maximum, Arith) X(minimum, Minimum, Arith) X(atan2, Atan2, Float) X(hypot, Hypot, Float)           \
+  X(logaddexp, LogAddExp, Float)
+
+#define PYAD_COMPARE_OPS(X) \
+  X(eq, Eq, Compare) X(ne, Ne, Compare) X(lt, Lt, Compare) X(le, Le, Compare) X(gt, Gt, Compare) X(ge, Ge, Compare)
 
 // ---- reductions: NaN wins in max/min, as torch ----
 struct MaxCombine {

@@ -47,15 +47,13 @@ struct Partial {
 using Partials = std::pair<Partial, Partial> (*)(const Tensor& a, const Tensor& b, const Tensor& out, bool need_a,
                                                  bool need_b);
 
+// Which partials read an operand or the result, so a node saves only what the gradients it will compute need.
+enum Needs { kNone = 0, kForA = 1, kForB = 2, kForBoth = 3 };
+
 struct BinaryRule {
-  const char* name;
   const char* node_name;
-  kernels::Binary kernel;
   Partials partials;
-  // Which partials read each operand (bit 0: d/da, bit 1: d/db) and the result (bit 2: it reads out),
-  // so a node saves only what the gradients it will compute need.
-  int a_for, b_for, out_for;
-  bool needs_float;
+  Needs saves_a, saves_b, saves_out;
 };
 
 struct BinaryBackward : Node {
@@ -72,17 +70,18 @@ struct BinaryBackward : Node {
   std::vector<SavedTensor*> saved() override { return {&a, &b, &out}; }
 };
 
-Tensor binary_op(const BinaryRule& rule, const Tensor& a0, const Tensor& b0) {
-  auto [a, b, sh] = prepare(rule.name, a0, b0, rule.needs_float);
-  PYAD_CHECK(a.dtype() != DType::Bool, TypeError, "[", rule.name, "] is not supported for bool tensors");
+Tensor binary_op(const char* op, kernels::Binary kernel, math::Domain domain, const BinaryRule& rule,
+                 const Tensor& a0, const Tensor& b0) {
+  auto [a, b, sh] = prepare(op, a0, b0, domain == math::Domain::Float);
+  PYAD_CHECK(a.dtype() != DType::Bool, TypeError, "[", op, "] is not supported for bool tensors");
   Tensor out = empty(sh, a.dtype(), a.device());
-  kernels::binary(rule.kernel, a, b, out);
+  kernels::binary(kernel, a, b, out);
   if (auto node = record<BinaryBackward>(out, {a, b}, rule)) {
-    int needed = (node->needs_input_grad(0) ? 1 : 0) | (node->needs_input_grad(1) ? 2 : 0);
-    if (rule.a_for & needed) node->a = SavedTensor(a, false);
-    if (rule.b_for & needed) node->b = SavedTensor(b, false);
-    if (rule.out_for & needed) node->out = SavedTensor(out, true);
-    node->scalar_exponent = rule.kernel == kernels::Binary::Pow && b.ndim() == 0 && !b.requires_grad();
+    int needed = (node->needs_input_grad(0) ? kForA : 0) | (node->needs_input_grad(1) ? kForB : 0);
+    if (rule.saves_a & needed) node->a = SavedTensor(a, false);
+    if (rule.saves_b & needed) node->b = SavedTensor(b, false);
+    if (rule.saves_out & needed) node->out = SavedTensor(out, true);
+    node->scalar_exponent = kernel == kernels::Binary::Pow && b.ndim() == 0 && !b.requires_grad();
   }
   forward_rule(out, {a, b}, [&] {
     const int64_t nd = out.ndim();
@@ -99,68 +98,103 @@ Tensor binary_op(const BinaryRule& rule, const Tensor& a0, const Tensor& b0) {
   return out;
 }
 
-const BinaryRule kAdd{"add", "AddBackward0", kernels::Binary::Add,
-                      [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
-                        return std::pair{Partial{}, Partial{}};
-                      },
-                      0, 0, 0, false};
-const BinaryRule kSub{"sub", "SubBackward0", kernels::Binary::Sub,
-                      [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
-                        return std::pair{Partial{}, Partial{Tensor(), -1.0}};
-                      },
-                      0, 0, 0, false};
-const BinaryRule kMul{"mul", "MulBackward0", kernels::Binary::Mul,
-                      [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                        return std::pair{Partial{na ? b : Tensor()}, Partial{nb ? a : Tensor()}};
-                      },
-                      2, 1, 0, false};
+Tensor one(const Tensor& like) { return ones({}, like.dtype(), like.device()); }
+Tensor zero(const Tensor& like) { return zeros({}, like.dtype(), like.device()); }
+
+// The rules, in the order of PYAD_BINARY_OPS (Note [The op list]).
+const BinaryRule add_rule{"AddBackward0",
+                          [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
+                            return std::pair{Partial{}, Partial{}};
+                          },
+                          kNone, kNone, kNone};
+const BinaryRule sub_rule{"SubBackward0",
+                          [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
+                            return std::pair{Partial{}, Partial{Tensor(), -1.0}};
+                          },
+                          kNone, kNone, kNone};
+const BinaryRule mul_rule{"MulBackward0",
+                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                            return std::pair{Partial{na ? b : Tensor()}, Partial{nb ? a : Tensor()}};
+                          },
+                          kForB, kForA, kNone};
 // d/db (a / b) = -a / b^2, as torch writes it.
-const BinaryRule kDiv{"div", "DivBackward0", kernels::Binary::Div,
-                      [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                        return std::pair{Partial{na ? ones({}, b.dtype(), b.device()) / b : Tensor()},
-                                         Partial{nb ? -a / (b * b) : Tensor()}};
-                      },
-                      2, 3, 0, true};
+const BinaryRule div_rule{"DivBackward0",
+                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                            return std::pair{Partial{na ? one(b) / b : Tensor()}, Partial{nb ? -a / (b * b) : Tensor()}};
+                          },
+                          kForB, kForBoth, kNone};
 // d/da a^b = b a^(b-1) (0 where b == 0); d/db a^b = a^b log a (0 where a == 0 and b >= 0), as torch.
-const BinaryRule kPow{"pow", "PowBackward1", kernels::Binary::Pow,
-                      [](const Tensor& a, const Tensor& b, const Tensor& out, bool na, bool nb) {
-                        Tensor zero = zeros({}, a.dtype(), a.device());
-                        Partial da, db;
-                        if (na) da.value = where(compare(Cmp::Eq, b, zero), zero, b * pow(a, b - ones({}, b.dtype(), b.device())));
-                        if (nb) {
-                          Tensor a_zero_b_nonneg = where(compare(Cmp::Eq, a, zero), compare(Cmp::Ge, b, zero),
-                                                         zeros({}, DType::Bool, a.device()));
-                          db.value = where(a_zero_b_nonneg, zero, out * log(a));
-                        }
-                        return std::pair{da, db};
-                      },
-                      3, 3, 2, false};
+const BinaryRule pow_rule{"PowBackward1",
+                          [](const Tensor& a, const Tensor& b, const Tensor& out, bool na, bool nb) {
+                            Partial da, db;
+                            if (na) da.value = where(eq(b, zero(a)), zero(a), b * pow(a, b - one(b)));
+                            if (nb) {
+                              Tensor a_zero_b_nonneg = where(eq(a, zero(a)), ge(b, zero(a)),
+                                                             zeros({}, DType::Bool, a.device()));
+                              db.value = where(a_zero_b_nonneg, zero(a), out * log(a));
+                            }
+                            return std::pair{da, db};
+                          },
+                          kForBoth, kForBoth, kForB};
 // a's share of maximum/minimum's gradient, as torch: none where a loses, half on ties, all otherwise (NaN
-// included). `lose` is Lt for maximum and Gt for minimum.
-Tensor tie_mask(const Tensor& a, const Tensor& b, Cmp lose) {
+// included). `loses` is lt for maximum and gt for minimum.
+Tensor tie_mask(const Tensor& a, const Tensor& b, Tensor (*loses)(const Tensor&, const Tensor&)) {
   DType dt = a.dtype();
-  return 1.0 - to_dtype(compare(lose, a, b), dt) - to_dtype(compare(Cmp::Eq, a, b), dt) * 0.5;
+  return 1.0 - to_dtype(loses(a, b), dt) - to_dtype(eq(a, b), dt) * 0.5;
 }
-const BinaryRule kMaximum{"maximum", "MaximumBackward0", kernels::Binary::Maximum,
-                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Lt) : Tensor()},
-                                             Partial{nb ? tie_mask(b, a, Cmp::Lt) : Tensor()}};
-                          },
-                          3, 3, 0, false};
-const BinaryRule kMinimum{"minimum", "MinimumBackward0", kernels::Binary::Minimum,
-                          [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                            return std::pair{Partial{na ? tie_mask(a, b, Cmp::Gt) : Tensor()},
-                                             Partial{nb ? tie_mask(b, a, Cmp::Gt) : Tensor()}};
-                          },
-                          3, 3, 0, false};
+const BinaryRule maximum_rule{"MaximumBackward0",
+                              [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                                return std::pair{Partial{na ? tie_mask(a, b, lt) : Tensor()},
+                                                 Partial{nb ? tie_mask(b, a, lt) : Tensor()}};
+                              },
+                              kForBoth, kForBoth, kNone};
+const BinaryRule minimum_rule{"MinimumBackward0",
+                              [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                                return std::pair{Partial{na ? tie_mask(a, b, gt) : Tensor()},
+                                                 Partial{nb ? tie_mask(b, a, gt) : Tensor()}};
+                              },
+                              kForBoth, kForBoth, kNone};
+// d atan2(a, b) = (b da - a db) / (a^2 + b^2), as torch (NaN at the origin, as torch).
+const BinaryRule atan2_rule{"Atan2Backward0",
+                            [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                              Tensor r = one(a) / (a * a + b * b);
+                              return std::pair{Partial{na ? b * r : Tensor()}, Partial{nb ? -a * r : Tensor()}};
+                            },
+                            kForBoth, kForBoth, kNone};
+// d hypot(a, b) = (a da + b db) / hypot(a, b), as torch.
+const BinaryRule hypot_rule{"HypotBackward0",
+                            [](const Tensor& a, const Tensor& b, const Tensor& out, bool na, bool nb) {
+                              return std::pair{Partial{na ? a / out : Tensor()}, Partial{nb ? b / out : Tensor()}};
+                            },
+                            kForA, kForB, kForBoth};
+// d logaddexp(a, b) = sigmoid(a - b) da + sigmoid(b - a) db.
+const BinaryRule logaddexp_rule{"LogaddexpBackward0",
+                                [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
+                                  return std::pair{Partial{na ? sigmoid(a - b) : Tensor()},
+                                                   Partial{nb ? sigmoid(b - a) : Tensor()}};
+                                },
+                                kForBoth, kForBoth, kNone};
+
+Tensor compare_op(const char* op, kernels::Binary kernel, const Tensor& a0, const Tensor& b0) {
+  auto [a, b, sh] = prepare(op, a0, b0, false);
+  Tensor out = empty(sh, DType::Bool, a.device());
+  kernels::binary(kernel, a, b, out);
+  return out;
+}
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary_op(kAdd, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(kSub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(kMul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary_op(kDiv, a, b); }
-Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(kPow, a, b); }
+#define PYAD_DEFINE_BINARY(name, F, D)                                                                  \
+  Tensor name(const Tensor& a, const Tensor& b) {                                                     \
+    return binary_op(#name, kernels::Binary::F, math::Domain::D, name##_rule, a, b);                  \
+  }
+PYAD_BINARY_OPS(PYAD_DEFINE_BINARY)
+#undef PYAD_DEFINE_BINARY
+#define PYAD_DEFINE_COMPARE(name, F, D) \
+  Tensor name(const Tensor& a, const Tensor& b) { return compare_op(#name, kernels::Binary::F, a, b); }
+PYAD_COMPARE_OPS(PYAD_DEFINE_COMPARE)
+#undef PYAD_DEFINE_COMPARE
+
 // An integer result of x ** -n is 0 for |x| > 1, which torch refuses for a scalar exponent rather than
 // give silently (a tensor exponent computes it, as torch).
 Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
@@ -171,17 +205,6 @@ Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
   }
   return pow(a, exponent);
 }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(kMaximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(kMinimum, a, b); }
-
-Tensor compare(Cmp op, const Tensor& a0, const Tensor& b0) {
-  static const char* names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
-  auto [a, b, sh] = prepare(names[static_cast<int>(op)], a0, b0, false);
-  Tensor out = empty(sh, DType::Bool, a.device());
-  kernels::binary(static_cast<kernels::Binary>(static_cast<int>(kernels::Binary::Eq) + static_cast<int>(op)), a, b, out);
-  return out;
-}
-
 namespace {
 struct WhereBackward : Node {
   SavedTensor cond;
@@ -215,8 +238,8 @@ namespace {
 // The derivative of clamp: 1 where lo <= x <= hi, else 0 (NaN x gets none), as torch.
 Tensor clamp_mask(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   Tensor mask = ones({}, x.dtype(), x.device());
-  if (lo) mask = mask * to_dtype(compare(Cmp::Ge, x, scalar_tensor(*lo, x.dtype(), x.device())), x.dtype());
-  if (hi) mask = mask * to_dtype(compare(Cmp::Le, x, scalar_tensor(*hi, x.dtype(), x.device())), x.dtype());
+  if (lo) mask = mask * to_dtype(ge(x, scalar_tensor(*lo, x.dtype(), x.device())), x.dtype());
+  if (hi) mask = mask * to_dtype(le(x, scalar_tensor(*hi, x.dtype(), x.device())), x.dtype());
   return mask;
 }
 

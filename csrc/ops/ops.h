@@ -6,6 +6,7 @@
 #include <optional>
 #include <tuple>
 #include "../core/tensor.h"
+#include "../kernels/math.h"
 
 namespace pyad {
 
@@ -22,35 +23,18 @@ Tensor scalar_tensor(double value, DType dtype, Device device = {});
 // scalar is a float and the tensor is integral).
 DType scalar_dtype(const Tensor& t, bool scalar_is_float);
 
-// ---- elementwise ----
-Tensor neg(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor log1p(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);
-Tensor softplus(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor sign(const Tensor& x);
-
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Tensor& b);
+// ---- elementwise: one function per row of the op list (Note [The op list], kernels/math.h) ----
+#define PYAD_DECLARE_UNARY(name, Functor, domain) Tensor name(const Tensor& x);
+#define PYAD_DECLARE_BINARY(name, Functor, domain) Tensor name(const Tensor& a, const Tensor& b);
+PYAD_UNARY_OPS(PYAD_DECLARE_UNARY)
+PYAD_BINARY_OPS(PYAD_DECLARE_BINARY)
+PYAD_COMPARE_OPS(PYAD_DECLARE_BINARY)  // bool results, no history
+#undef PYAD_DECLARE_UNARY
+#undef PYAD_DECLARE_BINARY
 // a ** (a Python number): integers to negative integer powers raise, as torch.
 Tensor pow_scalar(const Tensor& a, const Tensor& exponent);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
-
-enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
-Tensor compare(Cmp op, const Tensor& a, const Tensor& b);
 
 // ---- reductions ----
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);

@@ -122,7 +122,7 @@ struct ExtremeBackward : Node {
   }
   // Each tied extreme's share of the gradient.
   static Tensor share(const Tensor& x, const Tensor& y_kept, const std::vector<int64_t>& dims) {
-    Tensor mask = to_dtype(compare(Cmp::Eq, x, y_kept), x.dtype());
+    Tensor mask = to_dtype(eq(x, y_kept), x.dtype());
     return mask / sum(mask, dims, true);
   }
   std::vector<SavedTensor*> saved() override { return {&x, &y}; }
@@ -168,7 +168,7 @@ struct IndexedExtremeBackward : Node {
     Shape pos_shape(in_shape.size(), 1);
     pos_shape[dim] = in_shape[dim];
     Tensor pos = reshape(arange(0, static_cast<double>(in_shape[dim]), 1, DType::Int64, idx.device()), pos_shape);
-    return to_dtype(compare(Cmp::Eq, pos, idx), dt);
+    return to_dtype(eq(pos, idx), dt);
   }
   std::vector<SavedTensor*> saved() override { return {&indices}; }
 };

@@ -1,7 +1,8 @@
 // Unary elementwise ops. For an elementwise f, both the VJP and the JVP are
-// multiplication by f'(x), so each op is one table row: its kernel and its
-// derivative, written with pyad ops from the input x and/or the result y.
-// Batched tangents and gradients broadcast against f'(x) from the right.
+// multiplication by f'(x), so each op's rule is one row: its node's name and
+// its derivative, written with pyad ops from the input x and/or the result y.
+// Each row of PYAD_UNARY_OPS (Note [The op list]) has its rule here, named
+// <name>_rule. Batched tangents and gradients broadcast against f'(x) from the right.
 #include "record.h"
 #include "../kernels/kernels.h"
 
@@ -12,96 +13,90 @@ namespace {
 using Deriv = Tensor (*)(const Tensor& x, const Tensor& y);
 
 struct UnaryRule {
-  const char* name;      // op name; the node is "<Name>Backward0"
   const char* node_name;
-  kernels::Unary kernel;
-  Deriv deriv;
-  bool saves_input, saves_result;
+  Deriv deriv;  // f'(x); null for a linear f(x) = linear * x, whose rule multiplies by the constant
+  bool saves_input = false, saves_result = false;
+  double linear = 0.0;
 };
+
+// c * t for a linear rule; c = 0 gives zeros even where t is NaN, as torch's zeros_like.
+Tensor linear_times(double c, const Tensor& t) {
+  if (c == 0.0) return zeros(t.shape(), t.dtype(), t.device());
+  return c == -1.0 ? neg(t) : t * c;
+}
 
 struct UnaryBackward : Node {
   const UnaryRule& rule;
   SavedTensor x, y;
   explicit UnaryBackward(const UnaryRule& r) : rule(r) {}
   std::string name() const override { return rule.node_name; }
-  TensorList apply(TensorList&& g) override { return {g[0] * rule.deriv(x.unpack(*this), y.unpack(*this))}; }
+  TensorList apply(TensorList&& g) override {
+    if (!rule.deriv) return {linear_times(rule.linear, g[0])};
+    return {g[0] * rule.deriv(x.unpack(*this), y.unpack(*this))};
+  }
   std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };
 
-Tensor unary_op(const UnaryRule& rule, const Tensor& x) {
-  DType dt = rule.kernel == kernels::Unary::Abs && x.dtype() == DType::Int64 ? DType::Int64 : to_floating(x.dtype());
-  PYAD_CHECK(x.dtype() != DType::Bool || rule.kernel != kernels::Unary::Abs, TypeError, "[", rule.name,
-             "] is not defined for bool tensors");
+// The dtype op computes in, from its domain (Note [The op list]).
+DType unary_dtype(const char* op, math::Domain domain, DType in) {
+  if (domain == math::Domain::Float) return to_floating(in);
+  PYAD_CHECK(in != DType::Bool, TypeError, "[", op, "] is not defined for bool tensors");
+  return in;
+}
+
+Tensor unary_op(const char* op, kernels::Unary kernel, math::Domain domain, const UnaryRule& rule, const Tensor& x) {
+  const DType dt = unary_dtype(op, domain, x.dtype());
   Tensor in = x.dtype() == dt ? x : to_dtype(x, dt);
   Tensor out = empty(x.shape(), dt, x.device());
-  kernels::unary(rule.kernel, in, out);
+  kernels::unary(kernel, in, out);
   if (auto node = record<UnaryBackward>(out, {in}, rule)) {
     if (rule.saves_input) node->x = SavedTensor(in, false);
     if (rule.saves_result) node->y = SavedTensor(out, true);
   }
-  forward_rule(out, {in}, [&] { return tangent_of(in) * rule.deriv(in, out); });
+  forward_rule(out, {in}, [&] {
+    Tensor t = tangent_of(in);
+    if (!rule.deriv) return linear_times(rule.linear, t);
+    return t * rule.deriv(in, out);
+  });
   return out;
 }
+
+Tensor one(const Tensor& like) { return ones({}, like.dtype(), like.device()); }
 
 // relu passes the gradient wherever its result is not <= 0 (NaN included), as torch's threshold_backward.
-Tensor mask_positive(const Tensor& y) { return 1.0 - to_dtype(compare(Cmp::Le, y, zeros({}, y.dtype(), y.device())), y.dtype()); }
+Tensor mask_positive(const Tensor& y) { return 1.0 - to_dtype(le(y, zeros({}, y.dtype(), y.device())), y.dtype()); }
 
-const UnaryRule kExp{"exp", "ExpBackward0", kernels::Unary::Exp, [](const Tensor&, const Tensor& y) { return y; }, false, true};
-const UnaryRule kLog{"log", "LogBackward0", kernels::Unary::Log,
-                     [](const Tensor& x, const Tensor&) { return ones({}, x.dtype(), x.device()) / x; }, true, false};
-const UnaryRule kLog1p{"log1p", "Log1PBackward0", kernels::Unary::Log1p,
-                       [](const Tensor& x, const Tensor&) { return ones({}, x.dtype(), x.device()) / (x + 1.0); }, true, false};
-const UnaryRule kSin{"sin", "SinBackward0", kernels::Unary::Sin, [](const Tensor& x, const Tensor&) { return cos(x); }, true, false};
-const UnaryRule kCos{"cos", "CosBackward0", kernels::Unary::Cos, [](const Tensor& x, const Tensor&) { return -sin(x); }, true, false};
-const UnaryRule kTanh{"tanh", "TanhBackward0", kernels::Unary::Tanh,
-                      [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true};
-const UnaryRule kSigmoid{"sigmoid", "SigmoidBackward0", kernels::Unary::Sigmoid,
-                         [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false, true};
-const UnaryRule kRelu{"relu", "ReluBackward0", kernels::Unary::Relu,
-                      [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false, true};
-const UnaryRule kSoftplus{"softplus", "SoftplusBackward0", kernels::Unary::Softplus,
-                          [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true, false};
-const UnaryRule kSqrt{"sqrt", "SqrtBackward0", kernels::Unary::Sqrt,
-                      [](const Tensor&, const Tensor& y) { return ones({}, y.dtype(), y.device()) / (y * 2.0); }, false, true};
-const UnaryRule kAbs{"abs", "AbsBackward0", kernels::Unary::Abs, [](const Tensor& x, const Tensor&) { return sign(x); }, true, false};
+constexpr double kTwoOverSqrtPi = 1.1283791670955126;  // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+
+// The rules, in the order of PYAD_UNARY_OPS.
+const UnaryRule neg_rule{"NegBackward0", nullptr, false, false, -1.0};
+const UnaryRule abs_rule{"AbsBackward0", [](const Tensor& x, const Tensor&) { return sign(x); }, true};
+// sign is piecewise constant: its gradient is zero, as torch's.
+const UnaryRule sign_rule{"SignBackward0", nullptr, false, false, 0.0};
+const UnaryRule exp_rule{"ExpBackward0", [](const Tensor&, const Tensor& y) { return y; }, false, true};
+const UnaryRule expm1_rule{"Expm1Backward0", [](const Tensor&, const Tensor& y) { return y + 1.0; }, false, true};
+const UnaryRule log_rule{"LogBackward0", [](const Tensor& x, const Tensor&) { return one(x) / x; }, true};
+const UnaryRule log1p_rule{"Log1PBackward0", [](const Tensor& x, const Tensor&) { return one(x) / (x + 1.0); }, true};
+const UnaryRule sqrt_rule{"SqrtBackward0", [](const Tensor&, const Tensor& y) { return one(y) / (y * 2.0); }, false, true};
+const UnaryRule sin_rule{"SinBackward0", [](const Tensor& x, const Tensor&) { return cos(x); }, true};
+const UnaryRule cos_rule{"CosBackward0", [](const Tensor& x, const Tensor&) { return -sin(x); }, true};
+const UnaryRule tanh_rule{"TanhBackward0", [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true};
+const UnaryRule sigmoid_rule{"SigmoidBackward0", [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false,
+                             true};
+const UnaryRule relu_rule{"ReluBackward0", [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false, true};
+const UnaryRule softplus_rule{"SoftplusBackward0", [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true};
+const UnaryRule erf_rule{"ErfBackward0", [](const Tensor& x, const Tensor&) { return exp(-(x * x)) * kTwoOverSqrtPi; },
+                         true};
+const UnaryRule erfc_rule{"ErfcBackward0",
+                          [](const Tensor& x, const Tensor&) { return exp(-(x * x)) * -kTwoOverSqrtPi; }, true};
 
 }  // namespace
 
-Tensor exp(const Tensor& x) { return unary_op(kExp, x); }
-Tensor log(const Tensor& x) { return unary_op(kLog, x); }
-Tensor log1p(const Tensor& x) { return unary_op(kLog1p, x); }
-Tensor sin(const Tensor& x) { return unary_op(kSin, x); }
-Tensor cos(const Tensor& x) { return unary_op(kCos, x); }
-Tensor tanh(const Tensor& x) { return unary_op(kTanh, x); }
-Tensor sigmoid(const Tensor& x) { return unary_op(kSigmoid, x); }
-Tensor relu(const Tensor& x) { return unary_op(kRelu, x); }
-Tensor softplus(const Tensor& x) { return unary_op(kSoftplus, x); }
-Tensor sqrt(const Tensor& x) { return unary_op(kSqrt, x); }
-Tensor abs(const Tensor& x) { return unary_op(kAbs, x); }
-
-// neg is linear (its derivative is the constant -1) and keeps integer dtypes.
-namespace {
-struct NegBackward : Node {
-  std::string name() const override { return "NegBackward0"; }
-  TensorList apply(TensorList&& g) override { return {neg(g[0])}; }
-};
-}  // namespace
-
-Tensor neg(const Tensor& x) {
-  PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[neg] negation of a bool tensor is not supported");
-  Tensor out = empty(x.shape(), x.dtype(), x.device());
-  kernels::unary(kernels::Unary::Neg, x, out);
-  record<NegBackward>(out, {x});
-  forward_rule(out, {x}, [&] { return neg(tangent_of(x)); });
-  return out;
-}
-
-// sign is piecewise constant: no gradient flows (as torch, its derivative is zero).
-Tensor sign(const Tensor& x) {
-  Tensor in = is_floating(x.dtype()) ? x : to_dtype(x, DType::Float32);
-  Tensor out = empty(x.shape(), in.dtype(), x.device());
-  kernels::unary(kernels::Unary::Sign, in, out);
-  return out;
-}
+#define PYAD_DEFINE_UNARY(name, F, D)                                                      \
+  Tensor name(const Tensor& x) {                                                           \
+    return unary_op(#name, kernels::Unary::F, math::Domain::D, name##_rule, x);            \
+  }
+PYAD_UNARY_OPS(PYAD_DEFINE_UNARY)
+#undef PYAD_DEFINE_UNARY
 
 }  // namespace pyad

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 #include <optional>
 #include "../core/tensor.h"
+#include "../ops/ops.h"
 #include "node_wrapper.h"
 
 namespace py = pybind11;
@@ -60,6 +61,15 @@ Tensor unary_op(const Tensor& x) {
   return F(x);
 }
 
+// Note [The op list] (kernels/math.h): the op functions bound with def_op are listed in _C.__all__, which
+// pyad/_functions.py re-exports as they are (and the type stub lists).
+std::vector<std::string>& exported_ops();
+template <class Func, class... Extra>
+void def_op(py::module_& m, const char* name, Func&& f, const Extra&... extra) {
+  m.def(name, std::forward<Func>(f), extra...);
+  exported_ops().emplace_back(name);
+}
+
 void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
 void init_autograd(py::module_& m);
@@ -70,7 +80,45 @@ void init_cuda(py::module_& m);
 // A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);
 // an undefined Tensor when `obj` is neither a Tensor nor a number.
 Tensor as_operand(const Tensor& like, py::handle obj);
+// The same as a TypeError naming op when `obj` is neither.
+Tensor operand(const Tensor& like, py::handle obj, const char* op);
 std::vector<int64_t> dims_arg(py::handle dim);  // None, int or sequence of ints
 Shape shape_args(const py::args& args, const char* op);  // f(2, 3) or f((2, 3))
+
+// A binary op F whose second operand came from a Python number; pow specialises it, since an integer
+// tensor to a negative integer number raises (pow_scalar), as torch.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+Tensor with_number(const Tensor& a, const Tensor& number) { return F(a, number); }
+template <>
+inline Tensor with_number<&pyad::pow>(const Tensor& a, const Tensor& number) { return pow_scalar(a, number); }
+
+// A binary op called from Python: (Tensor | number, Tensor | number), at least one a Tensor.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+Tensor binary_call(const char* op, py::handle a, py::handle b) {
+  py::detail::make_caster<Tensor> ca, cb;
+  const bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
+  PYAD_CHECK(ta || tb, TypeError, "[", op, "] expected at least one Tensor argument, got ",
+             py::str(a.get_type().attr("__name__")).cast<std::string>(), " and ",
+             py::str(b.get_type().attr("__name__")).cast<std::string>());
+  Tensor x = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), y = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
+  if (!ta) x = operand(y, a, op);
+  if (!tb) y = operand(x, b, op);
+  ReleaseGilIfLarge nogil(std::max(x.numel(), y.numel()));  // Note [Releasing the GIL]
+  return tb ? F(x, y) : with_number<F>(x, y);
+}
+
+// The same as a Tensor method: self.op(other).
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+Tensor binary_method(const char* op, const Tensor& self, py::handle other) {
+  py::detail::make_caster<Tensor> c;
+  if (!other.is_none() && c.load(other, false)) {
+    const Tensor& y = py::detail::cast_op<const Tensor&>(c);
+    ReleaseGilIfLarge nogil(std::max(self.numel(), y.numel()));
+    return F(self, y);
+  }
+  Tensor y = operand(self, other, op);
+  ReleaseGilIfLarge nogil(std::max(self.numel(), y.numel()));
+  return with_number<F>(self, y);
+}
 
 }  // namespace pyad::python

@@ -2,6 +2,13 @@
 #include "bind.h"
 #include "../core/error.h"
 
+namespace pyad::python {
+std::vector<std::string>& exported_ops() {
+  static std::vector<std::string> names;
+  return names;
+}
+}  // namespace pyad::python
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "pyad's C++ core";
   // Map our exception types onto Python's own, with the message unchanged.
@@ -30,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_interop(m);
   pyad::python::init_function(m);
   pyad::python::init_cuda(m);
+  m.attr("__all__") = py::cast(pyad::python::exported_ops());
 }

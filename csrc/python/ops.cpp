@@ -7,8 +7,6 @@
 
 namespace pyad::python {
 
-namespace {
-
 Tensor operand(const Tensor& like, py::handle obj, const char* op) {
   Tensor t = as_operand(like, obj);
   PYAD_CHECK(t.defined(), TypeError, "[", op, "] expected a Tensor or a number, got ",
@@ -16,25 +14,7 @@ Tensor operand(const Tensor& like, py::handle obj, const char* op) {
   return t;
 }
 
-// Binary function taking (Tensor|number, Tensor|number) with at least one Tensor.
-template <Tensor (*F)(const Tensor&, const Tensor&)>
-auto binary(const char* op) {
-  return [op](py::handle a, py::handle b) {
-    py::detail::make_caster<Tensor> ca;
-    Tensor ta, tb;
-    if (!a.is_none() && ca.load(a, false)) {
-      ta = py::detail::cast_op<Tensor>(ca);
-      tb = operand(ta, b, op);
-    } else {
-      py::detail::make_caster<Tensor> cb;
-      PYAD_CHECK(!b.is_none() && cb.load(b, false), TypeError, "[", op, "] expected at least one Tensor argument");
-      tb = py::detail::cast_op<Tensor>(cb);
-      ta = operand(tb, a, op);
-    }
-    ReleaseGilIfLarge nogil(std::max(ta.numel(), tb.numel()));  // Note [Releasing the GIL]
-    return F(ta, tb);
-  };
-}
+namespace {
 
 std::vector<IndexStep> steps_arg(const py::list& steps) {
   std::vector<IndexStep> out;
@@ -75,23 +55,16 @@ void init_ops(py::module_& m) {
   });
   m.def("get_num_threads", [] { return kernels::blas_threads(); });
 
-  // elementwise
-  m.def("exp", &unary_op<pyad::exp>); m.def("log", &unary_op<pyad::log>); m.def("log1p", &unary_op<pyad::log1p>);
-  m.def("sin", &unary_op<pyad::sin>); m.def("cos", &unary_op<pyad::cos>); m.def("tanh", &unary_op<pyad::tanh>);
-  m.def("sigmoid", &unary_op<pyad::sigmoid>); m.def("relu", &unary_op<pyad::relu>); m.def("softplus", &unary_op<pyad::softplus>);
-  m.def("sqrt", &unary_op<pyad::sqrt>); m.def("abs", &unary_op<pyad::abs>); m.def("neg", &unary_op<pyad::neg>); m.def("sign", &unary_op<pyad::sign>);
-  m.def("add", binary<pyad::add>("add")); m.def("sub", binary<pyad::sub>("sub"));
-  m.def("mul", binary<pyad::mul>("mul")); m.def("div", binary<pyad::div>("div"));
-  m.def("pow", [](py::handle a, py::handle b) {
-    py::detail::make_caster<Tensor> ca, cb;
-    if (!a.is_none() && ca.load(a, false)) {
-      Tensor ta = py::detail::cast_op<Tensor>(ca);
-      if (!b.is_none() && cb.load(b, false)) return pyad::pow(ta, py::detail::cast_op<Tensor>(cb));
-      return pow_scalar(ta, operand(ta, b, "pow"));
-    }
-    return binary<pyad::pow>("pow")(a, b);
-  });
-  m.def("maximum", binary<pyad::maximum>("maximum")); m.def("minimum", binary<pyad::minimum>("minimum"));
+  // elementwise: the op list (Note [The op list])
+#define PYAD_BIND_UNARY(name, F, D) def_op(m, #name, &unary_op<pyad::name>, py::arg("input"));
+#define PYAD_BIND_BINARY(name, F, D)                                                                            \
+  def_op(m, #name, [](py::handle a, py::handle b) { return binary_call<pyad::name>(#name, a, b); }, py::arg("input"), \
+         py::arg("other"));
+  PYAD_UNARY_OPS(PYAD_BIND_UNARY)
+  PYAD_BINARY_OPS(PYAD_BIND_BINARY)
+  PYAD_COMPARE_OPS(PYAD_BIND_BINARY)
+#undef PYAD_BIND_UNARY
+#undef PYAD_BIND_BINARY
   m.def("matmul", [](const Tensor& a, const Tensor& b) {
     py::gil_scoped_release nogil;
     return matmul(a, b);
@@ -107,9 +80,6 @@ void init_ops(py::module_& m) {
     return where(c, A, B);
   });
   m.def("clamp", [](const Tensor& x, std::optional<double> lo, std::optional<double> hi) { return clamp(x, lo, hi); });
-  m.def("compare", [](int op, const Tensor& a, py::handle b) {
-    return compare(static_cast<Cmp>(op), a, operand(a, b, "compare"));
-  });
 
   // reductions
   m.def("sum", [](const Tensor& x, py::handle dim, bool keepdim) {

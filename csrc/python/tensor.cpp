@@ -124,9 +124,6 @@ py::object binop(const Tensor& self, py::handle other) {
   return py::cast(r);
 }
 
-template <Cmp C>
-Tensor cmp(const Tensor& a, const Tensor& b) { return compare(C, a, b); }
-
 template <Tensor& (*F)(Tensor&, const Tensor&)>
 Tensor inplace(Tensor self, py::handle other) {
   Tensor o = as_operand(self, other);
@@ -271,9 +268,9 @@ void init_tensor(py::module_& m) {
       }).def("__rpow__", &binop<pow, true>)
       .def("__matmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, false); })
       .def("__rmatmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, true); })
-      .def("__eq__", &binop<cmp<Cmp::Eq>>).def("__ne__", &binop<cmp<Cmp::Ne>>)
-      .def("__lt__", &binop<cmp<Cmp::Lt>>).def("__le__", &binop<cmp<Cmp::Le>>)
-      .def("__gt__", &binop<cmp<Cmp::Gt>>).def("__ge__", &binop<cmp<Cmp::Ge>>)
+      .def("__eq__", &binop<eq>).def("__ne__", &binop<ne>)
+      .def("__lt__", &binop<lt>).def("__le__", &binop<le>)
+      .def("__gt__", &binop<gt>).def("__ge__", &binop<ge>)
       .def("__neg__", &neg)
       .def("__abs__", &abs)
       .def("__iadd__", &inplace<add_>).def("__isub__", &inplace<sub_>)
@@ -282,13 +279,18 @@ void init_tensor(py::module_& m) {
       .def("mul_", &inplace<mul_>).def("div_", &inplace<div_>)
       .def("fill_", [](Tensor t, double v) { return fill_(t, v); })
       .def("zero_", [](Tensor t) { return zero_(t); })
-      .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); })
-      // unary math as methods
-      .def("exp", &unary_op<exp>).def("log", &unary_op<log>).def("log1p", &unary_op<log1p>)
-      .def("sin", &unary_op<sin>).def("cos", &unary_op<cos>).def("tanh", &unary_op<tanh>)
-      .def("sigmoid", &unary_op<sigmoid>).def("relu", &unary_op<relu>).def("sqrt", &unary_op<sqrt>)
-      .def("abs", &unary_op<abs>).def("neg", &unary_op<neg>).def("sign", &unary_op<sign>)
-      .def("softplus", &unary_op<softplus>);
+      .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); });
+
+  // The op list as methods (Note [The op list]): x.exp(), x.atan2(y), x.eq(y) ...
+#define PYAD_METHOD_UNARY(name, F, D) cls.def(#name, &unary_op<name>);
+#define PYAD_METHOD_BINARY(name, F, D) \
+  cls.def(#name, [](const Tensor& self, py::handle other) { return binary_method<name>(#name, self, other); }, \
+          py::arg("other"));
+  PYAD_UNARY_OPS(PYAD_METHOD_UNARY)
+  PYAD_BINARY_OPS(PYAD_METHOD_BINARY)
+  PYAD_COMPARE_OPS(PYAD_METHOD_BINARY)
+#undef PYAD_METHOD_UNARY
+#undef PYAD_METHOD_BINARY
 }
 
 }  // namespace pyad::python

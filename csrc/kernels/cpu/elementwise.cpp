@@ -49,74 +49,57 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
               });
 }
 
-template <class F>
-void unary_dispatch(const Tensor& in, const Tensor& out, F f) {
+// One kernel per row of the op list (Note [The op list]), its dtypes chosen by the row's domain.
+template <class F, math::Domain D>
+void unary_kernel(const Tensor& in, const Tensor& out) {
+  if constexpr (D == math::Domain::Signed) {
+    if (out.dtype() == DType::Int64) return unary_loop<int64_t>(in, out, F{});
+  }
   PYAD_DISPATCH_FLOAT(out.dtype(), "unary", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    unary_loop<T>(in, out, f);
+    unary_loop<T>(in, out, F{});
   });
 }
 
-template <class F>
-void arith_dispatch(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
-  PYAD_DISPATCH_ALL(out.dtype(), "binary", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    if constexpr (std::is_same_v<T, bool>) {
-      throw TypeError("[binary] arithmetic on bool tensors is not supported");
-    } else {
-      binary_loop<T, T>(a, b, out, f);
-    }
-  });
-}
-
-template <class F>
-void compare_dispatch(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
-  PYAD_DISPATCH_ALL(a.dtype(), "compare", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    binary_loop<T, bool>(a, b, out, f);
-  });
+template <class F, math::Domain D>
+void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if constexpr (D == math::Domain::Compare) {
+    PYAD_DISPATCH_ALL(a.dtype(), "compare", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      binary_loop<T, bool>(a, b, out, F{});
+    });
+  } else if constexpr (D == math::Domain::Float) {
+    PYAD_DISPATCH_FLOAT(out.dtype(), "binary", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      binary_loop<T, T>(a, b, out, F{});
+    });
+  } else {
+    PYAD_DISPATCH_ALL(out.dtype(), "binary", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      if constexpr (std::is_same_v<T, bool>) {
+        throw TypeError("[binary] arithmetic on bool tensors is not supported");
+      } else {
+        binary_loop<T, T>(a, b, out, F{});
+      }
+    });
+  }
 }
 
 }  // namespace
 
 void unary(Unary op, const Tensor& in, const Tensor& out) {
   switch (op) {
-    case Unary::Neg:
-      // neg is the one unary op that integer tensors take.
-      if (out.dtype() == DType::Int64) return unary_loop<int64_t>(in, out, math::Neg{});
-      return unary_dispatch(in, out, math::Neg{});
-    case Unary::Exp: return unary_dispatch(in, out, math::Exp{});
-    case Unary::Log: return unary_dispatch(in, out, math::Log{});
-    case Unary::Log1p: return unary_dispatch(in, out, math::Log1p{});
-    case Unary::Sin: return unary_dispatch(in, out, math::Sin{});
-    case Unary::Cos: return unary_dispatch(in, out, math::Cos{});
-    case Unary::Tanh: return unary_dispatch(in, out, math::Tanh{});
-    case Unary::Sigmoid: return unary_dispatch(in, out, math::Sigmoid{});
-    case Unary::Relu: return unary_dispatch(in, out, math::Relu{});
-    case Unary::Softplus: return unary_dispatch(in, out, math::Softplus{});
-    case Unary::Sqrt: return unary_dispatch(in, out, math::Sqrt{});
-    case Unary::Abs:
-      if (out.dtype() == DType::Int64) return unary_loop<int64_t>(in, out, math::Abs{});
-      return unary_dispatch(in, out, math::Abs{});
-    case Unary::Sign: return unary_dispatch(in, out, math::Sign{});
+#define PYAD_CASE(name, F, D) case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
+    PYAD_UNARY_OPS(PYAD_CASE)
+#undef PYAD_CASE
   }
 }
 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (op) {
-    case Binary::Add: return arith_dispatch(a, b, out, math::Add{});
-    case Binary::Sub: return arith_dispatch(a, b, out, math::Sub{});
-    case Binary::Mul: return arith_dispatch(a, b, out, math::Mul{});
-    case Binary::Div: return arith_dispatch(a, b, out, math::Div{});
-    case Binary::Pow: return arith_dispatch(a, b, out, math::Pow{});
-    case Binary::Maximum: return arith_dispatch(a, b, out, math::Maximum{});
-    case Binary::Minimum: return arith_dispatch(a, b, out, math::Minimum{});
-    case Binary::Eq: return compare_dispatch(a, b, out, math::Eq{});
-    case Binary::Ne: return compare_dispatch(a, b, out, math::Ne{});
-    case Binary::Lt: return compare_dispatch(a, b, out, math::Lt{});
-    case Binary::Le: return compare_dispatch(a, b, out, math::Le{});
-    case Binary::Gt: return compare_dispatch(a, b, out, math::Gt{});
-    case Binary::Ge: return compare_dispatch(a, b, out, math::Ge{});
+#define PYAD_CASE(name, F, D) case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
+    PYAD_BINARY_OPS(PYAD_CASE) PYAD_COMPARE_OPS(PYAD_CASE)
+#undef PYAD_CASE
   }
 }
 

@@ -43,32 +43,40 @@ void launch_map(const char* op, F f, const Tensor& out, const Ts&... ins) {
   gpu::check_launch(op);
 }
 
-template <class F>
-void unary_float(const Tensor& in, const Tensor& out, F f) {
+// One kernel per row of the op list (Note [The op list]), its dtypes chosen by the row's domain.
+template <class F, math::Domain D>
+void unary_kernel(const Tensor& in, const Tensor& out) {
+  if constexpr (D == math::Domain::Signed) {
+    if (out.dtype() == DType::Int64) return launch_map<int64_t, int64_t>("unary", F{}, out, in);
+  }
   PYAD_DISPATCH_FLOAT(out.dtype(), "unary", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    launch_map<T, T>("unary", f, out, in);
+    launch_map<T, T>("unary", F{}, out, in);
   });
 }
 
-template <class F>
-void arith(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
-  PYAD_DISPATCH_ALL(out.dtype(), "binary", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    if constexpr (std::is_same_v<T, bool>) {
-      throw TypeError("[binary] arithmetic on bool tensors is not supported");
-    } else {
-      launch_map<T, T, T>("binary", f, out, a, b);
-    }
-  });
-}
-
-template <class F>
-void compare(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
-  PYAD_DISPATCH_ALL(a.dtype(), "compare", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    launch_map<bool, T, T>("compare", f, out, a, b);
-  });
+template <class F, math::Domain D>
+void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if constexpr (D == math::Domain::Compare) {
+    PYAD_DISPATCH_ALL(a.dtype(), "compare", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launch_map<bool, T, T>("compare", F{}, out, a, b);
+    });
+  } else if constexpr (D == math::Domain::Float) {
+    PYAD_DISPATCH_FLOAT(out.dtype(), "binary", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launch_map<T, T, T>("binary", F{}, out, a, b);
+    });
+  } else {
+    PYAD_DISPATCH_ALL(out.dtype(), "binary", [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      if constexpr (std::is_same_v<T, bool>) {
+        throw TypeError("[binary] arithmetic on bool tensors is not supported");
+      } else {
+        launch_map<T, T, T>("binary", F{}, out, a, b);
+      }
+    });
+  }
 }
 
 struct Select {
@@ -88,41 +96,17 @@ struct Constant {
 
 void unary(Unary op, const Tensor& in, const Tensor& out) {
   switch (op) {
-    case Unary::Neg:
-      if (out.dtype() == DType::Int64) return launch_map<int64_t, int64_t>("neg", math::Neg{}, out, in);
-      return unary_float(in, out, math::Neg{});
-    case Unary::Exp: return unary_float(in, out, math::Exp{});
-    case Unary::Log: return unary_float(in, out, math::Log{});
-    case Unary::Log1p: return unary_float(in, out, math::Log1p{});
-    case Unary::Sin: return unary_float(in, out, math::Sin{});
-    case Unary::Cos: return unary_float(in, out, math::Cos{});
-    case Unary::Tanh: return unary_float(in, out, math::Tanh{});
-    case Unary::Sigmoid: return unary_float(in, out, math::Sigmoid{});
-    case Unary::Relu: return unary_float(in, out, math::Relu{});
-    case Unary::Softplus: return unary_float(in, out, math::Softplus{});
-    case Unary::Sqrt: return unary_float(in, out, math::Sqrt{});
-    case Unary::Abs:
-      if (out.dtype() == DType::Int64) return launch_map<int64_t, int64_t>("abs", math::Abs{}, out, in);
-      return unary_float(in, out, math::Abs{});
-    case Unary::Sign: return unary_float(in, out, math::Sign{});
+#define PYAD_CASE(name, F, D) case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
+    PYAD_UNARY_OPS(PYAD_CASE)
+#undef PYAD_CASE
   }
 }
 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (op) {
-    case Binary::Add: return arith(a, b, out, math::Add{});
-    case Binary::Sub: return arith(a, b, out, math::Sub{});
-    case Binary::Mul: return arith(a, b, out, math::Mul{});
-    case Binary::Div: return arith(a, b, out, math::Div{});
-    case Binary::Pow: return arith(a, b, out, math::Pow{});
-    case Binary::Maximum: return arith(a, b, out, math::Maximum{});
-    case Binary::Minimum: return arith(a, b, out, math::Minimum{});
-    case Binary::Eq: return compare(a, b, out, math::Eq{});
-    case Binary::Ne: return compare(a, b, out, math::Ne{});
-    case Binary::Lt: return compare(a, b, out, math::Lt{});
-    case Binary::Le: return compare(a, b, out, math::Le{});
-    case Binary::Gt: return compare(a, b, out, math::Gt{});
-    case Binary::Ge: return compare(a, b, out, math::Ge{});
+#define PYAD_CASE(name, F, D) case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
+    PYAD_BINARY_OPS(PYAD_CASE) PYAD_COMPARE_OPS(PYAD_CASE)
+#undef PYAD_CASE
   }
 }
 

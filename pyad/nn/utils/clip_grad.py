@@ -2,7 +2,8 @@
 import math
 
 from ... import _C
-from ..._functions import abs as _abs, amax, stack, sum as _sum
+from ..._C import abs as _abs
+from ..._functions import amax, stack, sum as _sum
 from ..._grad_mode import no_grad
 
 
