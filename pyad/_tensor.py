@@ -1,4 +1,5 @@
 """Python-side methods of pyad.Tensor (the class itself lives in the C++ core)."""
+import builtins
 import numbers
 
 import numpy as np
@@ -264,7 +265,7 @@ def _format(arr, dtype):
     if arr.ndim == 0:
         return _format_value(arr.item(), dtype, style)
     flat = [_format_value(v, dtype, style) for v in arr.reshape(-1).tolist()]
-    width = max((len(s) for s in flat), default=0)
+    width = builtins.max((len(s) for s in flat), default=0)  # (max is Tensor.max's function here)
     it = iter(flat)
 
     def rec(shape, indent):
@@ -314,15 +315,105 @@ def __format__(self, spec):
     return format(self.item(), spec)
 
 
-# ---- ops as methods ----
-def _bind(name, fn=None):
-    f = fn or getattr(F, name)
-    setattr(Tensor, name, lambda self, *a, **k: f(self, *a, **k))
+# ---- ops as methods (the op list's are bound in C++: Note [The op list]) ----
+@_method
+def sum(self, dim=None, keepdim=False, dtype=None):
+    return F.sum(self, dim, keepdim, dtype)
 
 
-for _name in ["sum", "mean", "amax", "amin", "max", "min", "logsumexp", "softmax", "log_softmax", "transpose",
-              "squeeze", "unsqueeze", "matmul", "clamp", "clip", "outer", "flatten", "dot", "mm", "swapaxes"]:
-    _bind(_name)
+@_method
+def mean(self, dim=None, keepdim=False, dtype=None):
+    return F.mean(self, dim, keepdim, dtype)
+
+
+@_method
+def amax(self, dim=None, keepdim=False):
+    return F.amax(self, dim, keepdim)
+
+
+@_method
+def amin(self, dim=None, keepdim=False):
+    return F.amin(self, dim, keepdim)
+
+
+@_method
+def max(self, dim=None, keepdim=False):
+    return F.max(self, dim, keepdim)
+
+
+@_method
+def min(self, dim=None, keepdim=False):
+    return F.min(self, dim, keepdim)
+
+
+@_method
+def logsumexp(self, dim, keepdim=False):
+    return F.logsumexp(self, dim, keepdim)
+
+
+@_method
+def softmax(self, dim, dtype=None):
+    return F.softmax(self, dim, dtype)
+
+
+@_method
+def log_softmax(self, dim, dtype=None):
+    return F.log_softmax(self, dim, dtype)
+
+
+@_method
+def transpose(self, dim0, dim1):
+    return F.transpose(self, dim0, dim1)
+
+
+@_method
+def swapaxes(self, dim0, dim1):
+    return F.transpose(self, dim0, dim1)
+
+
+@_method
+def squeeze(self, dim=None):
+    return F.squeeze(self, dim)
+
+
+@_method
+def unsqueeze(self, dim):
+    return F.unsqueeze(self, dim)
+
+
+@_method
+def matmul(self, other):
+    return F.matmul(self, other)
+
+
+@_method
+def outer(self, vec2):
+    return F.outer(self, vec2)
+
+
+@_method
+def dot(self, other):
+    return F.dot(self, other)
+
+
+@_method
+def mm(self, mat2):
+    return F.mm(self, mat2)
+
+
+@_method
+def clamp(self, min=None, max=None):
+    return F.clamp(self, min, max)
+
+
+@_method
+def clip(self, min=None, max=None):
+    return F.clamp(self, min, max)
+
+
+@_method
+def flatten(self, start_dim=0, end_dim=-1):
+    return F.flatten(self, start_dim, end_dim)
 
 
 @_method

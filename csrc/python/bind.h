@@ -33,6 +33,7 @@ struct type_caster<pyad::Tensor> {
 // A node goes to Python as its one persistent wrapper (Note [Python wrappers of nodes]).
 template <>
 struct type_caster<std::shared_ptr<pyad::Node>> : copyable_holder_caster<pyad::Node, std::shared_ptr<pyad::Node>> {
+  static constexpr auto name = const_name("Node | None");
   static handle cast(const std::shared_ptr<pyad::Node>& n, return_value_policy, handle) {
     return pyad::python::node_to_python(n);
   }
