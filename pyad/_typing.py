@@ -1,0 +1,26 @@
+"""The type aliases of pyad's annotations.
+
+Modules import this one under `if TYPE_CHECKING:` only, and every module starts with
+`from __future__ import annotations`: annotations stay strings at run time, so none of this runs, and pyad's
+import costs nothing more. Until pyad/_C.pyi exists, the names from the compiled core are Any to a type checker.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeAlias
+
+import numpy as np
+
+from ._C import Tensor, device, dtype
+
+# What the dtype= and device= arguments take (see _dtypes.as_dtype and as_device).
+DTypeLike: TypeAlias = dtype | str | np.dtype | type
+DeviceLike: TypeAlias = device | str | int
+# A shape given as one sequence (zeros((2, 3))) or spread out (zeros(2, 3)).
+ShapeLike: TypeAlias = Sequence[int]
+Number: TypeAlias = bool | int | float
+TensorOrNumber: TypeAlias = Tensor | Number
+# A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
+PyTree: TypeAlias = object
+
+__all__ = ["DTypeLike", "DeviceLike", "Number", "PyTree", "ShapeLike", "TensorOrNumber"]
