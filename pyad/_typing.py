@@ -7,7 +7,7 @@ import costs nothing more. Until pyad/_C.pyi exists, the names from the compiled
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -20,7 +20,9 @@ DeviceLike: TypeAlias = device | str | int
 ShapeLike: TypeAlias = Sequence[int]
 Number: TypeAlias = bool | int | float
 TensorOrNumber: TypeAlias = Tensor | Number
+# Which positional arguments a pyad.func transform differentiates.
+Argnums: TypeAlias = int | tuple[int, ...]
 # A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
-PyTree: TypeAlias = object
+PyTree: TypeAlias = Any
 
-__all__ = ["DTypeLike", "DeviceLike", "Number", "PyTree", "ShapeLike", "TensorOrNumber"]
+__all__ = ["Argnums", "DTypeLike", "DeviceLike", "Number", "PyTree", "ShapeLike", "TensorOrNumber"]
