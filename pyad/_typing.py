@@ -20,9 +20,13 @@ DeviceLike: TypeAlias = device | str | int
 ShapeLike: TypeAlias = Sequence[int]
 Number: TypeAlias = bool | int | float
 TensorOrNumber: TypeAlias = Tensor | Number
+# One tensor or a sequence of them, as torch's autograd functions take (the second with None for "no gradient").
+Tensors: TypeAlias = Tensor | Sequence[Tensor]
+MaybeTensors: TypeAlias = Tensor | Sequence[Tensor | None] | None
 # Which positional arguments a pyad.func transform differentiates.
 Argnums: TypeAlias = int | tuple[int, ...]
 # A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
 PyTree: TypeAlias = Any
 
-__all__ = ["Argnums", "DTypeLike", "DeviceLike", "Number", "PyTree", "ShapeLike", "TensorOrNumber"]
+__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "PyTree", "ShapeLike", "TensorOrNumber",
+           "Tensors"]

@@ -12,15 +12,22 @@ Where pyad goes beyond torch (which raises instead):
 ``vectorize=True`` pushes every basis vector through one batched pass (autograd.grad's is_grads_batched in
 reverse mode, a batched tangent in forward mode) instead of one pass per element.
 """
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Callable
+from typing import Any, Literal
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from . import forward_ad
 
-Tensor = _C.Tensor
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
 
-__all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
+# A Tensor or a tuple of Tensors, as torch.autograd.functional takes and returns them.
+_Tensors = Any
+_Strategy = Literal["forward-mode", "reverse-mode"]
 
 
 # ---------------------------------------------------------------- plumbing (torch's helpers, same contracts)
@@ -175,7 +182,8 @@ def _prepare_v(v, inputs, is_inputs_tuple, create_graph, fn_name):
 
 
 # ---------------------------------------------------------------- products
-def vjp(func, inputs, v=None, create_graph=False, strict=False):
+def vjp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), v^T J): the vector-Jacobian product at `inputs`, shaped like the inputs."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
@@ -196,7 +204,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
 
-def jvp(func, inputs, v=None, create_graph=False, strict=False):
+def jvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), J v): the Jacobian-vector product at `inputs`, shaped like the outputs. Computed as torch
     does, by the double-backward trick (so create_graph and strict behave exactly as there)."""
     with enable_grad():
@@ -225,7 +234,8 @@ def _scalar_function_jacobian(fn_name, func, inputs, strict):
     return outputs, is_outputs_tuple, jac
 
 
-def vhp(func, inputs, v=None, create_graph=False, strict=False):
+def vhp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), v^T H) for a function with a single-element output."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
@@ -239,7 +249,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
 
-def hvp(func, inputs, v=None, create_graph=False, strict=False):
+def hvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), H v) for a function with a single-element output (the double-backward trick, as torch)."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
@@ -287,7 +298,7 @@ def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
                 _check_connected(g, i, strict, create_graph)
                 per_input.append(g.reshape(tuple(out.shape) + tuple(inp.shape)))
         else:
-            cols = [[] for _ in inputs]
+            cols: list[list[Tensor]] = [[] for _ in inputs]
             for k in range(m):
                 vj = _autograd_grad((flat[k],), inputs, retain_graph=True, create_graph=create_graph)
                 for j, (g, inp) in enumerate(zip(vj, inputs)):
@@ -307,10 +318,11 @@ def _forward_jacobian(func, inputs, strict, vectorize):
     """Forward mode: per input, one pass with a batched identity tangent (vectorize) or one pass per element.
     Returns (is_outputs_tuple, outputs, jac[i][j])."""
     primals = tuple(inp.detach() for inp in inputs)
-    tangents = {}  # (output i, input j) -> (n_j, *out_i.shape) tangents
-    outputs, is_outputs_tuple = None, False
+    tangents: dict[tuple[int, int], Tensor] = {}  # (output i, input j) -> (n_j, *out_i.shape) tangents
+    outputs: tuple[Tensor, ...] | None = None
+    is_outputs_tuple = False
 
-    def run(j, tangent):
+    def run(j: int, tangent: Tensor) -> list[Tensor | None]:
         nonlocal outputs, is_outputs_tuple
         with forward_ad.dual_level():
             args = list(primals)
@@ -330,6 +342,7 @@ def _forward_jacobian(func, inputs, strict, vectorize):
         per_seed = [run(j, s) for s in seeds]
         if outputs is None:  # an input with no elements: still learn the outputs' shapes
             run(j, _zeros_like(x))
+        assert outputs is not None  # (run sets it)
         for i, out in enumerate(outputs):
             ts = [ts[i] for ts in per_seed]
             if any(t is None for t in ts) and all(t is None for t in ts):
@@ -340,7 +353,7 @@ def _forward_jacobian(func, inputs, strict, vectorize):
                 ts = [t if t is not None else _zeros_like(out) for t in ts]
                 tangents[i, j] = ts[0] if vectorize or n == 0 else _C.stack(ts, 0)
     jac = []
-    for i, out in enumerate(outputs):
+    for i, out in enumerate(outputs or ()):
         row = []
         for j, x in enumerate(primals):
             t = tangents[i, j]  # (n_j, *out_i.shape) -> (*out_i.shape, *x_j.shape)
@@ -352,7 +365,8 @@ def _forward_jacobian(func, inputs, strict, vectorize):
     return is_outputs_tuple, outputs, tuple(jac)
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+def jacobian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
+             vectorize: bool = False, strategy: _Strategy = "reverse-mode") -> Any:
     """The Jacobian of func at `inputs`: a Tensor for one input and one output, else (nested) tuples with
     jac[i][j] of shape outputs[i].shape + inputs[j].shape. strategy="forward-mode" computes it column by column
     with forward-mode AD (no create_graph there, as torch)."""
@@ -377,7 +391,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         return _tuple_postprocess(_grad_postprocess(jac, create_graph), (is_outputs_tuple, is_inputs_tuple))
 
 
-def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+def hessian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
+            vectorize: bool = False, outer_jacobian_strategy: _Strategy = "reverse-mode") -> Any:
     """The Hessian of a function with a single-element output: a Tensor for one input, else hess[i][j] of shape
     inputs[i].shape + inputs[j].shape. The inner Jacobian is reverse mode; outer_jacobian_strategy picks the
     outer one ("forward-mode": forward-over-reverse)."""
@@ -385,14 +400,14 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode".')
 
-    def ensure_single_output_function(*inp):
+    def ensure_single_output_function(*inp: Tensor) -> Tensor:
         out = func(*inp)
         is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
         _check_requires_grad(t_out, "outputs", strict=strict)
         _single_output("hessian", t_out, is_out_tuple)
         return _C.reshape(out, [])
 
-    def jac_func(*inp):
+    def jac_func(*inp: Tensor) -> Any:
         if outer_jacobian_strategy == "forward-mode":
             inp = tuple(t.requires_grad_(True) for t in inp)
         jac = jacobian(ensure_single_output_function, inp, create_graph=True)

@@ -29,15 +29,18 @@ On a mismatch a GradcheckError (a RuntimeError) names the output and input (thei
 value and in ``inputs``), the mode (reverse or forward), the worst element (its index in the output and in the
 input) and both values; with raise_exception=False the function returns False instead.
 """
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad
 from . import forward_ad
-
-Tensor = _C.Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
@@ -49,7 +52,7 @@ class GradcheckError(RuntimeError):
 
 
 # ---------------------------------------------------------------- plumbing
-def _as_tuple(x):
+def _as_tuple(x: Any) -> tuple[Any, ...]:
     if isinstance(x, tuple):
         return x
     if isinstance(x, list):
@@ -57,12 +60,12 @@ def _as_tuple(x):
     return (x,)
 
 
-def _np(t):
+def _np(t: Tensor) -> np.ndarray:
     """A float64 NumPy copy of a tensor's values (never aliasing the tensor)."""
     return np.array(_C.to_numpy(t.detach()), dtype=np.float64, copy=True)
 
 
-def _from_np(a, like):
+def _from_np(a: np.ndarray, like: Tensor) -> Tensor:
     """A tensor with `like`'s dtype and device holding a copy of the float64 array `a`."""
     src = _C.from_numpy(np.array(a, dtype=np.float64, order="C"))  # (ascontiguousarray makes 0-d 1-d)
     return _C.copy_to(src, like.dtype, like.device)
@@ -76,7 +79,7 @@ def _fmt_index(idx):
     return "(" + ", ".join(str(i) for i in idx) + ("," if len(idx) == 1 else "") + ")"
 
 
-def _outputs(out, where):
+def _outputs(out: Any, where: str) -> tuple[Tensor, ...]:
     outs = _as_tuple(out)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -85,7 +88,7 @@ def _outputs(out, where):
     return outs
 
 
-def _check_inputs(inputs, where):
+def _check_inputs(inputs: Sequence[Any], where: str) -> list[int]:
     diff = [j for j, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"[{where}] expects at least one input tensor to require gradient, but none of them "
@@ -106,13 +109,13 @@ def _check_inputs(inputs, where):
 class _Names:
     """How inputs and outputs are named in messages (gradgradcheck renames them)."""
 
-    def __init__(self, inputs=None, outputs=None):
+    def __init__(self, inputs: dict[int, str] | None = None, outputs: dict[int, str] | None = None) -> None:
         self._in, self._out = inputs or {}, outputs or {}
 
-    def input(self, j):
+    def input(self, j: int) -> str:
         return self._in.get(j, f"input {j}")
 
-    def output(self, i):
+    def output(self, i: int) -> str:
         return self._out.get(i, f"output {i}")
 
 
@@ -182,7 +185,7 @@ def _reverse_jacobian(outs, out_idx, inputs, diff, names):
 def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
     """jac[a][b] = forward-mode A (m_i, n_j): one pass per input with a batched identity tangent."""
     detached = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
-    jac = [[None] * len(diff) for _ in out_idx]
+    jac: list[list[np.ndarray | None]] = [[None] * len(diff) for _ in out_idx]
     for b, j in enumerate(diff):
         x = detached[j]
         n = x.numel()
@@ -299,7 +302,6 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
                 continue
             _check_grad_attrs(g, x, k, f"Backward with respect to {names.input(j)}")
             reverse[:, b] = _np(g).reshape(k, -1) @ vs[b]
-    shapes = {i: tuple(outs[i].shape) for i in out_idx}
     del outs  # the graph is done with before the inputs are perturbed
 
     # Numerical: u_i . (f_i(x_j + eps v_j) - f_i(x_j - eps v_j)) / (2 eps), two evaluations per input.
@@ -361,7 +363,7 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
 
 
 # ---------------------------------------------------------------- public API
-def _run(check, raise_exception):
+def _run(check: Callable[[], bool], raise_exception: bool) -> bool:
     if not raise_exception:
         try:
             return check()
@@ -370,9 +372,10 @@ def _run(check, raise_exception):
     return check()
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
-              fast_mode=False, *, check_backward_ad=True, check_undefined_grad=True, check_batched_grad=False,
-              check_grad_dtypes=False, _names=None):
+def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, check_forward_ad: bool = False, fast_mode: bool = False, *,
+              check_backward_ad: bool = True, check_undefined_grad: bool = True, check_batched_grad: bool = False,
+              check_grad_dtypes: bool = False, _names: _Names | None = None) -> bool:
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
 
     fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
@@ -408,7 +411,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
 
     from . import gradcheck_extras as extras  # (it imports this module's helpers)
 
-    def run():
+    def run() -> bool:
         check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad)
         if check_backward_ad and check_undefined_grad:
             extras.undefined_grad_check(fn, inputs, diff)
@@ -420,8 +423,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     return _run(run, raise_exception)
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-                  fast_mode=False, *, check_undefined_grad=True, check_batched_grad=False, check_grad_dtypes=False):
+def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True, fast_mode: bool = False, *,
+                  check_undefined_grad: bool = True, check_batched_grad: bool = False,
+                  check_grad_dtypes: bool = False) -> bool:
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
     gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
@@ -450,7 +455,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                 raise TypeError(f"[gradgradcheck] grad_outputs must be Tensors, got {type(g).__name__} at {k}")
     n_in, n_go = len(inputs), len(grad_outputs)
 
-    def first_derivatives(*args):
+    def first_derivatives(*args: Tensor) -> tuple[Tensor, ...]:
         ins, gos = args[:n_in], args[n_in:]
         with enable_grad():
             outs = [o for o in _outputs(fn(*ins), "gradgradcheck") if o.requires_grad]
