@@ -6,7 +6,7 @@ import costs nothing more. Until pyad/_C.pyi exists, the names from the compiled
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -23,10 +23,12 @@ TensorOrNumber: TypeAlias = Tensor | Number
 # One tensor or a sequence of them, as torch's autograd functions take (the second with None for "no gradient").
 Tensors: TypeAlias = Tensor | Sequence[Tensor]
 MaybeTensors: TypeAlias = Tensor | Sequence[Tensor | None] | None
+# What an optimizer takes: the parameters, or param groups (dicts with "params" and per-group options).
+Params: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
 # Which positional arguments a pyad.func transform differentiates.
 Argnums: TypeAlias = int | tuple[int, ...]
 # A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
 PyTree: TypeAlias = Any
 
-__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "PyTree", "ShapeLike", "TensorOrNumber",
+__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "Params", "PyTree", "ShapeLike", "TensorOrNumber",
            "Tensors"]
