@@ -30,5 +30,5 @@ Argnums: TypeAlias = int | tuple[int, ...]
 # A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
 PyTree: TypeAlias = Any
 
-__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "Params", "PyTree", "ShapeLike", "TensorOrNumber",
-           "Tensors"]
+__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "Params", "PyTree", "ShapeLike",
+           "TensorOrNumber", "Tensors"]
