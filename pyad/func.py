@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._typing import Argnums, PyTree
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp",
-           "linearize", "vjp"]
+           "last_jacobian_mode", "linearize", "vjp"]
 
 
 # ---- pytree plumbing ----

@@ -54,7 +54,7 @@ def _as_tensor_like(value: Any, like: Tensor, key: str) -> Tensor:
 
 
 
-def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+def _zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Module.zero_grad and Optimizer.zero_grad: drop each gradient (set_to_none) or zero it in place."""
     for p in params:
         if p.grad is None:
@@ -323,7 +323,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (set_to_none), or zero it in place."""
-        zero_grads(self.parameters(), set_to_none)
+        _zero_grads(self.parameters(), set_to_none)
 
     # ---- conversion ----
     def _apply(self: M, fn: Callable[[Tensor], Tensor]) -> M:

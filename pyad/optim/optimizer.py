@@ -11,7 +11,7 @@ import numpy as np
 from .. import _C
 from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad
-from ..nn.module import zero_grads
+from ..nn.module import _zero_grads
 
 if TYPE_CHECKING:
     from .._typing import Params
@@ -98,7 +98,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (set_to_none), or zero it in place."""
-        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; closure (re-evaluating the loss, with grad
