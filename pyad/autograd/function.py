@@ -279,7 +279,8 @@ def _unstash(v: Any, ids: set[int]) -> Any:
     return v
 
 
-def _run_backward(cls, ctx, args, meta, node, grads):
+def _run_backward(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
+                  grads: Sequence[Tensor | None]) -> list[Tensor | None]:
     """The node's backward: run cls.backward (once per batch element unless cls handles batch dims)."""
     grads = list(grads)
     out_shapes = [m[0] if m is not None else None for m in meta]
@@ -292,7 +293,8 @@ def _run_backward(cls, ctx, args, meta, node, grads):
     return _stack_batch(per_element, tensor_args, batch)
 
 
-def _backward_once(cls, ctx, args, meta, node, grads, batch):
+def _backward_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
+                   grads: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
     """One call of cls.backward on gradients with leading dims `batch`: materialise missing gradients, check
     what it returns (one gradient of shape (*batch, *arg.shape) or None per tensor argument)."""
     name = cls.__name__
@@ -335,7 +337,8 @@ def _backward_once(cls, ctx, args, meta, node, grads, batch):
     return out
 
 
-def _forward_mode(cls, ctx, args, outs, diff, level):
+def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
+                  level: int) -> None:
     """Run cls.jvp on the level-`level` tangents; its ops compute tangents at the outer levels only."""
     name = cls.__name__
     if cls.jvp is Function.jvp:
@@ -358,7 +361,8 @@ def _forward_mode(cls, ctx, args, outs, diff, level):
             _C.set_tangent(outs[i], res[i], level)
 
 
-def _jvp_once(cls, ctx, args, outs, diff, tangents, batch):
+def _jvp_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
+              tangents: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
     """One call of cls.jvp on tangents with leading dims `batch`: the checked tangent of each output."""
     name = cls.__name__
     if ctx.materialize_grads:

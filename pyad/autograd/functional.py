@@ -31,7 +31,7 @@ _Strategy = Literal["forward-mode", "reverse-mode"]
 
 
 # ---------------------------------------------------------------- plumbing (torch's helpers, same contracts)
-def _as_tuple(inp, arg_name=None, fn_name=None):
+def _as_tuple(inp: Any, arg_name: str | None = None, fn_name: str | None = None) -> tuple[bool, tuple[Any, ...]]:
     """(was it a tuple, the tuple); with names, checks that every entry is a Tensor."""
     is_tuple = isinstance(inp, tuple)
     if not is_tuple:
@@ -45,7 +45,7 @@ def _as_tuple(inp, arg_name=None, fn_name=None):
     return is_tuple, inp
 
 
-def _tuple_postprocess(res, to_unpack):
+def _tuple_postprocess(res: Any, to_unpack: bool | tuple[bool, bool]) -> Any:
     if isinstance(to_unpack, tuple):
         if not to_unpack[1]:
             res = tuple(el[0] for el in res)
@@ -56,7 +56,7 @@ def _tuple_postprocess(res, to_unpack):
     return res
 
 
-def _grad_preprocess(inputs, create_graph, need_graph):
+def _grad_preprocess(inputs: tuple[Any, ...], create_graph: bool, need_graph: bool) -> tuple[Any, ...]:
     # Always new tensor objects, so that inputs given as arguments differ from the same tensors captured by
     # func's closure; with create_graph they stay connected to the caller's graph.
     res = []
@@ -68,13 +68,13 @@ def _grad_preprocess(inputs, create_graph, need_graph):
     return tuple(res)
 
 
-def _grad_postprocess(inputs, create_graph):
+def _grad_postprocess(inputs: Any, create_graph: bool) -> Any:
     if isinstance(inputs[0], Tensor):
         return inputs if create_graph else tuple(inp.detach() for inp in inputs)
     return tuple(_grad_postprocess(inp, create_graph) for inp in inputs)
 
 
-def _validate_v(v, other, is_other_tuple):
+def _validate_v(v: tuple[Any, ...], other: tuple[Any, ...], is_other_tuple: bool) -> None:
     if len(other) != len(v):
         if is_other_tuple:
             raise RuntimeError(f"v is a tuple of invalid length: should be {len(other)} but got {len(v)}.")
@@ -101,7 +101,7 @@ _STRICT_MESSAGES = {
 }
 
 
-def _check_requires_grad(inputs, input_type, strict):
+def _check_requires_grad(inputs: tuple[Any, ...], input_type: str, strict: bool) -> None:
     if not strict:
         return
     for i, inp in enumerate(inputs):
@@ -112,8 +112,9 @@ def _check_requires_grad(inputs, input_type, strict):
             raise RuntimeError(_STRICT_MESSAGES[input_type].format(i=i))
 
 
-def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None,
-                   is_grads_batched=False):
+def _autograd_grad(outputs: tuple[Any, ...], inputs: tuple[Tensor, ...], grad_outputs: tuple[Any, ...] | None = None,
+                   create_graph: bool = False, retain_graph: bool | None = None,
+                   is_grads_batched: bool = False) -> tuple[Tensor | None, ...]:
     """autograd.grad over the outputs that require grad (None for every input when none does)."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
@@ -138,7 +139,8 @@ _FILL_MESSAGES = {
 }
 
 
-def _fill_in_zeros(grads, refs, strict, create_graph, stage):
+def _fill_in_zeros(grads: tuple[Any, ...], refs: tuple[Tensor, ...], strict: bool, create_graph: bool,
+                   stage: str) -> tuple[Tensor, ...]:
     res = []
     for i, g in enumerate(grads):
         if g is None:
@@ -153,16 +155,16 @@ def _fill_in_zeros(grads, refs, strict, create_graph, stage):
     return tuple(res)
 
 
-def _zeros_like(t, lead=()):
+def _zeros_like(t: Tensor, lead: tuple[int, ...] = ()) -> Tensor:
     return _C.zeros(list(lead) + list(t.shape), t.dtype, t.device)
 
 
-def _basis(n, dtype, device):
+def _basis(n: int, dtype: _C.dtype, device: _C.device) -> Tensor:
     """The n x n identity: row k is the k-th basis vector (a batch of n seeds or tangents)."""
     return _C.eye(n, n, dtype, device)
 
 
-def _single_output(fn_name, outputs, is_outputs_tuple):
+def _single_output(fn_name: str, outputs: tuple[Any, ...], is_outputs_tuple: bool) -> None:
     if is_outputs_tuple or not isinstance(outputs[0], Tensor):
         raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
     if outputs[0].numel() != 1:
@@ -170,7 +172,8 @@ def _single_output(fn_name, outputs, is_outputs_tuple):
                            "element")
 
 
-def _prepare_v(v, inputs, is_inputs_tuple, create_graph, fn_name):
+def _prepare_v(v: Any, inputs: tuple[Tensor, ...], is_inputs_tuple: bool, create_graph: bool,
+               fn_name: str) -> Any:
     if v is not None:
         _, v = _as_tuple(v, "v", fn_name)
         v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
@@ -224,7 +227,8 @@ def jvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple))
 
 
-def _scalar_function_jacobian(fn_name, func, inputs, strict):
+def _scalar_function_jacobian(fn_name: str, func: Callable[..., Any], inputs: tuple[Tensor, ...],
+                              strict: bool) -> tuple[tuple[Any, ...], bool, tuple[Any, ...]]:
     """(outputs, its tuple flag, jac): func's single-element output and its gradient, with a graph."""
     is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn_name)
     _check_requires_grad(outputs, "outputs", strict=strict)
@@ -268,18 +272,19 @@ def hvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
 
 
 # ---------------------------------------------------------------- Jacobians
-def _independent(i, j):
+def _independent(i: int, j: int) -> RuntimeError:
     return RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. This is not "
                         "allowed in strict mode.")
 
 
-def _check_connected(g, i, strict, create_graph):
+def _check_connected(g: Tensor, i: int, strict: bool, create_graph: bool) -> None:
     if strict and create_graph and not g.requires_grad:
         raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is not "
                            "allowed in strict mode when create_graph=True.")
 
 
-def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
+def _reverse_jacobian(outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], create_graph: bool, strict: bool,
+                      vectorize: bool) -> tuple[tuple[Tensor, ...], ...]:
     """jac[i][j] of shape out_i.shape + in_j.shape: per output, one batched backward of all its basis
     cotangents (vectorize) or one backward per element."""
     jacobian = []
@@ -314,7 +319,8 @@ def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
     return tuple(jacobian)
 
 
-def _forward_jacobian(func, inputs, strict, vectorize):
+def _forward_jacobian(func: Callable[..., Any], inputs: tuple[Tensor, ...], strict: bool,
+                      vectorize: bool) -> tuple[bool, tuple[Tensor, ...] | None, tuple[tuple[Tensor, ...], ...]]:
     """Forward mode: per input, one pass with a batched identity tangent (vectorize) or one pass per element.
     Returns (is_outputs_tuple, outputs, jac[i][j])."""
     primals = tuple(inp.detach() for inp in inputs)

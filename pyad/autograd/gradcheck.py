@@ -71,11 +71,11 @@ def _from_np(a: np.ndarray, like: Tensor) -> Tensor:
     return _C.copy_to(src, like.dtype, like.device)
 
 
-def _index(flat, shape):
+def _index(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(flat), tuple(shape)))
 
 
-def _fmt_index(idx):
+def _fmt_index(idx: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(i) for i in idx) + ("," if len(idx) == 1 else "") + ")"
 
 
@@ -120,13 +120,14 @@ class _Names:
 
 
 # ---------------------------------------------------------------- Jacobians
-def _eval_np(fn, inputs, out_idx):
+def _eval_np(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[int]) -> list[np.ndarray]:
     """fn(*inputs)'s outputs at positions out_idx, flattened float64 copies."""
     outs = _outputs(fn(*inputs), "gradcheck")
     return [_np(outs[i]).reshape(-1) for i in out_idx]
 
 
-def _numerical_jacobian(fn, inputs, j, out_idx, out_sizes, eps):
+def _numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], j: int, out_idx: Sequence[int],
+                        out_sizes: Sequence[int], eps: float) -> list[np.ndarray]:
     """[N_ij for i in out_idx], N_ij of shape (m_i, n_j), by central differences over x_j's elements."""
     x = inputs[j]
     n = x.numel()
@@ -151,7 +152,7 @@ def _numerical_jacobian(fn, inputs, j, out_idx, out_sizes, eps):
     return cols
 
 
-def _check_grad_attrs(g, x, batch, what):
+def _check_grad_attrs(g: Tensor, x: Tensor, batch: int, what: str) -> None:
     want = (batch,) + tuple(x.shape)
     if tuple(g.shape) != want:
         raise GradcheckError(f"{what}: gradient has shape {tuple(g.shape)}, expected {want}")
@@ -159,7 +160,8 @@ def _check_grad_attrs(g, x, batch, what):
         raise GradcheckError(f"{what}: gradient has dtype {g.dtype}, expected the input's {x.dtype}")
 
 
-def _reverse_jacobian(outs, out_idx, inputs, diff, names):
+def _reverse_jacobian(outs: Sequence[Tensor], out_idx: Sequence[int], inputs: Sequence[Any], diff: Sequence[int],
+                      names: _Names) -> list[list[np.ndarray]]:
     """jac[a][b] = A (m_i, n_j) for output out_idx[a] and input diff[b]: one batched backward per output."""
     ins = [inputs[j] for j in diff]
     jac = []
@@ -182,7 +184,8 @@ def _reverse_jacobian(outs, out_idx, inputs, diff, names):
     return jac
 
 
-def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
+def _forward_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[int],
+                      shapes: dict[int, tuple[int, ...]], diff: Sequence[int], names: _Names) -> list[list[np.ndarray]]:
     """jac[a][b] = forward-mode A (m_i, n_j): one pass per input with a batched identity tangent."""
     detached = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
     jac: list[list[np.ndarray | None]] = [[None] * len(diff) for _ in out_idx]
@@ -206,10 +209,10 @@ def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
         for b, j in enumerate(diff):
             if jac[a][b] is None:
                 jac[a][b] = np.zeros((int(np.prod(shapes[i])), inputs[j].numel()))
-    return jac
+    return [[m for m in row if m is not None] for row in jac]  # (every entry is filled now)
 
 
-def _mismatch(analytic, numerical, atol, rtol):
+def _mismatch(analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: float) -> tuple[int, int] | None:
     """None when analytic and numerical agree elementwise, else (flat index of the worst element, #bad)."""
     diff = np.abs(analytic - numerical)
     tol = atol + rtol * np.abs(numerical)
@@ -221,7 +224,9 @@ def _mismatch(analytic, numerical, atol, rtol):
     return int(np.argmax(excess)), int(bad.sum())
 
 
-def _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, mode, atol, rtol, names):
+def _compare_jacobians(analytic: Sequence[Sequence[np.ndarray]], numerical: Sequence[Sequence[np.ndarray]],
+                       out_idx: Sequence[int], diff: Sequence[int], shapes: dict[int, tuple[int, ...]],
+                       inputs: Sequence[Any], mode: str, atol: float, rtol: float, names: _Names) -> None:
     for a, i in enumerate(out_idx):
         for b, j in enumerate(diff):
             A, N = analytic[a][b], numerical[a][b]
@@ -247,7 +252,7 @@ def _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, mode,
 
 
 # ---------------------------------------------------------------- slow and fast checks
-def _setup(fn, inputs):
+def _setup(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[tuple[Tensor, ...], list[int]]:
     with enable_grad():
         outs = _outputs(fn(*inputs), "gradcheck")
     float_idx = [i for i, o in enumerate(outs) if o.dtype.is_floating_point]
@@ -256,7 +261,8 @@ def _setup(fn, inputs):
     return outs, (out_idx if out_idx else float_idx)
 
 
-def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
+def _slow_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
+                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
     outs, out_idx = _setup(fn, inputs)
     analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
@@ -264,7 +270,7 @@ def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
     sizes = [int(np.prod(shapes[i])) for i in out_idx]
     per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
     numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
-    if check_backward_ad:
+    if analytic is not None:
         _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
     if check_forward_ad:
         forward = _forward_jacobian(fn, inputs, out_idx, shapes, diff, names)
@@ -272,13 +278,14 @@ def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
     return True
 
 
-def _unit(rng, n):
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     v = rng.standard_normal(n)
     norm = np.linalg.norm(v)
     return v / norm if norm > 0 else v
 
 
-def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
+def _fast_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
+                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
