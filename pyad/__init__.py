@@ -4,8 +4,7 @@ The API follows PyTorch's names: pyad.tensor, pyad.zeros, x.backward(), pyad.no_
 """
 from __future__ import annotations
 
-import builtins
-from typing import TYPE_CHECKING
+import builtins as _builtins
 
 from . import _checkout
 
@@ -37,9 +36,6 @@ from .serialization import load, save  # noqa: E402  (also makes Tensors picklab
 # isort: on
 
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from ._typing import DeviceLike
 
 # The package's names apart from the ops, then the ops (the lead's op list generates that second part).
 __all__ = [
@@ -87,7 +83,7 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
-def is_tensor(obj: object) -> builtins.bool:
+def is_tensor(obj: object) -> _builtins.bool:
     """Whether obj is a pyad.Tensor (an nn.Parameter is one too)."""
     return isinstance(obj, Tensor)
 
@@ -97,17 +93,17 @@ def numel(input: Tensor) -> int:
     return input.numel()
 
 
-def memory_allocated(device: DeviceLike = "cpu") -> int:
+def memory_allocated(device: _C.device | str = "cpu") -> int:
     """Bytes of live tensor storage that pyad allocated on `device`."""
     return _C.memory_allocated(_C.device(str(device)))
 
 
-def max_memory_allocated(device: DeviceLike = "cpu") -> int:
+def max_memory_allocated(device: _C.device | str = "cpu") -> int:
     """Peak of memory_allocated since the start or the last reset_peak_memory_stats."""
     return _C.max_memory_allocated(_C.device(str(device)))
 
 
-def reset_peak_memory_stats(device: DeviceLike = "cpu") -> None:
+def reset_peak_memory_stats(device: _C.device | str = "cpu") -> None:
     """Start max_memory_allocated's peak afresh from the bytes allocated now."""
     _C.reset_peak_memory_stats(_C.device(str(device)))
 

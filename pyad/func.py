@@ -462,8 +462,8 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, mode: Literal["auto", 
     return wrapper
 
 
-# Only for last_jacobian_mode, which is deprecated: the mode of a call is returned (return_mode=True) or kept on
-# the function jacobian returned (its last_mode), never in the module.
+# Only for last_jacobian_mode, deprecated and kept until pyad/bench stops calling it: a call's mode is returned
+# (return_mode=True) or kept on the function jacobian returned (its last_mode), which nothing else can overwrite.
 _deprecated_last_mode: list[str | None] = [None]
 
 
