@@ -2,6 +2,10 @@
 
 The API follows PyTorch's names: pyad.tensor, pyad.zeros, x.backward(), pyad.no_grad(), pyad.autograd.grad ...
 """
+from __future__ import annotations
+
+import builtins as _builtins
+
 from . import _checkout
 
 if not _checkout.has_core(__name__):
@@ -9,6 +13,8 @@ if not _checkout.has_core(__name__):
     # installed pyad; the lines below then only re-bind that package's names into this discarded module.
     _checkout.hand_over(__name__, __path__)
 
+# The order matters: the BLAS before the core, Tensor's Python methods before nn wraps its repr.
+# isort: off
 import scipy_openblas32 as _openblas  # noqa: F401, E402  (loads the BLAS the core links, whatever the layout)
 
 from . import _C  # noqa: E402
@@ -26,46 +32,82 @@ from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
 from . import cuda, func, nn, optim, utils, viz  # noqa: F401
 from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
+# isort: on
 
 __version__ = "0.1.0"
 
+# The package's names apart from the ops, then the ops (the lead's op list generates that second part).
+__all__ = [
+    "Tensor", "device", "dtype", "bool", "double", "float", "float32", "float64", "int64", "long",
+    "get_default_device", "get_default_dtype", "set_default_device", "set_default_dtype",
+    "arange", "empty", "empty_like", "eye", "from_dlpack", "from_numpy", "full", "full_like", "ones", "ones_like",
+    "rand", "rand_like", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+    "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
+    "autograd", "cuda", "func", "nn", "optim", "utils", "viz",
+    "load", "save", "manual_seed", "get_rng_state", "set_rng_state", "set_num_threads", "get_num_threads",
+    "is_tensor", "numel", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
+]
+# The ops: the op list's as _C exports them (Note [The op list]), then those written in Python.
+__all__ += _C.__all__
+__all__ += [
+    "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "divide", "dot", "flatten", "log_softmax",
+    "logsumexp", "matmul", "max", "mean", "min", "mm", "multiply", "negative", "outer", "permute", "reshape",
+    "softmax", "squeeze", "stack", "subtract", "sum", "swapaxes", "transpose", "true_divide", "unsqueeze", "where",
+]
 
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> None:
     """Seed every generator: the CPU's and the GPU's, as torch.manual_seed."""
     _C.manual_seed(int(seed))
     _C.cuda_manual_seed(int(seed))
 
 
-get_rng_state = _C.get_rng_state
-set_rng_state = _C.set_rng_state
-set_num_threads = _C.set_num_threads
-get_num_threads = _C.get_num_threads
+def get_rng_state() -> bytes:
+    """The CPU generator's state, for set_rng_state (torch.get_rng_state gives a uint8 tensor; pyad has none)."""
+    return _C.get_rng_state()
 
 
-def is_tensor(obj):
+def set_rng_state(new_state: bytes) -> None:
+    """Restore the CPU generator to a state from get_rng_state (as torch.set_rng_state)."""
+    _C.set_rng_state(new_state)
+
+
+def set_num_threads(num: int) -> None:
+    """The number of threads the CPU kernels use (as torch.set_num_threads)."""
+    _C.set_num_threads(num)
+
+
+def get_num_threads() -> int:
+    """The number of threads the CPU kernels use."""
+    return _C.get_num_threads()
+
+
+def is_tensor(obj: object) -> _builtins.bool:
+    """Whether obj is a pyad.Tensor (an nn.Parameter is one too)."""
     return isinstance(obj, Tensor)
 
 
-def numel(t):
-    return t.numel()
+def numel(input: Tensor) -> int:
+    """The number of elements of input."""
+    return input.numel()
 
 
-def memory_allocated(device="cpu"):
+def memory_allocated(device: _C.device | str = "cpu") -> int:
     """Bytes of live tensor storage that pyad allocated on `device`."""
     return _C.memory_allocated(_C.device(str(device)))
 
 
-def max_memory_allocated(device="cpu"):
+def max_memory_allocated(device: _C.device | str = "cpu") -> int:
     """Peak of memory_allocated since the start or the last reset_peak_memory_stats."""
     return _C.max_memory_allocated(_C.device(str(device)))
 
 
-def reset_peak_memory_stats(device="cpu"):
+def reset_peak_memory_stats(device: _C.device | str = "cpu") -> None:
+    """Start max_memory_allocated's peak afresh from the bytes allocated now."""
     _C.reset_peak_memory_stats(_C.device(str(device)))
 
 
-def _guard_public_api():
+def _guard_public_api() -> None:
     # Note in pyad/_api_guard.py: uniform exceptions for bad arguments. Functions written in Python are guarded
     # (C++ ones raise properly already, and the hot Tensor operators stay unwrapped); those that run user code
     # are left alone.

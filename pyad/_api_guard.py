@@ -8,20 +8,24 @@ say which op failed (int('cuda')); guard() turns those into the documented excep
 name. Functions that run user code (autograd.grad, backward, hooks, pyad.func transforms) are not guarded:
 what user code raises must reach the user unchanged. tests/fuzz.py checks the contract.
 """
+from __future__ import annotations
+
 import functools
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
 _TAG = re.compile(r"\[[^\]]+\]")
 _RETAG = (TypeError, ValueError, IndexError, RuntimeError, MemoryError)
 
 
-def names_op(msg, name):
+def names_op(msg: str, name: str) -> bool:
     return bool(_TAG.search(msg)) or name.strip("_") in msg
 
 
-def guard(fn, name):
+def guard(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def guarded(*args, **kwargs):
+    def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (AttributeError, KeyError) as e:
@@ -34,11 +38,11 @@ def guard(fn, name):
                 base = type(e) if type(e) in _RETAG else next(b for b in _RETAG if isinstance(e, b))
                 raise base(f"[{name}] {e}") from None
             raise
-    guarded.__wrapped_by_guard__ = True
+    guarded.__wrapped_by_guard__ = True  # type: ignore[attr-defined]
     return guarded
 
 
-def guard_namespace(ns, names, prefix=""):
+def guard_namespace(ns: object, names: Iterable[str], prefix: str = "") -> None:
     for n in names:
         f = getattr(ns, n)
         if not getattr(f, "__wrapped_by_guard__", False):

@@ -1,16 +1,25 @@
 """Tensor factories with torch's signatures."""
+from __future__ import annotations
+
 import itertools
 import numbers
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _C
+from ._C import Tensor
 from ._dtypes import as_device, as_dtype, bool as bool_, float32, float64, get_default_dtype, int64, to_numpy_dtype
 
-Tensor = _C.Tensor
+if TYPE_CHECKING:
+    from ._typing import DeviceLike, DTypeLike, Number, ShapeLike
+
+__all__ = ["arange", "empty", "empty_like", "eye", "from_dlpack", "from_numpy", "full", "full_like", "ones",
+           "ones_like", "rand", "rand_like", "randn", "randn_like", "tensor", "zeros", "zeros_like"]
 
 
-def _shape(size, op):
+def _shape(size: Sequence[Any], op: str) -> list[int]:
     if len(size) == 1 and not isinstance(size[0], numbers.Integral):
         size = size[0]
     try:
@@ -22,24 +31,26 @@ def _shape(size, op):
     return list(shape)
 
 
-def _finish(t, requires_grad):
+def _finish(t: Tensor, requires_grad: bool) -> Tensor:
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def _promote(a, b):
+def _promote(a: _C.dtype, b: _C.dtype | None) -> _C.dtype:
     order = [bool_, int64, float32, float64]
     return a if b is None or order.index(a) >= order.index(b) else b
 
 
-def _scan(data):
+def _scan(data: list[Any] | tuple[Any, ...]) -> tuple[_C.dtype, bool]:
     """(torch's dtype for nested sequences, whether a Tensor is among them). Each Python number counts as its
     kind (float as the default dtype), each NumPy scalar or array and each Tensor as its own dtype; the dtype is
     their promotion. The walk gathers the element types of a whole nesting level at C speed, so that big lists
     stay cheap."""
     from ._numpy_interop import pyad_dtype_of
-    kinds, typed, level = set(), [], [data]
+    kinds: set[type] = set()
+    typed: list[Any] = []
+    level: list[Any] = [data]
     while level:
         here = set(map(type, itertools.chain.from_iterable(level)))
         if here & {np.ndarray, Tensor} or any(issubclass(t, (np.ndarray, Tensor)) for t in here):
@@ -64,14 +75,15 @@ def _scan(data):
     return (found if found is not None else get_default_dtype()), any(isinstance(v, Tensor) for v in typed)
 
 
-def _detached(data):
+def _detached(data: Sequence[Any]) -> list[Any]:
     """Nested lists with their tensors detached: tensor() copies values, and np.asarray refuses a tensor that
     requires grad (torch.tensor([a, b]) takes such 0-d tensors too)."""
     return [v.detach() if isinstance(v, Tensor) else _detached(v) if isinstance(v, (list, tuple)) else v
             for v in data]
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+           requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor). The dtype is
     inferred as torch does: NumPy arrays and scalars keep theirs (integers of every width become int64), Python
     floats take the default dtype, and a nested list promotes all of its entries."""
@@ -108,7 +120,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return _finish(out, requires_grad)
 
 
-def _legacy_new(*args, device=None):
+def _legacy_new(*args: Any, device: DeviceLike | None = None) -> Tensor:
     """torch's legacy constructor pyad.Tensor(...): Tensor(sequence or array) copies the data as the default
     float dtype, Tensor(2, 3) (or a shape tuple of a tensor's .shape) is uninitialised memory of that shape,
     Tensor() is empty, Tensor(tensor) an alias of it; the device keyword as torch's."""
@@ -128,8 +140,9 @@ def _legacy_new(*args, device=None):
                     "use pyad.tensor(value) for a tensor of one number")
 
 
-def _factory(name, fn):
-    def make(*size, dtype=None, device=None, requires_grad=False):
+def _factory(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def make(*size: int | ShapeLike, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+             requires_grad: bool = False) -> Tensor:
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
         return _finish(fn(_shape(size, name), dt, as_device(device)), requires_grad)
     make.__name__ = name
@@ -144,7 +157,10 @@ rand = _factory("rand", _C.rand)
 randn = _factory("randn", _C.randn)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size: int | ShapeLike, fill_value: Number, dtype: DTypeLike | None = None,
+         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `size` filled with fill_value; the dtype follows fill_value (bool, int64 or the default float
+    dtype) unless given, as torch.full."""
     if dtype is None:
         dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, numbers.Integral)
                  else get_default_dtype())
@@ -152,12 +168,17 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                    requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+        requires_grad: bool = False) -> Tensor:
+    """The n x m (n x n) identity matrix, as torch.eye."""
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     return _finish(_C.eye(int(n), int(n if m is None else m), dt, as_device(device)), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start: Number, end: Number | None = None, step: Number = 1, dtype: DTypeLike | None = None,
+           device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Values from start (0 with one argument) up to, not including, end by step; int64 when all three are
+    ints, the default float dtype otherwise, as torch.arange."""
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -167,11 +188,14 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
                    requires_grad)
 
 
-def _like(name, fn):
-    def make(t, dtype=None, device=None, requires_grad=False):
-        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=device or t.device,
+def _like(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def make(input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+             requires_grad: bool = False) -> Tensor:
+        return fn(input.shape, dtype=dtype if dtype is not None else input.dtype, device=device or input.device,
                   requires_grad=requires_grad)
     make.__name__ = name
+    make.__doc__ = (f"pyad.{name}(input, dtype=None, device=None, requires_grad=False): pyad.{fn.__name__} with "
+                    f"input's shape, and its dtype and device unless given, as torch.{name}.")
     return make
 
 
@@ -182,22 +206,25 @@ rand_like = _like("rand_like", rand)
 randn_like = _like("randn_like", randn)
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=device or t.device,
+def full_like(input: Tensor, fill_value: Number, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+              requires_grad: bool = False) -> Tensor:
+    """pyad.full with input's shape, and its dtype and device unless given, as torch.full_like."""
+    return full(input.shape, fill_value, dtype=dtype if dtype is not None else input.dtype,
+                device=device or input.device,
                 requires_grad=requires_grad)
 
 
-def from_numpy(a):
+def from_numpy(a: np.ndarray) -> Tensor:
     """A tensor sharing memory with the NumPy array `a`."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"[from_numpy] expected np.ndarray, got {type(a).__name__}")
     return _C.from_numpy(a)
 
 
-def from_dlpack(obj):
+def from_dlpack(obj: Any) -> Tensor:
     """A tensor sharing memory with any DLPack producer (an object with __dlpack__, or a capsule)."""
     if hasattr(obj, "__dlpack__"):
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if hasattr(obj, "__dlpack_device__") and obj.__dlpack_device__()[0] == 2:  # CUDA memory
             from . import cuda
             cuda._lazy_init()

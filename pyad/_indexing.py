@@ -1,12 +1,17 @@
 """Basic indexing (ints, slices, None, Ellipsis) resolved into the steps the C++ `index` op applies."""
+from __future__ import annotations
+
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 from . import _C
+from ._C import Tensor
 
 SELECT, SLICE, UNSQUEEZE = 0, 1, 2
 
 
-def resolve(shape, key):
+def resolve(shape: Sequence[int], key: Any) -> list[tuple[int, ...]]:
     """Steps (kind, dim, start, stop, step) for t[key], with dims counted in the partially indexed tensor."""
     if not isinstance(key, tuple):
         key = (key,)
@@ -27,7 +32,7 @@ def resolve(shape, key):
     if Ellipsis in key:
         i = key.index(Ellipsis)
         key = key[:i] + (slice(None),) * (len(shape) - consumed) + key[i + 1:]
-    steps = []
+    steps: list[tuple[int, ...]] = []
     dim = 0   # position in the tensor being built
     src = 0   # dim of the original tensor
     for k in key:
@@ -54,9 +59,9 @@ def resolve(shape, key):
     return steps
 
 
-def getitem(t, key):
+def getitem(t: Tensor, key: Any) -> Tensor:
     return _C.index(t, resolve(t.shape, key))
 
 
-def setitem(t, key, value):
+def setitem(t: Tensor, key: Any, value: Any) -> None:
     _C.index_put_(t, resolve(t.shape, key), value)

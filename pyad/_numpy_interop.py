@@ -15,17 +15,19 @@ silence): like JAX, the result is a pyad tensor that keeps the graph, from eithe
   pyad has an op for (arithmetic, comparisons, matmul, exp, log, sin, ...) to those ops; any other ufunc, a
   ufunc method (np.add.reduce) or out= raises TypeError rather than compute in NumPy behind autograd's back.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
 
 from . import _C
-from ._dtypes import float32, float64, int64, bool as bool_
+from ._C import Tensor
+from ._dtypes import bool as bool_, float32, float64, int64
 
-Tensor = _C.Tensor
 
-
-def pyad_dtype_of(nd):
+def pyad_dtype_of(nd: np.dtype) -> _C.dtype:
     """The pyad dtype a NumPy array of dtype `nd` becomes; TypeError for what pyad cannot hold."""
     if nd.kind == "b":
         return bool_
@@ -39,7 +41,7 @@ def pyad_dtype_of(nd):
                     "float64, int64 and bool")
 
 
-def operand(obj, device):
+def operand(obj: np.generic | np.ndarray, device: _C.device) -> bool | int | float | Tensor:
     """A NumPy scalar as its Python number, a NumPy array as a tensor (a copy) on `device`."""
     if isinstance(obj, np.generic):
         if isinstance(obj, np.bool_):
@@ -51,22 +53,22 @@ def operand(obj, device):
         raise TypeError(f"[numpy] can't use a NumPy {type(obj).__name__} with pyad tensors: pyad holds float32, "
                         "float64, int64 and bool")
     dt = pyad_dtype_of(obj.dtype)
-    arr = np.array(obj, dtype=_C_NUMPY[dt], order="C", copy=True)
+    arr: np.ndarray = np.array(obj, dtype=_C_NUMPY[dt], order="C", copy=True)
     return _C.copy_to(_C.from_numpy(arr), dt, device)
 
 
 _C_NUMPY = {float32: np.float32, float64: np.float64, int64: np.int64, bool_: np.bool_}
 
 
-def _square(x):
+def _square(x: Tensor) -> Tensor:
     return x * x
 
 
-def _reciprocal(x):
+def _reciprocal(x: Tensor) -> Tensor:
     return 1.0 / x if x.dtype.is_floating_point else _C.div(1, x)
 
 
-def _positive(x):
+def _positive(x: Tensor) -> Tensor:
     return x
 
 
@@ -80,7 +82,7 @@ _BINARY = {"add": _C.add, "subtract": _C.sub, "multiply": _C.mul, "divide": _C.d
            "greater_equal": _C.ge}
 
 
-def _binary(name, a, b):
+def _binary(name: str, a: Any, b: Any) -> Tensor:
     # Numbers and NumPy values stay as they are: the ops turn them into operands by torch's rules for
     # scalars and arrays (and pow refuses an integer to a negative integer power, as torch).
     a, b = (x if isinstance(x, (Tensor, np.ndarray, np.generic, numbers.Number)) else np.asarray(x) for x in (a, b))
@@ -89,7 +91,8 @@ def _binary(name, a, b):
     return _BINARY[name](a, b)
 
 
-def array_ufunc(self, ufunc, method, *inputs, **kwargs):
+def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Tensor:
+    """Tensor.__array_ufunc__: see Note [NumPy operands]."""
     name = ufunc.__name__
     if method != "__call__":
         raise TypeError(f"[numpy] np.{name}.{method} is not supported on pyad tensors; use pyad's ops (or "

@@ -8,42 +8,57 @@ Matrix products use cuBLAS when it can be loaded at run time (``pip install pyad
 cuda-pathfinder; a system libcublas on the loader path works too) and pyad's own tiled kernel otherwise.
 matmul_backend() says which; set_matmul_backend("pyad") forces our kernel, e.g. to compare the two.
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from . import _C
 
+if TYPE_CHECKING:
+    from ._typing import DeviceLike
+
+__all__ = ["current_device", "device_count", "empty_cache", "get_device_name", "get_rng_state", "is_available",
+           "is_compiled", "manual_seed", "manual_seed_all", "matmul_backend", "max_memory_allocated",
+           "memory_allocated", "memory_reserved", "reset_peak_memory_stats", "set_matmul_backend", "set_rng_state",
+           "synchronize"]
+
+# Whether cuBLAS has been looked for: that happens once per process, as the driver's own initialisation does.
 _initialized = False
 
 
-def is_compiled():
+def is_compiled() -> bool:
     """Whether this build of pyad contains the CUDA backend."""
     return _C.cuda_compiled()
 
 
-def is_available():
+def is_available() -> bool:
     """Whether CUDA can be used: the backend is compiled in, and a driver and a GPU are present."""
     return _C.cuda_is_available()
 
 
-def device_count():
+def device_count() -> int:
+    """The number of CUDA devices (0 without a driver, a GPU, or a CUDA build)."""
     return _C.cuda_device_count()
 
 
-def current_device():
+def current_device() -> int:
+    """The index of the current device: always 0 (pyad has no torch.cuda.set_device yet)."""
     return 0
 
 
-def get_device_name(device=None):
+def get_device_name(device: DeviceLike | None = None) -> str:
+    """The GPU's name, as the driver reports it."""
     return _C.cuda_device_name(_index(device))
 
 
-def synchronize(device=None):
+def synchronize(device: DeviceLike | None = None) -> None:
     """Wait until every kernel queued on the device has finished."""
     _lazy_init()
     _C.cuda_synchronize(_index(device))
 
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> None:
     """Seed the GPU generator (one counter-based stream shared by all devices)."""
     _C.cuda_manual_seed(int(seed))
 
@@ -51,49 +66,54 @@ def manual_seed(seed):
 manual_seed_all = manual_seed
 
 
-def get_rng_state():
+def get_rng_state() -> bytes:
+    """The GPU generator's state, for set_rng_state."""
     return _C.cuda_get_rng_state()
 
 
-def set_rng_state(state):
+def set_rng_state(state: bytes) -> None:
+    """Restore the GPU generator to a state from get_rng_state."""
     _C.cuda_set_rng_state(state)
 
 
-def empty_cache():
+def empty_cache() -> None:
     """Return the allocator's cached, unused blocks to the driver."""
     _C.cuda_empty_cache()
 
 
-def memory_allocated(device=None):
+def memory_allocated(device: DeviceLike | None = None) -> int:
     """Bytes of live tensor storage on the GPU."""
     return _C.memory_allocated(_device(device))
 
 
-def max_memory_allocated(device=None):
+def max_memory_allocated(device: DeviceLike | None = None) -> int:
+    """Peak of memory_allocated since the start or the last reset_peak_memory_stats."""
     return _C.max_memory_allocated(_device(device))
 
 
-def reset_peak_memory_stats(device=None):
+def reset_peak_memory_stats(device: DeviceLike | None = None) -> None:
+    """Start max_memory_allocated's peak afresh from the bytes allocated now."""
     _C.reset_peak_memory_stats(_device(device))
 
 
-def memory_reserved(device=None):
+def memory_reserved(device: DeviceLike | None = None) -> int:
     """Bytes the caching allocator holds from the driver: live storage plus cached blocks."""
     return _C.cuda_memory_reserved(_index(device))
 
 
-def matmul_backend():
+def matmul_backend() -> str:
     """"cublas" when matrix products go to cuBLAS, "pyad" when to pyad's own tiled kernel."""
     _lazy_init(required=False)
     return _C.cuda_matmul_backend()
 
 
-def set_matmul_backend(name):
+def set_matmul_backend(name: str) -> None:
+    """Send matrix products to "cublas" or to "pyad" (its own kernel); RuntimeError if cuBLAS is not loaded."""
     _lazy_init(required=False)
     _C.cuda_set_matmul_backend(name)
 
 
-def _index(device):
+def _index(device: DeviceLike | None) -> int:
     if device is None:
         return current_device()
     if isinstance(device, int):
@@ -104,11 +124,11 @@ def _index(device):
     return d.index
 
 
-def _device(device):
+def _device(device: DeviceLike | None) -> _C.device:
     return _C.device(f"cuda:{_index(device)}")
 
 
-def _find_cublas():
+def _find_cublas() -> str | None:
     """The path of a cuBLAS library from pip's nvidia-cublas wheel, or None (then the loader's path is tried)."""
     try:
         from cuda.pathfinder import load_nvidia_dynamic_lib
@@ -120,7 +140,7 @@ def _find_cublas():
         return None
 
 
-def _lazy_init(required=True):
+def _lazy_init(required: bool = True) -> None:
     """Called before the first use of a GPU: raises a clear error if there is none, and loads cuBLAS once
     (unless PYAD_MATMUL_BACKEND=pyad)."""
     global _initialized

@@ -13,16 +13,25 @@ backward pass: neither loops over directions in Python, except in chunks when ch
 Transforms compose in any order, forward over forward included (jacfwd(jacfwd(f)), jvp of jvp): each
 forward-mode transform has its own dual level (Note [Nested dual levels] in csrc/autograd/forward_ad.h).
 """
+from __future__ import annotations
+
 import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import optree
 
 from . import _C
+from ._C import Tensor
 from ._grad_mode import enable_grad, is_grad_enabled
 from .autograd import forward_ad
 
-Tensor = _C.Tensor
-_last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=True) needs no module state
+if TYPE_CHECKING:
+    from ._typing import Argnums, PyTree
+
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp",
+           "last_jacobian_mode", "linearize", "vjp"]
 
 
 # ---- pytree plumbing ----
@@ -32,16 +41,16 @@ _last_mode = [None]  # only for last_jacobian_mode(); jacobian(..., return_mode=
 _NONE_IS_LEAF = True
 
 
-def _check_fn(f, name):
+def _check_fn(f: object, name: str) -> None:
     if not callable(f):
         raise TypeError(f"[{name}] expected a function, got {type(f).__name__}")
 
 
-def _tuple(x):
+def _tuple(x: Any) -> tuple[Any, ...]:
     return x if isinstance(x, tuple) else (x,)
 
 
-def _check_leaves(tree, fn, where, floating=True):
+def _check_leaves(tree: PyTree, fn: str, where: str, floating: bool = True) -> tuple[list[Any], Any]:
     """tree's leaves and treespec, each leaf checked to be a tensor (a floating one where `floating`); the
     error names the leaf by its path from `where` (e.g. "args[0]['w']")."""
     leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
@@ -59,7 +68,7 @@ def _check_leaves(tree, fn, where, floating=True):
     return leaves, spec
 
 
-def _argnums(argnums, nargs, fn):
+def _argnums(argnums: Argnums, nargs: int, fn: str) -> tuple[int, ...]:
     nums = _tuple(argnums)
     if not nums:
         raise ValueError(f"[{fn}] argnums must be a non-empty int or tuple of ints, got {argnums!r}")
@@ -76,37 +85,38 @@ class _Diff:
     """The differentiated arguments args[nums], flattened: leaves (one flat list across the arguments),
     one treespec per argument, and how to rebuild args with new leaves or regroup per-leaf results."""
 
-    def __init__(self, args, argnums, fn, name="args"):
+    def __init__(self, args: Sequence[Any], argnums: Argnums, fn: str, name: str = "args") -> None:
         self.args = args
         self.argnums = argnums
         self.nums = _argnums(argnums, len(args), fn)
-        self.leaves, self.specs = [], []
+        self.leaves: list[Tensor] = []
+        self.specs: list[Any] = []
         for i in self.nums:
             leaves, spec = _check_leaves(args[i], fn, f"{name}[{i}]")
             self.leaves += leaves
             self.specs.append(spec)
 
-    def _split(self, flat):
+    def _split(self, flat: Sequence[Any]) -> list[Any]:
         out, k = [], 0
         for spec in self.specs:
             out.append(spec.unflatten(list(flat[k:k + spec.num_leaves])))
             k += spec.num_leaves
         return out
 
-    def rebuild(self, leaves):
+    def rebuild(self, leaves: Sequence[Tensor]) -> list[Any]:
         """args with args[nums] made of `leaves`."""
         ins = list(self.args)
         for i, tree in zip(self.nums, self._split(leaves)):
             ins[i] = tree
         return ins
 
-    def group(self, flat):
+    def group(self, flat: Sequence[Any]) -> Any:
         """Per-leaf results as the argnums structure: one tree for an int argnums, a tuple of trees for a tuple."""
         trees = self._split(flat)
         return trees[0] if isinstance(self.argnums, int) else tuple(trees)
 
 
-def _track(x):
+def _track(x: Tensor) -> Tensor:
     """A tensor to differentiate with respect to: x seen through a fresh alias, so that gradients stay
     connected to an enclosing transform's graph when x already requires grad, and x's tangent (inside
     jacfwd or jvp: forward-over-reverse) stays attached."""
@@ -119,12 +129,12 @@ def _track(x):
     return leaf
 
 
-def _outputs(out, fn):
+def _outputs(out: PyTree, fn: str) -> tuple[list[Any], Any]:
     """The flat output leaves (each a Tensor) and the output's treespec."""
     return _check_leaves(out, fn, "outputs", floating=False)
 
 
-def _split_aux(out, has_aux, fn):
+def _split_aux(out: Any, has_aux: bool, fn: str) -> tuple[Any, Any]:
     if not has_aux:
         return out, None
     if not (isinstance(out, tuple) and len(out) == 2):
@@ -132,21 +142,21 @@ def _split_aux(out, has_aux, fn):
     return out
 
 
-def _nested(tensors):
+def _nested(tensors: Sequence[Tensor]) -> bool:
     """True when an enclosing transform (or the user) differentiates through these inputs."""
     return is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def _zeros_for_none(grads, like):
+def _zeros_for_none(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> tuple[Tensor, ...]:
     return tuple(g if g is not None else _C.zeros(list(x.shape), x.dtype, x.device) for g, x in zip(grads, like))
 
 
-def _detach(x):
+def _detach(x: PyTree) -> PyTree:
     """x (any pytree) with every tensor leaf detached."""
     return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x, none_is_leaf=_NONE_IS_LEAF)
 
 
-def _match(tree, spec, fn, what, like):
+def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) -> list[Any]:
     """tree's leaves, after checking tree has `spec`'s structure and each leaf `like`'s leaf shapes."""
     leaves, got = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
     if got != spec:
@@ -159,9 +169,10 @@ def _match(tree, spec, fn, what, like):
 
 
 # ---- reverse mode ----
-def vjp(f, *primals, has_aux=False):
+def vjp(f: Callable[..., Any], *primals: PyTree, has_aux: bool = False) -> tuple[Any, ...]:
     """(f(*primals), vjp_fn) where vjp_fn(cotangents), cotangents shaped as f's output, returns a tuple
-    with one vector-Jacobian product per primal, each shaped as that primal."""
+    with one vector-Jacobian product per primal, each shaped as that primal (torch.func.vjp); with has_aux, f
+    returns (output, aux) and vjp returns (output, vjp_fn, aux)."""
     _check_fn(f, "vjp")
     diff = _Diff(primals, tuple(range(len(primals))), "vjp", "primals") if primals else None
     leaves = diff.leaves if diff else []
@@ -171,13 +182,14 @@ def vjp(f, *primals, has_aux=False):
         out, aux = _split_aux(f(*(diff.rebuild(ins) if diff else ())), has_aux, "vjp")
     outs, out_spec = _outputs(out, "vjp")
 
-    def vjp_fn(*cotangents):
+    def vjp_fn(*cotangents: PyTree) -> tuple[Any, ...]:
         # vjp_fn(ct) as torch; vjp_fn(ct_1, ct_2, ...) also takes a tuple output's cotangents spread out.
-        cts = cotangents[0] if len(cotangents) == 1 else cotangents
-        if (optree.tree_structure(cts, none_is_leaf=_NONE_IS_LEAF) != out_spec
-                and optree.tree_structure(cotangents, none_is_leaf=_NONE_IS_LEAF) == out_spec):
-            cts = cotangents
-        cts = _match(cts, out_spec, "vjp", "cotangents", outs)
+        spread: Any = cotangents
+        given: Any = cotangents[0] if len(cotangents) == 1 else spread
+        if (optree.tree_structure(given, none_is_leaf=_NONE_IS_LEAF) != out_spec
+                and optree.tree_structure(spread, none_is_leaf=_NONE_IS_LEAF) == out_spec):
+            given = spread
+        cts = _match(given, out_spec, "vjp", "cotangents", outs)
         grads = _C.grad(list(outs), ins, list(cts), True, create, True, 0) if ins else ()
         return tuple(diff.group(_zeros_for_none(grads, ins))) if diff else ()
 
@@ -187,7 +199,8 @@ def vjp(f, *primals, has_aux=False):
     return result, vjp_fn
 
 
-def _record(f, args, kwargs, argnums, fn):
+def _record(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], argnums: Argnums,
+            fn: str) -> tuple[_Diff, list[Tensor], Any, bool]:
     """Call f with the leaves of args[argnums] tracked (see _track) and the graph recorded: (the _Diff,
     tracked leaves, output, create_graph) where create_graph says whether an enclosing transform
     differentiates the result."""
@@ -199,12 +212,14 @@ def _record(f, args, kwargs, argnums, fn):
     return diff, tracked, out, create
 
 
-def grad_and_value(f, argnums=0, has_aux=False):
+def grad_and_value(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
     """A function returning (gradient of the scalar f w.r.t. args[argnums], f's value); each gradient has
-    its argument's pytree structure, and a tuple argnums gives a tuple of them."""
+    its argument's pytree structure, and a tuple argnums gives a tuple of them (torch.func.grad_and_value).
+    With has_aux, f returns (output, aux) and the value is (output, aux)."""
     _check_fn(f, "grad_and_value")
+
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
         if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
@@ -222,19 +237,20 @@ def grad_and_value(f, argnums=0, has_aux=False):
     return wrapper
 
 
-def grad(f, argnums=0, has_aux=False):
-    """The gradient function of a scalar f (torch.func.grad)."""
+def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient function of a scalar f (torch.func.grad): gradients shaped as args[argnums]; with has_aux,
+    f returns (output, aux) and the function returns (gradients, aux)."""
     _check_fn(f, "grad")
     gv = grad_and_value(f, argnums, has_aux)
 
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         g, value = gv(*args, **kwargs)
         return (g, value[1]) if has_aux else g
     return wrapper
 
 
-def _chunks(n, chunk_size):
+def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     if chunk_size is None or chunk_size >= n:
         return [(0, n)]
     if chunk_size < 1:
@@ -242,12 +258,13 @@ def _chunks(n, chunk_size):
     return [(s, min(n, s + chunk_size)) for s in range(0, n, chunk_size)]
 
 
-def _reverse_jacobian(outs, ins, create, chunk_size):
+def _reverse_jacobian(outs: Sequence[Tensor], ins: Sequence[Tensor], create: bool,
+                      chunk_size: int | None) -> list[tuple[Tensor, ...]]:
     """jac[i][j] of shape out_i.shape + in_j.shape from batched backward passes (one per chunk)."""
     jac = []
     for o in outs:
         m = o.numel()
-        rows = [[] for _ in ins]
+        rows: list[list[Tensor]] = [[] for _ in ins]
         for s, e in _chunks(m, chunk_size):
             seed = _C.reshape(_C.index(_C.eye(m, m, o.dtype, o.device), [(1, 0, s, e, 1)]), [e - s] + list(o.shape))
             if o.requires_grad:
@@ -261,17 +278,20 @@ def _reverse_jacobian(outs, ins, create, chunk_size):
     return jac
 
 
-def _structure(jac, out_spec, diff):
+def _structure(jac: Sequence[Sequence[Tensor]], out_spec: Any, diff: _Diff) -> Any:
     """jac[i][k] (output leaf i, input leaf k) as torch.func lays it out: the output's tree, each leaf of
     which is the argnums structure (see _Diff.group) of blocks out_i.shape + in_k.shape."""
     return out_spec.unflatten([diff.group(row) for row in jac])
 
 
-def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
-    """The Jacobian by reverse mode: all output directions in one batched backward pass."""
+def jacrev(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable[..., Any]:
+    """The Jacobian function of f by reverse mode (torch.func.jacrev): all output directions in one batched
+    backward pass, or chunk_size of them per pass."""
     _check_fn(f, "jacrev")
+
     @functools.wraps(f)
-    def wrapper(*args):
+    def wrapper(*args: Any) -> Any:
         diff, tracked, out, create = _record(f, args, {}, argnums, "jacrev")
         out, aux = _split_aux(out, has_aux, "jacrev")
         outs, out_spec = _outputs(out, "jacrev")
@@ -281,7 +301,7 @@ def jacrev(f, argnums=0, has_aux=False, chunk_size=None):
 
 
 # ---- forward mode ----
-def jvp(f, primals, tangents, has_aux=False):
+def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool = False) -> tuple[Any, ...]:
     """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp: primals a tuple of pytrees, tangents the
     same structure; the output and its tangent share f's output structure."""
     _check_fn(f, "jvp")
@@ -307,14 +327,14 @@ def jvp(f, primals, tangents, has_aux=False):
     return (prim, tang, aux) if has_aux else (prim, tang)
 
 
-def _forward_jacobian(f, diff, chunk_size):
+def _forward_jacobian(f: Callable[..., Any], diff: _Diff, chunk_size: int | None) -> tuple[list[Any], Any, Any]:
     """(jac[i][k], out, out_spec) by forward mode: each chunk of input leaf k's directions in one pass with
     batched tangents."""
     per_leaf = []
     out = out_spec = None
     for k, x in enumerate(diff.leaves):
         n = x.numel()
-        pieces = []
+        pieces: list[list[Tensor]] = []
         for s, e in _chunks(n, chunk_size):
             # Rows s..e of the identity, marked so matmul reads A @ seed as a slice of A^T.
             seed = _C.identity_seed(n, s, e - s, list(x.shape), x.dtype, x.device)
@@ -341,15 +361,18 @@ def _forward_jacobian(f, diff, chunk_size):
     return jac, out, out_spec
 
 
-def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
-    """The Jacobian by forward mode: all input directions pushed through f in one pass."""
+def jacfwd(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable[..., Any]:
+    """The Jacobian function of f by forward mode (torch.func.jacfwd): all input directions pushed through f
+    in one pass, or chunk_size of them per pass."""
     _check_fn(f, "jacfwd")
-    @functools.wraps(f)
-    def wrapper(*args):
-        diff = _Diff(args, argnums, "jacfwd")
-        aux_box = []
 
-        def g(*a):
+    @functools.wraps(f)
+    def wrapper(*args: Any) -> Any:
+        diff = _Diff(args, argnums, "jacfwd")
+        aux_box: list[Any] = []
+
+        def g(*a: Any) -> Any:
             out, aux = _split_aux(f(*a), has_aux, "jacfwd")
             aux_box.append(aux)
             return out
@@ -362,29 +385,29 @@ def jacfwd(f, argnums=0, has_aux=False, chunk_size=None):
     return wrapper
 
 
-def hessian(f, argnums=0):
+def hessian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
     nesting is argnums structure x argnums structure, as torch.func.hessian."""
     _check_fn(f, "hessian")
     h = jacfwd(jacrev(f, argnums), argnums)
 
     @functools.wraps(f)
-    def wrapper(*args):
+    def wrapper(*args: Any) -> Any:
         _Diff(args, argnums, "hessian")  # errors name hessian, not the jacfwd inside
         return h(*args)
     return wrapper
 
 
-def hvp(f, primals, tangents):
+def hvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree) -> tuple[Tensor | None, Any]:
     """(f(*primals), H @ tangents) by forward-over-reverse, as torch.autograd.functional.hvp returns;
     primals and tangents may be pytrees."""
     _check_fn(f, "hvp")
     primals, tangents = _tuple(primals), _tuple(tangents)
     _check_leaves(primals, "hvp", "primals")
     _check_leaves(tangents, "hvp", "tangents")
-    box = []
+    box: list[Tensor] = []
 
-    def grad_f(*xs):
+    def grad_f(*xs: Tensor) -> Any:
         g, v = grad_and_value(f, argnums=tuple(range(len(xs))))(*xs)
         box.append(v)
         return g
@@ -394,32 +417,35 @@ def hvp(f, primals, tangents):
     return out, (h if len(primals) > 1 else h[0])
 
 
-def linearize(f, *primals):
-    """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents, tangents shaped as primals."""
+def linearize(f: Callable[..., Any], *primals: PyTree) -> tuple[Any, Callable[..., Any]]:
+    """(f(*primals), jvp_fn) with jvp_fn(*tangents) = J_f(primals) @ tangents, tangents shaped as primals
+    (torch.func.linearize; each jvp_fn call runs f again in forward mode)."""
     _check_fn(f, "linearize")
     _check_leaves(primals, "linearize", "primals")
     out = f(*_detach(primals))
 
-    def jvp_fn(*tangents):
+    def jvp_fn(*tangents: PyTree) -> Any:
         return jvp(f, primals, tangents)[1]
     return _detach(out), jvp_fn
 
 
-def jacobian(f, argnums=0, mode="auto", chunk_size=None, return_mode=False):
-    """The Jacobian of f, by forward mode when the inputs are fewer than the outputs and by reverse mode
-    otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
-    mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used);
-    pyad.func.last_jacobian_mode() also tells the mode of the last call."""
+def jacobian(f: Callable[..., Any], argnums: Argnums = 0, mode: Literal["auto", "forward", "reverse"] = "auto",
+             chunk_size: int | None = None, return_mode: bool = False) -> Callable[..., Any]:
+    """The Jacobian function of f, by forward mode when the inputs are fewer than the outputs and by reverse
+    mode otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
+    mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used); the
+    returned function's `last_mode` attribute also tells the mode of its last call (None before any)."""
     _check_fn(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"[jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
 
-    def done(jac, used):
-        _last_mode[0] = used
+    def done(jac: Any, used: str) -> Any:
+        wrapper.last_mode = used  # type: ignore[attr-defined]
+        _deprecated_last_mode[0] = used
         return (jac, used) if return_mode else jac
 
     @functools.wraps(f)
-    def wrapper(*args):
+    def wrapper(*args: Any) -> Any:
         if mode == "forward":
             _Diff(args, argnums, "jacobian")
             return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
@@ -432,13 +458,21 @@ def jacobian(f, argnums=0, mode="auto", chunk_size=None, return_mode=False):
             del out, outs, tracked
             return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
         return done(_structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff), "reverse")
+    wrapper.last_mode = None  # type: ignore[attr-defined]
     return wrapper
 
 
-def last_jacobian_mode():
-    """"forward" or "reverse": the mode the last pyad.func.jacobian call used (None before any). Prefer
-    jacobian(..., return_mode=True), which does not depend on which call ran last."""
-    return _last_mode[0]
+# Only for last_jacobian_mode, deprecated and kept until pyad/bench stops calling it: a call's mode is returned
+# (return_mode=True) or kept on the function jacobian returned (its last_mode), which nothing else can overwrite.
+_deprecated_last_mode: list[str | None] = [None]
+
+
+def last_jacobian_mode() -> str | None:
+    """Deprecated: the mode ("forward" or "reverse") of the last pyad.func.jacobian call anywhere (None before
+    any). Use jacobian(..., return_mode=True), or the last_mode attribute of the function jacobian returns."""
+    warnings.warn("pyad.func.last_jacobian_mode() is deprecated: use jacobian(..., return_mode=True) or the "
+                  "returned function's last_mode", DeprecationWarning, stacklevel=2)
+    return _deprecated_last_mode[0]
 
 
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

@@ -20,18 +20,26 @@ stored (and load) as separate tensors.
 weights_only: pyad.load only ever loads tensors and plain values, which is torch 2.6+'s default
 weights_only=True; weights_only=False (arbitrary pickled objects) is refused.
 """
+from __future__ import annotations
+
 import collections
 import copy as _copy
 import json
 import math
 import os
 import weakref
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _C
+from ._C import Tensor
 
-Tensor = _C.Tensor
+if TYPE_CHECKING:
+    from ._typing import DeviceLike
+
+__all__ = ["load", "save"]
 
 _NON_LEAF_DEEPCOPY = ("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at "
                       "the moment. Call .detach() (or .clone().detach()) on a non-leaf tensor before copying it.")
@@ -44,22 +52,23 @@ class _Storage:
     or pickled, so that pickle's and deepcopy's memo see views of one storage as sharing it."""
     __slots__ = ("flat", "__weakref__")
 
-    def __init__(self, flat):
+    def __init__(self, flat: Tensor) -> None:
         self.flat = flat
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         flat = self.flat
         data = _C.to_numpy(flat.cpu() if flat.device.type != "cpu" else flat)
         return _rebuild_storage, (data.tobytes(), str(flat.dtype), str(flat.device))
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Storage:
         return _Storage(_C.copy_to(self.flat, self.flat.dtype, self.flat.device))
 
 
-_live_storages = weakref.WeakValueDictionary()
+# One _Storage per live storage id while views of it are copied or pickled (see _Storage); weak, so it holds nothing.
+_live_storages: weakref.WeakValueDictionary[int, _Storage] = weakref.WeakValueDictionary()
 
 
-def _storage_of(t):
+def _storage_of(t: Tensor) -> _Storage:
     sid, flat = _C.storage_of(t)
     s = _live_storages.get(sid)
     if s is None:
@@ -67,7 +76,7 @@ def _storage_of(t):
     return s
 
 
-def _rebuild_storage(data, dtype_name, device):
+def _rebuild_storage(data: bytes, dtype_name: str, device: str) -> _Storage:
     from ._dtypes import as_dtype
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("[unpickle] storage data must be bytes")
@@ -77,19 +86,20 @@ def _rebuild_storage(data, dtype_name, device):
     return _Storage(flat)
 
 
-def _rebuild_tensor(storage, offset, shape, strides, requires_grad):
+def _rebuild_tensor(storage: _Storage, offset: int, shape: tuple[int, ...], strides: tuple[int, ...],
+                    requires_grad: bool) -> Tensor:
     t = _C.view_of_storage(storage.flat, list(shape), list(strides), int(offset))
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def _reduce_ex(self, protocol):
+def _reduce_ex(self: Tensor, protocol: int) -> tuple[Any, ...]:
     return _rebuild_tensor, (_storage_of(self), self.storage_offset(), tuple(self.shape), self.stride(),
                              self.requires_grad)
 
 
-def _deepcopy(self, memo):
+def _deepcopy(self: Tensor, memo: dict[int, Any]) -> Tensor:
     if not isinstance(memo, dict):
         raise TypeError(f"[__deepcopy__] memo must be a dict, got {type(memo).__name__}")
     if not self.is_leaf:
@@ -115,7 +125,7 @@ _FORMAT = "pyad-1"
 _STRUCT_KEY = "pyad.structure"
 
 
-def _np_dtypes():
+def _np_dtypes() -> dict[_C.dtype, type[np.generic]]:
     from ._dtypes import bool as b, float32, float64, int64
     return {float32: np.float32, float64: np.float64, int64: np.int64, b: np.bool_}
 
@@ -127,7 +137,7 @@ _WIDEN = {np.dtype(np.float16): np.float32, np.dtype(np.int8): np.int64, np.dtyp
           np.dtype(np.uint32): np.int64}
 
 
-def _safetensors(op):
+def _safetensors(op: str) -> ModuleType:
     try:
         import safetensors  # noqa: F401
         import safetensors.numpy  # noqa: F401
@@ -136,7 +146,8 @@ def _safetensors(op):
     return safetensors
 
 
-def _encode(obj, path, arrays, names_by_id, keep):
+def _encode(obj: Any, path: tuple[str, ...], arrays: dict[str, np.ndarray], names_by_id: dict[int, str],
+            keep: list[Tensor]) -> Any:
     """obj as JSON-able structure; tensors go into `arrays` under a name derived from their path."""
     if isinstance(obj, Tensor):
         name = names_by_id.get(id(obj))
@@ -166,29 +177,31 @@ def _encode(obj, path, arrays, names_by_id, keep):
                 raise TypeError(f"[save] dict keys must be str or int, got {type(k).__name__} at {'.'.join(path)!r}")
             items.append([k, _encode(v, path + (str(k),), arrays, names_by_id, keep)])
         return {"odict" if isinstance(obj, collections.OrderedDict) else "dict": items}
-    raise TypeError(f"[save] cannot save an object of type {type(obj).__name__} (at {'.'.join(path) or 'top level'!r}): "
+    where = ".".join(path) or "top level"
+    raise TypeError(f"[save] cannot save an object of type {type(obj).__name__} (at {where!r}): "
                     "pyad.save stores tensors and nested dicts, lists and tuples of tensors, None, bool, int, float "
                     "and str")
 
 
-def save(obj, f):
+def save(obj: Any, f: str | os.PathLike[str]) -> None:
     """Write obj (a tensor, or nested dicts/lists/tuples of tensors and plain values) to the safetensors file f."""
     st = _safetensors("save")
-    arrays, keep = {}, []
+    arrays: dict[str, np.ndarray] = {}
+    keep: list[Tensor] = []
     structure = _encode(obj, (), arrays, {}, keep)
     meta = {"format": _FORMAT, _STRUCT_KEY: json.dumps(structure, allow_nan=False)}
     st.numpy.save_file(arrays, os.fspath(f), metadata=meta)
 
 
 class _Decoder:
-    def __init__(self, tensors, map_location, path):
+    def __init__(self, tensors: dict[str, np.ndarray], map_location: DeviceLike | None, path: str) -> None:
         self.tensors, self.map_location, self.path = tensors, map_location, path
-        self.made = {}
+        self.made: dict[str, Tensor] = {}
 
-    def bad(self, why):
+    def bad(self, why: str) -> ValueError:
         return ValueError(f"[load] {self.path}: malformed pyad structure in the file's metadata ({why})")
 
-    def tensor(self, spec):
+    def tensor(self, spec: dict[str, Any]) -> Tensor:
         name = spec.get("tensor")
         if name in self.made:
             return self.made[name]
@@ -205,7 +218,7 @@ class _Decoder:
         self.made[name] = t
         return t
 
-    def __call__(self, node):
+    def __call__(self, node: Any) -> Any:
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         if not isinstance(node, dict) or len(node) == 0:
@@ -221,16 +234,16 @@ class _Decoder:
             out = [self(v) for v in items]
             return tuple(out) if kind == "tuple" else out
         if kind in ("dict", "odict") and isinstance(items, list):
-            out = collections.OrderedDict() if kind == "odict" else {}
+            mapping: dict[str | int, Any] = collections.OrderedDict() if kind == "odict" else {}
             for kv in items:
                 if not (isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], (str, int))):
                     raise self.bad("a dict entry is not a [key, value] pair")
-                out[kv[0]] = self(kv[1])
-            return out
+                mapping[kv[0]] = self(kv[1])
+            return mapping
         raise self.bad(f"unknown node {sorted(node)!r}")
 
 
-def _to_tensor(arr, name, path):
+def _to_tensor(arr: np.ndarray, name: str, path: str) -> Tensor:
     from ._creation import tensor
     if arr.dtype in _WIDEN:
         arr = arr.astype(_WIDEN[arr.dtype])
@@ -239,7 +252,7 @@ def _to_tensor(arr, name, path):
     return tensor(arr)
 
 
-def load(f, map_location=None, weights_only=True):
+def load(f: str | os.PathLike[str], map_location: DeviceLike | None = None, weights_only: bool = True) -> Any:
     """Read what pyad.save wrote (or any safetensors file: a flat dict of tensors). map_location: a device for
     every tensor (default: the device each was saved from)."""
     if weights_only is not True:

@@ -2,12 +2,17 @@
 
 Each node shows its op, the shape and dtype of what it produced, and the bytes it holds for backward.
 """
+from __future__ import annotations
+
 import html
+from typing import Any
 
-from . import _C
+from ._C import Tensor
+
+__all__ = ["graph_memory", "render", "to_dot"]
 
 
-def _walk(root_fn):
+def _walk(root_fn: Any) -> list[Any]:
     """Every node reachable from root_fn, each once, in discovery order (no recursion)."""
     seen, order, stack = set(), [], [root_fn]
     while stack:
@@ -20,14 +25,15 @@ def _walk(root_fn):
     return order
 
 
-def _fmt_bytes(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
+    return f"{n:.1f} GiB"
 
 
-def graph_memory(t):
+def graph_memory(t: Tensor) -> int:
     """Total bytes of the distinct storages that the graph behind t holds for backward (each counted once)."""
     if t.grad_fn is None:
         return 0
@@ -38,7 +44,7 @@ def graph_memory(t):
     return sum(storages.values())
 
 
-def to_dot(t, show_saved=True):
+def to_dot(t: Tensor, show_saved: bool = True) -> str:
     """Graphviz DOT text of the graph behind t: one box per node (op, output shape and dtype, saved bytes)."""
     if t.grad_fn is None:
         raise ValueError("[to_dot] the tensor has no grad_fn: it was not produced by a recorded op")
@@ -69,7 +75,7 @@ def to_dot(t, show_saved=True):
     return "\n".join(lines)
 
 
-def render(t, path, show_saved=True):
+def render(t: Tensor, path: str, show_saved: bool = True) -> str:
     """Write the graph behind t as SVG or PNG (by path's extension) with the graphviz package and binary."""
     try:
         import graphviz

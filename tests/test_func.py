@@ -154,10 +154,12 @@ def test_jacrev_jacfwd(case, argnums):
     close(func.jacrev(P(fn), argnums=argnums)(*xs), expected, "jacrev")
     close(func.jacfwd(P(fn), argnums=argnums)(*xs), expected, "jacfwd")
     close(func.jacobian(P(fn), argnums=argnums)(*xs), expected, "jacobian(auto)")
-    close(func.jacobian(P(fn), argnums=argnums, mode="forward")(*xs), expected, "jacobian(forward)")
-    assert func.last_jacobian_mode() == "forward"
-    close(func.jacobian(P(fn), argnums=argnums, mode="reverse")(*xs), expected, "jacobian(reverse)")
-    assert func.last_jacobian_mode() == "reverse"
+    jac_fwd, used = func.jacobian(P(fn), argnums=argnums, mode="forward", return_mode=True)(*xs)
+    close(jac_fwd, expected, "jacobian(forward)")
+    assert used == "forward"
+    jac_rev, used = func.jacobian(P(fn), argnums=argnums, mode="reverse", return_mode=True)(*xs)
+    close(jac_rev, expected, "jacobian(reverse)")
+    assert used == "reverse"
 
 
 def _fd_jacobian(fn, xs, j, eps=1e-6):
@@ -373,10 +375,23 @@ def test_jacobian_auto_mode(n, m, mode):
     expected = torch.func.jacrev(T(fn))(tt(x))
     jr = func.jacrev(P(fn))(x)
     close(jr, expected, "jacrev")
-    j = func.jacobian(P(fn))(x)
-    assert func.last_jacobian_mode() == mode
+    jac_fn = func.jacobian(P(fn))
+    assert jac_fn.last_mode is None
+    j = jac_fn(x)
+    assert jac_fn.last_mode == mode
     assert tuple(j.shape) == (m, n)
     close(j, tt(jr), "jacobian(auto) vs jacrev")
+
+
+def test_jacobian_mode_lives_on_the_function_not_the_module():
+    wide = func.jacobian(lambda x: pyad.outer(x, x).reshape(-1))   # 2 inputs, 4 outputs: forward
+    tall = func.jacobian(lambda x: x.sum().reshape(1))             # 2 inputs, 1 output: reverse
+    x = pyad.tensor([1.0, 2.0], dtype=pyad.float64)
+    wide(x)
+    tall(x)
+    assert (wide.last_mode, tall.last_mode) == ("forward", "reverse")  # one call does not overwrite the other's
+    with pytest.warns(DeprecationWarning, match="return_mode=True"):
+        assert func.last_jacobian_mode() == "reverse"
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7], ids=lambda c: f"chunk{c}")

@@ -16,17 +16,29 @@ Threads (as torch):
 - The GIL is released around backward, matmul and any op on 32,768 elements or more (Note [Releasing the
   GIL] in csrc/python/bind.h), so other Python threads run meanwhile.
 """
+from __future__ import annotations
+
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import _C
-from .._grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
-from . import forward_ad  # noqa: F401
-from .function import Function, FunctionCtx  # noqa: F401
-from .anomaly_mode import detect_anomaly, is_anomaly_enabled  # noqa: F401
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from .._C import Tensor
+from .._grad_mode import enable_grad, no_grad, set_grad_enabled
+from . import forward_ad
+from .anomaly_mode import detect_anomaly, is_anomaly_enabled
+from .function import Function, FunctionCtx
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+__all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "detect_anomaly", "enable_grad", "forward_ad",
+           "functional", "grad", "gradcheck", "gradgradcheck", "graph_memory", "is_anomaly_enabled", "no_grad",
+           "set_grad_enabled"]
+
+if TYPE_CHECKING:
+    from .._typing import MaybeTensors, Tensors
 
 
-def _check_tensors(x, what, op, none_ok=False):
+def _check_tensors(x: Any, what: str, op: str, none_ok: bool = False) -> None:
     items = x if isinstance(x, (list, tuple)) else [x]
     for t in items:
         if not (isinstance(t, _C.Tensor) or (none_ok and t is None)):
@@ -34,7 +46,9 @@ def _check_tensors(x, what, op, none_ok=False):
                             f"got {type(t).__name__}")
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None):
+def backward(tensors: Tensors, grad_tensors: MaybeTensors = None, retain_graph: bool | None = None,
+             create_graph: bool = False, grad_variables: MaybeTensors = None,
+             inputs: Tensors | None = None) -> None:
     """Accumulate gradients of `tensors` (seeded with `grad_tensors`) into the leaves' .grad, or, with
     `inputs`, into those tensors' .grad alone (leaves or not), as torch.autograd.backward."""
     if grad_variables is not None:  # torch's deprecated name for grad_tensors
@@ -51,8 +65,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     _C.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
-         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(outputs: Tensors, inputs: Tensors, grad_outputs: MaybeTensors = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """The gradients of `outputs` with respect to `inputs`, as a tuple; leaves' .grad is left alone.
 
     As torch.autograd.grad: allow_unused=True gives None for an input the outputs do not depend on (an error
@@ -71,26 +86,25 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise ValueError("[grad] Expected allow_unused to be True or not passed when materialize_grads=True, "
                          "but got: allow_unused=False.")
     allow_unused = bool(allow_unused) or bool(materialize_grads)
-    single = isinstance(inputs, _C.Tensor)
-    ins = [inputs] if single else list(inputs)
+    ins: list[Tensor] = [inputs] if isinstance(inputs, _C.Tensor) else list(inputs)
     res = _C.grad(outputs, ins, grad_outputs, retain_graph, create_graph, allow_unused, 1 if is_grads_batched else 0)
     if materialize_grads:
-        batch = _batch_shape(grad_outputs) if is_grads_batched else []
+        batch = _batch_shape(grad_outputs) if is_grads_batched and grad_outputs is not None else []
         res = tuple(g if g is not None else _C.zeros(batch + list(x.shape), x.dtype, x.device)
                     for g, x in zip(res, ins))
     return res
 
 
-def _batch_shape(grad_outputs):
+def _batch_shape(grad_outputs: Tensor | Sequence[Tensor | None]) -> list[int]:
     """[B]: the batch size of is_grads_batched cotangents (zeros for unused inputs carry it too)."""
     first = grad_outputs if isinstance(grad_outputs, _C.Tensor) else list(grad_outputs)[0]
     return [first.shape[0]]
 
 
-def graph_memory(t):
+def graph_memory(t: Tensor) -> int:
     """Total bytes of the distinct storages the graph behind t holds for backward (each storage once)."""
     from ..viz import graph_memory as _graph_memory
     return _graph_memory(t)
 
 
-from . import functional  # noqa: E402,F401  (built on grad above)
+from . import functional  # noqa: E402  (built on grad above)

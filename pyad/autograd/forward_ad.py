@@ -12,19 +12,28 @@ another (Note [Nested dual levels] in csrc/autograd/forward_ad.h). make_dual and
 (the id dual_level() returns; the innermost level by default). Levels exit innermost first; exiting one drops
 its tangents.
 """
-import collections
+from __future__ import annotations
+
+from typing import NamedTuple
 
 from .. import _C
+from .._C import Tensor
 
-UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "tangent"])
+__all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
 
 
-def enter_dual_level():
+class UnpackedDualTensor(NamedTuple):
+    """What unpack_dual returns: the primal and its tangent (None where there is none), as torch's."""
+    primal: Tensor
+    tangent: Tensor | None
+
+
+def enter_dual_level() -> int:
     """Enter a new (innermost) dual level and return its id."""
     return _C.enter_dual_level()
 
 
-def exit_dual_level(*, level=None):
+def exit_dual_level(*, level: int | None = None) -> None:
     """Exit `level` (the innermost one by default); it must be the innermost."""
     _C.exit_dual_level(level)
 
@@ -32,21 +41,22 @@ def exit_dual_level(*, level=None):
 class dual_level:
     """Context manager for a dual level; tangents created at it are dropped on exit."""
 
-    def __enter__(self):
+    level: int
+
+    def __enter__(self) -> int:
         self.level = _C.enter_dual_level()
         return self.level
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _C.exit_dual_level(self.level)
-        return False
 
 
-def _check_level(level, fn):
+def _check_level(level: object, fn: str) -> None:
     if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 1):
         raise TypeError(f"[{fn}] level must be a dual level id (an int returned by dual_level()), got {level!r}")
 
 
-def make_dual(tensor, tangent, *, level=None):
+def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> Tensor:
     """A view of `tensor` carrying `tangent` (same shape) at `level` (default: the innermost active level);
     its tangents at other levels are kept.
 
@@ -71,7 +81,7 @@ def make_dual(tensor, tangent, *, level=None):
     return _C.make_dual(tensor, tangent, level)
 
 
-def unpack_dual(tensor, *, level=None):
+def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """(primal, tangent) of a dual tensor at `level` (default: the innermost active level); the tangent is
     None where there is none. The primal keeps the tangents at the other levels."""
     _check_level(level, "unpack_dual")

@@ -44,37 +44,44 @@ than through save_for_backward) raises, naming the Function, when that tensor is
 that requires grad, an output, or a value computed in forward from such inputs. Such a tensor carries no
 history from forward, so the second derivatives through it would silently be wrong.
 """
+from __future__ import annotations
+
 import functools
 import math
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .. import _C
+from .._C import Tensor
 
-Tensor = _C.Tensor
+__all__ = ["Function", "FunctionCtx"]
 
 
 class FunctionCtx:
     """The `ctx` of forward, backward and jvp."""
 
     # Defaults live on the class, so that a ctx costs one attribute until a Function sets more.
-    _to_save = ()
-    _node = None            # set only while backward runs
-    _saved_direct = None    # saved tensors when no graph was recorded
-    _graph = None           # (inputs, output ids), for the stash check
-    non_differentiable = frozenset()
+    _to_save: tuple[Tensor | None, ...] = ()
+    _node: Any = None                                    # set only while backward runs
+    _saved_direct: tuple[Tensor | None, ...] | None = None  # saved tensors when no graph was recorded
+    _graph: tuple[list[Tensor], list[int]] | None = None    # (inputs, output ids), for the stash check
+    non_differentiable: frozenset[int] = frozenset()
     materialize_grads = True
-    needs_input_grad = ()
+    needs_input_grad: tuple[bool, ...] = ()
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self._name = name
 
-    def save_for_backward(self, *tensors):
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep tensors for backward (and jvp), read back through saved_tensors; checked against in-place
+        changes made since."""
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"[{self._name}] save_for_backward takes Tensors or None, got {type(t).__name__}")
         self._to_save = tensors
 
     @property
-    def saved_tensors(self):
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
         """The tensors given to save_for_backward, checked against in-place changes since."""
         if self._node is not None:
             return self._node.unpack_saved()
@@ -82,13 +89,16 @@ class FunctionCtx:
             return self._saved_direct
         return tuple(self._to_save)
 
-    def mark_non_differentiable(self, *tensors):
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """These outputs get no gradient (and no grad_fn), as torch's ctx.mark_non_differentiable."""
         self.non_differentiable = self.non_differentiable | {id(t) for t in tensors}
 
-    def set_materialize_grads(self, value):
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward gets None, not zeros, for outputs that received no gradient."""
         self.materialize_grads = bool(value)
 
-    def mark_dirty(self, *tensors):
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Not supported (in-place custom Functions); raises RuntimeError."""
         raise RuntimeError(f"[{self._name}] mark_dirty (in-place custom Functions) is not supported; return a new "
                            "tensor instead")
 
@@ -96,14 +106,14 @@ class FunctionCtx:
 class _CheckingCtx(FunctionCtx):
     """ctx's class while a backward runs under create_graph=True: reading a stashed graph tensor raises."""
 
-    def __getattribute__(self, name):
+    def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
         if not name.startswith("_") and name in object.__getattribute__(self, "__dict__"):
             _check_stash(self, name, value)
         return value
 
 
-def _tensors_in(value):
+def _tensors_in(value: Any) -> Iterator[Tensor]:
     if isinstance(value, Tensor):
         yield value
     elif isinstance(value, (list, tuple)):
@@ -114,7 +124,7 @@ def _tensors_in(value):
             yield from _tensors_in(v)
 
 
-def _check_stash(ctx, name, value):
+def _check_stash(ctx: FunctionCtx, name: str, value: Any) -> None:
     """A stashed tensor belongs to the graph when it is an input that requires grad, an output, or a float value
     computed in forward while some input required grad (it then carries no history)."""
     inputs, outputs = object.__getattribute__(ctx, "_graph")
@@ -137,19 +147,23 @@ class Function:
     handles_batch_dims = False
 
     @staticmethod
-    def forward(ctx, *args, **kwargs):
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        """The output(s) from the inputs, run without recording a graph; save what backward needs on ctx."""
         raise NotImplementedError("a Function subclass must define forward")
 
     @staticmethod
-    def backward(ctx, *grad_outputs):
+    def backward(ctx: FunctionCtx, *grad_outputs: Tensor | None) -> Any:
+        """One gradient (or None) per argument of forward, from one gradient per output."""
         raise NotImplementedError("a Function subclass must define backward")
 
     @staticmethod
-    def jvp(ctx, *tangents):
+    def jvp(ctx: FunctionCtx, *tangents: Tensor | None) -> Any:
+        """Forward mode: one tangent per output from one tangent (or None) per argument of forward."""
         raise NotImplementedError("a Function subclass defines jvp for forward mode")
 
     @classmethod
-    def apply(cls, *args, **kwargs):
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run forward on args and record one node whose backward (and jvp) is this class's, as torch."""
         name = cls.__name__
         ctx = FunctionCtx(name)
         inputs = [a for a in args if isinstance(a, Tensor)]
@@ -201,10 +215,11 @@ class Function:
         return tuple(outs) if is_tuple else outs[0]
 
 
-def _batch_shape(values, shapes, what, name):
+def _batch_shape(values: Sequence[Tensor | None], shapes: Sequence[Sequence[int] | None], what: str,
+                 name: str) -> tuple[int, ...]:
     """The leading batch dims the defined values carry beyond their unbatched shapes. All that carry some must
     agree; one without any (a tangent set by hand, say) is the same for every element."""
-    batch = ()
+    batch: tuple[int, ...] = ()
     for v, shape in zip(values, shapes):
         if v is None or shape is None:
             continue
@@ -215,7 +230,8 @@ def _batch_shape(values, shapes, what, name):
     return batch
 
 
-def _split_batch(values, shapes, batch):
+def _split_batch(values: Sequence[Tensor | None], shapes: Sequence[Any],
+                 batch: Sequence[int]) -> list[list[Tensor | None]]:
     """values[i] of shape (*batch, *shapes[i]) -> one list per batch element (None stays None, an unbatched
     value is shared by every element)."""
     n = math.prod(batch)
@@ -225,9 +241,10 @@ def _split_batch(values, shapes, batch):
             for k in range(n)]
 
 
-def _stack_batch(per_element, likes, batch):
+def _stack_batch(per_element: Sequence[Sequence[Tensor | None]], likes: Sequence[Tensor | None],
+                 batch: Sequence[int]) -> list[Tensor | None]:
     """The per-element results (one list per element, one entry per like) stacked to (*batch, *like.shape)."""
-    out = []
+    out: list[Tensor | None] = []
     for j, like in enumerate(likes):
         col = [r[j] for r in per_element]
         if like is None or all(c is None for c in col):
@@ -238,7 +255,7 @@ def _stack_batch(per_element, likes, batch):
     return out
 
 
-def _unstash_outputs(ctx, raws, outs):
+def _unstash_outputs(ctx: FunctionCtx, raws: Sequence[Any], outs: Sequence[Any]) -> None:
     """An output stashed on ctx (ctx.y = y) would make the cycle y -> grad_fn -> backward -> ctx -> y, which
     Python's gc cannot see through the C++ node: the graph would outlive every user reference when no backward
     runs. The stash is replaced by a history-free alias of the output (same data and version counter), which
@@ -253,7 +270,7 @@ def _unstash_outputs(ctx, raws, outs):
             d[name] = _unstash(value, ids)
 
 
-def _unstash(v, ids):
+def _unstash(v: Any, ids: set[int]) -> Any:
     # (A module-level function, not a recursive closure: that would be a cycle holding the outputs.)
     if isinstance(v, Tensor):
         return v.detach() if id(v) in ids else v
@@ -262,7 +279,8 @@ def _unstash(v, ids):
     return v
 
 
-def _run_backward(cls, ctx, args, meta, node, grads):
+def _run_backward(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
+                  grads: Sequence[Tensor | None]) -> list[Tensor | None]:
     """The node's backward: run cls.backward (once per batch element unless cls handles batch dims)."""
     grads = list(grads)
     out_shapes = [m[0] if m is not None else None for m in meta]
@@ -275,7 +293,8 @@ def _run_backward(cls, ctx, args, meta, node, grads):
     return _stack_batch(per_element, tensor_args, batch)
 
 
-def _backward_once(cls, ctx, args, meta, node, grads, batch):
+def _backward_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
+                   grads: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
     """One call of cls.backward on gradients with leading dims `batch`: materialise missing gradients, check
     what it returns (one gradient of shape (*batch, *arg.shape) or None per tensor argument)."""
     name = cls.__name__
@@ -318,7 +337,8 @@ def _backward_once(cls, ctx, args, meta, node, grads, batch):
     return out
 
 
-def _forward_mode(cls, ctx, args, outs, diff, level):
+def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
+                  level: int) -> None:
     """Run cls.jvp on the level-`level` tangents; its ops compute tangents at the outer levels only."""
     name = cls.__name__
     if cls.jvp is Function.jvp:
@@ -341,7 +361,8 @@ def _forward_mode(cls, ctx, args, outs, diff, level):
             _C.set_tangent(outs[i], res[i], level)
 
 
-def _jvp_once(cls, ctx, args, outs, diff, tangents, batch):
+def _jvp_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
+              tangents: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
     """One call of cls.jvp on tangents with leading dims `batch`: the checked tangent of each output."""
     name = cls.__name__
     if ctx.materialize_grads:

@@ -12,19 +12,26 @@ Where pyad goes beyond torch (which raises instead):
 ``vectorize=True`` pushes every basis vector through one batched pass (autograd.grad's is_grads_batched in
 reverse mode, a batched tangent in forward mode) instead of one pass per element.
 """
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Callable
+from typing import Any, Literal
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from . import forward_ad
 
-Tensor = _C.Tensor
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
 
-__all__ = ["jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"]
+# A Tensor or a tuple of Tensors, as torch.autograd.functional takes and returns them.
+_Tensors = Any
+_Strategy = Literal["forward-mode", "reverse-mode"]
 
 
 # ---------------------------------------------------------------- plumbing (torch's helpers, same contracts)
-def _as_tuple(inp, arg_name=None, fn_name=None):
+def _as_tuple(inp: Any, arg_name: str | None = None, fn_name: str | None = None) -> tuple[bool, tuple[Any, ...]]:
     """(was it a tuple, the tuple); with names, checks that every entry is a Tensor."""
     is_tuple = isinstance(inp, tuple)
     if not is_tuple:
@@ -38,7 +45,7 @@ def _as_tuple(inp, arg_name=None, fn_name=None):
     return is_tuple, inp
 
 
-def _tuple_postprocess(res, to_unpack):
+def _tuple_postprocess(res: Any, to_unpack: bool | tuple[bool, bool]) -> Any:
     if isinstance(to_unpack, tuple):
         if not to_unpack[1]:
             res = tuple(el[0] for el in res)
@@ -49,7 +56,7 @@ def _tuple_postprocess(res, to_unpack):
     return res
 
 
-def _grad_preprocess(inputs, create_graph, need_graph):
+def _grad_preprocess(inputs: tuple[Any, ...], create_graph: bool, need_graph: bool) -> tuple[Any, ...]:
     # Always new tensor objects, so that inputs given as arguments differ from the same tensors captured by
     # func's closure; with create_graph they stay connected to the caller's graph.
     res = []
@@ -61,13 +68,13 @@ def _grad_preprocess(inputs, create_graph, need_graph):
     return tuple(res)
 
 
-def _grad_postprocess(inputs, create_graph):
+def _grad_postprocess(inputs: Any, create_graph: bool) -> Any:
     if isinstance(inputs[0], Tensor):
         return inputs if create_graph else tuple(inp.detach() for inp in inputs)
     return tuple(_grad_postprocess(inp, create_graph) for inp in inputs)
 
 
-def _validate_v(v, other, is_other_tuple):
+def _validate_v(v: tuple[Any, ...], other: tuple[Any, ...], is_other_tuple: bool) -> None:
     if len(other) != len(v):
         if is_other_tuple:
             raise RuntimeError(f"v is a tuple of invalid length: should be {len(other)} but got {len(v)}.")
@@ -94,7 +101,7 @@ _STRICT_MESSAGES = {
 }
 
 
-def _check_requires_grad(inputs, input_type, strict):
+def _check_requires_grad(inputs: tuple[Any, ...], input_type: str, strict: bool) -> None:
     if not strict:
         return
     for i, inp in enumerate(inputs):
@@ -105,8 +112,9 @@ def _check_requires_grad(inputs, input_type, strict):
             raise RuntimeError(_STRICT_MESSAGES[input_type].format(i=i))
 
 
-def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None,
-                   is_grads_batched=False):
+def _autograd_grad(outputs: tuple[Any, ...], inputs: tuple[Tensor, ...], grad_outputs: tuple[Any, ...] | None = None,
+                   create_graph: bool = False, retain_graph: bool | None = None,
+                   is_grads_batched: bool = False) -> tuple[Tensor | None, ...]:
     """autograd.grad over the outputs that require grad (None for every input when none does)."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
@@ -131,7 +139,8 @@ _FILL_MESSAGES = {
 }
 
 
-def _fill_in_zeros(grads, refs, strict, create_graph, stage):
+def _fill_in_zeros(grads: tuple[Any, ...], refs: tuple[Tensor, ...], strict: bool, create_graph: bool,
+                   stage: str) -> tuple[Tensor, ...]:
     res = []
     for i, g in enumerate(grads):
         if g is None:
@@ -146,16 +155,16 @@ def _fill_in_zeros(grads, refs, strict, create_graph, stage):
     return tuple(res)
 
 
-def _zeros_like(t, lead=()):
+def _zeros_like(t: Tensor, lead: tuple[int, ...] = ()) -> Tensor:
     return _C.zeros(list(lead) + list(t.shape), t.dtype, t.device)
 
 
-def _basis(n, dtype, device):
+def _basis(n: int, dtype: _C.dtype, device: _C.device) -> Tensor:
     """The n x n identity: row k is the k-th basis vector (a batch of n seeds or tangents)."""
     return _C.eye(n, n, dtype, device)
 
 
-def _single_output(fn_name, outputs, is_outputs_tuple):
+def _single_output(fn_name: str, outputs: tuple[Any, ...], is_outputs_tuple: bool) -> None:
     if is_outputs_tuple or not isinstance(outputs[0], Tensor):
         raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
     if outputs[0].numel() != 1:
@@ -163,7 +172,8 @@ def _single_output(fn_name, outputs, is_outputs_tuple):
                            "element")
 
 
-def _prepare_v(v, inputs, is_inputs_tuple, create_graph, fn_name):
+def _prepare_v(v: Any, inputs: tuple[Tensor, ...], is_inputs_tuple: bool, create_graph: bool,
+               fn_name: str) -> Any:
     if v is not None:
         _, v = _as_tuple(v, "v", fn_name)
         v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
@@ -175,7 +185,8 @@ def _prepare_v(v, inputs, is_inputs_tuple, create_graph, fn_name):
 
 
 # ---------------------------------------------------------------- products
-def vjp(func, inputs, v=None, create_graph=False, strict=False):
+def vjp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), v^T J): the vector-Jacobian product at `inputs`, shaped like the inputs."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
@@ -196,7 +207,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
 
-def jvp(func, inputs, v=None, create_graph=False, strict=False):
+def jvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), J v): the Jacobian-vector product at `inputs`, shaped like the outputs. Computed as torch
     does, by the double-backward trick (so create_graph and strict behave exactly as there)."""
     with enable_grad():
@@ -215,7 +227,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple))
 
 
-def _scalar_function_jacobian(fn_name, func, inputs, strict):
+def _scalar_function_jacobian(fn_name: str, func: Callable[..., Any], inputs: tuple[Tensor, ...],
+                              strict: bool) -> tuple[tuple[Any, ...], bool, tuple[Any, ...]]:
     """(outputs, its tuple flag, jac): func's single-element output and its gradient, with a graph."""
     is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn_name)
     _check_requires_grad(outputs, "outputs", strict=strict)
@@ -225,7 +238,8 @@ def _scalar_function_jacobian(fn_name, func, inputs, strict):
     return outputs, is_outputs_tuple, jac
 
 
-def vhp(func, inputs, v=None, create_graph=False, strict=False):
+def vhp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), v^T H) for a function with a single-element output."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
@@ -239,7 +253,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
 
-def hvp(func, inputs, v=None, create_graph=False, strict=False):
+def hvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:
     """(func(inputs), H v) for a function with a single-element output (the double-backward trick, as torch)."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
@@ -257,18 +272,19 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
 
 
 # ---------------------------------------------------------------- Jacobians
-def _independent(i, j):
+def _independent(i: int, j: int) -> RuntimeError:
     return RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. This is not "
                         "allowed in strict mode.")
 
 
-def _check_connected(g, i, strict, create_graph):
+def _check_connected(g: Tensor, i: int, strict: bool, create_graph: bool) -> None:
     if strict and create_graph and not g.requires_grad:
         raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is not "
                            "allowed in strict mode when create_graph=True.")
 
 
-def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
+def _reverse_jacobian(outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], create_graph: bool, strict: bool,
+                      vectorize: bool) -> tuple[tuple[Tensor, ...], ...]:
     """jac[i][j] of shape out_i.shape + in_j.shape: per output, one batched backward of all its basis
     cotangents (vectorize) or one backward per element."""
     jacobian = []
@@ -287,7 +303,7 @@ def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
                 _check_connected(g, i, strict, create_graph)
                 per_input.append(g.reshape(tuple(out.shape) + tuple(inp.shape)))
         else:
-            cols = [[] for _ in inputs]
+            cols: list[list[Tensor]] = [[] for _ in inputs]
             for k in range(m):
                 vj = _autograd_grad((flat[k],), inputs, retain_graph=True, create_graph=create_graph)
                 for j, (g, inp) in enumerate(zip(vj, inputs)):
@@ -303,14 +319,16 @@ def _reverse_jacobian(outputs, inputs, create_graph, strict, vectorize):
     return tuple(jacobian)
 
 
-def _forward_jacobian(func, inputs, strict, vectorize):
+def _forward_jacobian(func: Callable[..., Any], inputs: tuple[Tensor, ...], strict: bool,
+                      vectorize: bool) -> tuple[bool, tuple[Tensor, ...] | None, tuple[tuple[Tensor, ...], ...]]:
     """Forward mode: per input, one pass with a batched identity tangent (vectorize) or one pass per element.
     Returns (is_outputs_tuple, outputs, jac[i][j])."""
     primals = tuple(inp.detach() for inp in inputs)
-    tangents = {}  # (output i, input j) -> (n_j, *out_i.shape) tangents
-    outputs, is_outputs_tuple = None, False
+    tangents: dict[tuple[int, int], Tensor] = {}  # (output i, input j) -> (n_j, *out_i.shape) tangents
+    outputs: tuple[Tensor, ...] | None = None
+    is_outputs_tuple = False
 
-    def run(j, tangent):
+    def run(j: int, tangent: Tensor) -> list[Tensor | None]:
         nonlocal outputs, is_outputs_tuple
         with forward_ad.dual_level():
             args = list(primals)
@@ -330,6 +348,7 @@ def _forward_jacobian(func, inputs, strict, vectorize):
         per_seed = [run(j, s) for s in seeds]
         if outputs is None:  # an input with no elements: still learn the outputs' shapes
             run(j, _zeros_like(x))
+        assert outputs is not None  # (run sets it)
         for i, out in enumerate(outputs):
             ts = [ts[i] for ts in per_seed]
             if any(t is None for t in ts) and all(t is None for t in ts):
@@ -340,7 +359,7 @@ def _forward_jacobian(func, inputs, strict, vectorize):
                 ts = [t if t is not None else _zeros_like(out) for t in ts]
                 tangents[i, j] = ts[0] if vectorize or n == 0 else _C.stack(ts, 0)
     jac = []
-    for i, out in enumerate(outputs):
+    for i, out in enumerate(outputs or ()):
         row = []
         for j, x in enumerate(primals):
             t = tangents[i, j]  # (n_j, *out_i.shape) -> (*out_i.shape, *x_j.shape)
@@ -352,7 +371,8 @@ def _forward_jacobian(func, inputs, strict, vectorize):
     return is_outputs_tuple, outputs, tuple(jac)
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+def jacobian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
+             vectorize: bool = False, strategy: _Strategy = "reverse-mode") -> Any:
     """The Jacobian of func at `inputs`: a Tensor for one input and one output, else (nested) tuples with
     jac[i][j] of shape outputs[i].shape + inputs[j].shape. strategy="forward-mode" computes it column by column
     with forward-mode AD (no create_graph there, as torch)."""
@@ -377,7 +397,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         return _tuple_postprocess(_grad_postprocess(jac, create_graph), (is_outputs_tuple, is_inputs_tuple))
 
 
-def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+def hessian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
+            vectorize: bool = False, outer_jacobian_strategy: _Strategy = "reverse-mode") -> Any:
     """The Hessian of a function with a single-element output: a Tensor for one input, else hess[i][j] of shape
     inputs[i].shape + inputs[j].shape. The inner Jacobian is reverse mode; outer_jacobian_strategy picks the
     outer one ("forward-mode": forward-over-reverse)."""
@@ -385,14 +406,14 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode".')
 
-    def ensure_single_output_function(*inp):
+    def ensure_single_output_function(*inp: Tensor) -> Tensor:
         out = func(*inp)
         is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
         _check_requires_grad(t_out, "outputs", strict=strict)
         _single_output("hessian", t_out, is_out_tuple)
         return _C.reshape(out, [])
 
-    def jac_func(*inp):
+    def jac_func(*inp: Tensor) -> Any:
         if outer_jacobian_strategy == "forward-mode":
             inp = tuple(t.requires_grad_(True) for t in inp)
         jac = jacobian(ensure_single_output_function, inp, create_graph=True)

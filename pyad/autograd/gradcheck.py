@@ -29,15 +29,18 @@ On a mismatch a GradcheckError (a RuntimeError) names the output and input (thei
 value and in ``inputs``), the mode (reverse or forward), the worst element (its index in the output and in the
 input) and both values; with raise_exception=False the function returns False instead.
 """
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad
 from . import forward_ad
-
-Tensor = _C.Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
@@ -49,7 +52,7 @@ class GradcheckError(RuntimeError):
 
 
 # ---------------------------------------------------------------- plumbing
-def _as_tuple(x):
+def _as_tuple(x: Any) -> tuple[Any, ...]:
     if isinstance(x, tuple):
         return x
     if isinstance(x, list):
@@ -57,26 +60,26 @@ def _as_tuple(x):
     return (x,)
 
 
-def _np(t):
+def _np(t: Tensor) -> np.ndarray:
     """A float64 NumPy copy of a tensor's values (never aliasing the tensor)."""
     return np.array(_C.to_numpy(t.detach()), dtype=np.float64, copy=True)
 
 
-def _from_np(a, like):
+def _from_np(a: np.ndarray, like: Tensor) -> Tensor:
     """A tensor with `like`'s dtype and device holding a copy of the float64 array `a`."""
     src = _C.from_numpy(np.array(a, dtype=np.float64, order="C"))  # (ascontiguousarray makes 0-d 1-d)
     return _C.copy_to(src, like.dtype, like.device)
 
 
-def _index(flat, shape):
+def _index(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(flat), tuple(shape)))
 
 
-def _fmt_index(idx):
+def _fmt_index(idx: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(i) for i in idx) + ("," if len(idx) == 1 else "") + ")"
 
 
-def _outputs(out, where):
+def _outputs(out: Any, where: str) -> tuple[Tensor, ...]:
     outs = _as_tuple(out)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -85,7 +88,7 @@ def _outputs(out, where):
     return outs
 
 
-def _check_inputs(inputs, where):
+def _check_inputs(inputs: Sequence[Any], where: str) -> list[int]:
     diff = [j for j, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"[{where}] expects at least one input tensor to require gradient, but none of them "
@@ -106,24 +109,25 @@ def _check_inputs(inputs, where):
 class _Names:
     """How inputs and outputs are named in messages (gradgradcheck renames them)."""
 
-    def __init__(self, inputs=None, outputs=None):
+    def __init__(self, inputs: dict[int, str] | None = None, outputs: dict[int, str] | None = None) -> None:
         self._in, self._out = inputs or {}, outputs or {}
 
-    def input(self, j):
+    def input(self, j: int) -> str:
         return self._in.get(j, f"input {j}")
 
-    def output(self, i):
+    def output(self, i: int) -> str:
         return self._out.get(i, f"output {i}")
 
 
 # ---------------------------------------------------------------- Jacobians
-def _eval_np(fn, inputs, out_idx):
+def _eval_np(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[int]) -> list[np.ndarray]:
     """fn(*inputs)'s outputs at positions out_idx, flattened float64 copies."""
     outs = _outputs(fn(*inputs), "gradcheck")
     return [_np(outs[i]).reshape(-1) for i in out_idx]
 
 
-def _numerical_jacobian(fn, inputs, j, out_idx, out_sizes, eps):
+def _numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], j: int, out_idx: Sequence[int],
+                        out_sizes: Sequence[int], eps: float) -> list[np.ndarray]:
     """[N_ij for i in out_idx], N_ij of shape (m_i, n_j), by central differences over x_j's elements."""
     x = inputs[j]
     n = x.numel()
@@ -148,7 +152,7 @@ def _numerical_jacobian(fn, inputs, j, out_idx, out_sizes, eps):
     return cols
 
 
-def _check_grad_attrs(g, x, batch, what):
+def _check_grad_attrs(g: Tensor, x: Tensor, batch: int, what: str) -> None:
     want = (batch,) + tuple(x.shape)
     if tuple(g.shape) != want:
         raise GradcheckError(f"{what}: gradient has shape {tuple(g.shape)}, expected {want}")
@@ -156,7 +160,8 @@ def _check_grad_attrs(g, x, batch, what):
         raise GradcheckError(f"{what}: gradient has dtype {g.dtype}, expected the input's {x.dtype}")
 
 
-def _reverse_jacobian(outs, out_idx, inputs, diff, names):
+def _reverse_jacobian(outs: Sequence[Tensor], out_idx: Sequence[int], inputs: Sequence[Any], diff: Sequence[int],
+                      names: _Names) -> list[list[np.ndarray]]:
     """jac[a][b] = A (m_i, n_j) for output out_idx[a] and input diff[b]: one batched backward per output."""
     ins = [inputs[j] for j in diff]
     jac = []
@@ -179,10 +184,11 @@ def _reverse_jacobian(outs, out_idx, inputs, diff, names):
     return jac
 
 
-def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
+def _forward_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[int],
+                      shapes: dict[int, tuple[int, ...]], diff: Sequence[int], names: _Names) -> list[list[np.ndarray]]:
     """jac[a][b] = forward-mode A (m_i, n_j): one pass per input with a batched identity tangent."""
     detached = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
-    jac = [[None] * len(diff) for _ in out_idx]
+    jac: list[list[np.ndarray | None]] = [[None] * len(diff) for _ in out_idx]
     for b, j in enumerate(diff):
         x = detached[j]
         n = x.numel()
@@ -203,10 +209,10 @@ def _forward_jacobian(fn, inputs, out_idx, shapes, diff, names):
         for b, j in enumerate(diff):
             if jac[a][b] is None:
                 jac[a][b] = np.zeros((int(np.prod(shapes[i])), inputs[j].numel()))
-    return jac
+    return [[m for m in row if m is not None] for row in jac]  # (every entry is filled now)
 
 
-def _mismatch(analytic, numerical, atol, rtol):
+def _mismatch(analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: float) -> tuple[int, int] | None:
     """None when analytic and numerical agree elementwise, else (flat index of the worst element, #bad)."""
     diff = np.abs(analytic - numerical)
     tol = atol + rtol * np.abs(numerical)
@@ -218,7 +224,9 @@ def _mismatch(analytic, numerical, atol, rtol):
     return int(np.argmax(excess)), int(bad.sum())
 
 
-def _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, mode, atol, rtol, names):
+def _compare_jacobians(analytic: Sequence[Sequence[np.ndarray]], numerical: Sequence[Sequence[np.ndarray]],
+                       out_idx: Sequence[int], diff: Sequence[int], shapes: dict[int, tuple[int, ...]],
+                       inputs: Sequence[Any], mode: str, atol: float, rtol: float, names: _Names) -> None:
     for a, i in enumerate(out_idx):
         for b, j in enumerate(diff):
             A, N = analytic[a][b], numerical[a][b]
@@ -244,7 +252,7 @@ def _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, mode,
 
 
 # ---------------------------------------------------------------- slow and fast checks
-def _setup(fn, inputs):
+def _setup(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[tuple[Tensor, ...], list[int]]:
     with enable_grad():
         outs = _outputs(fn(*inputs), "gradcheck")
     float_idx = [i for i, o in enumerate(outs) if o.dtype.is_floating_point]
@@ -253,7 +261,8 @@ def _setup(fn, inputs):
     return outs, (out_idx if out_idx else float_idx)
 
 
-def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
+def _slow_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
+                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
     outs, out_idx = _setup(fn, inputs)
     analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
@@ -261,7 +270,7 @@ def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
     sizes = [int(np.prod(shapes[i])) for i in out_idx]
     per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
     numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
-    if check_backward_ad:
+    if analytic is not None:
         _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
     if check_forward_ad:
         forward = _forward_jacobian(fn, inputs, out_idx, shapes, diff, names)
@@ -269,13 +278,14 @@ def _slow_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
     return True
 
 
-def _unit(rng, n):
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     v = rng.standard_normal(n)
     norm = np.linalg.norm(v)
     return v / norm if norm > 0 else v
 
 
-def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad=True):
+def _fast_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
+                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
@@ -299,7 +309,6 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
                 continue
             _check_grad_attrs(g, x, k, f"Backward with respect to {names.input(j)}")
             reverse[:, b] = _np(g).reshape(k, -1) @ vs[b]
-    shapes = {i: tuple(outs[i].shape) for i in out_idx}
     del outs  # the graph is done with before the inputs are perturbed
 
     # Numerical: u_i . (f_i(x_j + eps v_j) - f_i(x_j - eps v_j)) / (2 eps), two evaluations per input.
@@ -361,7 +370,7 @@ def _fast_check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, chec
 
 
 # ---------------------------------------------------------------- public API
-def _run(check, raise_exception):
+def _run(check: Callable[[], bool], raise_exception: bool) -> bool:
     if not raise_exception:
         try:
             return check()
@@ -370,9 +379,10 @@ def _run(check, raise_exception):
     return check()
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
-              fast_mode=False, *, check_backward_ad=True, check_undefined_grad=True, check_batched_grad=False,
-              check_grad_dtypes=False, _names=None):
+def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, check_forward_ad: bool = False, fast_mode: bool = False, *,
+              check_backward_ad: bool = True, check_undefined_grad: bool = True, check_batched_grad: bool = False,
+              check_grad_dtypes: bool = False, _names: _Names | None = None) -> bool:
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
 
     fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
@@ -408,7 +418,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
 
     from . import gradcheck_extras as extras  # (it imports this module's helpers)
 
-    def run():
+    def run() -> bool:
         check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad)
         if check_backward_ad and check_undefined_grad:
             extras.undefined_grad_check(fn, inputs, diff)
@@ -420,8 +430,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     return _run(run, raise_exception)
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-                  fast_mode=False, *, check_undefined_grad=True, check_batched_grad=False, check_grad_dtypes=False):
+def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True, fast_mode: bool = False, *,
+                  check_undefined_grad: bool = True, check_batched_grad: bool = False,
+                  check_grad_dtypes: bool = False) -> bool:
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
     gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
@@ -450,7 +462,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                 raise TypeError(f"[gradgradcheck] grad_outputs must be Tensors, got {type(g).__name__} at {k}")
     n_in, n_go = len(inputs), len(grad_outputs)
 
-    def first_derivatives(*args):
+    def first_derivatives(*args: Tensor) -> tuple[Tensor, ...]:
         ins, gos = args[:n_in], args[n_in:]
         with enable_grad():
             outs = [o for o in _outputs(fn(*ins), "gradgradcheck") if o.requires_grad]

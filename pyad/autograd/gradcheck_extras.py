@@ -1,20 +1,27 @@
 """gradcheck's further checks, with torch's names: check_undefined_grad, check_batched_grad, check_grad_dtypes
 (see gradcheck's docstring). Each raises GradcheckError on failure."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad
 from . import forward_ad
 from .gradcheck import GradcheckError, _from_np, _np, _outputs
 
-Tensor = _C.Tensor
+__all__ = ["batched_grad_check", "grad_dtype_check", "undefined_grad_check"]
 
 
-def _grads(outs, ins, cots, batched=False):
+def _grads(outs: Sequence[Tensor], ins: Sequence[Tensor], cots: Sequence[Tensor],
+           batched: bool = False) -> tuple[Tensor | None, ...]:
     return _C.grad(list(outs), list(ins), list(cots), True, False, True, 1 if batched else 0)
 
 
-def undefined_grad_check(fn, inputs, diff):
+def undefined_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int]) -> None:
     """torch's check_undefined_grad: backward must work, and give None or zeros, when every output gradient
     is zero, and (several outputs) when any one output gets no gradient at all (an undefined one: that output
     is left out of the backward call, so its node sees none)."""
@@ -43,7 +50,8 @@ def undefined_grad_check(fn, inputs, diff):
                                      f"undefined or zero ({what}), but the gradient of input {j} is not")
 
 
-def batched_grad_check(fn, inputs, diff, atol, rtol):
+def batched_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], atol: float,
+                       rtol: float) -> None:
     """torch's check_batched_grad: one batched backward of B random cotangents (is_grads_batched) must equal B
     separate backward calls, row by row."""
     with enable_grad():
@@ -66,7 +74,8 @@ def batched_grad_check(fn, inputs, diff, atol, rtol):
                                      f"{got}\none at a time:\n{want}")
 
 
-def grad_dtype_check(fn, inputs, diff, check_forward_ad):
+def grad_dtype_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int],
+                     check_forward_ad: bool) -> None:
     """torch's check_grad_dtypes: each gradient (and forward tangent) has its input's (output's) dtype and
     device, checked on a plain, unbatched backward and forward pass."""
     with enable_grad():

@@ -1,8 +1,11 @@
 """pyad.nn: modules, parameters, layers and losses with torch.nn's names and behaviour."""
-from . import functional, init, utils  # noqa: F401
-from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
-from .layers import (GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid,  # noqa: F401
-                     Softplus, Tanh)
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss  # noqa: F401
-from .module import Module  # noqa: F401
-from .parameter import Parameter  # noqa: F401
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softplus, Tanh
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity", "L1Loss",
+           "LayerNorm", "Linear", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU",
+           "Sequential", "Sigmoid", "Softplus", "Tanh", "functional", "init", "utils"]

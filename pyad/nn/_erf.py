@@ -5,7 +5,10 @@ erfc(z) = t exp(-z^2 + P(4t - 2)) with t = 2 / (2 + z), accurate to about 1.2e-1
 erfc(-z) = 2 - erfc(z). Being a composition, it is differentiable to any order; its derivative agrees
 with -2/sqrt(pi) exp(-z^2) to about 1e-14, which the tests check.
 """
+from __future__ import annotations
+
 from .. import _C
+from .._C import Tensor
 
 _COF = (-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.561514786808631e-3,
         -9.46595344482036e-4, 3.66839497852761e-4, 4.2523324806907e-5, -2.0278578112534e-5,
@@ -15,16 +18,17 @@ _COF = (-1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.56
         -2.8e-17)
 
 
-def _erfc_nonneg(z):
+def _erfc_nonneg(z: Tensor) -> Tensor:
     t = 2.0 / (z + 2.0)
     ty = t * 4.0 - 2.0
-    d = dd = 0.0
+    d: Tensor | float = 0.0
+    dd: Tensor | float = 0.0
     for c in reversed(_COF[1:]):  # Clenshaw's recurrence
         d, dd = ty * d - dd + c, d
     return t * _C.exp(-z * z + (ty * d + _COF[0]) * 0.5 - dd)
 
 
-def erfc(x):
+def erfc(x: Tensor) -> Tensor:
     nonneg = x >= 0
     # where, not abs: abs'(0) = 0 would lose erfc's slope at 0
     c = _erfc_nonneg(_C.where(nonneg, x, -x))

@@ -8,10 +8,13 @@ exact: a where() picks values unchanged, and a one-hot row times a matrix adds o
 exact zeros. They cost O(index.numel() * n) memory; replace their bodies with the real op when it lands,
 and nothing else changes.
 """
+from __future__ import annotations
+
 from .. import _C
+from .._C import Tensor
 
 
-def check_range(index, n, op, ignore_index=None):
+def check_range(index: Tensor, n: int, op: str, ignore_index: int | None = None) -> bool:
     """Raise IndexError unless every index (other than ignore_index) lies in [0, n); returns whether any
     index may equal ignore_index (False when that is ruled out for free)."""
     if index.dtype != _C.dtype.int64:
@@ -32,19 +35,19 @@ def check_range(index, n, op, ignore_index=None):
     return True
 
 
-def one_hot_mask(index, n):
+def one_hot_mask(index: Tensor, n: int) -> Tensor:
     """(..., n) bool: True where the last coordinate equals index."""
     classes = _C.arange(0.0, float(n), 1.0, _C.dtype.int64, index.device)
     return classes == _C.unsqueeze(index, -1)
 
 
-def take_along_last(values, index):
+def take_along_last(values: Tensor, index: Tensor) -> Tensor:
     """values[..., index] for values (..., n) (or (n,), broadcast) and index (...): (..., ) result."""
     mask = one_hot_mask(index, values.shape[-1])
     return _C.sum(_C.where(mask, values, 0.0), -1, False)
 
 
-def index_rows(weight, index):
+def index_rows(weight: Tensor, index: Tensor) -> Tensor:
     """weight[index] for weight (n, d) and index of any shape: (*index.shape, d)."""
     n, d = weight.shape
     rows = _C.to_dtype(one_hot_mask(index.reshape(-1), n), weight.dtype)

@@ -1,31 +1,39 @@
 """pyad.nn.functional: layers and losses as functions, with torch.nn.functional's signatures, built from
 pyad ops (so every one is differentiable to any order)."""
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable, Sequence
 
 from .. import _C
+from .._C import Tensor
 from .._creation import rand_like
-from .._functions import log_softmax, mean, softmax, sum as _sum, where  # noqa: F401  (softmax: re-exported)
+from .._functions import log_softmax, mean, softmax, sum as _sum, where
 from . import _gather
 from ._erf import erfc
 
-Tensor = _C.Tensor
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
+           "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
+           "softmax", "softplus", "tanh"]
 
-sigmoid = _C.sigmoid
-tanh = _C.tanh
+# The core's ops themselves (as torch.nn.functional.sigmoid and tanh are torch's).
+sigmoid: Callable[[Tensor], Tensor] = _C.sigmoid
+tanh: Callable[[Tensor], Tensor] = _C.tanh
 
 
-def _write_back(input, out):
+def _write_back(input: Tensor, out: Tensor) -> Tensor:
     """The in-place form: out written into input (which takes out's history, as torch's in-place ops)."""
     return input.copy_(out)
 
 
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0); inplace writes the result into input."""
     out = _C.relu(input)
     return _write_back(input, out) if inplace else out
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p); random numbers come from the
     global generator (pyad.manual_seed), so checkpointing replays them."""
     if not 0.0 <= p <= 1.0:
@@ -40,13 +48,13 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _write_back(input, out) if inplace else out
 
 
-def linear(input, weight, bias=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, as torch.nn.functional.linear."""
     out = input @ weight.T
     return out + bias if bias is not None else out
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's linear regime)."""
     if beta == 1.0:
         soft = _C.softplus(input)
@@ -57,7 +65,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     return where(scaled > threshold, input, soft)
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x); approximate='tanh' uses torch's tanh formula."""
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
@@ -67,17 +75,20 @@ def gelu(input, approximate="none"):
     return input * 0.5 * erfc(input * (-1.0 / math.sqrt(2.0)))
 
 
-def _normalized_dims(input, normalized_shape, op):
-    if isinstance(normalized_shape, numbers.Integral):
-        normalized_shape = (normalized_shape,)
-    shape = tuple(int(s) for s in normalized_shape)
+def _normalized_dims(input: Tensor, normalized_shape: int | Sequence[int],
+                     op: str) -> tuple[tuple[int, ...], list[int]]:
+    if isinstance(normalized_shape, (int, numbers.Integral)):
+        shape: tuple[int, ...] = (int(normalized_shape),)
+    else:
+        shape = tuple(int(s) for s in normalized_shape)
     k = len(shape)
     if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
         raise ValueError(f"[{op}] input of shape {tuple(input.shape)} does not end with normalized_shape {shape}")
     return shape, list(range(input.ndim - k, input.ndim))
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) over the trailing normalized_shape dims (biased variance), then
     * weight + bias."""
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
@@ -94,8 +105,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """weight[input]: the rows of weight (num_embeddings, dim) at the int64 indices in input. The row at
     padding_idx gets no gradient. See Note [Gather by one-hot]."""
     if max_norm is not None or scale_grad_by_freq or sparse:
@@ -113,13 +124,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return out + where(is_pad[..., None], weight[pad].detach(), 0.0)
 
 
-def _padding_index(padding_idx, n):
+def _padding_index(padding_idx: int, n: int) -> int:
     if not -n <= padding_idx < n:
         raise ValueError(f"[embedding] padding_idx {padding_idx} must be within num_embeddings ({n})")
     return padding_idx % n
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 (..., num_classes) with a 1 at each index; num_classes=-1 means max + 1."""
     if num_classes == -1:
         num_classes = tensor.amax().item() + 1 if tensor.numel() else 0
@@ -128,7 +139,7 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ---- losses ----
-def _reduce(loss, reduction, op):
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "none":
         return loss
     if reduction == "mean":
@@ -138,21 +149,23 @@ def _reduce(loss, reduction, op):
     raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
 
 
-def _check_reduction(reduction, op):
+def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """(input - target)^2, reduced ('mean', 'sum' or 'none'), as torch.nn.functional.mse_loss."""
     diff = input - target
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """|input - target|, reduced ('mean', 'sum' or 'none'), as torch.nn.functional.l1_loss."""
     return _reduce(_C.abs(input - target), reduction, "l1_loss")
 
 
-def _classes_last(input, target, op):
+def _classes_last(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, int]:
     """input (N, C, d1, ...) or (C,) as (..., C) with the class dim last, and C; checks target's shape."""
     if input.ndim == 0:
         raise ValueError(f"[{op}] input must have a class dimension, got a 0-d tensor")
@@ -168,12 +181,13 @@ def _classes_last(input, target, op):
     return _C.permute(input, [0] + list(range(2, input.ndim)) + [1]), input.shape[1]
 
 
-def _check_weight(weight, c, op):
+def _check_weight(weight: Tensor | None, c: int, op: str) -> None:
     if weight is not None and tuple(weight.shape) != (c,):
         raise ValueError(f"[{op}] weight must have shape ({c},) (one per class), got {tuple(weight.shape)}")
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     """-input[n, target[n]] * weight[target[n]]; targets equal to ignore_index count for nothing, and 'mean'
     divides by the summed weights of the rest."""
     _check_reduction(reduction, "nll_loss")
@@ -198,7 +212,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _sum(loss) / where(empty, 1.0, total) + where(empty, total + math.nan, 0.0)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over the class dim (1, or 0 unbatched) then nll_loss for class indices, or
     -sum(target * logp) for class probabilities (a float target of input's shape); label_smoothing mixes
     in the uniform distribution, as torch."""
@@ -244,7 +259,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """(1 - t) x - w_pos(t) log sigmoid(x), with log sigmoid(x) = -softplus(-x) (stable for any x)."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
@@ -259,8 +275,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
-
-
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
-           "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
-           "softmax", "softplus", "tanh"]

@@ -1,26 +1,43 @@
 """nn.Module with torch's behaviour: attribute registration, traversal, modes, conversion, state dicts."""
+from __future__ import annotations
+
 import collections
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from .. import _C
+from .._C import Tensor
 from .._dtypes import as_dtype
 from .._grad_mode import no_grad
 from .parameter import Parameter, is_parameter
 
-Tensor = _C.Tensor
+if TYPE_CHECKING:
+    from .._typing import DeviceLike
 
-_IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+__all__ = ["Module", "functional_call"]
+
+M = TypeVar("M", bound="Module")
 
 
-def _addindent(text, n):
+class _IncompatibleKeys(NamedTuple):
+    """What load_state_dict returns, as torch's: the keys it lacked and those it did not know."""
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+_IncompatibleKeys.__name__ = "IncompatibleKeys"  # torch's repr
+
+
+def _addindent(text: str, n: int) -> str:
     lines = text.split("\n")
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
-def _as_tensor_like(value, like, key):
+def _as_tensor_like(value: Any, like: Tensor, key: str) -> Tensor:
     """A state_dict entry (a pyad Tensor, a NumPy array or anything np.asarray takes) as a tensor with
     `like`'s dtype and device."""
     if isinstance(value, Tensor):
@@ -37,7 +54,7 @@ def _as_tensor_like(value, like, key):
 
 
 
-def zero_grads(params, set_to_none=True):
+def _zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Module.zero_grad and Optimizer.zero_grad: drop each gradient (set_to_none) or zero it in place."""
     for p in params:
         if p.grad is None:
@@ -54,8 +71,12 @@ class Module:
 
     training = True
     _version = 1
+    _parameters: dict[str, Tensor | None]
+    _buffers: dict[str, Tensor | None]
+    _non_persistent_buffers_set: set[str]
+    _modules: dict[str, Any]  # a Module, or None for a child declared absent (as torch's Optional[Module])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
             raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
         d = self.__dict__
@@ -65,25 +86,27 @@ class Module:
         d["_non_persistent_buffers_set"] = set()
         d["_modules"] = {}
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation; subclasses define it, and call the module (not forward) to run it."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ---- registration ----
-    def _check_ready(self, what):
+    def _check_ready(self, what: str) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {what} before Module.__init__() call")
 
     @staticmethod
-    def _check_name(name, kind):
+    def _check_name(name: object, kind: str) -> None:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if name == "" or "." in name:
             raise KeyError(f'{kind} name must not be empty nor contain ".", got {name}')
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """Register param (an nn.Parameter, or None for a declared but absent one) under name."""
         self._check_ready("parameters")
         self._check_name(name, "parameter")
         if hasattr(self, name) and name not in self._parameters:
@@ -99,7 +122,8 @@ class Module:
         else:
             self._parameters[name] = param
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a tensor that is state but not a parameter (persistent: part of the state_dict)."""
         self._check_ready("buffers")
         self._check_name(name, "buffer")
         if hasattr(self, name) and name not in self._buffers:
@@ -113,7 +137,8 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register module as a child under name (as assigning it as an attribute does)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_ready("child modules")
@@ -124,7 +149,7 @@ class Module:
 
     register_module = add_module
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         params = d.get("_parameters")
         if is_parameter(value):
@@ -155,7 +180,7 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name, keep):
+    def _forget(self, name: str, keep: str) -> None:
         """Drop `name` from the instance dict and every registry but `keep`, where it is about to be
         (re)assigned in place, so that a re-assigned entry keeps its position, as torch."""
         d = self.__dict__
@@ -165,26 +190,29 @@ class Module:
                 d[reg].pop(name, None)
         d["_non_persistent_buffers_set"].discard(name)
 
-    def __getattr__(self, name):  # only called when normal lookup fails
+    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
         d = self.__dict__
         for reg in ("_parameters", "_buffers", "_modules"):
             if reg in d and name in d[reg]:
                 return d[reg][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __delattr__(self, name):
-        for reg in (self._parameters, self._buffers, self._modules):
+    def __delattr__(self, name: str) -> None:
+        regs: tuple[dict[str, Any], ...] = (self._parameters, self._buffers, self._modules)
+        for reg in regs:
             if name in reg:
                 del reg[name]
                 self._non_persistent_buffers_set.discard(name)
                 return
         object.__delattr__(self, name)
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
     # ---- traversal ----
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every descendant, each once unless remove_duplicate=False."""
         if memo is None:
             memo = set()
         if remove_duplicate:
@@ -198,24 +226,29 @@ class Module:
             sub = prefix + ("." if prefix else "") + name
             yield from module.named_modules(memo, sub, remove_duplicate)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once."""
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct child, each once."""
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
+        """The direct children, each once."""
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
         seen = set()
-        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        modules: Iterable[tuple[str, Module]] = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)])
         for mod_prefix, module in modules:
             for name, value in getattr(module, registry).items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -224,21 +257,29 @@ class Module:
                     seen.add(id(value))
                 yield mod_prefix + ("." if mod_prefix else "") + name, value
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, parameter) for this module's parameters (and its descendants' with recurse), a shared
+        parameter once unless remove_duplicate=False."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The parameters, each once (what an optimizer takes)."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer), as named_parameters."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers, each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at the dotted path target ("" is this module); AttributeError if there is none."""
         mod = self
         for item in target.split(".") if target else []:
             if item not in mod._modules or mod._modules[item] is None:
@@ -246,40 +287,46 @@ class Module:
             mod = mod._modules[item]
         return mod
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Tensor | None:
+        """The parameter at the dotted path target."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
         if name not in mod._parameters:
             raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
         return mod._parameters[name]
 
-    def apply(self, fn):
+    def apply(self: M, fn: Callable[[Module], object]) -> M:
+        """Call fn on every descendant (children first) and on this module; returns this module."""
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
     # ---- modes and gradients ----
-    def train(self, mode=True):
+    def train(self: M, mode: bool = True) -> M:
+        """Set training mode (or eval mode, mode=False) on this module and every descendant."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for m in self.modules():
             m.training = mode
         return self
 
-    def eval(self):
+    def eval(self: M) -> M:
+        """Evaluation mode: train(False)."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: M, requires_grad: bool = True) -> M:
+        """Set requires_grad on every parameter."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
-        zero_grads(self.parameters(), set_to_none)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (set_to_none), or zero it in place."""
+        _zero_grads(self.parameters(), set_to_none)
 
     # ---- conversion ----
-    def _apply(self, fn):
+    def _apply(self: M, fn: Callable[[Tensor], Tensor]) -> M:
         """Replace every parameter and buffer t by fn(t). A parameter whose fn(t) is a new tensor becomes a
         new Parameter (same requires_grad, its grad converted too): pyad has no way to re-point a tensor at
         new storage, so, unlike torch, an optimizer built before a device or dtype change holds the old
@@ -303,7 +350,7 @@ class Module:
                 self._buffers[name] = fn(b)
         return self
 
-    def to(self, *args, device=None, dtype=None):
+    def to(self: M, *args: Any, device: DeviceLike | None = None, dtype: Any = None) -> M:
         """to(device), to(dtype), to(device, dtype) or to(tensor); dtype changes only floating tensors."""
         for a in args:
             if isinstance(a, Tensor):
@@ -319,24 +366,29 @@ class Module:
             if not dtype.is_floating_point:
                 raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
 
-        def convert(t):
+        def convert(t: Tensor) -> Tensor:
             return t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else None)
         return self._apply(convert)
 
-    def cuda(self, device=None):
+    def cuda(self: M, device: DeviceLike | None = None) -> M:
+        """Move every parameter and buffer to a GPU (see Module._apply on optimizers)."""
         return self._apply(lambda t: t.cuda(device))
 
-    def cpu(self):
+    def cpu(self: M) -> M:
+        """Move every parameter and buffer to host memory."""
         return self._apply(lambda t: t.cpu())
 
-    def float(self):
+    def float(self: M) -> M:
+        """Cast floating parameters and buffers to float32."""
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
 
-    def double(self):
+    def double(self: M) -> M:
+        """Cast floating parameters and buffers to float64."""
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
     # ---- state dicts ----
-    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *, destination: dict[str, Tensor] | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Tensor]:
         """An ordered dict name -> tensor (detached unless keep_vars): each module's parameters, then its
         persistent buffers, then its children's entries. Values share memory with the module; t.numpy()
         gives arrays that torch.from_numpy takes."""
@@ -353,7 +405,8 @@ class Module:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
         """Copy values (pyad Tensors or NumPy arrays, e.g. {k: v.numpy() for k, v in torch_sd.items()}) into
         this module's parameters and buffers. strict: missing or unexpected keys raise. A shape mismatch
         always raises; nothing is copied when any error is found."""
@@ -393,7 +446,7 @@ class Module:
                     target.copy_(src)
         return _IncompatibleKeys(missing, unexpected)
 
-    def _assign(self, key, target, src):
+    def _assign(self, key: str, target: Tensor, src: Tensor) -> None:
         mod_path, _, name = key.rpartition(".")
         mod = self.get_submodule(mod_path)
         if name in mod._parameters:
@@ -402,10 +455,11 @@ class Module:
             mod._buffers[name] = src.clone()
 
     # ---- repr ----
-    def extra_repr(self):
+    def extra_repr(self) -> str:
+        """The text inside this module's repr parentheses (before its children); subclasses set it."""
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [line for line in self.extra_repr().split("\n") if line] if self.extra_repr() else []
         for name, module in self._modules.items():
             lines.append(f"({name}): " + _addindent(repr(module), 2))
@@ -422,16 +476,16 @@ class Module:
 _MISSING = object()
 
 
-def _tied_names(module):
+def _tied_names(module: Module) -> dict[str, set[str]]:
     """name -> the set of names sharing its tensor, for every parameter or buffer registered under more
     than one name."""
-    by_tensor = {}
+    by_tensor: dict[int, set[str]] = {}
     for name, t in [*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False)]:
         by_tensor.setdefault(id(t), set()).add(name)
     return {n: names for names in by_tensor.values() if len(names) > 1 for n in names}
 
 
-def _untie(module, values):
+def _untie(module: Module, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """values extended so that a value given for one of several tied names goes to all of them (torch's
     tie_weights=True); different values for names of one tied tensor raise."""
     tied = _tied_names(module)
@@ -447,7 +501,7 @@ def _untie(module, values):
     return out
 
 
-def _swap(module, name, value):
+def _swap(module: Module, name: str, value: Any) -> Any:
     """Put value at the dotted `name` (parameter, buffer or plain attribute) and return what was there
     (_MISSING where nothing was; putting _MISSING back deletes the attribute)."""
     if value is not _MISSING and value is not None and not isinstance(value, Tensor):
@@ -474,7 +528,9 @@ def _swap(module, name, value):
     return orig
 
 
-def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+def functional_call(module: Module, parameter_and_buffer_dicts: dict[str, Tensor] | Sequence[dict[str, Tensor]],
+                    args: Any = None, kwargs: dict[str, Any] | None = None, *, tie_weights: bool = True,
+                    strict: bool = False) -> Any:
     """module(*args, **kwargs) with its parameters and buffers replaced, by name, by the given tensors for
     the call and put back afterwards (also when the call raises), as torch.func.functional_call. Gradients
     then flow to the given tensors, so a loss is a function of a dict of parameters that pyad.func

@@ -9,28 +9,37 @@ isinstance(t, nn.Parameter) asks that record through the metaclass, and repr pri
 as torch does. What differs from torch: type(p) is pyad.Tensor, and results of ops on a parameter are
 plain tensors (as in torch).
 """
+from __future__ import annotations
+
+import functools
 import weakref
 
-from .. import _C
+from .._C import Tensor
 from .._creation import empty
 
-Tensor = _C.Tensor
+__all__ = ["Parameter", "is_parameter"]
 
-_PARAMETERS = {}  # id(tensor) -> weakref to it; the weakref's callback drops the entry
+# The registry Note [Parameter without a subclass] needs: id(tensor) -> weakref to it (the callback drops it).
+_PARAMETERS: dict[int, weakref.ref[Tensor]] = {}
 
 
-def _mark(t):
+def _drop(key: int, _ref: object) -> None:
+    _PARAMETERS.pop(key, None)
+
+
+def _mark(t: Tensor) -> None:
     key = id(t)
-    _PARAMETERS[key] = weakref.ref(t, lambda _, key=key: _PARAMETERS.pop(key, None))
+    _PARAMETERS[key] = weakref.ref(t, functools.partial(_drop, key))
 
 
-def is_parameter(obj):
+def is_parameter(obj: object) -> bool:
+    """Whether obj is a tensor made by Parameter (what isinstance(obj, nn.Parameter) asks)."""
     ref = _PARAMETERS.get(id(obj))
     return ref is not None and ref() is obj
 
 
 class _ParameterMeta(type):
-    def __instancecheck__(cls, obj):
+    def __instancecheck__(cls, obj: object) -> bool:
         return is_parameter(obj)
 
 
@@ -38,7 +47,7 @@ class Parameter(metaclass=_ParameterMeta):
     """Parameter(data=None, requires_grad=True): a tensor that Module attributes register as a parameter.
     See Note [Parameter without a subclass]."""
 
-    def __new__(cls, data=None, requires_grad=True):
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:
         if data is None:
             data = empty(0)
         if not isinstance(data, Tensor):
@@ -53,7 +62,7 @@ class Parameter(metaclass=_ParameterMeta):
 _tensor_repr = Tensor.__repr__
 
 
-def _repr(self):
+def _repr(self: Tensor) -> str:
     text = _tensor_repr(self)
     return "Parameter containing:\n" + text if is_parameter(self) else text
 

@@ -1,12 +1,24 @@
 """Adagrad with torch's update order (lr_decay, weight_decay, initial_accumulator_value, eps, maximize)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import _C
 from .._creation import full_like
 from .optimizer import Optimizer, _check_common
 
+if TYPE_CHECKING:
+    from .._typing import Params
+
+__all__ = ["Adagrad"]
+
 
 class Adagrad(Optimizer):
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+    """Adagrad: steps scaled by the root of each element's summed squared gradients, as torch.optim.Adagrad."""
+
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None) -> None:
         for name, v in (("learning rate", lr), ("lr_decay value", lr_decay), ("weight_decay value", weight_decay),
                         ("initial_accumulator_value value", initial_accumulator_value), ("epsilon value", eps)):
             if v < 0.0:
@@ -21,7 +33,7 @@ class Adagrad(Optimizer):
                 self.state[p]["step"] = 0
                 self.state[p]["sum"] = full_like(p, group["initial_accumulator_value"])
 
-    def _update_group(self, group):
+    def _update_group(self, group: dict[str, Any]) -> None:
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
         weight_decay, maximize = group["weight_decay"], group["maximize"]
         for p in group["params"]:

@@ -1,8 +1,19 @@
 """Adam and AdamW with torch's update order (amsgrad, weight_decay, maximize)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from .. import _C
+from .._C import Tensor
 from .._creation import zeros_like
 from . import _flat
 from .optimizer import Optimizer, _check_common, _lerp_
+
+if TYPE_CHECKING:
+    from .._typing import Params
+
+__all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
@@ -11,9 +22,10 @@ class Adam(Optimizer):
     foreach=None or True updates a group's tensors together on flat buffers (Note [Flat optimizer state]);
     foreach=False runs the per-tensor loop. Both give the same bits."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0.0:
@@ -31,9 +43,9 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
-        self._flat = {}  # id(group) -> (group, FlatGroup)
+        self._flat: dict[int, tuple[dict[str, Any], _flat.FlatGroup]] = {}  # id(group) -> (group, FlatGroup)
 
-    def _update_group(self, group):
+    def _update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
         if group["foreach"] is not False and len(params) > 1 and self._flat_update(group, params):
             return
@@ -48,10 +60,10 @@ class Adam(Optimizer):
             p.add_(self._update(group, p.grad, p, state, state["step"]))
 
     @staticmethod
-    def _state_names(group):
+    def _state_names(group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
-    def _flat_update(self, group, params):
+    def _flat_update(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         """See Note [Flat optimizer state]; False when this group must take the per-tensor loop."""
         names = self._state_names(group)
         states = [self.state[p] for p in params]
@@ -77,14 +89,15 @@ class Adam(Optimizer):
         return True
 
     @staticmethod
-    def _decay(group, params):
+    def _decay(group: dict[str, Any], params: Sequence[Tensor]) -> None:
         """AdamW's decoupled weight decay: shrink the parameters before the update."""
         if group["weight_decay"] != 0 and group["decoupled_weight_decay"]:
             for p in params:
                 p.mul_(1 - group["lr"] * group["weight_decay"])
 
     @staticmethod
-    def _update(group, grad, param, state, step):
+    def _update(group: dict[str, Any], grad: Tensor, param: Tensor | None, state: dict[str, Any],
+                step: int) -> Tensor:
         """Advance the moments in `state` and return the step to add to the parameter, in torch's order."""
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if group["maximize"]:
@@ -108,8 +121,10 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default 1e-2)."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
                          capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)

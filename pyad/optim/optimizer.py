@@ -1,25 +1,33 @@
 """The Optimizer base class: param groups, per-parameter state, zero_grad, state dicts."""
+from __future__ import annotations
+
 import collections
 import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad
-from ..nn.module import zero_grads
+from ..nn.module import _zero_grads
 
-Tensor = _C.Tensor
+if TYPE_CHECKING:
+    from .._typing import Params
+
+__all__ = ["Optimizer", "required"]
 
 
 class _Required:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<required parameter>"
 
 
 required = _Required()
 
 
-def _check_common(foreach, differentiable, fused, name):
+def _check_common(foreach: bool | None, differentiable: bool, fused: bool | None, name: str) -> None:
     """foreach and fused are accepted for torch's signatures: pyad's update runs one loop over the tensors
     either way. differentiable=True (updates recorded in the graph) is not supported."""
     if differentiable:
@@ -29,7 +37,7 @@ def _check_common(foreach, differentiable, fused, name):
         raise NotImplementedError(f"[{name}] fused=True is not supported")
 
 
-def _lerp_(x, end, weight):
+def _lerp_(x: Tensor, end: Tensor, weight: float) -> Tensor:
     """x.lerp_(end, weight) with torch's formula (the branch on |weight| < 0.5 keeps it exact at the ends)."""
     if abs(weight) < 0.5:
         return x.add_((end - x) * weight)
@@ -39,10 +47,11 @@ def _lerp_(x, end, weight):
 class Optimizer:
     """Base class: subclasses define step() with their update rule, run under no_grad."""
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state = collections.defaultdict(dict)  # parameter -> its state (tensors hash by identity)
-        self.param_groups = []
+        # parameter -> its state (tensors hash by identity)
+        self.state: collections.defaultdict[Tensor, dict[str, Any]] = collections.defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
@@ -54,14 +63,15 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines) + "\n)"
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (the others take the optimizer's defaults)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
@@ -86,10 +96,13 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
-    def zero_grad(self, set_to_none=True):
-        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (set_to_none), or zero it in place."""
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; closure (re-evaluating the loss, with grad
+        enabled) runs first and its loss is returned."""
         loss = None
         if closure is not None:
             with enable_grad():
@@ -99,14 +112,14 @@ class Optimizer:
                 self._update_group(group)
         return loss
 
-    def _update_group(self, group):
+    def _update_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # ---- state dicts ----
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'state': {index: state}, 'param_groups': [group with 'params' as indices]}, indices counting the
         parameters over all groups in order, as torch. The state's tensors are the live ones."""
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
@@ -119,7 +132,7 @@ class Optimizer:
         state = {index[id(p)]: s for p, s in self.state.items() if id(p) in index}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the state and hyper-parameters saved by state_dict() (tensors copied and cast to each
         parameter's dtype and device; NumPy arrays are taken too)."""
         saved_groups = state_dict["param_groups"]
@@ -133,7 +146,7 @@ class Optimizer:
         for ours, theirs in zip(self.param_groups, saved_groups):
             for i, p in zip(theirs["params"], ours["params"]):
                 by_index[i] = p
-        state = collections.defaultdict(dict)
+        state: collections.defaultdict[Tensor, dict[str, Any]] = collections.defaultdict(dict)
         for i, s in state_dict["state"].items():
             if i not in by_index:
                 continue
@@ -145,7 +158,7 @@ class Optimizer:
                              for ours, theirs in zip(self.param_groups, saved_groups)]
 
     @staticmethod
-    def _restore(value, param):
+    def _restore(value: Any, param: Tensor) -> Any:
         if isinstance(value, np.ndarray):
             value = _C.from_numpy(np.ascontiguousarray(value))
         if isinstance(value, Tensor):

@@ -1,12 +1,25 @@
 """RMSprop with torch's update order (alpha, eps, weight_decay, momentum, centered, maximize)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import _C
 from .._creation import zeros_like
 from .optimizer import Optimizer, _check_common, _lerp_
 
+if TYPE_CHECKING:
+    from .._typing import Params
+
+__all__ = ["RMSprop"]
+
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+    """RMSprop: steps scaled by a running root mean square of the gradients (centered: of their deviation),
+    with optional momentum, as torch.optim.RMSprop."""
+
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
         for name, v in (("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
                         ("weight_decay value", weight_decay), ("alpha value", alpha)):
             if v < 0.0:
@@ -18,7 +31,7 @@ class RMSprop(Optimizer):
                                       weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable))
 
-    def _update_group(self, group):
+    def _update_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         weight_decay, momentum, centered, maximize = (group["weight_decay"], group["momentum"], group["centered"],
                                                       group["maximize"])

@@ -1,2 +1,4 @@
 """Utilities: gradient checkpointing (pyad.utils.checkpoint)."""
-from . import checkpoint  # noqa: F401
+from . import checkpoint
+
+__all__ = ["checkpoint"]

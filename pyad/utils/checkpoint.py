@@ -4,19 +4,27 @@ checkpoint(fn, *args) keeps only fn's inputs and recomputes fn inside backward; 
 checkpoints segments of a chain of functions; checkpoint_revolve follows the optimal binomial (Revolve)
 schedule for a chain of L functions with a fixed number of stored activations.
 """
+from __future__ import annotations
+
 import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .. import _C
+from .._C import Tensor
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad
 
-Tensor = _C.Tensor
+__all__ = ["checkpoint", "checkpoint_revolve", "checkpoint_sequential", "revolve_evaluations", "revolve_schedule"]
+
+# One step of a Revolve schedule: ("advance", a, b), ("store", i), ("free", i), ("restore", i) or ("youturn", i).
+Action = tuple[Any, ...]
 
 
-def _get_states():
+def _get_states() -> tuple[Any, Any]:
     return _C.get_rng_state(), _C.cuda_get_rng_state()
 
 
-def _set_states(states):
+def _set_states(states: tuple[Any, Any]) -> None:
     _C.set_rng_state(states[0])
     _C.cuda_set_rng_state(states[1])
 
@@ -25,10 +33,10 @@ class _RngState:
     """Saves the generators' states (the CPU's and the GPU's) now; `replay()` runs code from those states and
     then restores the current ones."""
 
-    def __init__(self, enabled):
+    def __init__(self, enabled: bool) -> None:
         self.state = _get_states() if enabled else None
 
-    def replay(self, fn):
+    def replay(self, fn: Callable[[], Any]) -> Any:
         if self.state is None:
             return fn()
         current = _get_states()
@@ -39,7 +47,8 @@ class _RngState:
             _set_states(current)
 
 
-def _check_torch_keywords(op, use_reentrant, kwargs, context_fn=None, determinism_check="default", debug=False):
+def _check_torch_keywords(op: str, use_reentrant: bool | None, kwargs: dict[str, Any], context_fn: object = None,
+                          determinism_check: str = "default", debug: bool = False) -> None:
     """torch's checkpoint keywords: never passed on to the user's function (Note [use_reentrant])."""
     if use_reentrant not in (None, True, False):
         raise TypeError(f"[{op}] use_reentrant must be True, False or None, got {use_reentrant!r}")
@@ -52,8 +61,9 @@ def _check_torch_keywords(op, use_reentrant, kwargs, context_fn=None, determinis
         raise ValueError(f"[{op}] determinism_check should be one of 'default', 'none', but got {determinism_check}")
 
 
-def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_fn=None,
-               determinism_check="default", debug=False, **kwargs):
+def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = None, preserve_rng_state: bool = True,
+               context_fn: object = None, determinism_check: str = "default", debug: bool = False,
+               **kwargs: Any) -> Any:
     """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
     first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
@@ -77,7 +87,7 @@ def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_f
     rng = _RngState(preserve_rng_state)
     versions = [(a, a._version) for a in args if isinstance(a, Tensor)]
 
-    def recompute():
+    def recompute() -> None:
         for i, (a, v) in enumerate(versions):
             if a._version != v:
                 raise RuntimeError(f"[checkpoint] input {i} was modified in place (version {v} -> {a._version}) "
@@ -90,7 +100,8 @@ def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_f
         return run(*args)
 
 
-def checkpoint_sequential(functions, segments, input, use_reentrant=None, preserve_rng_state=True):
+def checkpoint_sequential(functions: Iterable[Callable[[Any], Any]], segments: int, input: Any,
+                          use_reentrant: bool | None = None, preserve_rng_state: bool = True) -> Any:
     """Run a chain of functions in `segments` pieces; all but the last are checkpointed (as torch).
     use_reentrant is accepted and means nothing different (Note [use_reentrant] in checkpoint)."""
     _check_torch_keywords("checkpoint_sequential", use_reentrant, {})
@@ -100,8 +111,8 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, preser
     n = len(functions)
     size = -(-n // segments)
 
-    def run_segment(start, end):
-        def run(x):
+    def run_segment(start: int, end: int) -> Callable[[Any], Any]:
+        def run(x: Any) -> Any:
             for f in functions[start:end]:
                 x = f(x)
             return x
@@ -120,8 +131,8 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, preser
 
 
 # ---- the binomial (Revolve) schedule ----
-@functools.lru_cache(maxsize=None)
-def _cost(length, slots):
+@functools.cache
+def _cost(length: int, slots: int) -> int:
     """Fewest layer evaluations (advances) to reverse `length` layers from a held state with `slots` free."""
     if length <= 1:
         return 0
@@ -130,19 +141,19 @@ def _cost(length, slots):
     return min(_split_cost(length, slots, m) for m in range(1, length))
 
 
-def _split_cost(length, slots, m):
+def _split_cost(length: int, slots: int, m: int) -> int:
     right = length - m
     return m + (_cost(right, slots - 1) if right > 1 else 0) + _cost(m, slots)
 
 
-@functools.lru_cache(maxsize=None)
-def _split(length, slots):
+@functools.cache
+def _split(length: int, slots: int) -> int:
     if slots == 0:
         return length - 1
     return min(range(1, length), key=lambda m: (_split_cost(length, slots, m), -m))
 
 
-def revolve_schedule(num_layers, slots):
+def revolve_schedule(num_layers: int, slots: int) -> list[Action]:
     """The actions of the optimal binomial schedule: ("advance", a, b) runs layers a+1..b without recording,
     ("store", i) / ("free", i) / ("restore", i) manage the stored activation x_i (x_0 is the input, always
     held), and ("youturn", i) runs layer i+1 recording its graph and backpropagates through it."""
@@ -150,9 +161,9 @@ def revolve_schedule(num_layers, slots):
         raise ValueError("[checkpoint_revolve] need at least one function")
     if slots < 0:
         raise ValueError(f"[checkpoint_revolve] slots must be >= 0, got {slots}")
-    actions = []
+    actions: list[Action] = []
 
-    def reverse(a, b, s):
+    def reverse(a: int, b: int, s: int) -> None:
         if b - a == 1:
             actions.append(("youturn", a))
             return
@@ -171,7 +182,7 @@ def revolve_schedule(num_layers, slots):
     return actions
 
 
-def revolve_evaluations(num_layers, slots):
+def revolve_evaluations(num_layers: int, slots: int) -> int:
     """Layer evaluations over forward plus backward under checkpoint_revolve: Griewank's minimal number of
     advances for num_layers steps and slots + 1 snapshots (the input is the first), t = r*L - C(s+r, s-1) with
     s = slots + 1 and r the repetition number, plus num_layers (each layer is recorded exactly once, when it is
@@ -183,15 +194,21 @@ class _RevolveRun:
     """The state of one checkpoint_revolve call: the schedule, where backward is in it, the stored
     activations and the random state each layer first ran with."""
 
-    def __init__(self, functions, slots):
+    def __init__(self, functions: Sequence[Callable[[Any], Any]], slots: int) -> None:
         self.functions = functions
         self.actions = revolve_schedule(len(functions), slots)
-        self.rng = {}
-        self.stored = {}
-        self.current = None
+        self.rng: dict[int, _RngState] = {}
+        self.stored: dict[int, Tensor] = {}
+        self.current: tuple[int, Tensor] | None = None
         self.pos = 0
 
-    def state_for(self, i):
+    def at(self) -> Tensor:
+        """The activation the schedule holds now."""
+        if self.current is None:
+            raise RuntimeError("[checkpoint_revolve] the schedule holds no activation yet (a restore comes first)")
+        return self.current[1]
+
+    def state_for(self, i: int) -> Tensor:
         """x_i, the input of layer i+1, for that layer's recomputation: run the schedule to its youturn."""
         while self.pos < len(self.actions):
             action = self.actions[self.pos]
@@ -199,7 +216,7 @@ class _RevolveRun:
             if action[0] != "youturn":
                 _execute(self, action)
             elif action[1] == i:
-                return self.current[1]
+                return self.at()
             elif action[1] < i:
                 break
             # a youturn for a layer whose gradient nobody asked for (autograd.grad): nothing to recompute
@@ -207,7 +224,7 @@ class _RevolveRun:
                            "graph of a checkpoint_revolve call can be differentiated once per forward pass")
 
 
-def _call_layer(run, i, x):
+def _call_layer(run: _RevolveRun, i: int, x: Any) -> Any:
     """Layer i+1 on x, replaying the random state it had when it first ran."""
     if i not in run.rng:
         run.rng[i] = _RngState(True)
@@ -215,7 +232,7 @@ def _call_layer(run, i, x):
     return run.rng[i].replay(lambda: run.functions[i](x))
 
 
-def checkpoint_revolve(functions, input, slots):
+def checkpoint_revolve(functions: Iterable[Callable[[Any], Any]], input: Tensor, slots: int) -> Any:
     """The chain functions[-1](...functions[0](input)) keeping at most `slots` activations besides the input
     and following the optimal binomial (Revolve) schedule. The graph is recorded as usual, but no layer except
     the last keeps its saved tensors: when backward first needs one of layer k's, the schedule runs from the
@@ -245,7 +262,7 @@ def checkpoint_revolve(functions, input, slots):
     run.stored[0] = _C.detach_dual(input)
     last = len(functions) - 1
     x = input
-    for i, f in enumerate(functions):
+    for i in range(len(functions)):
         if i == last:
             x = _call_layer(run, i, x)  # the first youturn: its saved tensors are kept
             break
@@ -258,12 +275,12 @@ def checkpoint_revolve(functions, input, slots):
     return x
 
 
-def _grad_flags(x):
+def _grad_flags(x: Tensor) -> tuple[bool, list[tuple[int, bool]]]:
     """Whether x and each of its tangents (by level) need a gradient: what a layer's ops save depends on it."""
     return x.requires_grad, [(level, _C.unpack_dual(x, level)[1].requires_grad) for level in _C.tangent_levels([x])]
 
 
-def _recompute_layer(run, i, flags):
+def _recompute_layer(run: _RevolveRun, i: int, flags: tuple[bool, list[tuple[int, bool]]]) -> None:
     if is_grad_enabled():
         raise RuntimeError("[checkpoint_revolve] second derivatives (create_graph=True) are not supported through "
                            "checkpoint_revolve; use checkpoint or checkpoint_sequential")
@@ -280,17 +297,17 @@ def _recompute_layer(run, i, flags):
         _call_layer(run, i, x)
 
 
-def _execute(run, action):
+def _execute(run: _RevolveRun, action: Action) -> None:
     kind = action[0]
     if kind == "advance":
         a, b = action[1], action[2]
-        x = run.current[1]
+        x = run.at()
         with no_grad():
             for i in range(a, b):
                 x = _call_layer(run, i, x)
         run.current = (b, x)
     elif kind == "store":
-        run.stored[action[1]] = run.current[1]
+        run.stored[action[1]] = run.at()
     elif kind == "free":
         del run.stored[action[1]]
     elif kind == "restore":

@@ -1,19 +1,25 @@
 """Gradient clipping, as torch.nn.utils."""
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable
 
 from ... import _C
-from ..._C import abs as _abs
+from ..._C import Tensor, abs as _abs
 from ..._functions import amax, stack, sum as _sum
 from ..._grad_mode import no_grad
 
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
-def _grads(parameters):
+
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     if isinstance(parameters, _C.Tensor):
         parameters = [parameters]
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale the gradients in place so that their joint norm (that of all of them concatenated) is at most
     max_norm; returns that norm before clipping, as torch (clip coefficient max_norm / (norm + 1e-6),
     clamped to 1). foreach is accepted; pyad runs one loop either way."""
@@ -39,7 +45,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
-def clip_grad_value_(parameters, clip_value, foreach=None):
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None) -> None:
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
     clip_value = float(clip_value)
     with no_grad():
