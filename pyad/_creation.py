@@ -109,7 +109,7 @@ def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None 
     elif isinstance(data, (np.ndarray, np.generic)):
         from ._numpy_interop import pyad_dtype_of
         dt = pyad_dtype_of(arr.dtype) if arr.dtype.itemsize <= 8 else get_default_dtype()
-    elif isinstance(data, (list, tuple)):
+    elif isinstance(data, (list, tuple)) and inferred is not None:
         dt = inferred
     else:
         dt = get_default_dtype()

@@ -16,7 +16,7 @@ __all__ = ["bool", "double", "dtype", "float", "float32", "float64", "get_defaul
            "int64", "long", "set_default_device", "set_default_dtype"]
 
 # Print dtypes as torch does (pyad.float32), and let their str round-trip through as_dtype.
-dtype.__repr__ = dtype.__str__ = lambda self: f"pyad.{self.name}"
+dtype.__repr__ = dtype.__str__ = lambda self: f"pyad.{self.name}"  # type: ignore[method-assign]
 float32 = _C.dtype.float32
 float64 = _C.dtype.float64
 int64 = _C.dtype.int64

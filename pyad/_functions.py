@@ -3,13 +3,13 @@ import collections
 import numbers
 
 from . import _C
-from ._dtypes import as_dtype, get_default_dtype
-
-Tensor = _C.Tensor
 
 # The elementwise ops come from the C++ op list as they are (Note [The op list]: pyad/__init__.py re-exports
 # _C.__all__); these are the ones this module needs itself.
 from ._C import div, maximum, minimum, mul, neg, sub
+from ._dtypes import as_dtype, get_default_dtype
+
+Tensor = _C.Tensor
 
 matmul, outer = _C.matmul, _C.outer
 negative, subtract, multiply, divide, true_divide = neg, sub, mul, div, div

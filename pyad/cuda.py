@@ -66,12 +66,12 @@ def manual_seed(seed: int) -> None:
 manual_seed_all = manual_seed
 
 
-def get_rng_state() -> bytes:
+def get_rng_state() -> str:
     """The GPU generator's state, for set_rng_state."""
     return _C.cuda_get_rng_state()
 
 
-def set_rng_state(state: bytes) -> None:
+def set_rng_state(state: str) -> None:
     """Restore the GPU generator to a state from get_rng_state."""
     _C.cuda_set_rng_state(state)
 

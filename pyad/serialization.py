@@ -114,9 +114,9 @@ def _deepcopy(self: Tensor, memo: dict[int, Any]) -> Tensor:
     return new
 
 
-Tensor.__reduce_ex__ = _reduce_ex
-Tensor.__deepcopy__ = _deepcopy
-_C.device.__reduce__ = lambda self: (_C.device, (str(self),))
+Tensor.__reduce_ex__ = _reduce_ex  # type: ignore[method-assign]
+Tensor.__deepcopy__ = _deepcopy  # type: ignore[method-assign]
+_C.device.__reduce__ = lambda self: (_C.device, (str(self),))  # type: ignore[method-assign]
 
 
 # ---- pyad.save / pyad.load ----

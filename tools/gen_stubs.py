@@ -3,7 +3,9 @@
 pybind11-stubgen writes the stub from the built module; two things are then fixed up:
 - the Tensor methods written in Python (pyad/_tensor.py; they are attached to the C++ class when pyad is
   imported, and the API guard hides their signatures behind *args) get their real signatures;
-- pybind11-stubgen reads the enum named `dtype` as numpy's; it is pyad's own.
+- pybind11-stubgen reads the enum named `dtype` as numpy's; it is pyad's own;
+- `bool` and `float` in annotations mean the builtins, which dtype.bool and Tensor.bool/.float shadow in the
+  classes' bodies.
 
 Usage: python tools/gen_stubs.py          (rewrites pyad/_C.pyi)
        python tools/gen_stubs.py --check  (fails when pyad/_C.pyi is not what the built module gives)
@@ -63,6 +65,11 @@ def generate():
         text = (pathlib.Path(out) / "pyad" / "_C.pyi").read_text()
     text = _fix_python_methods(text)
     text = text.replace("self: numpy.dtype[typing.Any]", "self").replace("numpy.dtype[typing.Any]", "dtype")
+    for builtin in ("bool", "float", "int"):
+        for context in (r"(?<=: )", r"(?<=-> )", r"(?<=\| )", r"(?<=\[)"):
+            text = re.sub(context + builtin + r"\b(?![.(])", "builtins." + builtin, text)
+    future = "from __future__ import annotations\n"
+    text = text.replace(future, future + "import builtins\n", 1)
     return HEADER + text
 
 

@@ -98,6 +98,9 @@ def grad(outputs: Tensors, inputs: Tensors, grad_outputs: MaybeTensors = None, r
 def _batch_shape(grad_outputs: Tensor | Sequence[Tensor | None]) -> list[int]:
     """[B]: the batch size of is_grads_batched cotangents (zeros for unused inputs carry it too)."""
     first = grad_outputs if isinstance(grad_outputs, _C.Tensor) else list(grad_outputs)[0]
+    if first is None:
+        raise ValueError("[grad] is_grads_batched=True needs a Tensor as the first of grad_outputs (its first dim "
+                         "is the batch)")
     return [first.shape[0]]
 
 

@@ -250,8 +250,8 @@ def _stack_batch(per_element: Sequence[Sequence[Tensor | None]], likes: Sequence
         if like is None or all(c is None for c in col):
             out.append(None)
             continue
-        col = [c if c is not None else _C.zeros(list(like.shape), like.dtype, like.device) for c in col]
-        out.append(_C.reshape(_C.stack(col, 0), list(batch) + list(like.shape)))
+        filled = [c if c is not None else _C.zeros(list(like.shape), like.dtype, like.device) for c in col]
+        out.append(_C.reshape(_C.stack(filled, 0), list(batch) + list(like.shape)))
     return out
 
 
@@ -357,8 +357,9 @@ def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], 
             res = _stack_batch(per_element, [o if d else None for o, d in zip(outs, diff)], batch)
     object.__setattr__(ctx, "_node", saved_node)
     for i in (i for i, d in enumerate(diff) if d):
-        if res[i] is not None:
-            _C.set_tangent(outs[i], res[i], level)
+        r = res[i]
+        if r is not None:
+            _C.set_tangent(outs[i], r, level)
 
 
 def _jvp_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],

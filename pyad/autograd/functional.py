@@ -356,8 +356,8 @@ def _forward_jacobian(func: Callable[..., Any], inputs: tuple[Tensor, ...], stri
                     raise _independent(i, j)
                 tangents[i, j] = _zeros_like(out, (n,))
             else:
-                ts = [t if t is not None else _zeros_like(out) for t in ts]
-                tangents[i, j] = ts[0] if vectorize or n == 0 else _C.stack(ts, 0)
+                filled = [t if t is not None else _zeros_like(out) for t in ts]
+                tangents[i, j] = filled[0] if vectorize or n == 0 else _C.stack(filled, 0)
     jac = []
     for i, out in enumerate(outputs or ()):
         row = []

@@ -66,7 +66,7 @@ def batched_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequ
         batched = _grads([o], ins, [_from_np(cot, o)], batched=True)
         rows = [_grads([o], ins, [_from_np(cot[b], o)]) for b in range(B)]
         for k, (g, j, x) in enumerate(zip(batched, diff, ins)):
-            want = np.stack([_np(r[k]) if r[k] is not None else np.zeros(tuple(x.shape)) for r in rows])
+            want = np.stack([_np(rk) if (rk := r[k]) is not None else np.zeros(tuple(x.shape)) for r in rows])
             got = _np(g) if g is not None else np.zeros((B,) + tuple(x.shape))
             if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
                 raise GradcheckError(f"For output {i} and input {j}: the batched gradient (is_grads_batched=True) "

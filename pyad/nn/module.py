@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -512,12 +512,12 @@ def _swap(module: Module, name: str, value: Any) -> Any:
     mod = module.get_submodule(prefix)
     for reg in (mod._parameters, mod._buffers):
         if attr in reg:
-            orig = reg[attr]
+            old = reg[attr]
             if value is _MISSING:
                 del reg[attr]
             else:
-                reg[attr] = value
-            return orig
+                reg[attr] = cast("Tensor | None", value)
+            return old
     orig = getattr(mod, attr) if hasattr(mod, attr) else _MISSING
     if orig is not _MISSING and orig is not None and not isinstance(orig, Tensor):
         raise TypeError(f"[functional_call] attribute `{name}` is a {type(orig).__name__}, not a Tensor")

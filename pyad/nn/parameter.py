@@ -47,7 +47,7 @@ class Parameter(metaclass=_ParameterMeta):
     """Parameter(data=None, requires_grad=True): a tensor that Module attributes register as a parameter.
     See Note [Parameter without a subclass]."""
 
-    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:  # type: ignore[misc]
         if data is None:
             data = empty(0)
         if not isinstance(data, Tensor):
@@ -67,4 +67,4 @@ def _repr(self: Tensor) -> str:
     return "Parameter containing:\n" + text if is_parameter(self) else text
 
 
-Tensor.__repr__ = Tensor.__str__ = _repr
+Tensor.__repr__ = Tensor.__str__ = _repr  # type: ignore[method-assign]

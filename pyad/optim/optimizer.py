@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
-            self.add_param_group(group)
+            self.add_param_group(typing.cast(dict, group))
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
