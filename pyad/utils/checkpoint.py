@@ -55,7 +55,7 @@ def _check_torch_keywords(op, use_reentrant, kwargs, context_fn=None, determinis
 def checkpoint(fn, *args, use_reentrant=None, preserve_rng_state=True, context_fn=None,
                determinism_check="default", debug=False, **kwargs):
     """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
-    first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
+    first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/recompute_frame.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
     with preserve_rng_state the recomputation replays the same random numbers (pyad.rand, pyad.randn,
     pyad.nn.functional.dropout). Forward over reverse (hessian, hvp, jvp of grad) works through it too; reverse
