@@ -296,7 +296,7 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   // Batch dims of (out, a, b) broadcast and coalesced, in bytes.
   const int64_t isz = static_cast<int64_t>(itemsize(out.dtype()));
   auto bl = kernels::make_loop<3>(dims.batch, {dims.batch_strides(out), dims.batch_strides(a), dims.batch_strides(b)},
-                                       {isz, isz, isz});
+                                  {isz, isz, isz});
   PYAD_DISPATCH_FLOAT(out.dtype(), "matmul", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (cublas_gemm<T>(m, n, k, a, b, out, bl)) return;
