@@ -13,7 +13,6 @@
 #include <unordered_set>
 #include "grad_mode.h"
 #include "grad_ops.h"
-#include "../kernels/kernels.h"
 
 namespace pyad {
 
@@ -41,7 +40,7 @@ Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t n
 void check_finite(const Node& node, const TensorList& grads) {
   for (size_t i = 0; i < grads.size(); ++i) {
     const Tensor& g = grads[i];
-    if (!g.defined() || !is_floating(g.dtype()) || kernels::all_finite(g)) continue;
+    if (!g.defined() || !is_floating(g.dtype()) || grad_ops::all_finite(g)) continue;
     throw RuntimeError(cat_str("[anomaly] Function '", node.name(), "' returned nan or inf values in its ", i,
                                "th output (", describe(g), "); the op was called at ",
                                node.creation_site.empty() ? std::string("<unknown>") : node.creation_site));

@@ -1,6 +1,7 @@
 // The ops autograd/ computes with (Note [The ops autograd computes with] in autograd/grad_ops.h).
 #include "../autograd/grad_ops.h"
 #include "ops.h"
+#include "../kernels/kernels.h"
 
 namespace pyad::grad_ops {
 
@@ -14,5 +15,6 @@ Tensor clone(const Tensor& x) { return pyad::clone(x); }
 Tensor view(const Tensor& x, const Shape& shape) { return pyad::view(x, shape); }
 Tensor reshape(const Tensor& x, const Shape& shape) { return pyad::reshape(x, shape); }
 Tensor expand(const Tensor& x, const Shape& shape) { return pyad::expand(x, shape); }
+bool all_finite(const Tensor& t) { return kernels::all_finite(t); }
 
 }  // namespace pyad::grad_ops
