@@ -2,13 +2,17 @@
 // queue ordered by sequence number (later nodes first, as torch). A node runs
 // once, after every consumer has delivered its gradient. No recursion: graph
 // walks use explicit stacks, so a 100,000-op chain is fine.
+//
+// run_backward is a sequence of named phases over one GraphTask (torch's name
+// for a backward pass's state): collect the roots and the inputs to capture,
+// count dependencies, (for autograd.grad) mark the nodes worth running, seed
+// the roots, run the ready queue, and finish by handing back what was captured.
 #include "engine.h"
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 #include "grad_mode.h"
-#include "../kernels/kernels.h"
-#include "../ops/ops.h"
+#include "grad_ops.h"
 
 namespace pyad {
 
@@ -27,8 +31,8 @@ Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t n
              " for an input on ", meta.device.str());
   if (g.ndim() - nb != static_cast<int64_t>(meta.shape.size()) ||
       !std::equal(meta.shape.begin(), meta.shape.end(), g.shape().begin() + nb))
-    g = sum_to(g, meta.shape, node.name().c_str(), nb);
-  if (g.dtype() != meta.dtype && is_floating(meta.dtype)) g = to_dtype(g, meta.dtype);
+    g = grad_ops::sum_to(g, meta.shape, node.name().c_str(), nb);
+  if (g.dtype() != meta.dtype && is_floating(meta.dtype)) g = grad_ops::to_dtype(g, meta.dtype);
   return g;
 }
 
@@ -36,7 +40,7 @@ Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t n
 void check_finite(const Node& node, const TensorList& grads) {
   for (size_t i = 0; i < grads.size(); ++i) {
     const Tensor& g = grads[i];
-    if (!g.defined() || !is_floating(g.dtype()) || kernels::all_finite(g)) continue;
+    if (!g.defined() || !is_floating(g.dtype()) || grad_ops::all_finite(g)) continue;
     throw RuntimeError(cat_str("[anomaly] Function '", node.name(), "' returned nan or inf values in its ", i,
                                "th output (", describe(g), "); the op was called at ",
                                node.creation_site.empty() ? std::string("<unknown>") : node.creation_site));
@@ -46,133 +50,190 @@ void check_finite(const Node& node, const TensorList& grads) {
 void accumulate(TensorList& buffer, uint32_t slot, Tensor g) {
   if (!g.defined()) return;
   if (buffer.size() <= slot) buffer.resize(slot + 1);
-  buffer[slot] = buffer[slot].defined() ? add(buffer[slot], g) : std::move(g);
+  buffer[slot] = buffer[slot].defined() ? grad_ops::add(buffer[slot], g) : std::move(g);
 }
 
-}  // namespace
+// Later nodes first: a node created after another may consume its output, never the reverse.
+struct LaterFirst {
+  bool operator()(const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) const {
+    return a->sequence_nr < b->sequence_nr;
+  }
+};
+using ReadyQueue = std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, LaterFirst>;
 
-TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph,
-                        bool create_graph, const TensorList& inputs, bool allow_unused, int64_t batch_ndim) {
-  GradModeGuard mode(create_graph);
-  std::unordered_map<Node*, NodeState> state;
+class GraphTask {
+ public:
+  explicit GraphTask(const BackwardOptions& options) : opts_(options), captured_(options.inputs.size()) {}
 
-  // Root edges, checked before any work.
-  std::vector<Edge> root_edges;
+  // The edges the roots' gradients enter, checked before any work.
+  void collect_roots(const TensorList& roots);
+  // For autograd.grad: the (node, output slot) each input's gradient arrives at.
+  void collect_inputs();
+  // How many consumers will deliver a gradient to each node reachable from the roots.
+  void count_dependencies();
+  // For autograd.grad: only the nodes from which an input can be reached need to run.
+  void mark_needed();
+  void seed(const TensorList& grad_roots);
+  // Kahn's algorithm: a node runs once its last consumer has delivered.
+  void execute();
+  // The gradients of the inputs (empty for Tensor.backward).
+  TensorList finish() const;
+
+  bool capturing() const { return !opts_.inputs.empty(); }
+
+ private:
+  TensorList evaluate(Node& node);
+  void deliver(Node& node, const TensorList& out, ReadyQueue& ready);
+
+  const BackwardOptions& opts_;
+  std::unordered_map<Node*, NodeState> state_;
+  std::vector<Edge> root_edges_;
+  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> targets_;  // node -> (slot, input index)
+  std::vector<std::shared_ptr<Node>> order_;  // every node of the pass, kept alive until it ends
+  TensorList captured_;
+};
+
+void GraphTask::collect_roots(const TensorList& roots) {
   for (size_t i = 0; i < roots.size(); ++i) {
     Edge e = gradient_edge(roots[i]);
     PYAD_CHECK(e.valid(), RuntimeError, "[backward] element ", i, " of tensors does not require grad and does not have "
                "a grad_fn");
-    root_edges.push_back(e);
+    root_edges_.push_back(e);
   }
+}
 
-  // Capture targets for autograd.grad: (node, output slot) -> index in inputs.
-  const bool capture = !inputs.empty();
-  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> targets;
-  std::vector<Edge> input_edges(inputs.size());
+void GraphTask::collect_inputs() {
+  const TensorList& inputs = opts_.inputs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     PYAD_CHECK(inputs[i].defined() && inputs[i].requires_grad(), RuntimeError, "[grad] input ", i,
                " does not require grad");
-    input_edges[i] = gradient_edge(inputs[i]);
-    targets[input_edges[i].fn.get()].push_back({input_edges[i].input_nr, i});
+    Edge e = gradient_edge(inputs[i]);
+    targets_[e.fn.get()].push_back({e.input_nr, i});
   }
+}
 
-  // Count dependencies (iterative DFS). Keep nodes alive in `order` for the pass.
-  std::vector<std::shared_ptr<Node>> order;
-  {
-    std::vector<Node*> stack;
-    for (auto& e : root_edges)
-      if (state.emplace(e.fn.get(), NodeState{}).second) { stack.push_back(e.fn.get()); order.push_back(e.fn); }
-    while (!stack.empty()) {
-      Node* n = stack.back();
-      stack.pop_back();
-      for (auto& e : n->next_edges) {
-        if (!e.valid()) continue;
-        auto [it, fresh] = state.emplace(e.fn.get(), NodeState{});
-        it->second.dependencies++;
-        if (fresh) { stack.push_back(e.fn.get()); order.push_back(e.fn); }
-      }
+void GraphTask::count_dependencies() {
+  std::vector<Node*> stack;
+  for (auto& e : root_edges_)
+    if (state_.emplace(e.fn.get(), NodeState{}).second) { stack.push_back(e.fn.get()); order_.push_back(e.fn); }
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (auto& e : n->next_edges) {
+      if (!e.valid()) continue;
+      auto [it, fresh] = state_.emplace(e.fn.get(), NodeState{});
+      it->second.dependencies++;
+      if (fresh) { stack.push_back(e.fn.get()); order_.push_back(e.fn); }
     }
   }
+}
 
-  // For autograd.grad, run only the nodes from which a target can be reached
-  // (post-order over the graph, again with an explicit stack).
-  if (capture) {
-    std::unordered_set<Node*> done;
-    std::vector<std::pair<Node*, size_t>> stack;
-    for (auto& e : root_edges) stack.push_back({e.fn.get(), 0});
-    while (!stack.empty()) {
-      auto& [n, next] = stack.back();
-      if (next < n->next_edges.size()) {
-        Node* child = n->next_edges[next++].fn.get();
-        if (child && !done.count(child)) stack.push_back({child, 0});
-        continue;
-      }
-      bool needed = false;
-      for (auto& e : n->next_edges)
-        if (e.valid() && (targets.count(e.fn.get()) || state[e.fn.get()].needed)) needed = true;
-      state[n].needed = needed;
-      done.insert(n);
-      stack.pop_back();
+void GraphTask::mark_needed() {
+  // Post-order over the graph, with an explicit stack.
+  std::unordered_set<Node*> done;
+  std::vector<std::pair<Node*, size_t>> stack;
+  for (auto& e : root_edges_) stack.push_back({e.fn.get(), 0});
+  while (!stack.empty()) {
+    auto& [n, next] = stack.back();
+    if (next < n->next_edges.size()) {
+      Node* child = n->next_edges[next++].fn.get();
+      if (child && !done.count(child)) stack.push_back({child, 0});
+      continue;
     }
+    bool needed = false;
+    for (auto& e : n->next_edges)
+      if (e.valid() && (targets_.count(e.fn.get()) || state_[e.fn.get()].needed)) needed = true;
+    state_[n].needed = needed;
+    done.insert(n);
+    stack.pop_back();
   }
+}
 
-  // Seed the roots.
-  for (size_t i = 0; i < root_edges.size(); ++i)
-    accumulate(state[root_edges[i].fn.get()].buffer, root_edges[i].input_nr, grad_roots[i]);
+void GraphTask::seed(const TensorList& grad_roots) {
+  for (size_t i = 0; i < root_edges_.size(); ++i)
+    accumulate(state_[root_edges_[i].fn.get()].buffer, root_edges_[i].input_nr, grad_roots[i]);
+}
 
-  TensorList captured(inputs.size());
-  auto later_first = [](const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) {
-    return a->sequence_nr < b->sequence_nr;
-  };
-  std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, decltype(later_first)> ready(later_first);
-  for (auto& n : order)
-    if (state[n.get()].dependencies == 0) ready.push(n);
-
+void GraphTask::execute() {
+  ReadyQueue ready;
+  for (auto& n : order_)
+    if (state_[n.get()].dependencies == 0) ready.push(n);
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.top();
     ready.pop();
-    NodeState& st = state[node.get()];
-    TensorList grads = std::move(st.buffer);
-    grads.resize(node->num_outputs());
-    for (auto& [slot, hook] : node->pre_hooks)
-      if (slot < grads.size() && grads[slot].defined()) {
-        Tensor r = hook(grads[slot]);
-        if (r.defined()) grads[slot] = r;
-      }
-
-    if (capture) {
-      auto t = targets.find(node.get());
-      if (t != targets.end())
-        for (auto& [slot, idx] : t->second) captured[idx] = grads[slot];
-    }
-    bool run = !capture || st.needed;
-    bool any = false;
-    for (auto& g : grads) any = any || g.defined();
-
-    TensorList out;
-    if (run && any) {
-      out = node->apply(std::move(grads));
-      if (anomaly_enabled()) check_finite(*node, out);
-      PYAD_CHECK(out.size() == node->next_edges.size() || node->next_edges.empty(), RuntimeError, "[", node->name(),
-                 "] returned ", out.size(), " gradients, expected ", node->next_edges.size());
-    }
-    if (!retain_graph && run) node->release_saved();
-
-    for (size_t i = 0; i < node->next_edges.size(); ++i) {
-      const Edge& e = node->next_edges[i];
-      if (!e.valid()) continue;
-      NodeState& child = state[e.fn.get()];
-      if (i < out.size()) accumulate(child.buffer, e.input_nr, fit_to_input(out[i], node->input_meta[i], *node, batch_ndim));
-      if (--child.dependencies == 0) ready.push(e.fn);
-    }
+    TensorList out = evaluate(*node);
+    deliver(*node, out, ready);
   }
+}
 
-  if (capture && !allow_unused)
-    for (size_t i = 0; i < inputs.size(); ++i)
-      PYAD_CHECK(captured[i].defined(), RuntimeError, "[grad] One of the differentiated Tensors (input ", i,
+// Runs one node on the gradients its consumers delivered (after its pre-hooks), capturing those an
+// input asked for; returns the gradients of its inputs (empty when it did not run).
+TensorList GraphTask::evaluate(Node& node) {
+  NodeState& st = state_[&node];
+  TensorList grads = std::move(st.buffer);
+  grads.resize(node.num_outputs());
+  for (auto& [slot, hook] : node.pre_hooks)
+    if (slot < grads.size() && grads[slot].defined()) {
+      Tensor r = hook(grads[slot]);
+      if (r.defined()) grads[slot] = r;
+    }
+
+  if (capturing()) {
+    auto t = targets_.find(&node);
+    if (t != targets_.end())
+      for (auto& [slot, idx] : t->second) captured_[idx] = grads[slot];
+  }
+  bool run = !capturing() || st.needed;
+  bool any = false;
+  for (auto& g : grads) any = any || g.defined();
+
+  TensorList out;
+  if (run && any) {
+    out = node.apply(std::move(grads));
+    if (anomaly_enabled()) check_finite(node, out);
+    PYAD_CHECK(out.size() == node.next_edges.size() || node.next_edges.empty(), RuntimeError, "[", node.name(),
+               "] returned ", out.size(), " gradients, expected ", node.next_edges.size());
+  }
+  if (!opts_.retain_graph && run) node.release_saved();
+  return out;
+}
+
+// Hands each input's gradient, fitted to the input, to the node it flows into; a node whose last
+// consumer this was is ready.
+void GraphTask::deliver(Node& node, const TensorList& out, ReadyQueue& ready) {
+  for (size_t i = 0; i < node.next_edges.size(); ++i) {
+    const Edge& e = node.next_edges[i];
+    if (!e.valid()) continue;
+    NodeState& child = state_[e.fn.get()];
+    if (i < out.size())
+      accumulate(child.buffer, e.input_nr, fit_to_input(out[i], node.input_meta[i], node, opts_.batch_ndim));
+    if (--child.dependencies == 0) ready.push(e.fn);
+  }
+}
+
+TensorList GraphTask::finish() const {
+  if (capturing() && !opts_.allow_unused)
+    for (size_t i = 0; i < captured_.size(); ++i)
+      PYAD_CHECK(captured_[i].defined(), RuntimeError, "[grad] One of the differentiated Tensors (input ", i,
                  ") appears to not have been used in the graph. Set allow_unused=True if this is the desired "
                  "behavior.");
-  return captured;
+  return captured_;
+}
+
+}  // namespace
+
+TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, const BackwardOptions& options) {
+  PYAD_CHECK(grad_roots.size() == roots.size(), RuntimeError, "[backward] got ", grad_roots.size(),
+             " gradients for ", roots.size(), " tensors");
+  GradModeGuard mode(options.create_graph);
+  GraphTask task(options);
+  task.collect_roots(roots);
+  task.collect_inputs();
+  task.count_dependencies();
+  if (task.capturing()) task.mark_needed();
+  task.seed(grad_roots);
+  task.execute();
+  return task.finish();
 }
 
 }  // namespace pyad

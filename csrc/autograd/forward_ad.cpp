@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <limits>
 #include <mutex>
-#include "node.h"
-#include "../ops/ops.h"
+#include "grad_ops.h"
+#include "recompute_frame.h"
 
 namespace pyad {
 
@@ -49,7 +49,7 @@ HideLevelsGuard::~HideLevelsGuard() {
 Tensor without_hidden_tangents(const Tensor& t) {
   if (t_hidden.empty() || !t.defined() || !t->fw) return t;
   for (const auto& e : t->fw->tangents)
-    if (hidden(e.first)) return view(t, t.shape());  // the view's rule skips the hidden levels
+    if (hidden(e.first)) return grad_ops::view(t, t.shape());  // the view's rule skips the hidden levels
   return t;
 }
 
@@ -130,7 +130,7 @@ Tensor align_batched(const Tensor& t, int64_t own_ndim, int64_t ndim) {
   Shape s = batch_shape(t, own_ndim);
   s.insert(s.end(), ndim - own_ndim, 1);
   s.insert(s.end(), t.shape().end() - own_ndim, t.shape().end());
-  return reshape(t, s);
+  return grad_ops::reshape(t, s);
 }
 
 void set_tangent(const Tensor& out, Tensor t) { set_tangent(out, std::move(t), current_level()); }
@@ -144,8 +144,8 @@ void set_tangent(const Tensor& out, Tensor t, uint64_t level) {
   PYAD_CHECK(nb >= 0, RuntimeError, "[forward AD] tangent of shape ", shape_str(t.shape()),
              " has fewer dims than its primal ", shape_str(out.shape()));
   Shape want = concat(batch_shape(t, out.ndim()), out.shape());
-  if (t.shape() != want) t = expand(t, want);
-  if (t.dtype() != out.dtype()) t = to_dtype(t, out.dtype());
+  if (t.shape() != want) t = grad_ops::expand(t, want);
+  if (t.dtype() != out.dtype()) t = grad_ops::to_dtype(t, out.dtype());
   if (!out->fw) out->fw = std::make_shared<ForwardGrad>();
   auto& ts = out->fw->tangents;
   auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; });
@@ -186,7 +186,7 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
              "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
              "primal, or another level)");
   // The dual is a view of the primal (as torch) that shares its history and its tangents at other levels.
-  Tensor d = view(primal, primal.shape());
+  Tensor d = grad_ops::view(primal, primal.shape());
   set_tangent(d, tangent, level);
   return d;
 }

@@ -65,7 +65,7 @@ struct JvpRuleGuard {
 };
 
 // While alive, ops compute no tangents at the active levels not in `keep` (a checkpoint's recomputation
-// runs in the forward-mode state its first run had: Note [Recomputed saved tensors]).
+// runs in the forward-mode state its first run had: Note [Recomputed saved tensors] in recompute_frame.h).
 struct HideLevelsGuard {
   explicit HideLevelsGuard(const std::vector<uint64_t>& keep);
   ~HideLevelsGuard();

@@ -1,28 +1,23 @@
 #include "node.h"
-#include <algorithm>
 #include <atomic>
-#include <mutex>
 #include "forward_ad.h"
 #include "grad_mode.h"
-#include "../ops/ops.h"
+#include "grad_ops.h"
+#include "recompute_frame.h"
 
 namespace pyad {
 
 namespace {
 std::atomic<uint64_t> g_sequence{0};
-thread_local bool t_grad_enabled = true;
 std::atomic<bool> g_anomaly{false};  // process-wide, as torch's; read by engines in any thread
 std::function<std::string()> g_site_hook;
 }  // namespace
-
-bool grad_enabled() { return t_grad_enabled; }
 
 bool anomaly_enabled() { return g_anomaly; }
 void set_anomaly_enabled(bool on, std::function<std::string()> site_hook) {
   g_anomaly = on;
   g_site_hook = std::move(site_hook);
 }
-void set_grad_enabled(bool on) { t_grad_enabled = on; }
 
 Node::Node() : sequence_nr(g_sequence++) {}
 
@@ -67,14 +62,14 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor& acc = variable->grad;
   if (grad_enabled()) {
     // create_graph: the gradient keeps its history, and accumulation is out of place.
-    acc = acc.defined() ? add(acc, g) : g;
+    acc = acc.defined() ? grad_ops::add(acc, g) : g;
   } else if (!acc.defined()) {
     // Steal the buffer when nothing else can see it; otherwise keep a private copy.
     bool private_buffer = g.impl().use_count() == 1 && g->storage.use_count() == 1 && g.is_contiguous() &&
                           g->grad_fn == nullptr;
-    acc = private_buffer ? g : clone(g);
+    acc = private_buffer ? g : grad_ops::clone(g);
   } else {
-    add_(acc, g);
+    grad_ops::add_(acc, g);
   }
   return {};
 }
@@ -121,99 +116,6 @@ bool any_requires_grad(const TensorList& inputs) {
 }
 
 namespace {
-thread_local std::vector<std::pair<std::shared_ptr<RecomputeFrame>, bool>> t_frames;
-}
-
-FrameGuard::FrameGuard(std::shared_ptr<RecomputeFrame> frame, bool harvest) {
-  if (!harvest) frame->outer_level = forward_level();
-  t_frames.emplace_back(std::move(frame), harvest);
-}
-FrameGuard::~FrameGuard() { t_frames.pop_back(); }
-
-namespace {
-// Frames whose first run attached tangents at a level, by level, in the order they noted it.
-std::mutex g_level_frames_mutex;
-std::vector<std::pair<uint64_t, std::weak_ptr<RecomputeFrame>>> g_level_frames;
-size_t g_prune_at = 1024;  // a long-lived level sees many checkpoints come and go: drop the finished ones
-
-void prune_level_frames() {
-  auto finished = [](const auto& e) {
-    auto f = e.second.lock();
-    return !f || f->done;
-  };
-  g_level_frames.erase(std::remove_if(g_level_frames.begin(), g_level_frames.end(), finished), g_level_frames.end());
-  g_prune_at = 2 * g_level_frames.size() + 1024;
-}
-}  // namespace
-
-void note_tangent_level(uint64_t level) {
-  for (auto& [frame, harvest] : t_frames) {
-    auto& ls = frame->levels;
-    // Levels entered inside the run (fn's own jvp) are entered again by the recomputation itself.
-    if (!harvest && level <= frame->outer_level && std::find(ls.begin(), ls.end(), level) == ls.end()) {
-      ls.push_back(level);
-      std::lock_guard<std::mutex> lock(g_level_frames_mutex);
-      g_level_frames.emplace_back(level, frame);
-      if (g_level_frames.size() >= g_prune_at) prune_level_frames();
-    }
-  }
-}
-
-void recompute_frames_at(uint64_t level) {
-  // Latest first (an inner checkpoint before the one around it); a recomputation may register new frames.
-  for (;;) {
-    std::shared_ptr<RecomputeFrame> frame;
-    bool found = false;
-    {
-      std::lock_guard<std::mutex> lock(g_level_frames_mutex);
-      for (size_t i = g_level_frames.size(); i-- > 0;)
-        if (g_level_frames[i].first == level) {
-          frame = g_level_frames[i].second.lock();
-          g_level_frames.erase(g_level_frames.begin() + static_cast<std::ptrdiff_t>(i));
-          found = true;
-          break;
-        }
-    }
-    if (!found) return;
-    // packed == 0: fn ran without recording (plain jacfwd through a checkpoint), so nothing needs it again.
-    if (!frame || frame->done || !frame->eager || frame->packed == 0) continue;
-    try {
-      frame->run_recompute("checkpoint");
-    } catch (const std::exception& e) {
-      frame->failure = e.what();  // the level must still exit; get() reports this
-    }
-  }
-}
-
-void RecomputeFrame::run_recompute(const std::string& who) {
-  std::vector<uint64_t> active = dual_levels();
-  for (uint64_t l : levels)
-    PYAD_CHECK(std::find(active.begin(), active.end(), l) != active.end(), RuntimeError, "[", who,
-               "] checkpoint: the checkpointed function computed tangents at a dual level (forward mode) that "
-               "has exited before backward needed its recomputation, so they cannot be recomputed",
-               failure.empty() ? std::string(eager ? "" : " (checkpoint_revolve cannot recompute early)")
-                               : " (recomputing it when the level exited failed: " + failure + ")",
-               ". Differentiate in forward mode over the reverse pass instead (e.g. jacfwd(jacrev(f)), "
-               "not jacrev(jacfwd(f))), or use checkpoint here");
-  harvested.clear();
-  HideLevelsGuard same_levels(levels);
-  FrameGuard harvesting(shared_from_this(), true);
-  recompute();
-  PYAD_CHECK(harvested.size() == packed, RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
-             harvested.size(), " tensors where the first run saved ", packed,
-             "; the checkpointed function must run the same ops each time");
-  done = true;
-}
-
-Tensor RecomputeFrame::get(size_t index, const std::string& who) {
-  if (!done) run_recompute(who);
-  PYAD_CHECK(index < harvested.size(), RuntimeError, "[", who, "] checkpoint: the recomputation saved ",
-             harvested.size(), " tensors where the first run saved ", packed,
-             "; the checkpointed function must run the same ops each time");
-  return harvested[index];
-}
-
-namespace {
 // A saved output keeps only its data, but shares the output's tangent slot, so a tangent set on the output
 // after the save (forward_rule runs after record) reaches backward.
 Tensor saved_output(const Tensor& t) {
@@ -228,13 +130,12 @@ Tensor saved_output(const Tensor& t) {
 
 SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
   if (!t.defined()) return;
-  if (!t_frames.empty()) {
-    auto& [frame, harvest] = t_frames.back();
-    if (harvest) {
-      frame->harvested.push_back(is_output ? saved_output(t) : without_hidden_tangents(t));
+  if (const ActiveFrame* active = active_frame()) {
+    if (active->harvest) {
+      active->frame->harvested.push_back(is_output ? saved_output(t) : without_hidden_tangents(t));
     } else {
-      frame_ = frame;
-      index_ = frame->packed++;
+      frame_ = active->frame;
+      index_ = frame_->packed++;
       is_output_ = is_output;
       output_nr_ = t->output_nr;
       return;

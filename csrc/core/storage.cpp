@@ -2,7 +2,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
-#include "../kernels/cuda/runtime.h"
+#include "device_runtime.h"
 
 namespace pyad {
 
@@ -38,7 +38,7 @@ StoragePtr allocate(size_t nbytes, Device device) {
     s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     if (!s->data) throw std::bad_alloc();
   } else {
-    s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (kernels/cuda/runtime.h)
+    s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (device_runtime.h)
   }
   s->nbytes = nbytes;
   s->device = device;

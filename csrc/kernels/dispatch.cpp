@@ -2,7 +2,7 @@
 // Moving data between devices happens here too (copy), so nothing above the
 // kernels needs to know where memory lives.
 #include "kernels.h"
-#include "cuda/runtime.h"
+#include "../core/device_runtime.h"
 
 namespace pyad::kernels {
 

@@ -29,7 +29,7 @@ namespace cuda {
 #include "backend.inc"
 }  // namespace cuda
 
-// The host generator (pyad.manual_seed); each CUDA device has its own (see cuda/runtime.h).
+// The host generator (pyad.manual_seed); the GPUs share another (gpu_generator.h).
 void manual_seed(uint64_t seed);
 std::string rng_state();
 void set_rng_state(const std::string& state);

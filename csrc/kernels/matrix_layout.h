@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <vector>
-#include "cpu/loops.h"
+#include "strided_loop.h"
 
 namespace pyad::kernels {
 
@@ -35,7 +35,7 @@ struct MatmulDims {
   std::vector<int64_t> batch_strides(const Tensor& t) const {
     Tensor v = make_view(t, Shape(t.shape().begin(), t.shape().end() - 2),
                          Shape(t.strides().begin(), t.strides().end() - 2), t->offset);
-    return cpu::broadcast_strides(v, batch);
+    return broadcast_strides(v, batch);
   }
 };
 

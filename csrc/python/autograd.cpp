@@ -138,9 +138,12 @@ void init_autograd(py::module_& m) {
                        py::handle inputs) {
     TensorList roots = to_tensors(tensors, "backward");
     TensorList seeds = make_seeds(roots, to_objects(grad_tensors, roots.size()), "backward");
+    BackwardOptions options;
+    options.retain_graph = retain_graph.value_or(create_graph);
+    options.create_graph = create_graph;
     if (inputs.is_none()) {
       py::gil_scoped_release nogil;
-      run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, {}, true);
+      run_backward(roots, seeds, options);
       return;
     }
     // backward(inputs=...): the gradients reach only these tensors' .grad (leaves and non-leaves, as torch).
@@ -152,7 +155,9 @@ void init_autograd(py::module_& m) {
     TensorList res;
     {
       py::gil_scoped_release nogil;
-      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, true);
+      options.inputs = ins;
+      options.allow_unused = true;  // an input no gradient reaches keeps its .grad, as torch
+      res = run_backward(roots, seeds, options);
     }
     GradModeGuard mode(create_graph);
     for (size_t i = 0; i < ins.size(); ++i) {
@@ -177,7 +182,13 @@ void init_autograd(py::module_& m) {
     TensorList res;
     {
       py::gil_scoped_release nogil;
-      res = run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, ins, allow_unused, batch_ndim);
+      BackwardOptions options;
+      options.retain_graph = retain_graph.value_or(create_graph);
+      options.create_graph = create_graph;
+      options.inputs = ins;
+      options.allow_unused = allow_unused;
+      options.batch_ndim = batch_ndim;
+      res = run_backward(roots, seeds, options);
     }
     return py::tuple(py::cast(res));
   }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs") = py::none(), py::arg("retain_graph") = py::none(),

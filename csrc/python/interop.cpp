@@ -2,7 +2,7 @@
 #include <pybind11/numpy.h>
 #include "bind.h"
 #include "../core/storage.h"
-#include "../kernels/cuda/runtime.h"
+#include "../core/device_runtime.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {

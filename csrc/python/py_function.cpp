@@ -5,6 +5,7 @@
 #include "../autograd/forward_ad.h"
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
+#include "../autograd/recompute_frame.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {

@@ -65,7 +65,7 @@ def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = 
                context_fn: object = None, determinism_check: str = "default", debug: bool = False,
                **kwargs: Any) -> Any:
     """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
-    first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/node.h).
+    first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/recompute_frame.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
     with preserve_rng_state the recomputation replays the same random numbers (pyad.rand, pyad.randn,
     pyad.nn.functional.dropout). Forward over reverse (hessian, hvp, jvp of grad) works through it too; reverse

@@ -6,21 +6,11 @@
 #include <array>
 #include "../kernels.h"
 #include "../math.h"
-#include "../cpu/loops.h"
-#include "runtime.h"
+#include "../strided_loop.h"
+#include "../../core/device_runtime.h"
+#include "../../core/cuda/cuda_check.cuh"
 
 namespace pyad::gpu {
-
-void check(cudaError_t err, const char* what);
-#define PYAD_CUDA_CHECK(expr) ::pyad::gpu::check((expr), #expr)
-// Raises if the last launch failed (bad configuration, no kernel image for this GPU).
-inline void check_launch(const char* op) { check(cudaGetLastError(), op); }
-
-// The legacy default stream: CuPy's and torch's default too, so memory shared
-// through DLPack is ordered without extra synchronisation.
-inline cudaStream_t stream() { return 0; }
-
-int sm_count();  // of the current device
 
 constexpr int kThreads = 256;
 // The most blocks gridDim.x takes (y and z take 65535): kernels with a block per item loop past it.
@@ -59,7 +49,7 @@ struct Offsets {
 };
 
 template <int N>
-Offsets<N> to_offsets(const kernels::cpu::Loop<N>& l, const char* op) {
+Offsets<N> to_offsets(const kernels::Loop<N>& l, const char* op) {
   PYAD_CHECK(l.shape.size() <= static_cast<size_t>(kMaxDims), RuntimeError, "[", op, "] the CUDA kernels take at most ",
              kMaxDims, " non-mergeable dims, got ", l.shape.size());
   Offsets<N> o;
@@ -76,8 +66,8 @@ template <int N>
 Offsets<N> offsets_for(const Shape& shape, const std::array<const Tensor*, N>& ts, const std::array<int64_t, N>& sizes,
                        const char* op) {
   std::array<std::vector<int64_t>, N> st;
-  for (int k = 0; k < N; ++k) st[k] = kernels::cpu::broadcast_strides(*ts[k], shape);
-  return to_offsets<N>(kernels::cpu::make_loop<N>(shape, st, sizes), op);
+  for (int k = 0; k < N; ++k) st[k] = kernels::broadcast_strides(*ts[k], shape);
+  return to_offsets<N>(kernels::make_loop<N>(shape, st, sizes), op);
 }
 
 // Operand base pointers, passed by value to a kernel.

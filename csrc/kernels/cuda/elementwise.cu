@@ -2,6 +2,7 @@
 // CPU loop runs, applied over a grid-stride loop with strided offsets.
 #include <utility>
 #include "common.cuh"
+#include "../gpu_generator.h"
 
 namespace pyad::kernels::cuda {
 using gpu::Offsets;

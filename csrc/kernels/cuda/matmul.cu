@@ -6,6 +6,7 @@
 #include <mutex>
 #include "../matrix_layout.h"
 #include "common.cuh"
+#include "matmul_backend.h"
 
 namespace pyad::gpu {
 
@@ -244,7 +245,7 @@ void launch_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor&
 // cuBLAS is column-major: it computes C^T = B^T A^T, whose operands are our row-major B and A read as they lie.
 template <class T>
 bool cublas_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor& b, const Tensor& out,
-                 const kernels::cpu::Loop<3>& bl) {
+                 const kernels::Loop<3>& bl) {
   gpu::Handle h = nullptr;
   gpu::Cublas* cb = gpu::cublas_for_current_device(&h);
   if (!cb) return false;
@@ -294,8 +295,8 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (k == 0) { fill(out, 0.0); return; }
   // Batch dims of (out, a, b) broadcast and coalesced, in bytes.
   const int64_t isz = static_cast<int64_t>(itemsize(out.dtype()));
-  auto bl = kernels::cpu::make_loop<3>(dims.batch, {dims.batch_strides(out), dims.batch_strides(a), dims.batch_strides(b)},
-                                       {isz, isz, isz});
+  auto bl = kernels::make_loop<3>(dims.batch, {dims.batch_strides(out), dims.batch_strides(a), dims.batch_strides(b)},
+                                  {isz, isz, isz});
   PYAD_DISPATCH_FLOAT(out.dtype(), "matmul", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (cublas_gemm<T>(m, n, k, a, b, out, bl)) return;

@@ -1,47 +1,20 @@
-// A build without a CUDA compiler: the CUDA entry points exist, say that CUDA
-// is unavailable, and raise a clear error if called, so the core needs no #ifdef.
-// Everything that works in a CUDA build on a machine without a GPU (the
-// generator's state, the matmul backend's name) works the same here.
-#include <sstream>
+// A build without a CUDA compiler: the CUDA kernels exist and raise a clear
+// error if called, so dispatch needs no #ifdef (core/cuda/no_cuda.cpp does the
+// same for the device runtime). What works in a CUDA build on a machine
+// without a GPU (the matmul backend's name; the generator, gpu_generator.cpp)
+// works the same here.
 #include "../kernels.h"
-#include "runtime.h"
+#include "matmul_backend.h"
 
 namespace {
 [[noreturn]] void unavailable() {
   throw pyad::RuntimeError("[cuda] CUDA is not available: pyad was built without CUDA (no CUDA compiler was found "
                            "at build time)");
 }
-uint64_t g_seed = 5489u, g_offset = 0;
 }  // namespace
 
 namespace pyad::gpu {
 
-bool compiled() { return false; }
-bool is_available() { return false; }
-int device_count() { return 0; }
-std::string unavailable_reason() { return "pyad was built without CUDA"; }
-std::string device_name(int) { unavailable(); }
-void set_device(int) { unavailable(); }
-void synchronize(int) { unavailable(); }
-void* allocate(size_t, int) { unavailable(); }
-void release(void*, int) {}
-void empty_cache() {}
-size_t memory_reserved(int) { return 0; }
-void memcpy(void*, const void*, size_t, CopyKind) { unavailable(); }
-void manual_seed(uint64_t seed) {
-  g_seed = seed;
-  g_offset = 0;
-}
-std::string rng_state() { return cat_str(g_seed, " ", g_offset); }
-void set_rng_state(const std::string& state) {
-  std::istringstream is(state);
-  uint64_t s = 0, o = 0;
-  is >> s >> o;
-  PYAD_CHECK(!is.fail(), ValueError, "[cuda.set_rng_state] the state is not one that cuda.get_rng_state returned");
-  g_seed = s;
-  g_offset = o;
-}
-std::pair<uint64_t, uint64_t> rng_reserve(uint64_t) { unavailable(); }
 bool load_cublas(const std::string&) { return false; }
 std::string cublas_error() { return "pyad was built without CUDA"; }
 std::string matmul_backend() { return "pyad"; }

@@ -85,8 +85,8 @@ Plan make_plan(const Tensor& in, const Shape& out_shape) {
   Plan p;
   p.num_out = numel_of(kept);
   p.R = numel_of(red);
-  p.outer = gpu::to_offsets<1>(kernels::cpu::make_loop<1>(kept, {kept_st}, {isz}), "reduce");
-  p.inner = gpu::to_offsets<1>(kernels::cpu::make_loop<1>(red, {red_st}, {isz}, true), "reduce");
+  p.outer = gpu::to_offsets<1>(kernels::make_loop<1>(kept, {kept_st}, {isz}), "reduce");
+  p.inner = gpu::to_offsets<1>(kernels::make_loop<1>(red, {red_st}, {isz}, true), "reduce");
   // A thread per output reads neighbouring outputs side by side (coalesced) when the reduced dims are
   // not the unit-stride one, and there are enough outputs to fill the GPU.
   p.block_per_output = unit_reduced || p.num_out < static_cast<int64_t>(gpu::sm_count()) * 128;
@@ -161,8 +161,8 @@ void run_reduce(const Tensor& in, const Plan& p, A init, Pre pre, C comb, Post p
   q.num_out = p.num_out;
   q.R = splits;
   const int64_t asz = sizeof(A);
-  q.outer = gpu::to_offsets<1>(kernels::cpu::make_loop<1>(Shape{p.num_out}, {std::vector<int64_t>{splits}}, {asz}), "reduce");
-  q.inner = gpu::to_offsets<1>(kernels::cpu::make_loop<1>(Shape{splits}, {std::vector<int64_t>{1}}, {asz}), "reduce");
+  q.outer = gpu::to_offsets<1>(kernels::make_loop<1>(Shape{p.num_out}, {std::vector<int64_t>{splits}}, {asz}), "reduce");
+  q.inner = gpu::to_offsets<1>(kernels::make_loop<1>(Shape{splits}, {std::vector<int64_t>{1}}, {asz}), "reduce");
   run_reduce<A, A>(partial, q, init, Identity{}, comb, post, dst, dev);
 }
 

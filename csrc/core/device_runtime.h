@@ -1,12 +1,12 @@
 #pragma once
-// The CUDA runtime as the rest of pyad sees it: devices, the caching
-// allocator, transfers, the generators and the matmul backend. No CUDA types
-// appear here, so the core compiles without the toolkit; in a build without
-// CUDA, no_cuda.cpp implements all of it (is_available() is false, the rest raises).
+// The GPU as the core sees it: devices, the caching allocator and transfers.
+// It sits in core/ because Storage allocates through it, and the kernels sit
+// above the core. No CUDA types appear here, so everything that includes it
+// compiles without the toolkit; cuda/device_runtime.cu and
+// cuda/caching_allocator.cu implement it in a CUDA build, cuda/no_cuda.cpp
+// without one (is_available() is false, the rest raises).
 #include <cstddef>
-#include <cstdint>
 #include <string>
-#include <utility>
 
 namespace pyad::gpu {
 
@@ -33,20 +33,5 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 // Waits for the stream when the host is involved (pageable host memory), so
 // item(), numpy() and tolist() see finished results.
 void memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
-
-// One counter-based generator per process for all devices: a seed and an offset
-// that every random kernel advances, so replaying needs only those two numbers.
-void manual_seed(uint64_t seed);
-std::string rng_state();
-void set_rng_state(const std::string& state);
-// Reserves `count` numbers of the stream; returns (seed, first offset).
-std::pair<uint64_t, uint64_t> rng_reserve(uint64_t count);
-
-// cuBLAS, loaded at run time (never linked): `path` is a library file, or ""
-// to try the loader's search path. Returns whether it is now loaded.
-bool load_cublas(const std::string& path);
-std::string cublas_error();       // why the last load failed
-std::string matmul_backend();     // "cublas" or "pyad" (our tiled kernel)
-void set_matmul_backend(const std::string& name);
 
 }  // namespace pyad::gpu
