@@ -22,6 +22,7 @@ from ._functions import (abs, add, amax, amin, cat, clamp, clip, concat, concate
                          mean, min, minimum, mm, mul, multiply, ne, neg, negative, outer, permute, pow, relu,
                          reshape, sigmoid, sign, sin, softmax, softplus, sqrt, squeeze, stack, sub, subtract, sum,
                          swapaxes, tanh, transpose, true_divide, unsqueeze, where)
+from ._C import cumprod, cumsum, diagonal, flip, kron, roll, trace, tril, triu  # noqa: E402  (scans, matrix-shape ops)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd

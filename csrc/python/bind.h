@@ -62,6 +62,7 @@ Tensor unary_op(const Tensor& x) {
 
 void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
+void init_ops_more(py::module_& m);  // scans and matrix-shape ops (ops_more.cpp)
 void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);
