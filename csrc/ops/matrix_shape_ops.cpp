@@ -172,23 +172,17 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
   PYAD_CHECK(shifts.size() == dims.size(), RuntimeError, "[roll] shifts and dimensions must align: got ", shifts.size(),
              " shifts and ", dims.size(), " dims (input shape ", shape_str(x.shape()), ")");
   const int64_t nd = x.ndim();
+  PYAD_CHECK(nd > 0, IndexError, "[roll] dimension specified as ", dims[0], " but the tensor has no dimensions");
   std::vector<int64_t> wrapped;
   for (auto d : dims) wrapped.push_back(wrap_dim(d, nd, "roll"));
   Tensor out = x;
-  if (nd == 0) {
-    out = empty({}, x.dtype(), x.device());
-    kernels::copy(x, out);
-  }
-  for (size_t i = 0; nd > 0 && i < wrapped.size(); ++i) out = roll_raw(out, shifts[i], wrapped[i]);
-  const std::vector<int64_t> neg = nd == 0 ? std::vector<int64_t>(dims.size(), -1) : from_end(wrapped, nd);
+  for (size_t i = 0; i < wrapped.size(); ++i) out = roll_raw(out, shifts[i], wrapped[i]);
+  const std::vector<int64_t> neg = from_end(wrapped, nd);
   if (auto node = record<RollBackward>(out, {x})) {
     node->shifts = shifts;
     node->dims = neg;
   }
-  forward_rule(out, {x}, [&] {
-    Tensor t = tangent_of(x);
-    return nd == 0 ? t : roll(t, shifts, neg);
-  });
+  forward_rule(out, {x}, [&] { return roll(tangent_of(x), shifts, neg); });
   return out;
 }
 
@@ -214,6 +208,7 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
 Tensor trace(const Tensor& x) {
   PYAD_CHECK(x.ndim() == 2, RuntimeError, "[trace] expected a matrix (a 2-d tensor), but got a tensor of shape ",
              shape_str(x.shape()));
+  PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[trace] not implemented for bool tensors");
   return sum(diagonal(x, 0, 0, 1), {}, false);
 }
 
@@ -221,6 +216,9 @@ Tensor trace(const Tensor& x) {
 // times b with one before each of its, then each pair merged. The shorter shape gets leading 1s, as torch.
 Tensor kron(const Tensor& a, const Tensor& b) {
   check_same_device("kron", a, b);
+  if (a.dtype() == DType::Bool && b.dtype() == DType::Bool)  // a logical and, as torch (mul refuses bools)
+    return compare(Cmp::Ne, kron(to_dtype(a, DType::Int64), to_dtype(b, DType::Int64)),
+                   zeros({}, DType::Int64, a.device()));
   const int64_t nd = std::max(a.ndim(), b.ndim());
   Shape sa(nd - a.ndim(), 1), sb(nd - b.ndim(), 1);
   sa = concat(sa, a.shape());

@@ -10,7 +10,8 @@ namespace pyad {
 namespace {
 
 // torch's conversions: `dtype` first, then integers and bools scan as int64.
-Tensor scan_input(const Tensor& x, std::optional<DType> dtype) {
+Tensor scan_input(const Tensor& x, std::optional<DType> dtype, const char* op) {
+  PYAD_CHECK(dtype != DType::Bool, TypeError, "[", op, "] dtype=bool is not supported (torch has no bool scans)");
   Tensor in = dtype ? to_dtype(x, *dtype) : x;
   return is_floating(in.dtype()) || in.dtype() == DType::Int64 ? in : to_dtype(in, DType::Int64);
 }
@@ -112,7 +113,7 @@ struct CumprodBackward : Node {
 
 Tensor cumsum(const Tensor& x0, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, x0.ndim(), "cumsum");
-  Tensor x = scan_input(x0, dtype);
+  Tensor x = scan_input(x0, dtype, "cumsum");
   Tensor out = scan_raw(false, x, d);
   if (!is_floating(x.dtype())) return out;
   const int64_t neg = d - x.ndim();
@@ -126,7 +127,7 @@ Tensor cumsum(const Tensor& x0, int64_t dim, std::optional<DType> dtype) {
 
 Tensor cumprod(const Tensor& x0, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, x0.ndim(), "cumprod");
-  Tensor x = scan_input(x0, dtype);
+  Tensor x = scan_input(x0, dtype, "cumprod");
   Tensor out = scan_raw(true, x, d);
   if (!is_floating(x.dtype())) return out;
   const int64_t neg = d - x.ndim();
