@@ -409,3 +409,13 @@ def test_bad_argument_types(device):
         pyad.cumsum(x, 0, pyad.float64)  # dtype is keyword-only, as torch's
     with pytest.raises(TypeError, match=r"\[flip\]"):
         x.flip()
+    with pytest.raises(TypeError, match=r"\[roll\]"):
+        pyad.roll(x, pyad.ones(2, 3), pyad.tensor(1))
+    with pytest.raises(TypeError, match=r"\[flip\]"):
+        pyad.flip(x, None)
+    with pytest.raises(TypeError, match=r"\[flip\]"):
+        x.flip(pyad.tensor(float("nan")), 1)
+    with pytest.raises(TypeError, match=r"\[flip\]"):
+        x.flip(True)
+    with pytest.raises(RuntimeError, match=r"\[roll\]"):
+        pyad.roll(x, 2**64)

@@ -9,14 +9,30 @@ namespace {
 
 std::string type_name(py::handle obj) { return py::str(obj.get_type().attr("__name__")).cast<std::string>(); }
 
-int64_t int_arg(py::handle v, const char* op, const char* what) {
-  PYAD_CHECK(!PyBool_Check(v.ptr()) && (PyLong_Check(v.ptr()) || py::hasattr(v, "__index__")), TypeError, "[", op,
-             "] ", what, " must be ints, got ", type_name(v));
-  return py::int_(py::reinterpret_borrow<py::object>(v)).cast<int64_t>();
+bool is_tensor(py::handle obj) {
+  py::detail::make_caster<Tensor> caster;
+  return !obj.is_none() && caster.load(obj, false);
 }
 
-// An int or a sequence of ints (torch's IntArrayRef arguments).
+// A Python int (or an object with __index__), as torch's int arguments take; a Tensor is not one here.
+int64_t int_arg(py::handle v, const char* op, const char* what) {
+  PYAD_CHECK(!PyBool_Check(v.ptr()) && !is_tensor(v) && (PyLong_Check(v.ptr()) || py::hasattr(v, "__index__")),
+             TypeError, "[", op, "] ", what, " must be ints, got ", type_name(v));
+  PyObject* index = PyNumber_Index(v.ptr());
+  if (!index) {
+    PyErr_Clear();
+    throw TypeError(cat_str("[", op, "] ", what, " must be ints, got ", type_name(v)));
+  }
+  int overflow = 0;
+  const long long r = PyLong_AsLongLongAndOverflow(index, &overflow);
+  Py_DECREF(index);
+  PYAD_CHECK(!overflow, RuntimeError, "[", op, "] ", what, " must fit in int64");
+  return static_cast<int64_t>(r);
+}
+
+// An int or a sequence of ints (torch's IntArrayRef arguments). A Tensor is neither, though it iterates.
 std::vector<int64_t> int_list(py::handle obj, const char* op, const char* what) {
+  PYAD_CHECK(!is_tensor(obj), TypeError, "[", op, "] ", what, " must be an int or a tuple of ints, got a Tensor");
   if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj)) return {int_arg(obj, op, what)};
   std::vector<int64_t> out;
   for (auto v : obj) out.push_back(int_arg(v, op, what));
