@@ -49,6 +49,12 @@ NEW_OPS = [
          domain=(-2, 2), modes=ALL),
     dict(name="roll_wrap", call=lambda ns, x: ns.roll(x, 7, -1), shapes=[((2, 3),), ((4, 0),)], domain=(-2, 2),
          modes=ALL),
+    dict(name="roll_repeated_dim", call=lambda ns, x: ns.roll(x, (2, -7, 1), (1, 0, -1)), shapes=[((3, 4),)],
+         domain=(-2, 2), modes=ALL),
+    dict(name="roll_huge_shifts", call=lambda ns, x: ns.roll(x, (2**40 + 1, -2**40 - 3), (0, 1)),
+         shapes=[((3, 5),)], domain=(-2, 2), modes=ALL),
+    dict(name="roll_strided", call=lambda ns, x: ns.roll(x.transpose(0, 1), 2), shapes=[((3, 4),)], domain=(-2, 2),
+         modes=ALL),
     dict(name="tril", call=lambda ns, x: ns.tril(x), shapes=[((3, 4),), ((2, 3, 4),), ((0, 3),)], domain=(-2, 2),
          modes=ALL),
     dict(name="tril_below", call=lambda ns, x: ns.tril(x, -1), shapes=[((4, 3),)], domain=(-2, 2), modes=ALL),
@@ -309,6 +315,23 @@ def test_shape_ops_keep_dtype(dtype, device):
         assert_close(pyad.trace(x), torch.trace(t))
 
 
+def test_kron_of_strided_views(device):
+    """kron of non-contiguous views (torch.kron itself refuses them: it views its inputs) matches torch's on
+    contiguous copies, in values and gradients."""
+    rng = np.random.default_rng(8)
+    x = pyad.tensor(rng.standard_normal((2, 3)), dtype=pyad.float64, requires_grad=True)
+    y = pyad.tensor(rng.standard_normal((2, 4)), dtype=pyad.float64, requires_grad=True)
+    tx, ty = to_torch(x), to_torch(y)
+    out = pyad.kron(x.transpose(0, 1), y[:, ::2])
+    tout = torch.kron(tx.transpose(0, 1).contiguous(), ty[:, ::2].contiguous())
+    assert_close(out, tout)
+    g = randn_like(out, rng)
+    out.backward(g)
+    tout.backward(to_torch(g))
+    assert_close(x.grad, tx.grad)
+    assert_close(y.grad, ty.grad)
+
+
 def test_kron_promotes(device):
     a = pyad.tensor([[1, 2], [3, 4]], dtype=pyad.int64)
     b = pyad.tensor([0.5, -1.0, 2.0], dtype=pyad.float32)
@@ -355,6 +378,19 @@ def test_method_forms(device):
     ]
     for i, (got, want) in enumerate(pairs):
         assert_close(got, want, msg=f"case {i}")
+
+
+def test_roll_by_int64_extremes(device):
+    """Shifts anywhere in int64 (torch refuses those beyond 2**62) roll by their remainder, forward and back."""
+    a = np.arange(15.0).reshape(3, 5)
+    x = pyad.tensor(a, dtype=pyad.float64, requires_grad=True)
+    shifts = (-2**63, 2**63 - 1)
+    y = pyad.roll(x, shifts, (0, 1))
+    want = np.roll(a, (shifts[0] % 3, shifts[1] % 5), (0, 1))
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), want)
+    g = np.random.default_rng(9).standard_normal((3, 5))
+    y.backward(pyad.tensor(g, dtype=pyad.float64))
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), np.roll(g, (-(shifts[0] % 3), -(shifts[1] % 5)), (0, 1)))
 
 
 # ---------------------------------------------------------------- errors

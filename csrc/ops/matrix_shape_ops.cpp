@@ -46,14 +46,29 @@ struct RollBackward : Node {
   }
 };
 
-// x rolled by `shift` along dim into a fresh tensor: out[s:] = x[:n-s], out[:s] = x[n-s:].
-Tensor roll_raw(const Tensor& x, int64_t shift, int64_t dim) {
+// x rolled by shifts[d] along each dim d into a fresh tensor, in one pass: along each rolled dim the output
+// is two blocks, out[s:] = x[:n-s] and out[:s] = x[n-s:], and every combination of blocks is one copy.
+Tensor roll_raw(const Tensor& x, const std::vector<int64_t>& shift_of_dim) {
   Tensor out = empty(x.shape(), x.dtype(), x.device());
-  const int64_t n = x.shape()[dim];
   if (out.numel() == 0) return out;
-  const int64_t s = ((shift % n) + n) % n;
-  kernels::copy(narrow_raw(x, dim, 0, n - s), narrow_raw(out, dim, s, n - s));
-  if (s > 0) kernels::copy(narrow_raw(x, dim, n - s, s), narrow_raw(out, dim, 0, s));
+  std::vector<int64_t> rolled, s;
+  for (int64_t d = 0; d < x.ndim(); ++d) {
+    const int64_t n = x.shape()[d], k = ((shift_of_dim[d] % n) + n) % n;
+    if (k != 0) {
+      rolled.push_back(d);
+      s.push_back(k);
+    }
+  }
+  for (uint64_t combo = 0; combo < (uint64_t(1) << rolled.size()); ++combo) {
+    Tensor src = x, dst = out;
+    for (size_t i = 0; i < rolled.size(); ++i) {
+      const int64_t d = rolled[i], n = x.shape()[d];
+      const bool wrapped = (combo >> i) & 1;  // the block that wraps around to the front
+      src = wrapped ? narrow_raw(src, d, n - s[i], s[i]) : narrow_raw(src, d, 0, n - s[i]);
+      dst = wrapped ? narrow_raw(dst, d, 0, s[i]) : narrow_raw(dst, d, s[i], n - s[i]);
+    }
+    kernels::copy(src, dst);
+  }
   return out;
 }
 
@@ -173,13 +188,20 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
              " shifts and ", dims.size(), " dims (input shape ", shape_str(x.shape()), ")");
   const int64_t nd = x.ndim();
   PYAD_CHECK(nd > 0, IndexError, "[roll] dimension specified as ", dims[0], " but the tensor has no dimensions");
-  std::vector<int64_t> wrapped;
-  for (auto d : dims) wrapped.push_back(wrap_dim(d, nd, "roll"));
-  Tensor out = x;
-  for (size_t i = 0; i < wrapped.size(); ++i) out = roll_raw(out, shifts[i], wrapped[i]);
+  std::vector<int64_t> wrapped, shift_of_dim(nd, 0);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    wrapped.push_back(wrap_dim(dims[i], nd, "roll"));
+    const int64_t n = x.shape()[wrapped.back()];
+    // Reduced first, so that summing the shifts of a repeated dim cannot overflow.
+    if (n > 0) shift_of_dim[wrapped.back()] = (shift_of_dim[wrapped.back()] + shifts[i] % n) % n;
+  }
+  Tensor out = roll_raw(x, shift_of_dim);
   const std::vector<int64_t> neg = from_end(wrapped, nd);
   if (auto node = record<RollBackward>(out, {x})) {
-    node->shifts = shifts;
+    for (size_t i = 0; i < dims.size(); ++i) {  // reduced, so that the backward's negation cannot overflow
+      const int64_t n = x.shape()[wrapped[i]];
+      node->shifts.push_back(n > 0 ? shifts[i] % n : 0);
+    }
     node->dims = neg;
   }
   forward_rule(out, {x}, [&] { return roll(tangent_of(x), shifts, neg); });
