@@ -266,11 +266,12 @@ def test_cumprod_with_zeros_gradcheck(device):
 
 
 def test_cumprod_jvp_exact_where_differentiated(device):
-    """jacfwd of jacfwd (the JVP rule differentiated by forward mode) with zeros, as torch's jacrev of jacrev."""
+    """jacfwd and jacrev of jacfwd (the JVP rule differentiated in both modes) with zeros, as torch's jacrev of
+    jacrev."""
     x = pyad.tensor([1.5, 0.0, 2.0, 0.0, -1.0], dtype=pyad.float64)
-    got = func.jacfwd(func.jacfwd(lambda y: pyad.cumprod(y, 0)))(x)
     want = torch.func.jacrev(torch.func.jacrev(lambda y: torch.cumprod(y, 0)))(to_torch(x))
-    assert_close(got, want)
+    for outer in (func.jacfwd, func.jacrev):
+        assert_close(outer(func.jacfwd(lambda y: pyad.cumprod(y, 0)))(x), want, msg=outer.__name__)
 
 
 # ---------------------------------------------------------------- dtypes
