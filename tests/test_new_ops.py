@@ -369,7 +369,8 @@ def test_method_forms(device):
     t = torch.from_numpy(a)
     pairs = [
         (x.flip(0, 1), t.flip(0, 1)), (x.flip((0, 2)), t.flip((0, 2))), (x.flip(dims=[1]), t.flip(dims=[1])),
-        (x.roll(2), t.roll(2)), (x.roll(1, 2), t.roll(1, 2)), (x.roll(shifts=(1, 1), dims=(0, 0)), t.roll((1, 1), (0, 0))),
+        (x.roll(2), t.roll(2)), (x.roll(1, 2), t.roll(1, 2)),
+        (x.roll(shifts=(1, 1), dims=(0, 0)), t.roll((1, 1), (0, 0))),
         (x.tril(1), t.tril(1)), (x.triu(diagonal=-1), t.triu(diagonal=-1)),
         (x.diagonal(offset=1, dim1=1, dim2=2), t.diagonal(offset=1, dim1=1, dim2=2)),
         (x[0].trace(), t[0].trace()), (x.cumsum(dim=2), t.cumsum(dim=2)), (x.cumprod(-1), t.cumprod(-1)),

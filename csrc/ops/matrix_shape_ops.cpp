@@ -87,7 +87,8 @@ Tensor triangle(const Tensor& x, int64_t k, bool upper) {
   const int64_t rows = x.shape()[x.ndim() - 2], cols = x.shape()[x.ndim() - 1];
   Tensor i = reshape(arange(0, static_cast<double>(rows), 1, DType::Int64, x.device()), {rows, 1});
   Tensor j = reshape(arange(0, static_cast<double>(cols), 1, DType::Int64, x.device()), {1, cols});
-  Tensor keep = compare(upper ? Cmp::Ge : Cmp::Le, j - i, scalar_tensor(static_cast<double>(k), DType::Int64, x.device()));
+  Tensor kth = scalar_tensor(static_cast<double>(k), DType::Int64, x.device());
+  Tensor keep = compare(upper ? Cmp::Ge : Cmp::Le, j - i, kth);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   kernels::where(keep, x, zeros({}, x.dtype(), x.device()), out);
   if (auto node = record<TriangleBackward>(out, {x})) {

@@ -41,7 +41,8 @@ std::vector<int64_t> int_list(py::handle obj, const char* op, const char* what) 
 
 // A method's dims given as ints (x.flip(0, 1)), as one sequence (x.flip((0, 1))) or as dims=.
 std::vector<int64_t> dims_from(const py::args& args, const py::kwargs& kwargs, const char* op) {
-  PYAD_CHECK(args.size() == 0 || !kwargs.contains("dims"), TypeError, "[", op, "] dims given both by position and by name");
+  PYAD_CHECK(args.size() == 0 || !kwargs.contains("dims"), TypeError, "[", op,
+             "] dims given both by position and by name");
   for (auto kv : kwargs)
     PYAD_CHECK(kv.first.cast<std::string>() == "dims", TypeError, "[", op, "] got an unexpected keyword argument '",
                kv.first.cast<std::string>(), "'");
@@ -70,10 +71,10 @@ void init_ops_more(py::module_& m) {
   };
   m.def("cumsum", cumsum_, py::arg("input"), py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(),
         "Running sum of input along dim (integers and bools give int64; dtype converts the input first).");
-  cls.def("cumsum", cumsum_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+  cls.def("cumsum", cumsum_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(), "See pyad.cumsum.");
   m.def("cumprod", cumprod_, py::arg("input"), py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(),
         "Running product of input along dim (integers and bools give int64; dtype converts the input first).");
-  cls.def("cumprod", cumprod_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+  cls.def("cumprod", cumprod_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(), "See pyad.cumprod.");
 
   m.def(
       "flip",
@@ -87,7 +88,7 @@ void init_ops_more(py::module_& m) {
     auto d = dims_from(args, kwargs, "flip");
     ReleaseGilIfLarge nogil(x.numel());
     return flip(x, d);
-  });
+  }, "flip(*dims): see pyad.flip (dims as ints, one sequence, or dims=).");
 
   auto roll_ = [](const Tensor& x, py::handle shifts, py::handle dims) {
     auto s = int_list(shifts, "roll", "shifts");
@@ -97,7 +98,7 @@ void init_ops_more(py::module_& m) {
   };
   m.def("roll", roll_, py::arg("input"), py::arg("shifts"), py::arg("dims") = py::none(),
         "input with its elements shifted along dims, wrapping around (dims=None: the flattened tensor).");
-  cls.def("roll", roll_, py::arg("shifts"), py::arg("dims") = py::none());
+  cls.def("roll", roll_, py::arg("shifts"), py::arg("dims") = py::none(), "See pyad.roll.");
 
   auto tril_ = [](const Tensor& x, int64_t diagonal) {
     ReleaseGilIfLarge nogil(x.numel());
@@ -109,22 +110,23 @@ void init_ops_more(py::module_& m) {
   };
   m.def("tril", tril_, py::arg("input"), py::arg("diagonal") = 0,
         "The lower triangle (on and below the given diagonal) of the matrices in the last two dims; the rest 0.");
-  cls.def("tril", tril_, py::arg("diagonal") = 0);
+  cls.def("tril", tril_, py::arg("diagonal") = 0, "See pyad.tril.");
   m.def("triu", triu_, py::arg("input"), py::arg("diagonal") = 0,
         "The upper triangle (on and above the given diagonal) of the matrices in the last two dims; the rest 0.");
-  cls.def("triu", triu_, py::arg("diagonal") = 0);
+  cls.def("triu", triu_, py::arg("diagonal") = 0, "See pyad.triu.");
 
   m.def("diagonal", &pyad::diagonal, py::arg("input"), py::arg("offset") = 0, py::arg("dim1") = 0,
         py::arg("dim2") = 1, "A view of the offset-th diagonal of dims (dim1, dim2), appended as the last dim.");
-  cls.def("diagonal", &pyad::diagonal, py::arg("offset") = 0, py::arg("dim1") = 0, py::arg("dim2") = 1);
+  cls.def("diagonal", &pyad::diagonal, py::arg("offset") = 0, py::arg("dim1") = 0, py::arg("dim2") = 1,
+          "See pyad.diagonal (a view).");
   m.def("trace", &pyad::trace, py::arg("input"), "The sum of the main diagonal of a 2-d tensor.");
-  cls.def("trace", &pyad::trace);
+  cls.def("trace", &pyad::trace, "See pyad.trace.");
   auto kron_ = [](const Tensor& a, const Tensor& b) {
     ReleaseGilIfLarge nogil(a.numel() * b.numel());
     return kron(a, b);
   };
   m.def("kron", kron_, py::arg("input"), py::arg("other"), "The Kronecker product of input and other.");
-  cls.def("kron", kron_, py::arg("other"));
+  cls.def("kron", kron_, py::arg("other"), "See pyad.kron.");
 }
 
 }  // namespace pyad::python
