@@ -59,5 +59,8 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, matmul(a, b, out)); }
 void uniform(const Tensor& out, double low, double high) { PYAD_ON_DEVICE(out, uniform(out, low, high)); }
 void normal(const Tensor& out, double mean, double std) { PYAD_ON_DEVICE(out, normal(out, mean, std)); }
+void cumulative(bool prod, const Tensor& in, int64_t dim, const Tensor& out) {
+  PYAD_ON_DEVICE(out, cumulative(prod, in, dim, out));
+}
 
 }  // namespace pyad::kernels

@@ -81,6 +81,21 @@ Tensor index(const Tensor& x, const std::vector<IndexStep>& steps);
 Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);
 
+// ---- scans (scan.cpp) ----
+// Running sum / product along dim. Integer and bool inputs give int64, as torch; `dtype` converts the input first.
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+Tensor cumprod(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+
+// ---- matrix-shape ops (matrix_shape_ops.cpp) ----
+Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);
+// Empty `dims`: roll the flattened tensor by shifts[0] and restore the shape, as torch's dims=None.
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims);
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);  // a view
+Tensor trace(const Tensor& x);
+Tensor kron(const Tensor& a, const Tensor& b);
+
 // ---- in place (bump the version counter) ----
 Tensor& add_(Tensor& x, const Tensor& other);
 Tensor& sub_(Tensor& x, const Tensor& other);

@@ -3,15 +3,12 @@
 // layout (a reshape, a transpose, or a scatter into zeros for slices).
 #include <numeric>
 #include "record.h"
+#include "views.h"
 #include "../kernels/kernels.h"
 
 namespace pyad {
 
 namespace {
-
-// A rule of a view op, applied to a gradient (VJP) or a tangent (JVP) that
-// carries `nb` leading batch dims (Note [Batched tangents and cotangents]).
-using ViewRule = std::function<Tensor(const Tensor& t, int64_t nb)>;
 
 struct ViewBackward : Node {
   const char* nm;
@@ -19,6 +16,8 @@ struct ViewBackward : Node {
   std::string name() const override { return nm; }
   TensorList apply(TensorList&& g) override { return {vjp(g[0], batch_dims(g[0]))}; }
 };
+
+}  // namespace
 
 // The view of x with the given layout; `vjp` maps the view's gradient back to
 // x's shape, `jvp` applies the same view to x's tangent.
@@ -40,6 +39,8 @@ Tensor as_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_
   });
   return out;
 }
+
+namespace {
 
 Shape batched(const Tensor& t, int64_t nb, const Shape& shape) {
   return concat(Shape(t.shape().begin(), t.shape().begin() + nb), shape);

@@ -41,4 +41,5 @@ void arg_reduce(bool, const Tensor&, int64_t, const Tensor&, const Tensor&) { un
 void matmul(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void uniform(const Tensor&, double, double) { unavailable(); }
 void normal(const Tensor&, double, double) { unavailable(); }
+void cumulative(bool, const Tensor&, int64_t, const Tensor&) { unavailable(); }
 }  // namespace pyad::kernels::cuda
