@@ -493,6 +493,14 @@ EXPORTED_OPS = list(pyad._C.__all__) if hasattr(pyad._C, "__all__") else sorted(
     "subtract", "sum", "swapaxes", "tanh", "transpose", "true_divide", "unsqueeze", "where"])
 
 
+# Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the
+# fix shows up as a failure that asks for the entry to go.
+KNOWN_DIFFERENCES = {
+    (FORWARD, "logsumexp", "(0, 3)-dim=0,keepdim=False"): "over an empty dim torch's tangent is NaN, pyad's 0",
+    (FORWARD, "logsumexp", "(0, 3)-dim=0,keepdim=True"): "over an empty dim torch's tangent is NaN, pyad's 0",
+}
+
+
 def resolve(name):
     """The pyad object a row's name refers to (None when there is none)."""
     if name.startswith("Tensor."):
@@ -511,7 +519,10 @@ def params(mode, *, where=lambda op: True, with_samples=True):
         if not with_samples:
             out.append(pytest.param(op, id=op.id))
             continue
-        out.extend(pytest.param(op, s, id=f"{op.id}-{s.id()}") for s in op.samples_for(mode))
+        for s in op.samples_for(mode):
+            why = KNOWN_DIFFERENCES.get((mode, op.id, s.id()))
+            marks = [pytest.mark.xfail(reason=why, strict=True)] if why else []
+            out.append(pytest.param(op, s, id=f"{op.id}-{s.id()}", marks=marks))
     return out
 
 
