@@ -72,7 +72,7 @@ class S:
 
     @property
     def empty(self):
-        return any(0 in np.shape(i) for i in self.inputs)
+        return any(0 in (i.shape if isinstance(i, np.ndarray) else tuple(i)) for i in self.inputs)
 
     def arrays(self, domains, seed=0):
         """The float64 input arrays: fixed data as given, shapes filled from their domains (one rng for all, so

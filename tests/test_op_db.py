@@ -82,3 +82,8 @@ def test_known_differences_name_real_tests():
            for op in op_db.OP_DB for s in op.samples_for(m)}
     stale = sorted(k for k in op_db.KNOWN_DIFFERENCES if k not in ids)
     assert not stale, f"KNOWN_DIFFERENCES entries that match no test: {stale}"
+
+
+def test_sample_emptiness():
+    assert op_db.S((0,), (3,)).empty and op_db.S((2, 0)).empty and op_db.S(np.zeros((0, 2))).empty
+    assert not op_db.S((3,), ()).empty and not op_db.S(np.zeros(3)).empty
