@@ -172,6 +172,9 @@ BINARY_SHAPES = [((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), (2, 3)),
                  ((2, 0), (2, 1))]
 SCALAR_SHAPES = [((3,),), ((2, 3),), ((),), ((0, 2),)]
 WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((2, 1), (1, 3), (2, 3)), ((3,), (2, 3), ()), ((0, 3), (0, 3), (3,))]
+MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)),
+                 ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)),
+                 ((4,), (2, 4, 5)), ((0, 4), (4, 5)), ((3, 0), (0, 5)), ((0, 3, 4), (4, 2)), ((1, 4), (4, 1))]
 KINK = _arr(0.0, -1.0, 2.0)
 TIES = [S(_arr(1.0, 2.0, -3.0, 0.5, 0.5, 4.0).reshape(2, 3), _arr(1.0, 1.0, -3.0, 0.5, 0.7, 4.0).reshape(2, 3),
           name="ties", fd=False),
@@ -366,12 +369,8 @@ _ROWS = [
     *[OpInfo(f, (lambda f: lambda ns, x, dim: getattr(x, f)(dim))(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
       for f in ("softmax", "log_softmax")],
     # matrix products
-    OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b),
-           [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)),
-            ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)), ((4,), (2, 4, 5)), ((0, 4), (4, 5)),
-            ((3, 0), (0, 5)), ((0, 3, 4), (4, 2)), ((1, 4), (4, 1))]),
-    OpInfo("matmul", lambda ns, a, b: a @ b, [((3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (4,))],
-           variant="op", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b), MATMUL_SHAPES),
+    OpInfo("matmul", lambda ns, a, b: a @ b, MATMUL_SHAPES, variant="op", modes=FORMS),
     OpInfo("matmul", lambda ns, a, b: a.matmul(b), [((3, 4), (4, 5))], variant="method", modes=FORMS),
     OpInfo("matmul", lambda ns, a, b: a.T @ b, [((4, 3), (4, 5))], variant="xT@y", modes=FORMS),
     OpInfo("matmul", lambda ns, a, b: a @ b.T, [((3, 4), (5, 4))], variant="x@yT", modes=FORMS),
@@ -436,7 +435,8 @@ _ROWS = [
     # joining
     OpInfo("cat", lambda ns, *t: ns.cat(list(t), 0), [((2, 3), (4, 3)), ((0, 3), (2, 3)), ((2, 3),)],
            aliases=("concat", "concatenate")),
-    OpInfo("cat", lambda ns, *t: ns.cat(list(t), dim=1), [((2, 3), (2, 1), (2, 2))], variant="dim1", modes=FORMS),
+    OpInfo("cat", lambda ns, *t: ns.cat(list(t), dim=1), [((2, 3), (2, 1), (2, 2)), ((2, 3),)], variant="dim1",
+           modes=FORMS),
     OpInfo("cat", lambda ns, *t: ns.cat(t, -1), [((2, 3, 1), (2, 3, 2))], variant="tuple_neg_dim", modes=FORMS),
     OpInfo("cat", lambda ns, *t: ns.cat(list(t)), [((3,), (2,), (1,))], variant="1d", modes=FORMS),
     OpInfo("cat", lambda ns, *t: ns.cat([t[0], t[0] * 2.0], 0), [((2, 3),)], variant="same", modes=FORMS),
