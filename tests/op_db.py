@@ -140,7 +140,7 @@ class OpInfo:
         if mode == GRADGRAD:
             return [s for s in ok if s.fd and not s.empty][:1]
         if mode == TRANSFORMS:
-            return [s for s in ok if not s.empty][:2] + [s for s in ok if s.empty][:1]
+            return [s for s in ok if not s.empty][:1] + [s for s in ok if s.empty][:1]
         raise ValueError(mode)
 
 
@@ -194,7 +194,7 @@ def _reduce_samples(op):
         dims = range(len(shape)) if dim is None else [dim] if isinstance(dim, int) else dim
         raises = op in ("amax", "amin") and int(np.prod([shape[d] for d in dims])) == 0
         for keep in [False] if dim is None else [False, True]:
-            kw = {} if dim is None else dict(dim=dim, keepdim=keep)
+            kw = {} if dim is None else {"dim": dim, "keepdim": keep}
             out.append(S(shape, raises=raises, **kw))
     return out
 
@@ -212,13 +212,28 @@ SOFTMAX_SAMPLES = ([S(shape, dim=dim) for shape, dim in SOFTMAX_CASES]
                    + [S(BIG, dim=-1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)])
 
 
+def _fn(name):
+    """The call of pyad.<name> / torch.<name> with the sample's tensors and keyword arguments."""
+    return lambda ns, *t, **kw: getattr(ns, name)(*t, **kw)
+
+
+def _method_call(name):
+    """The call of the Tensor method <name> on the first tensor, with the sample's keyword arguments."""
+    return lambda ns, x, **kw: getattr(x, name)(**kw)
+
+
+def _values_of(name):
+    """max / min along a dim: the values of the (values, indices) pair."""
+    return lambda ns, x, dim, keepdim: getattr(ns, name)(x, dim, keepdim).values
+
+
 def _unary(name, call, domain="any", **kw):
     return OpInfo(name, call, UNARY_SHAPES, domain=domain, elementwise=True, **kw)
 
 
 def _method(name, domain="any", **kw):
     """The Tensor method of the same name as a unary function (x.exp() for pyad.exp)."""
-    return _unary(name, lambda ns, x: getattr(x, name)(), domain, variant="method", modes=FORMS, **kw)
+    return _unary(name, _method_call(name), domain, variant="method", modes=FORMS, **kw)
 
 
 def _binary(name, call, domain="any", **kw):
@@ -340,33 +355,32 @@ _ROWS = [
     OpInfo("where", lambda ns, a: ns.where(a > 0, a * a, ns.exp(a)), [((2, 3),)], domain="nz",
            variant="computed_branches", modes=FORMS),
     # comparisons (no derivative)
-    *[OpInfo(c, (lambda c: lambda ns, a, b: getattr(ns, c)(a, b))(c), [((2, 3), (2, 3)), ((2, 1), (1, 3)),
-                                                                        ((3,), ()), ((0, 3), (3,))],
-             domain="int", dtypes=WITH_INT, modes=NO_GRAD, elementwise=True)
+    *[OpInfo(c, _fn(c), [((2, 3), (2, 3)), ((2, 1), (1, 3)), ((3,), ()), ((0, 3), (3,))], domain="int",
+             dtypes=WITH_INT, modes=NO_GRAD, elementwise=True)
       for c in ("eq", "ne", "lt", "le", "gt", "ge")],
     # reductions
-    *[OpInfo(r, (lambda r: lambda ns, x, **kw: getattr(ns, r)(x, **kw))(r), _reduce_samples(r))
+    *[OpInfo(r, _fn(r), _reduce_samples(r))
       for r in ("sum", "mean", "amax", "amin")],
-    *[OpInfo(r, (lambda r: lambda ns, x: getattr(x, r)())(r), [((2, 3, 4),), ((3,),), ((),), ((4, 1, 3),)],
+    *[OpInfo(r, _method_call(r), [((2, 3, 4),), ((3,),), ((),), ((4, 1, 3),)],
              variant="method_all", modes=FORMS) for r in ("sum", "mean", "amax", "amin", "max", "min")],
-    *[OpInfo(r, (lambda r: lambda ns, x, **kw: getattr(ns, r)(x, **kw))(r),
+    *[OpInfo(r, _fn(r),
              [S(REDUCE_TIES, dim=1, name="ties_dim1", fd=False),
               S(REDUCE_TIES, dim=0, keepdim=True, name="ties_dim0_keep", fd=False),
               S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False), S(REDUCE_TIES, name="ties_all", fd=False)],
              variant="ties", modes=FORMS) for r in ("amax", "amin")],
-    *[OpInfo(r, (lambda r: lambda ns, x: getattr(x, r)())(r), [S(REDUCE_TIES, name="ties", fd=False),
-                                                               S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False)],
+    *[OpInfo(r, _method_call(r), [S(REDUCE_TIES, name="ties", fd=False),
+                                  S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False)],
              variant="all_ties", modes=FORMS) for r in ("max", "min")],
-    *[OpInfo(r, (lambda r: lambda ns, x, dim, keepdim: getattr(ns, r)(x, dim, keepdim).values)(r),
+    *[OpInfo(r, _values_of(r),
              _dim_samples(MAX_DIM_CASES) + [S(REDUCE_TIES, dim=1, keepdim=False, name="ties", fd=False)],
              variant="dim") for r in ("max", "min")],
     OpInfo("logsumexp", lambda ns, x, dim, keepdim: ns.logsumexp(x, dim, keepdim=keepdim), _dim_samples(LSE_CASES)),
     OpInfo("logsumexp", lambda ns, x, dim: ns.logsumexp(x, dim),
            [S(BIG, dim=1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)],
            variant="extremes", modes=FORMS),
-    *[OpInfo(f, (lambda f: lambda ns, x, dim: getattr(ns, f)(x, dim))(f), SOFTMAX_SAMPLES)
+    *[OpInfo(f, _fn(f), SOFTMAX_SAMPLES)
       for f in ("softmax", "log_softmax")],
-    *[OpInfo(f, (lambda f: lambda ns, x, dim: getattr(x, f)(dim))(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
+    *[OpInfo(f, _method_call(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
       for f in ("softmax", "log_softmax")],
     # matrix products
     OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b), MATMUL_SHAPES),

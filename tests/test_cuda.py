@@ -16,10 +16,10 @@ import sys
 import textwrap
 
 import numpy as np
+import op_db
 import pytest
 import torch
 
-import op_db
 import pyad
 import pyad.nn.functional as NF
 from pyad.autograd import detect_anomaly

@@ -10,10 +10,10 @@ import math
 import re
 
 import numpy as np
+import op_db
 import pytest
 import torch
 
-import op_db
 import pyad
 from pyad.autograd import forward_ad as fwAD
 
@@ -74,7 +74,8 @@ UNARY_ELEMENTWISE = op_db.params(op_db.FORWARD, with_samples=False,
 def test_unary_on_noncontiguous_view(op, device):
     op_db.skip_unless_on(op, device)
     for seed, view in ((0, lambda x: x.T), (1, lambda x: x[:, ::2])):
-        fwd_check(lambda ns, x: op.call(ns, view(x)), [make((3, 4), op.domains()[0], np.random.default_rng(seed))])
+        fwd_check(lambda ns, x, view=view: op.call(ns, view(x)),
+                  [make((3, 4), op.domains()[0], np.random.default_rng(seed))])
 
 
 def test_softplus_extremes():

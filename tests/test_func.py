@@ -5,11 +5,11 @@ namespace on torch tensors holding the same data: the ops of tests/op_db.py one 
 then compositions of them.  Every test runs on each device (the `device` fixture of conftest.py).
 """
 import numpy as np
+import op_db
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import op_db
 import pyad
 from pyad import func
 from pyad.autograd import forward_ad as fwAD

@@ -1,9 +1,9 @@
 """The op table (tests/op_db.py) itself: every exported op has a row, every row names something pyad exports, and
 the rows are well formed (the parity tests trust them)."""
 import numpy as np
+import op_db
 import pytest
 
-import op_db
 import pyad
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
@@ -23,8 +23,8 @@ def test_every_row_names_an_export():
     assert not unknown, f"rows of tests/op_db.py naming nothing pyad exports: {unknown}"
 
 
-def test_the_fallback_list_names_only_pyad_functions():
-    # The list stands in for pyad._C.__all__ until the core exports it: each name is a pyad function.
+def test_exported_ops_are_pyad_functions():
+    # (pyad._C.__all__, or the fallback list standing in for it until the core exports it)
     for name in op_db.EXPORTED_OPS:
         assert callable(getattr(pyad, name, None)), name
 

@@ -8,10 +8,10 @@ samples of each row. Every test runs on each device (the `device` fixture of con
 there, torch's stay on the CPU).
 """
 import numpy as np
+import op_db
 import pytest
 import torch
 
-import op_db
 import pyad
 from pyad.autograd import gradcheck, gradgradcheck
 
@@ -91,7 +91,7 @@ def test_unary_on_noncontiguous_view(op, dtype, device):
     op_db.skip_unless_on(op, device)
     for seed, view in ((0, lambda x: x.T), (1, lambda x: x[:, ::2])):
         a = make((3, 4), op.domains()[0], np.random.default_rng(seed))
-        check(lambda ns, x: op.call(ns, view(x)), [a], dtype)
+        check(lambda ns, x, view=view: op.call(ns, view(x)), [a], dtype)
 
 
 @pytest.mark.parametrize("op,sample", op_db.params("gradcheck"))
