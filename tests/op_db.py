@@ -67,10 +67,6 @@ class S:
         object.__setattr__(self, "raises", raises)
 
     @property
-    def has_data(self):
-        return any(isinstance(i, np.ndarray) for i in self.inputs)
-
-    @property
     def empty(self):
         return any(0 in (i.shape if isinstance(i, np.ndarray) else tuple(i)) for i in self.inputs)
 
@@ -436,7 +432,8 @@ _ROWS = [
     _shape_op("Tensor.expand", "then_mul", (2, 1), lambda ns, x: x.expand(2, 3) * x, modes=FORMS),
     _shape_op("Tensor.expand", "then_sum", (4, 1, 3), lambda ns, x: x.expand(4, 5, 3).sum(1), modes=FORMS),
     _shape_op("Tensor.expand", "then_T_matmul", (3, 1), lambda ns, x: x.expand(3, 4).T @ x, modes=FORMS),
-    _shape_op("flatten", "", (2, 3, 4), lambda ns, x: ns.flatten(x, 1)),
+    OpInfo("flatten", _fn("flatten"), [((2, 3, 4),), S(())],
+           kwargs=({"start_dim": 1}, {"start_dim": 0, "end_dim": 1}, {"start_dim": -2, "end_dim": -1}, {})),
     _shape_op("flatten", "method", (2, 3, 4), lambda ns, x: x.flatten(), modes=FORMS),
     _shape_op("Tensor.clone", "", (2, 3), lambda ns, x: x.clone()),
     _shape_op("Tensor.clone", "then_mul", (2, 3), lambda ns, x: x.clone() * x, modes=FORMS),
