@@ -34,19 +34,18 @@ def test_row_ids_are_unique():
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
-@pytest.mark.parametrize("op", [p.values[0] for p in op_db.params("reverse", with_samples=False)]
-                         + [p.values[0] for p in op_db.params("values", with_samples=False)], ids=lambda op: op.id)
-def test_row_is_well_formed(op):
-    samples = op.samples()
-    assert samples, "a row needs at least one sample"
-    ids = [s.id() for s in samples]
-    assert len(ids) == len(set(ids)), f"samples with the same id: {ids}"
-    for s in samples:
-        doms = op.domains(len(s.inputs))
-        assert len(doms) == len(s.inputs), f"{s.id()}: {len(doms)} domains for {len(s.inputs)} inputs"
-        assert all(i < len(s.inputs) for i in op.nondiff)
-    assert op.modes <= op_db.ALL_MODES | {op_db.VALUES}, op.modes
-    assert set(op.dtypes) <= {pyad.float64, pyad.float32, pyad.int64}
+def test_rows_are_well_formed():
+    for op in op_db.OP_DB:
+        samples = op.samples()
+        assert samples, f"{op.id}: a row needs at least one sample"
+        ids = [s.id() for s in samples]
+        assert len(ids) == len(set(ids)), f"{op.id}: samples with the same id: {ids}"
+        for s in samples:
+            doms = op.domains(len(s.inputs))
+            assert len(doms) == len(s.inputs), f"{op.id} {s.id()}: {len(doms)} domains for {len(s.inputs)} inputs"
+            assert all(i < len(s.inputs) for i in op.nondiff), f"{op.id}: nondiff {op.nondiff}"
+        assert op.modes <= op_db.ALL_MODES | {op_db.VALUES}, f"{op.id}: modes {op.modes}"
+        assert set(op.dtypes) <= {pyad.float64, pyad.float32, pyad.int64}, f"{op.id}: dtypes {op.dtypes}"
 
 
 @pytest.mark.parametrize("op", [op for op in op_db.OP_DB if op.alias_of], ids=lambda op: op.id)
