@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 import numpy as np
+import op_db
 import pytest
 import torch
 
@@ -25,11 +26,11 @@ from pyad.autograd import detect_anomaly
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import (EXPECT_CUBLAS, HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
+    from tests.conftest import (EXPECT_CUBLAS, HAS_CUDA, TNS, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
                                 requires, with_marks)
 except ImportError:  # prepend/append import modes
-    from conftest import (EXPECT_CUBLAS, HAS_CUDA, TOL, TORCH_DTYPE, assert_close, host, needs_cuda, requires,
-                          with_marks)
+    from conftest import (EXPECT_CUBLAS, HAS_CUDA, TNS, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
+                          requires, with_marks)
 
 # Skipped without a GPU; failed instead where PYAD_EXPECT_CUDA=1 says there is one.
 pytestmark = needs_cuda
@@ -72,6 +73,8 @@ def data(shape, dtype, rng, kind="any"):
         a = rng.uniform(0.5, 2.0, shape)
     elif kind == "nz":
         a = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
+    elif kind == "unit":
+        a = rng.uniform(-0.9, 0.9, shape)
     elif kind == "int":
         a = rng.integers(-3, 4, shape).astype(np.float64)
     elif kind == "wide":  # for conversions: fractional values of both signs, exactly representable in float32
@@ -654,108 +657,109 @@ def run_poisoned(fn, out_nbytes):
     return results
 
 
-def _np_sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+# One row per elementwise kernel of tests/op_db.py: each function, its pow with a number exponent, and a Python
+# number on the left (rsub, rdiv, rpow ...).
+KERNEL_VARIANTS = ("", "scalar_exponent", "float_tensor")
 
 
-UNARY = {  # name: (pyad op, numpy op on float64, input kind)
-    "neg": (lambda x: -x, np.negative, "any"),
-    "exp": (pyad.exp, np.exp, "any"),
-    "log": (pyad.log, np.log, "pos"),
-    "log1p": (pyad.log1p, np.log1p, "pos"),
-    "sin": (pyad.sin, np.sin, "any"),
-    "cos": (pyad.cos, np.cos, "any"),
-    "tanh": (pyad.tanh, np.tanh, "any"),
-    "sigmoid": (pyad.sigmoid, _np_sigmoid, "any"),
-    "relu": (pyad.relu, lambda x: np.maximum(x, 0.0), "any"),
-    "softplus": (pyad.softplus, lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0), "any"),
-    "sqrt": (pyad.sqrt, np.sqrt, "pos"),
-    "abs": (pyad.abs, np.abs, "any"),
-    "sign": (pyad.sign, np.sign, "int"),
-    "pow_scalar": (lambda x: x ** 3, lambda x: x ** 3, "any"),
-    "clamp": (lambda x: pyad.clamp(x, -0.5, 1.0), lambda x: np.clip(x, -0.5, 1.0), "any"),
-}
+def kernel_rows(arity, dtype=None, modes=frozenset({op_db.REVERSE})):
+    """The rows of `arity` inputs with any of `modes` (and `dtype` among their dtypes)."""
+    return [op for op in op_db.OP_DB
+            if op.elementwise and op_db.CUDA in op.modes and op.modes & modes and not op.composite
+            and not op.alias_of and op.variant in KERNEL_VARIANTS and op.arity == arity and not op.nondiff
+            and (dtype is None or dtype in op.dtypes)]
+
+
+def _ids(rows):
+    return [op.id for op in rows]
+
+
+def reference(op, arrays, like=None):
+    """The op on the CPU, by torch: in float64 from float64 copies of float inputs (the GPU's float32 result is
+    then held to float32's tolerance against the exact one), in the inputs' own dtype for integer inputs."""
+    ts = [torch.from_numpy(np.asarray(a, dtype=np.float64) if a.dtype.kind == "f" else a) for a in arrays]
+    return op.call(TNS, *ts).numpy()
+
+
+def op_data(op, n, dtype, rng, i=0):
+    if dtype == I64:
+        a = data((n,), I64, rng)
+        return np.where(a == 0, 7, a) if op.domains(op.arity)[i] == "nz" else a
+    return data((n,), dtype, rng, op.domains(op.arity)[i])
+
+
+UNARY_ROWS = kernel_rows(1, modes=frozenset({op_db.REVERSE, op_db.VALUES}))    # (sign has no derivative)
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-@pytest.mark.parametrize("op", list(UNARY))
+@pytest.mark.parametrize("op", UNARY_ROWS, ids=_ids(UNARY_ROWS))
 def test_unary_writes_every_element(op, dtype, n):
-    pf, nf, kind = UNARY[op]
-    a = data((n,), dtype, np.random.default_rng(n), kind)
+    a = op_data(op, n, dtype, np.random.default_rng(n))
     x = cu(a)
-    for out in run_poisoned(lambda: pf(x), n * a.itemsize):
+    want = reference(op, [a])
+    for out in run_poisoned(lambda: op.call(pyad, x), n * a.itemsize):
         assert out.is_cuda and out.dtype == dtype
-        close(out, nf(a.astype(np.float64)), msg=op)
+        close(out, want, msg=op.id)
+
+
+INT_UNARY_ROWS = kernel_rows(1, I64)
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("op", ["neg", "abs"])
+@pytest.mark.parametrize("op", INT_UNARY_ROWS, ids=_ids(INT_UNARY_ROWS))
 def test_int_unary_writes_every_element(op, n):
-    a = data((n,), I64, np.random.default_rng(n))
+    a = op_data(op, n, I64, np.random.default_rng(n))
     x = cu(a)
-    for out in run_poisoned(lambda: -x if op == "neg" else pyad.abs(x), n * 8):
-        exact(out, -a if op == "neg" else np.abs(a), op)
+    for out in run_poisoned(lambda: op.call(pyad, x), n * 8):
+        exact(out, reference(op, [a]), op.id)
 
 
-BINARY = {  # name: (pyad op, numpy op, kinds)
-    "add": (lambda a, b: a + b, np.add, ("any", "any")),
-    "sub": (lambda a, b: a - b, np.subtract, ("any", "any")),
-    "mul": (lambda a, b: a * b, np.multiply, ("any", "any")),
-    "div": (lambda a, b: a / b, np.divide, ("any", "nz")),
-    "pow": (pyad.pow, np.power, ("pos", "any")),
-    "maximum": (pyad.maximum, np.maximum, ("any", "any")),
-    "minimum": (pyad.minimum, np.minimum, ("any", "any")),
-    "scalar_rsub": (lambda a, b: 2.5 - a * b, lambda a, b: 2.5 - a * b, ("any", "any")),
-}
-
-
+BINARY_ROWS = kernel_rows(2)
 BINARY_DTYPES = [(F32, F32), (F64, F64), (F32, F64), (I64, F32), (F64, I64)]
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("op,dtypes", [(op, d) for op in BINARY for d in BINARY_DTYPES
-                                       if not (op == "pow" and I64 in d)], ids=str)
+@pytest.mark.parametrize("op,dtypes", [pytest.param(op, d, id=f"{op.id}-{d}") for op in BINARY_ROWS
+                                       for d in BINARY_DTYPES if all(t in op.dtypes for t in d)])
 def test_binary_writes_every_element(op, dtypes, n):
-    pf, nf, kinds = BINARY[op]
     rng = np.random.default_rng(n)
-    ka, kb = kinds
-    a, b = data((n,), dtypes[0], rng, ka), data((n,), dtypes[1], rng, kb)
-    if dtypes[1] == I64 and op == "div":
-        b = np.where(b == 0, 7, b)
-    want_dtype = pf(pyad.tensor(a[:1]), pyad.tensor(b[:1])).dtype  # promotion as on the CPU
+    a, b = op_data(op, n, dtypes[0], rng, 0), op_data(op, n, dtypes[1], rng, 1)
+    want_dtype = op.call(pyad, pyad.tensor(a[:1]), pyad.tensor(b[:1])).dtype  # promotion as on the CPU
     x, y = cu(a), cu(b)
-    for out in run_poisoned(lambda: pf(x, y), n * NP_DTYPE[want_dtype]().itemsize):
+    want = reference(op, [a.astype(np.float64), b.astype(np.float64)])
+    for out in run_poisoned(lambda: op.call(pyad, x, y), n * NP_DTYPE[want_dtype]().itemsize):
         assert out.is_cuda and out.dtype == want_dtype
-        close(out, nf(a.astype(np.float64), b.astype(np.float64)), msg=op)
+        close(out, want, msg=op.id)
+
+
+INT_BINARY_ROWS = [op for op in kernel_rows(2, I64) if op.name != "div"]   # (int / int is a float)
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("op", ["add", "sub", "mul", "maximum", "minimum"])
+@pytest.mark.parametrize("op", INT_BINARY_ROWS, ids=_ids(INT_BINARY_ROWS))
 def test_int_binary_writes_every_element(op, n):
-    pf, nf, _ = BINARY[op]
     rng = np.random.default_rng(n)
-    a, b = data((n,), I64, rng), data((n,), I64, rng)
+    a, b = op_data(op, n, I64, rng, 0), op_data(op, n, I64, rng, 1)
     x, y = cu(a), cu(b)
-    for out in run_poisoned(lambda: pf(x, y), n * 8):
-        exact(out, nf(a, b), op)
+    for out in run_poisoned(lambda: op.call(pyad, x, y), n * 8):
+        exact(out, reference(op, [a, b]), op.id)
 
 
-CMP = {"lt": np.less, "le": np.less_equal, "eq": np.equal, "ne": np.not_equal, "gt": np.greater,
-       "ge": np.greater_equal}
+CMP_ROWS = kernel_rows(2, modes=frozenset({op_db.VALUES}))
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", [F32, F64, I64], ids=str)
-@pytest.mark.parametrize("op", list(CMP))
+@pytest.mark.parametrize("op", CMP_ROWS, ids=_ids(CMP_ROWS))
 def test_compare_writes_every_element(op, dtype, n):
     rng = np.random.default_rng(n)
     a, b = data((n,), dtype, rng, "int"), data((n,), dtype, rng, "int")
     x, y = cu(a), cu(b)
-    for out in run_poisoned(lambda: getattr(pyad, op)(x, y), n):
-        exact(out, CMP[op](a, b), op)
-    for out in run_poisoned(lambda: getattr(pyad, op)(x, 1), n):  # against a Python number
-        exact(out, CMP[op](a, 1), f"{op} scalar")
+    for out in run_poisoned(lambda: op.call(pyad, x, y), n):
+        exact(out, reference(op, [a, b]), op.id)
+    for out in run_poisoned(lambda: op.call(pyad, x, 1), n):  # against a Python number
+        exact(out, op.call(TNS, torch.from_numpy(a), 1).numpy(), f"{op.id} scalar")
 
 
 @pytest.mark.parametrize("n", SIZES)

@@ -1,14 +1,16 @@
 """Forward-mode AD (pyad.autograd.forward_ad) against torch.func.jvp, in float64, for every differentiable op.
 
-Each case runs `fn(M, *inputs)` on pyad dual tensors (make_dual / unpack_dual) and through torch.func.jvp on
-torch tensors holding the same data and the same tangents (zero tangents where pyad's input is not dual), then
-compares the primal outputs and the tangents.  Tangents go on one input only and on all of them.  Every test runs
-on each device (the `device` fixture of conftest.py).
+The table test runs every row of tests/op_db.py: each sample runs the row's `call(ns, *inputs)` on pyad dual
+tensors (make_dual / unpack_dual) and through torch.func.jvp on torch tensors holding the same data and the same
+tangents (zero tangents where pyad's input is not dual), then compares the primal outputs and the tangents.
+Tangents go on each differentiable input alone and on all of them. Every test runs on each device (the `device`
+fixture of conftest.py).
 """
 import math
 import re
 
 import numpy as np
+import op_db
 import pytest
 import torch
 
@@ -16,40 +18,13 @@ import pyad
 from pyad.autograd import forward_ad as fwAD
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import TNS, assert_close, to_torch
+    from tests.conftest import TNS, assert_close, leaf, make, to_torch
 except ImportError:  # prepend/append import modes
-    from conftest import TNS, assert_close, to_torch
+    from conftest import TNS, assert_close, leaf, make, to_torch
 
 pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
-
-
-
-
-# ---------------------------------------------------------------- input data
-def make(shape, kind, rng):
-    """A float64 numpy array of `shape` inside an op's domain (same kinds as test_ops_grad)."""
-    shape = tuple(shape)
-    if kind == "any":
-        a = rng.standard_normal(shape)
-    elif kind == "pos":
-        a = rng.uniform(0.5, 2.0, shape)
-    elif kind == "nz":
-        a = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
-    elif kind == "unit":
-        a = rng.uniform(-0.9, 0.9, shape)
-    else:
-        raise ValueError(kind)
-    return np.asarray(a, dtype=np.float64)
-
-
-def leaf(a, dtype=F64):
-    """A pyad tensor on the default device holding a (0-d data stays 0-d)."""
-    a = np.asarray(a)
-    t = pyad.tensor(a, dtype=dtype)
-    assert t.shape == a.shape
-    return t
 
 
 def fwd_check(fn, arrays, on=None, seed=99, rtol=None, atol=None):
@@ -80,282 +55,33 @@ def _which(n):
     return [(i,) for i in range(n)] + ([tuple(range(n))] if n > 1 else [])
 
 
-# ---------------------------------------------------------------- unary elementwise ops
-UNARY = {
-    "neg": (lambda M, x: M.neg(x), "any"),
-    "neg_op": (lambda M, x: -x, "any"),
-    "exp": (lambda M, x: M.exp(x), "any"),
-    "log": (lambda M, x: M.log(x), "pos"),
-    "log1p": (lambda M, x: M.log1p(x), "unit"),
-    "sin": (lambda M, x: M.sin(x), "any"),
-    "cos": (lambda M, x: M.cos(x), "any"),
-    "tanh": (lambda M, x: M.tanh(x), "any"),
-    "sigmoid": (lambda M, x: M.sigmoid(x), "any"),
-    "relu": (lambda M, x: M.relu(x), "nz"),
-    "softplus": (lambda M, x: M.softplus(x), "any"),
-    "softplus_wide": (lambda M, x: M.softplus(x * 15.0), "any"),
-    "sqrt": (lambda M, x: M.sqrt(x), "pos"),
-    "abs": (lambda M, x: M.abs(x), "nz"),
-    "abs_op": (lambda M, x: abs(x), "nz"),
-    "clamp_min": (lambda M, x: M.clamp(x, min=-0.25), "any"),
-    "clamp_max": (lambda M, x: M.clamp(x, max=0.35), "any"),
-    "clamp_both": (lambda M, x: M.clamp(x, -0.5, 0.4), "any"),
-    "clamp_method": (lambda M, x: x.clamp(min=-0.1, max=0.6), "any"),
-    "pow_2": (lambda M, x: x ** 2, "any"),
-    "pow_int3": (lambda M, x: x ** 3, "any"),
-    "pow_3": (lambda M, x: M.pow(x, 3.0), "any"),
-    "pow_half": (lambda M, x: x ** 0.5, "pos"),
-    "pow_m1": (lambda M, x: x ** -1, "nz"),
-    "pow_m1_float": (lambda M, x: M.pow(x, -1.0), "nz"),
-    "pow_method": (lambda M, x: x.pow(2), "any"),
-    "rpow": (lambda M, x: 2.0 ** x, "any"),
-    "self_mul": (lambda M, x: x * x, "any"),
-    "self_chain": (lambda M, x: M.exp(M.sin(x)) * x - x / 3.0, "any"),
-    "clone": (lambda M, x: x.clone(), "any"),
-    "clone_then_mul": (lambda M, x: x.clone() * x, "any"),
-    "to_f64": (lambda M, x: x.to(M.float64) * 2.0, "any"),
-    "to_f32": (lambda M, x: x.to(M.float32), "any"),
-    "to_f32_f64": (lambda M, x: M.sin(x.to(M.float32)).to(M.float64), "any"),
-    "double_method": (lambda M, x: (x * 3.0).double(), "any"),
-}
-
-UNARY_SHAPES = [(3,), (2, 3), (4, 1, 3), (0, 3), (), (1,)]
+# ---------------------------------------------------------------- the op table
+@pytest.mark.parametrize("op,sample", op_db.params(op_db.FORWARD))
+def test_forward(op, sample, device):
+    """Every row, every sample, tangents on each differentiable input alone and on all: torch.func.jvp's."""
+    op_db.skip_unless_on(op, device)
+    arrays = sample.arrays(op.domains(len(sample.inputs)))
+    fn = lambda ns, *xs: op.call(ns, *xs, **sample.kwargs)  # noqa: E731
+    for on in op_db.tangent_placements(op, len(arrays)):
+        fwd_check(fn, arrays, on=on)
 
 
-@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
-@pytest.mark.parametrize("op", list(UNARY))
-def test_unary(op, shape):
-    fn, kind = UNARY[op]
-    fwd_check(fn, [make(shape, kind, np.random.default_rng(0))])
+UNARY_ELEMENTWISE = op_db.params(op_db.FORWARD, with_samples=False,
+                                 where=lambda op: op.elementwise and op.arity == 1 and not op.variant)
 
 
-@pytest.mark.parametrize("op", ["exp", "sigmoid", "tanh", "log", "sqrt", "abs", "softplus"])
-def test_unary_on_noncontiguous_view(op):
-    fn, kind = UNARY[op]
-    fwd_check(lambda M, x: fn(M, x.T), [make((3, 4), kind, np.random.default_rng(0))])
-    fwd_check(lambda M, x: fn(M, x[:, ::2]), [make((3, 4), kind, np.random.default_rng(1))])
+@pytest.mark.parametrize("op", UNARY_ELEMENTWISE)
+def test_unary_on_noncontiguous_view(op, device):
+    op_db.skip_unless_on(op, device)
+    for seed, view in ((0, lambda x: x.T), (1, lambda x: x[:, ::2])):
+        fwd_check(lambda ns, x, view=view: op.call(ns, view(x)),
+                  [make((3, 4), op.domains()[0], np.random.default_rng(seed))])
 
 
 def test_softplus_extremes():
     a = np.array([-100.0, -30.0, -20.0, -1.0, 0.0, 1.0, 20.0, 30.0, 100.0])
     _, tan = fwd_check(lambda M, x: M.softplus(x), [a])
     assert np.all(np.isfinite(tan.numpy()))
-
-
-KINKS = {
-    "relu": (lambda M, x: M.relu(x), [0.0, -1.0, 2.0]),
-    "abs": (lambda M, x: M.abs(x), [0.0, -1.0, 2.0]),
-    "clamp_at_bounds": (lambda M, x: M.clamp(x, -0.5, 0.5), [-0.5, 0.5, -1.0, 0.2, 1.0]),
-    "clamp_min_at_bound": (lambda M, x: M.clamp(x, min=0.0), [0.0, -1.0, 1.0]),
-    "clamp_max_at_bound": (lambda M, x: M.clamp(x, max=0.0), [0.0, -1.0, 1.0]),
-    "pow_2_at_0": (lambda M, x: x ** 2, [0.0, 1.0]),
-    "pow_3_at_0": (lambda M, x: x ** 3.0, [0.0, -2.0]),
-}
-
-
-@pytest.mark.parametrize("op", list(KINKS))
-def test_unary_at_kinks(op):
-    """Tangents at non-differentiable points follow torch's forward-mode conventions."""
-    fn, data = KINKS[op]
-    fwd_check(fn, [np.array(data)])
-
-
-# ---------------------------------------------------------------- binary elementwise ops
-BINARY = {
-    "add": (lambda M, a, b: a + b, "any", "any"),
-    "add_fn": (lambda M, a, b: M.add(a, b), "any", "any"),
-    "sub": (lambda M, a, b: a - b, "any", "any"),
-    "sub_fn": (lambda M, a, b: M.sub(a, b), "any", "any"),
-    "mul": (lambda M, a, b: a * b, "any", "any"),
-    "mul_fn": (lambda M, a, b: M.mul(a, b), "any", "any"),
-    "div": (lambda M, a, b: a / b, "any", "nz"),
-    "div_fn": (lambda M, a, b: M.div(a, b), "any", "nz"),
-    "pow": (lambda M, a, b: a ** b, "pos", "any"),
-    "pow_fn": (lambda M, a, b: M.pow(a, b), "pos", "any"),
-    "maximum": (lambda M, a, b: M.maximum(a, b), "any", "any"),
-    "minimum": (lambda M, a, b: M.minimum(a, b), "any", "any"),
-    "max_binary": (lambda M, a, b: M.max(a, b), "any", "any"),
-    "min_binary": (lambda M, a, b: M.min(a, b), "any", "any"),
-    "clamp_tensor": (lambda M, a, b: M.clamp(a, min=b), "any", "any"),
-    "composite": (lambda M, a, b: M.tanh(a * b + a) / (1.0 + b * b), "any", "any"),
-}
-
-BINARY_SHAPES = [
-    ((3,), (3,)),
-    ((2, 3), (2, 3)),
-    ((2, 3), (3,)),
-    ((3,), (2, 3)),
-    ((2, 1), (1, 3)),
-    ((4, 1, 3), (1, 5, 3)),
-    ((), (2, 3)),
-    ((2, 3), ()),
-    ((), ()),
-    ((0, 3), (1, 3)),
-]
-
-
-@pytest.mark.parametrize("on", _which(2), ids=["a", "b", "ab"])
-@pytest.mark.parametrize("shapes", BINARY_SHAPES, ids=str)
-@pytest.mark.parametrize("op", list(BINARY))
-def test_binary(op, shapes, on):
-    fn, ka, kb = BINARY[op]
-    rng = np.random.default_rng(0)
-    fwd_check(fn, [make(shapes[0], ka, rng), make(shapes[1], kb, rng)], on=on)
-
-
-@pytest.mark.parametrize("on", _which(2), ids=["a", "b", "ab"])
-@pytest.mark.parametrize("op", ["maximum", "minimum", "max_binary", "min_binary"])
-def test_maximum_minimum_ties(op, on):
-    fn = BINARY[op][0]
-    a = np.array([[1.0, 2.0, -3.0], [0.5, 0.5, 4.0]])
-    b = np.array([[1.0, 1.0, -3.0], [0.5, 0.7, 4.0]])
-    fwd_check(fn, [a, b], on=on)
-    fwd_check(fn, [np.array([[2.0, 2.0, 2.0], [1.0, 3.0, 2.0]]), np.array([2.0])], on=on)
-
-
-SCALAR_OPS = {
-    "t+s": (lambda M, x: x + 2.5, "any"),
-    "s+t": (lambda M, x: 2.5 + x, "any"),
-    "t+int": (lambda M, x: x + 2, "any"),
-    "t-s": (lambda M, x: x - 1.5, "any"),
-    "s-t": (lambda M, x: 2.0 - x, "any"),
-    "int-t": (lambda M, x: 2 - x, "any"),
-    "t*s": (lambda M, x: x * 3.0, "any"),
-    "s*t": (lambda M, x: 3.0 * x, "any"),
-    "int*t": (lambda M, x: 3 * x, "any"),
-    "t/s": (lambda M, x: x / 4.0, "any"),
-    "t/int": (lambda M, x: x / 4, "any"),
-    "s/t": (lambda M, x: 3.0 / x, "nz"),
-    "int/t": (lambda M, x: 3 / x, "nz"),
-    "t**s": (lambda M, x: x ** 2.0, "any"),
-    "s**t": (lambda M, x: 3.0 ** x, "any"),
-    "int**t": (lambda M, x: 2 ** x, "any"),
-    "add_fn_scalar": (lambda M, x: M.add(x, 1.5), "any"),
-    "sub_fn_scalar": (lambda M, x: M.sub(x, 1.5), "any"),
-    "mul_fn_scalar": (lambda M, x: M.mul(x, -2.0), "any"),
-    "div_fn_scalar": (lambda M, x: M.div(x, -2.0), "any"),
-}
-
-
-@pytest.mark.parametrize("shape", [(3,), (2, 3), (), (0, 2)], ids=str)
-@pytest.mark.parametrize("op", list(SCALAR_OPS))
-def test_scalar_operand(op, shape):
-    fn, kind = SCALAR_OPS[op]
-    fwd_check(fn, [make(shape, kind, np.random.default_rng(0))])
-
-
-# ---------------------------------------------------------------- matmul / outer
-MATMUL = [
-    ("1d@1d", (4,), (4,), lambda M, a, b: a @ b),
-    ("2d@1d", (3, 4), (4,), lambda M, a, b: a @ b),
-    ("1d@2d", (4,), (4, 5), lambda M, a, b: a @ b),
-    ("2d@2d", (3, 4), (4, 5), lambda M, a, b: a @ b),
-    ("matmul_fn", (3, 4), (4, 5), lambda M, a, b: M.matmul(a, b)),
-    ("method", (3, 4), (4, 5), lambda M, a, b: a.matmul(b)),
-    ("batched@2d", (2, 3, 4), (4, 5), lambda M, a, b: a @ b),
-    ("2d@batched", (3, 4), (2, 4, 5), lambda M, a, b: a @ b),
-    ("batched@batched", (2, 3, 4), (2, 4, 5), lambda M, a, b: a @ b),
-    ("bcast_batch", (2, 1, 3, 4), (5, 4, 2), lambda M, a, b: a @ b),
-    ("batched@1d", (2, 3, 4), (4,), lambda M, a, b: a @ b),
-    ("1d@batched", (4,), (2, 4, 5), lambda M, a, b: a @ b),
-    ("xT@y", (4, 3), (4, 5), lambda M, a, b: a.T @ b),
-    ("x@yT", (3, 4), (5, 4), lambda M, a, b: a @ b.T),
-    ("xT@yT", (4, 3), (5, 4), lambda M, a, b: a.T @ b.T),
-    ("mT_batched", (2, 4, 3), (2, 5, 4), lambda M, a, b: a.mT @ b.mT),
-    ("transpose_batched", (2, 4, 3), (4, 5), lambda M, a, b: a.transpose(1, 2) @ b),
-    ("sliced", (3, 6), (3, 5), lambda M, a, b: a[:, ::2] @ b),
-    ("empty_m", (0, 4), (4, 5), lambda M, a, b: a @ b),
-    ("empty_k", (3, 0), (0, 5), lambda M, a, b: a @ b),
-    ("size1", (1, 4), (4, 1), lambda M, a, b: a @ b),
-    ("mm", (3, 4), (4, 2), lambda M, a, b: M.mm(a, b)),
-    ("dot", (5,), (5,), lambda M, a, b: M.dot(a, b)),
-    ("outer", (3,), (4,), lambda M, a, b: M.outer(a, b)),
-    ("outer_method", (3,), (1,), lambda M, a, b: a.outer(b)),
-]
-
-
-@pytest.mark.parametrize("on", _which(2), ids=["a", "b", "ab"])
-@pytest.mark.parametrize("name,sa,sb,fn", MATMUL, ids=[m[0] for m in MATMUL])
-def test_matmul(name, sa, sb, fn, on):
-    rng = np.random.default_rng(0)
-    fwd_check(fn, [make(sa, "any", rng), make(sb, "any", rng)], on=on)
-
-
-def test_matmul_same_input():
-    fwd_check(lambda M, a: a @ a.T, [make((3, 4), "any", np.random.default_rng(0))])
-    fwd_check(lambda M, a: a.T @ a, [make((3, 4), "any", np.random.default_rng(1))])
-
-
-# ---------------------------------------------------------------- where
-WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((2, 1), (1, 3), (2, 3)), ((3,), (2, 3), ()), ((0, 3), (0, 3), (3,))]
-
-
-@pytest.mark.parametrize("on", _which(2), ids=["a", "b", "ab"])
-@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=str)
-def test_where(shapes, on):
-    rng = np.random.default_rng(0)
-    cond = rng.random(shapes[0]) > 0.5
-
-    def fn(M, a, b):
-        c = pyad.tensor(cond) if M is pyad else torch.tensor(cond)
-        return M.where(c, a, b)
-
-    fwd_check(fn, [make(shapes[1], "any", rng), make(shapes[2], "any", rng)], on=on)
-
-
-def test_where_scalar_other_and_dual_condition():
-    """where(x > 0, x, 0.0): the condition is computed from the dual tensor itself."""
-    fwd_check(lambda M, a: M.where(a > 0, a, 0.0), [make((2, 3), "nz", np.random.default_rng(0))])
-    fwd_check(lambda M, a: M.where(a > 0, a * a, M.exp(a)), [make((2, 3), "nz", np.random.default_rng(1))])
-
-
-# ---------------------------------------------------------------- reductions
-REDUCE_CASES = [
-    ((2, 3, 4), None),
-    ((2, 3, 4), 0),
-    ((2, 3, 4), 1),
-    ((2, 3, 4), -1),
-    ((2, 3, 4), (0, 2)),
-    ((2, 3, 4), (-1, -2)),
-    ((2, 3, 4), (0, 1, 2)),
-    ((4, 1, 3), 1),
-    ((3,), 0),
-    ((3,), None),
-    ((), None),
-    ((0, 3), 1),
-]
-REDUCE_PARAMS = [(s, d, k) for s, d in REDUCE_CASES for k in ([False] if d is None else [False, True])]
-
-
-def _reduce_fn(op, dim, keepdim):
-    if dim is None:
-        if op in ("sum", "mean", "amax", "amin"):
-            return lambda M, x: getattr(M, op)(x)
-        return lambda M, x: getattr(x, op)()
-    return lambda M, x: getattr(M, op)(x, dim=dim, keepdim=keepdim)
-
-
-@pytest.mark.parametrize("shape,dim,keepdim", REDUCE_PARAMS,
-                         ids=[f"{s}-{d}-{'keep' if k else 'nokeep'}" for s, d, k in REDUCE_PARAMS])
-@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin"])
-def test_reduction(op, shape, dim, keepdim):
-    fwd_check(_reduce_fn(op, dim, keepdim), [make(shape, "any", np.random.default_rng(0))])
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 4), (3,), (), (4, 1, 3)], ids=str)
-@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "max", "min"])
-def test_reduction_method_all(op, shape):
-    fwd_check(lambda M, x: getattr(x, op)(), [make(shape, "any", np.random.default_rng(0))])
-
-
-@pytest.mark.parametrize("op", ["amax", "amin"])
-def test_amax_amin_ties(op):
-    """torch's forward mode averages the tangents of tied extremes."""
-    a = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [-1.0, -1.0, 5.0, -2.0]])
-    fwd_check(lambda M, x: getattr(M, op)(x, dim=1), [a])
-    fwd_check(lambda M, x: getattr(M, op)(x, dim=0, keepdim=True), [a])
-    fwd_check(lambda M, x: getattr(M, op)(x), [a * 0.0 + 1.0])
-    fwd_check(lambda M, x: getattr(x, op[1:])(), [a * 0.0 + 1.0])
 
 
 @pytest.mark.parametrize("keepdim", [False, True])
@@ -374,157 +100,11 @@ def test_max_min_dim(op, shape, dim, keepdim):
         assert r.indices.dtype == pyad.int64
 
 
-@pytest.mark.parametrize("op", ["max", "min"])
-def test_max_min_dim_ties(op):
-    a = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [-1.0, -1.0, -2.0, -2.0]])
-    fwd_check(lambda M, x: getattr(M, op)(x, 1).values, [a])
-
-
-# ---------------------------------------------------------------- logsumexp / softmax / log_softmax
-@pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("shape,dim", [((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1), ((2, 3, 4), (0, 2)), ((3,), 0),
-                                       ((4, 1, 3), 1), ((0, 3), 1)],
-                         ids=["23-0", "23-m1", "234-1", "234-02", "3-0", "413-1", "03-1"])
-def test_logsumexp(shape, dim, keepdim):
-    fwd_check(lambda M, x: M.logsumexp(x, dim, keepdim=keepdim), [make(shape, "any", np.random.default_rng(0))])
-
-
-@pytest.mark.parametrize("shape,dim", [((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1), ((3,), 0), ((4, 1, 3), 1),
-                                       ((0, 3), -1)],
-                         ids=["23-0", "23-m1", "234-1", "3-0", "413-1", "03-m1"])
-@pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmax_method", "log_softmax_method"])
-def test_softmax(op, shape, dim):
-    if op.endswith("_method"):
-        name = op[:-len("_method")]
-        fn = lambda M, x: getattr(x, name)(dim)  # noqa: E731
-    else:
-        fn = lambda M, x: getattr(M, op)(x, dim)  # noqa: E731
-    fwd_check(fn, [make(shape, "any", np.random.default_rng(0))])
-
-
 @pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
-def test_softmax_large_values(op):
+def test_softmax_large_values_give_finite_tangents(op):
     a = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -999.0]])
     _, tan = fwd_check(lambda M, x: getattr(M, op)(x, -1), [a])
     assert np.all(np.isfinite(tan.numpy()))
-
-
-@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
-def test_softmax_with_masked_minus_inf(op):
-    a = np.array([[0.5, -np.inf, 1.0, -0.3], [2.0, 1.0, -np.inf, -np.inf]])
-    fwd_check(lambda M, x: getattr(M, op)(x, -1), [a])
-
-
-# ---------------------------------------------------------------- shape ops
-SHAPE_OPS = [
-    ("reshape", (2, 3, 4), lambda M, x: x.reshape(6, 4)),
-    ("reshape_tuple", (2, 3, 4), lambda M, x: x.reshape((4, -1))),
-    ("reshape_flat", (2, 3, 4), lambda M, x: x.reshape(-1)),
-    ("reshape_fn", (2, 3, 4), lambda M, x: M.reshape(x, (3, 8))),
-    ("reshape_scalar", (), lambda M, x: x.reshape(1, 1)),
-    ("reshape_to_scalar", (1,), lambda M, x: x.reshape(())),
-    ("reshape_empty", (0, 3), lambda M, x: x.reshape(3, 0)),
-    ("reshape_of_T", (3, 4), lambda M, x: x.T.reshape(12)),
-    ("view", (2, 3, 4), lambda M, x: x.view(4, 6)),
-    ("view_m1", (2, 3, 4), lambda M, x: x.view(2, -1)),
-    ("transpose", (2, 3, 4), lambda M, x: x.transpose(0, 2)),
-    ("transpose_neg", (2, 3, 4), lambda M, x: M.transpose(x, -1, -2)),
-    ("permute", (2, 3, 4), lambda M, x: x.permute(2, 0, 1)),
-    ("permute_tuple", (2, 3, 4), lambda M, x: x.permute((1, 2, 0))),
-    ("permute_fn", (2, 3, 4), lambda M, x: M.permute(x, (2, 1, 0))),
-    ("T_2d", (3, 4), lambda M, x: x.T),
-    ("T_3d", (2, 3, 4), lambda M, x: x.permute(2, 1, 0) * 1.0),
-    ("mT", (2, 3, 4), lambda M, x: x.mT),
-    ("squeeze_all", (4, 1, 3, 1), lambda M, x: x.squeeze()),
-    ("squeeze_dim", (4, 1, 3), lambda M, x: x.squeeze(1)),
-    ("squeeze_neg", (4, 1, 3), lambda M, x: x.squeeze(-2)),
-    ("squeeze_noop", (4, 1, 3), lambda M, x: x.squeeze(0)),
-    ("squeeze_fn", (1, 3), lambda M, x: M.squeeze(x, 0)),
-    ("squeeze_scalar", (), lambda M, x: x.squeeze()),
-    ("unsqueeze0", (2, 3), lambda M, x: x.unsqueeze(0)),
-    ("unsqueeze_last", (2, 3), lambda M, x: x.unsqueeze(-1)),
-    ("unsqueeze_mid", (2, 3), lambda M, x: M.unsqueeze(x, 1)),
-    ("unsqueeze_scalar", (), lambda M, x: x.unsqueeze(0)),
-    ("expand", (4, 1, 3), lambda M, x: x.expand(4, 5, 3)),
-    ("expand_new_dims", (3,), lambda M, x: x.expand(2, 4, 3)),
-    ("expand_m1", (4, 1, 3), lambda M, x: x.expand(-1, 2, -1)),
-    ("expand_tuple", (1, 3), lambda M, x: x.expand((2, 3))),
-    ("expand_scalar", (), lambda M, x: x.expand(2, 3)),
-    ("expand_then_mul", (2, 1), lambda M, x: x.expand(2, 3) * x),
-    ("expand_then_sum", (4, 1, 3), lambda M, x: x.expand(4, 5, 3).sum(1)),
-    ("expand_then_T", (3, 1), lambda M, x: x.expand(3, 4).T @ x),
-    ("flatten", (2, 3, 4), lambda M, x: x.flatten()),
-    ("flatten_partial", (2, 3, 4), lambda M, x: M.flatten(x, 1)),
-    ("view_chain", (2, 3, 4), lambda M, x: x.permute(1, 0, 2).reshape(3, 8).T.unsqueeze(0)),
-]
-
-
-@pytest.mark.parametrize("name,shape,fn", SHAPE_OPS, ids=[s[0] for s in SHAPE_OPS])
-def test_shape_op(name, shape, fn):
-    fwd_check(fn, [make(shape, "any", np.random.default_rng(0))])
-
-
-CAT_CASES = [
-    ("cat0", [(2, 3), (4, 3)], lambda M, *t: M.cat(list(t), 0)),
-    ("cat1", [(2, 3), (2, 1), (2, 2)], lambda M, *t: M.cat(list(t), dim=1)),
-    ("cat_neg", [(2, 3, 1), (2, 3, 2)], lambda M, *t: M.cat(t, -1)),
-    ("cat_empty", [(0, 3), (2, 3)], lambda M, *t: M.cat(list(t), 0)),
-    ("cat_1d", [(3,), (2,), (1,)], lambda M, *t: M.cat(list(t))),
-    ("cat_single", [(2, 3)], lambda M, *t: M.cat(list(t), 1)),
-    ("cat_same", [(2, 3)], lambda M, *t: M.cat([t[0], t[0] * 2.0], 0)),
-    ("concat", [(2, 3), (1, 3)], lambda M, *t: M.concat(list(t), 0)),
-    ("stack0", [(2, 3), (2, 3)], lambda M, *t: M.stack(list(t), 0)),
-    ("stack1", [(2, 3), (2, 3), (2, 3)], lambda M, *t: M.stack(list(t), dim=1)),
-    ("stack_neg", [(2, 3), (2, 3)], lambda M, *t: M.stack(t, -1)),
-    ("stack_scalars", [(), (), ()], lambda M, *t: M.stack(list(t))),
-    ("cat_views", [(3, 2), (2, 3)], lambda M, *t: M.cat([t[0].T, t[1][:, ::2].T.T], 1)),
-]
-CAT_PARAMS = [(c, on) for c in CAT_CASES for on in _which(len(c[1]))]
-
-
-@pytest.mark.parametrize("case,on", CAT_PARAMS, ids=[f"{c[0]}-{'+'.join(map(str, on))}" for c, on in CAT_PARAMS])
-def test_cat_stack(case, on):
-    """Tangents on some of the concatenated inputs: the others contribute zero tangent."""
-    _, shapes, fn = case
-    rng = np.random.default_rng(0)
-    fwd_check(fn, [make(s, "any", rng) for s in shapes], on=on)
-
-
-# ---------------------------------------------------------------- indexing
-INDEX_CASES = [
-    ("int", lambda M, x: x[1]),
-    ("neg_int", lambda M, x: x[-1]),
-    ("int_int", lambda M, x: x[1, 2]),
-    ("int_int_int", lambda M, x: x[1, -1, 0]),
-    ("slice", lambda M, x: x[:, 1:3]),
-    ("neg_slice", lambda M, x: x[:, -2:]),
-    ("neg_slice_stop", lambda M, x: x[:-1, :, 1:-1]),
-    ("ellipsis_step", lambda M, x: x[..., ::2]),
-    ("step", lambda M, x: x[::2, 1::2]),
-    ("none_int", lambda M, x: x[None, 0]),
-    ("int_none", lambda M, x: x[0, :, None]),
-    ("mixed", lambda M, x: x[1:, ..., 0]),
-    ("ellipsis_int", lambda M, x: x[..., 1]),
-    ("empty_slice", lambda M, x: x[1:1]),
-    ("out_of_range_slice", lambda M, x: x[:, 2:10]),
-    ("double_index", lambda M, x: x[1][2]),
-    ("index_twice_add", lambda M, x: x[0] + x[0] * 2.0 + x[-1]),
-    ("index_of_permuted", lambda M, x: x.permute(2, 1, 0)[1:, 0]),
-    ("full", lambda M, x: x[:]),
-]
-
-
-@pytest.mark.parametrize("name,fn", INDEX_CASES, ids=[c[0] for c in INDEX_CASES])
-def test_indexing(name, fn):
-    fwd_check(fn, [make((3, 4, 5), "any", np.random.default_rng(0))])
-
-
-def test_indexing_1d_and_scalar_result():
-    a = make((5,), "any", np.random.default_rng(0))
-    fwd_check(lambda M, x: x[2], [a])
-    fwd_check(lambda M, x: x[-5], [a])
-    fwd_check(lambda M, x: x[1:4:2], [a])
-    fwd_check(lambda M, x: x[None], [a])
 
 
 # ---------------------------------------------------------------- compositions

@@ -1,0 +1,557 @@
+"""The op table: every pyad op declared once, for every parity test (in the manner of PyTorch's OpInfo).
+
+Each OpInfo row says how to call one op, written once for both libraries: `call(ns, *tensors, **kwargs)`, run with
+ns = pyad on pyad tensors and with ns = conftest.TNS (torch's namespace) on torch tensors holding the same data.
+The reverse-mode, gradcheck and double-backward tests (test_ops_grad.py), forward-mode tests (test_forward_ad.py),
+transform tests (test_func.py) and the CUDA kernel tests (test_cuda.py; every parity test also runs on a GPU through
+conftest's `device` fixture) all parametrise over OP_DB.  test_op_db.py fails when an exported op has no row, or a
+row names nothing pyad exports.
+
+How to add an op (say pyad.atan2):
+
+    OpInfo("atan2", lambda ns, a, b: ns.atan2(a, b), BINARY_SHAPES, domain=("any", "nz"), elementwise=True),
+
+* name: the export the row tests: "atan2" is pyad.atan2; "Tensor.view" is a Tensor method with no function.
+* call: the op's call; `variant` names another form of the same op (the operator `a + b`, the method `x.exp()`,
+  other arguments), one row each; `aliases` lists other exported names of the same function (rows are made).
+* shapes: one tuple of input shapes per sample, e.g. [((3, 4), (4,)), ((), ()), ((0, 3), (3,))], or S(...)
+  samples with keyword arguments (S((2, 3), dim=1)) or fixed data (S(np.array([0.0, 1.0]), fd=False));
+  `kwargs` (a list of dicts) crosses every shape with several keyword sets.
+* domain: where the inputs are drawn ("any", "pos", "nz" (away from kinks and poles), "unit", "int"), one for all
+  inputs or one per input; `nondiff` lists inputs that get no gradient (a where condition).
+* dtypes and modes: the float dtypes of the parity tests, int64 where the op takes integer inputs (CUDA kernel
+  tests); modes among reverse, forward, gradgrad, transforms, cuda (values alone for ops without a derivative).
+"""
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import pyad
+
+try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
+    from tests.conftest import leaf, make
+except ImportError:  # prepend/append import modes
+    from conftest import leaf, make
+
+F32, F64, I64 = pyad.float32, pyad.float64, pyad.int64
+
+REVERSE, FORWARD, GRADGRAD, TRANSFORMS, CUDA, VALUES = "reverse", "forward", "gradgrad", "transforms", "cuda", "values"
+ALL_MODES = frozenset({REVERSE, FORWARD, GRADGRAD, TRANSFORMS, CUDA})
+# Another spelling of an op already tested in full (an operator, a method, other constant arguments): its
+# derivative rule is the same one, so the costlier modes (double backward, transforms) need not repeat it.
+FORMS = frozenset({REVERSE, FORWARD, CUDA})
+NO_GRAD = frozenset({VALUES, CUDA})                    # comparisons: values only
+
+FLOATS = (F64, F32)
+WITH_INT = (F64, F32, I64)
+
+
+@dataclasses.dataclass(frozen=True)
+class S:
+    """One sample: an input shape (or a fixed NumPy array) per tensor input, and keyword arguments for `call`.
+    fd=False: finite differences do not apply (data on a kink, a tie, -inf), so gradcheck and gradgradcheck skip
+    it. raises=True: torch raises for it (a max over an empty dimension) and pyad must raise too."""
+    inputs: tuple
+    kwargs: dict
+    name: str = ""
+    fd: bool = True
+    raises: bool = False
+
+    def __init__(self, *inputs, name="", fd=True, raises=False, **kwargs):
+        object.__setattr__(self, "inputs", tuple(inputs))
+        object.__setattr__(self, "kwargs", kwargs)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "fd", fd)
+        object.__setattr__(self, "raises", raises)
+
+    @property
+    def empty(self):
+        return any(0 in (i.shape if isinstance(i, np.ndarray) else tuple(i)) for i in self.inputs)
+
+    def arrays(self, domains, seed=0):
+        """The float64 input arrays: fixed data as given, shapes filled from their domains (one rng for all, so
+        the data of a sample is the same in every mode)."""
+        rng = np.random.default_rng(seed)
+        return [np.asarray(i, dtype=np.float64) if isinstance(i, np.ndarray) else make(i, d, rng)
+                for i, d in zip(self.inputs, domains)]
+
+    def id(self):
+        if self.name:
+            return self.name
+        shapes = "-".join(str(tuple(i)) for i in self.inputs)
+        kw = ",".join(f"{k}={v}" for k, v in self.kwargs.items())
+        return shapes + (f"-{kw}" if kw else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class OpInfo:
+    name: str                          # pyad.<name>, or "Tensor.<method>" for a method without a function
+    call: Callable[..., Any]           # call(ns, *tensors, **kwargs)
+    shapes: list                       # tuples of input shapes, or S samples
+    domain: Any = "any"                # one domain for every input, or a tuple with one per input
+    dtypes: tuple = FLOATS
+    modes: frozenset = ALL_MODES
+    variant: str = ""                  # which form of the op this row calls ("" for the function itself)
+    kwargs: tuple = ({},)              # keyword sets crossed with every plain shape tuple
+    aliases: tuple = ()                # other exported names of the same function
+    nondiff: tuple = ()                # input positions that get no gradient or tangent
+    elementwise: bool = False          # an elementwise (broadcasting) op: the CUDA kernel and view tests take it
+    composite: bool = False            # a composition of several ops (not one export): the engine, not one rule
+    alias_of: str = ""                 # set on the rows generated for `aliases`
+
+    @property
+    def id(self):
+        return self.name + (f"-{self.variant}" if self.variant else "")
+
+    @property
+    def arity(self):
+        return len(self.samples()[0].inputs)
+
+    def domains(self, n=None):
+        n = self.arity if n is None else n
+        return tuple(self.domain) if isinstance(self.domain, tuple) else (self.domain,) * n
+
+    def diff_inputs(self, n=None):
+        return [i for i in range(self.arity if n is None else n) if i not in self.nondiff]
+
+    def samples(self):
+        out = []
+        for s in self.shapes:
+            if isinstance(s, S):
+                out.append(s)
+            else:
+                out.extend(S(*s, **kw) for kw in self.kwargs)
+        return out
+
+    def samples_for(self, mode):
+        """The samples a mode runs: all of them for reverse and forward mode (cheap), a few for the modes whose
+        cost grows with the input size (finite differences, Jacobians, double backward)."""
+        ok = [s for s in self.samples() if not s.raises]
+        if mode in (REVERSE, FORWARD, VALUES):
+            return self.samples() if mode == REVERSE else ok
+        if mode == "gradcheck":
+            return [s for s in ok if s.fd and not s.empty][:2]
+        if mode == GRADGRAD:
+            return [s for s in ok if s.fd and not s.empty][:1]
+        if mode == TRANSFORMS:
+            return [s for s in ok if not s.empty][:1] + [s for s in ok if s.empty][:1]
+        raise ValueError(mode)
+
+
+class _AliasNS:
+    """A namespace that answers `name` with `alias`: an alias row runs its function's call through it."""
+
+    def __init__(self, ns, name, alias):
+        self._ns, self._name, self._alias = ns, name, alias
+
+    def __getattr__(self, attr):
+        return getattr(self._ns, self._alias if attr == self._name else attr)
+
+
+def _alias_rows(op):
+    def aliased(alias):
+        return lambda ns, *t, **kw: op.call(_AliasNS(ns, op.name, alias), *t, **kw)
+    return [dataclasses.replace(op, name=a, call=aliased(a), aliases=(), alias_of=op.name, modes=op.modes & FORMS)
+            for a in op.aliases]
+
+
+def _arr(*v):
+    return np.array(v, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- shapes
+UNARY_SHAPES = [((3,),), ((2, 3),), ((4, 1, 3),), ((0, 3),), ((),), ((1,),)]
+BINARY_SHAPES = [((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 1), (1, 3)),
+                 ((4, 1, 3), (1, 5, 3)), ((), (2, 3)), ((2, 3), ()), ((), ()), ((0, 3), (1, 3)), ((0, 3), (3,)),
+                 ((2, 0), (2, 1))]
+SCALAR_SHAPES = [((3,),), ((2, 3),), ((),), ((0, 2),)]
+WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((2, 1), (1, 3), (2, 3)), ((3,), (2, 3), ()), ((0, 3), (0, 3), (3,))]
+MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)),
+                 ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)),
+                 ((4,), (2, 4, 5)), ((0, 4), (4, 5)), ((3, 0), (0, 5)), ((0, 3, 4), (4, 2)), ((1, 4), (4, 1))]
+KINK = _arr(0.0, -1.0, 2.0)
+TIES = [S(_arr(1.0, 2.0, -3.0, 0.5, 0.5, 4.0).reshape(2, 3), _arr(1.0, 1.0, -3.0, 0.5, 0.7, 4.0).reshape(2, 3),
+          name="ties", fd=False),
+        S(_arr(2.0, 2.0, 2.0, 1.0, 3.0, 2.0).reshape(2, 3), _arr(2.0), name="broadcast_tie", fd=False)]
+REDUCE_TIES = _arr(1.0, 3.0, 3.0, 0.0, 2.0, 2.0, 2.0, 2.0, -1.0, -1.0, 5.0, -2.0).reshape(3, 4)
+BIG = _arr(1000.0, 999.0, 998.0, -1000.0, -1001.0, -999.0).reshape(2, 3)
+MASKED = np.array([[0.5, -np.inf, 1.0, -0.3], [2.0, 1.0, -np.inf, -np.inf]])
+
+
+def _reduce_samples(op):
+    """Every (shape, dim, keepdim) case of a reduction; a max over an empty dimension raises, as in torch."""
+    cases = [((2, 3, 4), None), ((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3, 4), -3),
+             ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1, -2)), ((2, 3, 4), (0, 1, 2)), ((4, 1, 3), 1), ((3,), 0),
+             ((3,), None), ((), None), ((0, 3), 1), ((0, 3), None), ((0, 3), 0)]
+    out = []
+    for shape, dim in cases:
+        dims = range(len(shape)) if dim is None else [dim] if isinstance(dim, int) else dim
+        raises = op in ("amax", "amin") and int(np.prod([shape[d] for d in dims])) == 0
+        for keep in [False] if dim is None else [False, True]:
+            kw = {} if dim is None else {"dim": dim, "keepdim": keep}
+            out.append(S(shape, raises=raises, **kw))
+    return out
+
+
+def _dim_samples(cases, keepdims=(False, True)):
+    return [S(shape, dim=dim, keepdim=k) for shape, dim in cases for k in keepdims]
+
+
+LSE_CASES = [((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1), ((2, 3, 4), (0, 2)), ((3,), 0), ((4, 1, 3), 1), ((0, 3), 1),
+             ((0, 3), 0)]
+SOFTMAX_CASES = [((2, 3), 0), ((2, 3), -1), ((2, 3), 1), ((2, 3, 4), 1), ((3,), 0), ((3,), -1), ((4, 1, 3), 1),
+                 ((0, 3), -1), ((0, 3), 0)]
+MAX_DIM_CASES = [((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((3,), 0), ((4, 1, 3), 1), ((0, 3), 1)]
+SOFTMAX_SAMPLES = ([S(shape, dim=dim) for shape, dim in SOFTMAX_CASES]
+                   + [S(BIG, dim=-1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)])
+
+
+def _fn(name):
+    """The call of pyad.<name> / torch.<name> with the sample's tensors and keyword arguments."""
+    return lambda ns, *t, **kw: getattr(ns, name)(*t, **kw)
+
+
+def _method_call(name):
+    """The call of the Tensor method <name> on the first tensor, with the sample's keyword arguments."""
+    return lambda ns, x, **kw: getattr(x, name)(**kw)
+
+
+def _values_of(name):
+    """max / min along a dim: the values of the (values, indices) pair."""
+    return lambda ns, x, dim, keepdim: getattr(ns, name)(x, dim, keepdim).values
+
+
+def _unary(name, call, domain="any", **kw):
+    return OpInfo(name, call, UNARY_SHAPES, domain=domain, elementwise=True, **kw)
+
+
+def _method(name, domain="any", **kw):
+    """The Tensor method of the same name as a unary function (x.exp() for pyad.exp)."""
+    return _unary(name, _method_call(name), domain, variant="method", modes=FORMS, **kw)
+
+
+def _binary(name, call, domain="any", **kw):
+    return OpInfo(name, call, BINARY_SHAPES, domain=domain, elementwise=True, **kw)
+
+
+def _scalar(name, variant, call, domain="any"):
+    return OpInfo(name, call, SCALAR_SHAPES, domain=domain, variant=variant, modes=FORMS, elementwise=True)
+
+
+def _index(variant, call, shape=(3, 4, 5)):
+    return OpInfo("Tensor.__getitem__", call, [(shape,)], variant=variant)
+
+
+def _shape_op(name, variant, shape, call, **kw):
+    return OpInfo(name, call, [(shape,)], variant=variant, **kw)
+
+
+# ---------------------------------------------------------------- the table
+_ROWS = [
+    # unary elementwise
+    _unary("neg", lambda ns, x: ns.neg(x), aliases=("negative",), dtypes=WITH_INT),
+    _unary("neg", lambda ns, x: -x, variant="op", modes=FORMS, dtypes=WITH_INT),
+    _unary("exp", lambda ns, x: ns.exp(x)),
+    _method("exp"),
+    _unary("log", lambda ns, x: ns.log(x), "pos"),
+    _method("log", "pos"),
+    _unary("log1p", lambda ns, x: ns.log1p(x), "unit"),
+    _unary("sin", lambda ns, x: ns.sin(x)),
+    _unary("cos", lambda ns, x: ns.cos(x)),
+    _unary("tanh", lambda ns, x: ns.tanh(x)),
+    _method("tanh"),
+    _unary("sigmoid", lambda ns, x: ns.sigmoid(x)),
+    _method("sigmoid"),
+    _unary("relu", lambda ns, x: ns.relu(x), "nz"),
+    _method("relu", "nz"),
+    OpInfo("relu", lambda ns, x: ns.relu(x), [S(KINK, name="kink", fd=False)], variant="at_kink", modes=FORMS),
+    _unary("softplus", lambda ns, x: ns.softplus(x)),
+    _unary("softplus", lambda ns, x: ns.softplus(x * 15.0), variant="wide", modes=FORMS),
+    _unary("sqrt", lambda ns, x: ns.sqrt(x), "pos"),
+    _method("sqrt", "pos"),
+    _unary("abs", lambda ns, x: ns.abs(x), "nz", dtypes=WITH_INT),
+    _unary("abs", lambda ns, x: abs(x), "nz", variant="op", modes=FORMS),
+    OpInfo("abs", lambda ns, x: ns.abs(x), [S(KINK, name="kink", fd=False)], variant="at_kink", modes=FORMS),
+    # pyad's sign has no derivative (torch's is 0 everywhere, with a grad_fn): its values alone
+    _unary("sign", lambda ns, x: ns.sign(x), "nz", modes=NO_GRAD),
+    _unary("clamp", lambda ns, x: ns.clamp(x, -0.5, 0.4), aliases=("clip",)),
+    _unary("clamp", lambda ns, x: ns.clamp(x, min=-0.25), variant="min", modes=FORMS),
+    _unary("clamp", lambda ns, x: ns.clamp(x, max=0.35), variant="max", modes=FORMS),
+    _unary("clamp", lambda ns, x: x.clamp(min=-0.1, max=0.6), variant="method", modes=FORMS),
+    OpInfo("clamp", lambda ns, x: ns.clamp(x, -0.5, 0.5), [S(_arr(-0.5, 0.5, -1.0, 0.2, 1.0), name="at_bounds",
+                                                             fd=False)], variant="at_bounds", modes=FORMS),
+    OpInfo("clamp", lambda ns, x: ns.clamp(x, min=0.0), [S(KINK, name="at_min", fd=False)], variant="at_min",
+           modes=FORMS),
+    OpInfo("clamp", lambda ns, x: ns.clamp(x, max=0.0), [S(KINK, name="at_max", fd=False)], variant="at_max",
+           modes=FORMS),
+    _binary("clamp", lambda ns, a, b: ns.clamp(a, min=b), variant="tensor_min"),
+    _scalar("clamp", "maximum_like", lambda ns, x: ns.clamp(x, min=0.0) - ns.clamp(x, max=0.0), "nz"),
+    # pow with a number exponent (or base)
+    _unary("pow", lambda ns, x: ns.pow(x, 3.0), variant="scalar_exponent"),
+    _unary("pow", lambda ns, x: x ** 2, variant="op_2", modes=FORMS),
+    _unary("pow", lambda ns, x: x ** 3, variant="op_int3", modes=FORMS),
+    _unary("pow", lambda ns, x: x ** 0.5, "pos", variant="op_half", modes=FORMS),
+    _unary("pow", lambda ns, x: x ** -1, "nz", variant="op_m1", modes=FORMS),
+    _unary("pow", lambda ns, x: ns.pow(x, -1.0), "nz", variant="m1_float", modes=FORMS),
+    _unary("pow", lambda ns, x: x.pow(2), variant="method", modes=FORMS),
+    _unary("pow", lambda ns, x: 2.0 ** x, variant="rpow", modes=FORMS),
+    OpInfo("pow", lambda ns, x: x ** 2, [S(_arr(0.0, 1.0), name="at_0")], variant="2_at_0", modes=FORMS),
+    OpInfo("pow", lambda ns, x: x ** 3.0, [S(_arr(0.0, -2.0), name="at_0")], variant="3_at_0", modes=FORMS),
+    # binary elementwise
+    _binary("add", lambda ns, a, b: ns.add(a, b), dtypes=WITH_INT),
+    _binary("add", lambda ns, a, b: a + b, variant="op", modes=FORMS),
+    _binary("sub", lambda ns, a, b: ns.sub(a, b), aliases=("subtract",), dtypes=WITH_INT),
+    _binary("sub", lambda ns, a, b: a - b, variant="op", modes=FORMS),
+    _binary("mul", lambda ns, a, b: ns.mul(a, b), aliases=("multiply",), dtypes=WITH_INT),
+    _binary("mul", lambda ns, a, b: a * b, variant="op", modes=FORMS),
+    _unary("mul", lambda ns, x: x * x, variant="self", modes=FORMS),
+    _binary("div", lambda ns, a, b: ns.div(a, b), ("any", "nz"), aliases=("divide", "true_divide"),
+            dtypes=WITH_INT),
+    _binary("div", lambda ns, a, b: a / b, ("any", "nz"), variant="op", modes=FORMS),
+    _binary("pow", lambda ns, a, b: ns.pow(a, b), ("pos", "any")),
+    _binary("pow", lambda ns, a, b: a ** b, ("pos", "any"), variant="op", modes=FORMS),
+    _binary("maximum", lambda ns, a, b: ns.maximum(a, b), dtypes=WITH_INT),
+    OpInfo("maximum", lambda ns, a, b: ns.maximum(a, b), TIES, variant="ties", modes=FORMS),
+    _binary("minimum", lambda ns, a, b: ns.minimum(a, b), dtypes=WITH_INT),
+    OpInfo("minimum", lambda ns, a, b: ns.minimum(a, b), TIES, variant="ties", modes=FORMS),
+    _binary("max", lambda ns, a, b: ns.max(a, b), variant="binary", modes=FORMS),
+    OpInfo("max", lambda ns, a, b: ns.max(a, b), TIES, variant="binary_ties", modes=FORMS),
+    _binary("min", lambda ns, a, b: ns.min(a, b), variant="binary", modes=FORMS),
+    OpInfo("min", lambda ns, a, b: ns.min(a, b), TIES, variant="binary_ties", modes=FORMS),
+    # a Python number on either side
+    _scalar("add", "tensor_float", lambda ns, x: x + 2.5),
+    _scalar("add", "float_tensor", lambda ns, x: 2.5 + x),
+    _scalar("add", "tensor_int", lambda ns, x: x + 2),
+    _scalar("add", "fn_float", lambda ns, x: ns.add(x, 1.5)),
+    _scalar("sub", "tensor_float", lambda ns, x: x - 1.5),
+    _scalar("sub", "float_tensor", lambda ns, x: 2.0 - x),
+    _scalar("sub", "int_tensor", lambda ns, x: 2 - x),
+    _scalar("sub", "fn_float", lambda ns, x: ns.sub(x, 1.5)),
+    _scalar("mul", "tensor_float", lambda ns, x: x * 3.0),
+    _scalar("mul", "float_tensor", lambda ns, x: 3.0 * x),
+    _scalar("mul", "int_tensor", lambda ns, x: 3 * x),
+    _scalar("mul", "fn_float", lambda ns, x: ns.mul(x, -2.0)),
+    _scalar("div", "tensor_float", lambda ns, x: x / 4.0),
+    _scalar("div", "tensor_int", lambda ns, x: x / 4),
+    _scalar("div", "float_tensor", lambda ns, x: 3.0 / x, "nz"),
+    _scalar("div", "int_tensor", lambda ns, x: 3 / x, "nz"),
+    _scalar("div", "fn_float", lambda ns, x: ns.div(x, -2.0)),
+    _scalar("pow", "tensor_float", lambda ns, x: x ** 2.0),
+    _scalar("pow", "float_tensor", lambda ns, x: 3.0 ** x),
+    _scalar("pow", "int_tensor", lambda ns, x: 2 ** x),
+    # where: the condition is computed from input 0, which gets no gradient
+    OpInfo("where", lambda ns, c, a, b: ns.where(c > 0, a, b), WHERE_SHAPES, domain=("nz", "any", "any"),
+           nondiff=(0,)),
+    OpInfo("where", lambda ns, a, b: ns.where(a > 0, a, b), BINARY_SHAPES[:6], domain="nz", variant="self_condition",
+           modes=FORMS, elementwise=True),
+    OpInfo("where", lambda ns, a: ns.where(a > 0, a, 0.0), [((2, 3),)], domain="nz", variant="scalar_other",
+           modes=FORMS),
+    OpInfo("where", lambda ns, a: ns.where(a > 0, a * a, ns.exp(a)), [((2, 3),)], domain="nz",
+           variant="computed_branches", modes=FORMS),
+    # comparisons (no derivative)
+    *[OpInfo(c, _fn(c), [((2, 3), (2, 3)), ((2, 1), (1, 3)), ((3,), ()), ((0, 3), (3,))], domain="int",
+             dtypes=WITH_INT, modes=NO_GRAD, elementwise=True)
+      for c in ("eq", "ne", "lt", "le", "gt", "ge")],
+    # reductions
+    *[OpInfo(r, _fn(r), _reduce_samples(r))
+      for r in ("sum", "mean", "amax", "amin")],
+    *[OpInfo(r, _method_call(r), [((2, 3, 4),), ((3,),), ((),), ((4, 1, 3),)],
+             variant="method_all", modes=FORMS) for r in ("sum", "mean", "amax", "amin", "max", "min")],
+    *[OpInfo(r, _fn(r),
+             [S(REDUCE_TIES, dim=1, name="ties_dim1", fd=False),
+              S(REDUCE_TIES, dim=0, keepdim=True, name="ties_dim0_keep", fd=False),
+              S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False), S(REDUCE_TIES, name="ties_all", fd=False)],
+             variant="ties", modes=FORMS) for r in ("amax", "amin")],
+    *[OpInfo(r, _method_call(r), [S(REDUCE_TIES, name="ties", fd=False),
+                                  S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False)],
+             variant="all_ties", modes=FORMS) for r in ("max", "min")],
+    *[OpInfo(r, _values_of(r),
+             _dim_samples(MAX_DIM_CASES) + [S(REDUCE_TIES, dim=1, keepdim=False, name="ties", fd=False)],
+             variant="dim") for r in ("max", "min")],
+    OpInfo("logsumexp", lambda ns, x, dim, keepdim: ns.logsumexp(x, dim, keepdim=keepdim), _dim_samples(LSE_CASES)),
+    OpInfo("logsumexp", lambda ns, x, dim: ns.logsumexp(x, dim),
+           [S(BIG, dim=1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)],
+           variant="extremes", modes=FORMS),
+    *[OpInfo(f, _fn(f), SOFTMAX_SAMPLES)
+      for f in ("softmax", "log_softmax")],
+    *[OpInfo(f, _method_call(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
+      for f in ("softmax", "log_softmax")],
+    # matrix products
+    OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b), MATMUL_SHAPES),
+    OpInfo("matmul", lambda ns, a, b: a @ b, MATMUL_SHAPES, variant="op", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a.matmul(b), [((3, 4), (4, 5))], variant="method", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a.T @ b, [((4, 3), (4, 5))], variant="xT@y", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a @ b.T, [((3, 4), (5, 4))], variant="x@yT", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a.T @ b.T, [((4, 3), (5, 4))], variant="xT@yT", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a.mT @ b.mT, [((2, 4, 3), (2, 5, 4))], variant="mT_batched", modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a.transpose(1, 2) @ b, [((2, 4, 3), (4, 5))], variant="transpose_batched",
+           modes=FORMS),
+    OpInfo("matmul", lambda ns, a, b: a[:, ::2] @ b, [((3, 6), (3, 5))], variant="sliced", modes=FORMS),
+    OpInfo("matmul", lambda ns, a: a @ a.T, [((3, 4),)], variant="same_input", modes=FORMS),
+    OpInfo("matmul", lambda ns, a: a.T @ a, [((3, 4),)], variant="same_input_T", modes=FORMS),
+    OpInfo("mm", lambda ns, a, b: ns.mm(a, b), [((3, 4), (4, 2)), ((0, 4), (4, 2))]),
+    OpInfo("dot", lambda ns, a, b: ns.dot(a, b), [((5,), (5,)), ((0,), (0,))]),
+    OpInfo("outer", lambda ns, a, b: ns.outer(a, b), [((3,), (4,)), ((0,), (4,))]),
+    OpInfo("outer", lambda ns, a, b: a.outer(b), [((3,), (1,))], variant="method", modes=FORMS),
+    # shape ops
+    _shape_op("reshape", "", (2, 3, 4), lambda ns, x: ns.reshape(x, (3, 8))),
+    _shape_op("Tensor.reshape", "", (2, 3, 4), lambda ns, x: x.reshape(6, 4)),
+    _shape_op("Tensor.reshape", "tuple", (2, 3, 4), lambda ns, x: x.reshape((4, -1)), modes=FORMS),
+    _shape_op("Tensor.reshape", "flat", (2, 3, 4), lambda ns, x: x.reshape(-1), modes=FORMS),
+    _shape_op("Tensor.reshape", "of_scalar", (), lambda ns, x: x.reshape(1, 1), modes=FORMS),
+    _shape_op("Tensor.reshape", "to_scalar", (1,), lambda ns, x: x.reshape(()), modes=FORMS),
+    _shape_op("Tensor.reshape", "empty", (0, 3), lambda ns, x: x.reshape(3, 0), modes=FORMS),
+    _shape_op("Tensor.reshape", "of_T", (3, 4), lambda ns, x: x.T.reshape(12), modes=FORMS),
+    _shape_op("Tensor.view", "", (2, 3, 4), lambda ns, x: x.view(4, 6)),
+    _shape_op("Tensor.view", "m1", (2, 3, 4), lambda ns, x: x.view(2, -1), modes=FORMS),
+    _shape_op("transpose", "", (2, 3, 4), lambda ns, x: ns.transpose(x, -1, -2), aliases=("swapaxes",)),
+    _shape_op("transpose", "method", (2, 3, 4), lambda ns, x: x.transpose(0, 2), modes=FORMS),
+    _shape_op("permute", "", (2, 3, 4), lambda ns, x: ns.permute(x, (2, 1, 0))),
+    _shape_op("permute", "method", (2, 3, 4), lambda ns, x: x.permute(2, 0, 1), modes=FORMS),
+    _shape_op("permute", "method_tuple", (2, 3, 4), lambda ns, x: x.permute((1, 2, 0)), modes=FORMS),
+    _shape_op("permute", "then_mul", (2, 3, 4), lambda ns, x: x.permute(2, 1, 0) * 1.0, modes=FORMS),
+    _shape_op("Tensor.T", "", (3, 4), lambda ns, x: x.T),
+    _shape_op("Tensor.mT", "", (2, 3, 4), lambda ns, x: x.mT),
+    _shape_op("squeeze", "", (1, 3), lambda ns, x: ns.squeeze(x, 0)),
+    _shape_op("squeeze", "method_all", (4, 1, 3, 1), lambda ns, x: x.squeeze(), modes=FORMS),
+    _shape_op("squeeze", "method_dim", (4, 1, 3), lambda ns, x: x.squeeze(1), modes=FORMS),
+    _shape_op("squeeze", "method_neg", (4, 1, 3), lambda ns, x: x.squeeze(-2), modes=FORMS),
+    _shape_op("squeeze", "method_noop", (4, 1, 3), lambda ns, x: x.squeeze(0), modes=FORMS),
+    _shape_op("squeeze", "method_scalar", (), lambda ns, x: x.squeeze(), modes=FORMS),
+    _shape_op("unsqueeze", "", (2, 3), lambda ns, x: ns.unsqueeze(x, 1)),
+    _shape_op("unsqueeze", "method_0", (2, 3), lambda ns, x: x.unsqueeze(0), modes=FORMS),
+    _shape_op("unsqueeze", "method_last", (2, 3), lambda ns, x: x.unsqueeze(-1), modes=FORMS),
+    _shape_op("unsqueeze", "method_scalar", (), lambda ns, x: x.unsqueeze(0), modes=FORMS),
+    _shape_op("Tensor.expand", "", (4, 1, 3), lambda ns, x: x.expand(4, 5, 3)),
+    _shape_op("Tensor.expand", "new_dims", (3,), lambda ns, x: x.expand(2, 4, 3), modes=FORMS),
+    _shape_op("Tensor.expand", "m1", (4, 1, 3), lambda ns, x: x.expand(-1, 2, -1), modes=FORMS),
+    _shape_op("Tensor.expand", "tuple", (1, 3), lambda ns, x: x.expand((2, 3)), modes=FORMS),
+    _shape_op("Tensor.expand", "of_scalar", (), lambda ns, x: x.expand(2, 3), modes=FORMS),
+    _shape_op("Tensor.expand", "then_mul", (2, 1), lambda ns, x: x.expand(2, 3) * x, modes=FORMS),
+    _shape_op("Tensor.expand", "then_sum", (4, 1, 3), lambda ns, x: x.expand(4, 5, 3).sum(1), modes=FORMS),
+    _shape_op("Tensor.expand", "then_T_matmul", (3, 1), lambda ns, x: x.expand(3, 4).T @ x, modes=FORMS),
+    OpInfo("flatten", _fn("flatten"), [((2, 3, 4),), S(())],
+           kwargs=({"start_dim": 1}, {"start_dim": 0, "end_dim": 1}, {"start_dim": -2, "end_dim": -1}, {})),
+    _shape_op("flatten", "method", (2, 3, 4), lambda ns, x: x.flatten(), modes=FORMS),
+    _shape_op("Tensor.clone", "", (2, 3), lambda ns, x: x.clone()),
+    _shape_op("Tensor.clone", "then_mul", (2, 3), lambda ns, x: x.clone() * x, modes=FORMS),
+    _shape_op("Tensor.to", "f64", (2, 3), lambda ns, x: x.to(ns.float64) * 2.0, modes=FORMS),
+    # (a float32 result: finite differences in float64 do not apply)
+    OpInfo("Tensor.to", lambda ns, x: x.to(ns.float32), [S((2, 3), fd=False)], variant="f32", modes=FORMS),
+    OpInfo("Tensor.to", lambda ns, x: ns.sin(x.to(ns.float32)).to(ns.float64), [S((2, 3), fd=False)],
+           variant="f32_f64", modes=FORMS),
+    _shape_op("Tensor.double", "", (2, 3), lambda ns, x: (x * 3.0).double(), modes=FORMS),
+    # joining
+    OpInfo("cat", lambda ns, *t: ns.cat(list(t), 0), [((2, 3), (4, 3)), ((0, 3), (2, 3)), ((2, 3),)],
+           aliases=("concat", "concatenate")),
+    OpInfo("cat", lambda ns, *t: ns.cat(list(t), dim=1), [((2, 3), (2, 1), (2, 2)), ((2, 3),)], variant="dim1",
+           modes=FORMS),
+    OpInfo("cat", lambda ns, *t: ns.cat(t, -1), [((2, 3, 1), (2, 3, 2))], variant="tuple_neg_dim", modes=FORMS),
+    OpInfo("cat", lambda ns, *t: ns.cat(list(t)), [((3,), (2,), (1,))], variant="1d", modes=FORMS),
+    OpInfo("cat", lambda ns, *t: ns.cat([t[0], t[0] * 2.0], 0), [((2, 3),)], variant="same", modes=FORMS),
+    OpInfo("cat", lambda ns, *t: ns.cat([t[0].T, t[1][:, ::2].T.T], 1), [((3, 2), (2, 3))], variant="views",
+           modes=FORMS),
+    OpInfo("stack", lambda ns, *t: ns.stack(list(t), 0), [((2, 3), (2, 3)), ((), (), ()), ((0, 3), (0, 3))]),
+    OpInfo("stack", lambda ns, *t: ns.stack(list(t), dim=1), [((2, 3), (2, 3), (2, 3)), ((0, 3), (0, 3))],
+           variant="dim1", modes=FORMS),
+    OpInfo("stack", lambda ns, *t: ns.stack(t, -1), [((2, 3), (2, 3))], variant="tuple_neg_dim", modes=FORMS),
+    # indexing
+    _index("int", lambda ns, x: x[1]),
+    _index("neg_int", lambda ns, x: x[-1]),
+    _index("int_int", lambda ns, x: x[1, 2]),
+    _index("int_int_int", lambda ns, x: x[1, -1, 0]),
+    _index("slice", lambda ns, x: x[:, 1:3]),
+    _index("neg_slice", lambda ns, x: x[:, -2:]),
+    _index("neg_slice_stop", lambda ns, x: x[:-1, :, 1:-1]),
+    _index("ellipsis_step", lambda ns, x: x[..., ::2]),
+    _index("step", lambda ns, x: x[::2, 1::2]),
+    _index("none_int", lambda ns, x: x[None, 0]),
+    _index("int_none", lambda ns, x: x[0, :, None]),
+    _index("mixed", lambda ns, x: x[1:, ..., 0]),
+    _index("ellipsis_int", lambda ns, x: x[..., 1]),
+    _index("empty_slice", lambda ns, x: x[1:1]),
+    _index("out_of_range_slice", lambda ns, x: x[:, 2:10]),
+    _index("double_index", lambda ns, x: x[1][2]),
+    _index("index_twice_add", lambda ns, x: x[0] + x[0] * 2.0 + x[-1]),
+    _index("index_of_permuted", lambda ns, x: x.permute(2, 1, 0)[1:, 0]),
+    _index("full", lambda ns, x: x[:]),
+    _index("1d_int", lambda ns, x: x[2], (5,)),
+    _index("1d_first", lambda ns, x: x[-5], (5,)),
+    _index("1d_step", lambda ns, x: x[1:4:2], (5,)),
+    _index("1d_none", lambda ns, x: x[None], (5,)),
+]
+
+# Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,
+# chains of rules), in every mode as the ops are.
+_COMPOSITES = [
+    OpInfo("self_chain", lambda ns, x: ns.exp(ns.sin(x)) * x - x / 3.0, UNARY_SHAPES, composite=True),
+    OpInfo("tanh_mul_div", lambda ns, a, b: ns.tanh(a * b + a) / (1.0 + b * b), BINARY_SHAPES, composite=True),
+    OpInfo("view_chain", lambda ns, x: x.permute(1, 0, 2).reshape(3, 8).T.unsqueeze(0), [((2, 3, 4),)],
+           composite=True),
+]
+
+OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
+
+# The op functions pyad exports. Note: pyad._C.__all__ (the C++ op list) is the source once the core has it;
+# until then, the op functions of pyad/__init__.py (C++ ops and their thin Python wrappers).
+EXPORTED_OPS = list(pyad._C.__all__) if hasattr(pyad._C, "__all__") else sorted([
+    "abs", "add", "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "cos", "div", "divide", "dot",
+    "eq", "exp", "flatten", "ge", "gt", "le", "log", "log1p", "log_softmax", "logsumexp", "lt", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "ne", "neg", "negative", "outer", "permute",
+    "pow", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub",
+    "subtract", "sum", "swapaxes", "tanh", "transpose", "true_divide", "unsqueeze", "where"])
+
+
+# Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the
+# fix shows up as a failure that asks for the entry to go.
+KNOWN_DIFFERENCES = {
+    (FORWARD, "logsumexp", "(0, 3)-dim=0,keepdim=False"): "over an empty dim torch's tangent is NaN, pyad's 0",
+    (FORWARD, "logsumexp", "(0, 3)-dim=0,keepdim=True"): "over an empty dim torch's tangent is NaN, pyad's 0",
+}
+
+
+def resolve(name):
+    """The pyad object a row's name refers to (None when there is none)."""
+    if name.startswith("Tensor."):
+        return getattr(pyad.Tensor, name[len("Tensor."):], None)
+    return getattr(pyad, name, None)
+
+
+def params(mode, *, where=lambda op: True, with_samples=True):
+    """pytest parameters (op, sample) over every row that supports `mode` ("gradcheck" follows REVERSE), one per
+    sample the mode runs; with_samples=False gives one parameter per row."""
+    needs = REVERSE if mode == "gradcheck" else mode
+    out = []
+    for op in OP_DB:
+        if needs not in op.modes or not where(op):
+            continue
+        if not with_samples:
+            out.append(pytest.param(op, id=op.id))
+            continue
+        for s in op.samples_for(mode):
+            why = KNOWN_DIFFERENCES.get((mode, op.id, s.id()))
+            marks = [pytest.mark.xfail(reason=why, strict=True)] if why else []
+            out.append(pytest.param(op, s, id=f"{op.id}-{s.id()}", marks=marks))
+    return out
+
+
+def skip_unless_on(op, device):
+    """Rows without the cuda mode run on the CPU only (the device fixture runs every parity test on both)."""
+    if device == "cuda" and CUDA not in op.modes:
+        pytest.skip(f"{op.id} is not run on CUDA")
+
+
+def inputs(op, sample, dtype=F64, seed=0, requires_grad=False):
+    """pyad leaves (on the default device) for one sample; requires_grad on the differentiable inputs."""
+    arrays = sample.arrays(op.domains(len(sample.inputs)), seed)
+    dts = dtype if isinstance(dtype, (list, tuple)) else [dtype] * len(arrays)
+    diff = op.diff_inputs(len(arrays))
+    return [leaf(a, d, requires_grad=requires_grad and i in diff) for i, (a, d) in enumerate(zip(arrays, dts))]
+
+
+def tangent_placements(op, n):
+    """Which inputs carry a tangent in the forward-mode tests: each differentiable input alone, then all."""
+    diff = op.diff_inputs(n)
+    return [(i,) for i in diff] + ([tuple(diff)] if len(diff) > 1 else [])
