@@ -24,9 +24,8 @@ from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_
 from ._creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, ones, ones_like,
                         rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
 from ._C import *  # noqa: F403  (the op list's functions, _C.__all__: Note [The op list] in csrc/kernels/math.h)
-from ._functions import (amax, amin, cat, clamp, clip, concat, concatenate, divide, dot, flatten, log_softmax,
-                         logsumexp, matmul, max, mean, min, mm, multiply, negative, outer, permute, reshape, softmax,
-                         squeeze, stack, subtract, sum, swapaxes, transpose, true_divide, unsqueeze, where)
+from . import _functions
+from ._functions import *  # noqa: F403  (the ops written in Python)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
@@ -49,11 +48,7 @@ __all__ = [
 ]
 # The ops: the op list's as _C exports them (Note [The op list]), then those written in Python.
 __all__ += _C.__all__
-__all__ += [
-    "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "divide", "dot", "flatten", "log_softmax",
-    "logsumexp", "matmul", "max", "mean", "min", "mm", "multiply", "negative", "outer", "permute", "reshape",
-    "softmax", "squeeze", "stack", "subtract", "sum", "swapaxes", "transpose", "true_divide", "unsqueeze", "where",
-]
+__all__ += _functions.__all__
 
 
 def manual_seed(seed: int) -> None:

@@ -11,6 +11,13 @@ from ._dtypes import as_dtype, get_default_dtype
 
 Tensor = _C.Tensor
 
+# The ops written here (pyad/__init__.py exports them with the op list's).
+__all__ = [
+    "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "divide", "dot", "flatten", "log_softmax",
+    "logsumexp", "matmul", "max", "mean", "min", "mm", "multiply", "negative", "outer", "permute", "reshape",
+    "softmax", "squeeze", "stack", "subtract", "sum", "swapaxes", "transpose", "true_divide", "unsqueeze", "where",
+]
+
 matmul, outer = _C.matmul, _C.outer
 negative, subtract, multiply, divide, true_divide = neg, sub, mul, div, div
 

@@ -274,8 +274,8 @@ _ROWS = [
     _unary("abs", lambda ns, x: ns.abs(x), "nz", dtypes=WITH_INT),
     _unary("abs", lambda ns, x: abs(x), "nz", variant="op", modes=FORMS),
     OpInfo("abs", lambda ns, x: ns.abs(x), [S(KINK, name="kink", fd=False)], variant="at_kink", modes=FORMS),
-    # pyad's sign has no derivative (torch's is 0 everywhere, with a grad_fn): its values alone
-    _unary("sign", lambda ns, x: ns.sign(x), "nz", modes=NO_GRAD),
+    # sign's derivative is zero everywhere, with a grad_fn, as torch's
+    _unary("sign", lambda ns, x: ns.sign(x), "nz"),
     _unary("clamp", lambda ns, x: ns.clamp(x, -0.5, 0.4), aliases=("clip",)),
     _unary("clamp", lambda ns, x: ns.clamp(x, min=-0.25), variant="min", modes=FORMS),
     _unary("clamp", lambda ns, x: ns.clamp(x, max=0.35), variant="max", modes=FORMS),
@@ -299,7 +299,19 @@ _ROWS = [
     _unary("pow", lambda ns, x: 2.0 ** x, variant="rpow", modes=FORMS),
     OpInfo("pow", lambda ns, x: x ** 2, [S(_arr(0.0, 1.0), name="at_0")], variant="2_at_0", modes=FORMS),
     OpInfo("pow", lambda ns, x: x ** 3.0, [S(_arr(0.0, -2.0), name="at_0")], variant="3_at_0", modes=FORMS),
+    _unary("expm1", lambda ns, x: ns.expm1(x)),
+    _method("expm1"),
+    _unary("erf", lambda ns, x: ns.erf(x)),
+    _method("erf"),
+    _unary("erfc", lambda ns, x: ns.erfc(x)),
+    _unary("erfc", lambda ns, x: ns.erfc(x * 3.0), variant="tail", modes=FORMS),
     # binary elementwise
+    _binary("atan2", lambda ns, a, b: ns.atan2(a, b), ("any", "nz")),
+    _binary("atan2", lambda ns, a, b: a.atan2(b), ("any", "nz"), variant="method", modes=FORMS),
+    _binary("hypot", lambda ns, a, b: ns.hypot(a, b), "nz"),
+    _binary("logaddexp", lambda ns, a, b: ns.logaddexp(a, b)),
+    _binary("logaddexp", lambda ns, a, b: ns.logaddexp(a * 30.0, b * 30.0), variant="wide", modes=FORMS),
+    _scalar("atan2", "tensor_float", lambda ns, x: ns.atan2(x, 0.5)),
     _binary("add", lambda ns, a, b: ns.add(a, b), dtypes=WITH_INT),
     _binary("add", lambda ns, a, b: a + b, variant="op", modes=FORMS),
     _binary("sub", lambda ns, a, b: ns.sub(a, b), aliases=("subtract",), dtypes=WITH_INT),
@@ -378,6 +390,41 @@ _ROWS = [
       for f in ("softmax", "log_softmax")],
     *[OpInfo(f, _method_call(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
       for f in ("softmax", "log_softmax")],
+    # scans
+    OpInfo("cumsum", lambda ns, x: ns.cumsum(x, 1), [((3, 4),), ((2, 0),), ((2, 3, 4),)]),
+    OpInfo("cumsum", lambda ns, x: ns.cumsum(x, -1), [((6,),), ((),)], variant="last"),
+    OpInfo("cumsum", lambda ns, x: x.cumsum(0), [((4, 3),), ((3, 2, 2),)], variant="method_dim0", modes=FORMS),
+    OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 1), [((3, 4),), ((2, 0),), ((2, 3, 4),)]),
+    OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 0), [((5, 3),), ((),), ((1, 4),)], variant="dim0"),
+    OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 1), [S(_arr(1.5, 0.0, -2.0, 0.5, 0.0, 3.0).reshape(2, 3),
+                                                        name="zeros")], variant="with_zeros"),
+    # flips, rolls, triangles, diagonals
+    OpInfo("flip", lambda ns, x: ns.flip(x, (0, 1)), [((3, 4),), ((2, 0, 3),)]),
+    OpInfo("flip", lambda ns, x: ns.flip(x, [-1]), [((2, 3, 4),), ((5,),)], variant="last"),
+    OpInfo("flip", lambda ns, x: x.flip(0), [((3, 2),)], variant="method", modes=FORMS),
+    OpInfo("flip", lambda ns, x: ns.flip(x.transpose(0, 1)[::2], (0,)), [((3, 5),)], variant="strided", modes=FORMS),
+    OpInfo("roll", lambda ns, x: ns.roll(x, 1), [((3, 4),), ((),), ((0, 3),)]),
+    OpInfo("roll", lambda ns, x: ns.roll(x, (1, -5), (0, 1)), [((3, 4),), ((2, 3, 4),)], variant="dims"),
+    OpInfo("roll", lambda ns, x: ns.roll(x, (2, -7, 1), (1, 0, -1)), [((3, 4),)], variant="repeated_dim",
+           modes=FORMS),
+    OpInfo("roll", lambda ns, x: ns.roll(x, (2**40 + 1, -2**40 - 3), (0, 1)), [((3, 5),)], variant="huge_shifts",
+           modes=FORMS),
+    OpInfo("roll", lambda ns, x: x.transpose(0, 1).roll(2), [((3, 4),)], variant="method_strided", modes=FORMS),
+    OpInfo("tril", lambda ns, x: ns.tril(x), [((3, 4),), ((2, 3, 4),), ((0, 3),)]),
+    OpInfo("tril", lambda ns, x: ns.tril(x, -1), [((4, 3),)], variant="below", modes=FORMS),
+    OpInfo("tril", lambda ns, x: x.tril(5), [((3, 3),)], variant="method_far", modes=FORMS),
+    OpInfo("triu", lambda ns, x: ns.triu(x, 1), [((3, 4),), ((2, 4, 3),), ((3, 0),)]),
+    OpInfo("triu", lambda ns, x: x.triu(-2), [((4, 4),)], variant="method_below", modes=FORMS),
+    OpInfo("diagonal", lambda ns, x: ns.diagonal(x), [((3, 4),), ((4, 3),), ((0, 3),)]),
+    OpInfo("diagonal", lambda ns, x: ns.diagonal(x, 1), [((3, 4),), ((3, 3),)], variant="offset"),
+    OpInfo("diagonal", lambda ns, x: ns.diagonal(x, -1, 2, 0), [((2, 3, 4),)], variant="dims"),
+    OpInfo("diagonal", lambda ns, x: x.diagonal(5), [((3, 4),)], variant="method_empty", modes=FORMS),
+    OpInfo("diagonal", lambda ns, x: ns.diagonal(x * x, 0, -1, -2), [((2, 3, 3),)], variant="of_result"),
+    OpInfo("trace", lambda ns, x: ns.trace(x), [((3, 4),), ((4, 4),)]),
+    OpInfo("trace", lambda ns, x: x.trace(), [((3, 2),)], variant="method", modes=FORMS),
+    OpInfo("kron", lambda ns, a, b: ns.kron(a, b), [((2, 3), (4, 2)), ((3,), (2, 2)), ((), (3,)), ((), ()),
+                                                    ((2, 0), (3, 1))]),
+    OpInfo("kron", lambda ns, a, b: a.kron(b), [((2, 1, 2), (3, 2))], variant="method", modes=FORMS),
     # matrix products
     OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b), MATMUL_SHAPES),
     OpInfo("matmul", lambda ns, a, b: a @ b, MATMUL_SHAPES, variant="op", modes=FORMS),
@@ -494,14 +541,9 @@ _COMPOSITES = [
 
 OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
 
-# The op functions pyad exports. Note: pyad._C.__all__ (the C++ op list) is the source once the core has it;
-# until then, the op functions of pyad/__init__.py (C++ ops and their thin Python wrappers).
-EXPORTED_OPS = list(pyad._C.__all__) if hasattr(pyad._C, "__all__") else sorted([
-    "abs", "add", "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "cos", "div", "divide", "dot",
-    "eq", "exp", "flatten", "ge", "gt", "le", "log", "log1p", "log_softmax", "logsumexp", "lt", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "ne", "neg", "negative", "outer", "permute",
-    "pow", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub",
-    "subtract", "sum", "swapaxes", "tanh", "transpose", "true_divide", "unsqueeze", "where"])
+# The op functions pyad exports: the C++ op list's (pyad._C.__all__, Note [The op list]) and those written in
+# Python (pyad._functions.__all__).
+EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__))
 
 
 # Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the

@@ -88,7 +88,7 @@ Tensor triangle(const Tensor& x, int64_t k, bool upper) {
   Tensor i = reshape(arange(0, static_cast<double>(rows), 1, DType::Int64, x.device()), {rows, 1});
   Tensor j = reshape(arange(0, static_cast<double>(cols), 1, DType::Int64, x.device()), {1, cols});
   Tensor kth = scalar_tensor(static_cast<double>(k), DType::Int64, x.device());
-  Tensor keep = compare(upper ? Cmp::Ge : Cmp::Le, j - i, kth);
+  Tensor keep = upper ? ge(j - i, kth) : le(j - i, kth);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   kernels::where(keep, x, zeros({}, x.dtype(), x.device()), out);
   if (auto node = record<TriangleBackward>(out, {x})) {
@@ -240,7 +240,7 @@ Tensor trace(const Tensor& x) {
 Tensor kron(const Tensor& a, const Tensor& b) {
   check_same_device("kron", a, b);
   if (a.dtype() == DType::Bool && b.dtype() == DType::Bool)  // a logical and, as torch (mul refuses bools)
-    return compare(Cmp::Ne, kron(to_dtype(a, DType::Int64), to_dtype(b, DType::Int64)),
+    return ne(kron(to_dtype(a, DType::Int64), to_dtype(b, DType::Int64)),
                    zeros({}, DType::Int64, a.device()));
   const int64_t nd = std::max(a.ndim(), b.ndim());
   Shape sa(nd - a.ndim(), 1), sb(nd - b.ndim(), 1);

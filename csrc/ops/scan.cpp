@@ -59,7 +59,7 @@ Tensor omitted_products(const Tensor& x, int64_t dim) {
   Tensor k = reshape(arange(0, static_cast<double>(n), 1, DType::Int64, x.device()), {n, 1});
   Tensor j = reshape(arange(0, static_cast<double>(n), 1, DType::Int64, x.device()), {1, n});
   const Shape pair = concat({n, n}, Shape(-dim - 1, 1));  // trailing unit dims line (k, j) up with the pair
-  Tensor skip = reshape(compare(Cmp::Eq, k, j), pair), upper = reshape(compare(Cmp::Ge, j, k), pair);
+  Tensor skip = reshape(eq(k, j), pair), upper = reshape(ge(j, k), pair);
   Tensor rows = where(skip, scalar_like(1, x), unsqueeze(x, dim - 1));
   return where(upper, cumprod(rows, dim), scalar_like(0, x));
 }
@@ -70,9 +70,9 @@ struct ZeroMasks {
   ZeroMasks(const Tensor& x, const Tensor& is_zero, int64_t dim) {
     Tensor seen = cumsum(is_zero, dim);  // zeros up to here, this one included
     Tensor none = zeros({}, DType::Int64, x.device()), one = ones({}, DType::Int64, x.device());
-    before = compare(Cmp::Eq, seen, none);
-    from_first = compare(Cmp::Ne, seen, none);
-    first = compare(Cmp::Eq, seen * to_dtype(is_zero, DType::Int64), one);
+    before = eq(seen, none);
+    from_first = ne(seen, none);
+    first = eq(seen * to_dtype(is_zero, DType::Int64), one);
     safe_x = where(is_zero, scalar_like(1, x), x);
   }
 };
@@ -80,7 +80,7 @@ struct ZeroMasks {
 Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& y, int64_t dim) {
   if (x.ndim() == 0 || x.shape()[x.ndim() + dim] <= 1) return g;
   Tensor zero = scalar_like(0, x);
-  Tensor is_zero = compare(Cmp::Eq, x, zero);
+  Tensor is_zero = eq(x, zero);
   if (!any_true(is_zero)) return reverse_cumsum(g * y, dim) / x;
   if (grad_enabled() || any_tangent({x})) return sum(omitted_products(x, dim) * unsqueeze(g, dim - 1), {dim}, false);
   ZeroMasks m(x, is_zero, dim);
@@ -92,7 +92,7 @@ Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& y, int64
 Tensor cumprod_jvp(const Tensor& t, const Tensor& x, const Tensor& y, int64_t dim) {
   if (x.ndim() == 0 || x.shape()[x.ndim() + dim] <= 1) return t;
   Tensor zero = scalar_like(0, x);
-  Tensor is_zero = compare(Cmp::Eq, x, zero);
+  Tensor is_zero = eq(x, zero);
   if (!any_true(is_zero)) return y * cumsum(t / x, dim);
   if ((grad_enabled() && x.requires_grad()) || any_tangent({x}))
     return sum(omitted_products(x, dim) * unsqueeze(t, dim), {dim - 1}, false);

@@ -76,7 +76,7 @@ void init_ops_more(py::module_& m) {
         "Running product of input along dim (integers and bools give int64; dtype converts the input first).");
   cls.def("cumprod", cumprod_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(), "See pyad.cumprod.");
 
-  def_op(m, 
+  def_op(m,
       "flip",
       [](const Tensor& x, py::handle dims) {
         auto d = int_list(dims, "flip", "dims");
