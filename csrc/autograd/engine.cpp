@@ -134,11 +134,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
     NodeState& st = state[node.get()];
     TensorList grads = std::move(st.buffer);
     grads.resize(node->num_outputs());
-    for (auto& [slot, hook] : node->pre_hooks)
-      if (slot < grads.size() && grads[slot].defined()) {
-        Tensor r = hook(grads[slot]);
-        if (r.defined()) grads[slot] = r;
-      }
+    run_pre_hooks(*node, grads);
 
     if (capture) {
       auto t = targets.find(node.get());
