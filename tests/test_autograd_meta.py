@@ -185,3 +185,34 @@ def test_detach_in_place_drops_history_and_flag():
     assert y.is_leaf and not y.requires_grad and y.grad_fn is None
     x.detach_()
     assert not x.requires_grad
+
+
+def test_node_prehook_sees_and_replaces_the_output_gradients_as_torch():
+    res = {}
+    for lib in (pyad, torch):
+        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        y = x * 2.0
+        seen = []
+
+        def pre(grad_outputs):
+            seen.append(tuple(type(g).__name__ for g in grad_outputs))
+            return (grad_outputs[0] * 10.0,)
+        handle = y.grad_fn.register_prehook(pre)
+        y.sum().backward(retain_graph=True)
+        first = x.grad.tolist()
+        handle.remove()
+        y.sum().backward()
+        res[lib.__name__] = (len(seen), seen[0][0] == "Tensor", first, x.grad.tolist())
+    assert res["pyad"] == res["torch"] == (1, True, [20.0] * 3, [22.0] * 3)
+
+
+def test_node_prehook_returning_a_wrong_shape_or_type_raises():
+    x = leaf(3)
+    y = x * 2.0
+    y.grad_fn.register_prehook(lambda gs: (pyad.ones(2, dtype=pyad.float64),))
+    with pytest.raises(RuntimeError, match=r"\[MulBackward0\] a pre-hook returned a gradient of shape \(2,\) for a gradient of shape \(3,\)"):
+        y.sum().backward(retain_graph=True)
+    z = x * 3.0
+    z.grad_fn.register_prehook(lambda gs: 5)
+    with pytest.raises(TypeError, match=r"\[MulBackward0\] a pre-hook must return None or a tuple"):
+        z.sum().backward()

@@ -30,8 +30,8 @@ bool hidden(uint64_t level) {
 
 bool is_active(uint64_t level) { return std::find(g_levels.begin(), g_levels.end(), level) != g_levels.end(); }
 
-const ForwardGrad* slot_of(const Tensor& t) {
-  const AutogradMeta* m = t.defined() ? t->autograd_meta() : nullptr;
+ForwardGrad* slot_of(const Tensor& t) {
+  AutogradMeta* m = t.defined() ? t->autograd_meta() : nullptr;
   return m ? m->fw.get() : nullptr;
 }
 
@@ -42,10 +42,10 @@ ForwardGrad& mutable_slot_of(const Tensor& t) {
 }
 
 TangentEntry* entry_at(const Tensor& t, uint64_t level) {
-  const ForwardGrad* fw = slot_of(t);
+  ForwardGrad* fw = slot_of(t);
   if (!fw) return nullptr;
-  for (const auto& e : fw->tangents)
-    if (e.level == level) return const_cast<TangentEntry*>(&e);
+  for (auto& e : fw->tangents)
+    if (e.level == level) return &e;
   return nullptr;
 }
 
@@ -213,8 +213,7 @@ void set_tangent(const Tensor& out, Tensor t, uint64_t level) {
 }
 
 void clear_tangent(const Tensor& t, uint64_t level) {
-  if (!slot_of(t)) return;
-  erase_level(*t->autograd_meta()->fw, level);
+  if (ForwardGrad* fw = slot_of(t)) erase_level(*fw, level);
 }
 
 void copy_tangents(const Tensor& src, const Tensor& dst) {

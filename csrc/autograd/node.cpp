@@ -35,9 +35,11 @@ void run_pre_hooks(const Node& node, TensorList& grads) {
   if (node.pre_hooks.empty()) return;
   // A copy: a hook may register hooks or remove them (its own handle's remove()) while they run.
   const std::vector<PreHook> hooks = node.pre_hooks;
-  for (const auto& h : hooks)
-    if (h.output_nr < grads.size() && grads[h.output_nr].defined())
+  for (const auto& h : hooks) {
+    if (h.all) h.all(grads);
+    else if (h.output_nr < grads.size() && grads[h.output_nr].defined())
       if (Tensor r = h.fn(grads[h.output_nr]); r.defined()) grads[h.output_nr] = std::move(r);
+  }
 }
 
 namespace {

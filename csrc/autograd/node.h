@@ -105,11 +105,14 @@ class SavedTensor {
   bool released_ = false;
 };
 
-// A hook on the gradient arriving for output `output_nr` of a node; `id` is what its handle removes it by.
+// A hook on the gradient arriving for output `output_nr` of a node (fn), or on the gradients of all its
+// outputs at once (all: torch's Node.register_prehook, which may replace any of them); `id` is what its
+// handle removes it by.
 struct PreHook {
   uint64_t id;
   uint32_t output_nr;
   GradHook fn;
+  std::function<void(TensorList&)> all;
 };
 // A fresh id for a hook (never 0).
 uint64_t next_hook_id();

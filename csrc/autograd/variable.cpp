@@ -47,7 +47,7 @@ void retain_grad(const Tensor& t) {
       acc = acc.defined() ? add(acc, g) : (grad_enabled() ? g : clone(g));
     }
     return Tensor();
-  }});
+  }, nullptr});
   m.retains_grad = true;
   m.retain_hook_installed = true;
 }
@@ -108,7 +108,15 @@ HookHandle register_prehook(const std::shared_ptr<Node>& node, uint32_t output_n
   HookHandle h;
   h.id = next_hook_id();
   h.node = node;
-  node->pre_hooks.push_back({h.id, output_nr, std::move(hook)});
+  node->pre_hooks.push_back({h.id, output_nr, std::move(hook), nullptr});
+  return h;
+}
+
+HookHandle register_prehook(const std::shared_ptr<Node>& node, std::function<void(TensorList&)> hook) {
+  HookHandle h;
+  h.id = next_hook_id();
+  h.node = node;
+  node->pre_hooks.push_back({h.id, 0, nullptr, std::move(hook)});
   return h;
 }
 
@@ -118,8 +126,9 @@ size_t hook_count(const Tensor& t) {
     return m ? m->hooks.size() : 0;
   }
   const auto& hooks = t.grad_fn()->pre_hooks;
-  return static_cast<size_t>(
-      std::count_if(hooks.begin(), hooks.end(), [&](const PreHook& h) { return h.output_nr == t.output_nr(); }));
+  return static_cast<size_t>(std::count_if(hooks.begin(), hooks.end(), [&](const PreHook& h) {
+    return !h.all && h.output_nr == t.output_nr();
+  }));
 }
 
 TensorList make_seeds(const TensorList& roots, const TensorList& grads, const char* op, int64_t batch_ndim) {

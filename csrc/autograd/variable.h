@@ -39,6 +39,9 @@ struct HookHandle {
 HookHandle register_hook(const Tensor& t, GradHook hook);
 // hook runs on the gradient arriving for the node's output `output_nr`, before the node runs.
 HookHandle register_prehook(const std::shared_ptr<Node>& node, uint32_t output_nr, GradHook hook);
+// hook runs on the gradients arriving for all the node's outputs (undefined: none), before the node runs,
+// and may replace them.
+HookHandle register_prehook(const std::shared_ptr<Node>& node, std::function<void(TensorList&)> hook);
 // The hooks registered on t (a non-leaf's: its grad_fn's pre-hooks for t's output, retain_grad's included).
 size_t hook_count(const Tensor& t);
 

@@ -67,6 +67,30 @@ GradHook python_hook(py::function fn) {
   };
 }
 
+// Node.register_prehook's hook, as torch's: hook(grad_outputs: tuple) -> tuple of the same length or None,
+// None entries standing for zero (an entry returned as None drops that gradient).
+std::function<void(TensorList&)> python_prehook(py::function fn, std::string node) {
+  auto holder = std::make_shared<PyCallable>();
+  holder->fn = std::move(fn);
+  return [holder, node = std::move(node)](TensorList& grads) {
+    py::gil_scoped_acquire gil;
+    py::object r = holder->fn(py::tuple(py::cast(grads)));
+    if (r.is_none()) return;
+    PYAD_CHECK(py::isinstance<py::tuple>(r) || py::isinstance<py::list>(r), TypeError, "[", node, "] a pre-hook "
+               "must return None or a tuple of gradients, got ", py::str(r.get_type().attr("__name__")).cast<std::string>());
+    py::sequence seq = r;
+    PYAD_CHECK(seq.size() == grads.size(), RuntimeError, "[", node, "] a pre-hook returned ", seq.size(),
+               " gradients for ", grads.size(), " outputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      Tensor t = seq[i].is_none() ? Tensor() : seq[i].cast<Tensor>();
+      if (t.defined() && grads[i].defined())
+        PYAD_CHECK(t.shape() == grads[i].shape(), RuntimeError, "[", node, "] a pre-hook returned a gradient of "
+                   "shape ", shape_str(t.shape()), " for a gradient of shape ", shape_str(grads[i].shape()));
+      grads[i] = t;
+    }
+  };
+}
+
 }  // namespace
 
 void init_autograd(py::module_& m) {
@@ -93,7 +117,7 @@ void init_autograd(py::module_& m) {
       })
       .def_property_readonly("metadata", [](py::handle self) { return node_metadata(self.ptr()); })
       .def("register_prehook", [](const std::shared_ptr<Node>& n, py::function fn) {
-        return register_prehook(n, 0, python_hook(fn));
+        return register_prehook(n, python_prehook(fn, n->name()));
       })
       .def_property_readonly("_hook_count", [](const Node& n) { return n.pre_hooks.size(); });
 
