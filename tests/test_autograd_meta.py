@@ -210,7 +210,8 @@ def test_node_prehook_returning_a_wrong_shape_or_type_raises():
     x = leaf(3)
     y = x * 2.0
     y.grad_fn.register_prehook(lambda gs: (pyad.ones(2, dtype=pyad.float64),))
-    with pytest.raises(RuntimeError, match=r"\[MulBackward0\] a pre-hook returned a gradient of shape \(2,\) for a gradient of shape \(3,\)"):
+    with pytest.raises(RuntimeError, match=r"\[MulBackward0\] a pre-hook returned a gradient of shape \(2,\) for "
+                                           r"a gradient of shape \(3,\)"):
         y.sum().backward(retain_graph=True)
     z = x * 3.0
     z.grad_fn.register_prehook(lambda gs: 5)
