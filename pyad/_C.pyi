@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']
+__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron']
 class dtype:
     """
     Members:
@@ -303,12 +303,24 @@ class Tensor:
         ...
     def cos(self) -> Tensor:
         ...
+    def cumprod(self, dim: typing.SupportsInt | typing.SupportsIndex, *, dtype: dtype | None = None) -> Tensor:
+        """
+        See pyad.cumprod.
+        """
+    def cumsum(self, dim: typing.SupportsInt | typing.SupportsIndex, *, dtype: dtype | None = None) -> Tensor:
+        """
+        See pyad.cumsum.
+        """
     def data_ptr(self) -> builtins.int:
         ...
     def detach(self) -> Tensor:
         ...
     def detach_(self) -> Tensor:
         ...
+    def diagonal(self, offset: typing.SupportsInt | typing.SupportsIndex = 0, dim1: typing.SupportsInt | typing.SupportsIndex = 0, dim2: typing.SupportsInt | typing.SupportsIndex = 1) -> Tensor:
+        """
+        See pyad.diagonal (a view).
+        """
     def dim(self) -> builtins.int:
         ...
     def div(self, other: typing.Any) -> Tensor:
@@ -329,6 +341,10 @@ class Tensor:
         ...
     def fill_(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
         ...
+    def flip(self, *args, **kwargs) -> Tensor:
+        """
+        flip(*dims): see pyad.flip (dims as ints, one sequence, or dims=).
+        """
     def ge(self, other: typing.Any) -> Tensor:
         ...
     def gt(self, other: typing.Any) -> Tensor:
@@ -339,6 +355,10 @@ class Tensor:
         ...
     def item(self) -> typing.Any:
         ...
+    def kron(self, other: Tensor) -> Tensor:
+        """
+        See pyad.kron.
+        """
     def le(self, other: typing.Any) -> Tensor:
         ...
     def log(self) -> Tensor:
@@ -368,7 +388,7 @@ class Tensor:
     def register_hook(self, hook):
         """
         hook(grad) -> new grad or None, called when this tensor's gradient is computed; returns a handle
-            whose remove() turns the hook off.
+            whose remove() takes the hook out (usable as a context manager, as torch's RemovableHandle).
         """
     def relu(self) -> Tensor:
         ...
@@ -376,6 +396,10 @@ class Tensor:
         ...
     def retain_grad(self):
         ...
+    def roll(self, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
+        """
+        See pyad.roll.
+        """
     def sigmoid(self) -> Tensor:
         ...
     def sign(self) -> Tensor:
@@ -398,6 +422,18 @@ class Tensor:
         ...
     def tanh(self) -> Tensor:
         ...
+    def trace(self) -> Tensor:
+        """
+        See pyad.trace.
+        """
+    def tril(self, diagonal: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
+        """
+        See pyad.tril.
+        """
+    def triu(self, diagonal: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
+        """
+        See pyad.triu.
+        """
     def zero_(self) -> Tensor:
         ...
     @property
@@ -424,7 +460,7 @@ class Tensor:
     def grad(self, arg1: typing.Any) -> None:
         ...
     @property
-    def grad_fn(self) -> ...:
+    def grad_fn(self) -> Node | None:
         ...
     @property
     def is_cuda(self):
@@ -455,7 +491,10 @@ class Node:
         ...
     def name(self) -> str:
         ...
-    def register_prehook(self, arg0: collections.abc.Callable) -> None:
+    def register_prehook(self: Node | None, arg0: collections.abc.Callable) -> ...:
+        ...
+    @property
+    def _hook_count(self) -> builtins.int:
         ...
     @property
     def creation_site(self) -> str:
@@ -474,6 +513,16 @@ class Node:
         ...
     @property
     def variable(self) -> typing.Any:
+        ...
+class RemovableHandle:
+    def __enter__(self) -> typing.Any:
+        ...
+    def __exit__(self, *args) -> None:
+        ...
+    def remove(self) -> None:
+        ...
+    @property
+    def id(self) -> builtins.int:
         ...
 class SavedTensor:
     def __init__(self, tensor: typing.Any, is_output: builtins.bool) -> None:
@@ -502,6 +551,8 @@ class frame_guard:
         ...
     def __init__(self, arg0: RecomputeFrame, arg1: builtins.bool) -> None:
         ...
+def _hook_count(arg0: Tensor) -> builtins.int:
+    ...
 def _uniform01_from_bits(arg0: typing.SupportsInt | typing.SupportsIndex, arg1: dtype) -> builtins.float:
     ...
 def abs(input: Tensor) -> Tensor:
@@ -560,8 +611,20 @@ def cuda_synchronize(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def cuda_unavailable_reason() -> str:
     ...
+def cumprod(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, *, dtype: dtype | None = None) -> Tensor:
+    """
+    Running product of input along dim (integers and bools give int64; dtype converts the input first).
+    """
+def cumsum(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, *, dtype: dtype | None = None) -> Tensor:
+    """
+    Running sum of input along dim (integers and bools give int64; dtype converts the input first).
+    """
 def detach_dual(arg0: Tensor) -> Tensor:
     ...
+def diagonal(input: Tensor, offset: typing.SupportsInt | typing.SupportsIndex = 0, dim1: typing.SupportsInt | typing.SupportsIndex = 0, dim2: typing.SupportsInt | typing.SupportsIndex = 1) -> Tensor:
+    """
+    A view of the offset-th diagonal of dims (dim1, dim2), appended as the last dim.
+    """
 def div(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def dual_level_active() -> builtins.bool:
@@ -588,6 +651,10 @@ def expm1(input: Tensor) -> Tensor:
     ...
 def eye(arg0: typing.SupportsInt | typing.SupportsIndex, arg1: typing.SupportsInt | typing.SupportsIndex, arg2: dtype, arg3: device) -> Tensor:
     ...
+def flip(input: Tensor, dims: typing.Any) -> Tensor:
+    """
+    A copy of input with the order of elements reversed along dims.
+    """
 def from_dlpack_capsule(arg0: typing_extensions.CapsuleType) -> Tensor:
     ...
 def from_numpy(arg0: numpy.ndarray) -> Tensor:
@@ -610,8 +677,6 @@ def gt(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def hypot(input: typing.Any, other: typing.Any) -> Tensor:
     ...
-def identity_seed(arg0: typing.SupportsInt | typing.SupportsIndex, arg1: typing.SupportsInt | typing.SupportsIndex, arg2: typing.SupportsInt | typing.SupportsIndex, arg3: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg4: dtype, arg5: device) -> Tensor:
-    ...
 def index(arg0: Tensor, arg1: list) -> Tensor:
     ...
 def index_put_(arg0: Tensor, arg1: list, arg2: typing.Any) -> Tensor:
@@ -620,6 +685,10 @@ def is_anomaly_enabled() -> builtins.bool:
     ...
 def is_grad_enabled() -> builtins.bool:
     ...
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """
+    The Kronecker product of input and other.
+    """
 def le(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def log(input: Tensor) -> Tensor:
@@ -635,6 +704,8 @@ def logsumexp(arg0: Tensor, arg1: typing.Any, arg2: builtins.bool) -> Tensor:
 def lt(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def make_dual(primal: Tensor, tangent: Tensor, level: typing.SupportsInt | typing.SupportsIndex | None = None) -> Tensor:
+    ...
+def make_identity_dual(primal: Tensor, start: typing.SupportsInt | typing.SupportsIndex, count: typing.SupportsInt | typing.SupportsIndex, level: typing.SupportsInt | typing.SupportsIndex | None = None) -> Tensor:
     ...
 def manual_seed(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
@@ -672,7 +743,7 @@ def rand(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsInde
     ...
 def randn(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg1: dtype, arg2: device) -> Tensor:
     ...
-def register_hook(arg0: Tensor, arg1: collections.abc.Callable) -> None:
+def register_hook(arg0: Tensor, arg1: collections.abc.Callable) -> RemovableHandle:
     ...
 def relu(input: Tensor) -> Tensor:
     ...
@@ -682,6 +753,10 @@ def reshape(arg0: Tensor, arg1: collections.abc.Sequence[typing.SupportsInt | ty
     ...
 def retain_grad(arg0: Tensor) -> None:
     ...
+def roll(input: Tensor, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
+    """
+    input with its elements shifted along dims, wrapping around (dims=None: the flattened tensor).
+    """
 def set_anomaly_enabled(arg0: builtins.bool, arg1: typing.Any) -> None:
     ...
 def set_grad_enabled(arg0: builtins.bool) -> None:
@@ -728,8 +803,20 @@ def to_dtype(arg0: Tensor, arg1: dtype) -> Tensor:
     ...
 def to_numpy(arg0: Tensor) -> numpy.ndarray:
     ...
+def trace(input: Tensor) -> Tensor:
+    """
+    The sum of the main diagonal of a 2-d tensor.
+    """
 def transpose(arg0: Tensor, arg1: typing.SupportsInt | typing.SupportsIndex, arg2: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     ...
+def tril(input: Tensor, diagonal: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
+    """
+    The lower triangle (on and below the given diagonal) of the matrices in the last two dims; the rest 0.
+    """
+def triu(input: Tensor, diagonal: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
+    """
+    The upper triangle (on and above the given diagonal) of the matrices in the last two dims; the rest 0.
+    """
 def unpack_dual(tensor: Tensor, level: typing.SupportsInt | typing.SupportsIndex | None = None) -> tuple[Tensor, Tensor]:
     ...
 def unsqueeze(arg0: Tensor, arg1: typing.SupportsInt | typing.SupportsIndex) -> Tensor:

@@ -42,21 +42,8 @@ def retain_grad(self):
 @_method
 def register_hook(self, hook):
     """hook(grad) -> new grad or None, called when this tensor's gradient is computed; returns a handle
-    whose remove() turns the hook off."""
-    handle = _RemovableHandle()
-
-    def call(grad):
-        return None if handle.removed else hook(grad)
-    _C.register_hook(self, call)
-    return handle
-
-
-class _RemovableHandle:
-    def __init__(self):
-        self.removed = False
-
-    def remove(self):
-        self.removed = True
+    whose remove() takes the hook out (usable as a context manager, as torch's RemovableHandle)."""
+    return _C.register_hook(self, hook)
 
 
 # ---- conversion ----

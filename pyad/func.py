@@ -336,11 +336,11 @@ def _forward_jacobian(f: Callable[..., Any], diff: _Diff, chunk_size: int | None
         n = x.numel()
         pieces: list[list[Tensor]] = []
         for s, e in _chunks(n, chunk_size):
-            # Rows s..e of the identity, marked so matmul reads A @ seed as a slice of A^T.
-            seed = _C.identity_seed(n, s, e - s, list(x.shape), x.dtype, x.device)
             with forward_ad.dual_level():
                 leaves = list(diff.leaves)
-                leaves[k] = _C.make_dual(x, seed)
+                # Rows s..e of the identity as a structured tangent: matmul reads A @ seed as a slice of A^T,
+                # and other ops get it dense (Note [Identity tangents] in csrc/autograd/forward_ad.h).
+                leaves[k] = _C.make_identity_dual(x, s, e - s)
                 out = f(*diff.rebuild(leaves))
                 outs, out_spec = _outputs(out, "jacfwd")
                 tans = [_C.unpack_dual(o)[1] for o in outs]

@@ -172,11 +172,7 @@ TensorList GraphTask::evaluate(Node& node) {
   NodeState& st = state_[&node];
   TensorList grads = std::move(st.buffer);
   grads.resize(node.num_outputs());
-  for (auto& [slot, hook] : node.pre_hooks)
-    if (slot < grads.size() && grads[slot].defined()) {
-      Tensor r = hook(grads[slot]);
-      if (r.defined()) grads[slot] = r;
-    }
+  run_pre_hooks(node, grads);
 
   if (capturing()) {
     auto t = targets_.find(&node);

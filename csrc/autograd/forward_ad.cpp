@@ -3,6 +3,7 @@
 #include <limits>
 #include <mutex>
 #include "grad_ops.h"
+#include "node.h"
 #include "recompute_frame.h"
 
 namespace pyad {
@@ -28,6 +29,57 @@ bool hidden(uint64_t level) {
 }
 
 bool is_active(uint64_t level) { return std::find(g_levels.begin(), g_levels.end(), level) != g_levels.end(); }
+
+ForwardGrad* slot_of(const Tensor& t) {
+  AutogradMeta* m = t.defined() ? t->autograd_meta() : nullptr;
+  return m ? m->fw.get() : nullptr;
+}
+
+ForwardGrad& mutable_slot_of(const Tensor& t) {
+  auto& fw = t->mutable_autograd_meta().fw;
+  if (!fw) fw = std::make_shared<ForwardGrad>();
+  return *fw;
+}
+
+TangentEntry* entry_at(const Tensor& t, uint64_t level) {
+  ForwardGrad* fw = slot_of(t);
+  if (!fw) return nullptr;
+  for (auto& e : fw->tangents)
+    if (e.level == level) return &e;
+  return nullptr;
+}
+
+// The dense form of an identity slice over t's elements (Note [Identity tangents]).
+Tensor materialise(const IdentitySlice& id, const Tensor& t) {
+  const int64_t n = t.numel();
+  Tensor e = grad_ops::zeros({id.count, n}, t.dtype(), t.device());
+  if (id.count > 0) grad_ops::fill(make_view(e, {id.count}, {n + 1}, id.start), 1.0);
+  Shape shape = concat({id.count}, t.shape());
+  return make_view(e, shape, contiguous_strides(shape), 0);
+}
+
+// Record that t's slot holds a tangent at `level`, so that exiting the level can drop it.
+void register_slot(const Tensor& t, uint64_t level) {
+  note_tangent_level(level);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto lv = std::find(g_levels.begin(), g_levels.end(), level);
+  PYAD_CHECK(lv != g_levels.end(), RuntimeError, "[forward AD] level ", level, " is not an active dual level");
+  g_registry[lv - g_levels.begin()].push_back(t->autograd_meta()->fw);
+}
+
+void put_entry(const Tensor& t, TangentEntry entry) {
+  auto& ts = mutable_slot_of(t).tangents;
+  auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.level == entry.level; });
+  const uint64_t level = entry.level;
+  if (it != ts.end()) *it = std::move(entry);
+  else ts.push_back(std::move(entry));
+  register_slot(t, level);
+}
+
+void erase_level(ForwardGrad& fw, uint64_t level) {
+  auto& ts = fw.tangents;
+  ts.erase(std::remove_if(ts.begin(), ts.end(), [&](const auto& e) { return e.level == level; }), ts.end());
+}
 }  // namespace
 
 JvpRuleGuard::JvpRuleGuard() : JvpRuleGuard(current_level()) {}
@@ -47,9 +99,10 @@ HideLevelsGuard::~HideLevelsGuard() {
 }
 
 Tensor without_hidden_tangents(const Tensor& t) {
-  if (t_hidden.empty() || !t.defined() || !t->fw) return t;
-  for (const auto& e : t->fw->tangents)
-    if (hidden(e.first)) return grad_ops::view(t, t.shape());  // the view's rule skips the hidden levels
+  const ForwardGrad* fw = slot_of(t);
+  if (t_hidden.empty() || !fw) return t;
+  for (const auto& e : fw->tangents)
+    if (hidden(e.level)) return grad_ops::view(t, t.shape());  // the view's rule skips the hidden levels
   return t;
 }
 
@@ -75,10 +128,7 @@ void exit_dual_level(uint64_t level) {
   std::lock_guard<std::mutex> lock(g_mutex);
   // Dropping the tangents also breaks the cycles a tangent's graph can form with its primal.
   for (auto& w : g_registry.back())
-    if (auto slot = w.lock()) {
-      auto& ts = slot->tangents;
-      ts.erase(std::remove_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; }), ts.end());
-    }
+    if (auto slot = w.lock()) erase_level(*slot, level);
   g_registry.pop_back();
   g_levels.pop_back();
   g_innermost = g_levels.empty() ? 0 : g_levels.back();
@@ -99,24 +149,34 @@ uint64_t current_level() {
 }
 
 Tensor tangent_at(const Tensor& t, uint64_t level) {
-  if (g_innermost == 0 || level == 0 || !t.defined() || !t->fw) return {};
-  for (const auto& [l, tangent] : t->fw->tangents)
-    if (l == level) return tangent;
-  return {};
+  if (g_innermost == 0 || level == 0) return {};
+  TangentEntry* e = entry_at(t, level);
+  if (!e) return {};
+  if (!e->dense.defined() && e->identity) e->dense = materialise(*e->identity, t);
+  return e->dense;
 }
 
 Tensor tangent_of(const Tensor& t) {
-  if (g_innermost == 0 || !t.defined() || !t->fw) return {};
+  if (g_innermost == 0 || !slot_of(t)) return {};
   return tangent_at(t, current_level());
+}
+
+std::optional<IdentitySlice> identity_tangent_of(const Tensor& t) {
+  if (g_innermost == 0 || !slot_of(t)) return std::nullopt;
+  const TangentEntry* e = entry_at(t, current_level());
+  return e ? e->identity : std::nullopt;
 }
 
 uint64_t next_tangent_level(const TensorList& ts, uint64_t after) {
   if (g_innermost == 0) return 0;
   uint64_t best = 0;
   for (const auto& t : ts) {
-    if (!t.defined() || !t->fw) continue;
-    for (const auto& [l, tangent] : t->fw->tangents)
-      if (l > after && l < t_limit && (best == 0 || l < best) && tangent.defined() && !hidden(l)) best = l;
+    const ForwardGrad* fw = slot_of(t);
+    if (!fw) continue;
+    for (const auto& e : fw->tangents) {
+      const uint64_t l = e.level;
+      if (l > after && l < t_limit && (best == 0 || l < best) && e.defined() && !hidden(l)) best = l;
+    }
   }
   return best;
 }
@@ -146,22 +206,14 @@ void set_tangent(const Tensor& out, Tensor t, uint64_t level) {
   Shape want = concat(batch_shape(t, out.ndim()), out.shape());
   if (t.shape() != want) t = grad_ops::expand(t, want);
   if (t.dtype() != out.dtype()) t = grad_ops::to_dtype(t, out.dtype());
-  if (!out->fw) out->fw = std::make_shared<ForwardGrad>();
-  auto& ts = out->fw->tangents;
-  auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; });
-  if (it != ts.end()) it->second = std::move(t);
-  else ts.emplace_back(level, std::move(t));
-  note_tangent_level(level);
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto lv = std::find(g_levels.begin(), g_levels.end(), level);
-  PYAD_CHECK(lv != g_levels.end(), RuntimeError, "[forward AD] level ", level, " is not an active dual level");
-  g_registry[lv - g_levels.begin()].push_back(out->fw);
+  TangentEntry entry;
+  entry.level = level;
+  entry.dense = std::move(t);
+  put_entry(out, std::move(entry));
 }
 
 void clear_tangent(const Tensor& t, uint64_t level) {
-  if (!t.defined() || !t->fw) return;
-  auto& ts = t->fw->tangents;
-  ts.erase(std::remove_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == level; }), ts.end());
+  if (ForwardGrad* fw = slot_of(t)) erase_level(*fw, level);
 }
 
 void copy_tangents(const Tensor& src, const Tensor& dst) {
@@ -169,7 +221,9 @@ void copy_tangents(const Tensor& src, const Tensor& dst) {
     set_tangent(dst, tangent_at(src, l), l);
 }
 
-Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
+namespace {
+// The level a new dual of primal gets its tangent at, after the checks common to every kind of tangent.
+uint64_t dual_level_for(const Tensor& primal, uint64_t level) {
   PYAD_CHECK(g_innermost != 0, RuntimeError, "[make_dual] must be called inside a dual level (forward_ad.dual_level())");
   if (level == 0) level = current_level();
   {
@@ -178,17 +232,56 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
   }
   PYAD_CHECK(is_floating(primal.dtype()), TypeError, "[make_dual] expected a floating primal, got ",
              dtype_name(primal.dtype()));
+  PYAD_CHECK(!entry_at(primal, level), RuntimeError, "[make_dual] the primal already has a tangent at "
+             "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
+             "primal, or another level)");
+  return level;
+}
+}  // namespace
+
+Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level) {
+  level = dual_level_for(primal, level);
   PYAD_CHECK(tangent.ndim() >= primal.ndim() &&
                  Shape(tangent.shape().end() - primal.ndim(), tangent.shape().end()) == primal.shape(),
              ValueError, "[make_dual] tangent of shape ", shape_str(tangent.shape()),
              " does not match the primal's shape ", shape_str(primal.shape()));
-  PYAD_CHECK(!tangent_at(primal, level).defined(), RuntimeError, "[make_dual] the primal already has a tangent at "
-             "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
-             "primal, or another level)");
   // The dual is a view of the primal (as torch) that shares its history and its tangents at other levels.
   Tensor d = grad_ops::view(primal, primal.shape());
   set_tangent(d, tangent, level);
   return d;
+}
+
+Tensor make_identity_dual(const Tensor& primal, int64_t start, int64_t count, uint64_t level) {
+  level = dual_level_for(primal, level);
+  PYAD_CHECK(start >= 0 && count >= 0 && start + count <= primal.numel(), ValueError, "[make_dual] identity rows [",
+             start, ", ", start + count, ") are out of range for a primal of ", primal.numel(), " elements");
+  Tensor d = grad_ops::view(primal, primal.shape());
+  TangentEntry entry;
+  entry.level = level;
+  entry.identity = IdentitySlice{start, count};
+  put_entry(d, std::move(entry));
+  return d;
+}
+
+std::pair<Tensor, Tensor> unpack_dual(const Tensor& t, uint64_t level) {
+  Tensor tangent = tangent_at(t, level);
+  // An alias that keeps t's history and its tangents at the other levels, but not this one.
+  Tensor primal = grad_ops::view(t, t.shape());
+  clear_tangent(primal, level);
+  return {primal, tangent};
+}
+
+Tensor detach_dual(const Tensor& t) {
+  Tensor d = detach(t);
+  if (const ForwardGrad* fw = slot_of(t))
+    for (const auto& e : fw->tangents) put_entry(d, e);  // identity slices stay slices
+  return d;
+}
+
+std::vector<uint64_t> tangent_levels(const TensorList& ts) {
+  std::vector<uint64_t> out;
+  for (uint64_t l = next_tangent_level(ts, 0); l != 0; l = next_tangent_level(ts, l)) out.push_back(l);
+  return out;
 }
 
 }  // namespace pyad

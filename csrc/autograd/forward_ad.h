@@ -26,10 +26,40 @@
 // tangent at L or inside it, so two levels' perturbations never mix.
 // Batch dims nest the same way: the level-1 tangent of a level-2 tangent has
 // shape (*batch1, *batch2, *x.shape).
+//
+// Note [Identity tangents]
+// jacfwd seeds its input x with rows [start, start + count) of the n x n
+// identity (n = x.numel()): the tangent of shape (count, *x.shape) whose batch
+// row i is e_{start + i}. Dense, that is count * n numbers nearly all zero, and
+// the first op on x usually only copies parts of its other operand (A @ seed is
+// a transposed slice of A). So the tangent entry keeps the slice itself
+// (IdentitySlice) and tangent_at materialises the dense tensor only when a rule
+// asks for it (once; the entry keeps it). A rule with a shortcut asks
+// identity_tangent_of first; every other rule sees an ordinary tensor.
+#include <optional>
 #include <vector>
 #include "../core/tensor.h"
 
 namespace pyad {
+
+struct IdentitySlice {
+  int64_t start = 0;
+  int64_t count = 0;
+};
+
+// A tangent at one dual level: a dense tensor, or an identity slice (Note [Identity tangents]) whose dense
+// form is made on first use.
+struct TangentEntry {
+  uint64_t level = 0;
+  Tensor dense;
+  std::optional<IdentitySlice> identity;
+  bool defined() const { return dense.defined() || identity.has_value(); }
+};
+
+// One tangent per dual level (Note [Nested dual levels]), in the order they were set; rarely more than two.
+struct ForwardGrad {
+  std::vector<TangentEntry> tangents;
+};
 
 uint64_t enter_dual_level();
 // level 0 means the innermost one; only the innermost level can be exited.
@@ -53,6 +83,17 @@ void clear_tangent(const Tensor& t, uint64_t level);
 // dst's tangents become src's at every level src has one (in-place ops computing out of place).
 void copy_tangents(const Tensor& src, const Tensor& dst);
 Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint64_t level = 0);
+// A dual of primal whose tangent at `level` (0: the current one) is rows [start, start + count) of the
+// identity over primal's elements (Note [Identity tangents]).
+Tensor make_identity_dual(const Tensor& primal, int64_t start, int64_t count, uint64_t level = 0);
+// The identity slice that t's tangent at the current level is, if it is one (not absent, not dense).
+std::optional<IdentitySlice> identity_tangent_of(const Tensor& t);
+// (primal, tangent at `level`): the primal an alias keeping t's history and its other levels' tangents.
+std::pair<Tensor, Tensor> unpack_dual(const Tensor& t, uint64_t level);
+// t without history but with its tangents at every level (checkpoint_revolve's stored activations).
+Tensor detach_dual(const Tensor& t);
+// The levels at which some of `ts` carries a tangent that ops compute now, outermost first.
+std::vector<uint64_t> tangent_levels(const TensorList& ts);
 
 // While the JVP rule for level L runs, ops compute tangents only at the levels outside L: the rule reads its
 // inputs' level-L tangents, and an op on a dual input would otherwise recurse into that op's rule. The

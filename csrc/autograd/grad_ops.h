@@ -2,8 +2,8 @@
 // Note [The ops autograd computes with]
 // The engine, AccumulateGrad and forward mode compute with a few tensor ops:
 // reducing a broadcast gradient (sum_to), casting it (to_dtype), summing
-// gradients (add, add_, clone), fitting tangents (view, reshape, expand) and
-// anomaly mode's NaN check (all_finite). Those ops live in ops/, which records
+// gradients (add, add_, clone), fitting tangents (view, reshape, expand),
+// building identity tangents (zeros, fill) and anomaly mode's NaN check (all_finite). Those ops live in ops/, which records
 // Nodes and so sits above autograd/. This header is what autograd/ needs from
 // that layer, declared here and defined in ops/grad_ops.cpp as the ops
 // themselves, so autograd/ includes nothing from ops/ or kernels/ and the
@@ -26,5 +26,9 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor expand(const Tensor& x, const Shape& shape);
 // No NaN and no inf in t (a floating tensor).
 bool all_finite(const Tensor& t);
+// Zeros, and writing a value through a view (the dense form of an identity tangent).
+Tensor zeros(const Shape& shape, DType dtype, Device device);
+Tensor ones(const Shape& shape, DType dtype, Device device);  // the seed of backward() on a scalar
+void fill(const Tensor& view, double value);
 
 }  // namespace pyad::grad_ops

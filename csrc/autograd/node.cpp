@@ -21,6 +21,22 @@ void set_anomaly_enabled(bool on, std::function<std::string()> site_hook) {
 
 Node::Node() : sequence_nr(g_sequence++) {}
 
+uint64_t next_hook_id() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+
+void run_pre_hooks(const Node& node, TensorList& grads) {
+  if (node.pre_hooks.empty()) return;
+  // A copy: a hook may register hooks or remove them (its own handle's remove()) while they run.
+  const std::vector<PreHook> hooks = node.pre_hooks;
+  for (const auto& h : hooks) {
+    if (h.all) h.all(grads);
+    else if (h.output_nr < grads.size() && grads[h.output_nr].defined())
+      if (Tensor r = h.fn(grads[h.output_nr]); r.defined()) grads[h.output_nr] = std::move(r);
+  }
+}
+
 namespace {
 void (*g_wrapper_release)(Node&) = nullptr;
 
@@ -57,16 +73,20 @@ Node::~Node() {
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
-  for (auto& hook : variable->leaf_hooks)
-    if (Tensor r = hook(g); r.defined()) g = r;
-  Tensor& acc = variable->grad;
+  AutogradMeta& meta = variable->mutable_autograd_meta();
+  if (!meta.hooks.empty()) {
+    const std::vector<TensorHook> hooks = meta.hooks;  // a copy, as run_pre_hooks
+    for (const auto& hook : hooks)
+      if (Tensor r = hook.fn(g); r.defined()) g = r;
+  }
+  Tensor& acc = meta.grad;
   if (grad_enabled()) {
     // create_graph: the gradient keeps its history, and accumulation is out of place.
     acc = acc.defined() ? grad_ops::add(acc, g) : g;
   } else if (!acc.defined()) {
     // Steal the buffer when nothing else can see it; otherwise keep a private copy.
     bool private_buffer = g.impl().use_count() == 1 && g->storage.use_count() == 1 && g.is_contiguous() &&
-                          g->grad_fn == nullptr;
+                          g.grad_fn() == nullptr;
     acc = private_buffer ? g : grad_ops::clone(g);
   } else {
     grad_ops::add_(acc, g);
@@ -75,13 +95,14 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
 }
 
 Edge gradient_edge(const Tensor& t) {
-  if (!t.defined()) return {};
-  if (t->grad_fn) return {t->grad_fn, t->output_nr};
-  if (!t->requires_grad_leaf) return {};
-  auto acc = t->grad_accumulator.lock();
+  AutogradMeta* m = t.defined() ? t->autograd_meta() : nullptr;
+  if (!m) return {};
+  if (m->grad_fn) return {m->grad_fn, m->output_nr};
+  if (!m->requires_grad) return {};
+  auto acc = m->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);
-    t->grad_accumulator = acc;
+    m->grad_accumulator = acc;
     acc->input_meta.push_back({t.shape(), t.dtype(), t.device()});
   }
   return {acc, 0};
@@ -98,8 +119,9 @@ void collect_edges(Node& node, const TensorList& inputs) {
 }
 
 void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32_t output_nr) {
-  output->grad_fn = node;
-  output->output_nr = output_nr;
+  AutogradMeta& m = output->mutable_autograd_meta();
+  m.grad_fn = node;
+  m.output_nr = output_nr;
   if (output_nr == 0) {
     node->out_ndim = output.ndim();
     node->out_shape = output.shape();
@@ -121,10 +143,21 @@ namespace {
 Tensor saved_output(const Tensor& t) {
   Tensor d = detach(t);
   if (forward_level() != 0) {
-    if (!t->fw) t->fw = std::make_shared<ForwardGrad>();
-    d->fw = t->fw;
+    auto& fw = t->mutable_autograd_meta().fw;
+    if (!fw) fw = std::make_shared<ForwardGrad>();
+    d->mutable_autograd_meta().fw = fw;
   }
   return d;
+}
+
+// A saved output, unpacked: its data and tangent slot, with the unpacking node as its history.
+Tensor with_history(const Tensor& data, const Node& owner, uint32_t output_nr) {
+  Tensor t = detach(data);
+  AutogradMeta& m = t->mutable_autograd_meta();
+  if (const AutogradMeta* dm = data->autograd_meta()) m.fw = dm->fw;
+  m.grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+  m.output_nr = output_nr;
+  return t;
 }
 }  // namespace
 
@@ -137,14 +170,14 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
       frame_ = active->frame;
       index_ = frame_->packed++;
       is_output_ = is_output;
-      output_nr_ = t->output_nr;
+      output_nr_ = t.output_nr();
       return;
     }
   }
   data_ = is_output ? saved_output(t) : t;
   version_ = t->version->version;
   is_output_ = is_output;
-  output_nr_ = t->output_nr;
+  output_nr_ = t.output_nr();
 }
 
 Tensor SavedTensor::unpack(const Node& owner) const {
@@ -157,11 +190,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     // Recomputed: fresh data, so no version to check (the checkpoint's inputs carry that check).
     Tensor d = frame_->get(index_, owner.name());
     if (!is_output_) return d;
-    Tensor t = detach(d);
-    t->fw = d->fw;
-    t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
-    t->output_nr = output_nr_;
-    return t;
+    return with_history(d, owner, output_nr_);
   }
   if (!data_.defined()) return {};
   PYAD_CHECK(data_->version->version == version_, RuntimeError,
@@ -169,11 +198,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
              "inplace operation: the ", describe(data_), " saved by ", owner.name(), " is at version ",
              data_->version->version, "; expected version ", version_, " instead.");
   if (!is_output_) return data_;
-  Tensor t = detach(data_);
-  t->fw = data_->fw;
-  t->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
-  t->output_nr = output_nr_;
-  return t;
+  return with_history(data_, owner, output_nr_);
 }
 
 }  // namespace pyad

@@ -67,6 +67,18 @@ class SavedTensor {
   bool released_ = false;
 };
 
+// A hook on the gradient arriving for output `output_nr` of a node (fn), or on the gradients of all its
+// outputs at once (all: torch's Node.register_prehook, which may replace any of them); `id` is what its
+// handle removes it by.
+struct PreHook {
+  uint64_t id;
+  uint32_t output_nr;
+  GradHook fn;
+  std::function<void(TensorList&)> all;
+};
+// A fresh id for a hook (never 0).
+uint64_t next_hook_id();
+
 struct InputMeta {
   Shape shape;
   DType dtype;
@@ -84,8 +96,8 @@ struct Node : std::enable_shared_from_this<Node> {
   DType out_dtype = DType::Float32;
   // Where the op was called from ("file.py:LINE"), recorded in anomaly mode only.
   std::string creation_site;
-  // Hooks run on the gradient arriving for output `output_nr` before apply (retain_grad, register_hook).
-  std::vector<std::pair<uint32_t, GradHook>> pre_hooks;
+  // Hooks run on the gradient arriving for one output before apply (retain_grad, register_hook).
+  std::vector<PreHook> pre_hooks;
   // The node's Python wrapper, if Python ever asked for it, and whether the node owns a reference to it
   // (Note [Python wrappers of nodes] in csrc/python/node_wrapper.h). The core never looks inside.
   void* py_wrapper = nullptr;
@@ -114,6 +126,10 @@ struct AccumulateGrad : Node {
   std::string name() const override { return "AccumulateGrad"; }
   TensorList apply(TensorList&& grads) override;
 };
+
+// Runs node's pre-hooks on the gradients arriving for its outputs; a hook's non-undefined result replaces
+// the gradient it was given.
+void run_pre_hooks(const Node& node, TensorList& grads);
 
 // Called by ~Node for a node that has a Python wrapper (set by the Python bindings).
 void set_node_wrapper_release(void (*release)(Node&));

@@ -4,7 +4,7 @@ namespace pyad {
 
 int64_t Tensor::size(int64_t dim) const { return impl_->shape[wrap_dim(dim, ndim(), "size")]; }
 
-TensorImpl::~TensorImpl() { release_node(grad_fn); }
+AutogradMeta::~AutogradMeta() { release_node(grad_fn); }
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;

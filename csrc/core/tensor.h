@@ -18,9 +18,7 @@ struct TensorImpl;
 // Shared by a tensor and all views of its storage; bumped by every in-place write.
 struct VersionCounter { uint64_t version = 0; };
 
-// A forward-mode tangent slot. A tensor saved for backward shares its
-// original's slot, so a tangent attached after the save is seen by the saved
-// copy (forward-over-reverse needs it).
+// A tensor's forward-mode tangents (autograd/forward_ad.h).
 struct ForwardGrad;
 
 class Tensor {
@@ -61,6 +59,39 @@ using TensorList = std::vector<Tensor>;
 // A hook maps a gradient to a gradient (or returns an undefined tensor to keep it).
 using GradHook = std::function<Tensor(const Tensor&)>;
 
+// A tensor's gradient hooks, each with the id its RemovableHandle removes it by.
+struct TensorHook {
+  uint64_t id;
+  GradHook fn;
+};
+
+// Note [AutogradMeta]
+// The autograd state of a tensor, kept apart from its data as torch's AutogradMeta and allocated the first
+// time the tensor needs any of it (it requires grad, gets a history, a .grad, a hook or a tangent): most
+// tensors (gradients, constants, results under no_grad) never do, and they stay small. Readers take
+// TensorImpl::autograd_meta(), null meaning all defaults; writers take mutable_autograd_meta(). The version
+// counter and the view fields stay on TensorImpl, as in torch: they describe the storage, which views and
+// .data share whether or not autograd is involved.
+struct AutogradMeta {
+  // Note [Leaves and AccumulateGrad] in autograd/node.h.
+  bool requires_grad = false;  // a leaf's flag; a non-leaf requires grad through its grad_fn
+  std::shared_ptr<Node> grad_fn;
+  uint32_t output_nr = 0;
+  std::weak_ptr<Node> grad_accumulator;
+  Tensor grad;
+  bool retains_grad = false;
+  bool retain_hook_installed = false;
+  // A leaf's gradient hooks, run by its AccumulateGrad (which comes and goes with the graphs using the
+  // leaf); a non-leaf's hooks live on its grad_fn as pre-hooks.
+  std::vector<TensorHook> hooks;
+  // Forward mode: the tangents at the active dual levels (absent = symbolic zero). A tensor saved for
+  // backward shares its original's slot, so a tangent attached after the save is seen by the saved copy
+  // (forward-over-reverse needs it).
+  std::shared_ptr<ForwardGrad> fw;
+
+  ~AutogradMeta();  // lets grad_fn go through release_node (Note [Iterative graph destruction], autograd/node.h)
+};
+
 struct TensorImpl {
   StoragePtr storage;
   int64_t offset = 0;  // in elements
@@ -74,37 +105,20 @@ struct TensorImpl {
   Tensor view_base;
   std::shared_ptr<std::function<Tensor(const Tensor&)>> view_fn;
 
-  // Autograd. See Note [Leaves and AccumulateGrad] in autograd/node.h.
-  bool requires_grad_leaf = false;
-  std::shared_ptr<Node> grad_fn;
-  uint32_t output_nr = 0;
-  std::weak_ptr<Node> grad_accumulator;
-  Tensor grad;
-  bool retains_grad = false;
-  bool retain_hook_installed = false;
-  // A leaf's gradient hooks, run by its AccumulateGrad (which comes and goes with the graphs using the leaf).
-  std::vector<GradHook> leaf_hooks;
-
-  // Forward mode: the tangents at the active dual levels (absent or undefined = symbolic zero).
-  std::shared_ptr<ForwardGrad> fw;
-  // >= 0 marks a jacfwd seed of rows of the identity: batch row i is e_{offset + i}
-  // over a 1-d primal (or a (k, 1) column). matmul's JVP reads A @ seed as a
-  // transposed slice of A (a view) instead of multiplying it out.
-  int64_t identity_seed_offset = -1;
+  // Note [AutogradMeta]
+  std::unique_ptr<AutogradMeta> autograd;
+  AutogradMeta* autograd_meta() const { return autograd.get(); }
+  AutogradMeta& mutable_autograd_meta() {
+    if (!autograd) autograd = std::make_unique<AutogradMeta>();
+    return *autograd;
+  }
 
   Device device() const { return storage ? storage->device : Device{}; }
-  ~TensorImpl();  // lets grad_fn go through release_node (Note [Iterative graph destruction], autograd/node.h)
 };
 
 // Drop n; if it was the last reference, the node is freed from a loop rather than inside this call's caller
 // (Note [Iterative graph destruction], autograd/node.h; defined in autograd/node.cpp).
 void release_node(std::shared_ptr<Node>& n);
-
-// One tangent per dual level (Note [Nested dual levels] in autograd/forward_ad.h), in the order they were set;
-// rarely more than two entries.
-struct ForwardGrad {
-  std::vector<std::pair<uint64_t, Tensor>> tangents;
-};
 
 inline const Shape& Tensor::shape() const { return impl_->shape; }
 inline const Shape& Tensor::strides() const { return impl_->strides; }
@@ -115,10 +129,20 @@ inline Device Tensor::device() const { return impl_->device(); }
 inline void* Tensor::raw_data() const {
   return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
 }
-inline bool Tensor::requires_grad() const { return impl_->requires_grad_leaf || impl_->grad_fn != nullptr; }
-inline bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-inline const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
-inline uint32_t Tensor::output_nr() const { return impl_->output_nr; }
+inline bool Tensor::requires_grad() const {
+  const AutogradMeta* m = impl_->autograd_meta();
+  return m && (m->requires_grad || m->grad_fn != nullptr);
+}
+inline bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+inline const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  static const std::shared_ptr<Node> none;
+  const AutogradMeta* m = impl_->autograd_meta();
+  return m ? m->grad_fn : none;
+}
+inline uint32_t Tensor::output_nr() const {
+  const AutogradMeta* m = impl_->autograd_meta();
+  return m ? m->output_nr : 0;
+}
 
 // Construction helpers (no autograd history).
 Tensor empty(const Shape& shape, DType dtype, Device device = {});

@@ -16,5 +16,8 @@ Tensor view(const Tensor& x, const Shape& shape) { return pyad::view(x, shape); 
 Tensor reshape(const Tensor& x, const Shape& shape) { return pyad::reshape(x, shape); }
 Tensor expand(const Tensor& x, const Shape& shape) { return pyad::expand(x, shape); }
 bool all_finite(const Tensor& t) { return kernels::all_finite(t); }
+Tensor zeros(const Shape& shape, DType dtype, Device device) { return pyad::zeros(shape, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return pyad::ones(shape, dtype, device); }
+void fill(const Tensor& view, double value) { kernels::fill(view, value); }
 
 }  // namespace pyad::grad_ops

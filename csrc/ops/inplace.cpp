@@ -18,11 +18,11 @@ namespace {
 
 void check_leaf(const char* op, const Tensor& x) {
   if (!grad_enabled()) return;
-  PYAD_CHECK(!(x.is_leaf() && x->requires_grad_leaf), RuntimeError, "[", op,
+  PYAD_CHECK(!(x.is_leaf() && x.requires_grad()), RuntimeError, "[", op,
              "] a leaf Variable that requires grad is being used in an in-place operation (wrap it in "
              "pyad.no_grad() or use an out-of-place op).");
   const Tensor& base = x->view_base;
-  PYAD_CHECK(!(x->is_view && base.defined() && base.is_leaf() && base->requires_grad_leaf), RuntimeError, "[", op,
+  PYAD_CHECK(!(x->is_view && base.defined() && base.is_leaf() && base.requires_grad()), RuntimeError, "[", op,
              "] a view of a leaf Variable that requires grad is being used in an in-place operation.");
 }
 
@@ -113,8 +113,9 @@ void rebase_history(const char* op, Tensor& x, const std::shared_ptr<Node>& node
   }
   set_history(base, copy_slices);
   Tensor again = (*x->view_fn)(base);  // the same view, now derived from the base's new history
-  x->grad_fn = again->grad_fn;
-  x->output_nr = again->output_nr;
+  AutogradMeta& m = x->mutable_autograd_meta();
+  m.grad_fn = again.grad_fn();
+  m.output_nr = again.output_nr();
 }
 
 void check_no_view_tangent(const char* op, const Tensor& x) {

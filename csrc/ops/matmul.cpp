@@ -84,21 +84,24 @@ const char* node_name(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul_jvp(const Tensor& a, const Tensor& b, const Tensor& out) {
-  Tensor ta = tangent_of(a), tb = tangent_of(b), t;
+  Tensor ta = tangent_of(a), t;
   const int64_t nd = std::max(a.ndim(), b.ndim());
+  const bool column = b.ndim() == 2 && b.shape()[1] == 1;
+  // Note [Identity tangents] (autograd/forward_ad.h): b's tangent is not made dense for this.
+  const std::optional<IdentitySlice> id =
+      a.ndim() == 2 && (b.ndim() == 1 || column) ? identity_tangent_of(b) : std::nullopt;
+  Tensor tb = id ? Tensor() : tangent_of(b);
   if (ta.defined()) {
     if (a.ndim() >= 2) t = matmul(align_batched(ta, a.ndim(), nd), b);
     else if (b.ndim() <= 2 || ta.ndim() == 1) t = matmul(ta, b);  // (*batch, k) rows @ b
     else t = squeeze(matmul(align_batched(unsqueeze(ta, -2), 2, b.ndim()), b), -2);
   }
-  if (tb.defined()) {
-    const int64_t nb = tb.ndim() - b.ndim();
-    const int64_t off = tb->identity_seed_offset;
-    const bool column = b.ndim() == 2 && b.shape()[1] == 1;
+  if (id || tb.defined()) {
+    const int64_t nb = id ? 1 : tb.ndim() - b.ndim();
     Tensor u;
-    if (off >= 0 && nb == 1 && a.ndim() == 2 && (b.ndim() == 1 || column)) {
-      // [a @ e_i]_i for i in [off, off + B) is a transposed slice of a: no product at all.
-      u = transpose(slice(a, 1, off, off + tb.shape()[0], 1), 0, 1);
+    if (id) {
+      // [a @ e_i]_i for i in [start, start + count) is a transposed slice of a: no product at all.
+      u = transpose(slice(a, 1, id->start, id->start + id->count, 1), 0, 1);
       if (column) u = unsqueeze(u, -1);
     } else if (b.ndim() == 1 && nb > 0) {
       if (a.ndim() <= 2) u = matmul(tb, a.ndim() == 2 ? transpose(a, 0, 1) : a);  // one GEMM for all directions

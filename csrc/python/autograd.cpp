@@ -4,40 +4,19 @@
 #include "../autograd/forward_ad.h"
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
+#include "../autograd/variable.h"
 #include "../core/storage.h"
-#include "../kernels/kernels.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {
 
 namespace {
 
-// Seeds for the roots: ones for scalars, else the user's gradient with a checked shape.
-TensorList make_seeds(const TensorList& roots, const std::vector<py::object>& grads, const char* op,
-                      int64_t batch_ndim = 0) {
-  TensorList seeds;
-  for (size_t i = 0; i < roots.size(); ++i) {
-    const Tensor& r = roots[i];
-    PYAD_CHECK(r.defined(), TypeError, "[", op, "] expected Tensors, got None at position ", i);
-    Tensor g;
-    if (i < grads.size() && !grads[i].is_none()) {
-      g = grads[i].cast<Tensor>();
-      PYAD_CHECK(g.ndim() == r.ndim() + batch_ndim &&
-                     std::equal(r.shape().begin(), r.shape().end(), g.shape().begin() + batch_ndim),
-                 RuntimeError, "[", op, "] Mismatch in shape: grad_output[", i,
-                 "] has a shape of ", shape_str(g.shape()), " and output[", i, "] has a shape of ", shape_str(r.shape()));
-      PYAD_CHECK(is_floating(g.dtype()), TypeError, "[", op, "] grad_output[", i, "] must be floating, got ",
-                 dtype_name(g.dtype()));
-    } else {
-      PYAD_CHECK(r.requires_grad(), RuntimeError, "[", op, "] element ", i, " of tensors does not require grad and "
-                 "does not have a grad_fn");
-      PYAD_CHECK(r.numel() == 1, RuntimeError, "[", op, "] grad can be implicitly created only for scalar outputs (output ",
-                 i, " has shape ", shape_str(r.shape()), "); pass gradient=");
-      g = ones(r.shape(), r.dtype(), r.device());
-    }
-    seeds.push_back(g);
-  }
-  return seeds;
+// A gradient argument: None stays undefined (a seed made by make_seeds).
+TensorList to_grads(const std::vector<py::object>& objs) {
+  TensorList out;
+  for (const auto& o : objs) out.push_back(o.is_none() ? Tensor() : o.cast<Tensor>());
+  return out;
 }
 
 TensorList to_tensors(py::handle obj, const char* op) {
@@ -88,20 +67,29 @@ GradHook python_hook(py::function fn) {
   };
 }
 
-void retain_grad(const Tensor& t) {
-  PYAD_CHECK(t.requires_grad(), RuntimeError, "[retain_grad] can't retain_grad on Tensor that has requires_grad=False");
-  if (t.is_leaf() || t->retain_hook_installed) { t->retains_grad = true; return; }
-  std::weak_ptr<TensorImpl> weak = t.impl();
-  t.grad_fn()->pre_hooks.push_back({t.output_nr(), [weak](const Tensor& g) -> Tensor {
-    auto impl = weak.lock();
-    if (impl && impl->retains_grad) {
-      Tensor& acc = impl->grad;
-      acc = acc.defined() ? add(acc, g) : (grad_enabled() ? g : clone(g));
+// Node.register_prehook's hook, as torch's: hook(grad_outputs: tuple) -> tuple of the same length or None,
+// None entries standing for zero (an entry returned as None drops that gradient).
+std::function<void(TensorList&)> python_prehook(py::function fn, std::string node) {
+  auto holder = std::make_shared<PyCallable>();
+  holder->fn = std::move(fn);
+  return [holder, node = std::move(node)](TensorList& grads) {
+    py::gil_scoped_acquire gil;
+    py::object r = holder->fn(py::tuple(py::cast(grads)));
+    if (r.is_none()) return;
+    PYAD_CHECK(py::isinstance<py::tuple>(r) || py::isinstance<py::list>(r), TypeError, "[", node, "] a pre-hook "
+               "must return None or a tuple of gradients, got ",
+               py::str(r.get_type().attr("__name__")).cast<std::string>());
+    py::sequence seq = r;
+    PYAD_CHECK(seq.size() == grads.size(), RuntimeError, "[", node, "] a pre-hook returned ", seq.size(),
+               " gradients for ", grads.size(), " outputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      Tensor t = seq[i].is_none() ? Tensor() : seq[i].cast<Tensor>();
+      if (t.defined() && grads[i].defined())
+        PYAD_CHECK(t.shape() == grads[i].shape(), RuntimeError, "[", node, "] a pre-hook returned a gradient of "
+                   "shape ", shape_str(t.shape()), " for a gradient of shape ", shape_str(grads[i].shape()));
+      grads[i] = t;
     }
-    return Tensor();
-  }});
-  t->retains_grad = true;
-  t->retain_hook_installed = true;
+  };
 }
 
 }  // namespace
@@ -129,7 +117,17 @@ void init_autograd(py::module_& m) {
         throw py::attribute_error("'" + n.name() + "' object has no attribute 'variable'");
       })
       .def_property_readonly("metadata", [](py::handle self) { return node_metadata(self.ptr()); })
-      .def("register_prehook", [](Node& n, py::function fn) { n.pre_hooks.push_back({0, python_hook(fn)}); });
+      .def("register_prehook", [](const std::shared_ptr<Node>& n, py::function fn) {
+        return register_prehook(n, python_prehook(fn, n->name()));
+      })
+      .def_property_readonly("_hook_count", [](const Node& n) { return n.pre_hooks.size(); });
+
+  // torch.utils.hooks.RemovableHandle: remove() takes the hook out of the C++ list it is in.
+  py::class_<HookHandle>(m, "RemovableHandle")
+      .def_readonly("id", &HookHandle::id)
+      .def("remove", &HookHandle::remove)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](HookHandle& h, py::args) { h.remove(); });
 
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
@@ -137,7 +135,7 @@ void init_autograd(py::module_& m) {
   m.def("backward", [](py::handle tensors, py::handle grad_tensors, std::optional<bool> retain_graph, bool create_graph,
                        py::handle inputs) {
     TensorList roots = to_tensors(tensors, "backward");
-    TensorList seeds = make_seeds(roots, to_objects(grad_tensors, roots.size()), "backward");
+    TensorList seeds = make_seeds(roots, to_grads(to_objects(grad_tensors, roots.size())), "backward");
     BackwardOptions options;
     options.retain_graph = retain_graph.value_or(create_graph);
     options.create_graph = create_graph;
@@ -148,10 +146,7 @@ void init_autograd(py::module_& m) {
     }
     // backward(inputs=...): the gradients reach only these tensors' .grad (leaves and non-leaves, as torch).
     TensorList ins = to_tensors(inputs, "backward");
-    PYAD_CHECK(!ins.empty(), RuntimeError, "[backward] `inputs` argument to `backward()` cannot be empty.");
-    for (size_t i = 0; i < ins.size(); ++i)
-      PYAD_CHECK(ins[i].requires_grad(), RuntimeError, "[backward] inputs[", i, "] (", describe(ins[i]),
-                 ") does not require grad");
+    check_backward_inputs(ins);
     TensorList res;
     {
       py::gil_scoped_release nogil;
@@ -159,17 +154,7 @@ void init_autograd(py::module_& m) {
       options.allow_unused = true;  // an input no gradient reaches keeps its .grad, as torch
       res = run_backward(roots, seeds, options);
     }
-    GradModeGuard mode(create_graph);
-    for (size_t i = 0; i < ins.size(); ++i) {
-      if (!res[i].defined()) continue;
-      const Tensor& t = ins[i];
-      if (t.is_leaf()) {
-        gradient_edge(t).fn->apply({res[i]});  // the leaf's AccumulateGrad: its hooks, then .grad +=
-      } else if (!t->retains_grad) {  // (a retained non-leaf got its share from its hook during the pass)
-        Tensor& acc = t->grad;
-        acc = acc.defined() ? add(acc, res[i]) : (create_graph ? res[i] : clone(res[i]));
-      }
-    }
+    accumulate_into_inputs(ins, res, create_graph);
   }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),
      py::arg("create_graph") = false, py::arg("inputs") = py::none());
 
@@ -177,7 +162,7 @@ void init_autograd(py::module_& m) {
                    bool create_graph, bool allow_unused, int64_t batch_ndim) {
     TensorList roots = to_tensors(outputs, "grad");
     TensorList ins = to_tensors(inputs, "grad");
-    TensorList seeds = make_seeds(roots, to_objects(grad_outputs, roots.size()), "grad", batch_ndim);
+    TensorList seeds = make_seeds(roots, to_grads(to_objects(grad_outputs, roots.size())), "grad", batch_ndim);
     PYAD_CHECK(!ins.empty(), RuntimeError, "[grad] grad requires at least one input");
     TensorList res;
     {
@@ -204,46 +189,18 @@ void init_autograd(py::module_& m) {
     return make_dual(primal, tangent, level.value_or(0));
   }, py::arg("primal"), py::arg("tangent"), py::arg("level") = py::none());
   m.def("unpack_dual", [](const Tensor& t, std::optional<uint64_t> level) {
-    const uint64_t l = level ? *level : current_level();
-    Tensor tangent = tangent_at(t, l);
-    // An alias that keeps t's history and its tangents at the other levels, but not this one.
-    Tensor primal = view(t, t.shape());
-    clear_tangent(primal, l);
-    return std::make_pair(primal, tangent);
+    return unpack_dual(t, level ? *level : current_level());
   }, py::arg("tensor"), py::arg("level") = py::none());
-  // The levels at which some of `ts` carries a tangent that ops compute now, outermost first.
-  m.def("tangent_levels", [](const TensorList& ts) {
-    std::vector<uint64_t> out;
-    for (uint64_t l = next_tangent_level(ts, 0); l != 0; l = next_tangent_level(ts, l)) out.push_back(l);
-    return out;
-  });
-  // t without history but with its tangents at every level (checkpoint_revolve's stored activations).
-  m.def("detach_dual", [](const Tensor& t) {
-    Tensor d = detach(t);
-    if (t->fw)
-      for (const auto& [l, tangent] : t->fw->tangents) set_tangent(d, tangent, l);
-    return d;
-  });
-  // Rows [start, start + count) of the n x n identity, shaped (count, *shape), marked as a jacfwd seed.
-  m.def("identity_seed", [](int64_t n, int64_t start, int64_t count, const Shape& shape, DType dt, Device dev) {
-    Tensor e = zeros({count, n}, dt, dev);
-    Tensor diag = make_view(e, {count}, {n + 1}, start);
-    kernels::fill(diag, 1.0);
-    Tensor seed = make_view(e, concat({count}, shape), contiguous_strides(concat({count}, shape)), 0);
-    seed->identity_seed_offset = start;
-    return seed;
-  });
+  m.def("tangent_levels", &tangent_levels);
+  m.def("detach_dual", &detach_dual);
+  // Note [Identity tangents]: x's dual whose tangent is rows [start, start + count) of the identity.
+  m.def("make_identity_dual", [](const Tensor& primal, int64_t start, int64_t count, std::optional<uint64_t> level) {
+    return make_identity_dual(primal, start, count, level.value_or(0));
+  }, py::arg("primal"), py::arg("start"), py::arg("count"), py::arg("level") = py::none());
 
   m.def("retain_grad", &retain_grad);
-  m.def("register_hook", [](const Tensor& t, py::function fn) {
-    PYAD_CHECK(t.requires_grad(), RuntimeError, "[register_hook] cannot register a hook on a tensor that doesn't "
-               "require gradient");
-    if (t.is_leaf()) {
-      t->leaf_hooks.push_back(python_hook(fn));
-    } else {
-      t.grad_fn()->pre_hooks.push_back({t.output_nr(), python_hook(fn)});
-    }
-  });
+  m.def("register_hook", [](const Tensor& t, py::function fn) { return register_hook(t, python_hook(fn)); });
+  m.def("_hook_count", &hook_count);
 
   m.def("memory_allocated", [](const Device& d) { return memory_stats(d).current; });
   m.def("max_memory_allocated", [](const Device& d) { return memory_stats(d).peak; });

@@ -4,6 +4,7 @@
 #include "bind.h"
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
+#include "../autograd/variable.h"
 #include "../ops/ops.h"
 
 namespace pyad::python {
@@ -132,15 +133,6 @@ Tensor inplace(Tensor self, py::handle other) {
   return F(self, o);
 }
 
-void set_requires_grad(const Tensor& t, bool on) {
-  PYAD_CHECK(t.is_leaf() || on, RuntimeError, "[requires_grad_] you can only change requires_grad flags of leaf "
-             "variables. If you want to use a computed variable in a subgraph that doesn't require differentiation "
-             "use var_no_grad = var.detach().");
-  PYAD_CHECK(!on || is_floating(t.dtype()), RuntimeError, "[requires_grad_] only Tensors of floating point dtype can "
-             "require gradients, got ", dtype_name(t.dtype()));
-  if (t.is_leaf()) t->requires_grad_leaf = on;
-}
-
 }  // namespace
 
 void init_tensor(py::module_& m) {
@@ -214,44 +206,13 @@ void init_tensor(py::module_& m) {
            py::arg("requires_grad") = true)
       .def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); })
       .def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); })
-      .def_property("grad", [](const Tensor& t) { return t->grad; },
-                    [](const Tensor& t, py::object obj) {
-                      Tensor g = obj.is_none() ? Tensor() : obj.cast<Tensor>();
-                      if (g.defined())
-                        PYAD_CHECK(g.shape() == t.shape() && g.dtype() == t.dtype(), RuntimeError,
-                                   "[grad] assigned grad (", describe(g), ") does not match the tensor (", describe(t), ")");
-                      t->grad = g;
-                    })
-      .def_property_readonly("retains_grad", [](const Tensor& t) { return t->retains_grad; })
-      .def("detach", [](const Tensor& t) { Tensor d = detach(t); return d; })
-      .def("detach_", [](const Tensor& t) {
-        t->grad_fn = nullptr;
-        t->requires_grad_leaf = false;
-        return t;
+      .def_property("grad", &grad_of, [](const Tensor& t, py::object obj) {
+        set_grad(t, obj.is_none() ? Tensor() : obj.cast<Tensor>());
       })
-      // torch's .data: an alias of the values with no history and its own version counter, so that in-place
-      // updates through it (p.data -= lr * p.grad) are hidden from autograd's checks, as torch.
-      .def_property("data", [](const Tensor& t) {
-                      Tensor d = detach(t);
-                      d->version = std::make_shared<VersionCounter>();
-                      return d;
-                    },
-                    [](const Tensor& t, const Tensor& src) {
-                      // x.data = y: x now holds y's values (y's storage, layout and dtype), keeping its history.
-                      PYAD_CHECK(src.device() == t.device(), RuntimeError, "[data] can't set the data of a tensor on ",
-                                 t.device().str(), " to a tensor on ", src.device().str());
-                      PYAD_CHECK(!t.requires_grad() || is_floating(src.dtype()), RuntimeError, "[data] a tensor that "
-                                 "requires grad must hold floating data, got ", describe(src));
-                      t->storage = src->storage;
-                      t->offset = src->offset;
-                      t->shape = src->shape;
-                      t->strides = src->strides;
-                      t->dtype = src->dtype;
-                      // no longer a view of its old base: in-place ops must not rebuild that base's history
-                      t->is_view = false;
-                      t->view_base = Tensor();
-                      t->view_fn = nullptr;
-                    })
+      .def_property_readonly("retains_grad", &retains_grad)
+      .def("detach", [](const Tensor& t) { return detach(t); })
+      .def("detach_", [](const Tensor& t) { detach_(t); return t; })
+      .def_property("data", &data_of, &set_data)
       .def("_view_dtype", &view_dtype)
       .def("clone", &clone)
       .def("contiguous", &contiguous)
