@@ -311,7 +311,6 @@ _ROWS = [
     _binary("hypot", lambda ns, a, b: ns.hypot(a, b), "nz"),
     _binary("logaddexp", lambda ns, a, b: ns.logaddexp(a, b)),
     _binary("logaddexp", lambda ns, a, b: ns.logaddexp(a * 30.0, b * 30.0), variant="wide", modes=FORMS),
-    _scalar("atan2", "tensor_float", lambda ns, x: ns.atan2(x, 0.5)),
     _binary("add", lambda ns, a, b: ns.add(a, b), dtypes=WITH_INT),
     _binary("add", lambda ns, a, b: a + b, variant="op", modes=FORMS),
     _binary("sub", lambda ns, a, b: ns.sub(a, b), aliases=("subtract",), dtypes=WITH_INT),
