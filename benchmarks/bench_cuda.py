@@ -131,7 +131,7 @@ def bench_gemm(torch, cupy, sizes, repeats):
             impls = {}  # label -> (call, sync, to NumPy)
             pA, pB = pyad.from_numpy(A).to(gpu.DEVICE), pyad.from_numpy(B).to(gpu.DEVICE)
             backend = pyad.cuda.matmul_backend()
-            impls["pyad kernel"] = (lambda: pA @ pB, pyad.cuda.synchronize, lambda t: t.cpu().numpy())
+            impls["pyad kernel"] = (lambda pA=pA, pB=pB: pA @ pB, pyad.cuda.synchronize, lambda t: t.cpu().numpy())
             if backend == "cublas":
                 impls["pyad (cuBLAS)"] = impls["pyad kernel"]
             if torch is not None:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The static checks CI runs (.ci/run), each over the whole tree, all of them even when one fails:
+#   ruff check and ruff format --check   (ruff.toml)     over the Python of pyad/ tests/ benchmarks/ examples/ tools/
+#   mypy pyad                            (mypy.ini)      the package's type hints
+#   clang-format --dry-run -Werror       (.clang-format) over csrc/
+# The tools come from PyPI, pinned in pyproject's `lint` extra (pip install -e ".[lint]"), so that every machine
+# formats alike. Exits non-zero if any check failed. `tools/lint.sh --fix` first applies what can be applied
+# (import order, ruff format, clang-format), then checks.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+python_dirs=(pyad tests benchmarks examples tools)
+cpp_sources() { find csrc -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' -o -name '*.inc' \) | sort; }
+
+mapfile -t cpp < <(cpp_sources)
+if [ "${1:-}" = "--fix" ]; then
+  ruff check --fix --select I "${python_dirs[@]}"
+  ruff format "${python_dirs[@]}"
+  clang-format -i --style=file "${cpp[@]}"
+fi
+
+failed=()
+step() {  # step NAME COMMAND...: run it, remember a failure, go on
+  echo "+ ${*:2}"
+  "${@:2}" || failed+=("$1")
+}
+
+step "ruff check" ruff check "${python_dirs[@]}"
+step "ruff format" ruff format --check "${python_dirs[@]}"
+step "mypy" mypy pyad
+step "clang-format" clang-format --dry-run -Werror --style=file "${cpp[@]}"
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "lint: failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "lint: all checks passed"
