@@ -21,17 +21,18 @@ fi
 
 failed=()
 step() {  # step NAME COMMAND...: run it, remember a failure, go on
-  echo "+ ${*:2}"
+  echo "+ $1"
   "${@:2}" || failed+=("$1")
 }
 
-step "ruff check" ruff check "${python_dirs[@]}"
-step "ruff format" ruff format --check "${python_dirs[@]}"
-step "mypy" mypy pyad
-step "clang-format" clang-format --dry-run -Werror --style=file "${cpp[@]}"
+step "ruff check ${python_dirs[*]}" ruff check "${python_dirs[@]}"
+step "ruff format --check ${python_dirs[*]}" ruff format --check "${python_dirs[@]}"
+step "mypy pyad" mypy pyad
+step "clang-format --dry-run -Werror (${#cpp[@]} files of csrc/)" clang-format --dry-run -Werror --style=file "${cpp[@]}"
 
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "lint: failed: ${failed[*]}" >&2
+  printf 'lint: failed:\n' >&2
+  printf '  %s\n' "${failed[@]}" >&2
   exit 1
 fi
 echo "lint: all checks passed"
