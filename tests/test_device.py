@@ -156,7 +156,7 @@ def test_cuda_backend_is_compiled_wherever_nvcc_is_found():
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("no nvcc on PATH")
-    info = pyad._C._build_info
+    info = pyad._C._build_info()
     assert info["cuda_compiled"] == pyad.cuda.is_compiled()
     if not info["cuda_enabled"]:
         pytest.skip("this pyad was configured CPU-only on purpose (PYAD_ENABLE_CUDA=OFF)")

@@ -3,6 +3,7 @@
 #   ruff check and ruff format --check   (ruff.toml)     over the Python of pyad/ tests/ benchmarks/ examples/ tools/
 #   mypy pyad                            (mypy.ini)      the package's type hints
 #   clang-format --dry-run -Werror       (.clang-format) over csrc/
+#   tools/gen_stubs.py --check           pyad/_C.pyi is what the built pyad._C gives (needs pyad installed)
 # The tools come from PyPI, pinned in pyproject's `lint` extra (pip install -e ".[lint]"), so that every machine
 # formats alike. Exits non-zero if any check failed. `tools/lint.sh --fix` first applies what can be applied
 # (import order, ruff format, clang-format), then checks.
@@ -29,6 +30,7 @@ step "ruff check ${python_dirs[*]}" ruff check "${python_dirs[@]}"
 step "ruff format --check ${python_dirs[*]}" ruff format --check "${python_dirs[@]}"
 step "mypy pyad" mypy pyad
 step "clang-format --dry-run -Werror (${#cpp[@]} files of csrc/)" clang-format --dry-run -Werror --style=file "${cpp[@]}"
+step "python tools/gen_stubs.py --check" python tools/gen_stubs.py --check
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'lint: failed:\n' >&2
