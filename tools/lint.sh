@@ -6,7 +6,7 @@
 #   tools/gen_stubs.py --check           pyad/_C.pyi is what the built pyad._C gives (needs pyad installed)
 # The tools come from PyPI, pinned in pyproject's `lint` extra (pip install -e ".[lint]"), so that every machine
 # formats alike. Exits non-zero if any check failed. `tools/lint.sh --fix` first applies what can be applied
-# (import order, ruff format, clang-format), then checks.
+# (import order, ruff format, clang-format, then the Note index of docs/design.md), then checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,7 @@ if [ "${1:-}" = "--fix" ]; then
   ruff check --fix --select I "${python_dirs[@]}"
   ruff format "${python_dirs[@]}"
   clang-format -i --style=file "${cpp[@]}"
+  python tools/notes_index.py --write  # formatting moves the lines the index points to
 fi
 
 failed=()
