@@ -131,7 +131,7 @@ def bench_gemm(torch, cupy, sizes, repeats):
             impls = {}  # label -> (call, sync, to NumPy)
             pA, pB = pyad.from_numpy(A).to(gpu.DEVICE), pyad.from_numpy(B).to(gpu.DEVICE)
             backend = pyad.cuda.matmul_backend()
-            impls["pyad kernel"] = (lambda: pA @ pB, pyad.cuda.synchronize, lambda t: t.cpu().numpy())
+            impls["pyad kernel"] = (lambda pA=pA, pB=pB: pA @ pB, pyad.cuda.synchronize, lambda t: t.cpu().numpy())
             if backend == "cublas":
                 impls["pyad (cuBLAS)"] = impls["pyad kernel"]
             if torch is not None:
@@ -162,7 +162,7 @@ def bench_gemm(torch, cupy, sizes, repeats):
                 row["pyad_kernel_fraction_of_cublas"] = min(cublas) / row["pyad kernel"]["s"]
             rows.append(row)
             parts = [f"{k} {v['TFLOPs']:6.2f} TFLOP/s"
-                     + ("" if v["ok"] else f" FAILED ({v.get('error') or 'error %.2g' % v['max_rel_error']})")
+                     + ("" if v["ok"] else f" FAILED ({v.get('error') or 'error ' + format(v['max_rel_error'], '.2g')})")
                      for k, v in row.items() if isinstance(v, dict)]
             frac = (f"; pyad kernel at {row['pyad_kernel_fraction_of_cublas']:.2f} of cuBLAS"
                     if "pyad_kernel_fraction_of_cublas" in row else "")

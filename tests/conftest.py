@@ -16,7 +16,7 @@ torch.set_default_dtype(torch.float32)
 # one included (which puts no test directory on sys.path).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-# torch.testing's defaults, as DESIGN.md fixes them.
+# torch.testing's defaults, as docs/design.md fixes them (Testing conventions).
 TOL = {pyad.float64: dict(rtol=1e-7, atol=1e-7), pyad.float32: dict(rtol=1.3e-6, atol=1e-5)}
 TORCH_DTYPE = {pyad.float32: torch.float32, pyad.float64: torch.float64, pyad.int64: torch.int64,
                pyad.bool: torch.bool}

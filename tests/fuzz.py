@@ -5,10 +5,11 @@
     python tests/fuzz.py --calls 2000 --hypothesis  # calls drawn by hypothesis instead of random.Random
     python tests/fuzz.py --replay "<spec>"         # re-run one reported call in this process
 
-Arguments are drawn (with random.Random, or with hypothesis strategies of the same distribution): tensors of random shapes (0-size, 0-d), dtypes and layouts (transposed,
-strided, expanded views), holding NaN, inf or huge values, requiring grad or not; Python values of every kind
-(None, huge ints, NaN, strings, nested lists of mixed types, negative and huge sizes, out-of-range dims,
-dtypes, devices, callables); and a context (plain, no_grad, inside a dual level with dual tensors).
+Arguments are drawn (with random.Random, or with hypothesis strategies of the same distribution): tensors of
+random shapes (0-size, 0-d), dtypes and layouts (transposed, strided, expanded views), holding NaN, inf or
+huge values, requiring grad or not; Python values of every kind (None, huge ints, NaN, strings, nested lists
+of mixed types, negative and huge sizes, out-of-range dims, dtypes, devices, callables); and a context (plain,
+no_grad, inside a dual level with dual tensors).
 
 Each call runs in a worker interpreter (its address space capped, so a size the machine cannot hold fails
 with MemoryError instead of swapping): a crash (signal, abort, escaped C++ exception) or a hang kills only

@@ -1511,7 +1511,7 @@ def test_cupy_kernels_and_pyad_kernels_are_ordered():
     cupy = pytest.importorskip("cupy")
     c = cupy.zeros(1 << 22, dtype=cupy.float32)
     p = pyad.from_dlpack(c)
-    for i in range(10):
+    for _ in range(10):
         c += 1.0                                     # CuPy's kernel
         p.mul_(2.0)                                  # then pyad's, on the same memory
     assert host(p)[0] == sum(2.0 ** k for k in range(1, 11))

@@ -29,7 +29,8 @@ def run_script(out, **env):
 
 
 # A test of test_cuda.py and the cuda case of a device-parametrised test: both must fail under PYAD_EXPECT_CUDA=1.
-EXPECTED_TO_FAIL = "tests/test_cuda.py::test_copy_flag_and_identity tests/test_tensor.py::test_max_of_empty_raises[cuda]"
+EXPECTED_TO_FAIL = ("tests/test_cuda.py::test_copy_flag_and_identity "
+                    "tests/test_tensor.py::test_max_of_empty_raises[cuda]")
 
 
 @pytest.fixture(scope="module")

@@ -525,7 +525,7 @@ def test_modified_saved_tensor_raises_in_autograd_grad():
 def test_modifying_unsaved_tensor_is_fine():
     # add and multiplication by a constant save nothing that the in-place op touches
     x, tx = pair(4, requires_grad=True)
-    for lib, a in ((pyad, x), (torch, tx)):
+    for _lib, a in ((pyad, x), (torch, tx)):
         y = a * 1
         z = (y + 1) * 3
         y.add_(10)
@@ -616,7 +616,7 @@ def test_inplace_into_tensor_that_did_not_require_grad():
 def test_copy_on_non_leaf_routes_gradient_to_source():
     x, tx = pair(3, 4, requires_grad=True)
     s, ts = pair(4, requires_grad=True)
-    for lib, a, b in ((pyad, x, s), (torch, tx, ts)):
+    for _lib, a, b in ((pyad, x, s), (torch, tx, ts)):
         y = a * 2
         y.copy_(b)  # broadcast: s's gradient sums over rows, x gets zero
         (y.exp() + a).sum().backward()
@@ -626,7 +626,7 @@ def test_copy_on_non_leaf_routes_gradient_to_source():
 
 def test_zero_and_fill_on_non_leaf():
     x, tx = pair(4, requires_grad=True)
-    for lib, a in ((pyad, x), (torch, tx)):
+    for _lib, a in ((pyad, x), (torch, tx)):
         y = a * 2
         y.zero_()
         z = a * 3
@@ -701,7 +701,7 @@ def test_setitem_zero_d_value_requiring_grad():
 def test_inplace_on_view_of_non_leaf_with_autograd():
     # torch rebases the base's history onto the view's in-place op
     x, tx = pair(4, requires_grad=True)
-    for lib, a in ((pyad, x), (torch, tx)):
+    for _lib, a in ((pyad, x), (torch, tx)):
         y = a * 1
         y[:2].mul_(2)
         (y * y).sum().backward()

@@ -337,7 +337,7 @@ def test_inplace_relu_and_dropout(device, dtype):
     px = pyad.tensor(x, dtype=dtype, requires_grad=True)
     tx = torch.tensor(x, dtype=TORCH_DTYPE[dtype], requires_grad=True)
     ph, th = px * 2, tx * 2
-    pout, tout = nn.ReLU(inplace=True)(ph), torch.nn.ReLU(inplace=True)(th)
+    pout, _tout = nn.ReLU(inplace=True)(ph), torch.nn.ReLU(inplace=True)(th)
     assert pout is ph and repr(nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
     assert_close(ph, th)
     (ph * ph).sum().backward()

@@ -169,7 +169,7 @@ def make_program(shape, inputs, lines, end="sum"):
     return prog
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code(expr):
     return compile(expr, "<program>", "eval")
 

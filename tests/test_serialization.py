@@ -140,7 +140,7 @@ def test_deepcopy_of_a_model_keeps_tied_weights_and_views_shared():
 def test_ema_snapshot_by_deepcopy_tracks_only_itself():
     w = pyad.zeros(3, requires_grad=True)
     ema = copy.deepcopy(w)
-    for step in range(3):
+    for _ in range(3):
         (w * pyad.tensor([1.0, 2.0, 3.0])).sum().backward()
         with pyad.no_grad():
             w.sub_(w.grad)

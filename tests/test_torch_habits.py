@@ -219,7 +219,7 @@ def test_data_setter_replaces_the_values_as_torch():
     assert_close(x.grad, tx.grad)
     # SGD by hand, the habit it exists for
     w, tw = pyad.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
-    for lib, p in ((pyad, w), (torch, tw)):
+    for _lib, p in ((pyad, w), (torch, tw)):
         (p * p).sum().backward()
         p.data = p.data - 0.1 * p.grad
     assert_close(w.detach(), tw.detach())

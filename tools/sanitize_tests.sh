@@ -30,7 +30,6 @@ import sys
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
 PY
 export PYTHONPATH=$PWD/$pkg
-export PYAD_CPU_ONLY_BUILD=1  # built with PYAD_ENABLE_CUDA=OFF on purpose (tests/test_device.py)
 if [ "$mode" = asan ]; then
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
   # Reports also go to files: pytest captures stderr, and an aborting process takes the capture with it.

@@ -100,8 +100,8 @@ Tensor binary_call(const char* op, py::handle a, py::handle b) {
   py::detail::make_caster<Tensor> ca, cb;
   const bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
   PYAD_CHECK(ta || tb, TypeError, "[", op, "] expected at least one Tensor argument, got ",
-             py::str(a.get_type().attr("__name__")).cast<std::string>(), " and ",
-             py::str(b.get_type().attr("__name__")).cast<std::string>());
+             py::str(py::type::handle_of(a).attr("__name__")).cast<std::string>(), " and ",
+             py::str(py::type::handle_of(b).attr("__name__")).cast<std::string>());
   Tensor x = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), y = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
   if (!ta) x = operand(y, a, op);
   if (!tb) y = operand(x, b, op);

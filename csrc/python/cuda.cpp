@@ -22,6 +22,12 @@ void init_cuda(py::module_& m) {
   m.def("cuda_cublas_error", &gpu::cublas_error);
   m.def("cuda_matmul_backend", &gpu::matmul_backend);
   m.def("cuda_set_matmul_backend", &gpu::set_matmul_backend);
+  // How this module was built (CMakeLists.txt): cuda_compiled is what was linked, cuda_enabled what CMake was
+  // asked for, so a CPU-only build tells a deliberate PYAD_ENABLE_CUDA=OFF from a CUDA compiler it missed.
+  // A function, not a dict attribute, so that the type stub is the same for every build.
+  m.def("_build_info", [] {
+    return py::dict(py::arg("cuda_enabled") = bool(PYAD_CUDA_ENABLED), py::arg("cuda_compiled") = gpu::compiled());
+  });
 }
 
 }  // namespace pyad::python

@@ -10,7 +10,7 @@ namespace pyad::python {
 Tensor operand(const Tensor& like, py::handle obj, const char* op) {
   Tensor t = as_operand(like, obj);
   PYAD_CHECK(t.defined(), TypeError, "[", op, "] expected a Tensor or a number, got ",
-             py::str(obj.get_type().attr("__name__")).cast<std::string>());
+             py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>());
   return t;
 }
 

@@ -47,7 +47,7 @@ std::vector<int64_t> dims_arg(py::handle dim) {
   if (dim.is_none()) return {};
   if (PyLong_Check(dim.ptr())) return {dim.cast<int64_t>()};
   PYAD_CHECK(py::isinstance<py::sequence>(dim), TypeError, "[dim] expected an int or a tuple of ints, got ",
-             py::str(dim.get_type().attr("__name__")).cast<std::string>());
+             py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
   std::vector<int64_t> d;
   for (auto v : dim) {
     PYAD_CHECK(PyLong_Check(v.ptr()), TypeError, "[dim] expected an int or a tuple of ints");
@@ -66,7 +66,7 @@ Shape shape_args(const py::args& args, const char* op) {
   Shape s;
   for (auto v : seq) {
     PYAD_CHECK(PyLong_Check(v.ptr()) || py::hasattr(v, "__index__"), TypeError, "[", op,
-               "] shape entries must be ints, got ", py::str(v.get_type().attr("__name__")).cast<std::string>());
+               "] shape entries must be ints, got ", py::str(py::type::handle_of(v).attr("__name__")).cast<std::string>());
     s.push_back(py::int_(v).cast<int64_t>());
   }
   return s;
@@ -129,7 +129,7 @@ template <Tensor& (*F)(Tensor&, const Tensor&)>
 Tensor inplace(Tensor self, py::handle other) {
   Tensor o = as_operand(self, other);
   PYAD_CHECK(o.defined(), TypeError, "[in-place] expected a Tensor or a number, got ",
-             py::str(other.get_type().attr("__name__")).cast<std::string>());
+             py::str(py::type::handle_of(other).attr("__name__")).cast<std::string>());
   return F(self, o);
 }
 
@@ -139,7 +139,7 @@ void init_tensor(py::module_& m) {
   m.def("as_operand", [](const Tensor& like, py::handle obj) {
     Tensor t = as_operand(like, obj);
     PYAD_CHECK(t.defined(), TypeError, "[operand] expected a Tensor, a number or a NumPy array, got ",
-               py::str(obj.get_type().attr("__name__")).cast<std::string>());
+               py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>());
     return t;
   });
   py::enum_<DType>(m, "dtype")
@@ -184,13 +184,13 @@ void init_tensor(py::module_& m) {
       .def("stride", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.strides()));
         PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[stride] dim must be an int, got ",
-                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
+                   py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
         return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
       }, py::arg("dim") = py::none())
       .def("size", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return py::tuple(py::cast(t.shape()));
         PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[size] dim must be an int, got ",
-                   py::str(dim.get_type().attr("__name__")).cast<std::string>());
+                   py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
         return py::int_(t.size(dim.cast<int64_t>()));
       }, py::arg("dim") = py::none())
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })

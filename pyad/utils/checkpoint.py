@@ -72,7 +72,8 @@ def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = 
     over forward (jacrev of jacfwd) works too: fn is recomputed when the dual level exits, while its tangents
     still exist, so that call saves no memory. Inputs must not be modified in place before backward.
 
-    Note [use_reentrant]: torch has two implementations. use_reentrant=True (torch's old default) runs the
+    Note [use_reentrant]
+    torch has two implementations. use_reentrant=True (torch's old default) runs the
     recomputation inside a nested backward call, which cannot serve autograd.grad or backward(inputs=...), and
     takes no **kwargs for fn; use_reentrant=False (torch's advice) hooks the saved tensors instead and supports
     both. pyad has one implementation, of the second kind: both values (and None) mean the same recomputation,
