@@ -78,7 +78,7 @@ std::function<void(TensorList&)> python_prehook(py::function fn, std::string nod
     if (r.is_none()) return;
     PYAD_CHECK(py::isinstance<py::tuple>(r) || py::isinstance<py::list>(r), TypeError, "[", node, "] a pre-hook "
                "must return None or a tuple of gradients, got ",
-               py::str(r.get_type().attr("__name__")).cast<std::string>());
+               py::str(py::type::handle_of(r).attr("__name__")).cast<std::string>());
     py::sequence seq = r;
     PYAD_CHECK(seq.size() == grads.size(), RuntimeError, "[", node, "] a pre-hook returned ", seq.size(),
                " gradients for ", grads.size(), " outputs");

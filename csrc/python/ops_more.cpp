@@ -7,7 +7,7 @@ namespace pyad::python {
 
 namespace {
 
-std::string type_name(py::handle obj) { return py::str(obj.get_type().attr("__name__")).cast<std::string>(); }
+std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>(); }
 
 bool is_tensor(py::handle obj) {
   py::detail::make_caster<Tensor> caster;
