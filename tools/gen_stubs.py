@@ -65,6 +65,7 @@ def generate():
         text = (pathlib.Path(out) / "pyad" / "_C.pyi").read_text()
     text = _fix_python_methods(text)
     text = text.replace("self: numpy.dtype[typing.Any]", "self").replace("numpy.dtype[typing.Any]", "dtype")
+    text = text.replace("self: Node | None", "self")  # (a node method's self: the caster's name says | None)
     for builtin in ("bool", "float", "int"):
         for context in (r"(?<=: )", r"(?<=-> )", r"(?<=\| )", r"(?<=\[)"):
             text = re.sub(context + builtin + r"\b(?![.(])", "builtins." + builtin, text)

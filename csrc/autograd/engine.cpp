@@ -7,12 +7,12 @@
 // for a backward pass's state): collect the roots and the inputs to capture,
 // count dependencies, (for autograd.grad) mark the nodes worth running, seed
 // the roots, run the ready queue, and finish by handing back what was captured.
-#include "engine.h"
+#include "autograd/engine.h"
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
-#include "grad_mode.h"
-#include "grad_ops.h"
+#include "autograd/grad_mode.h"
+#include "autograd/grad_ops.h"
 
 namespace pyad {
 

@@ -1,5 +1,5 @@
 #pragma once
-#include "node.h"
+#include "autograd/node.h"
 
 namespace pyad {
 

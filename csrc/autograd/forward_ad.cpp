@@ -1,10 +1,10 @@
-#include "forward_ad.h"
+#include "autograd/forward_ad.h"
 #include <algorithm>
 #include <limits>
 #include <mutex>
-#include "grad_ops.h"
-#include "node.h"
-#include "recompute_frame.h"
+#include "autograd/grad_ops.h"
+#include "autograd/node.h"
+#include "autograd/recompute_frame.h"
 
 namespace pyad {
 

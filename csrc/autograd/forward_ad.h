@@ -38,7 +38,7 @@
 // identity_tangent_of first; every other rule sees an ordinary tensor.
 #include <optional>
 #include <vector>
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 namespace pyad {
 

@@ -1,4 +1,4 @@
-#include "grad_mode.h"
+#include "autograd/grad_mode.h"
 
 namespace pyad {
 

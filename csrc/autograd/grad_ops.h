@@ -10,7 +10,7 @@
 // layers point one way (ops/ -> autograd/ -> core/). They are the real ops:
 // under create_graph they record Nodes and at an outer dual level they carry
 // tangents, as a rule needs them to.
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 namespace pyad::grad_ops {
 

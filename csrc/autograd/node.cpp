@@ -1,9 +1,9 @@
-#include "node.h"
+#include "autograd/node.h"
 #include <atomic>
-#include "forward_ad.h"
-#include "grad_mode.h"
-#include "grad_ops.h"
-#include "recompute_frame.h"
+#include "autograd/forward_ad.h"
+#include "autograd/grad_mode.h"
+#include "autograd/grad_ops.h"
+#include "autograd/recompute_frame.h"
 
 namespace pyad {
 

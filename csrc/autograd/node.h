@@ -26,7 +26,7 @@
 #include <memory>
 #include <string>
 #include <vector>
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 namespace pyad {
 

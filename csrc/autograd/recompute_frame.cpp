@@ -1,10 +1,10 @@
 // Note [Recomputed saved tensors] (recompute_frame.h): the frames, their guards, and the early
 // recomputation when a dual level a frame needs is about to exit.
-#include "recompute_frame.h"
+#include "autograd/recompute_frame.h"
 #include <algorithm>
 #include <mutex>
-#include "forward_ad.h"
-#include "grad_mode.h"
+#include "autograd/forward_ad.h"
+#include "autograd/grad_mode.h"
 
 namespace pyad {
 

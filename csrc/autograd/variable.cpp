@@ -1,7 +1,7 @@
-#include "variable.h"
+#include "autograd/variable.h"
 #include <algorithm>
-#include "grad_mode.h"
-#include "grad_ops.h"
+#include "autograd/grad_mode.h"
+#include "autograd/grad_ops.h"
 
 namespace pyad {
 

@@ -3,7 +3,7 @@
 // .grad, retain_grad, detach_, .data, hooks and their handles, and the seeds of a backward pass. The
 // Python bindings call these and hold no autograd logic of their own.
 #include <memory>
-#include "node.h"
+#include "autograd/node.h"
 
 namespace pyad {
 

@@ -1,6 +1,6 @@
 #pragma once
 #include <string>
-#include "error.h"
+#include "core/error.h"
 
 namespace pyad {
 

@@ -1,7 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include "error.h"
+#include "core/error.h"
 
 namespace pyad {
 

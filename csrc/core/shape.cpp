@@ -1,4 +1,4 @@
-#include "shape.h"
+#include "core/shape.h"
 
 namespace pyad {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "error.h"
+#include "core/error.h"
 
 namespace pyad {
 

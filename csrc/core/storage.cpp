@@ -1,8 +1,8 @@
-#include "storage.h"
+#include "core/storage.h"
 #include <atomic>
 #include <cstdlib>
 #include <new>
-#include "device_runtime.h"
+#include "core/device_runtime.h"
 
 namespace pyad {
 

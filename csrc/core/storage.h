@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include "device.h"
+#include "core/device.h"
 
 namespace pyad {
 

@@ -5,10 +5,10 @@
 #include <functional>
 #include <memory>
 #include <vector>
-#include "dtype.h"
-#include "device.h"
-#include "shape.h"
-#include "storage.h"
+#include "core/dtype.h"
+#include "core/device.h"
+#include "core/shape.h"
+#include "core/storage.h"
 
 namespace pyad {
 

@@ -1,8 +1,8 @@
 // kernels:: entry points: each runs the backend of its output's device.
 // Moving data between devices happens here too (copy), so nothing above the
 // kernels needs to know where memory lives.
-#include "kernels.h"
-#include "../core/device_runtime.h"
+#include "kernels/kernels.h"
+#include "core/device_runtime.h"
 
 namespace pyad::kernels {
 

@@ -1,7 +1,7 @@
-#include "gpu_generator.h"
+#include "kernels/gpu_generator.h"
 #include <mutex>
 #include <sstream>
-#include "../core/error.h"
+#include "core/error.h"
 
 namespace pyad::gpu {
 

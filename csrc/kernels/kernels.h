@@ -7,8 +7,8 @@
 // kernels::cuda on NVIDIA GPUs (or stubs that raise, in a build without CUDA).
 // The functions of kernels:: itself pick the backend from the output's device.
 #include <string>
-#include "../core/tensor.h"
-#include "math.h"
+#include "core/tensor.h"
+#include "kernels/math.h"
 
 namespace pyad::kernels {
 
@@ -19,14 +19,14 @@ enum class Binary { PYAD_BINARY_OPS(PYAD_KERNEL_NAME) PYAD_COMPARE_OPS(PYAD_KERN
 #undef PYAD_KERNEL_NAME
 enum class Reduce { Sum, Max, Min };
 
-#include "backend.inc"
+#include "kernels/backend.inc"
 
 namespace cpu {
-#include "backend.inc"
+#include "kernels/backend.inc"
 }  // namespace cpu
 
 namespace cuda {
-#include "backend.inc"
+#include "kernels/backend.inc"
 }  // namespace cuda
 
 // The host generator (pyad.manual_seed); the GPUs share another (gpu_generator.h).

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <vector>
-#include "strided_loop.h"
+#include "kernels/strided_loop.h"
 
 namespace pyad::kernels {
 

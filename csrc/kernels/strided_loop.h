@@ -8,7 +8,7 @@
 #include <array>
 #include <algorithm>
 #include <vector>
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 namespace pyad::kernels {
 

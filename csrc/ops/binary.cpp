@@ -1,8 +1,8 @@
 // Binary elementwise ops with NumPy broadcasting. Rules return gradients of
 // the broadcast shape; the engine sums them back to each input's shape
 // (Note [Edges and input metadata]).
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

@@ -1,7 +1,7 @@
 // Factories: fresh tensors without history.
 #include <cmath>
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

@@ -1,7 +1,7 @@
 // The ops autograd/ computes with (Note [The ops autograd computes with] in autograd/grad_ops.h).
-#include "../autograd/grad_ops.h"
-#include "ops.h"
-#include "../kernels/kernels.h"
+#include "autograd/grad_ops.h"
+#include "ops/ops.h"
+#include "kernels/kernels.h"
 
 namespace pyad::grad_ops {
 

@@ -9,8 +9,8 @@
 // region that v covers and writes the result back into that region, so the
 // gradient reaching b's old history and the op's other inputs is exact. v is
 // then re-derived from b (its view_fn) so that its history goes through b.
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

@@ -1,8 +1,8 @@
 // matmul with torch's rules for 1-d operands and broadcast batch dims. The
 // backward uses transposed *views* (g @ b^T, a^T @ g): the BLAS layer reads
 // them through its transpose flags, so no operand is ever copied.
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

@@ -4,9 +4,9 @@
 // counted from the end so batched ones work unchanged (Note [Batched tangents
 // and cotangents]).
 #include <algorithm>
-#include "record.h"
-#include "views.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "ops/views.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

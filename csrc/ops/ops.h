@@ -5,8 +5,8 @@
 // (so create_graph=True gives differentiable gradients).
 #include <optional>
 #include <tuple>
-#include "../core/tensor.h"
-#include "../kernels/math.h"
+#include "core/tensor.h"
+#include "kernels/math.h"
 
 namespace pyad {
 

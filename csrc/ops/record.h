@@ -1,10 +1,10 @@
 #pragma once
 // Helpers every op file uses to record its Node.
 #include <memory>
-#include "ops.h"
-#include "../autograd/forward_ad.h"
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
+#include "ops/ops.h"
+#include "autograd/forward_ad.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
 
 namespace pyad {
 

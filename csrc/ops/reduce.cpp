@@ -2,8 +2,8 @@
 // dims put back (keepdim) and broadcast over the input; max-like reductions
 // route it to the winning elements.
 #include <cmath>
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

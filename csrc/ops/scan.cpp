@@ -2,8 +2,8 @@
 // their VJP and JVP rules written with pyad ops. Dims in the rules count from
 // the end, so batched gradients and tangents work unchanged (Note [Batched
 // tangents and cotangents]).
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

@@ -2,9 +2,9 @@
 // the gradient of a view is the output gradient put back into the input's
 // layout (a reshape, a transpose, or a scatter into zeros for slices).
 #include <numeric>
-#include "record.h"
-#include "views.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "ops/views.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

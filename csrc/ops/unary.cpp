@@ -3,8 +3,8 @@
 // its derivative, written with pyad ops from the input x and/or the result y.
 // Each row of PYAD_UNARY_OPS (Note [The op list]) has its rule here, named
 // <name>_rule. Batched tangents and gradients broadcast against f'(x) from the right.
-#include "record.h"
-#include "../kernels/kernels.h"
+#include "ops/record.h"
+#include "kernels/kernels.h"
 
 namespace pyad {
 

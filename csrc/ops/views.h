@@ -2,7 +2,7 @@
 // The constructor every view op goes through (defined in shape_ops.cpp), for op
 // files that add views of their own (diagonal in matrix_shape_ops.cpp).
 #include <functional>
-#include "ops.h"
+#include "ops/ops.h"
 
 namespace pyad {
 

@@ -1,12 +1,12 @@
 // Autograd from Python: backward, grad, grad mode, graph inspection, hooks.
-#include "bind.h"
-#include "../autograd/engine.h"
-#include "../autograd/forward_ad.h"
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../autograd/variable.h"
-#include "../core/storage.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "autograd/engine.h"
+#include "autograd/forward_ad.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/variable.h"
+#include "core/storage.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 
@@ -95,6 +95,14 @@ std::function<void(TensorList&)> python_prehook(py::function fn, std::string nod
 }  // namespace
 
 void init_autograd(py::module_& m) {
+  // torch.utils.hooks.RemovableHandle: remove() takes the hook out of the C++ list it is in. Registered first,
+  // so that the signatures that return one can name it.
+  py::class_<HookHandle>(m, "RemovableHandle")
+      .def_readonly("id", &HookHandle::id)
+      .def("remove", &HookHandle::remove)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](HookHandle& h, py::args) { h.remove(); });
+
   py::class_<Node, std::shared_ptr<Node>>(m, "Node", py::custom_type_setup(&NodeWrapperType<Node>::setup))
       .def("name", &Node::name)
       .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; })
@@ -117,17 +125,10 @@ void init_autograd(py::module_& m) {
         throw py::attribute_error("'" + n.name() + "' object has no attribute 'variable'");
       })
       .def_property_readonly("metadata", [](py::handle self) { return node_metadata(self.ptr()); })
-      .def("register_prehook", [](const std::shared_ptr<Node>& n, py::function fn) {
-        return register_prehook(n, python_prehook(fn, n->name()));
-      })
+      .def("register_prehook", [](const std::shared_ptr<Node>& n, py::function hook) {
+        return register_prehook(n, python_prehook(hook, n->name()));
+      }, py::arg("hook"))
       .def_property_readonly("_hook_count", [](const Node& n) { return n.pre_hooks.size(); });
-
-  // torch.utils.hooks.RemovableHandle: remove() takes the hook out of the C++ list it is in.
-  py::class_<HookHandle>(m, "RemovableHandle")
-      .def_readonly("id", &HookHandle::id)
-      .def("remove", &HookHandle::remove)
-      .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](HookHandle& h, py::args) { h.remove(); });
 
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);

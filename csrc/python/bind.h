@@ -5,9 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <optional>
-#include "../core/tensor.h"
-#include "../ops/ops.h"
-#include "node_wrapper.h"
+#include "core/tensor.h"
+#include "ops/ops.h"
+#include "python/node_wrapper.h"
 
 namespace py = pybind11;
 

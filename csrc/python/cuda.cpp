@@ -1,8 +1,8 @@
 // pyad._C's CUDA runtime functions (pyad/cuda.py is their Python face).
-#include "bind.h"
-#include "../core/device_runtime.h"
-#include "../kernels/gpu_generator.h"
-#include "../kernels/cuda/matmul_backend.h"
+#include "python/bind.h"
+#include "core/device_runtime.h"
+#include "kernels/gpu_generator.h"
+#include "kernels/cuda/matmul_backend.h"
 
 namespace pyad::python {
 

@@ -1,9 +1,9 @@
 // Zero-copy exchange with NumPy (buffer protocol) and DLPack.
 #include <pybind11/numpy.h>
-#include "bind.h"
-#include "../core/storage.h"
-#include "../core/device_runtime.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "core/storage.h"
+#include "core/device_runtime.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 

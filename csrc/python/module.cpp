@@ -1,6 +1,6 @@
 // The extension module pyad._C: one init function per area.
-#include "bind.h"
-#include "../core/error.h"
+#include "python/bind.h"
+#include "core/error.h"
 
 namespace pyad::python {
 std::vector<std::string>& exported_ops() {

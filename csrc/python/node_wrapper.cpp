@@ -1,7 +1,7 @@
 // The persistent Python wrappers of nodes (Note [Python wrappers of nodes]).
-#include "node_wrapper.h"
+#include "python/node_wrapper.h"
 #include <unordered_map>
-#include "bind.h"
+#include "python/bind.h"
 
 namespace pyad::python {
 

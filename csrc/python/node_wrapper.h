@@ -17,7 +17,7 @@
 // (bind.h routes std::shared_ptr<Node> there), so Python never holds a wrapper whose holder is the alias.
 #include <pybind11/pybind11.h>
 #include <memory>
-#include "../autograd/node.h"
+#include "autograd/node.h"
 
 namespace py = pybind11;
 

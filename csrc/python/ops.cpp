@@ -1,9 +1,9 @@
 // Module-level op functions (pyad._C.<op>); pyad/ re-exports them with
 // torch's argument conventions.
-#include "bind.h"
-#include "../kernels/kernels.h"
-#include "../kernels/math.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "kernels/kernels.h"
+#include "kernels/math.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 

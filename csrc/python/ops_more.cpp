@@ -1,7 +1,7 @@
 // Bindings of the scans and matrix-shape ops (csrc/ops/scan.cpp, matrix_shape_ops.cpp), each as a function
 // pyad._C.<op> and a Tensor method, with torch's argument names and defaults.
-#include "bind.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 

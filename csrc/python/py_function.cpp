@@ -1,12 +1,12 @@
 // Custom Functions written in Python (pyad.autograd.Function): the node that
 // runs their backward, the saved-tensor handles their ctx uses, and the graph
 // inspection and anomaly-mode hooks that pyad.viz and detect_anomaly build on.
-#include "bind.h"
-#include "../autograd/forward_ad.h"
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../autograd/recompute_frame.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "autograd/forward_ad.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/recompute_frame.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 

@@ -1,11 +1,11 @@
 // The Tensor class: metadata, autograd attributes and the hot arithmetic
 // operators (bound here so `y * 1.0001` costs one C++ call).
 #include <pybind11/operators.h>
-#include "bind.h"
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../autograd/variable.h"
-#include "../ops/ops.h"
+#include "python/bind.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/variable.h"
+#include "ops/ops.h"
 
 namespace pyad::python {
 

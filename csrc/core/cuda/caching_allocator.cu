@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include "cuda_check.cuh"
-#include "../device_runtime.h"
+#include "core/cuda/cuda_check.cuh"
+#include "core/device_runtime.h"
 
 namespace pyad::gpu {
 

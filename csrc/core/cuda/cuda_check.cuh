@@ -2,7 +2,7 @@
 // CUDA-typed helpers shared by the device runtime (core/cuda) and the CUDA
 // kernels above it: error checks, the stream all work runs on, the device's size.
 #include <cuda_runtime.h>
-#include "../error.h"
+#include "core/error.h"
 
 namespace pyad::gpu {
 

@@ -1,6 +1,6 @@
 // Devices and transfers (the caching allocator is in caching_allocator.cu).
-#include "cuda_check.cuh"
-#include "../device_runtime.h"
+#include "core/cuda/cuda_check.cuh"
+#include "core/device_runtime.h"
 
 namespace pyad::gpu {
 

@@ -1,8 +1,8 @@
 // The device runtime in a build without a CUDA compiler: it says that CUDA is
 // unavailable, and raises a clear error where a GPU would be needed, so the
 // core needs no #ifdef (kernels/cuda/no_cuda.cpp does the same for the kernels).
-#include "../device_runtime.h"
-#include "../error.h"
+#include "core/device_runtime.h"
+#include "core/error.h"
 
 namespace pyad::gpu {
 

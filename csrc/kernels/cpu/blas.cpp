@@ -3,10 +3,10 @@
 // saying which: views such as x.T are never copied. Matrix-vector shapes go
 // to gemv, which streams the matrix once.
 #include <cblas.h>
-#include "../kernels.h"
-#include "../matrix_layout.h"
-#include "gemv.h"
-#include "loops.h"
+#include "kernels/kernels.h"
+#include "kernels/matrix_layout.h"
+#include "kernels/cpu/gemv.h"
+#include "kernels/cpu/loops.h"
 
 namespace pyad::kernels::cpu {
 

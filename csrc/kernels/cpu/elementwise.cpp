@@ -1,7 +1,7 @@
 // CPU elementwise kernels: the functors of kernels/math.h over the strided loop.
-#include "../kernels.h"
-#include "../math.h"
-#include "loops.h"
+#include "kernels/kernels.h"
+#include "kernels/math.h"
+#include "kernels/cpu/loops.h"
 
 namespace pyad::kernels::cpu {
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <thread>
 #include <vector>
-#include "gemv.h"
+#include "kernels/cpu/gemv.h"
 
 namespace pyad::kernels::cpu {
 

@@ -3,7 +3,7 @@
 // it walks a Loop (../strided_loop.h) row by row.
 #include <array>
 #include <vector>
-#include "../strided_loop.h"
+#include "kernels/strided_loop.h"
 
 namespace pyad::kernels::cpu {
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 #include <sstream>
-#include "../kernels.h"
-#include "../math.h"
+#include "kernels/kernels.h"
+#include "kernels/math.h"
 
 namespace pyad::kernels {
 

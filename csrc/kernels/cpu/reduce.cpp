@@ -2,9 +2,9 @@
 // so float32 sums stay within torch's tolerances over long reductions.
 #include <cmath>
 #include <limits>
-#include "../kernels.h"
-#include "../math.h"
-#include "loops.h"
+#include "kernels/kernels.h"
+#include "kernels/math.h"
+#include "kernels/cpu/loops.h"
 
 namespace pyad::kernels::cpu {
 

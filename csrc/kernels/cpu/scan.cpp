@@ -2,8 +2,8 @@
 // (int64 for integers), as torch's CPU kernel, so a float32 cumsum over a long
 // dim stays within float32 tolerances of the float64 result.
 #include <cstdlib>
-#include "../kernels.h"
-#include "loops.h"
+#include "kernels/kernels.h"
+#include "kernels/cpu/loops.h"
 
 namespace pyad::kernels::cpu {
 

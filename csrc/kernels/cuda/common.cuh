@@ -4,11 +4,11 @@
 // GPU walks exactly the iteration space the CPU tests check).
 #include <cuda_runtime.h>
 #include <array>
-#include "../kernels.h"
-#include "../math.h"
-#include "../strided_loop.h"
-#include "../../core/device_runtime.h"
-#include "../../core/cuda/cuda_check.cuh"
+#include "kernels/kernels.h"
+#include "kernels/math.h"
+#include "kernels/strided_loop.h"
+#include "core/device_runtime.h"
+#include "core/cuda/cuda_check.cuh"
 
 namespace pyad::gpu {
 

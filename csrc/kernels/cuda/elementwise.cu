@@ -1,8 +1,8 @@
 // CUDA elementwise kernels: the functors of kernels/math.h, the same ones the
 // CPU loop runs, applied over a grid-stride loop with strided offsets.
 #include <utility>
-#include "common.cuh"
-#include "../gpu_generator.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/gpu_generator.h"
 
 namespace pyad::kernels::cuda {
 using gpu::Offsets;

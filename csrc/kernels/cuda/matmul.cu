@@ -4,9 +4,9 @@
 // through the strides themselves, so x.T and batched views are never copied.
 #include <dlfcn.h>
 #include <mutex>
-#include "../matrix_layout.h"
-#include "common.cuh"
-#include "matmul_backend.h"
+#include "kernels/matrix_layout.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/matmul_backend.h"
 
 namespace pyad::gpu {
 

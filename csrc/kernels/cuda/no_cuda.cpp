@@ -3,8 +3,8 @@
 // same for the device runtime). What works in a CUDA build on a machine
 // without a GPU (the matmul backend's name; the generator, gpu_generator.cpp)
 // works the same here.
-#include "../kernels.h"
-#include "matmul_backend.h"
+#include "kernels/kernels.h"
+#include "kernels/cuda/matmul_backend.h"
 
 namespace {
 [[noreturn]] void unavailable() {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include "common.cuh"
+#include "kernels/cuda/common.cuh"
 
 namespace pyad::kernels::cuda {
 using gpu::Offsets;

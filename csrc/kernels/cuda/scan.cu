@@ -3,7 +3,7 @@
 // does, so both backends give the same values. Neighbouring threads take
 // neighbouring lines, so reads coalesce when the scanned dim is not the
 // innermost one.
-#include "common.cuh"
+#include "kernels/cuda/common.cuh"
 
 namespace pyad::kernels::cuda {
 using gpu::Offsets;
