@@ -15,6 +15,7 @@ with the same thread count (medians of interleaved runs).
 
 Usage: python benchmarks/bench_checkpoint.py [--layers 16 32 64] [--repeats 7] [--threads 1] [--json out.json]
 """
+
 import argparse
 import gc
 import json
@@ -103,8 +104,10 @@ def torch_peak(fn):
     try:
         from torch.profiler import ProfilerActivity, profile
         from torch.profiler._memory_profiler import Action
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
-                     with_stack=True) as prof:
+
+        with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
+        ) as prof:
             fn()
         cur = peak = 0
         for _, action, _, size in sorted(prof._memory_profile().timeline, key=lambda e: e[0]):
@@ -140,14 +143,17 @@ def bench_checkpoint(L, repeats, weights_grad=False, memory=True):
         g = pyad_run(kind, p_layers, x0, k).numpy()
         np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5, err_msg=f"pyad {kind} gradient vs torch")
     np.testing.assert_allclose(torch_run("sqrt", t_layers, x0, k).numpy(), ref, rtol=1e-5, atol=1e-6)
-    t = interleaved({
-        "pyad_plain": lambda: pyad_run("plain", p_layers, x0, k),
-        "pyad_sqrt": lambda: pyad_run("sqrt", p_layers, x0, k),
-        "pyad_revolve": lambda: pyad_run("revolve", p_layers, x0, k),
-        "torch_plain": lambda: torch_run("plain", t_layers, x0, k),
-        "torch_sqrt": lambda: torch_run("sqrt", t_layers, x0, k),
-        "pyad_forward_nograd": lambda: pyad_forward_nograd(p_layers, x0),
-    }, repeats)
+    t = interleaved(
+        {
+            "pyad_plain": lambda: pyad_run("plain", p_layers, x0, k),
+            "pyad_sqrt": lambda: pyad_run("sqrt", p_layers, x0, k),
+            "pyad_revolve": lambda: pyad_run("revolve", p_layers, x0, k),
+            "torch_plain": lambda: torch_run("plain", t_layers, x0, k),
+            "torch_sqrt": lambda: torch_run("sqrt", t_layers, x0, k),
+            "pyad_forward_nograd": lambda: pyad_forward_nograd(p_layers, x0),
+        },
+        repeats,
+    )
     r = {"L": L, "segments": k, "weights_grad": weights_grad}
     r.update({f"{key}_ms": v * 1e3 for key, v in t.items()})
     r["pyad_sqrt/plain"] = t["pyad_sqrt"] / t["pyad_plain"]
@@ -195,6 +201,7 @@ def bench_function_overhead(repeats, n=2000):
                 y = apply(y)
             y.sum().backward()
             return x.grad
+
         return go
 
     fns = {
@@ -226,51 +233,77 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     pyad.set_num_threads(args.threads)
-    out = {"threads": args.threads, "torch": torch.__version__, "python": platform.python_version(),
-           "width": WIDTH, "batch": BATCH, "repeats": args.repeats,
-           "torch_peak_memory_method": "torch.profiler memory timeline (profile_memory=True, private "
-                                       "torch.profiler._memory_profiler); torch has no CPU allocator statistics",
-           }
-    print(f"threads: {args.threads}; torch {torch.__version__}; tanh MLP width {WIDTH}, batch {BATCH}, float32; "
-          f"one activation = {ACT // 1024} KiB; medians of {args.repeats} interleaved runs")
-    header = (f"{'L':>4} {'k':>3} | {'pyad plain':>10} {'pyad sqrt':>16} {'floor':>5} {'pyad revolve':>16} | "
-              f"{'torch plain':>11} {'torch sqrt':>16} | {'pyad/torch plain':>16}")
+    out = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "width": WIDTH,
+        "batch": BATCH,
+        "repeats": args.repeats,
+        "torch_peak_memory_method": "torch.profiler memory timeline (profile_memory=True, private "
+        "torch.profiler._memory_profiler); torch has no CPU allocator statistics",
+    }
+    print(
+        f"threads: {args.threads}; torch {torch.__version__}; tanh MLP width {WIDTH}, batch {BATCH}, float32; "
+        f"one activation = {ACT // 1024} KiB; medians of {args.repeats} interleaved runs"
+    )
+    header = (
+        f"{'L':>4} {'k':>3} | {'pyad plain':>10} {'pyad sqrt':>16} {'floor':>5} {'pyad revolve':>16} | "
+        f"{'torch plain':>11} {'torch sqrt':>16} | {'pyad/torch plain':>16}"
+    )
     for weights_grad in (False, True):
-        what = ("weights require grad too (training)" if weights_grad else
-                "only the input requires grad (weights do not)")
-        print(f"(a) forward + backward, {what}: ms (ratio to the same library's plain run; floor: the ratio if "
-              "recomputation cost exactly the no-grad forward)")
+        what = (
+            "weights require grad too (training)" if weights_grad else "only the input requires grad (weights do not)"
+        )
+        print(
+            f"(a) forward + backward, {what}: ms (ratio to the same library's plain run; floor: the ratio if "
+            "recomputation cost exactly the no-grad forward)"
+        )
         print(header)
         rows = []
         for L in args.layers:
             r = bench_checkpoint(L, args.repeats, weights_grad, memory=not weights_grad)
             rows.append(r)
-            print(f"{L:4d} {r['segments']:3d} | {r['pyad_plain_ms']:10.1f} {r['pyad_sqrt_ms']:9.1f} "
-                  f"({r['pyad_sqrt/plain']:4.2f}x) {r['pyad_sqrt_floor']:5.2f} {r['pyad_revolve_ms']:9.1f} "
-                  f"({r['pyad_revolve/plain']:4.2f}x) | {r['torch_plain_ms']:11.1f} {r['torch_sqrt_ms']:9.1f} "
-                  f"({r['torch_sqrt/plain']:4.2f}x) | {r['pyad_plain/torch_plain']:16.2f}")
+            print(
+                f"{L:4d} {r['segments']:3d} | {r['pyad_plain_ms']:10.1f} {r['pyad_sqrt_ms']:9.1f} "
+                f"({r['pyad_sqrt/plain']:4.2f}x) {r['pyad_sqrt_floor']:5.2f} {r['pyad_revolve_ms']:9.1f} "
+                f"({r['pyad_revolve/plain']:4.2f}x) | {r['torch_plain_ms']:11.1f} {r['torch_sqrt_ms']:9.1f} "
+                f"({r['torch_sqrt/plain']:4.2f}x) | {r['pyad_plain/torch_plain']:16.2f}"
+            )
         worst = max(r["pyad_sqrt/plain"] for r in rows)
-        print(f"    pyad sqrt(L) checkpointing / plain: worst {worst:.2f}x (target <= 1.4x): "
-              f"{'met' if worst <= 1.4 else 'NOT met'}")
+        print(
+            f"    pyad sqrt(L) checkpointing / plain: worst {worst:.2f}x (target <= 1.4x): "
+            f"{'met' if worst <= 1.4 else 'NOT met'}"
+        )
         key = "train" if weights_grad else "input_only"
         out["checkpoint_" + key] = rows
         out[f"pyad_sqrt/plain_worst_{key}"] = worst
-    print("    peak memory above the baseline, only the input requiring grad (pyad: max_memory_allocated; torch: "
-          + out["torch_peak_memory_method"] + ")")
+    print(
+        "    peak memory above the baseline, only the input requiring grad (pyad: max_memory_allocated; torch: "
+        + out["torch_peak_memory_method"]
+        + ")"
+    )
     for r in out["checkpoint_input_only"]:
-        print(f"{r['L']:4d}   pyad plain {fmt_peak(r['pyad_plain_peak_bytes'])}, sqrt "
-              f"{fmt_peak(r['pyad_sqrt_peak_bytes'])}, revolve {fmt_peak(r['pyad_revolve_peak_bytes'])}")
-        print(f"{'':4}   torch plain {fmt_peak(r['torch_plain_peak_bytes'])}, sqrt "
-              f"{fmt_peak(r['torch_sqrt_peak_bytes'])}")
+        print(
+            f"{r['L']:4d}   pyad plain {fmt_peak(r['pyad_plain_peak_bytes'])}, sqrt "
+            f"{fmt_peak(r['pyad_sqrt_peak_bytes'])}, revolve {fmt_peak(r['pyad_revolve_peak_bytes'])}"
+        )
+        print(
+            f"{'':4}   torch plain {fmt_peak(r['torch_plain_peak_bytes'])}, sqrt {fmt_peak(r['torch_sqrt_peak_bytes'])}"
+        )
 
     r = bench_function_overhead(args.repeats)
     out["function_overhead"] = r
-    print(f"(b) identity custom Function, apply + backward per call ({r['calls_per_run']} chained calls): "
-          f"pyad {r['pyad_function_us_per_call']:.2f} us, torch {r['torch_function_us_per_call']:.2f} us -> "
-          f"pyad/torch {r['pyad/torch_function']:.2f} (target <= 1.2: "
-          f"{'met' if r['pyad/torch_function'] <= 1.2 else 'NOT met'})")
-    print(f"    built-in x * 1.0 for reference: pyad {r['pyad_builtin_us_per_call']:.2f} us, torch "
-          f"{r['torch_builtin_us_per_call']:.2f} us -> pyad/torch {r['pyad/torch_builtin']:.2f}")
+    print(
+        f"(b) identity custom Function, apply + backward per call ({r['calls_per_run']} chained calls): "
+        f"pyad {r['pyad_function_us_per_call']:.2f} us, torch {r['torch_function_us_per_call']:.2f} us -> "
+        f"pyad/torch {r['pyad/torch_function']:.2f} (target <= 1.2: "
+        f"{'met' if r['pyad/torch_function'] <= 1.2 else 'NOT met'})"
+    )
+    print(
+        f"    built-in x * 1.0 for reference: pyad {r['pyad_builtin_us_per_call']:.2f} us, torch "
+        f"{r['torch_builtin_us_per_call']:.2f} us -> pyad/torch {r['pyad/torch_builtin']:.2f}"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

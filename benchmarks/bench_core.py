@@ -7,6 +7,7 @@
 
 Usage: python benchmarks/bench_core.py [--d 2000 8000] [--repeats 7] [--threads 1] [--json out.json]
 """
+
 import argparse
 import json
 import statistics
@@ -43,7 +44,7 @@ def interleaved(fns, repeats, warmup=2):
     return {k: statistics.median(v) for k, v in ts.items()}
 
 
-def copy_bandwidth(nbytes=512 * 2 ** 20):
+def copy_bandwidth(nbytes=512 * 2**20):
     """Bytes per second of a large memory read (a sum over a big array: reads only)."""
     a = np.ones(nbytes // 8)
     t = median_time(lambda: a.sum(), 5, 1)
@@ -78,8 +79,13 @@ def bench_sigmoid_mlp(d, repeats):
     np.testing.assert_allclose(run_torch().numpy(), ref, rtol=1e-10, atol=1e-12)
     t = interleaved({"pyad": run_pyad, "torch": run_torch, "numpy": run_numpy}, repeats)
     floor_bytes = 4 * d * d * 8
-    return {"d": d, **{k + "_s": v for k, v in t.items()}, "pyad/torch": t["pyad"] / t["torch"],
-            "pyad/numpy": t["pyad"] / t["numpy"], "floor_bytes": floor_bytes}
+    return {
+        "d": d,
+        **{k + "_s": v for k, v in t.items()},
+        "pyad/torch": t["pyad"] / t["torch"],
+        "pyad/numpy": t["pyad"] / t["numpy"],
+        "floor_bytes": floor_bytes,
+    }
 
 
 def bench_overhead(repeats, n=2000):
@@ -92,8 +98,12 @@ def bench_overhead(repeats, n=2000):
 
     t = interleaved({"pyad": lambda: chain(pyad), "torch": lambda: chain(torch)}, repeats, 1)
     ops = 3 * n
-    return {"ops": ops, "pyad_us_per_op": t["pyad"] / ops * 1e6, "torch_us_per_op": t["torch"] / ops * 1e6,
-            "pyad/torch": t["pyad"] / t["torch"]}
+    return {
+        "ops": ops,
+        "pyad_us_per_op": t["pyad"] / ops * 1e6,
+        "torch_us_per_op": t["torch"] / ops * 1e6,
+        "pyad/torch": t["pyad"] / t["torch"],
+    }
 
 
 def bench_mlp(repeats, batch=64):
@@ -119,6 +129,7 @@ def bench_mlp(repeats, batch=64):
                     p -= 0.01 * p.grad
                     p.grad = None
             return loss
+
         return step
 
     t = interleaved({"pyad": make(pyad, pyad.from_numpy), "torch": make(torch, torch.from_numpy)}, repeats)
@@ -136,6 +147,7 @@ def main():
     pyad.set_num_threads(args.threads)
     try:  # the hand-written NumPy pass gets the same thread count
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(args.threads)
     except ImportError:
         print("threadpoolctl is not installed: NumPy uses its default thread count")
@@ -147,13 +159,17 @@ def main():
         floor = r["floor_bytes"] / (out["read_bandwidth_GBps"] * 1e9)
         r["floor_s"] = floor
         out["sigmoid_mlp"].append(r)
-        print(f"(a) d={d}: pyad {r['pyad_s'] * 1e3:.1f} ms, torch {r['torch_s'] * 1e3:.1f} ms, numpy "
-              f"{r['numpy_s'] * 1e3:.1f} ms -> pyad/torch {r['pyad/torch']:.2f}, pyad/numpy {r['pyad/numpy']:.2f}, "
-              f"pyad/floor {r['pyad_s'] / floor:.2f} (floor {floor * 1e3:.1f} ms)")
+        print(
+            f"(a) d={d}: pyad {r['pyad_s'] * 1e3:.1f} ms, torch {r['torch_s'] * 1e3:.1f} ms, numpy "
+            f"{r['numpy_s'] * 1e3:.1f} ms -> pyad/torch {r['pyad/torch']:.2f}, pyad/numpy {r['pyad/numpy']:.2f}, "
+            f"pyad/floor {r['pyad_s'] / floor:.2f} (floor {floor * 1e3:.1f} ms)"
+        )
     r = bench_overhead(args.repeats)
     out["overhead"] = r
-    print(f"(b) per op (fwd+bwd): pyad {r['pyad_us_per_op']:.2f} us, torch {r['torch_us_per_op']:.2f} us -> "
-          f"pyad/torch {r['pyad/torch']:.2f}")
+    print(
+        f"(b) per op (fwd+bwd): pyad {r['pyad_us_per_op']:.2f} us, torch {r['torch_us_per_op']:.2f} us -> "
+        f"pyad/torch {r['pyad/torch']:.2f}"
+    )
     r = bench_mlp(max(args.repeats, 20))
     out["mlp"] = r
     print(f"(c) MLP step: pyad {r['pyad_ms']:.3f} ms, torch {r['torch_ms']:.3f} ms -> pyad/torch {r['pyad/torch']:.2f}")

@@ -18,6 +18,7 @@ Usage: python benchmarks/bench_cuda.py [--sections a b c] [--gemm-n 1024 4096 81
                                        [--no-torch] [--no-cupy] [--json PATH]
 Writes benchmarks/results/bench-cuda-<GPU name>.json unless --json says otherwise.
 """
+
 import argparse
 import json
 import re
@@ -31,7 +32,7 @@ import numpy as np
 import pyad
 from pyad.bench import gpu
 
-N_ELEMENTS = 2 ** 26
+N_ELEMENTS = 2**26
 TOL = {"float32": 1e-4, "float64": 1e-9}
 
 
@@ -62,7 +63,7 @@ def _err(got, ref, scale):
 
 # ---- (a) bandwidth ----
 def bench_bandwidth(torch, bandwidth, repeats):
-    n, side = N_ELEMENTS, int(round(N_ELEMENTS ** 0.5))
+    n, side = N_ELEMENTS, int(round(N_ELEMENTS**0.5))
     a = pyad.randn(n, dtype=pyad.float32, device=gpu.DEVICE)
     b = pyad.randn(n, dtype=pyad.float32, device=gpu.DEVICE)
     a2 = a.reshape(side, side)
@@ -74,15 +75,24 @@ def bench_bandwidth(torch, bandwidth, repeats):
     ops = {
         "add": (lambda: a + b, lambda t: t[0] + t[1], 3 * n, lambda: ha + hb, None),
         "mul": (lambda: a * b, lambda t: t[0] * t[1], 3 * n, lambda: ha * hb, None),
-        "sigmoid": (lambda: pyad.sigmoid(a), lambda t: torch.sigmoid(t[0]), 2 * n, lambda: 1 / (1 + np.exp(-ha)),
-                    None),
+        "sigmoid": (lambda: pyad.sigmoid(a), lambda t: torch.sigmoid(t[0]), 2 * n, lambda: 1 / (1 + np.exp(-ha)), None),
         "relu": (lambda: pyad.relu(a), lambda t: torch.relu(t[0]), 2 * n, lambda: np.maximum(ha, 0), None),
         "exp": (lambda: pyad.exp(a), lambda t: torch.exp(t[0]), 2 * n, lambda: np.exp(ha), None),
         "sum (all)": (lambda: a.sum(), lambda t: t[0].sum(), n + 1, lambda: ha.sum(), lambda: absa.sum()),
-        "sum (dim 0)": (lambda: a2.sum(0), lambda t: t[2].sum(0), n + side, lambda: ha2.sum(0),
-                        lambda: absa.reshape(side, side).sum(0)),
-        "sum (dim -1)": (lambda: a2.sum(-1), lambda t: t[2].sum(-1), n + side, lambda: ha2.sum(-1),
-                         lambda: absa.reshape(side, side).sum(-1)),
+        "sum (dim 0)": (
+            lambda: a2.sum(0),
+            lambda t: t[2].sum(0),
+            n + side,
+            lambda: ha2.sum(0),
+            lambda: absa.reshape(side, side).sum(0),
+        ),
+        "sum (dim -1)": (
+            lambda: a2.sum(-1),
+            lambda t: t[2].sum(-1),
+            n + side,
+            lambda: ha2.sum(-1),
+            lambda: absa.reshape(side, side).sum(-1),
+        ),
         "amax": (lambda: pyad.amax(a), lambda t: torch.amax(t[0]), n + 1, lambda: ha.max(), lambda: absa.max()),
     }
     tt = None
@@ -101,21 +111,37 @@ def bench_bandwidth(torch, bandwidth, repeats):
             err = _err(pcall().cpu().numpy(), r, s)
             del r
             t = per_call(pcall, pyad.cuda.synchronize, repeats)
-            row.update(pyad_s=t, pyad_GBps=nbytes / t / 1e9, pyad_fraction_of_copy=nbytes / t / bandwidth,
-                       max_rel_error=err, ok=bool(err <= TOL["float32"]))
+            row.update(
+                pyad_s=t,
+                pyad_GBps=nbytes / t / 1e9,
+                pyad_fraction_of_copy=nbytes / t / bandwidth,
+                max_rel_error=err,
+                ok=bool(err <= TOL["float32"]),
+            )
             if tt is not None:
                 t2 = per_call(lambda: tcall(tt), torch.cuda.synchronize, repeats)
-                row.update(torch_s=t2, torch_GBps=nbytes / t2 / 1e9, torch_fraction_of_copy=nbytes / t2 / bandwidth,
-                           pyad_over_torch=t / t2)
+                row.update(
+                    torch_s=t2,
+                    torch_GBps=nbytes / t2 / 1e9,
+                    torch_fraction_of_copy=nbytes / t2 / bandwidth,
+                    pyad_over_torch=t / t2,
+                )
         except Exception as e:  # noqa: BLE001 - recorded, and the run goes on
             row.update(ok=False, error=f"{type(e).__name__}: {e}")
             print(f"  {name:13s} FAILED: {row['error']}", flush=True)
             continue
-        torch_part = (f"  torch {row['torch_GBps']:7.0f} GB/s ({row['torch_fraction_of_copy']:.2f})  pyad/torch "
-                      f"{row['pyad_over_torch']:.2f}" if tt is not None else "")
+        torch_part = (
+            f"  torch {row['torch_GBps']:7.0f} GB/s ({row['torch_fraction_of_copy']:.2f})  pyad/torch "
+            f"{row['pyad_over_torch']:.2f}"
+            if tt is not None
+            else ""
+        )
         flag = "" if row["ok"] else f"  FAILED (error {err:.2g})"
-        print(f"  {name:13s} pyad {row['pyad_GBps']:7.0f} GB/s ({row['pyad_fraction_of_copy']:.2f} of copy)"
-              f"{torch_part}{flag}", flush=True)
+        print(
+            f"  {name:13s} pyad {row['pyad_GBps']:7.0f} GB/s ({row['pyad_fraction_of_copy']:.2f} of copy)"
+            f"{torch_part}{flag}",
+            flush=True,
+        )
     return rows
 
 
@@ -140,7 +166,7 @@ def bench_gemm(torch, cupy, sizes, repeats):
             if cupy is not None:
                 cA, cB = cupy.asarray(A), cupy.asarray(B)
                 impls["cupy (cuBLAS)"] = (lambda: cA @ cB, cupy.cuda.Device().synchronize, cupy.asnumpy)
-            row = {"n": n, "dtype": dtype, "flops": 2 * n ** 3}
+            row = {"n": n, "dtype": dtype, "flops": 2 * n**3}
             for label, (call, sync, host) in impls.items():
                 if label.startswith("pyad"):
                     pyad.cuda.set_matmul_backend("pyad" if label == "pyad kernel" else "cublas")
@@ -149,11 +175,20 @@ def bench_gemm(torch, cupy, sizes, repeats):
                     err = gpu._gemm_check(C, host, A64, B64)
                     del C
                     t = per_call(call, sync, repeats)
-                    row[label] = {"s": t, "TFLOPs": 2 * n ** 3 / t / 1e12, "max_rel_error": err,
-                                  "ok": bool(err <= TOL[dtype])}
+                    row[label] = {
+                        "s": t,
+                        "TFLOPs": 2 * n**3 / t / 1e12,
+                        "max_rel_error": err,
+                        "ok": bool(err <= TOL[dtype]),
+                    }
                 except Exception as e:  # noqa: BLE001 - recorded, and the run goes on
-                    row[label] = {"s": float("nan"), "TFLOPs": float("nan"), "max_rel_error": float("nan"),
-                                  "ok": False, "error": f"{type(e).__name__}: {e}"}
+                    row[label] = {
+                        "s": float("nan"),
+                        "TFLOPs": float("nan"),
+                        "max_rel_error": float("nan"),
+                        "ok": False,
+                        "error": f"{type(e).__name__}: {e}",
+                    }
                 finally:
                     if label.startswith("pyad"):
                         pyad.cuda.set_matmul_backend(backend)
@@ -161,11 +196,17 @@ def bench_gemm(torch, cupy, sizes, repeats):
             if cublas and row["pyad kernel"]["ok"]:
                 row["pyad_kernel_fraction_of_cublas"] = min(cublas) / row["pyad kernel"]["s"]
             rows.append(row)
-            parts = [f"{k} {v['TFLOPs']:6.2f} TFLOP/s"
-                     + ("" if v["ok"] else f" FAILED ({v.get('error') or 'error ' + format(v['max_rel_error'], '.2g')})")
-                     for k, v in row.items() if isinstance(v, dict)]
-            frac = (f"; pyad kernel at {row['pyad_kernel_fraction_of_cublas']:.2f} of cuBLAS"
-                    if "pyad_kernel_fraction_of_cublas" in row else "")
+            parts = [
+                f"{k} {v['TFLOPs']:6.2f} TFLOP/s"
+                + ("" if v["ok"] else f" FAILED ({v.get('error') or 'error ' + format(v['max_rel_error'], '.2g')})")
+                for k, v in row.items()
+                if isinstance(v, dict)
+            ]
+            frac = (
+                f"; pyad kernel at {row['pyad_kernel_fraction_of_cublas']:.2f} of cuBLAS"
+                if "pyad_kernel_fraction_of_cublas" in row
+                else ""
+            )
             print(f"  n={n:5d} {dtype}: " + ", ".join(parts) + frac, flush=True)
             del impls, pA, pB
             if torch is not None:
@@ -192,6 +233,7 @@ def _mlp_step(lib, from_np, params_np, X, Y, batch):
                 p -= 0.01 * p.grad
                 p.grad = None
         return loss
+
     return step
 
 
@@ -199,16 +241,25 @@ def bench_overhead(torch, repeats, n=1000, batch=64):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
     m = rng.standard_normal((16, 16)).astype(np.float32)
-    params_np = [(rng.standard_normal((784, 256)) / 28).astype(np.float32), np.zeros(256, np.float32),
-                 (rng.standard_normal((256, 10)) / 16).astype(np.float32), np.zeros(10, np.float32)]
+    params_np = [
+        (rng.standard_normal((784, 256)) / 28).astype(np.float32),
+        np.zeros(256, np.float32),
+        (rng.standard_normal((256, 10)) / 16).astype(np.float32),
+        np.zeros(10, np.float32),
+    ]
     X = rng.standard_normal((batch, 784)).astype(np.float32)
     Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
 
     def ops(lib, from_np):
         a, b, mm = (from_np(v).to(gpu.DEVICE) for v in (x, y, m))
-        return {"add": lambda: a + b, "mul": lambda: a * b, "sigmoid": lambda: lib.sigmoid(a),
-                "sum": lambda: a.sum(), "matmul 16x16": lambda: mm @ mm,
-                "MLP step (fwd+bwd+SGD)": _mlp_step(lib, from_np, params_np, X, Y, batch)}
+        return {
+            "add": lambda: a + b,
+            "mul": lambda: a * b,
+            "sigmoid": lambda: lib.sigmoid(a),
+            "sum": lambda: a.sum(),
+            "matmul 16x16": lambda: mm @ mm,
+            "MLP step (fwd+bwd+SGD)": _mlp_step(lib, from_np, params_np, X, Y, batch),
+        }
 
     p_ops = ops(pyad, pyad.from_numpy)
     t_ops = ops(torch, torch.from_numpy) if torch is not None else None
@@ -232,8 +283,9 @@ def bench_overhead(torch, repeats, n=1000, batch=64):
             row.update(ok=False, error=f"{type(e).__name__}: {e}")
             print(f"  {name:24s} FAILED: {row['error']}", flush=True)
             continue
-        torch_part = (f"  torch {row['torch_us']:8.2f} us  pyad/torch {row['pyad_over_torch']:.2f}"
-                      if t_ops is not None else "")
+        torch_part = (
+            f"  torch {row['torch_us']:8.2f} us  pyad/torch {row['pyad_over_torch']:.2f}" if t_ops is not None else ""
+        )
         flag = "  FAILED (losses differ)" if row.get("ok") is False else ""
         print(f"  {name:24s} pyad {row['pyad_us']:8.2f} us{torch_part}{flag}", flush=True)
     return rows
@@ -257,18 +309,24 @@ def main():
     if not args.no_torch and torch is None:
         print("torch with CUDA is not available: pyad only")
     info = gpu.meta(torch, cupy)
-    print(f"{info['gpu']}, driver {info['driver_version']}, pyad matmul backend {info['pyad_matmul_backend']}",
-          flush=True)
+    print(
+        f"{info['gpu']}, driver {info['driver_version']}, pyad matmul backend {info['pyad_matmul_backend']}", flush=True
+    )
     out = {"meta": info}
     t0 = time.time()
     bw = gpu.copy_bandwidth(torch, cupy, args.repeats)
     out["copy_bandwidth_Bps"] = bw
     best = max(bw.values())
-    print("device-to-device copy bandwidth (read + write): "
-          + ", ".join(f"{k} {v / 1e9:.0f} GB/s" for k, v in bw.items()), flush=True)
+    print(
+        "device-to-device copy bandwidth (read + write): "
+        + ", ".join(f"{k} {v / 1e9:.0f} GB/s" for k, v in bw.items()),
+        flush=True,
+    )
     if "a" in args.sections:
-        print(f"(a) bandwidth on {N_ELEMENTS} float32 elements (fraction of the best copy, {best / 1e9:.0f} GB/s):",
-              flush=True)
+        print(
+            f"(a) bandwidth on {N_ELEMENTS} float32 elements (fraction of the best copy, {best / 1e9:.0f} GB/s):",
+            flush=True,
+        )
         out["bandwidth"] = bench_bandwidth(torch, best, args.repeats)
         gpu._free(torch, cupy)
     if "b" in args.sections:
@@ -288,8 +346,12 @@ def main():
         json.dump(out, fh, indent=1)
     print(f"results written to {path}")
     failed = [r["op"] for r in out.get("bandwidth", []) + out.get("overhead", []) if r.get("ok") is False]
-    failed += [f"GEMM {k} n={r['n']} {r['dtype']}" for r in out.get("gemm", []) for k, v in r.items()
-               if isinstance(v, dict) and not v["ok"]]
+    failed += [
+        f"GEMM {k} n={r['n']} {r['dtype']}"
+        for r in out.get("gemm", [])
+        for k, v in r.items()
+        if isinstance(v, dict) and not v["ok"]
+    ]
     if failed:
         print("FAILED checks: " + "; ".join(failed), file=sys.stderr)
         return 1

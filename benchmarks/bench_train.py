@@ -9,6 +9,7 @@ one thread each, medians of interleaved rounds.
 
 Usage: python benchmarks/bench_train.py [--rounds 30] [--steps 20] [--threads 1] [--json out.json]
 """
+
 import argparse
 import gc
 import json
@@ -46,13 +47,23 @@ def mlp_step_fns():
     x = rng.standard_normal((64, 784)).astype(np.float32)
     y = rng.integers(0, 10, 64)
     torch.manual_seed(0)
-    tms = [torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                               torch.nn.ReLU(), torch.nn.Linear(256, 10)) for _ in range(2)]
+    tms = [
+        torch.nn.Sequential(
+            torch.nn.Linear(784, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 10),
+        )
+        for _ in range(2)
+    ]
     tms[1].load_state_dict(tms[0].state_dict())
     pm = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     pm.load_state_dict({k: v.numpy() for k, v in tms[0].state_dict().items()})
-    topts = [torch.optim.Adam(tms[0].parameters(), lr=1e-3, foreach=False),
-             torch.optim.Adam(tms[1].parameters(), lr=1e-3, foreach=True)]
+    topts = [
+        torch.optim.Adam(tms[0].parameters(), lr=1e-3, foreach=False),
+        torch.optim.Adam(tms[1].parameters(), lr=1e-3, foreach=True),
+    ]
     popt = optim.Adam(pm.parameters(), lr=1e-3)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     px, py = pyad.tensor(x), pyad.tensor(y)
@@ -62,12 +73,14 @@ def mlp_step_fns():
             topts[i].zero_grad()
             torch.nn.functional.cross_entropy(tms[i](tx), ty).backward()
             topts[i].step()
+
         return step
 
     def pyad_step():
         popt.zero_grad()
         nn.functional.cross_entropy(pm(px), py).backward()
         popt.step()
+
     return {"pyad": pyad_step, "torch": torch_step(0), "torch foreach": torch_step(1)}
 
 
@@ -102,12 +115,16 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pyad.set_num_threads(args.threads)
-    print(f"pyad {pyad.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds of {args.steps} calls")
+    print(
+        f"pyad {pyad.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds of {args.steps} calls"
+    )
     step = interleaved(mlp_step_fns(), args.rounds, args.steps)
     report("(a) MLP 784-256-256-10, batch 64, float32, Adam: one training step", step, "torch")
-    print(f"  pyad / torch = {step['pyad'] / step['torch']:.2f} (goal <= 0.8); "
-          f"pyad / torch foreach = {step['pyad'] / step['torch foreach']:.2f}")
+    print(
+        f"  pyad / torch = {step['pyad'] / step['torch']:.2f} (goal <= 0.8); "
+        f"pyad / torch foreach = {step['pyad'] / step['torch foreach']:.2f}"
+    )
     adam = interleaved(adam_only_fns(), args.rounds, args.steps)
     report("(b) Adam step over 100 tensors of 64x64 float32", adam, "torch foreach")
     print(f"  pyad / torch foreach = {adam['pyad'] / adam['torch foreach']:.2f}")

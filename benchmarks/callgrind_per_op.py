@@ -7,6 +7,7 @@ divided by the ops added, is the cost of one op with every fixed cost (start-up,
 Usage: python benchmarks/callgrind_per_op.py [--lib pyad|torch|numpy] [--links 200 1200] [--no-grad]
 Needs valgrind on PATH. Prints instructions per op (forward + backward).
 """
+
 import argparse
 import os
 import re
@@ -54,8 +55,16 @@ def chain(lib, links, no_grad):
 def count(lib, links, no_grad):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__, "--run",
-               lib, str(links)] + (["--no-grad"] if no_grad else [])
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            "--run",
+            lib,
+            str(links),
+        ] + (["--no-grad"] if no_grad else [])
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         subprocess.run(cmd, check=True, capture_output=True, env=env)
         with open(out) as f:

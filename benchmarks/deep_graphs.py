@@ -6,6 +6,7 @@
 Peak RSS is the child's ru_maxrss (it includes the interpreter, ~35 MiB); "per node" divides the growth over
 the baseline by the number of graph nodes. pyad's own allocator peak (max_memory_allocated) is reported too.
 """
+
 import json
 import resource
 import subprocess
@@ -49,6 +50,7 @@ def case_wide(pyad):
 
 def case_forward_mode(pyad):
     from pyad.autograd import forward_ad
+
     x = pyad.tensor([0.5], dtype=pyad.float64)
     t0 = time.perf_counter()
     with forward_ad.dual_level():
@@ -70,8 +72,9 @@ def case_inspect(pyad):
     t1 = time.perf_counter()
     mem = pyad.autograd.graph_memory(y)
     t2 = time.perf_counter()
-    return dict(nodes=N // 10 + 1, to_dot_s=t1 - t0, dot_mib=len(dot) / 2**20, graph_memory_s=t2 - t1,
-                graph_memory_bytes=mem)
+    return dict(
+        nodes=N // 10 + 1, to_dot_s=t1 - t0, dot_mib=len(dot) / 2**20, graph_memory_s=t2 - t1, graph_memory_bytes=mem
+    )
 
 
 CASES = dict(chain=case_chain, wide=case_wide, forward_mode=case_forward_mode, inspect=case_inspect)
@@ -79,12 +82,18 @@ CASES = dict(chain=case_chain, wide=case_wide, forward_mode=case_forward_mode, i
 
 def child(name):
     import pyad
+
     base = rss_mib()
     pyad.reset_peak_memory_stats()
     r = CASES[name](pyad)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    r.update(case=name, peak_rss_mib=peak, baseline_rss_mib=base,
-             bytes_per_node=(peak - base) * 2**20 / r["nodes"], pyad_peak_bytes=pyad.max_memory_allocated())
+    r.update(
+        case=name,
+        peak_rss_mib=peak,
+        baseline_rss_mib=base,
+        bytes_per_node=(peak - base) * 2**20 / r["nodes"],
+        pyad_peak_bytes=pyad.max_memory_allocated(),
+    )
     print(json.dumps(r))
 
 

@@ -7,6 +7,7 @@ penalty by double backward (create_graph=True); backward; an SGD update by hand.
 backward that fails in the middle (a custom Function's backward raises) and drops that graph.
 tests/test_flat_memory.py runs a bounded version of the same loop.
 """
+
 import argparse
 import os
 
@@ -107,14 +108,19 @@ def main():
     ap.add_argument("--steps", type=int, default=100_000)
     args = ap.parse_args()
     import time
+
     t0 = time.time()
     allocated, rss, losses = run(args.steps)
     mib = 2**20
     print(f"steps={args.steps} time_s={time.time() - t0:.1f} loss {losses[0]:.4f} -> {losses[-1]:.4f}")
-    print(f"memory_allocated after warm-up: min {min(allocated)} max {max(allocated)} bytes "
-          f"(drift {allocated[-1] - allocated[0]} bytes)")
-    print(f"RSS after warm-up: first {rss[0] / mib:.2f} MiB, last {rss[-1] / mib:.2f} MiB, "
-          f"drift {(rss[-1] - rss[0]) / mib:.3f} MiB, max-min {(max(rss) - min(rss)) / mib:.3f} MiB")
+    print(
+        f"memory_allocated after warm-up: min {min(allocated)} max {max(allocated)} bytes "
+        f"(drift {allocated[-1] - allocated[0]} bytes)"
+    )
+    print(
+        f"RSS after warm-up: first {rss[0] / mib:.2f} MiB, last {rss[-1] / mib:.2f} MiB, "
+        f"drift {(rss[-1] - rss[0]) / mib:.3f} MiB, max-min {(max(rss) - min(rss)) / mib:.3f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ It never imports torch, so the sanitizers' reports are about pyad's kernels alon
 
 Usage: python benchmarks/gpu_sanitize.py [--quick] [--cpu]   (--cpu runs the same checks on the CPU, to test them)
 """
+
 import sys
 
 import numpy as np
@@ -49,7 +50,7 @@ def main(quick, dev="cuda"):
     check("where", pyad.where(mc > 0, mc, -mc), np.abs(m))
     check("float32 maximum", pyad.maximum(x32, x32 * 0.5), np.maximum(a64, a64 * 0.5).astype(np.float32), 1e-5)
     specials = pyad.tensor([np.nan, np.inf, -np.inf, 1e19, -2.5, 2.5], device=dev)
-    check("float64 -> int64", specials.to(pyad.int64), np.array([-2**63] * 4 + [-2, 2], dtype=np.int64))
+    check("float64 -> int64", specials.to(pyad.int64), np.array([-(2**63)] * 4 + [-2, 2], dtype=np.int64))
     check("float64 -> float32 -> bool", specials.to(pyad.float32).to(pyad.bool), np.ones(6, bool))
     check("fill", pyad.full((1000,), 3.5, device=dev), np.full(1000, 3.5))
     check("arange", pyad.arange(0, n, device=dev), np.arange(0, n))
@@ -99,15 +100,17 @@ def main(quick, dev="cuda"):
     Wn, inn = W.detach().cpu().numpy(), inp.cpu().numpy()
     h = np.tanh(inn @ Wn)
     p = np.exp(h) / np.exp(h).sum(1, keepdims=True)
-    check("backward", W.grad, inn.T @ ((1 - h ** 2) * (1 - 32 * p)), 1e-8)
+    check("backward", W.grad, inn.T @ ((1 - h**2) * (1 - 32 * p)), 1e-8)
     check("round trip", x.cpu().to(dev).cpu(), a64)
     if dev == "cuda":
         pyad.cuda.synchronize()
     if FAILED:
         print("gpu_sanitize.py: WRONG results: " + "; ".join(FAILED), file=sys.stderr)
         return 1
-    print(f"gpu_sanitize.py: every check passed on {dev} ({'quick' if quick else 'full'} sizes, matmul "
-          f"{', '.join(backends)})")
+    print(
+        f"gpu_sanitize.py: every check passed on {dev} ({'quick' if quick else 'full'} sizes, matmul "
+        f"{', '.join(backends)})"
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ checkpointing, with sqrt(L) segments (checkpoint_sequential) and with the optima
 
 Usage: python examples/checkpointing.py [--quick] [--layers 16 32 64] [--plot checkpointing.png]
 """
+
 import argparse
 import gc
 import math
@@ -58,10 +59,14 @@ def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plo
     repeats = repeats or (1 if quick else 3)
     act = batch * width * 4  # bytes of one float32 activation
     rows = []
-    print(f"tanh MLP, width {width}, batch {batch}, float32; one activation = {act / 1024:.0f} KiB; "
-          f"{pyad.get_num_threads()} threads")
-    print(f"{'L':>4} {'strategy':<17} {'peak MiB':>9} {'activations':>12} {'time ms':>9} {'x plain':>8} "
-          f"{'layer calls':>12}")
+    print(
+        f"tanh MLP, width {width}, batch {batch}, float32; one activation = {act / 1024:.0f} KiB; "
+        f"{pyad.get_num_threads()} threads"
+    )
+    print(
+        f"{'L':>4} {'strategy':<17} {'peak MiB':>9} {'activations':>12} {'time ms':>9} {'x plain':>8} "
+        f"{'layer calls':>12}"
+    )
     for L in layer_counts:
         layers = make_mlp(L, width)
         k = max(1, math.isqrt(L))
@@ -72,15 +77,20 @@ def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plo
             if ref is None:
                 ref, t_plain = g, t
             assert np.array_equal(g.numpy(), ref.numpy()), f"{name}: gradient differs from the plain run"
-            calls = {"none": L, "sqrt(L) segments": 2 * L - math.ceil(L / k),
-                     "revolve": revolve_evaluations(L, k)}[name]
-            rows.append(dict(layers=L, strategy=name, peak_bytes=peak, activations=peak / act, seconds=t,
-                             layer_calls=calls))
-            print(f"{L:4d} {name:<17} {peak / 2**20:9.2f} {peak / act:12.1f} {t * 1e3:9.1f} {t / t_plain:8.2f} "
-                  f"{calls:12d}")
+            calls = {"none": L, "sqrt(L) segments": 2 * L - math.ceil(L / k), "revolve": revolve_evaluations(L, k)}[
+                name
+            ]
+            rows.append(
+                dict(layers=L, strategy=name, peak_bytes=peak, activations=peak / act, seconds=t, layer_calls=calls)
+            )
+            print(
+                f"{L:4d} {name:<17} {peak / 2**20:9.2f} {peak / act:12.1f} {t * 1e3:9.1f} {t / t_plain:8.2f} "
+                f"{calls:12d}"
+            )
     if plot:
         try:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:

@@ -5,6 +5,7 @@ Written as max(x, 0) + log1p(exp(-|x|)) it never overflows, and its derivative i
 
 Usage: python examples/custom_function.py [--quick]
 """
+
 import argparse
 import math
 
@@ -22,12 +23,12 @@ class StableSoftplus(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors          # read back through save_for_backward: double backward works too
+        (x,) = ctx.saved_tensors  # read back through save_for_backward: double backward works too
         return grad * pyad.sigmoid(x)
 
     @staticmethod
-    def jvp(ctx, tangent):              # forward mode: pyad.func.jvp / jacfwd
-        x, = ctx.saved_tensors
+    def jvp(ctx, tangent):  # forward mode: pyad.func.jvp / jacfwd
+        (x,) = ctx.saved_tensors
         return tangent * pyad.sigmoid(x)
 
 

@@ -1,4 +1,5 @@
 """Compute a gradient with pyad and check it against central finite differences."""
+
 import numpy as np
 
 import pyad
@@ -10,8 +11,8 @@ def f(x, A, B):
 
 def main(d=50, eps=1e-6):
     pyad.manual_seed(0)
-    A = pyad.randn(d, d, dtype=pyad.float64) / d ** 0.5
-    B = pyad.randn(d, d, dtype=pyad.float64) / d ** 0.5
+    A = pyad.randn(d, d, dtype=pyad.float64) / d**0.5
+    B = pyad.randn(d, d, dtype=pyad.float64) / d**0.5
     x = pyad.randn(d, dtype=pyad.float64, requires_grad=True)
     f(x, A, B).backward()
     numeric = np.empty(d)

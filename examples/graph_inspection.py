@@ -3,6 +3,7 @@ tensors it saved for backward, then the gradient and the graph as Graphviz DOT.
 
 Usage: python examples/graph_inspection.py [--quick] [--render graph.svg]
 """
+
 import argparse
 
 import numpy as np

@@ -2,6 +2,7 @@
 pyad.func.grad over the model's parameter dict (pyad.func.functional_call), and the meta-loss L_val(theta')
 is backpropagated through it to theta, second-order terms included. The meta-gradient is checked against
 central finite differences before training."""
+
 import numpy as np
 
 import pyad
@@ -16,16 +17,17 @@ def sample_task(rng, n=10):
     def batch():
         x = rng.uniform(-3.0, 3.0, (n, 1))
         return pyad.tensor(x, dtype=pyad.float64), pyad.tensor(amp * np.sin(x + phase), dtype=pyad.float64)
+
     return batch(), batch()
 
 
 def make_model(hidden):
-    return nn.Sequential(nn.Linear(1, hidden, dtype=pyad.float64), nn.Tanh(),
-                         nn.Linear(hidden, 1, dtype=pyad.float64))
+    return nn.Sequential(nn.Linear(1, hidden, dtype=pyad.float64), nn.Tanh(), nn.Linear(hidden, 1, dtype=pyad.float64))
 
 
 def meta_loss(model, params, tasks):
     """Mean over tasks of the validation loss after one inner SGD step from params."""
+
     def loss(p, x, y):
         return nn.functional.mse_loss(func.functional_call(model, p, (x,)), y)
 

@@ -2,6 +2,7 @@
 
 The API follows PyTorch's names: pyad.tensor, pyad.zeros, x.backward(), pyad.no_grad(), pyad.autograd.grad ...
 """
+
 from __future__ import annotations
 
 import builtins as _builtins
@@ -19,10 +20,39 @@ import scipy_openblas32 as _openblas  # noqa: F401, E402  (loads the BLAS the co
 
 from . import _C  # noqa: E402
 from ._C import Tensor, device
-from ._dtypes import (bool, double, dtype, float, float32, float64, get_default_device, get_default_dtype,  # noqa: A004
-                      int64, long, set_default_device, set_default_dtype)
-from ._creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, ones, ones_like,
-                        rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
+from ._dtypes import (
+    bool,
+    double,
+    dtype,
+    float,
+    float32,
+    float64,
+    get_default_device,
+    get_default_dtype,  # noqa: A004
+    int64,
+    long,
+    set_default_device,
+    set_default_dtype,
+)
+from ._creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from ._C import *  # noqa: F403  (the op list's functions, _C.__all__: Note [The op list] in csrc/kernels/math.h)
 from . import _functions
 from ._functions import *  # noqa: F403  (the ops written in Python)
@@ -37,14 +67,60 @@ __version__ = "0.1.0"
 
 # The package's names apart from the ops, then the ops (the lead's op list generates that second part).
 __all__ = [
-    "Tensor", "device", "dtype", "bool", "double", "float", "float32", "float64", "int64", "long",
-    "get_default_device", "get_default_dtype", "set_default_device", "set_default_dtype",
-    "arange", "empty", "empty_like", "eye", "from_dlpack", "from_numpy", "full", "full_like", "ones", "ones_like",
-    "rand", "rand_like", "randn", "randn_like", "tensor", "zeros", "zeros_like",
-    "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
-    "autograd", "cuda", "func", "nn", "optim", "utils", "viz",
-    "load", "save", "manual_seed", "get_rng_state", "set_rng_state", "set_num_threads", "get_num_threads",
-    "is_tensor", "numel", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
+    "Tensor",
+    "device",
+    "dtype",
+    "bool",
+    "double",
+    "float",
+    "float32",
+    "float64",
+    "int64",
+    "long",
+    "get_default_device",
+    "get_default_dtype",
+    "set_default_device",
+    "set_default_dtype",
+    "arange",
+    "empty",
+    "empty_like",
+    "eye",
+    "from_dlpack",
+    "from_numpy",
+    "full",
+    "full_like",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randn",
+    "randn_like",
+    "tensor",
+    "zeros",
+    "zeros_like",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "autograd",
+    "cuda",
+    "func",
+    "nn",
+    "optim",
+    "utils",
+    "viz",
+    "load",
+    "save",
+    "manual_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "set_num_threads",
+    "get_num_threads",
+    "is_tensor",
+    "numel",
+    "memory_allocated",
+    "max_memory_allocated",
+    "reset_peak_memory_stats",
 ]
 # The ops: the op list's as _C exports them (Note [The op list]), then those written in Python.
 __all__ += _C.__all__
@@ -111,12 +187,17 @@ def _guard_public_api() -> None:
 
     from . import _api_guard
     from .nn import functional as _nnf
+
     g = globals()
-    own = [n for n, f in g.items() if not n.startswith("_") and isinstance(f, types.FunctionType)
-           and n not in ("load", "save")]
+    own = [
+        n
+        for n, f in g.items()
+        if not n.startswith("_") and isinstance(f, types.FunctionType) and n not in ("load", "save")
+    ]
     _api_guard.guard_namespace(inspect.getmodule(_guard_public_api), own)
-    _api_guard.guard_namespace(_nnf, [n for n in dir(_nnf) if not n.startswith("_")
-                                      and isinstance(getattr(_nnf, n), types.FunctionType)])
+    _api_guard.guard_namespace(
+        _nnf, [n for n in dir(_nnf) if not n.startswith("_") and isinstance(getattr(_nnf, n), types.FunctionType)]
+    )
     user_code = {"backward", "register_hook", "retain_grad"}
     for n, f in list(vars(Tensor).items()):
         if isinstance(f, types.FunctionType) and n not in user_code and n not in ("__deepcopy__", "__reduce_ex__"):

@@ -8,6 +8,7 @@ say which op failed (int('cuda')); guard() turns those into the documented excep
 name. Functions that run user code (autograd.grad, backward, hooks, pyad.func transforms) are not guarded:
 what user code raises must reach the user unchanged. tests/fuzz.py checks the contract.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,6 +39,7 @@ def guard(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
                 base = type(e) if type(e) in _RETAG else next(b for b in _RETAG if isinstance(e, b))
                 raise base(f"[{name}] {e}") from None
             raise
+
     guarded.__wrapped_by_guard__ = True  # type: ignore[attr-defined]
     return guarded
 

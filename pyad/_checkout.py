@@ -9,6 +9,7 @@ put in sys.modules["pyad"], which is what the import system returns once the sou
 `pip install .` works from any folder, the root included. If no installed pyad exists, one ImportError
 says what to run.
 """
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -42,7 +43,8 @@ def hand_over(package: str, source_dirs: Iterable[str]) -> None:
         raise ImportError(
             f"pyad is being imported from its source checkout ({where}), which has no compiled core "
             f"(pyad._C), and no installed pyad was found elsewhere on sys.path. Build and install it first: "
-            f'`pip install -e ".[test]"` (editable, for development) or `pip install .`, run in {where}.')
+            f'`pip install -e ".[test]"` (editable, for development) or `pip install .`, run in {where}.'
+        )
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None  # a package found on a path always has one
     sys.modules[package] = module

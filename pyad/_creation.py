@@ -1,4 +1,5 @@
 """Tensor factories with torch's signatures."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,8 +16,25 @@ from ._dtypes import as_device, as_dtype, bool as bool_, float32, float64, get_d
 if TYPE_CHECKING:
     from ._typing import DeviceLike, DTypeLike, Number, ShapeLike
 
-__all__ = ["arange", "empty", "empty_like", "eye", "from_dlpack", "from_numpy", "full", "full_like", "ones",
-           "ones_like", "rand", "rand_like", "randn", "randn_like", "tensor", "zeros", "zeros_like"]
+__all__ = [
+    "arange",
+    "empty",
+    "empty_like",
+    "eye",
+    "from_dlpack",
+    "from_numpy",
+    "full",
+    "full_like",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randn",
+    "randn_like",
+    "tensor",
+    "zeros",
+    "zeros_like",
+]
 
 
 def _shape(size: Sequence[Any], op: str) -> list[int]:
@@ -48,6 +66,7 @@ def _scan(data: list[Any] | tuple[Any, ...]) -> tuple[_C.dtype, bool]:
     their promotion. The walk gathers the element types of a whole nesting level at C speed, so that big lists
     stay cheap."""
     from ._numpy_interop import pyad_dtype_of
+
     kinds: set[type] = set()
     typed: list[Any] = []
     level: list[Any] = [data]
@@ -55,8 +74,11 @@ def _scan(data: list[Any] | tuple[Any, ...]) -> tuple[_C.dtype, bool]:
         here = set(map(type, itertools.chain.from_iterable(level)))
         if here & {np.ndarray, Tensor} or any(issubclass(t, (np.ndarray, Tensor)) for t in here):
             typed.extend(v for v in itertools.chain.from_iterable(level) if isinstance(v, (np.ndarray, Tensor)))
-        level = ([v for v in itertools.chain.from_iterable(level) if type(v) in (list, tuple)]
-                 if list in here or tuple in here else [])
+        level = (
+            [v for v in itertools.chain.from_iterable(level) if type(v) in (list, tuple)]
+            if list in here or tuple in here
+            else []
+        )
         kinds |= here
     found = None
     for t in kinds - {list, tuple}:
@@ -78,12 +100,12 @@ def _scan(data: list[Any] | tuple[Any, ...]) -> tuple[_C.dtype, bool]:
 def _detached(data: Sequence[Any]) -> list[Any]:
     """Nested lists with their tensors detached: tensor() copies values, and np.asarray refuses a tensor that
     requires grad (torch.tensor([a, b]) takes such 0-d tensors too)."""
-    return [v.detach() if isinstance(v, Tensor) else _detached(v) if isinstance(v, (list, tuple)) else v
-            for v in data]
+    return [v.detach() if isinstance(v, Tensor) else _detached(v) if isinstance(v, (list, tuple)) else v for v in data]
 
 
-def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-           requires_grad: bool = False) -> Tensor:
+def tensor(
+    data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None, requires_grad: bool = False
+) -> Tensor:
     """A new tensor holding a copy of `data` (a number, nested lists, a NumPy array or a Tensor). The dtype is
     inferred as torch does: NumPy arrays and scalars keep theirs (integers of every width become int64), Python
     floats take the default dtype, and a nested list promotes all of its entries."""
@@ -98,8 +120,10 @@ def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None 
     except (ValueError, TypeError) as e:
         raise ValueError(f"[tensor] cannot build a tensor from this data: {e}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"[tensor] data is not numeric: got values of kind {arr.dtype} "
-                        "(expected numbers, bools, nested lists of them, or an array)")
+        raise TypeError(
+            f"[tensor] data is not numeric: got values of kind {arr.dtype} "
+            "(expected numbers, bools, nested lists of them, or an array)"
+        )
     if dtype is not None:
         dt = as_dtype(dtype)
     elif arr.dtype.kind == "b":
@@ -108,6 +132,7 @@ def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None 
         dt = int64
     elif isinstance(data, (np.ndarray, np.generic)):
         from ._numpy_interop import pyad_dtype_of
+
         dt = pyad_dtype_of(arr.dtype) if arr.dtype.itemsize <= 8 else get_default_dtype()
     elif isinstance(data, (list, tuple)) and inferred is not None:
         dt = inferred
@@ -136,15 +161,22 @@ def _legacy_new(*args: Any, device: DeviceLike | None = None) -> Tensor:
     if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)):
         return tensor(args[0], dtype=get_default_dtype(), device=device)
     got = ", ".join(type(a).__name__ for a in args)
-    raise TypeError(f"[Tensor] Tensor() takes sizes (ints), a sequence, an array or a Tensor, got ({got}); "
-                    "use pyad.tensor(value) for a tensor of one number")
+    raise TypeError(
+        f"[Tensor] Tensor() takes sizes (ints), a sequence, an array or a Tensor, got ({got}); "
+        "use pyad.tensor(value) for a tensor of one number"
+    )
 
 
 def _factory(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def make(*size: int | ShapeLike, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-             requires_grad: bool = False) -> Tensor:
+    def make(
+        *size: int | ShapeLike,
+        dtype: DTypeLike | None = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
         return _finish(fn(_shape(size, name), dt, as_device(device)), requires_grad)
+
     make.__name__ = name
     make.__doc__ = f"pyad.{name}(*size, dtype=None, device=None, requires_grad=False), as torch.{name}."
     return make
@@ -157,26 +189,48 @@ rand = _factory("rand", _C.rand)
 randn = _factory("randn", _C.randn)
 
 
-def full(size: int | ShapeLike, fill_value: Number, dtype: DTypeLike | None = None,
-         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+def full(
+    size: int | ShapeLike,
+    fill_value: Number,
+    dtype: DTypeLike | None = None,
+    device: DeviceLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor of `size` filled with fill_value; the dtype follows fill_value (bool, int64 or the default float
     dtype) unless given, as torch.full."""
     if dtype is None:
-        dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, numbers.Integral)
-                 else get_default_dtype())
-    return _finish(_C.full(_shape((size,), "full"), float(fill_value), as_dtype(dtype), as_device(device)),
-                   requires_grad)
+        dtype = (
+            bool_
+            if isinstance(fill_value, bool)
+            else int64
+            if isinstance(fill_value, numbers.Integral)
+            else get_default_dtype()
+        )
+    return _finish(
+        _C.full(_shape((size,), "full"), float(fill_value), as_dtype(dtype), as_device(device)), requires_grad
+    )
 
 
-def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    dtype: DTypeLike | None = None,
+    device: DeviceLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """The n x m (n x n) identity matrix, as torch.eye."""
     dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     return _finish(_C.eye(int(n), int(n if m is None else m), dt, as_device(device)), requires_grad)
 
 
-def arange(start: Number, end: Number | None = None, step: Number = 1, dtype: DTypeLike | None = None,
-           device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Number,
+    end: Number | None = None,
+    step: Number = 1,
+    dtype: DTypeLike | None = None,
+    device: DeviceLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Values from start (0 with one argument) up to, not including, end by step; int64 when all three are
     ints, the default float dtype otherwise, as torch.arange."""
     if end is None:
@@ -184,18 +238,25 @@ def arange(start: Number, end: Number | None = None, step: Number = 1, dtype: DT
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
-    return _finish(_C.arange(float(start), float(end), float(step), as_dtype(dtype), as_device(device)),
-                   requires_grad)
+    return _finish(_C.arange(float(start), float(end), float(step), as_dtype(dtype), as_device(device)), requires_grad)
 
 
 def _like(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def make(input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-             requires_grad: bool = False) -> Tensor:
-        return fn(input.shape, dtype=dtype if dtype is not None else input.dtype, device=device or input.device,
-                  requires_grad=requires_grad)
+    def make(
+        input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None, requires_grad: bool = False
+    ) -> Tensor:
+        return fn(
+            input.shape,
+            dtype=dtype if dtype is not None else input.dtype,
+            device=device or input.device,
+            requires_grad=requires_grad,
+        )
+
     make.__name__ = name
-    make.__doc__ = (f"pyad.{name}(input, dtype=None, device=None, requires_grad=False): pyad.{fn.__name__} with "
-                    f"input's shape, and its dtype and device unless given, as torch.{name}.")
+    make.__doc__ = (
+        f"pyad.{name}(input, dtype=None, device=None, requires_grad=False): pyad.{fn.__name__} with "
+        f"input's shape, and its dtype and device unless given, as torch.{name}."
+    )
     return make
 
 
@@ -206,12 +267,21 @@ rand_like = _like("rand_like", rand)
 randn_like = _like("randn_like", randn)
 
 
-def full_like(input: Tensor, fill_value: Number, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(
+    input: Tensor,
+    fill_value: Number,
+    dtype: DTypeLike | None = None,
+    device: DeviceLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """pyad.full with input's shape, and its dtype and device unless given, as torch.full_like."""
-    return full(input.shape, fill_value, dtype=dtype if dtype is not None else input.dtype,
-                device=device or input.device,
-                requires_grad=requires_grad)
+    return full(
+        input.shape,
+        fill_value,
+        dtype=dtype if dtype is not None else input.dtype,
+        device=device or input.device,
+        requires_grad=requires_grad,
+    )
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
@@ -227,6 +297,7 @@ def from_dlpack(obj: Any) -> Tensor:
         kwargs: dict[str, Any] = {}
         if hasattr(obj, "__dlpack_device__") and obj.__dlpack_device__()[0] == 2:  # CUDA memory
             from . import cuda
+
             cuda._lazy_init()
             kwargs["stream"] = 1  # we read on the legacy default stream: the producer orders its work before it
         try:

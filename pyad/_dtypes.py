@@ -1,4 +1,5 @@
 """dtype objects and the conversions that accept names and NumPy dtypes."""
+
 from __future__ import annotations
 
 import builtins
@@ -12,8 +13,20 @@ from ._C import device, dtype
 if TYPE_CHECKING:
     from ._typing import DeviceLike, DTypeLike
 
-__all__ = ["bool", "double", "dtype", "float", "float32", "float64", "get_default_device", "get_default_dtype",
-           "int64", "long", "set_default_device", "set_default_dtype"]
+__all__ = [
+    "bool",
+    "double",
+    "dtype",
+    "float",
+    "float32",
+    "float64",
+    "get_default_device",
+    "get_default_dtype",
+    "int64",
+    "long",
+    "set_default_device",
+    "set_default_dtype",
+]
 
 # Print dtypes as torch does (pyad.float32), and let their str round-trip through as_dtype.
 dtype.__repr__ = dtype.__str__ = lambda self: f"pyad.{self.name}"  # type: ignore[method-assign]
@@ -25,8 +38,15 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 
-_BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,
-            "int64": int64, "long": int64, "bool": bool}
+_BY_NAME = {
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "int64": int64,
+    "long": int64,
+    "bool": bool,
+}
 # The process-wide defaults, as torch's (set_default_dtype, set_default_device); lists so the setters need no
 # `global`.
 _DEFAULT = [float32]
@@ -57,8 +77,10 @@ def as_dtype(d: DTypeLike) -> dtype:
     try:
         nd = np.dtype(d)
     except TypeError:
-        raise TypeError(f"[dtype] {d!r} is not a dtype (expected pyad.float32, pyad.float64, pyad.int64, "
-                        "pyad.bool, their names, or a NumPy dtype)") from None
+        raise TypeError(
+            f"[dtype] {d!r} is not a dtype (expected pyad.float32, pyad.float64, pyad.int64, "
+            "pyad.bool, their names, or a NumPy dtype)"
+        ) from None
     if nd == np.float32:
         return float32
     if nd == np.float64:
@@ -98,6 +120,7 @@ def as_device(d: DeviceLike | None) -> device:
         raise TypeError(f"[device] expected a device or a string such as 'cpu' or 'cuda', got {type(d).__name__}")
     if dev.type == "cuda":
         from . import cuda
+
         cuda._lazy_init()
         if dev.index >= cuda.device_count():
             raise RuntimeError(f"[device] {dev} does not exist: this machine has {cuda.device_count()} CUDA device(s)")

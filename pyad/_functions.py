@@ -1,4 +1,5 @@
 """pyad.<op> functions with torch's argument conventions; each is a thin call into the C++ core."""
+
 from __future__ import annotations
 
 import collections
@@ -24,9 +25,38 @@ Tensor = _C.Tensor
 
 # The ops written here (pyad/__init__.py exports them with the op list's).
 __all__ = [
-    "amax", "amin", "cat", "clamp", "clip", "concat", "concatenate", "divide", "dot", "flatten", "log_softmax",
-    "logsumexp", "matmul", "max", "mean", "min", "mm", "multiply", "negative", "outer", "permute", "reshape",
-    "softmax", "squeeze", "stack", "subtract", "sum", "swapaxes", "transpose", "true_divide", "unsqueeze", "where",
+    "amax",
+    "amin",
+    "cat",
+    "clamp",
+    "clip",
+    "concat",
+    "concatenate",
+    "divide",
+    "dot",
+    "flatten",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "mm",
+    "multiply",
+    "negative",
+    "outer",
+    "permute",
+    "reshape",
+    "softmax",
+    "squeeze",
+    "stack",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "transpose",
+    "true_divide",
+    "unsqueeze",
+    "where",
 ]
 
 matmul, outer = _C.matmul, _C.outer
@@ -200,9 +230,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if not shape:
         return reshape(input, 1)
     n = 1
-    for d in shape[s:e + 1]:
+    for d in shape[s : e + 1]:
         n *= d
-    return reshape(input, shape[:s] + [n] + shape[e + 1:])
+    return reshape(input, shape[:s] + [n] + shape[e + 1 :])
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:

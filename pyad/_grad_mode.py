@@ -1,4 +1,5 @@
 """no_grad / enable_grad / set_grad_enabled: context managers and decorators, as torch."""
+
 from __future__ import annotations
 
 import functools
@@ -34,16 +35,19 @@ class _GradMode:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self.__class__():
                 return fn(*args, **kwargs)
+
         return cast(F, wrapper)
 
 
 class no_grad(_GradMode):
     """Ops inside record no graph (a context manager, or a decorator of a function)."""
+
     _mode = False
 
 
 class enable_grad(_GradMode):
     """Ops inside record a graph even within no_grad (a context manager, or a decorator)."""
+
     _mode = True
 
 
@@ -66,4 +70,5 @@ class set_grad_enabled(_GradMode):
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
+
         return cast(F, wrapper)

@@ -1,4 +1,5 @@
 """Basic indexing (ints, slices, None, Ellipsis) resolved into the steps the C++ `index` op applies."""
+
 from __future__ import annotations
 
 import numbers
@@ -17,11 +18,14 @@ def resolve(shape: Sequence[int], key: Any) -> list[tuple[int, ...]]:
         key = (key,)
     for k in key:
         if isinstance(k, _C.Tensor):
-            raise IndexError(f"[index] indexing with tensors is not supported (shape {tuple(shape)}); "
-                             "use ints, slices, None and ...")
+            raise IndexError(
+                f"[index] indexing with tensors is not supported (shape {tuple(shape)}); use ints, slices, None and ..."
+            )
         if not (k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral))):
-            raise IndexError(f"[index] only integers, slices (`:`), ellipsis (`...`) and None are valid indices, "
-                             f"got {type(k).__name__}")
+            raise IndexError(
+                f"[index] only integers, slices (`:`), ellipsis (`...`) and None are valid indices, "
+                f"got {type(k).__name__}"
+            )
     if any(isinstance(k, bool) for k in key):
         raise IndexError("[index] bool indices are not supported")
     if sum(k is Ellipsis for k in key) > 1:
@@ -31,10 +35,10 @@ def resolve(shape: Sequence[int], key: Any) -> list[tuple[int, ...]]:
         raise IndexError(f"[index] too many indices for tensor of dimension {len(shape)} (shape {tuple(shape)})")
     if Ellipsis in key:
         i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (len(shape) - consumed) + key[i + 1:]
+        key = key[:i] + (slice(None),) * (len(shape) - consumed) + key[i + 1 :]
     steps: list[tuple[int, ...]] = []
-    dim = 0   # position in the tensor being built
-    src = 0   # dim of the original tensor
+    dim = 0  # position in the tensor being built
+    src = 0  # dim of the original tensor
     for k in key:
         if k is None:
             steps.append((UNSQUEEZE, dim))
@@ -52,8 +56,10 @@ def resolve(shape: Sequence[int], key: Any) -> list[tuple[int, ...]]:
             n = shape[src]
             i = int(k)
             if not -n <= i < n:
-                raise IndexError(f"[index] index {i} is out of bounds for dimension {src} with size {n} "
-                                 f"(tensor shape {tuple(shape)})")
+                raise IndexError(
+                    f"[index] index {i} is out of bounds for dimension {src} with size {n} "
+                    f"(tensor shape {tuple(shape)})"
+                )
             steps.append((SELECT, dim, i))
             src += 1
     return steps

@@ -15,6 +15,7 @@ silence): like JAX, the result is a pyad tensor that keeps the graph, from eithe
   pyad has an op for (arithmetic, comparisons, matmul, exp, log, sin, ...) to those ops; any other ufunc, a
   ufunc method (np.add.reduce) or out= raises TypeError rather than compute in NumPy behind autograd's back.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -37,8 +38,9 @@ def pyad_dtype_of(nd: np.dtype) -> _C.dtype:
         return float64
     if nd.kind == "f" and nd.itemsize <= 4:
         return float32
-    raise TypeError(f"[numpy] can't use a NumPy value of dtype {nd} with pyad tensors: pyad holds float32, "
-                    "float64, int64 and bool")
+    raise TypeError(
+        f"[numpy] can't use a NumPy value of dtype {nd} with pyad tensors: pyad holds float32, float64, int64 and bool"
+    )
 
 
 def operand(obj: np.generic | np.ndarray, device: _C.device) -> bool | int | float | Tensor:
@@ -50,8 +52,10 @@ def operand(obj: np.generic | np.ndarray, device: _C.device) -> bool | int | flo
             return int(obj)
         if isinstance(obj, np.floating) and obj.dtype.itemsize <= 8:
             return float(obj)
-        raise TypeError(f"[numpy] can't use a NumPy {type(obj).__name__} with pyad tensors: pyad holds float32, "
-                        "float64, int64 and bool")
+        raise TypeError(
+            f"[numpy] can't use a NumPy {type(obj).__name__} with pyad tensors: pyad holds float32, "
+            "float64, int64 and bool"
+        )
     dt = pyad_dtype_of(obj.dtype)
     arr: np.ndarray = np.array(obj, dtype=_C_NUMPY[dt], order="C", copy=True)
     return _C.copy_to(_C.from_numpy(arr), dt, device)
@@ -72,14 +76,42 @@ def _positive(x: Tensor) -> Tensor:
     return x
 
 
-_UNARY = {"negative": _C.neg, "positive": _positive, "absolute": _C.abs, "exp": _C.exp, "log": _C.log,
-          "log1p": _C.log1p, "sin": _C.sin, "cos": _C.cos, "tanh": _C.tanh, "sqrt": _C.sqrt, "sign": _C.sign,
-          "expm1": _C.expm1, "square": _square, "reciprocal": _reciprocal}
-_BINARY = {"add": _C.add, "subtract": _C.sub, "multiply": _C.mul, "divide": _C.div, "true_divide": _C.div,
-           "power": _C.pow, "maximum": _C.maximum, "minimum": _C.minimum, "matmul": _C.matmul,
-           "arctan2": _C.atan2, "hypot": _C.hypot, "logaddexp": _C.logaddexp,
-           "equal": _C.eq, "not_equal": _C.ne, "less": _C.lt, "less_equal": _C.le, "greater": _C.gt,
-           "greater_equal": _C.ge}
+_UNARY = {
+    "negative": _C.neg,
+    "positive": _positive,
+    "absolute": _C.abs,
+    "exp": _C.exp,
+    "log": _C.log,
+    "log1p": _C.log1p,
+    "sin": _C.sin,
+    "cos": _C.cos,
+    "tanh": _C.tanh,
+    "sqrt": _C.sqrt,
+    "sign": _C.sign,
+    "expm1": _C.expm1,
+    "square": _square,
+    "reciprocal": _reciprocal,
+}
+_BINARY = {
+    "add": _C.add,
+    "subtract": _C.sub,
+    "multiply": _C.mul,
+    "divide": _C.div,
+    "true_divide": _C.div,
+    "power": _C.pow,
+    "maximum": _C.maximum,
+    "minimum": _C.minimum,
+    "matmul": _C.matmul,
+    "arctan2": _C.atan2,
+    "hypot": _C.hypot,
+    "logaddexp": _C.logaddexp,
+    "equal": _C.eq,
+    "not_equal": _C.ne,
+    "less": _C.lt,
+    "less_equal": _C.le,
+    "greater": _C.gt,
+    "greater_equal": _C.ge,
+}
 
 
 def _binary(name: str, a: Any, b: Any) -> Tensor:
@@ -87,7 +119,7 @@ def _binary(name: str, a: Any, b: Any) -> Tensor:
     # scalars and arrays (and pow refuses an integer to a negative integer power, as torch).
     a, b = (x if isinstance(x, (Tensor, np.ndarray, np.generic, numbers.Number)) else np.asarray(x) for x in (a, b))
     if name == "matmul":
-        return (b.__rmatmul__(a) if isinstance(b, Tensor) else a.__matmul__(b))
+        return b.__rmatmul__(a) if isinstance(b, Tensor) else a.__matmul__(b)
     return _BINARY[name](a, b)
 
 
@@ -95,14 +127,18 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
     """Tensor.__array_ufunc__: see Note [NumPy operands]."""
     name = ufunc.__name__
     if method != "__call__":
-        raise TypeError(f"[numpy] np.{name}.{method} is not supported on pyad tensors; use pyad's ops (or "
-                        "tensor.detach().numpy() for a NumPy result without gradients)")
+        raise TypeError(
+            f"[numpy] np.{name}.{method} is not supported on pyad tensors; use pyad's ops (or "
+            "tensor.detach().numpy() for a NumPy result without gradients)"
+        )
     out = kwargs.get("out")
     if out is not None:  # `array += tensor` too (torch fails on it, with a confusing error)
         where = "a tensor" if any(isinstance(o, Tensor) for o in out) else "a NumPy array"
-        raise TypeError(f"[numpy] np.{name}(..., out=...) can't write a pyad result into {where}; assign the "
-                        "returned tensor instead (x = x + a; x.add_(a) for a tensor; a += t.detach().numpy() "
-                        "for an array)")
+        raise TypeError(
+            f"[numpy] np.{name}(..., out=...) can't write a pyad result into {where}; assign the "
+            "returned tensor instead (x = x + a; x.add_(a) for a tensor; a += t.detach().numpy() "
+            "for an array)"
+        )
     extra = sorted(k for k, v in kwargs.items() if k != "out" and v is not None)
     if extra:
         raise TypeError(f"[numpy] np.{name} on pyad tensors takes no keyword arguments, got {', '.join(extra)}")
@@ -110,5 +146,7 @@ def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwar
         return _UNARY[name](inputs[0])
     if len(inputs) == 2 and name in _BINARY:
         return _binary(name, *inputs)
-    raise TypeError(f"[numpy] np.{name} has no pyad equivalent for pyad tensors; use pyad's ops (or "
-                    "tensor.detach().numpy() for a NumPy result without gradients)")
+    raise TypeError(
+        f"[numpy] np.{name} has no pyad equivalent for pyad tensors; use pyad's ops (or "
+        "tensor.detach().numpy() for a NumPy result without gradients)"
+    )

@@ -1,4 +1,5 @@
 """Python-side methods of pyad.Tensor (the class itself lives in the C++ core)."""
+
 import builtins
 import numbers
 
@@ -146,12 +147,18 @@ def _cuda_array_interface(self):
     if not self.is_cuda:
         raise AttributeError("[__cuda_array_interface__] only CUDA tensors have it; this one is on the cpu")
     if self.requires_grad:
-        raise RuntimeError("[__cuda_array_interface__] can't export a tensor that requires grad; use "
-                           "tensor.detach()")
+        raise RuntimeError("[__cuda_array_interface__] can't export a tensor that requires grad; use tensor.detach()")
     size = self.element_size()
     strides = None if self.is_contiguous() else tuple(s * size for s in self.stride())
-    return {"shape": tuple(self.shape), "typestr": _TYPESTR[self.dtype.name], "descr": [("", _TYPESTR[self.dtype.name])],
-            "data": (self.data_ptr(), False), "strides": strides, "version": 3, "stream": 1}
+    return {
+        "shape": tuple(self.shape),
+        "typestr": _TYPESTR[self.dtype.name],
+        "descr": [("", _TYPESTR[self.dtype.name])],
+        "data": (self.data_ptr(), False),
+        "strides": strides,
+        "version": 3,
+        "stream": 1,
+    }
 
 
 Tensor.__cuda_array_interface__ = property(_cuda_array_interface)
@@ -168,8 +175,10 @@ def __array__(self, dtype=None, copy=None):
     """np.asarray(t): refused for a tensor that requires grad, as torch, since the NumPy array would drop the
     graph in silence (np.concatenate([t, a]), np.mean(t) ...); use t.detach() or t.numpy(force=True)."""
     if self.requires_grad:
-        raise RuntimeError("[numpy] Can't call numpy() on Tensor that requires grad (NumPy would drop the graph "
-                           "here). Use tensor.detach().numpy() instead, or pyad ops to keep the graph.")
+        raise RuntimeError(
+            "[numpy] Can't call numpy() on Tensor that requires grad (NumPy would drop the graph "
+            "here). Use tensor.detach().numpy() instead, or pyad ops to keep the graph."
+        )
     a = _C.to_numpy(self)
     return a if dtype is None else a.astype(dtype)
 
@@ -261,6 +270,7 @@ def _format(arr, dtype):
         rows = [rec(shape[1:], indent + 1) for _ in range(shape[0])]
         sep = "," + "\n" * (len(shape) - 1) + " " * indent
         return "[" + sep.join(rows) + "]"
+
     return rec(arr.shape, 8)
 
 
@@ -297,8 +307,10 @@ def __format__(self, spec):
     if not spec:
         return str(self)
     if self.numel() != 1:
-        raise TypeError(f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
-                        f"{tuple(self.shape)}; only one-element tensors take a format spec)")
+        raise TypeError(
+            f"unsupported format string passed to Tensor.__format__ (a tensor of shape "
+            f"{tuple(self.shape)}; only one-element tensors take a format spec)"
+        )
     return format(self.item(), spec)
 
 

@@ -4,6 +4,7 @@ Modules import this one under `if TYPE_CHECKING:` only, and every module starts 
 `from __future__ import annotations`: annotations stay strings at run time, so none of this runs, and pyad's
 import costs nothing more. Until pyad/_C.pyi exists, the names from the compiled core are Any to a type checker.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -30,5 +31,15 @@ Argnums: TypeAlias = int | tuple[int, ...]
 # A nest of tuples, lists and dicts (optree's pytrees) whose leaves are tensors, as the pyad.func transforms take.
 PyTree: TypeAlias = Any
 
-__all__ = ["Argnums", "DTypeLike", "DeviceLike", "MaybeTensors", "Number", "Params", "PyTree", "ShapeLike",
-           "TensorOrNumber", "Tensors"]
+__all__ = [
+    "Argnums",
+    "DTypeLike",
+    "DeviceLike",
+    "MaybeTensors",
+    "Number",
+    "Params",
+    "PyTree",
+    "ShapeLike",
+    "TensorOrNumber",
+    "Tensors",
+]

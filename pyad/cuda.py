@@ -8,6 +8,7 @@ Matrix products use cuBLAS when it can be loaded at run time (``pip install pyad
 cuda-pathfinder; a system libcublas on the loader path works too) and pyad's own tiled kernel otherwise.
 matmul_backend() says which; set_matmul_backend("pyad") forces our kernel, e.g. to compare the two.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,25 @@ from . import _C
 if TYPE_CHECKING:
     from ._typing import DeviceLike
 
-__all__ = ["current_device", "device_count", "empty_cache", "get_device_name", "get_rng_state", "is_available",
-           "is_compiled", "manual_seed", "manual_seed_all", "matmul_backend", "max_memory_allocated",
-           "memory_allocated", "memory_reserved", "reset_peak_memory_stats", "set_matmul_backend", "set_rng_state",
-           "synchronize"]
+__all__ = [
+    "current_device",
+    "device_count",
+    "empty_cache",
+    "get_device_name",
+    "get_rng_state",
+    "is_available",
+    "is_compiled",
+    "manual_seed",
+    "manual_seed_all",
+    "matmul_backend",
+    "max_memory_allocated",
+    "memory_allocated",
+    "memory_reserved",
+    "reset_peak_memory_stats",
+    "set_matmul_backend",
+    "set_rng_state",
+    "synchronize",
+]
 
 # Whether cuBLAS has been looked for: that happens once per process, as the driver's own initialisation does.
 _initialized = False
@@ -102,7 +118,7 @@ def memory_reserved(device: DeviceLike | None = None) -> int:
 
 
 def matmul_backend() -> str:
-    """"cublas" when matrix products go to cuBLAS, "pyad" when to pyad's own tiled kernel."""
+    """ "cublas" when matrix products go to cuBLAS, "pyad" when to pyad's own tiled kernel."""
     _lazy_init(required=False)
     return _C.cuda_matmul_backend()
 

@@ -13,6 +13,7 @@ backward pass: neither loops over directions in Python, except in chunks when ch
 Transforms compose in any order, forward over forward included (jacfwd(jacfwd(f)), jvp of jvp): each
 forward-mode transform has its own dual level (Note [Nested dual levels] in csrc/autograd/forward_ad.h).
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,20 @@ from .autograd import forward_ad
 if TYPE_CHECKING:
     from ._typing import Argnums, PyTree
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp",
-           "last_jacobian_mode", "linearize", "vjp"]
+__all__ = [
+    "functional_call",
+    "grad",
+    "grad_and_value",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "last_jacobian_mode",
+    "linearize",
+    "vjp",
+]
 
 
 # ---- pytree plumbing ----
@@ -60,11 +73,13 @@ def _check_leaves(tree: PyTree, fn: str, where: str, floating: bool = True) -> t
     accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
     for acc, x in zip(accessors, leaves):
         if not isinstance(x, Tensor):
-            raise TypeError(f"[{fn}] expected every leaf of {where} to be a Tensor, got "
-                            f"{type(x).__name__} at {acc.codify(where)}")
+            raise TypeError(
+                f"[{fn}] expected every leaf of {where} to be a Tensor, got {type(x).__name__} at {acc.codify(where)}"
+            )
         if floating and not x.dtype.is_floating_point:
-            raise TypeError(f"[{fn}] differentiated tensors must be floating point, got {x.dtype} at "
-                            f"{acc.codify(where)}")
+            raise TypeError(
+                f"[{fn}] differentiated tensors must be floating point, got {x.dtype} at {acc.codify(where)}"
+            )
     return leaves, spec
 
 
@@ -99,7 +114,7 @@ class _Diff:
     def _split(self, flat: Sequence[Any]) -> list[Any]:
         out, k = [], 0
         for spec in self.specs:
-            out.append(spec.unflatten(list(flat[k:k + spec.num_leaves])))
+            out.append(spec.unflatten(list(flat[k : k + spec.num_leaves])))
             k += spec.num_leaves
         return out
 
@@ -163,8 +178,9 @@ def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) 
         raise ValueError(f"[{fn}] expected {what} with the structure {spec}, got {got}")
     for k, (c, o) in enumerate(zip(leaves, like)):
         if not isinstance(c, Tensor) or c.shape != o.shape:
-            raise ValueError(f"[{fn}] {what} shape {getattr(c, 'shape', type(c).__name__)} does not match "
-                             f"shape {o.shape} (leaf {k})")
+            raise ValueError(
+                f"[{fn}] {what} shape {getattr(c, 'shape', type(c).__name__)} does not match shape {o.shape} (leaf {k})"
+            )
     return leaves
 
 
@@ -186,8 +202,10 @@ def vjp(f: Callable[..., Any], *primals: PyTree, has_aux: bool = False) -> tuple
         # vjp_fn(ct) as torch; vjp_fn(ct_1, ct_2, ...) also takes a tuple output's cotangents spread out.
         spread: Any = cotangents
         given: Any = cotangents[0] if len(cotangents) == 1 else spread
-        if (optree.tree_structure(given, none_is_leaf=_NONE_IS_LEAF) != out_spec
-                and optree.tree_structure(spread, none_is_leaf=_NONE_IS_LEAF) == out_spec):
+        if (
+            optree.tree_structure(given, none_is_leaf=_NONE_IS_LEAF) != out_spec
+            and optree.tree_structure(spread, none_is_leaf=_NONE_IS_LEAF) == out_spec
+        ):
             given = spread
         cts = _match(given, out_spec, "vjp", "cotangents", outs)
         grads = _C.grad(list(outs), ins, list(cts), True, create, True, 0) if ins else ()
@@ -199,8 +217,9 @@ def vjp(f: Callable[..., Any], *primals: PyTree, has_aux: bool = False) -> tuple
     return result, vjp_fn
 
 
-def _record(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], argnums: Argnums,
-            fn: str) -> tuple[_Diff, list[Tensor], Any, bool]:
+def _record(
+    f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], argnums: Argnums, fn: str
+) -> tuple[_Diff, list[Tensor], Any, bool]:
     """Call f with the leaves of args[argnums] tracked (see _track) and the graph recorded: (the _Diff,
     tracked leaves, output, create_graph) where create_graph says whether an enclosing transform
     differentiates the result."""
@@ -223,8 +242,10 @@ def grad_and_value(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = 
         diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
         if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
-            raise RuntimeError(f"[grad] the function must return a scalar (0-d) tensor, got "
-                               f"{getattr(out, 'shape', type(out).__name__)}")
+            raise RuntimeError(
+                f"[grad] the function must return a scalar (0-d) tensor, got "
+                f"{getattr(out, 'shape', type(out).__name__)}"
+            )
         if out.requires_grad:
             grads = _C.grad([out], tracked, None, create, create, True, 0)
         else:
@@ -234,6 +255,7 @@ def grad_and_value(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = 
         if has_aux:
             return g, (value, aux if create else _detach(aux))
         return g, value
+
     return wrapper
 
 
@@ -247,6 +269,7 @@ def grad(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g, value = gv(*args, **kwargs)
         return (g, value[1]) if has_aux else g
+
     return wrapper
 
 
@@ -258,8 +281,9 @@ def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     return [(s, min(n, s + chunk_size)) for s in range(0, n, chunk_size)]
 
 
-def _reverse_jacobian(outs: Sequence[Tensor], ins: Sequence[Tensor], create: bool,
-                      chunk_size: int | None) -> list[tuple[Tensor, ...]]:
+def _reverse_jacobian(
+    outs: Sequence[Tensor], ins: Sequence[Tensor], create: bool, chunk_size: int | None
+) -> list[tuple[Tensor, ...]]:
     """jac[i][j] of shape out_i.shape + in_j.shape from batched backward passes (one per chunk)."""
     jac = []
     for o in outs:
@@ -273,8 +297,12 @@ def _reverse_jacobian(outs: Sequence[Tensor], ins: Sequence[Tensor], create: boo
                 gs = (None,) * len(ins)
             for j, (g, x) in enumerate(zip(gs, ins)):
                 rows[j].append(g if g is not None else _C.zeros([e - s] + list(x.shape), x.dtype, x.device))
-        jac.append(tuple(_C.reshape(r[0] if len(r) == 1 else _C.cat(r, 0), list(o.shape) + list(x.shape))
-                         for r, x in zip(rows, ins)))
+        jac.append(
+            tuple(
+                _C.reshape(r[0] if len(r) == 1 else _C.cat(r, 0), list(o.shape) + list(x.shape))
+                for r, x in zip(rows, ins)
+            )
+        )
     return jac
 
 
@@ -284,8 +312,9 @@ def _structure(jac: Sequence[Sequence[Tensor]], out_spec: Any, diff: _Diff) -> A
     return out_spec.unflatten([diff.group(row) for row in jac])
 
 
-def jacrev(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
-           chunk_size: int | None = None) -> Callable[..., Any]:
+def jacrev(
+    f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False, chunk_size: int | None = None
+) -> Callable[..., Any]:
     """The Jacobian function of f by reverse mode (torch.func.jacrev): all output directions in one batched
     backward pass, or chunk_size of them per pass."""
     _check_fn(f, "jacrev")
@@ -297,6 +326,7 @@ def jacrev(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
         outs, out_spec = _outputs(out, "jacrev")
         jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff)
         return (jac, aux if create else _detach(aux)) if has_aux else jac
+
     return wrapper
 
 
@@ -319,11 +349,13 @@ def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool 
         outs, out_spec = _outputs(out, "jvp")
         res = [_C.unpack_dual(o) for o in outs]
         if has_aux:
-            aux = optree.tree_map(lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux,
-                                 none_is_leaf=_NONE_IS_LEAF)
+            aux = optree.tree_map(
+                lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux, none_is_leaf=_NONE_IS_LEAF
+            )
     prim = out_spec.unflatten([p for p, _ in res])
-    tang = out_spec.unflatten([t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device)
-                               for (_, t), o in zip(res, outs)])
+    tang = out_spec.unflatten(
+        [t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device) for (_, t), o in zip(res, outs)]
+    )
     return (prim, tang, aux) if has_aux else (prim, tang)
 
 
@@ -344,8 +376,12 @@ def _forward_jacobian(f: Callable[..., Any], diff: _Diff, chunk_size: int | None
                 out = f(*diff.rebuild(leaves))
                 outs, out_spec = _outputs(out, "jacfwd")
                 tans = [_C.unpack_dual(o)[1] for o in outs]
-            pieces.append([t if t is not None else _C.zeros([e - s] + list(o.shape), o.dtype, o.device)
-                           for t, o in zip(tans, outs)])
+            pieces.append(
+                [
+                    t if t is not None else _C.zeros([e - s] + list(o.shape), o.dtype, o.device)
+                    for t, o in zip(tans, outs)
+                ]
+            )
         per_out = []
         for i, o in enumerate(outs):
             t = pieces[0][i] if len(pieces) == 1 else _C.cat([p[i] for p in pieces], 0)
@@ -361,8 +397,9 @@ def _forward_jacobian(f: Callable[..., Any], diff: _Diff, chunk_size: int | None
     return jac, out, out_spec
 
 
-def jacfwd(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
-           chunk_size: int | None = None) -> Callable[..., Any]:
+def jacfwd(
+    f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False, chunk_size: int | None = None
+) -> Callable[..., Any]:
     """The Jacobian function of f by forward mode (torch.func.jacfwd): all input directions pushed through f
     in one pass, or chunk_size of them per pass."""
     _check_fn(f, "jacfwd")
@@ -376,12 +413,14 @@ def jacfwd(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
             out, aux = _split_aux(f(*a), has_aux, "jacfwd")
             aux_box.append(aux)
             return out
+
         jac, out, out_spec = _forward_jacobian(g, diff, chunk_size)
         jac = _structure(jac, out_spec, diff)
         if has_aux:
             aux = aux_box[-1]
             return jac, _detach(aux)
         return jac
+
     return wrapper
 
 
@@ -395,6 +434,7 @@ def hessian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     def wrapper(*args: Any) -> Any:
         _Diff(args, argnums, "hessian")  # errors name hessian, not the jacfwd inside
         return h(*args)
+
     return wrapper
 
 
@@ -411,6 +451,7 @@ def hvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree) -> tuple[Tenso
         g, v = grad_and_value(f, argnums=tuple(range(len(xs))))(*xs)
         box.append(v)
         return g
+
     _, h = jvp(grad_f, primals, tangents)
     value = _C.unpack_dual(box[-1])[0] if box else None
     out = value.detach() if value is not None else None
@@ -426,11 +467,17 @@ def linearize(f: Callable[..., Any], *primals: PyTree) -> tuple[Any, Callable[..
 
     def jvp_fn(*tangents: PyTree) -> Any:
         return jvp(f, primals, tangents)[1]
+
     return _detach(out), jvp_fn
 
 
-def jacobian(f: Callable[..., Any], argnums: Argnums = 0, mode: Literal["auto", "forward", "reverse"] = "auto",
-             chunk_size: int | None = None, return_mode: bool = False) -> Callable[..., Any]:
+def jacobian(
+    f: Callable[..., Any],
+    argnums: Argnums = 0,
+    mode: Literal["auto", "forward", "reverse"] = "auto",
+    chunk_size: int | None = None,
+    return_mode: bool = False,
+) -> Callable[..., Any]:
     """The Jacobian function of f, by forward mode when the inputs are fewer than the outputs and by reverse
     mode otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
     mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used); the
@@ -458,6 +505,7 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, mode: Literal["auto", 
             del out, outs, tracked
             return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
         return done(_structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff), "reverse")
+
     wrapper.last_mode = None  # type: ignore[attr-defined]
     return wrapper
 
@@ -470,8 +518,12 @@ _deprecated_last_mode: list[str | None] = [None]
 def last_jacobian_mode() -> str | None:
     """Deprecated: the mode ("forward" or "reverse") of the last pyad.func.jacobian call anywhere (None before
     any). Use jacobian(..., return_mode=True), or the last_mode attribute of the function jacobian returns."""
-    warnings.warn("pyad.func.last_jacobian_mode() is deprecated: use jacobian(..., return_mode=True) or the "
-                  "returned function's last_mode", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "pyad.func.last_jacobian_mode() is deprecated: use jacobian(..., return_mode=True) or the "
+        "returned function's last_mode",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return _deprecated_last_mode[0]
 
 

@@ -20,6 +20,7 @@ stored (and load) as separate tensors.
 weights_only: pyad.load only ever loads tensors and plain values, which is torch 2.6+'s default
 weights_only=True; weights_only=False (arbitrary pickled objects) is refused.
 """
+
 from __future__ import annotations
 
 import collections
@@ -41,15 +42,19 @@ if TYPE_CHECKING:
 
 __all__ = ["load", "save"]
 
-_NON_LEAF_DEEPCOPY = ("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at "
-                      "the moment. Call .detach() (or .clone().detach()) on a non-leaf tensor before copying it.")
+_NON_LEAF_DEEPCOPY = (
+    "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at "
+    "the moment. Call .detach() (or .clone().detach()) on a non-leaf tensor before copying it."
+)
 
 
 # ---- storages shared by views ----
 
+
 class _Storage:
     """The storage behind some tensors, as one flat tensor. One object per live storage while it is being copied
     or pickled, so that pickle's and deepcopy's memo see views of one storage as sharing it."""
+
     __slots__ = ("flat", "__weakref__")
 
     def __init__(self, flat: Tensor) -> None:
@@ -78,6 +83,7 @@ def _storage_of(t: Tensor) -> _Storage:
 
 def _rebuild_storage(data: bytes, dtype_name: str, device: str) -> _Storage:
     from ._dtypes import as_dtype
+
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("[unpickle] storage data must be bytes")
     dt = as_dtype(dtype_name)
@@ -86,8 +92,9 @@ def _rebuild_storage(data: bytes, dtype_name: str, device: str) -> _Storage:
     return _Storage(flat)
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, shape: tuple[int, ...], strides: tuple[int, ...],
-                    requires_grad: bool) -> Tensor:
+def _rebuild_tensor(
+    storage: _Storage, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], requires_grad: bool
+) -> Tensor:
     t = _C.view_of_storage(storage.flat, list(shape), list(strides), int(offset))
     if requires_grad:
         t.requires_grad_(True)
@@ -95,8 +102,13 @@ def _rebuild_tensor(storage: _Storage, offset: int, shape: tuple[int, ...], stri
 
 
 def _reduce_ex(self: Tensor, protocol: int) -> tuple[Any, ...]:
-    return _rebuild_tensor, (_storage_of(self), self.storage_offset(), tuple(self.shape), self.stride(),
-                             self.requires_grad)
+    return _rebuild_tensor, (
+        _storage_of(self),
+        self.storage_offset(),
+        tuple(self.shape),
+        self.stride(),
+        self.requires_grad,
+    )
 
 
 def _deepcopy(self: Tensor, memo: dict[int, Any]) -> Tensor:
@@ -127,14 +139,21 @@ _STRUCT_KEY = "pyad.structure"
 
 def _np_dtypes() -> dict[_C.dtype, type[np.generic]]:
     from ._dtypes import bool as b, float32, float64, int64
+
     return {float32: np.float32, float64: np.float64, int64: np.int64, b: np.bool_}
 
 
 _NP_DTYPES = _np_dtypes()
 # What other dtypes a safetensors file may hold become in pyad (which has no half or narrow integer types).
-_WIDEN = {np.dtype(np.float16): np.float32, np.dtype(np.int8): np.int64, np.dtype(np.int16): np.int64,
-          np.dtype(np.int32): np.int64, np.dtype(np.uint8): np.int64, np.dtype(np.uint16): np.int64,
-          np.dtype(np.uint32): np.int64}
+_WIDEN = {
+    np.dtype(np.float16): np.float32,
+    np.dtype(np.int8): np.int64,
+    np.dtype(np.int16): np.int64,
+    np.dtype(np.int32): np.int64,
+    np.dtype(np.uint8): np.int64,
+    np.dtype(np.uint16): np.int64,
+    np.dtype(np.uint32): np.int64,
+}
 
 
 def _safetensors(op: str) -> ModuleType:
@@ -146,8 +165,9 @@ def _safetensors(op: str) -> ModuleType:
     return safetensors
 
 
-def _encode(obj: Any, path: tuple[str, ...], arrays: dict[str, np.ndarray], names_by_id: dict[int, str],
-            keep: list[Tensor]) -> Any:
+def _encode(
+    obj: Any, path: tuple[str, ...], arrays: dict[str, np.ndarray], names_by_id: dict[int, str], keep: list[Tensor]
+) -> Any:
     """obj as JSON-able structure; tensors go into `arrays` under a name derived from their path."""
     if isinstance(obj, Tensor):
         name = names_by_id.get(id(obj))
@@ -178,9 +198,11 @@ def _encode(obj: Any, path: tuple[str, ...], arrays: dict[str, np.ndarray], name
             items.append([k, _encode(v, path + (str(k),), arrays, names_by_id, keep)])
         return {"odict" if isinstance(obj, collections.OrderedDict) else "dict": items}
     where = ".".join(path) or "top level"
-    raise TypeError(f"[save] cannot save an object of type {type(obj).__name__} (at {where!r}): "
-                    "pyad.save stores tensors and nested dicts, lists and tuples of tensors, None, bool, int, float "
-                    "and str")
+    raise TypeError(
+        f"[save] cannot save an object of type {type(obj).__name__} (at {where!r}): "
+        "pyad.save stores tensors and nested dicts, lists and tuples of tensors, None, bool, int, float "
+        "and str"
+    )
 
 
 def save(obj: Any, f: str | os.PathLike[str]) -> None:
@@ -227,7 +249,7 @@ class _Decoder:
             return self.tensor(node)
         if len(node) != 1:
             raise self.bad(f"unknown node {sorted(node)!r}")
-        (kind, items), = node.items()
+        ((kind, items),) = node.items()
         if kind == "float" and isinstance(items, str) and items in ("nan", "inf", "-inf"):
             return float(items)
         if kind in ("list", "tuple") and isinstance(items, list):
@@ -245,6 +267,7 @@ class _Decoder:
 
 def _to_tensor(arr: np.ndarray, name: str, path: str) -> Tensor:
     from ._creation import tensor
+
     if arr.dtype in _WIDEN:
         arr = arr.astype(_WIDEN[arr.dtype])
     if arr.dtype not in [np.dtype(d) for d in _NP_DTYPES.values()]:
@@ -256,8 +279,10 @@ def load(f: str | os.PathLike[str], map_location: DeviceLike | None = None, weig
     """Read what pyad.save wrote (or any safetensors file: a flat dict of tensors). map_location: a device for
     every tensor (default: the device each was saved from)."""
     if weights_only is not True:
-        raise ValueError("[load] pyad.load reads safetensors files only, which hold tensors and plain values: "
-                         "weights_only=False (loading arbitrary pickled objects) is not supported")
+        raise ValueError(
+            "[load] pyad.load reads safetensors files only, which hold tensors and plain values: "
+            "weights_only=False (loading arbitrary pickled objects) is not supported"
+        )
     st = _safetensors("load")
     path = os.fspath(f)
     try:

@@ -2,6 +2,7 @@
 
 Each node shows its op, the shape and dtype of what it produced, and the bytes it holds for backward.
 """
+
 from __future__ import annotations
 
 import html
@@ -80,8 +81,10 @@ def render(t: Tensor, path: str, show_saved: bool = True) -> str:
     try:
         import graphviz
     except ImportError:
-        raise RuntimeError("[render] needs the graphviz Python package and the Graphviz binary "
-                           "(pip install graphviz; apt-get install graphviz)") from None
+        raise RuntimeError(
+            "[render] needs the graphviz Python package and the Graphviz binary "
+            "(pip install graphviz; apt-get install graphviz)"
+        ) from None
     fmt = path.rsplit(".", 1)[-1].lower()
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"[render] path must end in .svg, .png or .pdf, got {path!r}")

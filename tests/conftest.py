@@ -1,5 +1,6 @@
 """Shared helpers: conversion to torch, the tolerance rules every parity test uses, and the `device` fixture that
 runs a parity test on the CPU and (where one is present) on a CUDA GPU."""
+
 import os
 import sys
 import time
@@ -18,8 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # torch.testing's defaults, as docs/design.md fixes them (Testing conventions).
 TOL = {pyad.float64: dict(rtol=1e-7, atol=1e-7), pyad.float32: dict(rtol=1.3e-6, atol=1e-5)}
-TORCH_DTYPE = {pyad.float32: torch.float32, pyad.float64: torch.float64, pyad.int64: torch.int64,
-               pyad.bool: torch.bool}
+TORCH_DTYPE = {pyad.float32: torch.float32, pyad.float64: torch.float64, pyad.int64: torch.int64, pyad.bool: torch.bool}
 
 HAS_CUDA = pyad.cuda.is_available()
 # Set where a GPU is known to be present (benchmarks/gpu_check.sh does): a CUDA initialisation that fails there
@@ -52,10 +52,12 @@ def requires(available, what, expected):
 
 def with_marks(marks):
     """A decorator applying `marks` (as requires returns them) to one test."""
+
     def deco(f):
         for m in marks:
             f = m(f)
         return f
+
     return deco
 
 
@@ -64,8 +66,9 @@ DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "missing_but_expected(what): fails the test, as `what` is missing on a "
-                                       "machine said to have it")
+    config.addinivalue_line(
+        "markers", "missing_but_expected(what): fails the test, as `what` is missing on a machine said to have it"
+    )
 
 
 # A Unix time after which no further test starts (benchmarks/gpu_check.sh sets it before its stage's limit), so a
@@ -86,8 +89,7 @@ def _missing_but_expected(request):
     if mark is not None:
         what = mark.args[0]
         detail = f": {cuda_unavailable_reason()}" if "CUDA" in what else ""
-        pytest.fail(f"no {what}, but the environment (PYAD_EXPECT_*) says this machine has one{detail}",
-                    pytrace=False)
+        pytest.fail(f"no {what}, but the environment (PYAD_EXPECT_*) says this machine has one{detail}", pytrace=False)
 
 
 @pytest.fixture(params=DEVICES)
@@ -129,13 +131,13 @@ def make(shape, kind, rng):
     shape = tuple(shape)
     if kind == "any":
         a = rng.standard_normal(shape)
-    elif kind == "pos":          # log, sqrt, pow base: well inside (0, inf)
+    elif kind == "pos":  # log, sqrt, pow base: well inside (0, inf)
         a = rng.uniform(0.5, 2.0, shape)
-    elif kind == "nz":           # relu, abs, 1/x: away from 0 (no kinks, no blow-up)
+    elif kind == "nz":  # relu, abs, 1/x: away from 0 (no kinks, no blow-up)
         a = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
-    elif kind == "unit":         # log1p and friends: inside (-1, 1)
+    elif kind == "unit":  # log1p and friends: inside (-1, 1)
         a = rng.uniform(-0.9, 0.9, shape)
-    elif kind == "int":          # small integers stored as floats: many ties (comparisons)
+    elif kind == "int":  # small integers stored as floats: many ties (comparisons)
         a = rng.integers(0, 3, shape).astype(np.float64)
     else:
         raise ValueError(f"unknown input domain {kind!r}")

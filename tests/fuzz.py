@@ -19,6 +19,7 @@ message names the op (a "[op]" tag or the function's name). AttributeError, Over
 KeyError, a bare Exception and so on fail. Results that are tensors are also printed and, when they require
 grad, differentiated (sum().backward()), under the same rules.
 """
+
 import argparse
 import os
 import pickle
@@ -28,8 +29,16 @@ import subprocess
 import sys
 import time
 
-ALLOWED = ("TypeError", "ValueError", "IndexError", "RuntimeError", "MemoryError", "NotImplementedError",
-           "FileNotFoundError", "ZeroDivisionError")  # the last two: subclasses of OSError/ArithmeticError that
+ALLOWED = (
+    "TypeError",
+    "ValueError",
+    "IndexError",
+    "RuntimeError",
+    "MemoryError",
+    "NotImplementedError",
+    "FileNotFoundError",
+    "ZeroDivisionError",
+)  # the last two: subclasses of OSError/ArithmeticError that
 # Python raises itself for a missing file and x / 0 on Python numbers; never from pyad's core.
 WORKER_MEMORY = 3 << 30  # address-space cap of a worker
 CALL_TIMEOUT = 30.0
@@ -37,93 +46,201 @@ CALL_TIMEOUT = 30.0
 # ---- what to call ----
 
 SKIP_FUNCTIONS = {"set_num_threads", "save", "load", "from_dlpack", "set_rng_state", "get_rng_state"}
-TENSOR_DUNDERS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-                  "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__eq__", "__ne__", "__lt__",
-                  "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__iadd__", "__isub__", "__imul__",
-                  "__itruediv__", "__getitem__", "__setitem__", "__bool__", "__float__", "__int__", "__index__",
-                  "__len__", "__iter__", "__repr__", "__array__", "__dlpack__", "__reduce_ex__", "__deepcopy__",
-                  "__copy__", "__hash__"]
+TENSOR_DUNDERS = [
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__pow__",
+    "__rpow__",
+    "__matmul__",
+    "__rmatmul__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__neg__",
+    "__abs__",
+    "__iadd__",
+    "__isub__",
+    "__imul__",
+    "__itruediv__",
+    "__getitem__",
+    "__setitem__",
+    "__bool__",
+    "__float__",
+    "__int__",
+    "__index__",
+    "__len__",
+    "__iter__",
+    "__repr__",
+    "__array__",
+    "__dlpack__",
+    "__reduce_ex__",
+    "__deepcopy__",
+    "__copy__",
+    "__hash__",
+]
 
 
 def targets():
     import inspect
 
     import pyad
-    fns = sorted(n for n in dir(pyad) if not n.startswith("_") and callable(getattr(pyad, n))
-                 and not inspect.isclass(getattr(pyad, n)) and n not in SKIP_FUNCTIONS)
+
+    fns = sorted(
+        n
+        for n in dir(pyad)
+        if not n.startswith("_")
+        and callable(getattr(pyad, n))
+        and not inspect.isclass(getattr(pyad, n))
+        and n not in SKIP_FUNCTIONS
+    )
     out = [f"pyad.{n}" for n in fns]
     out += [f"pyad.nn.functional.{n}" for n in ("dropout", "linear", "log_softmax", "relu", "softmax", "softplus")]
     out += [f"pyad.autograd.{n}" for n in ("grad", "backward")]
     out += [f"pyad.func.{n}" for n in ("grad", "jacrev", "jacfwd", "hessian", "vjp", "jvp", "hvp")]
     out += [f"pyad.autograd.forward_ad.{n}" for n in ("make_dual", "unpack_dual")]
-    meths = sorted(n for n in dir(pyad.Tensor) if not n.startswith("_")
-                   and callable(getattr(pyad.Tensor, n, None)))
+    meths = sorted(n for n in dir(pyad.Tensor) if not n.startswith("_") and callable(getattr(pyad.Tensor, n, None)))
     out += [f"Tensor.{n}" for n in meths + TENSOR_DUNDERS]
     return out
 
 
 # ---- argument specs (plain data, so that a failing call prints and replays exactly) ----
 
+
 def strategies():
     from hypothesis import strategies as st
+
     small_shape = st.lists(st.integers(0, 4), max_size=4).map(tuple)
-    tensor = st.fixed_dictionaries({
-        "shape": small_shape,
-        "dtype": st.sampled_from(["float32", "float64", "int64", "bool"]),
-        "layout": st.sampled_from(["contiguous", "transposed", "strided", "expanded", "sliced"]),
-        "values": st.sampled_from(["randn", "randn", "zeros", "nan", "inf", "huge", "tiny"]),
-        "requires_grad": st.booleans(),
-        "dual": st.booleans(),
-    }).map(lambda d: ("tensor", d))
-    huge_int = st.sampled_from([2**31, 2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64, -2**63, -2**63 - 1, 10**30,
-                                -10**30])
+    tensor = st.fixed_dictionaries(
+        {
+            "shape": small_shape,
+            "dtype": st.sampled_from(["float32", "float64", "int64", "bool"]),
+            "layout": st.sampled_from(["contiguous", "transposed", "strided", "expanded", "sliced"]),
+            "values": st.sampled_from(["randn", "randn", "zeros", "nan", "inf", "huge", "tiny"]),
+            "requires_grad": st.booleans(),
+            "dual": st.booleans(),
+        }
+    ).map(lambda d: ("tensor", d))
+    huge_int = st.sampled_from(
+        [2**31, 2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1, 10**30, -(10**30)]
+    )
     ints = st.one_of(st.integers(-5, 5), huge_int)
-    floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                       st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324]))
+    floats = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324])
+    )
     scalar = st.one_of(st.none(), st.booleans(), ints, floats)
-    nested = st.recursive(st.one_of(st.integers(-3, 3), floats, st.booleans(), st.none(), st.text(max_size=2)),
-                          lambda c: st.one_of(st.lists(c, max_size=3), st.tuples(c, c)), max_leaves=8)
+    nested = st.recursive(
+        st.one_of(st.integers(-3, 3), floats, st.booleans(), st.none(), st.text(max_size=2)),
+        lambda c: st.one_of(st.lists(c, max_size=3), st.tuples(c, c)),
+        max_leaves=8,
+    )
     sizes = st.one_of(small_shape, st.lists(st.one_of(st.integers(-3, 4), huge_int), max_size=4).map(tuple))
     value = st.one_of(
-        scalar, st.text(max_size=4), sizes, nested,
-        st.sampled_from(["cpu", "cuda", "cuda:0", "cuda:9", "meta", "cpu:1", "float32", "pyad.float64", "int64",
-                         "", "x" * 50]).map(lambda s: ("str", s)),
+        scalar,
+        st.text(max_size=4),
+        sizes,
+        nested,
+        st.sampled_from(
+            ["cpu", "cuda", "cuda:0", "cuda:9", "meta", "cpu:1", "float32", "pyad.float64", "int64", "", "x" * 50]
+        ).map(lambda s: ("str", s)),
         st.sampled_from(["float32", "float64", "int64", "bool"]).map(lambda s: ("dtype", s)),
         st.sampled_from(["cpu", "cuda"]).map(lambda s: ("device", s)),
         st.sampled_from(["identity", "square_sum", "raises", "returns_none", "returns_int"]).map(lambda s: ("fn", s)),
         st.lists(tensor, min_size=1, max_size=3).map(lambda ts: ("list", ts)),
-        st.just(("slice",)), st.just(("ellipsis",)), st.just(("object",)))
+        st.just(("slice",)),
+        st.just(("ellipsis",)),
+        st.just(("object",)),
+    )
     arg = st.one_of(tensor, tensor, value)
-    kw_names = st.sampled_from(["dim", "keepdim", "dtype", "device", "requires_grad", "out", "input", "other",
-                                "alpha", "p", "training", "min", "max", "gradient", "retain_graph", "create_graph",
-                                "allow_unused", "argnums", "start_dim", "end_dim", "bogus"])
-    call = st.fixed_dictionaries({
-        "target": st.sampled_from(targets()),
-        "self": tensor,
-        "args": st.lists(arg, max_size=4),
-        "kwargs": st.dictionaries(kw_names, arg, max_size=2),
-        "context": st.sampled_from(["plain", "plain", "no_grad", "dual"]),
-    })
+    kw_names = st.sampled_from(
+        [
+            "dim",
+            "keepdim",
+            "dtype",
+            "device",
+            "requires_grad",
+            "out",
+            "input",
+            "other",
+            "alpha",
+            "p",
+            "training",
+            "min",
+            "max",
+            "gradient",
+            "retain_graph",
+            "create_graph",
+            "allow_unused",
+            "argnums",
+            "start_dim",
+            "end_dim",
+            "bogus",
+        ]
+    )
+    call = st.fixed_dictionaries(
+        {
+            "target": st.sampled_from(targets()),
+            "self": tensor,
+            "args": st.lists(arg, max_size=4),
+            "kwargs": st.dictionaries(kw_names, arg, max_size=2),
+            "context": st.sampled_from(["plain", "plain", "no_grad", "dual"]),
+        }
+    )
     return call
 
 
 # The same distribution drawn with random.Random: hypothesis spends ~15 ms drawing one call, this ~0.05 ms, so
 # the bulk runs use it; the pytest run also goes through hypothesis (which shrinks what it finds).
-_HUGE = [2**31, 2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64, -2**63, -2**63 - 1, 10**30, -10**30]
+_HUGE = [2**31, 2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1, 10**30, -(10**30)]
 _FLOATS = [0.0, -0.0, 1.5, -2.0, 1e308, -1e308, 5e-324, float("nan"), float("inf"), -float("inf")]
 _STRS = ["cpu", "cuda", "cuda:0", "cuda:9", "meta", "cpu:1", "float32", "pyad.float64", "int64", "", "x" * 50]
 _DTYPES = ["float32", "float64", "int64", "bool"]
-_KW = ["dim", "keepdim", "dtype", "device", "requires_grad", "out", "input", "other", "alpha", "p", "training",
-       "min", "max", "gradient", "retain_graph", "create_graph", "allow_unused", "argnums", "start_dim", "end_dim",
-       "bogus"]
+_KW = [
+    "dim",
+    "keepdim",
+    "dtype",
+    "device",
+    "requires_grad",
+    "out",
+    "input",
+    "other",
+    "alpha",
+    "p",
+    "training",
+    "min",
+    "max",
+    "gradient",
+    "retain_graph",
+    "create_graph",
+    "allow_unused",
+    "argnums",
+    "start_dim",
+    "end_dim",
+    "bogus",
+]
 _FNS = ["identity", "square_sum", "raises", "returns_none", "returns_int"]
 
 
 def random_tensor(r):
-    return ("tensor", {"shape": tuple(r.randint(0, 4) for _ in range(r.randint(0, 4))), "dtype": r.choice(_DTYPES),
-                       "layout": r.choice(["contiguous", "transposed", "strided", "expanded", "sliced"]),
-                       "values": r.choice(["randn", "randn", "zeros", "nan", "inf", "huge", "tiny"]),
-                       "requires_grad": r.random() < 0.5, "dual": r.random() < 0.5})
+    return (
+        "tensor",
+        {
+            "shape": tuple(r.randint(0, 4) for _ in range(r.randint(0, 4))),
+            "dtype": r.choice(_DTYPES),
+            "layout": r.choice(["contiguous", "transposed", "strided", "expanded", "sliced"]),
+            "values": r.choice(["randn", "randn", "zeros", "nan", "inf", "huge", "tiny"]),
+            "requires_grad": r.random() < 0.5,
+            "dual": r.random() < 0.5,
+        },
+    )
 
 
 def random_value(r, depth=0):
@@ -162,16 +279,21 @@ def random_arg(r):
 
 
 def random_spec(r, names):
-    return {"target": r.choice(names), "self": random_tensor(r),
-            "args": [random_arg(r) for _ in range(r.choice([0, 1, 1, 2, 2, 3, 4]))],
-            "kwargs": {r.choice(_KW): random_arg(r) for _ in range(r.choice([0, 0, 1, 2]))},
-            "context": r.choice(["plain", "plain", "no_grad", "dual"])}
+    return {
+        "target": r.choice(names),
+        "self": random_tensor(r),
+        "args": [random_arg(r) for _ in range(r.choice([0, 1, 1, 2, 2, 3, 4]))],
+        "kwargs": {r.choice(_KW): random_arg(r) for _ in range(r.choice([0, 0, 1, 2]))},
+        "context": r.choice(["plain", "plain", "no_grad", "dual"]),
+    }
 
 
 # ---- building and running one call (in the worker) ----
 
+
 def build_tensor(d, in_dual):
     import pyad
+
     dt = getattr(pyad, d["dtype"])
     shape = tuple(d["shape"])
     layout = d["layout"]
@@ -208,12 +330,14 @@ def build_tensor(d, in_dual):
         t = base * 1.0 if layout != "contiguous" else base
     if in_dual and d["dual"] and dt.is_floating_point:
         from pyad.autograd import forward_ad
+
         t = forward_ad.make_dual(t, pyad.randn(*t.shape, dtype=t.dtype) if t.ndim else pyad.randn((), dtype=t.dtype))
     return t
 
 
 def build(spec, in_dual):
     import pyad
+
     if not isinstance(spec, tuple):
         if isinstance(spec, list):
             return [build(s, in_dual) for s in spec]
@@ -228,8 +352,13 @@ def build(spec, in_dual):
     if kind == "device":
         return pyad.device(spec[1]) if spec[1] == "cpu" else spec[1]
     if kind == "fn":
-        return {"identity": lambda x: x, "square_sum": lambda x: (x * x).sum(), "raises": _raises,
-                "returns_none": lambda x: None, "returns_int": lambda x: 3}[spec[1]]
+        return {
+            "identity": lambda x: x,
+            "square_sum": lambda x: (x * x).sum(),
+            "raises": _raises,
+            "returns_none": lambda x: None,
+            "returns_int": lambda x: 3,
+        }[spec[1]]
     if kind == "list" and len(spec) == 2 and isinstance(spec[1], list):
         return [build(s, in_dual) for s in spec[1]]
     if kind == "slice":
@@ -247,6 +376,7 @@ def _raises(x):
 
 def resolve(target):
     import pyad
+
     if target.startswith("Tensor."):
         return None, target.split(".", 1)[1]
     obj = os if target.startswith("os.") else pyad  # (os.abort: the driver's own test)
@@ -262,8 +392,7 @@ def names_op(msg, target):
 
 def check_exception(e, target):
     name = type(e).__name__
-    if not isinstance(e, tuple(getattr(__builtins__, n, None) or __import__("builtins").__dict__[n]
-                               for n in ALLOWED)):
+    if not isinstance(e, tuple(getattr(__builtins__, n, None) or __import__("builtins").__dict__[n] for n in ALLOWED)):
         return f"raised {name}: {e}"
     if not names_op(str(e), target):
         return f"raised {name} whose message does not name the op: {e}"
@@ -276,6 +405,7 @@ def run_call(spec):
 
     import pyad
     from pyad.autograd import forward_ad
+
     ctx = spec["context"]
     cm = pyad.no_grad() if ctx == "no_grad" else forward_ad.dual_level() if ctx == "dual" else contextlib.nullcontext()
     target = spec["target"]
@@ -289,6 +419,7 @@ def run_call(spec):
                     self = build(spec["self"], ctx == "dual")
                     if meth == "__copy__":
                         import copy
+
                         out = copy.copy(self)
                     else:
                         out = getattr(self, meth)(*args, **kwargs)
@@ -296,7 +427,7 @@ def run_call(spec):
                     out = fn(*args, **kwargs)
                 if meth == "__iter__":
                     out = list(out)
-                for t in (out if isinstance(out, (tuple, list)) else (out,)):
+                for t in out if isinstance(out, (tuple, list)) else (out,):
                     if isinstance(t, pyad.Tensor):
                         repr(t)
                         if t.requires_grad and t.dtype.is_floating_point and ctx != "no_grad":
@@ -312,6 +443,7 @@ def run_call(spec):
 
 
 # ---- the worker process and its driver ----
+
 
 def _send(f, obj):
     data = pickle.dumps(obj)
@@ -339,11 +471,14 @@ def _recv(f):
 
 def worker_main():
     import resource
+
     if not os.environ.get("PYAD_FUZZ_NO_RLIMIT"):  # (set under AddressSanitizer, which needs the space)
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
     import warnings
+
     warnings.simplefilter("ignore")
     import pyad  # noqa: F401
+
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # prints of the API under test must not corrupt the channel
     while True:
@@ -364,21 +499,28 @@ class Pool:
 
     def start(self):
         import tempfile
+
         env = dict(os.environ, PYTHONFAULTHANDLER="1")
         # stderr to a file, not a pipe: a pipe nobody reads fills up and blocks the worker.
         self.err = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            env=env,
+        )
 
     def run_batch(self, specs, timeout=CALL_TIMEOUT):
         """One result per spec: None if the call passed, else a failure description (a crash, a hang or a
         bad exception). After a crash the rest of the batch runs in a fresh worker."""
         import select
+
         results = []
         while len(results) < len(specs):
             if self.proc is None or self.proc.poll() is not None:
                 self.start()
-            todo = specs[len(results):]
+            todo = specs[len(results) :]
             try:
                 _send(self.proc.stdin, todo)
                 for _ in todo:
@@ -417,11 +559,17 @@ class Pool:
 def fuzz_hypothesis(calls, seed, pool=None, report=None):
     """Draw `calls` call specs with hypothesis and run them; return (calls run, [(spec, failure)])."""
     from hypothesis import HealthCheck, Phase, given, settings
+
     pool = pool or Pool()
     failures, count = [], [0]
 
-    @settings(max_examples=calls, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=calls,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategies())
     def one(spec):
         count[0] += 1
@@ -440,6 +588,7 @@ def fuzz_hypothesis(calls, seed, pool=None, report=None):
 def fuzz(calls, seed, pool=None, report=None, batch=64):
     """Draw `calls` call specs with random.Random(seed) and run them in batches; return (calls run, failures)."""
     import random
+
     r = random.Random(seed)
     names = targets()
     pool = pool or Pool()
@@ -468,6 +617,7 @@ def main():
         return worker_main()
     if args.replay:
         import ast
+
         print(run_call(ast.literal_eval(args.replay)) or "passed")
         return 0
     t0 = time.time()

@@ -22,8 +22,10 @@ How to add an op (say pyad.atan2):
 * dtypes and modes: the float dtypes of the parity tests, int64 where the op takes integer inputs (CUDA kernel
   tests); modes among reverse, forward, gradgrad, transforms, cuda (values alone for ops without a derivative).
 """
+
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +44,7 @@ ALL_MODES = frozenset({REVERSE, FORWARD, GRADGRAD, TRANSFORMS, CUDA})
 # Another spelling of an op already tested in full (an operator, a method, other constant arguments): its
 # derivative rule is the same one, so the costlier modes (double backward, transforms) need not repeat it.
 FORMS = frozenset({REVERSE, FORWARD, CUDA})
-NO_GRAD = frozenset({VALUES, CUDA})                    # comparisons: values only
+NO_GRAD = frozenset({VALUES, CUDA})  # comparisons: values only
 
 FLOATS = (F64, F32)
 WITH_INT = (F64, F32, I64)
@@ -53,6 +55,7 @@ class S:
     """One sample: an input shape (or a fixed NumPy array) per tensor input, and keyword arguments for `call`.
     fd=False: finite differences do not apply (data on a kink, a tie, -inf), so gradcheck and gradgradcheck skip
     it. raises=True: torch raises for it (a max over an empty dimension) and pyad must raise too."""
+
     inputs: tuple
     kwargs: dict
     name: str = ""
@@ -74,8 +77,10 @@ class S:
         """The float64 input arrays: fixed data as given, shapes filled from their domains (one rng for all, so
         the data of a sample is the same in every mode)."""
         rng = np.random.default_rng(seed)
-        return [np.asarray(i, dtype=np.float64) if isinstance(i, np.ndarray) else make(i, d, rng)
-                for i, d in zip(self.inputs, domains)]
+        return [
+            np.asarray(i, dtype=np.float64) if isinstance(i, np.ndarray) else make(i, d, rng)
+            for i, d in zip(self.inputs, domains)
+        ]
 
     def id(self):
         if self.name:
@@ -87,19 +92,19 @@ class S:
 
 @dataclasses.dataclass(frozen=True)
 class OpInfo:
-    name: str                          # pyad.<name>, or "Tensor.<method>" for a method without a function
-    call: Callable[..., Any]           # call(ns, *tensors, **kwargs)
-    shapes: list                       # tuples of input shapes, or S samples
-    domain: Any = "any"                # one domain for every input, or a tuple with one per input
+    name: str  # pyad.<name>, or "Tensor.<method>" for a method without a function
+    call: Callable[..., Any]  # call(ns, *tensors, **kwargs)
+    shapes: list  # tuples of input shapes, or S samples
+    domain: Any = "any"  # one domain for every input, or a tuple with one per input
     dtypes: tuple = FLOATS
     modes: frozenset = ALL_MODES
-    variant: str = ""                  # which form of the op this row calls ("" for the function itself)
-    kwargs: tuple = ({},)              # keyword sets crossed with every plain shape tuple
-    aliases: tuple = ()                # other exported names of the same function
-    nondiff: tuple = ()                # input positions that get no gradient or tangent
-    elementwise: bool = False          # an elementwise (broadcasting) op: the CUDA kernel and view tests take it
-    composite: bool = False            # a composition of several ops (not one export): the engine, not one rule
-    alias_of: str = ""                 # set on the rows generated for `aliases`
+    variant: str = ""  # which form of the op this row calls ("" for the function itself)
+    kwargs: tuple = ({},)  # keyword sets crossed with every plain shape tuple
+    aliases: tuple = ()  # other exported names of the same function
+    nondiff: tuple = ()  # input positions that get no gradient or tangent
+    elementwise: bool = False  # an elementwise (broadcasting) op: the CUDA kernel and view tests take it
+    composite: bool = False  # a composition of several ops (not one export): the engine, not one rule
+    alias_of: str = ""  # set on the rows generated for `aliases`
 
     @property
     def id(self):
@@ -153,8 +158,11 @@ class _AliasNS:
 def _alias_rows(op):
     def aliased(alias):
         return lambda ns, *t, **kw: op.call(_AliasNS(ns, op.name, alias), *t, **kw)
-    return [dataclasses.replace(op, name=a, call=aliased(a), aliases=(), alias_of=op.name, modes=op.modes & FORMS)
-            for a in op.aliases]
+
+    return [
+        dataclasses.replace(op, name=a, call=aliased(a), aliases=(), alias_of=op.name, modes=op.modes & FORMS)
+        for a in op.aliases
+    ]
 
 
 def _arr(*v):
@@ -163,18 +171,48 @@ def _arr(*v):
 
 # ---------------------------------------------------------------- shapes
 UNARY_SHAPES = [((3,),), ((2, 3),), ((4, 1, 3),), ((0, 3),), ((),), ((1,),)]
-BINARY_SHAPES = [((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 1), (1, 3)),
-                 ((4, 1, 3), (1, 5, 3)), ((), (2, 3)), ((2, 3), ()), ((), ()), ((0, 3), (1, 3)), ((0, 3), (3,)),
-                 ((2, 0), (2, 1))]
+BINARY_SHAPES = [
+    ((3,), (3,)),
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((3,), (2, 3)),
+    ((2, 1), (1, 3)),
+    ((4, 1, 3), (1, 5, 3)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((), ()),
+    ((0, 3), (1, 3)),
+    ((0, 3), (3,)),
+    ((2, 0), (2, 1)),
+]
 SCALAR_SHAPES = [((3,),), ((2, 3),), ((),), ((0, 2),)]
 WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((2, 1), (1, 3), (2, 3)), ((3,), (2, 3), ()), ((0, 3), (0, 3), (3,))]
-MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)),
-                 ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)),
-                 ((4,), (2, 4, 5)), ((0, 4), (4, 5)), ((3, 0), (0, 5)), ((0, 3, 4), (4, 2)), ((1, 4), (4, 1))]
+MATMUL_SHAPES = [
+    ((4,), (4,)),
+    ((3, 4), (4,)),
+    ((4,), (4, 5)),
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 5)),
+    ((0, 4), (4, 5)),
+    ((3, 0), (0, 5)),
+    ((0, 3, 4), (4, 2)),
+    ((1, 4), (4, 1)),
+]
 KINK = _arr(0.0, -1.0, 2.0)
-TIES = [S(_arr(1.0, 2.0, -3.0, 0.5, 0.5, 4.0).reshape(2, 3), _arr(1.0, 1.0, -3.0, 0.5, 0.7, 4.0).reshape(2, 3),
-          name="ties", fd=False),
-        S(_arr(2.0, 2.0, 2.0, 1.0, 3.0, 2.0).reshape(2, 3), _arr(2.0), name="broadcast_tie", fd=False)]
+TIES = [
+    S(
+        _arr(1.0, 2.0, -3.0, 0.5, 0.5, 4.0).reshape(2, 3),
+        _arr(1.0, 1.0, -3.0, 0.5, 0.7, 4.0).reshape(2, 3),
+        name="ties",
+        fd=False,
+    ),
+    S(_arr(2.0, 2.0, 2.0, 1.0, 3.0, 2.0).reshape(2, 3), _arr(2.0), name="broadcast_tie", fd=False),
+]
 REDUCE_TIES = _arr(1.0, 3.0, 3.0, 0.0, 2.0, 2.0, 2.0, 2.0, -1.0, -1.0, 5.0, -2.0).reshape(3, 4)
 BIG = _arr(1000.0, 999.0, 998.0, -1000.0, -1001.0, -999.0).reshape(2, 3)
 MASKED = np.array([[0.5, -np.inf, 1.0, -0.3], [2.0, 1.0, -np.inf, -np.inf]])
@@ -182,9 +220,23 @@ MASKED = np.array([[0.5, -np.inf, 1.0, -0.3], [2.0, 1.0, -np.inf, -np.inf]])
 
 def _reduce_samples(op):
     """Every (shape, dim, keepdim) case of a reduction; a max over an empty dimension raises, as in torch."""
-    cases = [((2, 3, 4), None), ((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3, 4), -3),
-             ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1, -2)), ((2, 3, 4), (0, 1, 2)), ((4, 1, 3), 1), ((3,), 0),
-             ((3,), None), ((), None), ((0, 3), 1), ((0, 3), None), ((0, 3), 0)]
+    cases = [
+        ((2, 3, 4), None),
+        ((2, 3, 4), 0),
+        ((2, 3, 4), 1),
+        ((2, 3, 4), -1),
+        ((2, 3, 4), -3),
+        ((2, 3, 4), (0, 2)),
+        ((2, 3, 4), (-1, -2)),
+        ((2, 3, 4), (0, 1, 2)),
+        ((4, 1, 3), 1),
+        ((3,), 0),
+        ((3,), None),
+        ((), None),
+        ((0, 3), 1),
+        ((0, 3), None),
+        ((0, 3), 0),
+    ]
     out = []
     for shape, dim in cases:
         dims = range(len(shape)) if dim is None else [dim] if isinstance(dim, int) else dim
@@ -199,13 +251,32 @@ def _dim_samples(cases, keepdims=(False, True)):
     return [S(shape, dim=dim, keepdim=k) for shape, dim in cases for k in keepdims]
 
 
-LSE_CASES = [((2, 3), 0), ((2, 3), -1), ((2, 3, 4), 1), ((2, 3, 4), (0, 2)), ((3,), 0), ((4, 1, 3), 1), ((0, 3), 1),
-             ((0, 3), 0)]
-SOFTMAX_CASES = [((2, 3), 0), ((2, 3), -1), ((2, 3), 1), ((2, 3, 4), 1), ((3,), 0), ((3,), -1), ((4, 1, 3), 1),
-                 ((0, 3), -1), ((0, 3), 0)]
+LSE_CASES = [
+    ((2, 3), 0),
+    ((2, 3), -1),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), (0, 2)),
+    ((3,), 0),
+    ((4, 1, 3), 1),
+    ((0, 3), 1),
+    ((0, 3), 0),
+]
+SOFTMAX_CASES = [
+    ((2, 3), 0),
+    ((2, 3), -1),
+    ((2, 3), 1),
+    ((2, 3, 4), 1),
+    ((3,), 0),
+    ((3,), -1),
+    ((4, 1, 3), 1),
+    ((0, 3), -1),
+    ((0, 3), 0),
+]
 MAX_DIM_CASES = [((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((3,), 0), ((4, 1, 3), 1), ((0, 3), 1)]
-SOFTMAX_SAMPLES = ([S(shape, dim=dim) for shape, dim in SOFTMAX_CASES]
-                   + [S(BIG, dim=-1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)])
+SOFTMAX_SAMPLES = [S(shape, dim=dim) for shape, dim in SOFTMAX_CASES] + [
+    S(BIG, dim=-1, name="large_values", fd=False),
+    S(MASKED, dim=-1, name="masked_-inf", fd=False),
+]
 
 
 def _fn(name):
@@ -280,25 +351,32 @@ _ROWS = [
     _unary("clamp", lambda ns, x: ns.clamp(x, min=-0.25), variant="min", modes=FORMS),
     _unary("clamp", lambda ns, x: ns.clamp(x, max=0.35), variant="max", modes=FORMS),
     _unary("clamp", lambda ns, x: x.clamp(min=-0.1, max=0.6), variant="method", modes=FORMS),
-    OpInfo("clamp", lambda ns, x: ns.clamp(x, -0.5, 0.5), [S(_arr(-0.5, 0.5, -1.0, 0.2, 1.0), name="at_bounds",
-                                                             fd=False)], variant="at_bounds", modes=FORMS),
-    OpInfo("clamp", lambda ns, x: ns.clamp(x, min=0.0), [S(KINK, name="at_min", fd=False)], variant="at_min",
-           modes=FORMS),
-    OpInfo("clamp", lambda ns, x: ns.clamp(x, max=0.0), [S(KINK, name="at_max", fd=False)], variant="at_max",
-           modes=FORMS),
+    OpInfo(
+        "clamp",
+        lambda ns, x: ns.clamp(x, -0.5, 0.5),
+        [S(_arr(-0.5, 0.5, -1.0, 0.2, 1.0), name="at_bounds", fd=False)],
+        variant="at_bounds",
+        modes=FORMS,
+    ),
+    OpInfo(
+        "clamp", lambda ns, x: ns.clamp(x, min=0.0), [S(KINK, name="at_min", fd=False)], variant="at_min", modes=FORMS
+    ),
+    OpInfo(
+        "clamp", lambda ns, x: ns.clamp(x, max=0.0), [S(KINK, name="at_max", fd=False)], variant="at_max", modes=FORMS
+    ),
     _binary("clamp", lambda ns, a, b: ns.clamp(a, min=b), variant="tensor_min"),
     _scalar("clamp", "maximum_like", lambda ns, x: ns.clamp(x, min=0.0) - ns.clamp(x, max=0.0), "nz"),
     # pow with a number exponent (or base)
     _unary("pow", lambda ns, x: ns.pow(x, 3.0), variant="scalar_exponent"),
-    _unary("pow", lambda ns, x: x ** 2, variant="op_2", modes=FORMS),
-    _unary("pow", lambda ns, x: x ** 3, variant="op_int3", modes=FORMS),
-    _unary("pow", lambda ns, x: x ** 0.5, "pos", variant="op_half", modes=FORMS),
-    _unary("pow", lambda ns, x: x ** -1, "nz", variant="op_m1", modes=FORMS),
+    _unary("pow", lambda ns, x: x**2, variant="op_2", modes=FORMS),
+    _unary("pow", lambda ns, x: x**3, variant="op_int3", modes=FORMS),
+    _unary("pow", lambda ns, x: x**0.5, "pos", variant="op_half", modes=FORMS),
+    _unary("pow", lambda ns, x: x**-1, "nz", variant="op_m1", modes=FORMS),
     _unary("pow", lambda ns, x: ns.pow(x, -1.0), "nz", variant="m1_float", modes=FORMS),
     _unary("pow", lambda ns, x: x.pow(2), variant="method", modes=FORMS),
-    _unary("pow", lambda ns, x: 2.0 ** x, variant="rpow", modes=FORMS),
-    OpInfo("pow", lambda ns, x: x ** 2, [S(_arr(0.0, 1.0), name="at_0")], variant="2_at_0", modes=FORMS),
-    OpInfo("pow", lambda ns, x: x ** 3.0, [S(_arr(0.0, -2.0), name="at_0")], variant="3_at_0", modes=FORMS),
+    _unary("pow", lambda ns, x: 2.0**x, variant="rpow", modes=FORMS),
+    OpInfo("pow", lambda ns, x: x**2, [S(_arr(0.0, 1.0), name="at_0")], variant="2_at_0", modes=FORMS),
+    OpInfo("pow", lambda ns, x: x**3.0, [S(_arr(0.0, -2.0), name="at_0")], variant="3_at_0", modes=FORMS),
     _unary("expm1", lambda ns, x: ns.expm1(x)),
     _method("expm1"),
     _unary("erf", lambda ns, x: ns.erf(x)),
@@ -318,11 +396,10 @@ _ROWS = [
     _binary("mul", lambda ns, a, b: ns.mul(a, b), aliases=("multiply",), dtypes=WITH_INT),
     _binary("mul", lambda ns, a, b: a * b, variant="op", modes=FORMS),
     _unary("mul", lambda ns, x: x * x, variant="self", modes=FORMS),
-    _binary("div", lambda ns, a, b: ns.div(a, b), ("any", "nz"), aliases=("divide", "true_divide"),
-            dtypes=WITH_INT),
+    _binary("div", lambda ns, a, b: ns.div(a, b), ("any", "nz"), aliases=("divide", "true_divide"), dtypes=WITH_INT),
     _binary("div", lambda ns, a, b: a / b, ("any", "nz"), variant="op", modes=FORMS),
     _binary("pow", lambda ns, a, b: ns.pow(a, b), ("pos", "any")),
-    _binary("pow", lambda ns, a, b: a ** b, ("pos", "any"), variant="op", modes=FORMS),
+    _binary("pow", lambda ns, a, b: a**b, ("pos", "any"), variant="op", modes=FORMS),
     _binary("maximum", lambda ns, a, b: ns.maximum(a, b), dtypes=WITH_INT),
     OpInfo("maximum", lambda ns, a, b: ns.maximum(a, b), TIES, variant="ties", modes=FORMS),
     _binary("minimum", lambda ns, a, b: ns.minimum(a, b), dtypes=WITH_INT),
@@ -349,54 +426,106 @@ _ROWS = [
     _scalar("div", "float_tensor", lambda ns, x: 3.0 / x, "nz"),
     _scalar("div", "int_tensor", lambda ns, x: 3 / x, "nz"),
     _scalar("div", "fn_float", lambda ns, x: ns.div(x, -2.0)),
-    _scalar("pow", "tensor_float", lambda ns, x: x ** 2.0),
-    _scalar("pow", "float_tensor", lambda ns, x: 3.0 ** x),
-    _scalar("pow", "int_tensor", lambda ns, x: 2 ** x),
+    _scalar("pow", "tensor_float", lambda ns, x: x**2.0),
+    _scalar("pow", "float_tensor", lambda ns, x: 3.0**x),
+    _scalar("pow", "int_tensor", lambda ns, x: 2**x),
     # where: the condition is computed from input 0, which gets no gradient
-    OpInfo("where", lambda ns, c, a, b: ns.where(c > 0, a, b), WHERE_SHAPES, domain=("nz", "any", "any"),
-           nondiff=(0,)),
-    OpInfo("where", lambda ns, a, b: ns.where(a > 0, a, b), BINARY_SHAPES[:6], domain="nz", variant="self_condition",
-           modes=FORMS, elementwise=True),
-    OpInfo("where", lambda ns, a: ns.where(a > 0, a, 0.0), [((2, 3),)], domain="nz", variant="scalar_other",
-           modes=FORMS),
-    OpInfo("where", lambda ns, a: ns.where(a > 0, a * a, ns.exp(a)), [((2, 3),)], domain="nz",
-           variant="computed_branches", modes=FORMS),
+    OpInfo("where", lambda ns, c, a, b: ns.where(c > 0, a, b), WHERE_SHAPES, domain=("nz", "any", "any"), nondiff=(0,)),
+    OpInfo(
+        "where",
+        lambda ns, a, b: ns.where(a > 0, a, b),
+        BINARY_SHAPES[:6],
+        domain="nz",
+        variant="self_condition",
+        modes=FORMS,
+        elementwise=True,
+    ),
+    OpInfo(
+        "where", lambda ns, a: ns.where(a > 0, a, 0.0), [((2, 3),)], domain="nz", variant="scalar_other", modes=FORMS
+    ),
+    OpInfo(
+        "where",
+        lambda ns, a: ns.where(a > 0, a * a, ns.exp(a)),
+        [((2, 3),)],
+        domain="nz",
+        variant="computed_branches",
+        modes=FORMS,
+    ),
     # comparisons (no derivative)
-    *[OpInfo(c, _fn(c), [((2, 3), (2, 3)), ((2, 1), (1, 3)), ((3,), ()), ((0, 3), (3,))], domain="int",
-             dtypes=WITH_INT, modes=NO_GRAD, elementwise=True)
-      for c in ("eq", "ne", "lt", "le", "gt", "ge")],
+    *[
+        OpInfo(
+            c,
+            _fn(c),
+            [((2, 3), (2, 3)), ((2, 1), (1, 3)), ((3,), ()), ((0, 3), (3,))],
+            domain="int",
+            dtypes=WITH_INT,
+            modes=NO_GRAD,
+            elementwise=True,
+        )
+        for c in ("eq", "ne", "lt", "le", "gt", "ge")
+    ],
     # reductions
-    *[OpInfo(r, _fn(r), _reduce_samples(r))
-      for r in ("sum", "mean", "amax", "amin")],
-    *[OpInfo(r, _method_call(r), [((2, 3, 4),), ((3,),), ((),), ((4, 1, 3),)],
-             variant="method_all", modes=FORMS) for r in ("sum", "mean", "amax", "amin", "max", "min")],
-    *[OpInfo(r, _fn(r),
-             [S(REDUCE_TIES, dim=1, name="ties_dim1", fd=False),
-              S(REDUCE_TIES, dim=0, keepdim=True, name="ties_dim0_keep", fd=False),
-              S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False), S(REDUCE_TIES, name="ties_all", fd=False)],
-             variant="ties", modes=FORMS) for r in ("amax", "amin")],
-    *[OpInfo(r, _method_call(r), [S(REDUCE_TIES, name="ties", fd=False),
-                                  S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False)],
-             variant="all_ties", modes=FORMS) for r in ("max", "min")],
-    *[OpInfo(r, _values_of(r),
-             _dim_samples(MAX_DIM_CASES) + [S(REDUCE_TIES, dim=1, keepdim=False, name="ties", fd=False)],
-             variant="dim") for r in ("max", "min")],
+    *[OpInfo(r, _fn(r), _reduce_samples(r)) for r in ("sum", "mean", "amax", "amin")],
+    *[
+        OpInfo(r, _method_call(r), [((2, 3, 4),), ((3,),), ((),), ((4, 1, 3),)], variant="method_all", modes=FORMS)
+        for r in ("sum", "mean", "amax", "amin", "max", "min")
+    ],
+    *[
+        OpInfo(
+            r,
+            _fn(r),
+            [
+                S(REDUCE_TIES, dim=1, name="ties_dim1", fd=False),
+                S(REDUCE_TIES, dim=0, keepdim=True, name="ties_dim0_keep", fd=False),
+                S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False),
+                S(REDUCE_TIES, name="ties_all", fd=False),
+            ],
+            variant="ties",
+            modes=FORMS,
+        )
+        for r in ("amax", "amin")
+    ],
+    *[
+        OpInfo(
+            r,
+            _method_call(r),
+            [S(REDUCE_TIES, name="ties", fd=False), S(REDUCE_TIES * 0.0 + 1.0, name="all_equal", fd=False)],
+            variant="all_ties",
+            modes=FORMS,
+        )
+        for r in ("max", "min")
+    ],
+    *[
+        OpInfo(
+            r,
+            _values_of(r),
+            _dim_samples(MAX_DIM_CASES) + [S(REDUCE_TIES, dim=1, keepdim=False, name="ties", fd=False)],
+            variant="dim",
+        )
+        for r in ("max", "min")
+    ],
     OpInfo("logsumexp", lambda ns, x, dim, keepdim: ns.logsumexp(x, dim, keepdim=keepdim), _dim_samples(LSE_CASES)),
-    OpInfo("logsumexp", lambda ns, x, dim: ns.logsumexp(x, dim),
-           [S(BIG, dim=1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)],
-           variant="extremes", modes=FORMS),
-    *[OpInfo(f, _fn(f), SOFTMAX_SAMPLES)
-      for f in ("softmax", "log_softmax")],
-    *[OpInfo(f, _method_call(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS)
-      for f in ("softmax", "log_softmax")],
+    OpInfo(
+        "logsumexp",
+        lambda ns, x, dim: ns.logsumexp(x, dim),
+        [S(BIG, dim=1, name="large_values", fd=False), S(MASKED, dim=-1, name="masked_-inf", fd=False)],
+        variant="extremes",
+        modes=FORMS,
+    ),
+    *[OpInfo(f, _fn(f), SOFTMAX_SAMPLES) for f in ("softmax", "log_softmax")],
+    *[OpInfo(f, _method_call(f), SOFTMAX_SAMPLES, variant="method", modes=FORMS) for f in ("softmax", "log_softmax")],
     # scans
     OpInfo("cumsum", lambda ns, x: ns.cumsum(x, 1), [((3, 4),), ((2, 0),), ((2, 3, 4),)]),
     OpInfo("cumsum", lambda ns, x: ns.cumsum(x, -1), [((6,),), ((),)], variant="last"),
     OpInfo("cumsum", lambda ns, x: x.cumsum(0), [((4, 3),), ((3, 2, 2),)], variant="method_dim0", modes=FORMS),
     OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 1), [((3, 4),), ((2, 0),), ((2, 3, 4),)]),
     OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 0), [((5, 3),), ((),), ((1, 4),)], variant="dim0"),
-    OpInfo("cumprod", lambda ns, x: ns.cumprod(x, 1), [S(_arr(1.5, 0.0, -2.0, 0.5, 0.0, 3.0).reshape(2, 3),
-                                                        name="zeros")], variant="with_zeros"),
+    OpInfo(
+        "cumprod",
+        lambda ns, x: ns.cumprod(x, 1),
+        [S(_arr(1.5, 0.0, -2.0, 0.5, 0.0, 3.0).reshape(2, 3), name="zeros")],
+        variant="with_zeros",
+    ),
     # flips, rolls, triangles, diagonals
     OpInfo("flip", lambda ns, x: ns.flip(x, (0, 1)), [((3, 4),), ((2, 0, 3),)]),
     OpInfo("flip", lambda ns, x: ns.flip(x, [-1]), [((2, 3, 4),), ((5,),)], variant="last"),
@@ -404,10 +533,14 @@ _ROWS = [
     OpInfo("flip", lambda ns, x: ns.flip(x.transpose(0, 1)[::2], (0,)), [((3, 5),)], variant="strided", modes=FORMS),
     OpInfo("roll", lambda ns, x: ns.roll(x, 1), [((3, 4),), ((),), ((0, 3),)]),
     OpInfo("roll", lambda ns, x: ns.roll(x, (1, -5), (0, 1)), [((3, 4),), ((2, 3, 4),)], variant="dims"),
-    OpInfo("roll", lambda ns, x: ns.roll(x, (2, -7, 1), (1, 0, -1)), [((3, 4),)], variant="repeated_dim",
-           modes=FORMS),
-    OpInfo("roll", lambda ns, x: ns.roll(x, (2**40 + 1, -2**40 - 3), (0, 1)), [((3, 5),)], variant="huge_shifts",
-           modes=FORMS),
+    OpInfo("roll", lambda ns, x: ns.roll(x, (2, -7, 1), (1, 0, -1)), [((3, 4),)], variant="repeated_dim", modes=FORMS),
+    OpInfo(
+        "roll",
+        lambda ns, x: ns.roll(x, (2**40 + 1, -(2**40) - 3), (0, 1)),
+        [((3, 5),)],
+        variant="huge_shifts",
+        modes=FORMS,
+    ),
     OpInfo("roll", lambda ns, x: x.transpose(0, 1).roll(2), [((3, 4),)], variant="method_strided", modes=FORMS),
     OpInfo("tril", lambda ns, x: ns.tril(x), [((3, 4),), ((2, 3, 4),), ((0, 3),)]),
     OpInfo("tril", lambda ns, x: ns.tril(x, -1), [((4, 3),)], variant="below", modes=FORMS),
@@ -421,8 +554,11 @@ _ROWS = [
     OpInfo("diagonal", lambda ns, x: ns.diagonal(x * x, 0, -1, -2), [((2, 3, 3),)], variant="of_result"),
     OpInfo("trace", lambda ns, x: ns.trace(x), [((3, 4),), ((4, 4),)]),
     OpInfo("trace", lambda ns, x: x.trace(), [((3, 2),)], variant="method", modes=FORMS),
-    OpInfo("kron", lambda ns, a, b: ns.kron(a, b), [((2, 3), (4, 2)), ((3,), (2, 2)), ((), (3,)), ((), ()),
-                                                    ((2, 0), (3, 1))]),
+    OpInfo(
+        "kron",
+        lambda ns, a, b: ns.kron(a, b),
+        [((2, 3), (4, 2)), ((3,), (2, 2)), ((), (3,)), ((), ()), ((2, 0), (3, 1))],
+    ),
     OpInfo("kron", lambda ns, a, b: a.kron(b), [((2, 1, 2), (3, 2))], variant="method", modes=FORMS),
     # matrix products
     OpInfo("matmul", lambda ns, a, b: ns.matmul(a, b), MATMUL_SHAPES),
@@ -432,8 +568,13 @@ _ROWS = [
     OpInfo("matmul", lambda ns, a, b: a @ b.T, [((3, 4), (5, 4))], variant="x@yT", modes=FORMS),
     OpInfo("matmul", lambda ns, a, b: a.T @ b.T, [((4, 3), (5, 4))], variant="xT@yT", modes=FORMS),
     OpInfo("matmul", lambda ns, a, b: a.mT @ b.mT, [((2, 4, 3), (2, 5, 4))], variant="mT_batched", modes=FORMS),
-    OpInfo("matmul", lambda ns, a, b: a.transpose(1, 2) @ b, [((2, 4, 3), (4, 5))], variant="transpose_batched",
-           modes=FORMS),
+    OpInfo(
+        "matmul",
+        lambda ns, a, b: a.transpose(1, 2) @ b,
+        [((2, 4, 3), (4, 5))],
+        variant="transpose_batched",
+        modes=FORMS,
+    ),
     OpInfo("matmul", lambda ns, a, b: a[:, ::2] @ b, [((3, 6), (3, 5))], variant="sliced", modes=FORMS),
     OpInfo("matmul", lambda ns, a: a @ a.T, [((3, 4),)], variant="same_input", modes=FORMS),
     OpInfo("matmul", lambda ns, a: a.T @ a, [((3, 4),)], variant="same_input_T", modes=FORMS),
@@ -478,30 +619,50 @@ _ROWS = [
     _shape_op("Tensor.expand", "then_mul", (2, 1), lambda ns, x: x.expand(2, 3) * x, modes=FORMS),
     _shape_op("Tensor.expand", "then_sum", (4, 1, 3), lambda ns, x: x.expand(4, 5, 3).sum(1), modes=FORMS),
     _shape_op("Tensor.expand", "then_T_matmul", (3, 1), lambda ns, x: x.expand(3, 4).T @ x, modes=FORMS),
-    OpInfo("flatten", _fn("flatten"), [((2, 3, 4),), S(())],
-           kwargs=({"start_dim": 1}, {"start_dim": 0, "end_dim": 1}, {"start_dim": -2, "end_dim": -1}, {})),
+    OpInfo(
+        "flatten",
+        _fn("flatten"),
+        [((2, 3, 4),), S(())],
+        kwargs=({"start_dim": 1}, {"start_dim": 0, "end_dim": 1}, {"start_dim": -2, "end_dim": -1}, {}),
+    ),
     _shape_op("flatten", "method", (2, 3, 4), lambda ns, x: x.flatten(), modes=FORMS),
     _shape_op("Tensor.clone", "", (2, 3), lambda ns, x: x.clone()),
     _shape_op("Tensor.clone", "then_mul", (2, 3), lambda ns, x: x.clone() * x, modes=FORMS),
     _shape_op("Tensor.to", "f64", (2, 3), lambda ns, x: x.to(ns.float64) * 2.0, modes=FORMS),
     # (a float32 result: finite differences in float64 do not apply)
     OpInfo("Tensor.to", lambda ns, x: x.to(ns.float32), [S((2, 3), fd=False)], variant="f32", modes=FORMS),
-    OpInfo("Tensor.to", lambda ns, x: ns.sin(x.to(ns.float32)).to(ns.float64), [S((2, 3), fd=False)],
-           variant="f32_f64", modes=FORMS),
+    OpInfo(
+        "Tensor.to",
+        lambda ns, x: ns.sin(x.to(ns.float32)).to(ns.float64),
+        [S((2, 3), fd=False)],
+        variant="f32_f64",
+        modes=FORMS,
+    ),
     _shape_op("Tensor.double", "", (2, 3), lambda ns, x: (x * 3.0).double(), modes=FORMS),
     # joining
-    OpInfo("cat", lambda ns, *t: ns.cat(list(t), 0), [((2, 3), (4, 3)), ((0, 3), (2, 3)), ((2, 3),)],
-           aliases=("concat", "concatenate")),
-    OpInfo("cat", lambda ns, *t: ns.cat(list(t), dim=1), [((2, 3), (2, 1), (2, 2)), ((2, 3),)], variant="dim1",
-           modes=FORMS),
+    OpInfo(
+        "cat",
+        lambda ns, *t: ns.cat(list(t), 0),
+        [((2, 3), (4, 3)), ((0, 3), (2, 3)), ((2, 3),)],
+        aliases=("concat", "concatenate"),
+    ),
+    OpInfo(
+        "cat", lambda ns, *t: ns.cat(list(t), dim=1), [((2, 3), (2, 1), (2, 2)), ((2, 3),)], variant="dim1", modes=FORMS
+    ),
     OpInfo("cat", lambda ns, *t: ns.cat(t, -1), [((2, 3, 1), (2, 3, 2))], variant="tuple_neg_dim", modes=FORMS),
     OpInfo("cat", lambda ns, *t: ns.cat(list(t)), [((3,), (2,), (1,))], variant="1d", modes=FORMS),
     OpInfo("cat", lambda ns, *t: ns.cat([t[0], t[0] * 2.0], 0), [((2, 3),)], variant="same", modes=FORMS),
-    OpInfo("cat", lambda ns, *t: ns.cat([t[0].T, t[1][:, ::2].T.T], 1), [((3, 2), (2, 3))], variant="views",
-           modes=FORMS),
+    OpInfo(
+        "cat", lambda ns, *t: ns.cat([t[0].T, t[1][:, ::2].T.T], 1), [((3, 2), (2, 3))], variant="views", modes=FORMS
+    ),
     OpInfo("stack", lambda ns, *t: ns.stack(list(t), 0), [((2, 3), (2, 3)), ((), (), ()), ((0, 3), (0, 3))]),
-    OpInfo("stack", lambda ns, *t: ns.stack(list(t), dim=1), [((2, 3), (2, 3), (2, 3)), ((0, 3), (0, 3))],
-           variant="dim1", modes=FORMS),
+    OpInfo(
+        "stack",
+        lambda ns, *t: ns.stack(list(t), dim=1),
+        [((2, 3), (2, 3), (2, 3)), ((0, 3), (0, 3))],
+        variant="dim1",
+        modes=FORMS,
+    ),
     OpInfo("stack", lambda ns, *t: ns.stack(t, -1), [((2, 3), (2, 3))], variant="tuple_neg_dim", modes=FORMS),
     # indexing
     _index("int", lambda ns, x: x[1]),
@@ -534,8 +695,7 @@ _ROWS = [
 _COMPOSITES = [
     OpInfo("self_chain", lambda ns, x: ns.exp(ns.sin(x)) * x - x / 3.0, UNARY_SHAPES, composite=True),
     OpInfo("tanh_mul_div", lambda ns, a, b: ns.tanh(a * b + a) / (1.0 + b * b), BINARY_SHAPES, composite=True),
-    OpInfo("view_chain", lambda ns, x: x.permute(1, 0, 2).reshape(3, 8).T.unsqueeze(0), [((2, 3, 4),)],
-           composite=True),
+    OpInfo("view_chain", lambda ns, x: x.permute(1, 0, 2).reshape(3, 8).T.unsqueeze(0), [((2, 3, 4),)], composite=True),
 ]
 
 OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
@@ -556,7 +716,7 @@ KNOWN_DIFFERENCES = {
 def resolve(name):
     """The pyad object a row's name refers to (None when there is none)."""
     if name.startswith("Tensor."):
-        return getattr(pyad.Tensor, name[len("Tensor."):], None)
+        return getattr(pyad.Tensor, name[len("Tensor.") :], None)
     return getattr(pyad, name, None)
 
 

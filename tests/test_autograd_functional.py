@@ -2,6 +2,7 @@
 (jacobian, hessian, vjp, jvp, hvp, vhp) over single and tuple inputs and outputs, create_graph, strict,
 vectorize and the strategies; results must match torch's in structure (Tensor vs tuples), values (float64,
 rtol = atol = 1e-7), graph (create_graph: the results' own derivatives match torch's) and errors."""
+
 import re
 
 import numpy as np
@@ -48,8 +49,12 @@ def s_tuple(x, w):
     return (w @ x).tanh().sum() * x.sum()
 
 
-JAC_FUNS = {"single": (f_single, "x"), "tuple out": (f_tuple_out, "x"), "tuple in": (f_tuple_in, "xw"),
-            "tuple both": (f_tuple_both, "xw")}
+JAC_FUNS = {
+    "single": (f_single, "x"),
+    "tuple out": (f_tuple_out, "x"),
+    "tuple in": (f_tuple_in, "xw"),
+    "tuple both": (f_tuple_both, "xw"),
+}
 SCALAR_FUNS = {"single": (s_single, "x"), "tuple": (s_tuple, "xw")}
 
 
@@ -123,6 +128,7 @@ def test_jacobian_strict_over_every_path(vectorize, strategy):
 
     def partly_independent(x, w):
         return x.exp(), (x * 2.0).sum()
+
     kw = dict(vectorize=vectorize, strategy=strategy)
     check_same(PF.jacobian(f_tuple_both, xw, strict=True, **kw), TF.jacobian(f_tuple_both, txw, strict=True))
     with pytest.raises(RuntimeError) as want:
@@ -139,6 +145,7 @@ def test_jacobian_strict_output_without_grad():
 
     def constant(x, w):
         return pyad.ones(2, dtype=F64) if isinstance(x, pyad.Tensor) else torch.ones(2, dtype=torch.float64)
+
     with pytest.raises(RuntimeError) as want:
         TF.jacobian(constant, txw, strict=True)
     with pytest.raises(RuntimeError, match=re.escape(str(want.value))):
@@ -151,6 +158,7 @@ def test_jacobian_strict_with_create_graph_of_a_linear_function():
 
     def linear(v):
         return v * 3.0
+
     with pytest.raises(RuntimeError) as want:
         TF.jacobian(linear, tx, strict=True, create_graph=True)
     with pytest.raises(RuntimeError, match=re.escape(str(want.value))):
@@ -190,6 +198,7 @@ def test_vectorize_uses_the_batched_passes():
     def counted(v):
         calls.append(1)
         return v.exp()
+
     for vectorize, forward_calls in ((False, 3), (True, 1)):  # one forward pass per element, or one batched
         calls.clear()
         check_same(PF.jacobian(counted, x, vectorize=vectorize, strategy="forward-mode"), want)
@@ -235,9 +244,11 @@ def test_hessian(fun, create_graph, vectorize, strategy):
 
 def test_hessian_strict_and_output_checks_as_torch():
     x, tx = make_inputs("x")
-    cases = [(lambda v: (v * 2.0).sum(), dict(strict=True)),          # linear: its jacobian is constant
-             (lambda v: v.exp(), {}),                                 # not a single element
-             (lambda v: (v.exp().sum(), v.sum()), {})]                # not a single Tensor
+    cases = [
+        (lambda v: (v * 2.0).sum(), dict(strict=True)),  # linear: its jacobian is constant
+        (lambda v: v.exp(), {}),  # not a single element
+        (lambda v: (v.exp().sum(), v.sum()), {}),
+    ]  # not a single Tensor
     for f, kw in cases:
         with pytest.raises(RuntimeError) as want:
             TF.hessian(f, tx, **kw)
@@ -249,15 +260,20 @@ def test_hessian_strict_and_output_checks_as_torch():
 # ---------------------------------------------------------------- vjp, jvp, hvp, vhp
 def v_like(inputs, tinputs, scale=0.5):
     if isinstance(inputs, tuple):
-        vs = tuple(pyad.tensor(np.linspace(-scale, scale, t.numel()).reshape(tuple(t.shape)), dtype=F64)
-                   for t in inputs)
+        vs = tuple(
+            pyad.tensor(np.linspace(-scale, scale, t.numel()).reshape(tuple(t.shape)), dtype=F64) for t in inputs
+        )
         return vs, tuple(to_torch(v) for v in vs)
     v = pyad.tensor(np.linspace(-scale, scale, inputs.numel()).reshape(tuple(inputs.shape)), dtype=F64)
     return v, to_torch(v)
 
 
-PRODUCT_CASES = [("vjp", f) for f in JAC_FUNS] + [("jvp", f) for f in JAC_FUNS] + \
-                [("hvp", f) for f in SCALAR_FUNS] + [("vhp", f) for f in SCALAR_FUNS]
+PRODUCT_CASES = (
+    [("vjp", f) for f in JAC_FUNS]
+    + [("jvp", f) for f in JAC_FUNS]
+    + [("hvp", f) for f in SCALAR_FUNS]
+    + [("vhp", f) for f in SCALAR_FUNS]
+)
 
 
 @pytest.mark.parametrize("strict", [False, True])
@@ -269,8 +285,11 @@ def test_products(name, fun, create_graph, strict):
     if name == "vjp":
         with torch.no_grad():
             touts = f(*(tinputs if isinstance(tinputs, tuple) else (tinputs,)))
-        outs = tuple(pyad.tensor(o.numpy(), dtype=F64) for o in touts) if isinstance(touts, tuple) else \
-            pyad.tensor(touts.numpy(), dtype=F64)
+        outs = (
+            tuple(pyad.tensor(o.numpy(), dtype=F64) for o in touts)
+            if isinstance(touts, tuple)
+            else pyad.tensor(touts.numpy(), dtype=F64)
+        )
         v, tv = v_like(outs, touts)
     else:
         v, tv = v_like(inputs, tinputs)
@@ -322,8 +341,10 @@ def test_products_strict_errors_as_torch(name):
 def test_products_validate_v_as_torch(name):
     xw, txw = make_inputs("xw")
     f = f_tuple_in if name in ("vjp", "jvp") else s_tuple
-    bad = [(pyad.ones(5, dtype=F64), torch.ones(5, dtype=torch.float64)),
-           ((pyad.ones(3, dtype=F64),), (torch.ones(3, dtype=torch.float64),))]
+    bad = [
+        (pyad.ones(5, dtype=F64), torch.ones(5, dtype=torch.float64)),
+        ((pyad.ones(3, dtype=F64),), (torch.ones(3, dtype=torch.float64),)),
+    ]
     for v, tv in bad:
         with pytest.raises(RuntimeError) as want:
             getattr(TF, name)(f, txw, tv)

@@ -1,6 +1,7 @@
 """A tensor's autograd state (Note [AutogradMeta] in csrc/core/tensor.h) as Python sees it: Node.metadata is
 one persistent dict per node, and a removed hook leaves its C++ list (csrc/autograd/variable.h), whether it
 was a leaf's hook, a non-leaf's (a pre-hook of its grad_fn) or a node's pre-hook."""
+
 import gc
 import weakref
 
@@ -114,6 +115,7 @@ def test_hook_that_removes_itself_while_running_runs_once():
         calls.append(1)
         handle.remove()
         return g * 5.0
+
     handle = x.register_hook(once)
     y = x * 1.0
     y.sum().backward(retain_graph=True)
@@ -133,6 +135,7 @@ def test_hook_registering_hooks_while_running_is_safe():
         for _ in range(100):  # grows the list the engine is walking
             h.register_hook(lambda g: seen.append("late") or None)
         return None
+
     h.register_hook(spawner)
     h.sum().backward()
     assert seen == ["spawner"]  # hooks added while hooks run wait for the next pass
@@ -197,6 +200,7 @@ def test_node_prehook_sees_and_replaces_the_output_gradients_as_torch():
         def pre(grad_outputs):
             seen.append(tuple(type(g).__name__ for g in grad_outputs))
             return (grad_outputs[0] * 10.0,)
+
         handle = y.grad_fn.register_prehook(pre)
         y.sum().backward(retain_graph=True)
         first = x.grad.tolist()
@@ -210,8 +214,11 @@ def test_node_prehook_returning_a_wrong_shape_or_type_raises():
     x = leaf(3)
     y = x * 2.0
     y.grad_fn.register_prehook(lambda gs: (pyad.ones(2, dtype=pyad.float64),))
-    with pytest.raises(RuntimeError, match=r"\[MulBackward0\] a pre-hook returned a gradient of shape \(2,\) for "
-                                           r"a gradient of shape \(3,\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"\[MulBackward0\] a pre-hook returned a gradient of shape \(2,\) for "
+        r"a gradient of shape \(3,\)",
+    ):
         y.sum().backward(retain_graph=True)
     z = x * 3.0
     z.grad_fn.register_prehook(lambda gs: 5)

@@ -1,6 +1,7 @@
 """The README's main job, `python -m pyad.bench`, in its CI-sized mode: from the repository root (where the
 source folder pyad/ is first on sys.path), from another folder, and as a plain (non-editable) install would
 see it. Guards Note [Importing pyad from its source checkout] and the JSON the README promises."""
+
 import importlib.util
 import json
 import os
@@ -21,9 +22,14 @@ spec.loader.exec_module(check)
 
 def run_bench(cwd, tmp_path, *extra, env=None, python=(sys.executable,)):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([*python, "-m", "pyad.bench", "--no-torch", "--json", str(out), *extra], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYAD_BENCH_QUICK="1", **(env or {})))
+    proc = subprocess.run(
+        [*python, "-m", "pyad.bench", "--no-torch", "--json", str(out), *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYAD_BENCH_QUICK="1", **(env or {})),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(out) as fh:
         return json.load(fh), proc
@@ -56,20 +62,33 @@ def test_main_job_from_the_root_with_a_plain_install(tmp_path):
     site = tmp_path / "site"
     shutil.copytree(os.path.join(ROOT, "pyad"), site / "pyad", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(pyad._C.__file__, site / "pyad")
-    deps = os.path.dirname(os.path.dirname(np.__file__))   # numpy, scipy_openblas32 (no editable hook: -S)
+    deps = os.path.dirname(os.path.dirname(np.__file__))  # numpy, scipy_openblas32 (no editable hook: -S)
     env = {"PYTHONPATH": os.pathsep.join([str(site), deps])}
-    doc, _ = run_bench(ROOT, tmp_path, "--d", "20", "--repeats", "1", "--no-plot", env=env,
-                       python=(sys.executable, "-S"))
+    doc, _ = run_bench(
+        ROOT, tmp_path, "--d", "20", "--repeats", "1", "--no-plot", env=env, python=(sys.executable, "-S")
+    )
     assert check.problems(doc, expect_torch=False) == []
-    probe = subprocess.run([sys.executable, "-S", "-c", "import pyad; print(pyad.__file__)"], cwd=ROOT, env=dict(
-        os.environ, **env), capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", "import pyad; print(pyad.__file__)"],
+        cwd=ROOT,
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.stdout.strip() == str(site / "pyad" / "__init__.py"), probe.stderr
 
 
 def test_source_checkout_without_a_core_raises_one_clear_import_error(tmp_path):
     deps = os.path.dirname(os.path.dirname(np.__file__))
-    proc = subprocess.run([sys.executable, "-S", "-c", "import pyad"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, PYTHONPATH=deps))
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", "import pyad"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=deps),
+    )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: pyad is being imported from its source checkout")

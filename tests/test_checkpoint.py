@@ -1,6 +1,7 @@
 """Gradient checkpointing (pyad.utils.checkpoint): gradients equal the plain run's, random numbers replay,
 checkpoint_revolve follows Griewank's optimal schedule, and peak memory shrinks as promised. Every test runs on
 each device (the `device` fixture of conftest.py); memory is that of the device the test runs on."""
+
 import gc
 import math
 
@@ -9,8 +10,13 @@ import pytest
 
 import pyad
 import pyad.nn.functional as NF
-from pyad.utils.checkpoint import (checkpoint, checkpoint_revolve, checkpoint_sequential, revolve_evaluations,
-                                   revolve_schedule)
+from pyad.utils.checkpoint import (
+    checkpoint,
+    checkpoint_revolve,
+    checkpoint_sequential,
+    revolve_evaluations,
+    revolve_schedule,
+)
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import manual_seed_all, max_memory_allocated, memory_allocated, reset_peak_memory_stats
@@ -28,8 +34,7 @@ def assert_same(a, b, msg=""):
     assert (a is None) == (b is None), msg
     if a is None:
         return
-    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-12, atol=1e-14,
-                               err_msg=msg)
+    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-12, atol=1e-14, err_msg=msg)
 
 
 def make_mlp(n_layers, width, dtype=F64, requires_grad=True, dropout=0.0, noise=False):
@@ -48,6 +53,7 @@ def make_mlp(n_layers, width, dtype=F64, requires_grad=True, dropout=0.0, noise=
             if noise:
                 y = y + 0.01 * pyad.randn(*y.shape, dtype=y.dtype)
             return y
+
         layers.append(layer)
     return layers, params
 
@@ -146,8 +152,10 @@ def test_checkpoint_multiple_outputs_non_tensor_args_and_kwargs():
         return (y[0] * y[0]).sum() + (y[1] * 3).sum()
 
     grads = {}
-    for name, run in (("plain", lambda: fn(a, 2.0, b, c, scale=0.5)),
-                      ("ckpt", lambda: checkpoint(fn, a, 2.0, b, c, scale=0.5))):
+    for name, run in (
+        ("plain", lambda: fn(a, 2.0, b, c, scale=0.5)),
+        ("ckpt", lambda: checkpoint(fn, a, 2.0, b, c, scale=0.5)),
+    ):
         for t in (W, a, b):
             t.grad = None
         out = run()
@@ -223,7 +231,7 @@ def test_checkpoint_second_order_gradients_equal_plain():
     res = {}
     for name, fn in (("plain", f), ("ckpt", lambda v: checkpoint(f, v))):
         W.grad = x.grad = None
-        g, = pyad.autograd.grad(fn(x).sum(), x, create_graph=True)
+        (g,) = pyad.autograd.grad(fn(x).sum(), x, create_graph=True)
         (g * g).sum().backward()
         res[name] = (g, x.grad, W.grad)
     for p, q in zip(res["plain"], res["ckpt"]):
@@ -233,8 +241,8 @@ def test_checkpoint_second_order_gradients_equal_plain():
 def test_checkpoint_second_derivative_of_input_only_function():
     # d2/dx2 sum(sin x) = -sin x, also through a checkpoint (torch's use_reentrant=False agrees).
     x = pyad.randn(3, dtype=F64, requires_grad=True)
-    g, = pyad.autograd.grad(checkpoint(pyad.sin, x).sum(), x, create_graph=True)
-    g2, = pyad.autograd.grad(g.sum(), x, allow_unused=True)
+    (g,) = pyad.autograd.grad(checkpoint(pyad.sin, x).sum(), x, create_graph=True)
+    (g2,) = pyad.autograd.grad(g.sum(), x, allow_unused=True)
     assert g2 is not None, "the create_graph gradient through checkpoint is disconnected from x"
     assert_same(g2, -x.detach().sin())
 
@@ -245,10 +253,10 @@ def test_autograd_grad_through_checkpoint_leaves_parameter_grad_alone():
     W = pyad.randn(3, 3, dtype=F64, requires_grad=True)
     x = pyad.randn(3, dtype=F64, requires_grad=True)
     f = lambda v: pyad.tanh(W @ v)  # noqa: E731
-    gx, = pyad.autograd.grad(checkpoint(f, x).sum(), x)
+    (gx,) = pyad.autograd.grad(checkpoint(f, x).sum(), x)
     assert_same(gx, pyad.autograd.grad(f(x).sum(), x)[0])
     assert W.grad is None, "autograd.grad through checkpoint wrote W.grad"
-    gx, = pyad.autograd.grad(checkpoint_revolve([f, f, f], x, 1).sum(), x)
+    (gx,) = pyad.autograd.grad(checkpoint_revolve([f, f, f], x, 1).sum(), x)
     assert W.grad is None, "autograd.grad through checkpoint_revolve wrote W.grad"
 
 
@@ -313,7 +321,9 @@ def counted(layers):
         def g(x):
             calls.append(i)
             return f(x)
+
         return g
+
     return [wrap(i, f) for i, f in enumerate(layers)], calls
 
 
@@ -428,9 +438,11 @@ def test_backward_twice_with_retain_graph(how):
     chain(layers, x).sum().backward()
     ref = x.grad.cpu().numpy().copy()
     x.grad = None
-    run = {"checkpoint": lambda v: checkpoint(lambda u: chain(layers, u), v),
-           "sequential": lambda v: checkpoint_sequential(layers, 2, v),
-           "revolve": lambda v: checkpoint_revolve(layers, v, 1)}[how]
+    run = {
+        "checkpoint": lambda v: checkpoint(lambda u: chain(layers, u), v),
+        "sequential": lambda v: checkpoint_sequential(layers, 2, v),
+        "revolve": lambda v: checkpoint_revolve(layers, v, 1),
+    }[how]
     y = run(x)
     y.sum().backward(retain_graph=True)
     np.testing.assert_allclose(x.grad.numpy(), ref, rtol=1e-12)
@@ -483,8 +495,9 @@ def test_memory_sqrt_segments_versus_plain_versus_revolve(deep_mlp):
     seq_peak, g_seq = peak_and_grad(lambda v: checkpoint_sequential(layers, seg, v), x0)
     rev_peak, g_rev = peak_and_grad(lambda v: checkpoint_revolve(layers, v, seg), x0)
     bound = (2 * seg + seg) * ACT
-    report = (f"peaks in activations: plain {plain_peak / ACT:.1f}, sqrt {seq_peak / ACT:.1f}, "
-              f"revolve {rev_peak / ACT:.1f}")
+    report = (
+        f"peaks in activations: plain {plain_peak / ACT:.1f}, sqrt {seq_peak / ACT:.1f}, revolve {rev_peak / ACT:.1f}"
+    )
     assert plain_peak >= 0.75 * MEM_L * ACT, report
     assert seq_peak <= bound, report
     assert rev_peak <= bound, report
@@ -497,8 +510,11 @@ def test_checkpoint_memory_returns_to_baseline(deep_mlp):
     x = x0.detach().clone().requires_grad_(True)
     gc.collect()
     base = memory_allocated()
-    for run in (lambda v: checkpoint_sequential(layers[:16], 4, v), lambda v: checkpoint_revolve(layers[:16], v, 3),
-                lambda v: checkpoint(lambda u: chain(layers[:16], u), v)):
+    for run in (
+        lambda v: checkpoint_sequential(layers[:16], 4, v),
+        lambda v: checkpoint_revolve(layers[:16], v, 3),
+        lambda v: checkpoint(lambda u: chain(layers[:16], u), v),
+    ):
         run(x).sum().backward()
         x.grad = None
         gc.collect()

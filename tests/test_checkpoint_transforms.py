@@ -7,14 +7,14 @@ that recomputed saved inputs, recomputed saved outputs and the tangents of both 
 Forward over reverse (hessian, hvp, jvp of grad) once returned zeros here: recomputed tensors lost their
 tangents.
 """
+
 import numpy as np
 import pytest
 import torch
 
 import pyad
 from pyad import func
-from pyad.autograd import Function
-from pyad.autograd import forward_ad as fwAD
+from pyad.autograd import Function, forward_ad as fwAD
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
@@ -38,12 +38,12 @@ class Cube(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return grad * 3.0 * x * x
 
     @staticmethod
     def jvp(ctx, t):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return t * 3.0 * x * x
 
 
@@ -56,7 +56,7 @@ def weights(M):
 def layers(M):
     """The chain's layers, written once for M = pyad and M = torch."""
     W = weights(M)
-    cube = Cube.apply if M is pyad else (lambda v: v ** 3)
+    cube = Cube.apply if M is pyad else (lambda v: v**3)
     return [
         M.tanh,
         lambda v: W @ v,
@@ -73,6 +73,7 @@ def plain(M):
         for f in ls:
             x = f(x)
         return x
+
     return run
 
 
@@ -103,28 +104,38 @@ def x_and_t():
 
 # Each transform: (what pyad computes from the wrapped chain g, what torch.func computes from the plain chain).
 TRANSFORMS = {
-    "grad": (lambda g, x, t: func.grad(scalar(g))(x),
-             lambda x, t: torch.func.grad(torch_scalar)(x)),
-    "jacrev": (lambda g, x, t: func.jacrev(g)(x),
-               lambda x, t: torch.func.jacrev(plain(torch))(x)),
-    "jacfwd": (lambda g, x, t: func.jacfwd(g)(x),
-               lambda x, t: torch.func.jacfwd(plain(torch))(x)),
-    "jacfwd_chunked": (lambda g, x, t: func.jacfwd(g, chunk_size=3)(x),
-                       lambda x, t: torch.func.jacfwd(plain(torch))(x)),
-    "hessian": (lambda g, x, t: func.hessian(scalar(g))(x),
-                lambda x, t: torch.func.hessian(torch_scalar)(x)),
-    "hvp": (lambda g, x, t: func.hvp(scalar(g), x, t)[1],
-            lambda x, t: torch.autograd.functional.hvp(torch_scalar, x, t)[1]),
-    "jvp_of_grad": (lambda g, x, t: func.jvp(func.grad(scalar(g)), (x,), (t,))[1],
-                    lambda x, t: torch.func.jvp(torch.func.grad(torch_scalar), (x,), (t,))[1]),
-    "grad_of_grad": (lambda g, x, t: func.grad(lambda v: (func.grad(scalar(g))(v) * t).sum())(x),
-                     lambda x, t: torch.func.grad(lambda v: (torch.func.grad(torch_scalar)(v) * t).sum())(x)),
-    "jacrev_of_jacrev": (lambda g, x, t: func.jacrev(func.jacrev(scalar(g)))(x),
-                         lambda x, t: torch.func.hessian(torch_scalar)(x)),
-    "jacrev_of_jacfwd": (lambda g, x, t: func.jacrev(func.jacfwd(scalar(g)))(x),
-                         lambda x, t: torch.func.hessian(torch_scalar)(x)),
-    "jacfwd_of_jacfwd": (lambda g, x, t: func.jacfwd(func.jacfwd(scalar(g)))(x),
-                         lambda x, t: torch.func.hessian(torch_scalar)(x)),
+    "grad": (lambda g, x, t: func.grad(scalar(g))(x), lambda x, t: torch.func.grad(torch_scalar)(x)),
+    "jacrev": (lambda g, x, t: func.jacrev(g)(x), lambda x, t: torch.func.jacrev(plain(torch))(x)),
+    "jacfwd": (lambda g, x, t: func.jacfwd(g)(x), lambda x, t: torch.func.jacfwd(plain(torch))(x)),
+    "jacfwd_chunked": (
+        lambda g, x, t: func.jacfwd(g, chunk_size=3)(x),
+        lambda x, t: torch.func.jacfwd(plain(torch))(x),
+    ),
+    "hessian": (lambda g, x, t: func.hessian(scalar(g))(x), lambda x, t: torch.func.hessian(torch_scalar)(x)),
+    "hvp": (
+        lambda g, x, t: func.hvp(scalar(g), x, t)[1],
+        lambda x, t: torch.autograd.functional.hvp(torch_scalar, x, t)[1],
+    ),
+    "jvp_of_grad": (
+        lambda g, x, t: func.jvp(func.grad(scalar(g)), (x,), (t,))[1],
+        lambda x, t: torch.func.jvp(torch.func.grad(torch_scalar), (x,), (t,))[1],
+    ),
+    "grad_of_grad": (
+        lambda g, x, t: func.grad(lambda v: (func.grad(scalar(g))(v) * t).sum())(x),
+        lambda x, t: torch.func.grad(lambda v: (torch.func.grad(torch_scalar)(v) * t).sum())(x),
+    ),
+    "jacrev_of_jacrev": (
+        lambda g, x, t: func.jacrev(func.jacrev(scalar(g)))(x),
+        lambda x, t: torch.func.hessian(torch_scalar)(x),
+    ),
+    "jacrev_of_jacfwd": (
+        lambda g, x, t: func.jacrev(func.jacfwd(scalar(g)))(x),
+        lambda x, t: torch.func.hessian(torch_scalar)(x),
+    ),
+    "jacfwd_of_jacfwd": (
+        lambda g, x, t: func.jacfwd(func.jacfwd(scalar(g)))(x),
+        lambda x, t: torch.func.hessian(torch_scalar)(x),
+    ),
 }
 
 # Reverse over reverse needs the recomputed layers' history, which checkpoint_revolve's stored activations
@@ -160,8 +171,9 @@ def test_checkpointed_matches_plain_and_torch(wrapper, transform):
     got = ours(WRAPPERS[wrapper], x, t)
     want = ours(WRAPPERS["plain"], x, t)
     # Recomputation runs the same kernels on the same data: the plain run's answer to rounding.
-    np.testing.assert_allclose(got.cpu().numpy(), want.cpu().numpy(), rtol=1e-12, atol=1e-13,
-                               err_msg=f"{transform} through {wrapper}")
+    np.testing.assert_allclose(
+        got.cpu().numpy(), want.cpu().numpy(), rtol=1e-12, atol=1e-13, err_msg=f"{transform} through {wrapper}"
+    )
     assert_close(got, theirs(tx, ttan), msg=f"{transform} through {wrapper} vs torch.func")
 
 
@@ -170,8 +182,11 @@ def test_hessian_of_checkpointed_tanh_is_not_zero():
     f = lambda v: pyad.tanh(v).sum()
     x = pyad.tensor([0.3, -0.7], dtype=F64)
     want = torch.func.hessian(lambda v: torch.tanh(v).sum())(torch.tensor([0.3, -0.7], dtype=torch.float64))
-    for g in (lambda v: checkpoint(f, v), lambda v: checkpoint_sequential([pyad.tanh, lambda u: u.sum()], 2, v),
-              lambda v: checkpoint_revolve([pyad.tanh, lambda u: u * 1.0], v, 1).sum()):
+    for g in (
+        lambda v: checkpoint(f, v),
+        lambda v: checkpoint_sequential([pyad.tanh, lambda u: u.sum()], 2, v),
+        lambda v: checkpoint_revolve([pyad.tanh, lambda u: u * 1.0], v, 1).sum(),
+    ):
         assert_close(func.hessian(g)(x), want)
 
 
@@ -213,10 +228,10 @@ def test_recomputation_ignores_a_level_entered_after_the_first_run():
     x = pyad.tensor([0.1, 0.4, -0.8], dtype=F64).requires_grad_()
     f = lambda v: pyad.exp(v * box[0]) * box[0]
     y = checkpoint(f, x).sum()
-    want, = pyad.autograd.grad(f(x).sum(), [x])
+    (want,) = pyad.autograd.grad(f(x).sum(), [x])
     with fwAD.dual_level():
         box[0] = fwAD.make_dual(w, pyad.ones_like(w))
-        got, = pyad.autograd.grad(y, [x])
+        (got,) = pyad.autograd.grad(y, [x])
         assert fwAD.unpack_dual(got).tangent is None
     assert_close(got, to_torch(want))
 

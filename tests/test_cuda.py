@@ -8,6 +8,7 @@ Every test here needs a GPU: the module is skipped without one, or fails where P
 benchmarks/gpu_check.sh) says the machine has one. The parity suites (test_ops_grad, test_func, ...)
 run on the GPU too, through conftest's `device` fixture; this module covers what they cannot.
 """
+
 import gc
 import math
 import os
@@ -26,11 +27,31 @@ from pyad.autograd import detect_anomaly
 from pyad.utils.checkpoint import checkpoint, checkpoint_revolve, checkpoint_sequential
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
-    from tests.conftest import (EXPECT_CUBLAS, HAS_CUDA, TNS, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
-                                requires, with_marks)
+    from tests.conftest import (
+        EXPECT_CUBLAS,
+        HAS_CUDA,
+        TNS,
+        TOL,
+        TORCH_DTYPE,
+        assert_close,
+        host,
+        needs_cuda,
+        requires,
+        with_marks,
+    )
 except ImportError:  # prepend/append import modes
-    from conftest import (EXPECT_CUBLAS, HAS_CUDA, TNS, TOL, TORCH_DTYPE, assert_close, host, needs_cuda,
-                          requires, with_marks)
+    from conftest import (
+        EXPECT_CUBLAS,
+        HAS_CUDA,
+        TNS,
+        TOL,
+        TORCH_DTYPE,
+        assert_close,
+        host,
+        needs_cuda,
+        requires,
+        with_marks,
+    )
 
 # Skipped without a GPU; failed instead where PYAD_EXPECT_CUDA=1 says there is one.
 pytestmark = needs_cuda
@@ -39,7 +60,7 @@ F32, F64, I64, BOOL = pyad.float32, pyad.float64, pyad.int64, pyad.bool
 ALL_DTYPES = [F32, F64, I64, BOOL]
 FLOAT_DTYPES = [F32, F64]
 NP_DTYPE = {F32: np.float32, F64: np.float64, I64: np.int64, BOOL: np.bool_}
-SIZES = [1, 31, 33, 1000, 2 ** 20 + 7]
+SIZES = [1, 31, 33, 1000, 2**20 + 7]
 # The backend matrix products used when the module was imported: "cublas" where cuBLAS could be loaded.
 START_BACKEND = pyad.cuda.matmul_backend() if HAS_CUDA else "pyad"
 TORCH_CUDA = torch.cuda.is_available()
@@ -91,11 +112,13 @@ def exact(actual, expected, msg=""):
     assert a.shape == e.shape, f"{msg}: shape {a.shape} != {e.shape}"
     assert a.dtype == e.dtype, f"{msg}: dtype {a.dtype} != {e.dtype}"
     if a.tobytes() != np.ascontiguousarray(e).tobytes():
-        bad = np.flatnonzero(np.frombuffer(a.tobytes(), np.uint8) != np.frombuffer(np.ascontiguousarray(e).tobytes(),
-                                                                                   np.uint8))
+        bad = np.flatnonzero(
+            np.frombuffer(a.tobytes(), np.uint8) != np.frombuffer(np.ascontiguousarray(e).tobytes(), np.uint8)
+        )
         i = bad[0] // a.itemsize
-        raise AssertionError(f"{msg}: {len(bad)} bytes differ; first at element {i}: {a.reshape(-1)[i]!r} vs "
-                             f"{e.reshape(-1)[i]!r}")
+        raise AssertionError(
+            f"{msg}: {len(bad)} bytes differ; first at element {i}: {a.reshape(-1)[i]!r} vs {e.reshape(-1)[i]!r}"
+        )
 
 
 def close(actual, expected, tol=None, msg=""):
@@ -139,8 +162,12 @@ def test_a_device_that_does_not_exist():
 
 
 # ---------------------------------------------------------------- moving tensors
-SPECIAL = {F32: [np.nan, np.inf, -np.inf, -0.0, 1e-40, 3.4e38], F64: [np.nan, np.inf, -np.inf, -0.0, 5e-324, 1e308],
-           I64: [2 ** 62, -2 ** 63, 2 ** 63 - 1, -1], BOOL: [True, False]}
+SPECIAL = {
+    F32: [np.nan, np.inf, -np.inf, -0.0, 1e-40, 3.4e38],
+    F64: [np.nan, np.inf, -np.inf, -0.0, 5e-324, 1e308],
+    I64: [2**62, -(2**63), 2**63 - 1, -1],
+    BOOL: [True, False],
+}
 
 
 def _move_data(shape, dtype):
@@ -156,16 +183,22 @@ def _move_data(shape, dtype):
 def test_round_trip_is_bit_exact(shape, dtype):
     a = _move_data(shape, dtype)
     x = pyad.tensor(a)
-    moves = {"cuda()": lambda: x.cuda(), "cuda(0)": lambda: x.cuda(0), "cuda('cuda:0')": lambda: x.cuda("cuda:0"),
-             "to('cuda')": lambda: x.to("cuda"), "to(device=)": lambda: x.to(device="cuda"),
-             "to(device object)": lambda: x.to(pyad.device("cuda:0")), "tensor(x, device=)": lambda: pyad.tensor(
-                 x, device="cuda"), "tensor(array, device=)": lambda: pyad.tensor(a, device="cuda")}
+    moves = {
+        "cuda()": lambda: x.cuda(),
+        "cuda(0)": lambda: x.cuda(0),
+        "cuda('cuda:0')": lambda: x.cuda("cuda:0"),
+        "to('cuda')": lambda: x.to("cuda"),
+        "to(device=)": lambda: x.to(device="cuda"),
+        "to(device object)": lambda: x.to(pyad.device("cuda:0")),
+        "tensor(x, device=)": lambda: pyad.tensor(x, device="cuda"),
+        "tensor(array, device=)": lambda: pyad.tensor(a, device="cuda"),
+    }
     for name, move in moves.items():
         y = move()
         assert y.is_cuda and y.device == "cuda:0" and y.device.type == "cuda" and y.device.index == 0, name
         assert y.dtype == dtype and y.shape == shape, name
         assert y.cuda() is y and y.to("cuda") is y and y.to("cuda:0") is y, name
-        exact(y, a, name)             # numpy() of a CUDA tensor: a host copy
+        exact(y, a, name)  # numpy() of a CUDA tensor: a host copy
         z = y.cpu()
         assert not z.is_cuda and z.device == "cpu", name
         exact(z, a, f"{name} then cpu()")
@@ -179,11 +212,13 @@ def test_round_trip_is_bit_exact(shape, dtype):
 def test_moving_views(dtype):
     base = data((6, 8), dtype, np.random.default_rng(1))
     x = pyad.tensor(base)
-    views = {"T": (lambda v: v.T, lambda v: v.T), "step": (lambda v: v[1::2, ::3], lambda v: v[1::2, ::3]),
-             "expand": (lambda v: v[:1].expand(4, 8), lambda v: np.broadcast_to(v[:1], (4, 8))),
-             "select": (lambda v: v[:, 5], lambda v: v[:, 5]),
-             "permute_3d": (lambda v: v.reshape(2, 3, 8).permute(2, 0, 1),
-                            lambda v: v.reshape(2, 3, 8).transpose(2, 0, 1))}
+    views = {
+        "T": (lambda v: v.T, lambda v: v.T),
+        "step": (lambda v: v[1::2, ::3], lambda v: v[1::2, ::3]),
+        "expand": (lambda v: v[:1].expand(4, 8), lambda v: np.broadcast_to(v[:1], (4, 8))),
+        "select": (lambda v: v[:, 5], lambda v: v[:, 5]),
+        "permute_3d": (lambda v: v.reshape(2, 3, 8).permute(2, 0, 1), lambda v: v.reshape(2, 3, 8).transpose(2, 0, 1)),
+    }
     for name, (pv, nv) in views.items():
         ref = nv(base)
         exact(pv(x).cuda(), ref, f"cpu view {name} -> cuda")
@@ -254,8 +289,18 @@ def test_default_device_cuda():
     pyad.set_default_device("cuda")
     try:
         assert pyad.get_default_device() == "cuda:0"
-        for t in (pyad.zeros(2), pyad.ones(2), pyad.rand(2), pyad.randn(2), pyad.arange(3), pyad.eye(2),
-                  pyad.full((2,), 1.0), pyad.tensor([1.0]), pyad.tensor(np.arange(3)), pyad.empty(2)):
+        for t in (
+            pyad.zeros(2),
+            pyad.ones(2),
+            pyad.rand(2),
+            pyad.randn(2),
+            pyad.arange(3),
+            pyad.eye(2),
+            pyad.full((2,), 1.0),
+            pyad.tensor([1.0]),
+            pyad.tensor(np.arange(3)),
+            pyad.empty(2),
+        ):
             assert t.is_cuda
         assert not pyad.zeros(2, device="cpu").is_cuda
         a = np.arange(3.0)
@@ -294,7 +339,7 @@ def test_gradient_through_cpu_lands_on_the_cuda_leaf():
 
 def test_gradient_through_a_move_with_conversion():
     a = np.random.default_rng(4).standard_normal(6)
-    x = pyad.tensor(a, requires_grad=True)           # float64 on the CPU
+    x = pyad.tensor(a, requires_grad=True)  # float64 on the CPU
     y = x.to("cuda", F32)
     assert y.is_cuda and y.dtype == F32
     (y * y).sum().backward()
@@ -305,8 +350,8 @@ def test_gradient_through_a_move_with_conversion():
 def test_leaves_on_both_devices():
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
-    w = pyad.tensor(a, requires_grad=True)           # cpu
-    v = cu(b, requires_grad=True)                     # cuda
+    w = pyad.tensor(a, requires_grad=True)  # cpu
+    v = cu(b, requires_grad=True)  # cuda
     out = (w.cuda() @ v).tanh().sum()
     out.backward()
     tw, tv = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
@@ -325,11 +370,11 @@ def test_retained_grad_and_autograd_grad_across_devices():
     x = pyad.tensor(a, requires_grad=True)
     y = x.cuda()
     y.retain_grad()
-    z = (y ** 3).cpu().sum()
+    z = (y**3).cpu().sum()
     z.backward()
     assert y.grad.is_cuda and not x.grad.is_cuda
-    close(y.grad, 3 * a ** 2)
-    close(x.grad, 3 * a ** 2)
+    close(y.grad, 3 * a**2)
+    close(x.grad, 3 * a**2)
     (g,) = pyad.autograd.grad((x.cuda() ** 3).sum(), x, create_graph=True)
     assert not g.is_cuda and g.requires_grad
     (h,) = pyad.autograd.grad(g.sum(), x)
@@ -400,10 +445,17 @@ def test_0d_cpu_tensor_with_a_cuda_tensor(form):
     a = np.random.default_rng(8).uniform(0.5, 2.0, (2, 3))
     x, s = cu(a, dtype=F32), pyad.tensor(1.5)
     tx, ts = torch.tensor(a, dtype=torch.float32), torch.tensor(1.5)
-    fns = {"mul": lambda M, v, c: v * c, "rmul": lambda M, v, c: c * v, "add": lambda M, v, c: v + c,
-           "div": lambda M, v, c: c / v, "pow": lambda M, v, c: M.pow(v, c), "maximum": lambda M, v, c: M.maximum(v, c),
-           "gt": lambda M, v, c: v > c, "where_other": lambda M, v, c: M.where(v > 1.0, v, c),
-           "where_input": lambda M, v, c: M.where(v > 1.0, c, v)}
+    fns = {
+        "mul": lambda M, v, c: v * c,
+        "rmul": lambda M, v, c: c * v,
+        "add": lambda M, v, c: v + c,
+        "div": lambda M, v, c: c / v,
+        "pow": lambda M, v, c: M.pow(v, c),
+        "maximum": lambda M, v, c: M.maximum(v, c),
+        "gt": lambda M, v, c: v > c,
+        "where_other": lambda M, v, c: M.where(v > 1.0, v, c),
+        "where_input": lambda M, v, c: M.where(v > 1.0, c, v),
+    }
     out, want = fns[form](pyad, x, s), fns[form](torch, tx, ts)
     assert out.is_cuda
     assert_close(out, want)
@@ -426,13 +478,26 @@ def _isolated(code):
     """Run code in a fresh interpreter (a wrong kernel may crash the process or poison the CUDA context); returns
     (exit code, stdout + stderr)."""
     prog = "import numpy as np, pyad\n" + textwrap.dedent(code) + "\npyad.cuda.synchronize()\nprint('SYNCED')\n"
-    r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=300,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run(
+        [sys.executable, "-c", prog],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     return r.returncode, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("case", ["cuda_inplace_cpu_operand", "cpu_inplace_cuda_operand", "cuda_setitem_cpu_value",
-                                  "cuda_copy_from_cpu", "cpu_copy_from_cuda"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "cuda_inplace_cpu_operand",
+        "cpu_inplace_cuda_operand",
+        "cuda_setitem_cpu_value",
+        "cuda_copy_from_cpu",
+        "cpu_copy_from_cuda",
+    ],
+)
 def test_in_place_ops_across_devices_raise_or_copy_never_corrupt(case):
     """In-place ops without autograd take a short path: a host pointer must never reach a GPU kernel (nor a device
     pointer a CPU loop). Either the op raises naming both devices, or it does what torch does (copy_ and setitem
@@ -548,7 +613,7 @@ def test_alloc_free_loop_reuses_the_cache(no_gc):
     base = pyad.cuda.memory_allocated()
     reserved = []
     for i in range(30):
-        x = pyad.ones(1 << 20, device="cuda")        # 4 MiB
+        x = pyad.ones(1 << 20, device="cuda")  # 4 MiB
         y = (x * 2.0 + 1.0).sum()
         z = pyad.randn(1000, 33, dtype=F64, device="cuda") @ pyad.ones(33, 7, dtype=F64, device="cuda")
         assert y.item() == 3 * (1 << 20) and z.shape == (1000, 7)
@@ -565,8 +630,8 @@ def test_peak_memory_stats(no_gc):
     pyad.cuda.reset_peak_memory_stats()
     base = pyad.cuda.memory_allocated()
     assert pyad.cuda.max_memory_allocated() == base
-    x = pyad.empty(2 << 20, device="cuda")          # 8 MiB
-    y = pyad.empty(1 << 20, device="cuda")          # 4 MiB
+    x = pyad.empty(2 << 20, device="cuda")  # 8 MiB
+    y = pyad.empty(1 << 20, device="cuda")  # 4 MiB
     del x
     z = pyad.empty(1 << 20, device="cuda")
     assert pyad.cuda.max_memory_allocated() == base + (12 << 20)
@@ -580,16 +645,16 @@ def test_peak_memory_stats(no_gc):
 
 def test_empty_cache_returns_cached_blocks(no_gc):
     _settled()
-    x = pyad.empty(16 << 20, device="cuda")         # 64 MiB
+    x = pyad.empty(16 << 20, device="cuda")  # 64 MiB
     held = pyad.cuda.memory_reserved()
     assert held >= pyad.cuda.memory_allocated() + 0 and held >= 64 << 20
     del x
-    assert pyad.cuda.memory_reserved() == held       # freed into the cache, not to the driver
+    assert pyad.cuda.memory_reserved() == held  # freed into the cache, not to the driver
     pyad.cuda.empty_cache()
     after = pyad.cuda.memory_reserved()
     assert after <= held - (64 << 20)
     assert after >= pyad.cuda.memory_allocated()
-    y = pyad.ones(16 << 20, device="cuda")          # allocating again works
+    y = pyad.ones(16 << 20, device="cuda")  # allocating again works
     assert y[-1].item() == 1.0
     del y
 
@@ -621,11 +686,11 @@ def test_borrowed_memory_is_not_counted(no_gc):
     base = pyad.cuda.memory_allocated()
     y = pyad.ones(1000, device="cuda")
     assert pyad.cuda.memory_allocated() == base + 4000
-    borrowed = pyad.from_dlpack(y.detach())           # a DLPack view of our own memory: nothing new allocated
+    borrowed = pyad.from_dlpack(y.detach())  # a DLPack view of our own memory: nothing new allocated
     assert borrowed.is_cuda and borrowed.data_ptr() == y.data_ptr()
     assert pyad.cuda.memory_allocated() == base + 4000
     del y
-    assert borrowed.sum().item() == 1000.0            # the capsule keeps the storage alive
+    assert borrowed.sum().item() == 1000.0  # the capsule keeps the storage alive
     del borrowed
     _settled()  # (gc.collect works with automatic collection off)
     assert pyad.cuda.memory_allocated() == base
@@ -664,10 +729,19 @@ KERNEL_VARIANTS = ("", "scalar_exponent", "float_tensor")
 
 def kernel_rows(arity, dtype=None, modes=frozenset({op_db.REVERSE})):
     """The rows of `arity` inputs with any of `modes` (and `dtype` among their dtypes)."""
-    return [op for op in op_db.OP_DB
-            if op.elementwise and op_db.CUDA in op.modes and op.modes & modes and not op.composite
-            and not op.alias_of and op.variant in KERNEL_VARIANTS and op.arity == arity and not op.nondiff
-            and (dtype is None or dtype in op.dtypes)]
+    return [
+        op
+        for op in op_db.OP_DB
+        if op.elementwise
+        and op_db.CUDA in op.modes
+        and op.modes & modes
+        and not op.composite
+        and not op.alias_of
+        and op.variant in KERNEL_VARIANTS
+        and op.arity == arity
+        and not op.nondiff
+        and (dtype is None or dtype in op.dtypes)
+    ]
 
 
 def _ids(rows):
@@ -688,7 +762,7 @@ def op_data(op, n, dtype, rng, i=0):
     return data((n,), dtype, rng, op.domains(op.arity)[i])
 
 
-UNARY_ROWS = kernel_rows(1, modes=frozenset({op_db.REVERSE, op_db.VALUES}))    # (sign has no derivative)
+UNARY_ROWS = kernel_rows(1, modes=frozenset({op_db.REVERSE, op_db.VALUES}))  # (sign has no derivative)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -720,8 +794,15 @@ BINARY_DTYPES = [(F32, F32), (F64, F64), (F32, F64), (I64, F32), (F64, I64)]
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("op,dtypes", [pytest.param(op, d, id=f"{op.id}-{d}") for op in BINARY_ROWS
-                                       for d in BINARY_DTYPES if all(t in op.dtypes for t in d)])
+@pytest.mark.parametrize(
+    "op,dtypes",
+    [
+        pytest.param(op, d, id=f"{op.id}-{d}")
+        for op in BINARY_ROWS
+        for d in BINARY_DTYPES
+        if all(t in op.dtypes for t in d)
+    ],
+)
 def test_binary_writes_every_element(op, dtypes, n):
     rng = np.random.default_rng(n)
     a, b = op_data(op, n, dtypes[0], rng, 0), op_data(op, n, dtypes[1], rng, 1)
@@ -733,7 +814,7 @@ def test_binary_writes_every_element(op, dtypes, n):
         close(out, want, msg=op.id)
 
 
-INT_BINARY_ROWS = [op for op in kernel_rows(2, I64) if op.name != "div"]   # (int / int is a float)
+INT_BINARY_ROWS = [op for op in kernel_rows(2, I64) if op.name != "div"]  # (int / int is a float)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -787,7 +868,7 @@ def test_conversion_writes_every_element(src, dst, n):
         exact(out, want, f"{src} -> {dst}")
     for out in run_poisoned(lambda: pyad.tensor(a).to("cuda", dst), nbytes):
         exact(out, want, f"cpu {src} -> cuda {dst}")
-    z = pyad.empty(n, dtype=dst, device="cuda")   # copy_ into existing (poisoned-looking) memory
+    z = pyad.empty(n, dtype=dst, device="cuda")  # copy_ into existing (poisoned-looking) memory
     z.copy_(x)
     exact(z, want, f"copy_ {src} -> {dst}")
 
@@ -855,14 +936,17 @@ def test_strided_and_broadcast_operands(name, dtype, n):
         close(out, want, msg=name)
 
 
-@pytest.mark.parametrize("n", [31, 1000, 2 ** 20 + 7])
+@pytest.mark.parametrize("n", [31, 1000, 2**20 + 7])
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
 def test_contiguous_copy_of_views(dtype, n):
     base = data((n, 3), dtype, np.random.default_rng(n))
     x = cu(base)
-    for name, pv, nv in [("T", lambda v: v.T, lambda v: v.T), ("step", lambda v: v[::2], lambda v: v[::2]),
-                         ("col", lambda v: v[:, 1], lambda v: v[:, 1]),
-                         ("expand", lambda v: v[:1].expand(n, 3), lambda v: np.broadcast_to(v[:1], (n, 3)))]:
+    for name, pv, nv in [
+        ("T", lambda v: v.T, lambda v: v.T),
+        ("step", lambda v: v[::2], lambda v: v[::2]),
+        ("col", lambda v: v[:, 1], lambda v: v[:, 1]),
+        ("expand", lambda v: v[:1].expand(n, 3), lambda v: np.broadcast_to(v[:1], (n, 3))),
+    ]:
         want = np.ascontiguousarray(nv(base))
         for out in run_poisoned(lambda: pv(x).contiguous(), want.nbytes):
             assert out.is_contiguous()
@@ -873,7 +957,7 @@ def test_contiguous_copy_of_views(dtype, n):
 
 
 # ---------------------------------------------------------------- large reductions
-BIG = 2 ** 24 + 7
+BIG = 2**24 + 7
 F32_TOL = TOL[F32]
 
 
@@ -885,8 +969,9 @@ def test_sum_and_mean_of_a_big_float32_vector():
     np.testing.assert_allclose(x.sum().item(), u.sum(dtype=np.float64), **F32_TOL)
     np.testing.assert_allclose(x.mean().item(), u.mean(dtype=np.float64), **F32_TOL)
     np.testing.assert_allclose(y.mean().item(), z.mean(dtype=np.float64), **F32_TOL)
-    np.testing.assert_allclose(y.sum().item(), z.sum(dtype=np.float64), rtol=F32_TOL["rtol"],
-                               atol=F32_TOL["atol"] * math.sqrt(BIG))  # a sum near 0 of 2**24 terms of size 1
+    np.testing.assert_allclose(
+        y.sum().item(), z.sum(dtype=np.float64), rtol=F32_TOL["rtol"], atol=F32_TOL["atol"] * math.sqrt(BIG)
+    )  # a sum near 0 of 2**24 terms of size 1
     # the same numbers every time: a result that moves is a race
     first = [x.sum().item(), y.sum().item(), x.mean().item()]
     for _ in range(3):
@@ -895,7 +980,7 @@ def test_sum_and_mean_of_a_big_float32_vector():
         np.testing.assert_allclose(pyad.sum(x.reshape(-1, 1), 0).item(), u.sum(dtype=np.float64), **F32_TOL)
 
 
-@pytest.mark.parametrize("shape", [(4097, 4099), (3, 2 ** 22 + 3), (2 ** 22 + 3, 3)], ids=str)
+@pytest.mark.parametrize("shape", [(4097, 4099), (3, 2**22 + 3), (2**22 + 3, 3)], ids=str)
 @pytest.mark.parametrize("dim", [0, -1])
 @pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin"])
 def test_big_float32_reductions_over_one_dim(op, dim, shape):
@@ -924,7 +1009,7 @@ def test_sum_over_several_dims_of_a_big_tensor():
 
 # ---------------------------------------------------------------- max-type reductions with NaN, ties and infinities
 def _argmax(x, dim):
-    return pyad.max(x, dim).indices   # pyad has no argmax: max(dim).indices is torch.argmax's answer
+    return pyad.max(x, dim).indices  # pyad has no argmax: max(dim).indices is torch.argmax's answer
 
 
 @pytest.mark.parametrize("n", [5, 1000, 100_003])
@@ -932,11 +1017,11 @@ def _argmax(x, dim):
 def test_max_type_reductions_with_nan_ties_and_inf(dtype, n):
     rng = np.random.default_rng(n)
     a = rng.standard_normal((6, n)).astype(NP_DTYPE[dtype])
-    a[0, n // 3] = np.nan                       # one NaN
-    a[1, [n - 1, n // 2, 1 % n]] = np.nan       # several: the first is the index
-    a[2, :] = 7.0                               # all tied: index 0
-    a[3, [n // 4, 3 * n // 4]] = 100.0          # a tie of two maxima: the first
-    a[4, :] = -np.inf                           # all -inf
+    a[0, n // 3] = np.nan  # one NaN
+    a[1, [n - 1, n // 2, 1 % n]] = np.nan  # several: the first is the index
+    a[2, :] = 7.0  # all tied: index 0
+    a[3, [n // 4, 3 * n // 4]] = 100.0  # a tie of two maxima: the first
+    a[4, :] = -np.inf  # all -inf
     a[5, [n // 5, n - 1]] = [np.inf, np.nan]
     x, t = cu(a), torch.from_numpy(a)
     for dim, xv, tv in [(1, x, t), (0, x.T, t.T)]:
@@ -987,9 +1072,19 @@ FUSED = ["softmax", "log_softmax", "logsumexp"]
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("op", FUSED)
-@pytest.mark.parametrize("shape,dim", [((100_000,), 0), ((4, 100_003), -1), ((100_003, 4), 0), ((3, 70_001, 2), 1),
-                                       ((2, 3, 1025), -1), ((1025, 3, 2), 0), ((7, 2049), 0)],
-                         ids=["1d", "rows", "columns", "middle", "rows_1025", "first_1025", "short_columns"])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [
+        ((100_000,), 0),
+        ((4, 100_003), -1),
+        ((100_003, 4), 0),
+        ((3, 70_001, 2), 1),
+        ((2, 3, 1025), -1),
+        ((1025, 3, 2), 0),
+        ((7, 2049), 0),
+    ],
+    ids=["1d", "rows", "columns", "middle", "rows_1025", "first_1025", "short_columns"],
+)
 def test_fused_long_rows_and_other_dims(op, shape, dim, dtype):
     a = np.random.default_rng(14).standard_normal(shape) * 10
     check_fused_cuda(op, a, dim, dtype)
@@ -999,11 +1094,11 @@ def test_fused_long_rows_and_other_dims(op, shape, dim, dtype):
 @pytest.mark.parametrize("op", FUSED)
 def test_fused_special_values_on_the_gpu(op, dtype):
     a = np.random.default_rng(15).standard_normal((6, 3000))
-    a[0, 5:] = -np.inf          # mostly masked
-    a[1, 2999] = 80.0           # one dominant entry, last
+    a[0, 5:] = -np.inf  # mostly masked
+    a[1, 2999] = 80.0  # one dominant entry, last
     a[2, 100] = np.inf
     a[3, 17] = np.nan
-    a[4, :] = -np.inf           # all masked: NaN (softmax) / -inf (logsumexp), as torch
+    a[4, :] = -np.inf  # all masked: NaN (softmax) / -inf (logsumexp), as torch
     x, t = cu(a, dtype=dtype), torch.tensor(a, dtype=TORCH_DTYPE[dtype])
     for dim, xv, tv in [(-1, x, t), (0, x.T, t.T)]:
         p = pyad.logsumexp(xv, dim) if op == "logsumexp" else getattr(pyad, op)(xv, dim)
@@ -1094,8 +1189,9 @@ def test_matmul(name, sa, sb, k, fn, dtype, backend):
         assert out.is_cuda and out.dtype == dtype and out.shape == ref.shape
         v = host(out).astype(np.float64)
         err = np.abs(v - ref)
-        assert np.all(err <= bound), (f"{name}: error {err.max():.3g} beyond the bound (worst ratio "
-                                      f"{np.max(err / bound):.3g})")
+        assert np.all(err <= bound), (
+            f"{name}: error {err.max():.3g} beyond the bound (worst ratio {np.max(err / bound):.3g})"
+        )
         exact(out, host(outs[0]), f"{name}: the result moved between runs")
 
 
@@ -1146,8 +1242,8 @@ def test_rand_and_randn_on_the_gpu(dtype):
     assert uv.min() >= 0.0 and uv.max() < 1.0
     assert abs(uv.mean() - 0.5) < 0.002 and abs(uv.var() - 1 / 12) < 0.001
     assert abs(zv.mean()) < 0.004 and abs(zv.std() - 1.0) < 0.004
-    assert abs(np.mean(zv ** 3)) < 0.02 and abs(np.mean(zv ** 4) - 3.0) < 0.05  # skew 0, kurtosis 3
-    assert len(np.unique(uv)) > (0.99 if dtype == F64 else 0.8) * n   # float32 has 2**23 or 2**24 values in [0, 1)
+    assert abs(np.mean(zv**3)) < 0.02 and abs(np.mean(zv**4) - 3.0) < 0.05  # skew 0, kurtosis 3
+    assert len(np.unique(uv)) > (0.99 if dtype == F64 else 0.8) * n  # float32 has 2**23 or 2**24 values in [0, 1)
     # neighbouring numbers are not correlated (a counter-based generator with a bad stream layout would be)
     assert abs(np.corrcoef(zv[:-1], zv[1:])[0, 1]) < 0.005
     assert pyad.rand(2, 3, device="cuda").shape == (2, 3) and pyad.randn((), device="cuda").shape == ()
@@ -1159,7 +1255,7 @@ def test_cuda_manual_seed_reproduces():
     a = host(pyad.rand(1000, device="cuda"))
     b = host(pyad.randn(33, 3, dtype=F64, device="cuda"))
     c = host(pyad.rand(1000, device="cuda"))
-    assert not np.array_equal(a, c)   # consecutive draws differ
+    assert not np.array_equal(a, c)  # consecutive draws differ
     pyad.cuda.manual_seed(1234)
     exact(pyad.rand(1000, device="cuda"), a)
     exact(pyad.randn(33, 3, dtype=F64, device="cuda"), b)
@@ -1207,6 +1303,7 @@ def _gpu_mlp(n_layers, width, dropout, noise):
             if noise:
                 y = y + 0.1 * pyad.randn(*y.shape, dtype=y.dtype, device="cuda")
             return y
+
         layers.append(layer)
     return layers, params
 
@@ -1234,9 +1331,11 @@ def test_checkpoint_replays_gpu_random_numbers(how, dropout, noise):
     layers, params = _gpu_mlp(6, 16, dropout, noise)
     x = cu(np.random.default_rng(23).standard_normal((8, 16)), requires_grad=True)
     plain = _seeded_run(lambda v: _chain(layers, v), x, params)
-    run = {"checkpoint": lambda v: checkpoint(lambda u: _chain(layers, u), v),
-           "sequential": lambda v: checkpoint_sequential(layers, 3, v),
-           "revolve": lambda v: checkpoint_revolve(layers, v, 2)}[how]
+    run = {
+        "checkpoint": lambda v: checkpoint(lambda u: _chain(layers, u), v),
+        "sequential": lambda v: checkpoint_sequential(layers, 3, v),
+        "revolve": lambda v: checkpoint_revolve(layers, v, 2),
+    }[how]
     ckpt = _seeded_run(run, x, params)
     for i, (p, q) in enumerate(zip(plain, ckpt)):
         np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-14, err_msg=f"result {i}")
@@ -1278,17 +1377,20 @@ def test_jacobians_and_hessian_of_an_mlp_match_the_cpu():
         f = lambda v: _mlp(params, v)  # noqa: E731
         loss = lambda v, W1: (_mlp([W1] + params[1:], v) ** 2).sum()  # noqa: E731
         t = pyad.tensor(np.linspace(-1, 1, 4), dtype=F64, device=dev)
-        r = {"jacrev": pyad.func.jacrev(f)(x), "jacfwd": pyad.func.jacfwd(f)(x),
-             "jacobian": pyad.func.jacobian(f)(x),
-             "hessian": pyad.func.hessian(lambda v: f(v).sum())(x),
-             "hessian_2": pyad.func.hessian(loss, argnums=(0, 1))(x, params[0]),
-             "grad": pyad.func.grad(loss, argnums=1)(x, params[0]),
-             "jvp": pyad.func.jvp(f, (x,), (t,))[1],
-             "vjp": pyad.func.vjp(f, x)[1](pyad.ones(3, dtype=F64, device=dev))[0],
-             "hvp": pyad.func.hvp(lambda v: f(v).sum(), x, t)[1]}
+        r = {
+            "jacrev": pyad.func.jacrev(f)(x),
+            "jacfwd": pyad.func.jacfwd(f)(x),
+            "jacobian": pyad.func.jacobian(f)(x),
+            "hessian": pyad.func.hessian(lambda v: f(v).sum())(x),
+            "hessian_2": pyad.func.hessian(loss, argnums=(0, 1))(x, params[0]),
+            "grad": pyad.func.grad(loss, argnums=1)(x, params[0]),
+            "jvp": pyad.func.jvp(f, (x,), (t,))[1],
+            "vjp": pyad.func.vjp(f, x)[1](pyad.ones(3, dtype=F64, device=dev))[0],
+            "hvp": pyad.func.hvp(lambda v: f(v).sum(), x, t)[1],
+        }
         for name, v in r.items():
-            for part in (v if isinstance(v, tuple) else (v,)):
-                for leaf in (part if isinstance(part, tuple) else (part,)):
+            for part in v if isinstance(v, tuple) else (v,):
+                for leaf in part if isinstance(part, tuple) else (part,):
                     assert leaf.is_cuda == (dev == "cuda"), f"{name} on {dev}"
         results[dev] = r
     for name in results["cpu"]:
@@ -1320,15 +1422,17 @@ def test_jacobians_of_an_mlp_on_the_gpu_match_torch():
     x = cu(xa, dtype=F64)
     assert_close(pyad.func.jacrev(lambda v: _mlp(params, v))(x), torch.func.jacrev(tf)(torch.tensor(xa)))
     assert_close(pyad.func.jacfwd(lambda v: _mlp(params, v))(x), torch.func.jacrev(tf)(torch.tensor(xa)))
-    assert_close(pyad.func.hessian(lambda v: _mlp(params, v).sum())(x),
-                 torch.func.hessian(lambda v: tf(v).sum())(torch.tensor(xa)))
+    assert_close(
+        pyad.func.hessian(lambda v: _mlp(params, v).sum())(x),
+        torch.func.hessian(lambda v: tf(v).sum())(torch.tensor(xa)),
+    )
 
 
 # ---------------------------------------------------------------- anomaly mode
 def test_detect_anomaly_on_the_gpu_names_the_op():
     x = pyad.zeros(3, dtype=F64, device="cuda", requires_grad=True)
     with detect_anomaly():
-        y = pyad.sqrt(x)            # d sqrt at 0 is inf; times a zero upstream: nan
+        y = pyad.sqrt(x)  # d sqrt at 0 is inf; times a zero upstream: nan
         z = (y * 0).sum()
         with pytest.raises(RuntimeError) as err:
             z.backward()
@@ -1345,7 +1449,7 @@ def test_without_anomaly_mode_nan_gradients_pass_on_the_gpu():
     x = pyad.zeros(3, dtype=F64, device="cuda", requires_grad=True)
     (pyad.sqrt(x) * 0).sum().backward()
     assert np.isnan(host(x.grad)).all()
-    with detect_anomaly():   # finite gradients of a long tensor: no error
+    with detect_anomaly():  # finite gradients of a long tensor: no error
         w = pyad.randn(1 << 20, device="cuda", requires_grad=True)
         (w * w).sum().backward()
     assert np.isfinite(host(w.grad)).all()
@@ -1363,7 +1467,7 @@ def test_item_numpy_tolist():
     assert pyad.ones(2, dtype=F64, device="cuda").sum().tolist() == 2.0
     a = x.numpy()
     assert isinstance(a, np.ndarray) and a.dtype == np.float32 and a.shape == (2, 2)
-    a[0, 0] = 100.0                      # a host copy: the tensor is unchanged
+    a[0, 0] = 100.0  # a host copy: the tensor is unchanged
     assert x[0, 0].item() == 1.5
     np.testing.assert_array_equal(np.asarray(x), [[1.5, 2.5], [3.0, 4.0]])
     np.testing.assert_array_equal(x.T.numpy(), [[1.5, 3.0], [2.5, 4.0]])
@@ -1379,7 +1483,7 @@ def test_item_numpy_tolist():
 def test_host_reads_wait_for_queued_kernels():
     x = pyad.ones(1 << 22, device="cuda")
     for _ in range(20):
-        x = x * 1.0 + 1.0                # queued asynchronously
+        x = x * 1.0 + 1.0  # queued asynchronously
     assert x[-1].item() == 21.0
     assert np.all(host(x) == 21.0)
     np.testing.assert_allclose(x.sum().item(), 21.0 * (1 << 22), rtol=1e-6)
@@ -1397,16 +1501,20 @@ def _torch_cuda_repr(t, **extras):
     return (body + ", device='cuda:0'" + rest + ")").replace("torch.", "pyad.")
 
 
-@pytest.mark.parametrize("values,kw", [
-    ([1.5, 2.25, -3.125], {}),
-    ([[0.5, 1.25], [2.5, -3.75]], {}),
-    ([1, 2, 3], {}),
-    ([True, False], {}),
-    ([float("nan"), float("inf"), 1.5], {}),
-    ([1.5, -2.25], {"dtype": F64}),
-    ([1.5, -2.25], {"requires_grad": True}),
-    ([[1e10, 1.5]], {}),
-], ids=repr)
+@pytest.mark.parametrize(
+    "values,kw",
+    [
+        ([1.5, 2.25, -3.125], {}),
+        ([[0.5, 1.25], [2.5, -3.75]], {}),
+        ([1, 2, 3], {}),
+        ([True, False], {}),
+        ([float("nan"), float("inf"), 1.5], {}),
+        ([1.5, -2.25], {"dtype": F64}),
+        ([1.5, -2.25], {"requires_grad": True}),
+        ([[1e10, 1.5]], {}),
+    ],
+    ids=repr,
+)
 def test_repr_of_a_cuda_tensor(values, kw):
     tkw = {k: (TORCH_DTYPE[v] if k == "dtype" else v) for k, v in kw.items()}
     p = pyad.tensor(values, device="cuda", **kw)
@@ -1429,8 +1537,10 @@ def test_repr_of_empty_and_0d_cuda_tensors():
 def test_repr_of_an_empty_2d_cuda_tensor_like_torch():
     # torch/_tensor_str.py appends device='cuda:0' to the suffixes before size=(...) and dtype=...
     assert repr(pyad.zeros(0, 3, device="cuda")) == "tensor([], device='cuda:0', size=(0, 3))"
-    assert repr(pyad.zeros(2, 0, dtype=F64, device="cuda")) == \
-        "tensor([], device='cuda:0', size=(2, 0), dtype=pyad.float64)"
+    assert (
+        repr(pyad.zeros(2, 0, dtype=F64, device="cuda"))
+        == "tensor([], device='cuda:0', size=(2, 0), dtype=pyad.float64)"
+    )
 
 
 # ---------------------------------------------------------------- zero-copy exchange: CuPy
@@ -1465,22 +1575,22 @@ def test_cupy_from_pyad_shares_memory(dtype):
     assert c.data.ptr == y.data_ptr() and c.shape == (4, 6) and c.dtype == a.dtype
     np.testing.assert_array_equal(cupy.asnumpy(c), a)
     one, zero = (True, False) if dtype == BOOL else (1, 0)
-    c[0, 0] = one                                    # written through CuPy ...
-    assert y[0, 0].item() == one                     # ... read through pyad
-    y[1, 2] = zero                                   # written through pyad ...
-    assert cupy.asnumpy(c[1, 2]) == zero             # ... read through CuPy
-    v = cupy.from_dlpack(y[:, 1::2])                 # a strided view
+    c[0, 0] = one  # written through CuPy ...
+    assert y[0, 0].item() == one  # ... read through pyad
+    y[1, 2] = zero  # written through pyad ...
+    assert cupy.asnumpy(c[1, 2]) == zero  # ... read through CuPy
+    v = cupy.from_dlpack(y[:, 1::2])  # a strided view
     np.testing.assert_array_equal(cupy.asnumpy(v), host(y)[:, 1::2])
     w = cupy.from_dlpack(y.T)
     np.testing.assert_array_equal(cupy.asnumpy(w), host(y).T)
-    d = cupy.asarray(y)                              # through __cuda_array_interface__
+    d = cupy.asarray(y)  # through __cuda_array_interface__
     assert d.data.ptr == y.data_ptr()
     np.testing.assert_array_equal(cupy.asnumpy(d), host(y))
     e = cupy.asarray(y.T)
     np.testing.assert_array_equal(cupy.asnumpy(e), host(y).T)
     del y
     gc.collect()
-    np.testing.assert_array_equal(cupy.asnumpy(c)[2:], a[2:])   # CuPy's array keeps the memory alive
+    np.testing.assert_array_equal(cupy.asnumpy(c)[2:], a[2:])  # CuPy's array keeps the memory alive
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
@@ -1492,19 +1602,19 @@ def test_pyad_from_cupy_shares_memory(dtype):
     assert p.is_cuda and p.dtype == dtype and p.shape == (3, 5) and p.data_ptr() == c.data.ptr
     exact(p, a)
     one, zero = (True, False) if dtype == BOOL else (1, 0)
-    p[0, 0] = one                                    # written through pyad ...
-    assert cupy.asnumpy(c)[0, 0] == one              # ... read through CuPy
-    c[2, 4] = zero                                   # written through CuPy ...
-    assert p[2, 4].item() == zero                    # ... read through pyad
+    p[0, 0] = one  # written through pyad ...
+    assert cupy.asnumpy(c)[0, 0] == one  # ... read through CuPy
+    c[2, 4] = zero  # written through CuPy ...
+    assert p[2, 4].item() == zero  # ... read through pyad
     s = pyad.from_dlpack(c[:, ::2])
     assert s.stride() == (5, 2)
     exact(s, cupy.asnumpy(c)[:, ::2])
     if dtype in FLOAT_DTYPES:
         q = pyad.from_dlpack(c)
-        exact(q * 2, (cupy.asnumpy(c) * 2).astype(a.dtype))    # pyad computes on CuPy's memory
+        exact(q * 2, (cupy.asnumpy(c) * 2).astype(a.dtype))  # pyad computes on CuPy's memory
     del c
     gc.collect()
-    assert p.shape == (3, 5) and host(p).shape == (3, 5)       # the capsule keeps CuPy's memory alive
+    assert p.shape == (3, 5) and host(p).shape == (3, 5)  # the capsule keeps CuPy's memory alive
 
 
 def test_cupy_kernels_and_pyad_kernels_are_ordered():
@@ -1512,9 +1622,9 @@ def test_cupy_kernels_and_pyad_kernels_are_ordered():
     c = cupy.zeros(1 << 22, dtype=cupy.float32)
     p = pyad.from_dlpack(c)
     for _ in range(10):
-        c += 1.0                                     # CuPy's kernel
-        p.mul_(2.0)                                  # then pyad's, on the same memory
-    assert host(p)[0] == sum(2.0 ** k for k in range(1, 11))
+        c += 1.0  # CuPy's kernel
+        p.mul_(2.0)  # then pyad's, on the same memory
+    assert host(p)[0] == sum(2.0**k for k in range(1, 11))
 
 
 # ---------------------------------------------------------------- zero-copy exchange: torch CUDA tensors
@@ -1564,4 +1674,4 @@ def test_torch_and_pyad_kernels_are_ordered():
     for _ in range(10):
         t.add_(1.0)
         p.mul_(2.0)
-    assert host(p)[0] == sum(2.0 ** k for k in range(1, 11))
+    assert host(p)[0] == sum(2.0**k for k in range(1, 11))

@@ -5,6 +5,7 @@ synchronisation.
 
 The tests past 2^31 elements need about 45 GB of GPU memory: they run where PYAD_TEST_HUGE=1 (benchmarks/gpu_check.sh
 sets it on the H200 it is lent)."""
+
 import os
 
 import numpy as np
@@ -18,9 +19,10 @@ except ImportError:  # prepend/append import modes
     from conftest import needs_cuda
 
 pytestmark = needs_cuda
-huge = pytest.mark.skipif(os.environ.get("PYAD_TEST_HUGE", "0") in ("", "0"),
-                          reason="needs PYAD_TEST_HUGE=1 and about 45 GB of GPU memory")
-PAST_X = 2 ** 31 + 3  # more blocks than gridDim.x takes
+huge = pytest.mark.skipif(
+    os.environ.get("PYAD_TEST_HUGE", "0") in ("", "0"), reason="needs PYAD_TEST_HUGE=1 and about 45 GB of GPU memory"
+)
+PAST_X = 2**31 + 3  # more blocks than gridDim.x takes
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ destruction] in csrc/autograd/node.h). Freeing a long chain recursively overflow
 can report, so each destruction check runs in a child interpreter and a signal there fails the test by name.
 The child's stack is limited to 2 MiB, so that chains of 100,000 nodes would overflow it if any step recursed.
 The 1,000,000-node wide graph and the figures (time, peak memory per node) are in benchmarks/deep_graphs.py."""
+
 import resource
 import subprocess
 import sys
@@ -25,8 +26,9 @@ def run_child(body, timeout=120):
     """Run body (Python source) in a fresh interpreter with a small stack; fail with its output if it dies or
     exits non-zero."""
     src = "import pyad\n" + textwrap.dedent(body)
-    p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=timeout,
-                       preexec_fn=small_stack)
+    p = subprocess.run(
+        [sys.executable, "-c", src], capture_output=True, text=True, timeout=timeout, preexec_fn=small_stack
+    )
     assert p.returncode == 0, f"child exited with {p.returncode} (negative: killed by that signal)\n{p.stderr[-3000:]}"
     return p.stdout
 
@@ -36,6 +38,7 @@ def leaf():
 
 
 # ---- destruction: each shape of ownership chain a graph can form ----
+
 
 def test_drop_an_add_chain_without_backward():
     # The issue's reproducer: validation without no_grad, loss thrown away.
@@ -131,6 +134,7 @@ def test_backward_then_drop_a_million_op_chain():
 
 # ---- the passes themselves, in this process ----
 
+
 def test_wide_graph():
     # One leaf feeding 100,000 nodes that one stack gathers (300,000 nodes in all): a node with 100,000 edges,
     # and a leaf that receives 100,000 gradients. The million-node version: benchmarks/deep_graphs.py.
@@ -172,7 +176,7 @@ def test_inspect_a_hundred_thousand_node_graph():
     y = x * w
     for _ in range(50_000):
         y = (y * w) + 1.0
-    n_nodes = 1 + 100_000 + 2   # mul, 50,000 x (mul, add), AccumulateGrad of x and of w
+    n_nodes = 1 + 100_000 + 2  # mul, 50,000 x (mul, add), AccumulateGrad of x and of w
     dot = pyad.viz.to_dot(y)
     assert dot.count("[label=") == n_nodes + 1  # + the output ellipse
     assert dot.count(" -> ") == 1 + 2 + 3 * 50_000  # out, the first mul's two inputs, then mul (2) + add (1)

@@ -2,6 +2,7 @@
 pyad.cuda reports on such a machine, the CPU half of the device API (cpu() / to("cpu") return self), and the CPU
 values of the fused softmax / log_softmax / logsumexp kernels and of max-type reductions over infinite slices,
 against torch. Runs on any machine; the tests that expect CUDA to be absent skip where a GPU is present."""
+
 import math
 import re
 import shutil
@@ -49,16 +50,34 @@ def test_cuda_device_parsing_needs_no_gpu(spec, index):
     assert d != pyad.device(f"cuda:{index + 1}")
 
 
-BAD_DEVICES = ["gpu", "GPU", "CUDA", "Cpu", "", " cpu", "cpu ", "cpu1", "cuda0", "cuda:", "cuda:x", "cuda:-1",
-               "cuda:0:1", "cuda:1 ", "tpu:0"]
+BAD_DEVICES = [
+    "gpu",
+    "GPU",
+    "CUDA",
+    "Cpu",
+    "",
+    " cpu",
+    "cpu ",
+    "cpu1",
+    "cuda0",
+    "cuda:",
+    "cuda:x",
+    "cuda:-1",
+    "cuda:0:1",
+    "cuda:1 ",
+    "tpu:0",
+]
 
 
 @pytest.mark.parametrize("bad", BAD_DEVICES, ids=repr)
 def test_bad_device_string_raises_clearly(bad):
     with pytest.raises(RuntimeError):
         torch.device(bad)  # torch refuses it too
-    with pytest.raises(RuntimeError, match=r"\[device\] unknown device '" + re.escape(bad) + r"'.*'cpu'.*'cuda'.*"
-                       r"'cuda:N'") as err:
+    with pytest.raises(
+        RuntimeError,
+        match=r"\[device\] unknown device '" + re.escape(bad) + r"'.*'cpu'.*'cuda'.*"
+        r"'cuda:N'",
+    ) as err:
         pyad.device(bad)
     assert "cuda" in str(err.value)
     with pytest.raises(RuntimeError, match="unknown device"):
@@ -96,10 +115,26 @@ def test_cuda_method_refuses_a_cpu_device():
 
 # ---------------------------------------------------------------- without a GPU: clear errors
 @no_gpu
-@pytest.mark.parametrize("what", [
-    "zeros", "ones_index", "tensor", "arange", "randn", "cuda", "cuda_index", "to", "to_kw", "to_device_dtype",
-    "to_device_object", "tensor_of_tensor", "set_default_device", "synchronize", "get_device_name",
-])
+@pytest.mark.parametrize(
+    "what",
+    [
+        "zeros",
+        "ones_index",
+        "tensor",
+        "arange",
+        "randn",
+        "cuda",
+        "cuda_index",
+        "to",
+        "to_kw",
+        "to_device_dtype",
+        "to_device_object",
+        "tensor_of_tensor",
+        "set_default_device",
+        "synchronize",
+        "get_device_name",
+    ],
+)
 def test_cuda_unavailable_raises_clearly(what):
     x = pyad.ones(2)
     make = {
@@ -210,8 +245,9 @@ def test_dlpack_export_waits_only_for_consumers_on_other_streams():
     """DLPack's CUDA stream codes: None and 1 are the legacy default stream pyad's kernels run on (already ordered),
     -1 asks for no synchronisation; 2 (per-thread default) and stream handles need pyad's work finished first."""
     from pyad._tensor import _dlpack_needs_sync
+
     assert [_dlpack_needs_sync(s) for s in (None, 1, -1)] == [False] * 3
-    assert [_dlpack_needs_sync(s) for s in (2, 3, 0x7f00deadbeef)] == [True] * 3
+    assert [_dlpack_needs_sync(s) for s in (2, 3, 0x7F00DEADBEEF)] == [True] * 3
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
@@ -274,9 +310,18 @@ def test_default_device_round_trip():
         assert pyad.get_default_device() == pyad.device("cpu")
         pyad.set_default_device(None)  # None: back to the CPU, as torch
         assert pyad.get_default_device() == "cpu"
-        for make in (lambda: pyad.zeros(2), lambda: pyad.ones(2), lambda: pyad.empty(2), lambda: pyad.rand(2),
-                     lambda: pyad.randn(2), lambda: pyad.arange(3), lambda: pyad.eye(2), lambda: pyad.full((2,), 1.0),
-                     lambda: pyad.tensor([1.0]), lambda: pyad.tensor(2.0)):
+        for make in (
+            lambda: pyad.zeros(2),
+            lambda: pyad.ones(2),
+            lambda: pyad.empty(2),
+            lambda: pyad.rand(2),
+            lambda: pyad.randn(2),
+            lambda: pyad.arange(3),
+            lambda: pyad.eye(2),
+            lambda: pyad.full((2,), 1.0),
+            lambda: pyad.tensor([1.0]),
+            lambda: pyad.tensor(2.0),
+        ):
             assert make().device == pyad.get_default_device()
     finally:
         pyad.set_default_device("cpu")
@@ -316,6 +361,7 @@ def _mlp(n_layers, width, dropout, noise):
             if noise:
                 y = y + 0.1 * pyad.rand(*y.shape, dtype=y.dtype)
             return y
+
         layers.append(layer)
     return layers, params
 
@@ -337,9 +383,11 @@ def test_checkpoint_replays_dropout_and_rand(how, dropout, noise):
     x = pyad.randn(5, 6, dtype=F64, requires_grad=True)
     chain = lambda v: _chain(layers, v)  # noqa: E731
     plain = _run(chain, x, params)
-    run = {"checkpoint": lambda v: checkpoint(chain, v),
-           "sequential": lambda v: checkpoint_sequential(layers, 2, v),
-           "revolve": lambda v: checkpoint_revolve(layers, v, 1)}[how]
+    run = {
+        "checkpoint": lambda v: checkpoint(chain, v),
+        "sequential": lambda v: checkpoint_sequential(layers, 2, v),
+        "revolve": lambda v: checkpoint_revolve(layers, v, 1),
+    }[how]
     cuda_state = pyad.cuda.get_rng_state()
     ckpt = _run(run, x, params)
     assert pyad.cuda.get_rng_state() == cuda_state  # the GPU generator's state is saved and restored too
@@ -446,17 +494,22 @@ def test_fused_special_values(row, op, dtype):
     assert np.all(np.isfinite(ordinary)), "a special row leaked into the ordinary ones"
 
 
-@pytest.mark.xfail(strict=True, reason="pyad's logsumexp JVP is sum(exp(x - lse) * t): once |x| is so large that "
-                                       "lse rounds to max(x) (|x| > ~1e7 in float32, > ~1e16 in float64), the weights "
-                                       "no longer sum to 1 (torch's JVP weighs by softmax(x))")
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyad's logsumexp JVP is sum(exp(x - lse) * t): once |x| is so large that "
+    "lse rounds to max(x) (|x| > ~1e7 in float32, > ~1e16 in float64), the weights "
+    "no longer sum to 1 (torch's JVP weighs by softmax(x))",
+)
 @DTYPES
 def test_logsumexp_jvp_of_huge_values(dtype):
     v = 2e7 if dtype == F32 else 1e17
     a = np.array([v, v, v * 0.999])
-    _, tan = pyad.func.jvp(lambda x: pyad.logsumexp(x, 0), (pyad.tensor(a, dtype=dtype),),
-                           (pyad.ones(3, dtype=dtype),))
-    _, ttan = torch.func.jvp(lambda x: torch.logsumexp(x, 0), (torch.tensor(a, dtype=TORCH_DTYPE[dtype]),),
-                             (torch.ones(3, dtype=TORCH_DTYPE[dtype]),))
+    _, tan = pyad.func.jvp(lambda x: pyad.logsumexp(x, 0), (pyad.tensor(a, dtype=dtype),), (pyad.ones(3, dtype=dtype),))
+    _, ttan = torch.func.jvp(
+        lambda x: torch.logsumexp(x, 0),
+        (torch.tensor(a, dtype=TORCH_DTYPE[dtype]),),
+        (torch.ones(3, dtype=TORCH_DTYPE[dtype]),),
+    )
     assert ttan.item() == 1.0  # d/dt logsumexp(x + t) = 1
     assert_close(tan, ttan)
 
@@ -494,13 +547,17 @@ def test_fused_all_minus_inf_row_values(op, dtype):
 
 @DTYPES
 @pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("shape,dim", [((0, 3), 1), ((0, 3), 0), ((3, 0), 1), ((3, 0), 0), ((0,), 0), ((2, 0, 3), 1),
-                                       ((2, 0, 3), -1)], ids=str)
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((0, 3), 1), ((0, 3), 0), ((3, 0), 1), ((3, 0), 0), ((0,), 0), ((2, 0, 3), 1), ((2, 0, 3), -1)],
+    ids=str,
+)
 def test_fused_empty(op, shape, dim, dtype):
     """Empty inputs: an empty result, or for logsumexp over an empty dim -inf (and softmax over it empty). The
     tangent of that -inf is not compared (torch: NaN, pyad: 0)."""
-    lse_of_nothing = op == "logsumexp" and shape[dim] == 0 and \
-        math.prod(s for i, s in enumerate(shape) if i != dim % len(shape)) > 0
+    lse_of_nothing = (
+        op == "logsumexp" and shape[dim] == 0 and math.prod(s for i, s in enumerate(shape) if i != dim % len(shape)) > 0
+    )
     check_fused(op, np.zeros(shape), dim, dtype, jvp=not lse_of_nothing)
 
 
@@ -568,7 +625,7 @@ def test_logsumexp_over_several_dims(dims, keepdim, dtype):
     a = np.random.default_rng(4).standard_normal((3, 4, 5)) * 3
     check_fused("logsumexp", a, dims, dtype, keepdim=keepdim)
     b = a.copy()
-    b[1] = -INF        # all -inf slices where dim 0 is kept, -inf entries everywhere
+    b[1] = -INF  # all -inf slices where dim 0 is kept, -inf entries everywhere
     b[:, :, 0] = -INF
     check_fused("logsumexp", b, dims, dtype, keepdim=keepdim)
     check_fused("logsumexp", a, dims, dtype, keepdim=keepdim, view=lambda v: v[:, ::2])
@@ -583,8 +640,11 @@ def test_logsumexp_over_several_dims_of_a_view(keepdim, dtype):
 
 @DTYPES
 @pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("shape,dim", [((100_000,), 0), ((3, 100_000), -1), ((100_000, 3), 0), ((2, 100_003), 1)],
-                         ids=["1d", "rows", "columns", "odd_rows"])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((100_000,), 0), ((3, 100_000), -1), ((100_000, 3), 0), ((2, 100_003), 1)],
+    ids=["1d", "rows", "columns", "odd_rows"],
+)
 def test_fused_long_rows(op, shape, dim, dtype):
     """100,000-element reductions (several blocks of the kernel) at torch's tolerances, values spread wide so that
     the maximum matters."""
@@ -638,16 +698,23 @@ def test_fused_second_derivatives(op):
 
 
 # ---------------------------------------------------------------- max-type reductions over infinite slices
-INF_DATA = np.array([[-INF, -INF, -INF, -INF],
-                     [1.0, -INF, 2.0, -INF],
-                     [INF, INF, INF, INF],
-                     [INF, 0.0, INF, -INF],
-                     [-INF, -INF, 3.0, -INF]])
+INF_DATA = np.array(
+    [
+        [-INF, -INF, -INF, -INF],
+        [1.0, -INF, 2.0, -INF],
+        [INF, INF, INF, INF],
+        [INF, 0.0, INF, -INF],
+        [-INF, -INF, 3.0, -INF],
+    ]
+)
 
 
 @DTYPES
-@pytest.mark.parametrize("dim,keepdim", [(0, False), (0, True), (1, False), (1, True), (-1, True), (None, False)],
-                         ids=["0", "0-keep", "1", "1-keep", "m1-keep", "all"])
+@pytest.mark.parametrize(
+    "dim,keepdim",
+    [(0, False), (0, True), (1, False), (1, True), (-1, True), (None, False)],
+    ids=["0", "0-keep", "1", "1-keep", "m1-keep", "all"],
+)
 @pytest.mark.parametrize("op", ["amax", "amin", "max", "min"])
 def test_max_type_reductions_over_infinite_slices(op, dim, keepdim, dtype):
     """All -inf and all +inf slices: values (-inf / +inf, not a finite sentinel), indices (the first extreme, as
@@ -679,8 +746,9 @@ def test_max_type_reductions_of_an_all_infinite_float64_tensor(op, value):
         assert getattr(x, op)().item() == getattr(tx, op)().item() == value
         if op in ("amax", "amin"):
             np.testing.assert_array_equal(getattr(pyad, op)(x, dim=0).numpy(), np.full(shape[1:], value))
-            np.testing.assert_array_equal(getattr(pyad, op)(x, dim=-1, keepdim=True).numpy(),
-                                          getattr(torch, op)(tx, dim=-1, keepdim=True).numpy())
+            np.testing.assert_array_equal(
+                getattr(pyad, op)(x, dim=-1, keepdim=True).numpy(), getattr(torch, op)(tx, dim=-1, keepdim=True).numpy()
+            )
         else:
             r, tr = getattr(pyad, op)(x, 0), getattr(torch, op)(tx, 0)
             np.testing.assert_array_equal(r.values.numpy(), tr.values.numpy())

@@ -1,6 +1,7 @@
 """Autograd engine semantics: accumulation, retain_graph, grad mode, autograd.grad, higher order, graph
 inspection, deep graphs and memory. Compared with torch wherever torch defines the behaviour. Every test runs on
 each device (the `device` fixture of conftest.py) except the memory ones, which count the CPU's bytes."""
+
 import gc
 import math
 import os
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 import pyad
+
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import assert_close, cpu_only, to_torch
 except ImportError:  # prepend/append import modes
@@ -185,8 +187,9 @@ def test_retain_graph_allows_second_backward():
     assert_close(x.grad, 2 * tx.detach().exp())
 
 
-@pytest.mark.parametrize("make", [lambda a: a.exp().sum(), lambda a: (a * a).sum(), lambda a: a.tanh().mean(),
-                                  lambda a: (a @ a.T).sum()])
+@pytest.mark.parametrize(
+    "make", [lambda a: a.exp().sum(), lambda a: (a * a).sum(), lambda a: a.tanh().mean(), lambda a: (a @ a.T).sum()]
+)
 def test_second_backward_without_retain_graph_raises(make):
     x, tx = leaf(3, 3)
     y = make(x)
@@ -312,9 +315,11 @@ def test_set_grad_enabled_context_function_and_decorator():
     assert pyad.is_grad_enabled()
 
     with pyad.no_grad():
+
         @pyad.set_grad_enabled(True)
         def g(a):
             return a * 2
+
         assert not pyad.is_grad_enabled()
         assert g(x).requires_grad
         assert not pyad.is_grad_enabled()
@@ -546,8 +551,12 @@ def test_same_tensor_used_many_times():
     f(x).backward()
     f(tx).backward()
     assert_close(x.grad, tx.grad)
-    assert_close(x.grad, 3 * tx.detach() ** 2 + (1 + tx.detach()) * tx.detach().exp()
-                 - (1 - tx.detach() ** 2) / (tx.detach() ** 2 + 1) ** 2)
+    assert_close(
+        x.grad,
+        3 * tx.detach() ** 2
+        + (1 + tx.detach()) * tx.detach().exp()
+        - (1 - tx.detach() ** 2) / (tx.detach() ** 2 + 1) ** 2,
+    )
 
 
 def test_shared_subexpression_multiple_outputs_and_depths():
@@ -555,9 +564,9 @@ def test_shared_subexpression_multiple_outputs_and_depths():
     w, tw = leaf(3, 3)
 
     def f(a, b):
-        h = (a @ b).tanh()          # shared
-        h2 = h @ h                  # used twice in one op
-        return (h2.sum() + h.sigmoid().mean() * 3 + (h * a).sum())
+        h = (a @ b).tanh()  # shared
+        h2 = h @ h  # used twice in one op
+        return h2.sum() + h.sigmoid().mean() * 3 + (h * a).sum()
 
     f(x, w).backward()
     f(tx, tw).backward()
@@ -574,8 +583,22 @@ def test_x_plus_x_and_x_times_x():
     assert_close(x.grad, 2 * tx.detach())
 
 
-@pytest.mark.parametrize("name", ["slice", "select", "T", "transpose", "reshape", "view", "expand", "permute",
-                                  "unsqueeze_squeeze", "step_slice", "chain"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "slice",
+        "select",
+        "T",
+        "transpose",
+        "reshape",
+        "view",
+        "expand",
+        "permute",
+        "unsqueeze_squeeze",
+        "step_slice",
+        "chain",
+    ],
+)
 def test_gradient_through_views(name):
     ops = {
         "slice": lambda a: a[1:, :2],
@@ -604,7 +627,7 @@ def test_two_views_of_same_base():
     x, tx = leaf(4, 4)
 
     def f(a):
-        return (a[:2] * a[2:] + a.T[1] .unsqueeze(0) * a[1:3]).sum()
+        return (a[:2] * a[2:] + a.T[1].unsqueeze(0) * a[1:3]).sum()
 
     f(x).backward()
     f(tx).backward()
@@ -655,7 +678,7 @@ def test_third_derivative_of_sin():
 
 def test_higher_order_via_backward_create_graph():
     x, tx = leaf(4)
-    (x ** 3).sum().backward(create_graph=True)
+    (x**3).sum().backward(create_graph=True)
     g = x.grad
     assert g.requires_grad
     x.grad = None
@@ -820,8 +843,8 @@ GRAD_FN_NAMES = {
     "mul": lambda a: a * a,
     "div": lambda a: a / 2,
     "neg": lambda a: -a,
-    "pow_scalar": lambda a: a ** 2,
-    "pow_tensor": lambda a: a ** a,
+    "pow_scalar": lambda a: a**2,
+    "pow_tensor": lambda a: a**a,
     "exp": lambda a: a.exp(),
     "log": lambda a: a.log(),
     "sigmoid": lambda a: a.sigmoid(),
@@ -855,7 +878,7 @@ def test_100k_op_chain_backward():
     for _ in range(n):
         y = y * 1.0001
     y.sum().backward()
-    assert_close(x.grad, np.full(2, 1.0001 ** n), rtol=1e-9, atol=0)
+    assert_close(x.grad, np.full(2, 1.0001**n), rtol=1e-9, atol=0)
     del y  # freeing a 100k-node graph must not overflow the stack either
 
 
@@ -925,7 +948,7 @@ def test_no_leak_in_training_loop():
     rss1 = _rss_bytes()
     assert mem1 == mem0, f"pyad storage grew by {mem1 - mem0} bytes"
     if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # AddressSanitizer keeps freed memory in quarantine
-        assert rss1 - rss0 < 4 * 2 ** 20, f"RSS grew by {(rss1 - rss0) / 2 ** 20:.1f} MiB"
+        assert rss1 - rss0 < 4 * 2**20, f"RSS grew by {(rss1 - rss0) / 2**20:.1f} MiB"
 
 
 @cpu_only
@@ -1028,4 +1051,4 @@ def test_memory_allocated_counts_bytes():
 
 def test_closed_form_sanity():
     # guard against the chain tests passing for a trivial reason
-    assert math.isclose(1.0001 ** 100_000, 22015.456, rel_tol=1e-6)
+    assert math.isclose(1.0001**100_000, 22015.456, rel_tol=1e-6)

@@ -1,5 +1,6 @@
 """Bad input: the exception type and a message that names the op and the shapes / dtypes involved; bad calls
 never crash the interpreter; NaN and inf propagate as in torch."""
+
 import os
 import subprocess
 import sys
@@ -31,12 +32,16 @@ def raises(exc, fn, *needles):
 # ----------------------------------------------------------------------------------------------------------------
 # shapes
 # ----------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call", [
-    lambda a, b: a @ b,
-    lambda a, b: pyad.matmul(a, b),
-    lambda a, b: a.matmul(b),
-    lambda a, b: pyad.mm(a, b),
-], ids=["@", "pyad.matmul", "Tensor.matmul", "mm"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, b: a @ b,
+        lambda a, b: pyad.matmul(a, b),
+        lambda a, b: a.matmul(b),
+        lambda a, b: pyad.mm(a, b),
+    ],
+    ids=["@", "pyad.matmul", "Tensor.matmul", "mm"],
+)
 def test_matmul_shape_mismatch(call):
     raises(ValueError, lambda: call(pyad.ones(2, 3), pyad.ones(4, 5)), "matmul", "(2, 3)", "(4, 5)")
 
@@ -54,23 +59,28 @@ def test_matmul_0d():
     raises(ValueError, lambda: pyad.ones(()) @ pyad.ones(3), "matmul", "()", "(3,)")
 
 
-@pytest.mark.parametrize("op, call", [
-    ("add", lambda a, b: a + b),
-    ("add", lambda a, b: pyad.add(a, b)),
-    ("mul", lambda a, b: a * b),
-    ("mul", lambda a, b: pyad.mul(a, b)),
-    ("where", lambda a, b: pyad.where(a > 0, a, b)),
-    ("maximum", lambda a, b: pyad.maximum(a, b)),
-    ("sub", lambda a, b: a - b),
-    ("div", lambda a, b: a / b),
-], ids=["+", "pyad.add", "*", "pyad.mul", "where", "maximum", "-", "/"])
+@pytest.mark.parametrize(
+    "op, call",
+    [
+        ("add", lambda a, b: a + b),
+        ("add", lambda a, b: pyad.add(a, b)),
+        ("mul", lambda a, b: a * b),
+        ("mul", lambda a, b: pyad.mul(a, b)),
+        ("where", lambda a, b: pyad.where(a > 0, a, b)),
+        ("maximum", lambda a, b: pyad.maximum(a, b)),
+        ("sub", lambda a, b: a - b),
+        ("div", lambda a, b: a / b),
+    ],
+    ids=["+", "pyad.add", "*", "pyad.mul", "where", "maximum", "-", "/"],
+)
 def test_broadcast_mismatch(op, call):
     raises(ValueError, lambda: call(pyad.ones(2, 3), pyad.ones(4, 3)), op, "(2, 3)", "(4, 3)")
 
 
 def test_where_condition_broadcast_mismatch():
-    raises(ValueError, lambda: pyad.where(pyad.ones(4) > 0, pyad.ones(2, 3), pyad.ones(2, 3)), "where", "(4,)",
-           "(2, 3)")
+    raises(
+        ValueError, lambda: pyad.where(pyad.ones(4) > 0, pyad.ones(2, 3), pyad.ones(2, 3)), "where", "(4,)", "(2, 3)"
+    )
 
 
 def test_inplace_broadcast_mismatch():
@@ -130,28 +140,33 @@ def test_requires_grad_on_int_tensor():
 
     def set_attr():
         pyad.tensor([1, 2]).requires_grad = True
+
     raises(RuntimeError, set_attr, "int64")
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # dims and indices
 # ----------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("op, call", [
-    ("sum", lambda x: x.sum(2)),
-    ("sum", lambda x: pyad.sum(x, -3)),
-    ("softmax", lambda x: x.softmax(2)),
-    ("softmax", lambda x: pyad.softmax(x, -3)),
-    ("log_softmax", lambda x: pyad.log_softmax(x, 5)),
-    ("transpose", lambda x: x.transpose(0, 2)),
-    ("transpose", lambda x: pyad.transpose(x, -3, 0)),
-    ("unsqueeze", lambda x: x.unsqueeze(4)),
-    ("unsqueeze", lambda x: pyad.unsqueeze(x, -5)),
-    ("mean", lambda x: x.mean(3)),
-    ("amax", lambda x: x.amax((0, 7))),
-    ("max", lambda x: x.max(2)),
-    ("squeeze", lambda x: x.squeeze(3)),
-    ("logsumexp", lambda x: x.logsumexp(2)),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "op, call",
+    [
+        ("sum", lambda x: x.sum(2)),
+        ("sum", lambda x: pyad.sum(x, -3)),
+        ("softmax", lambda x: x.softmax(2)),
+        ("softmax", lambda x: pyad.softmax(x, -3)),
+        ("log_softmax", lambda x: pyad.log_softmax(x, 5)),
+        ("transpose", lambda x: x.transpose(0, 2)),
+        ("transpose", lambda x: pyad.transpose(x, -3, 0)),
+        ("unsqueeze", lambda x: x.unsqueeze(4)),
+        ("unsqueeze", lambda x: pyad.unsqueeze(x, -5)),
+        ("mean", lambda x: x.mean(3)),
+        ("amax", lambda x: x.amax((0, 7))),
+        ("max", lambda x: x.max(2)),
+        ("squeeze", lambda x: x.squeeze(3)),
+        ("logsumexp", lambda x: x.logsumexp(2)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_bad_dim(op, call):
     raises(IndexError, lambda: call(pyad.ones(2, 3)), op, "out of range")
 
@@ -163,17 +178,21 @@ def test_bad_dim_in_flatten():
     raises(IndexError, lambda: pyad.ones(2, 3).flatten(5))
 
 
-@pytest.mark.parametrize("key, needles", [
-    (10, ("10", "size 3")),
-    (-4, ("-4", "size 3")),
-    ((0, 10), ("10",)),
-])
+@pytest.mark.parametrize(
+    "key, needles",
+    [
+        (10, ("10", "size 3")),
+        (-4, ("-4", "size 3")),
+        ((0, 10), ("10",)),
+    ],
+)
 def test_index_out_of_range(key, needles):
     x = pyad.ones(3) if not isinstance(key, tuple) else pyad.ones(2, 3)
     raises(IndexError, lambda: x[key], "index", *needles)
 
     def put():
         x[key] = 1.0
+
     raises(IndexError, put, "index")
 
 
@@ -203,13 +222,17 @@ def test_backward_gradient_wrong_shape():
 # ----------------------------------------------------------------------------------------------------------------
 # devices, data, scalars
 # ----------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call", [
-    lambda: pyad.zeros(2, device="tpu"),
-    lambda: pyad.tensor([1.0], device="tpu"),
-    lambda: pyad.ones(2).to("tpu"),
-    lambda: pyad.device("tpu"),
-    lambda: pyad.arange(3, device="tpu"),
-], ids=["zeros", "tensor", "to", "device", "arange"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: pyad.zeros(2, device="tpu"),
+        lambda: pyad.tensor([1.0], device="tpu"),
+        lambda: pyad.ones(2).to("tpu"),
+        lambda: pyad.device("tpu"),
+        lambda: pyad.arange(3, device="tpu"),
+    ],
+    ids=["zeros", "tensor", "to", "device", "arange"],
+)
 def test_unknown_device(call):
     raises((RuntimeError, ValueError), call, "tpu")
 
@@ -233,19 +256,23 @@ def test_item_of_multi_element_tensor():
     raises(RuntimeError, lambda: pyad.zeros(0).item(), "item", "0")
 
 
-@pytest.mark.parametrize("call", [
-    lambda x: x + "a",
-    lambda x: "a" + x,
-    lambda x: x * "a",
-    lambda x: x - "a",
-    lambda x: x + None,
-    lambda x: x @ "a",
-    lambda x: x < "a",
-    lambda x: x + [1.0, 2.0],
-    lambda x: pyad.add(x, "a"),
-    lambda x: pyad.maximum(x, None),
-    lambda x: x.add_("a"),
-], ids=["+str", "str+", "*str", "-str", "+None", "@str", "<str", "+list", "pyad.add", "maximum-None", "add_"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x + "a",
+        lambda x: "a" + x,
+        lambda x: x * "a",
+        lambda x: x - "a",
+        lambda x: x + None,
+        lambda x: x @ "a",
+        lambda x: x < "a",
+        lambda x: x + [1.0, 2.0],
+        lambda x: pyad.add(x, "a"),
+        lambda x: pyad.maximum(x, None),
+        lambda x: x.add_("a"),
+    ],
+    ids=["+str", "str+", "*str", "-str", "+None", "@str", "<str", "+list", "pyad.add", "maximum-None", "add_"],
+)
 def test_tensor_and_non_number(call):
     with pytest.raises(TypeError):
         call(pyad.ones(2))
@@ -348,10 +375,16 @@ _CRASH_DRIVER = textwrap.dedent(r"""
 
 def test_bad_calls_never_crash():
     import json
+
     assert len(_CRASH_CASES) >= 40
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", _CRASH_DRIVER, json.dumps(_CRASH_CASES)], capture_output=True,
-                          text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_DRIVER, json.dumps(_CRASH_CASES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, f"driver died (rc {proc.returncode}): {proc.stderr[-2000:]}"
     bad = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not bad, "bad calls that crashed the interpreter instead of raising:\n" + "\n".join(bad)
@@ -392,8 +425,8 @@ _NAN_CASES = [
     ("abs", lambda m, x: m.abs(x), [NAN, -INF]),
     ("sign", lambda m, x: m.sign(x), [NAN, -0.0, 0.0, -INF]),
     ("clamp", lambda m, x: m.clamp(x, 0, 1), [NAN, 2.0, -INF]),
-    ("pow", lambda m, x: x ** 0.5, [-1.0, INF]),
-    ("pow0", lambda m, x: x ** 0, [NAN, INF]),
+    ("pow", lambda m, x: x**0.5, [-1.0, INF]),
+    ("pow0", lambda m, x: x**0, [NAN, INF]),
     ("softmax-nan", lambda m, x: m.softmax(x, 0), [1.0, NAN]),
     ("softmax-inf", lambda m, x: m.softmax(x, 0), [1.0, INF]),
     ("softmax-all-neginf", lambda m, x: m.softmax(x, 0), [-INF, -INF]),
@@ -453,6 +486,9 @@ def test_pyad_never_imports_torch():
     # `python -m pyad.bench` entry point aside, which imports torch lazily when asked to compare) loads no torch.
     import subprocess
     import sys
-    code = ("import sys, pyad, pyad.func, pyad.autograd, pyad.utils.checkpoint, pyad.viz, pyad.nn, "
-            "pyad.bench.experiment; assert 'torch' not in sys.modules, 'pyad imported torch'")
+
+    code = (
+        "import sys, pyad, pyad.func, pyad.autograd, pyad.utils.checkpoint, pyad.viz, pyad.nn, "
+        "pyad.bench.experiment; assert 'torch' not in sys.modules, 'pyad imported torch'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

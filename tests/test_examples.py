@@ -1,4 +1,5 @@
 """Every example runs (in its quick mode) and checks what it prints."""
+
 import importlib.util
 import os
 import subprocess
@@ -58,8 +59,9 @@ def test_graph_inspection_example(capsys):
 
 @pytest.mark.parametrize("name", ["custom_function", "graph_inspection"])
 def test_examples_run_as_scripts_in_quick_mode(name):
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name + ".py"), "--quick"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, name + ".py"), "--quick"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout
 

@@ -1,6 +1,7 @@
 """No memory growth over many training steps (benchmarks/flat_memory.py, bounded here), and graphs freed as
 soon as the last reference goes: after a failed backward, with custom Functions that stash tensors on ctx,
 checkpointing, double backward and forward mode. The 100,000-step run: python benchmarks/flat_memory.py."""
+
 import gc
 import importlib.util
 import os
@@ -13,7 +14,8 @@ from pyad.autograd import forward_ad
 from pyad.utils.checkpoint import checkpoint
 
 _spec = importlib.util.spec_from_file_location(
-    "flat_memory", os.path.join(os.path.dirname(__file__), "..", "benchmarks", "flat_memory.py"))
+    "flat_memory", os.path.join(os.path.dirname(__file__), "..", "benchmarks", "flat_memory.py")
+)
 flat_memory = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(flat_memory)
 

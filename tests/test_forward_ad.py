@@ -6,6 +6,7 @@ tangents (zero tangents where pyad's input is not dual), then compares the prima
 Tangents go on each differentiable input alone and on all of them. Every test runs on each device (the `device`
 fixture of conftest.py).
 """
+
 import math
 import re
 
@@ -41,8 +42,9 @@ def fwd_check(fn, arrays, on=None, seed=99, rtol=None, atol=None):
         assert isinstance(out, pyad.Tensor), f"pyad returned {type(out).__name__}"
         primal, tangent = fwAD.unpack_dual(out)
     txs = tuple(to_torch(x, requires_grad=False) for x in xs)
-    ttans = tuple(to_torch(t, requires_grad=False) if t is not None else torch.zeros_like(tx)
-                  for t, tx in zip(tans, txs))
+    ttans = tuple(
+        to_torch(t, requires_grad=False) if t is not None else torch.zeros_like(tx) for t, tx in zip(tans, txs)
+    )
     tout, ttan = torch.func.jvp(lambda *a: fn(TNS, *a), txs, ttans)
     assert_close(primal, tout, rtol=rtol, atol=atol, msg="primal")
     assert tangent is not None, "pyad gave no tangent for an output that depends on a dual input"
@@ -66,16 +68,18 @@ def test_forward(op, sample, device):
         fwd_check(fn, arrays, on=on)
 
 
-UNARY_ELEMENTWISE = op_db.params(op_db.FORWARD, with_samples=False,
-                                 where=lambda op: op.elementwise and op.arity == 1 and not op.variant)
+UNARY_ELEMENTWISE = op_db.params(
+    op_db.FORWARD, with_samples=False, where=lambda op: op.elementwise and op.arity == 1 and not op.variant
+)
 
 
 @pytest.mark.parametrize("op", UNARY_ELEMENTWISE)
 def test_unary_on_noncontiguous_view(op, device):
     op_db.skip_unless_on(op, device)
     for seed, view in ((0, lambda x: x.T), (1, lambda x: x[:, ::2])):
-        fwd_check(lambda ns, x, view=view: op.call(ns, view(x)),
-                  [make((3, 4), op.domains()[0], np.random.default_rng(seed))])
+        fwd_check(
+            lambda ns, x, view=view: op.call(ns, view(x)), [make((3, 4), op.domains()[0], np.random.default_rng(seed))]
+        )
 
 
 def test_softplus_extremes():
@@ -85,8 +89,11 @@ def test_softplus_extremes():
 
 
 @pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("shape,dim", [((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((3,), 0), ((4, 1, 3), 1)],
-                         ids=["234-0", "234-1", "234-m1", "3-0", "413-1"])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((3,), 0), ((4, 1, 3), 1)],
+    ids=["234-0", "234-1", "234-m1", "3-0", "413-1"],
+)
 @pytest.mark.parametrize("op", ["max", "min"])
 def test_max_min_dim(op, shape, dim, keepdim):
     """max/min with dim: the values carry the tangent of the selected element; the indices carry none."""
@@ -136,7 +143,7 @@ def test_unpack_dual_of_non_dual_has_no_tangent():
         p, t = fwAD.unpack_dual(x)
         assert t is None
         r = fwAD.unpack_dual(x * 2.0)
-        assert r.tangent is None and r.primal is not None   # named-tuple fields
+        assert r.tangent is None and r.primal is not None  # named-tuple fields
 
 
 def test_result_independent_of_dual_has_no_tangent():
@@ -146,8 +153,8 @@ def test_result_independent_of_dual_has_no_tangent():
         d = fwAD.make_dual(x, pyad.ones_like(x))
         assert fwAD.unpack_dual(d).tangent is not None
         assert fwAD.unpack_dual(pyad.exp(y) * 2.0 + y).tangent is None
-        assert fwAD.unpack_dual(d.detach()).tangent is None             # as torch: detach drops the tangent
-        assert fwAD.unpack_dual(d > 0).tangent is None               # comparisons are not differentiable
+        assert fwAD.unpack_dual(d.detach()).tangent is None  # as torch: detach drops the tangent
+        assert fwAD.unpack_dual(d > 0).tangent is None  # comparisons are not differentiable
 
 
 def test_tangent_dropped_after_level_exit():
@@ -158,7 +165,7 @@ def test_tangent_dropped_after_level_exit():
     p, t = fwAD.unpack_dual(y)
     assert t is None
     assert_close(p, torch.sin(to_torch(x)))
-    with fwAD.dual_level():                                          # a fresh level after exit works
+    with fwAD.dual_level():  # a fresh level after exit works
         assert fwAD.unpack_dual(y).tangent is None
         z = fwAD.make_dual(x, pyad.ones_like(x)) * 3.0
         assert_close(fwAD.unpack_dual(z).tangent, torch.full((3,), 3.0, dtype=torch.float64))
@@ -175,7 +182,7 @@ def test_dual_levels_exit_innermost_first():
         x = pyad.tensor([1.0, 2.0], dtype=F64)
         y = fwAD.make_dual(x, pyad.ones_like(x)) * x
         assert_close(fwAD.unpack_dual(y).tangent, torch.tensor([1.0, 2.0], dtype=torch.float64))
-    with fwAD.dual_level():   # and a new one can be entered once the first has exited
+    with fwAD.dual_level():  # and a new one can be entered once the first has exited
         pass
 
 
@@ -184,12 +191,20 @@ def test_make_dual_follows_torchs_dtype_and_size_rules():
     tx = torch.tensor([1.0, 2.0], dtype=torch.float64)
     with fwAD.dual_level(), torch.autograd.forward_ad.dual_level():
         tfw = torch.autograd.forward_ad
-        for ours, theirs in [(lambda: fwAD.make_dual(x, pyad.ones(3, dtype=F64)),
-                              lambda: tfw.make_dual(tx, torch.ones(3, dtype=torch.float64))),
-                             (lambda: fwAD.make_dual(x, pyad.ones(2, dtype=pyad.int64)),
-                              lambda: tfw.make_dual(tx, torch.ones(2, dtype=torch.int64))),
-                             (lambda: fwAD.make_dual(pyad.ones(2, dtype=pyad.int64), x),
-                              lambda: tfw.make_dual(torch.ones(2, dtype=torch.int64), tx))]:
+        for ours, theirs in [
+            (
+                lambda: fwAD.make_dual(x, pyad.ones(3, dtype=F64)),
+                lambda: tfw.make_dual(tx, torch.ones(3, dtype=torch.float64)),
+            ),
+            (
+                lambda: fwAD.make_dual(x, pyad.ones(2, dtype=pyad.int64)),
+                lambda: tfw.make_dual(tx, torch.ones(2, dtype=torch.int64)),
+            ),
+            (
+                lambda: fwAD.make_dual(pyad.ones(2, dtype=pyad.int64), x),
+                lambda: tfw.make_dual(torch.ones(2, dtype=torch.int64), tx),
+            ),
+        ]:
             with pytest.raises(Exception) as want:
                 theirs()
             with pytest.raises(want.type, match=r"make_dual\] " + re.escape(str(want.value)[:40])):
@@ -225,8 +240,8 @@ def test_example_x2_sinx():
         x = fwAD.make_dual(_scalar(x0), _scalar(1.0))
         p, t = fwAD.unpack_dual(x * x * pyad.sin(x))
     assert tuple(p.shape) == () and tuple(t.shape) == ()
-    assert p.item() == pytest.approx(x0 ** 2 * math.sin(x0), rel=1e-14)
-    assert t.item() == pytest.approx(2 * x0 * math.sin(x0) + x0 ** 2 * math.cos(x0), rel=1e-14)
+    assert p.item() == pytest.approx(x0**2 * math.sin(x0), rel=1e-14)
+    assert t.item() == pytest.approx(2 * x0 * math.sin(x0) + x0**2 * math.cos(x0), rel=1e-14)
 
 
 def test_example_log_sin_x2_plus_exp():
@@ -234,10 +249,10 @@ def test_example_log_sin_x2_plus_exp():
     x0 = 0.8
     with fwAD.dual_level():
         x = fwAD.make_dual(_scalar(x0), _scalar(1.0))
-        p, t = fwAD.unpack_dual(pyad.log(pyad.sin(x ** 2) + pyad.exp(x)))
-    inner = math.sin(x0 ** 2) + math.exp(x0)
+        p, t = fwAD.unpack_dual(pyad.log(pyad.sin(x**2) + pyad.exp(x)))
+    inner = math.sin(x0**2) + math.exp(x0)
     assert p.item() == pytest.approx(math.log(inner), rel=1e-14)
-    assert t.item() == pytest.approx((2 * x0 * math.cos(x0 ** 2) + math.exp(x0)) / inner, rel=1e-13)
+    assert t.item() == pytest.approx((2 * x0 * math.cos(x0**2) + math.exp(x0)) / inner, rel=1e-13)
 
 
 def test_example_partials_one_pass_per_input():
@@ -261,7 +276,7 @@ def test_example_jvp_two_outputs():
         x1 = fwAD.make_dual(_scalar(1.0), _scalar(2.0))
         x2 = fwAD.make_dual(_scalar(0.0), _scalar(-1.0))
         y1 = x1 * x2 + pyad.sin(x1)
-        y2 = pyad.exp(x2) + x1 ** 2
+        y2 = pyad.exp(x2) + x1**2
         (p1, t1), (p2, t2) = fwAD.unpack_dual(y1), fwAD.unpack_dual(y2)
     assert p1.item() == pytest.approx(math.sin(1.0), rel=1e-14)
     assert p2.item() == pytest.approx(2.0, rel=1e-14)

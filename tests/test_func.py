@@ -4,6 +4,7 @@ Every function is written once as `fn(M, *inputs)` and run with M = pyad on pyad
 namespace on torch tensors holding the same data: the ops of tests/op_db.py one by one (jacrev, jacfwd, hessian),
 then compositions of them.  Every test runs on each device (the `device` fixture of conftest.py).
 """
+
 import numpy as np
 import op_db
 import pytest
@@ -22,8 +23,6 @@ except ImportError:  # prepend/append import modes
 pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
-
-
 
 
 # ---------------------------------------------------------------- helpers
@@ -88,24 +87,29 @@ def test_op_jacobians_and_hessian(op, sample, device):
     except IndexError:
         # torch.func's vmap fails on some empty inputs (dot of two empty vectors); the hessian is empty then
         assert sample.empty
-        expected = tuple(tuple(torch.zeros(tuple(xs[i].shape) + tuple(xs[j].shape), dtype=torch.float64)
-                               for j in argnums) for i in argnums)
+        expected = tuple(
+            tuple(torch.zeros(tuple(xs[i].shape) + tuple(xs[j].shape), dtype=torch.float64) for j in argnums)
+            for i in argnums
+        )
     close(func.hessian(P(scalar), argnums=argnums)(*xs), expected, "hessian")
 
 
 # ---------------------------------------------------------------- functions under test
 # (name, fn(M, *xs), input shapes, input kinds)
 FUNCS = [
-    ("mlp", lambda M, x, W1, b1, W2: M.tanh(W2 @ M.softplus(W1 @ x + b1)),
-     [(4,), (5, 4), (5,), (3, 5)], None),
+    ("mlp", lambda M, x, W1, b1, W2: M.tanh(W2 @ M.softplus(W1 @ x + b1)), [(4,), (5, 4), (5,), (3, 5)], None),
     ("softmax_lse", lambda M, x: M.softmax(x, -1) * M.logsumexp(x, -1, keepdim=True), [(3, 4)], None),
     ("log_softmax", lambda M, x, y: M.log_softmax(x * y, 0), [(3, 4), (4,)], None),
     ("matmul_chain", lambda M, A, B, C: A @ M.sigmoid(B) @ C, [(3, 4), (4, 5), (5, 2)], None),
-    ("tuple_out", lambda M, x, y: (x * y + M.sin(x), M.exp(y) + x ** 2), [(3,), (3,)], None),
+    ("tuple_out", lambda M, x, y: (x * y + M.sin(x), M.exp(y) + x**2), [(3,), (3,)], None),
     ("tuple_out_shapes", lambda M, x, y: ((x @ y).sum(), M.sqrt(y) * 2.0, x.T), [(2, 3), (3, 2)], ["any", "pos"]),
     ("bcast", lambda M, x, y: M.exp(x) * y / (1.0 + y * y), [(2, 1), (3,)], None),
-    ("reductions", lambda M, x: M.amax(x * x, 1) + M.mean(M.sin(x), 0).sum() - M.log(M.abs(x) + 1.0).sum(1),
-     [(3, 4)], None),
+    (
+        "reductions",
+        lambda M, x: M.amax(x * x, 1) + M.mean(M.sin(x), 0).sum() - M.log(M.abs(x) + 1.0).sum(1),
+        [(3, 4)],
+        None,
+    ),
     ("scalar_in", lambda M, s, x: M.sin(s) * x + s * s, [(), (3,)], None),
     ("shape_ops", lambda M, x: M.cat([x.T, x.reshape(4, 3)[:, :2] * 2.0], 1).unsqueeze(0).sum(2), [(3, 4)], None),
 ]
@@ -198,8 +202,13 @@ def test_jacobians_match_finite_differences(case):
     jr = func.jacrev(P(fn), argnums=nums)(*xs)
     for j in nums:
         close(jf[j], tt(jr[j]), f"jacfwd vs jacrev, input {j}")
-        np.testing.assert_allclose(jr[j].numpy(), _fd_jacobian(P(fn), xs, j), rtol=1e-5, atol=1e-7,
-                                   err_msg=f"jacrev vs finite differences, input {j}")
+        np.testing.assert_allclose(
+            jr[j].numpy(),
+            _fd_jacobian(P(fn), xs, j),
+            rtol=1e-5,
+            atol=1e-7,
+            err_msg=f"jacrev vs finite differences, input {j}",
+        )
 
 
 # ---------------------------------------------------------------- scalar functions: grad, hessian, hvp
@@ -208,9 +217,8 @@ SCALAR_FUNCS = [
     ("logsumexp_xy", lambda M, x, y: M.logsumexp(x * y, 1).sum(), [(3, 4), (3, 4)], None),
     ("mlp_loss", lambda M, x, W1, W2: ((W2 @ M.tanh(W1 @ x) - 0.5) ** 2).mean(), [(3,), (4, 3), (2, 4)], None),
     ("softmax_xent", lambda M, x, w: -(M.log_softmax(x @ w, -1)[:, 1]).mean(), [(2, 3), (3, 4)], None),
-    ("softplus_pow", lambda M, x, y: (M.softplus(x) ** y).sum() / (1.0 + (y * y).sum()), [(3,), (3,)],
-     ["any", "pos"]),
-    ("quartic_0d", lambda M, s, x: (s * s * M.sin(s) * x + x ** 3).sum(), [(), (2,)], None),
+    ("softplus_pow", lambda M, x, y: (M.softplus(x) ** y).sum() / (1.0 + (y * y).sum()), [(3,), (3,)], ["any", "pos"]),
+    ("quartic_0d", lambda M, s, x: (s * s * M.sin(s) * x + x**3).sum(), [(), (2,)], None),
     ("matrix_in", lambda M, X: (M.exp(X) @ X.T).sum() + M.amax(X, 1).sum(), [(3, 2)], None),
 ]
 SF_IDS = [c[0] for c in SCALAR_FUNCS]
@@ -238,6 +246,7 @@ def test_grad_has_aux(case):
         def f(*xs):
             y = fn(M, *xs)
             return y, (y * 2.0, M.sin(xs[0]))
+
         return f
 
     xs = inputs(shapes, kinds, seed=4)
@@ -303,13 +312,16 @@ def test_grad_grad_scalar_0d():
     g2 = func.grad(func.grad(P(fn)))(x)
     assert tuple(g2.shape) == ()
     close(g2, expected, "grad(grad)")
-    close(func.grad(func.grad(func.grad(P(fn))))(x), torch.func.grad(torch.func.grad(torch.func.grad(T(fn))))(tt(x)),
-          "grad(grad(grad))")
+    close(
+        func.grad(func.grad(func.grad(P(fn))))(x),
+        torch.func.grad(torch.func.grad(torch.func.grad(T(fn))))(tt(x)),
+        "grad(grad(grad))",
+    )
 
 
 GRAD_GRAD_VECTOR = {
-    "tanh_sq": lambda M, x: (M.tanh(x) * x ** 2).sum() + (M.softmax(x, 0) * x).sum(),
-    "with_logsumexp": lambda M, x: (M.tanh(x) * x ** 2).sum() + M.logsumexp(x, 0),
+    "tanh_sq": lambda M, x: (M.tanh(x) * x**2).sum() + (M.softmax(x, 0) * x).sum(),
+    "with_logsumexp": lambda M, x: (M.tanh(x) * x**2).sum() + M.logsumexp(x, 0),
 }
 
 
@@ -349,8 +361,11 @@ def test_jacfwd_of_jacfwd_matches_torch():
 
 
 # ---------------------------------------------------------------- linearize
-@pytest.mark.parametrize("case", [c for c in FUNCS if not c[0].startswith("tuple_out")],
-                         ids=[c[0] for c in FUNCS if not c[0].startswith("tuple_out")])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in FUNCS if not c[0].startswith("tuple_out")],
+    ids=[c[0] for c in FUNCS if not c[0].startswith("tuple_out")],
+)
 def test_linearize(case):
     _, fn, shapes, kinds = case
     xs = inputs(shapes, kinds, seed=14)
@@ -391,8 +406,8 @@ def test_jacobian_auto_mode(n, m, mode):
 
 
 def test_jacobian_mode_lives_on_the_function_not_the_module():
-    wide = func.jacobian(lambda x: pyad.outer(x, x).reshape(-1))   # 2 inputs, 4 outputs: forward
-    tall = func.jacobian(lambda x: x.sum().reshape(1))             # 2 inputs, 1 output: reverse
+    wide = func.jacobian(lambda x: pyad.outer(x, x).reshape(-1))  # 2 inputs, 4 outputs: forward
+    tall = func.jacobian(lambda x: x.sum().reshape(1))  # 2 inputs, 1 output: reverse
     x = pyad.tensor([1.0, 2.0], dtype=pyad.float64)
     wide(x)
     tall(x)
@@ -402,22 +417,28 @@ def test_jacobian_mode_lives_on_the_function_not_the_module():
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7], ids=lambda c: f"chunk{c}")
-@pytest.mark.parametrize("case,argnums", [(_case("mlp"), (0, 2)), (_case("tuple_out"), (0, 1)),
-                                          (_case("matmul_chain"), 1), (_case("softmax_lse"), 0)],
-                         ids=["mlp", "tuple_out", "matmul_chain", "softmax_lse"])
+@pytest.mark.parametrize(
+    "case,argnums",
+    [(_case("mlp"), (0, 2)), (_case("tuple_out"), (0, 1)), (_case("matmul_chain"), 1), (_case("softmax_lse"), 0)],
+    ids=["mlp", "tuple_out", "matmul_chain", "softmax_lse"],
+)
 def test_chunked_jacobians_identical(case, argnums, chunk):
     _, fn, shapes, kinds = case
     xs = inputs(shapes, kinds, seed=17)
     ref_f = func.jacfwd(P(fn), argnums=argnums)(*xs)
     ref_r = func.jacrev(P(fn), argnums=argnums)(*xs)
     close(ref_f, tt(ref_r), "jacfwd vs jacrev (unchunked)")
-    exact = dict(rtol=1e-13, atol=1e-16)    # the same numbers up to rounding (a batched matmul may sum
-                                            # in another order for another batch size)
+    exact = dict(rtol=1e-13, atol=1e-16)  # the same numbers up to rounding (a batched matmul may sum
+    # in another order for another batch size)
     close(func.jacfwd(P(fn), argnums=argnums, chunk_size=chunk)(*xs), tt(ref_f), f"jacfwd chunk {chunk}", **exact)
     close(func.jacrev(P(fn), argnums=argnums, chunk_size=chunk)(*xs), tt(ref_r), f"jacrev chunk {chunk}", **exact)
     for mode, ref in (("forward", ref_f), ("reverse", ref_r)):
-        close(func.jacobian(P(fn), argnums=argnums, mode=mode, chunk_size=chunk)(*xs), tt(ref),
-              f"jacobian({mode}) chunk {chunk}", **exact)
+        close(
+            func.jacobian(P(fn), argnums=argnums, mode=mode, chunk_size=chunk)(*xs),
+            tt(ref),
+            f"jacobian({mode}) chunk {chunk}",
+            **exact,
+        )
     close(func.jacobian(P(fn), argnums=argnums, chunk_size=chunk)(*xs), tt(ref_r), f"jacobian(auto) chunk {chunk}")
 
 
@@ -472,11 +493,20 @@ WARP = {
 
 
 def _building_blocks(arity):
-    rows = [p.values[0] for p in op_db.params(op_db.TRANSFORMS, with_samples=False, where=lambda op: (
-        op.elementwise and not op.variant and not op.composite and not op.nondiff and op.arity == arity))]
+    rows = [
+        p.values[0]
+        for p in op_db.params(
+            op_db.TRANSFORMS,
+            with_samples=False,
+            where=lambda op: (
+                op.elementwise and not op.variant and not op.composite and not op.nondiff and op.arity == arity
+            ),
+        )
+    ]
 
     def warped(op):
         return lambda M, *ys: op.call(M, *[WARP[d](M, y) for d, y in zip(op.domains(arity), ys)])
+
     return {op.id: warped(op) for op in rows}
 
 
@@ -488,7 +518,7 @@ BINARY_OPS = _building_blocks(2)
 def compositions(draw):
     """A program of 2-5 ops over one input x of a random small shape (1-3 dims, sizes 1-3)."""
     shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
-    seed = draw(st.integers(0, 2 ** 16))
+    seed = draw(st.integers(0, 2**16))
     ops = []
     cur = shape
     for _ in range(draw(st.integers(2, 5))):
@@ -500,14 +530,17 @@ def compositions(draw):
             ops.append(("unary", draw(st.sampled_from(sorted(UNARY_OPS)))))
         elif kind == "binary":
             # the other operand: x itself broadcast, or a constant with a broadcast-compatible shape
-            other_shape = tuple(draw(st.sampled_from([1, s])) for s in cur[len(cur) - draw(st.integers(0, len(cur))):])
+            other_shape = tuple(draw(st.sampled_from([1, s])) for s in cur[len(cur) - draw(st.integers(0, len(cur))) :])
             ops.append(("binary", draw(st.sampled_from(sorted(BINARY_OPS))), other_shape, draw(st.booleans())))
         elif kind == "sum":
             dim = draw(st.integers(-len(cur), len(cur) - 1))
             keep = draw(st.booleans()) or len(cur) == 1
             ops.append(("sum", dim, keep))
-            cur = tuple(1 if i == dim % len(cur) else s for i, s in enumerate(cur)) if keep else \
-                tuple(s for i, s in enumerate(cur) if i != dim % len(cur))
+            cur = (
+                tuple(1 if i == dim % len(cur) else s for i, s in enumerate(cur))
+                if keep
+                else tuple(s for i, s in enumerate(cur) if i != dim % len(cur))
+            )
         elif kind == "matmul":
             k = draw(st.integers(1, 3))
             ops.append(("matmul", k))
@@ -520,7 +553,7 @@ def compositions(draw):
 def build(shape, seed, ops):
     """fn(M, x) running `ops`, with constants drawn from `seed` (the same numbers for pyad and torch)."""
     rng = np.random.default_rng(seed)
-    consts = []                               # one entry per op
+    consts = []  # one entry per op
     cur = shape
     for op in ops:
         c = None
@@ -531,8 +564,11 @@ def build(shape, seed, ops):
             cur = cur[:-1] + (op[1],)
         elif op[0] == "sum":
             _, dim, keep = op
-            cur = tuple(1 if i == dim % len(cur) else s for i, s in enumerate(cur)) if keep else \
-                tuple(s for i, s in enumerate(cur) if i != dim % len(cur))
+            cur = (
+                tuple(1 if i == dim % len(cur) else s for i, s in enumerate(cur))
+                if keep
+                else tuple(s for i, s in enumerate(cur) if i != dim % len(cur))
+            )
         consts.append(c)
     pc = [leaf(c) if c is not None else None for c in consts]
     tc = [torch.from_numpy(np.asarray(c, dtype=np.float64)) if c is not None else None for c in consts]
@@ -544,7 +580,7 @@ def build(shape, seed, ops):
             if op[0] == "unary":
                 y = UNARY_OPS[op[1]](M, y)
             elif op[0] == "binary":
-                other = c + y.sum() * 0.1 if op[3] else c      # a constant, or one that depends on y too
+                other = c + y.sum() * 0.1 if op[3] else c  # a constant, or one that depends on y too
                 y = BINARY_OPS[op[1]](M, y, other)
             elif op[0] == "sum":
                 y = y.sum(op[1], keepdim=op[2])

@@ -2,6 +2,7 @@
 torch.func on the same inputs, in float64: the result's container structure must equal torch's (optree
 compares types, namedtuple classes and dict keys) and every leaf must match. Plus the error cases: a
 non-tensor leaf in a differentiated position names the transform and the leaf's path."""
+
 import collections
 
 import numpy as np
@@ -17,8 +18,13 @@ TOL = dict(rtol=1e-7, atol=1e-7)
 
 
 def _arrays(rng):
-    return dict(W=rng.standard_normal((2, 3)), b=rng.standard_normal(3), c=rng.standard_normal(2),
-                d=rng.standard_normal(()), x=rng.standard_normal(3))
+    return dict(
+        W=rng.standard_normal((2, 3)),
+        b=rng.standard_normal(3),
+        c=rng.standard_normal(2),
+        d=rng.standard_normal(()),
+        x=rng.standard_normal(3),
+    )
 
 
 def trees(rng):
@@ -51,6 +57,7 @@ def np_of(tree):
         if isinstance(v, torch.Tensor):
             return v.detach().numpy()
         return v
+
     return optree.tree_map(conv, tree)
 
 
@@ -90,6 +97,7 @@ def aux_of(tree, x):
 def with_aux(f):
     def g(tree, x):
         return f(tree, x), aux_of(tree, x)
+
     return g
 
 
@@ -134,6 +142,7 @@ def test_grad_kwargs_pass_through_undifferentiated():
 
     def f(tree, x, *, scale):
         return scalar_f(tree, x) * scale
+
     assert_tree_close(func.grad(f)(pt, px, scale=3.0), torch.func.grad(f)(tt, tx, scale=3.0))
 
 
@@ -223,8 +232,9 @@ def test_jacobian_return_mode_follows_each_function_not_the_last_call():
 @pytest.mark.parametrize("argnums", [0, (0, 1)])
 def test_hessian_over_trees(name, argnums):
     (pt, px), (tt, tx) = inputs(name)
-    assert_tree_close(func.hessian(scalar_f, argnums=argnums)(pt, px),
-                      torch.func.hessian(scalar_f, argnums=argnums)(tt, tx))
+    assert_tree_close(
+        func.hessian(scalar_f, argnums=argnums)(pt, px), torch.func.hessian(scalar_f, argnums=argnums)(tt, tx)
+    )
 
 
 @pytest.mark.parametrize("name", ["dict", "nested", "namedtuple"])
@@ -250,6 +260,7 @@ def test_nested_grad_over_dicts():
     def outer(tree, x, M_grad):
         g = M_grad(scalar_f)(tree, x)
         return sum((v * v).sum() for v in optree.tree_leaves(g))
+
     got = func.grad(lambda t, x: outer(t, x, func.grad))(pt, px)
     want = torch.func.grad(lambda t, x: outer(t, x, torch.func.grad))(tt, tx)
     assert_tree_close(got, want)
@@ -268,11 +279,18 @@ NON_TENSOR_CASES = {
     "linearize": lambda t, x: func.linearize(tree_f, t, x),
     "hvp": lambda t, x: func.hvp(scalar_f, (t, x), (t, x)),
 }
-EXPECTED_PATH = {"grad": "args[0]['layer'].b[1]", "grad(argnums=1)": "args[1]['layer'].b[1]",
-                 "jacrev": "args[0]['layer'].b[1]", "jacfwd": "args[1]['layer'].b[1]",
-                 "jacobian": "args[0]['layer'].b[1]", "hessian": "args[0]['layer'].b[1]",
-                 "vjp": "primals[0]['layer'].b[1]", "jvp": "primals[0]['layer'].b[1]",
-                 "linearize": "primals[0]['layer'].b[1]", "hvp": "primals[0]['layer'].b[1]"}
+EXPECTED_PATH = {
+    "grad": "args[0]['layer'].b[1]",
+    "grad(argnums=1)": "args[1]['layer'].b[1]",
+    "jacrev": "args[0]['layer'].b[1]",
+    "jacfwd": "args[1]['layer'].b[1]",
+    "jacobian": "args[0]['layer'].b[1]",
+    "hessian": "args[0]['layer'].b[1]",
+    "vjp": "primals[0]['layer'].b[1]",
+    "jvp": "primals[0]['layer'].b[1]",
+    "linearize": "primals[0]['layer'].b[1]",
+    "hvp": "primals[0]['layer'].b[1]",
+}
 
 
 @pytest.mark.parametrize("case", list(NON_TENSOR_CASES))

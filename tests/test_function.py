@@ -1,6 +1,7 @@
 """Custom Functions (pyad.autograd.Function): PyTorch's contract, compared with torch.autograd.Function, plus
 pyad's check that a create_graph backward does not read graph tensors stashed on ctx. Every test runs on each device
 (the `device` fixture of conftest.py); the leak checks count the bytes of the device the test runs on."""
+
 import gc
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 import pyad
 from pyad.autograd import Function, GradcheckError, gradcheck, gradgradcheck
+
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import assert_close, memory_allocated, to_torch
 except ImportError:  # prepend/append import modes
@@ -24,6 +26,7 @@ EXTREMES = [-100.0, -10.0, 0.0, 10.0, 100.0]
 # ---------------------------------------------------------------- the Functions under test
 class StableSoftplus(Function):
     """softplus(x) = max(x, 0) + log1p(exp(-|x|)): never overflows; d/dx = sigmoid(x)."""
+
     jvp_calls = 0
 
     @staticmethod
@@ -33,13 +36,13 @@ class StableSoftplus(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return grad * pyad.sigmoid(x)
 
     @staticmethod
     def jvp(ctx, tangent):
         StableSoftplus.jvp_calls += 1
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return tangent * pyad.sigmoid(x)
 
 
@@ -51,7 +54,7 @@ class TorchStableSoftplus(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return grad * torch.sigmoid(x)
 
 
@@ -97,12 +100,12 @@ class Cube(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return 3 * x * x * grad
 
     @staticmethod
     def jvp(ctx, tangent):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return 3 * x * x * tangent
 
 
@@ -114,7 +117,7 @@ class TorchCube(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return 3 * x * x * grad
 
 
@@ -161,12 +164,12 @@ class SinCos(Function):
 
     @staticmethod
     def backward(ctx, gs, gc_):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return gs * pyad.cos(x) - gc_ * pyad.sin(x)
 
     @staticmethod
     def jvp(ctx, t):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return t * pyad.cos(x), -t * pyad.sin(x)
 
 
@@ -178,7 +181,7 @@ class TorchSinCos(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gs, gc_):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return gs * torch.cos(x) - gc_ * torch.sin(x)
 
 
@@ -274,7 +277,7 @@ def test_stable_softplus_grad_fn_name_and_structure():
     y = StableSoftplus.apply(x)
     assert y.requires_grad and not y.is_leaf
     assert y.grad_fn.name() == "StableSoftplusBackward"
-    (fn, idx), = y.grad_fn.next_functions
+    ((fn, idx),) = y.grad_fn.next_functions
     assert fn.name() == "AccumulateGrad" and fn.variable is x
 
 
@@ -533,6 +536,7 @@ def _needs_input_grad_of(fn_base, make):
     seen = {}
 
     if fn_base is Function:
+
         class Probe(Function):
             @staticmethod
             def forward(ctx, a, k, b):
@@ -544,6 +548,7 @@ def _needs_input_grad_of(fn_base, make):
                 seen["backward"] = tuple(ctx.needs_input_grad)
                 return g, None, g
     else:
+
         class Probe(torch.autograd.Function):
             @staticmethod
             def forward(ctx, a, k, b):
@@ -554,6 +559,7 @@ def _needs_input_grad_of(fn_base, make):
             def backward(ctx, g):
                 seen["backward"] = tuple(ctx.needs_input_grad)
                 return g, None, g
+
     make(Probe)
     return seen
 
@@ -686,7 +692,7 @@ def test_set_materialize_grads_false_gives_none_for_unused_outputs():
         @staticmethod
         def backward(ctx, g2, gsq):
             got["g2"], got["gsq"] = g2, gsq
-            x, = ctx.saved_tensors
+            (x,) = ctx.saved_tensors
             out = None
             if g2 is not None:
                 out = g2 * 2
@@ -704,7 +710,7 @@ def test_set_materialize_grads_false_gives_none_for_unused_outputs():
         @staticmethod
         def backward(ctx, g2, gsq):
             got["torch_g2"], got["torch_gsq"] = g2, gsq
-            x, = ctx.saved_tensors
+            (x,) = ctx.saved_tensors
             return g2 * 2
 
     x, tx = randn_leaf(4)
@@ -827,12 +833,13 @@ def test_double_backward_matches_torch(name):
     x, tx = randn_leaf(5)
     b, tb = randn_leaf(5)
     fns = {
-        "softplus": (lambda v, w: StableSoftplus.apply(v * 3) * w,
-                     lambda v, w: TorchStableSoftplus.apply(v * 3) * w),
+        "softplus": (lambda v, w: StableSoftplus.apply(v * 3) * w, lambda v, w: TorchStableSoftplus.apply(v * 3) * w),
         "cube": (lambda v, w: Cube.apply(v) * w, lambda v, w: TorchCube.apply(v) * w),
         "mulexp": (lambda v, w: MulExp.apply(v, w), lambda v, w: TorchMulExp.apply(v, w)),
-        "sincos": (lambda v, w: SinCos.apply(v)[0] * SinCos.apply(w)[1] + SinCos.apply(v)[1],
-                   lambda v, w: TorchSinCos.apply(v)[0] * TorchSinCos.apply(w)[1] + TorchSinCos.apply(v)[1]),
+        "sincos": (
+            lambda v, w: SinCos.apply(v)[0] * SinCos.apply(w)[1] + SinCos.apply(v)[1],
+            lambda v, w: TorchSinCos.apply(v)[0] * TorchSinCos.apply(w)[1] + TorchSinCos.apply(v)[1],
+        ),
     }
     pf, tf = fns[name]
     gx, gb = pyad.autograd.grad(pf(x, b).sum(), (x, b), create_graph=True)
@@ -848,9 +855,9 @@ def test_double_backward_matches_torch(name):
 
 def test_third_derivative_of_cube():
     x, tx = leaf([0.5, -1.5, 2.0])
-    g1, = pyad.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
-    g2, = pyad.autograd.grad(g1.sum(), x, create_graph=True)
-    g3, = pyad.autograd.grad(g2.sum(), x)
+    (g1,) = pyad.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    (g2,) = pyad.autograd.grad(g1.sum(), x, create_graph=True)
+    (g3,) = pyad.autograd.grad(g2.sum(), x)
     np.testing.assert_allclose(g1.detach().numpy(), 3 * np.array([0.25, 2.25, 4.0]))
     np.testing.assert_allclose(g2.detach().numpy(), 6 * np.array([0.5, -1.5, 2.0]))
     np.testing.assert_allclose(g3.numpy(), np.full(3, 6.0))
@@ -862,9 +869,8 @@ def test_hessian_through_a_function_both_orders():
     f = lambda v: Cube.apply(StableSoftplus.apply(v)).sum()  # noqa: E731
     tf = lambda v: TorchCube.apply(TorchStableSoftplus.apply(v)).sum()  # noqa: E731
     want = torch.autograd.functional.hessian(tf, to_torch(x))
-    assert_close(pyad.func.hessian(f)(x), want)                                 # forward over reverse
-    assert_close(pyad.func.jacrev(pyad.func.jacfwd(f))(x), want)                 # reverse over forward (jvp)
-
+    assert_close(pyad.func.hessian(f)(x), want)  # forward over reverse
+    assert_close(pyad.func.jacrev(pyad.func.jacfwd(f))(x), want)  # reverse over forward (jvp)
 
 
 def test_forward_mode_jvp_uses_the_functions_jvp():
@@ -904,6 +910,7 @@ def test_forward_mode_with_two_inputs_and_two_outputs():
 
 def test_forward_ad_dual_tensor_through_function():
     from pyad.autograd import forward_ad as fwAD
+
     x = pyad.randn(3, dtype=F64)
     t = pyad.randn(3, dtype=F64)
     with fwAD.dual_level():
@@ -1105,7 +1112,7 @@ def test_stashed_graph_tensor_is_fine_for_first_order(fn):
     ref = {StashExp: tx.exp(), StashInput: 2 * tx, StashOutput: tx.exp()}[fn]
     assert_close(x.grad, ref.detach())
     # grad without create_graph also works.
-    g, = pyad.autograd.grad(fn.apply(x).sum(), x)
+    (g,) = pyad.autograd.grad(fn.apply(x).sum(), x)
     assert_close(g, ref.detach())
 
 
@@ -1122,7 +1129,7 @@ def test_stashed_graph_tensor_raises_under_create_graph_naming_the_function(fn):
 def test_stashed_non_graph_tensor_is_allowed_under_create_graph():
     x, tx = randn_leaf(4)
     w = pyad.randn(4, dtype=F64)
-    g, = pyad.autograd.grad(StashConstant.apply(x, w).sum(), x, create_graph=True)
+    (g,) = pyad.autograd.grad(StashConstant.apply(x, w).sum(), x, create_graph=True)
     np.testing.assert_allclose(g.detach().numpy(), 2 * w.numpy())
 
 
@@ -1137,12 +1144,12 @@ def test_saved_instead_of_stashed_gives_correct_second_derivatives():
 
         @staticmethod
         def backward(ctx, g):
-            e, = ctx.saved_tensors
+            (e,) = ctx.saved_tensors
             return g * e
 
     x, tx = randn_leaf(4)
-    g, = pyad.autograd.grad(SavedExp.apply(x).sum(), x, create_graph=True)
-    g2, = pyad.autograd.grad(g.sum(), x)
+    (g,) = pyad.autograd.grad(SavedExp.apply(x).sum(), x, create_graph=True)
+    (g2,) = pyad.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(g2.numpy(), np.exp(x.detach().numpy()), rtol=1e-12)
 
 
@@ -1183,7 +1190,7 @@ def test_gradcheck_catches_a_wrong_backward():
 
         @staticmethod
         def backward(ctx, g):
-            x, = ctx.saved_tensors
+            (x,) = ctx.saved_tensors
             return 2 * x * x * g
 
     x = pyad.tensor(np.random.randn(3), dtype=F64, requires_grad=True)
@@ -1259,7 +1266,7 @@ def test_no_leak_when_graph_dropped_without_backward_and_with_create_graph():
     def step():
         y = Cube.apply(StableSoftplus.apply(x))
         del y
-        g, = pyad.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+        (g,) = pyad.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
         g.sum().backward()
         x.grad = None
 

@@ -4,12 +4,14 @@ one example, as torch (which runs them under vmap) does. Every Function below ha
 shape it is given (a reduction over dim 0, a reshape, an unsqueeze, a matmul with a saved matrix), so a rule
 that saw the batch dims would give a wrong answer or fail. Expected values come from torch.func /
 torch.autograd with the same rules in a torch.autograd.Function."""
+
 import numpy as np
 import pytest
 import torch
 
 import pyad
 from pyad.autograd import Function, gradcheck, gradgradcheck
+
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
@@ -27,28 +29,31 @@ class Spec:
 
 
 SPECS = [
-    Spec("add_bias", [(3, 2), (2,)],
-         lambda x, b: x + b,
-         lambda s, g: (g, g.sum(0)),
-         lambda s, tx, tb: tx + tb.reshape(1, 2)),
-    Spec("flatten", [(2, 3)],
-         lambda x: x.reshape(6),
-         lambda s, g: (g.reshape(2, 3),),
-         lambda s, t: t.reshape(6)),
+    Spec(
+        "add_bias",
+        [(3, 2), (2,)],
+        lambda x, b: x + b,
+        lambda s, g: (g, g.sum(0)),
+        lambda s, tx, tb: tx + tb.reshape(1, 2),
+    ),
+    Spec("flatten", [(2, 3)], lambda x: x.reshape(6), lambda s, g: (g.reshape(2, 3),), lambda s, t: t.reshape(6)),
     # y = W @ x with both saved: the gradient of W is an outer product laid out by unsqueeze.
-    Spec("matvec", [(3, 4), (4,)],
-         lambda w, x: w @ x,
-         lambda s, g: (g.unsqueeze(1) * s[1].unsqueeze(0), s[0].transpose(0, 1) @ g),
-         lambda s, tw, tx: tw @ s[1] + s[0] @ tx),
+    Spec(
+        "matvec",
+        [(3, 4), (4,)],
+        lambda w, x: w @ x,
+        lambda s, g: (g.unsqueeze(1) * s[1].unsqueeze(0), s[0].transpose(0, 1) @ g),
+        lambda s, tw, tx: tw @ s[1] + s[0] @ tx,
+    ),
     # y_i = sum_j x_ij^2: nonlinear, so hessian goes through the saved input's tangent.
-    Spec("row_sq", [(3, 2)],
-         lambda x: (x * x).sum(1),
-         lambda s, g: (2 * s[0] * g.unsqueeze(1),),
-         lambda s, t: (2 * s[0] * t).sum(1)),
-    Spec("col_sum", [(3, 2)],
-         lambda x: x.sum(0),
-         lambda s, g: (g.unsqueeze(0).expand(3, 2),),
-         lambda s, t: t.sum(0)),
+    Spec(
+        "row_sq",
+        [(3, 2)],
+        lambda x: (x * x).sum(1),
+        lambda s, g: (2 * s[0] * g.unsqueeze(1),),
+        lambda s, t: (2 * s[0] * t).sum(1),
+    ),
+    Spec("col_sum", [(3, 2)], lambda x: x.sum(0), lambda s, g: (g.unsqueeze(0).expand(3, 2),), lambda s, t: t.sum(0)),
 ]
 IDS = [s.name for s in SPECS]
 
@@ -63,6 +68,7 @@ def pyad_fn(spec, **attrs):
 
     def jvp(ctx, *tangents):
         return spec.jvp(ctx.saved_tensors, *tangents)
+
     body = dict(forward=staticmethod(forward), backward=staticmethod(backward), jvp=staticmethod(jvp), **attrs)
     return type(spec.name, (Function,), body)
 
@@ -77,8 +83,14 @@ def torch_fn(spec):
 
     def jvp(ctx, *tangents):
         return spec.jvp(ctx.saved_tensors, *tangents)
-    body = dict(generate_vmap_rule=True, forward=staticmethod(spec.forward), setup_context=staticmethod(setup_context),
-                backward=staticmethod(backward), jvp=staticmethod(jvp))
+
+    body = dict(
+        generate_vmap_rule=True,
+        forward=staticmethod(spec.forward),
+        setup_context=staticmethod(setup_context),
+        backward=staticmethod(backward),
+        jvp=staticmethod(jvp),
+    )
     return type(spec.name, (torch.autograd.Function,), body)
 
 
@@ -110,10 +122,11 @@ def test_add_bias_is_grads_batched_matches_torch():
         @staticmethod
         def backward(ctx, g):
             return g, g.sum(0)
+
     x = pyad.randn(2, 2, dtype=F64, requires_grad=True)
     b = pyad.randn(2, dtype=F64, requires_grad=True)
-    seeds = pyad.tensor([[[1., 0], [0, 0]], [[0, 1], [0, 0]], [[0, 0], [1, 0]]], dtype=F64)
-    gb, = pyad.autograd.grad(AddBias.apply(x, b), b, seeds, is_grads_batched=True)
+    seeds = pyad.tensor([[[1.0, 0], [0, 0]], [[0, 1], [0, 0]], [[0, 0], [1, 0]]], dtype=F64)
+    (gb,) = pyad.autograd.grad(AddBias.apply(x, b), b, seeds, is_grads_batched=True)
     assert gb.tolist() == [[1, 0], [0, 1], [1, 0]]
 
 
@@ -183,12 +196,13 @@ def test_create_graph_double_backward_through_per_element_split():
     w, x = inputs(spec, requires_grad=True)
     seeds = pyad.tensor(np.random.default_rng(2).standard_normal((4, 3)), dtype=F64)
     c = pyad.tensor(np.random.default_rng(3).standard_normal((4, 3, 4)), dtype=F64)
-    gw, = pyad.autograd.grad(pyad_fn(spec).apply(w, x), w, seeds, is_grads_batched=True, create_graph=True)
+    (gw,) = pyad.autograd.grad(pyad_fn(spec).apply(w, x), w, seeds, is_grads_batched=True, create_graph=True)
     assert gw.requires_grad
     got = pyad.autograd.grad((gw * c).sum(), [w, x], allow_unused=True)
     tw, tx = tt([w, x])
-    tgw, = torch.autograd.grad(torch_fn(spec).apply(tw, tx), tw, to_torch(seeds), is_grads_batched=True,
-                               create_graph=True)
+    (tgw,) = torch.autograd.grad(
+        torch_fn(spec).apply(tw, tx), tw, to_torch(seeds), is_grads_batched=True, create_graph=True
+    )
     want = torch.autograd.grad((tgw * to_torch(c)).sum(), [tw, tx], allow_unused=True)
     close_nested(got, want, "double backward")
 
@@ -206,17 +220,19 @@ def test_none_and_tensors_mixed_across_elements():
         def backward(ctx, g):
             calls.append(tuple(g.shape))
             return g * 2, (g.sum(0) if float(g.abs().sum()) != 0 else None)
+
     x = pyad.randn(3, 2, dtype=F64, requires_grad=True)
     b = pyad.randn(2, dtype=F64, requires_grad=True)
-    seeds = pyad.tensor([[[1., 0], [0, 0], [0, 3]], [[0, 0], [0, 0], [0, 0]], [[0, 2], [1, 0], [0, 0]]], dtype=F64)
+    seeds = pyad.tensor([[[1.0, 0], [0, 0], [0, 3]], [[0, 0], [0, 0], [0, 0]], [[0, 2], [1, 0], [0, 0]]], dtype=F64)
     gx, gb = pyad.autograd.grad(ScaleIfNonzero.apply(x, b), [x, b], seeds, is_grads_batched=True)
     assert calls == [(3, 2)] * 3
     assert gx.tolist() == (seeds * 2).tolist()
     assert gb.tolist() == [[1, 3], [0, 0], [1, 2]]
     # None for every element stays None (allow_unused), not a tensor of zeros.
     calls.clear()
-    _, gb = pyad.autograd.grad(ScaleIfNonzero.apply(x, b), [x, b], pyad.zeros(2, 3, 2, dtype=F64),
-                               is_grads_batched=True, allow_unused=True)
+    _, gb = pyad.autograd.grad(
+        ScaleIfNonzero.apply(x, b), [x, b], pyad.zeros(2, 3, 2, dtype=F64), is_grads_batched=True, allow_unused=True
+    )
     assert gb is None and len(calls) == 2
 
 
@@ -234,19 +250,20 @@ def test_materialize_grads_per_element(materialize):
         @staticmethod
         def backward(ctx, g1, g2):
             seen.append((None if g1 is None else tuple(g1.shape), None if g2 is None else tuple(g2.shape)))
-            x, = ctx.saved_tensors
+            (x,) = ctx.saved_tensors
             r = x * 0
             if g1 is not None:
                 r = r + g1 * 2
             if g2 is not None:
                 r = r + g2.unsqueeze(0)
             return r
+
     x = pyad.randn(3, 2, dtype=F64, requires_grad=True)
     seeds = pyad.randn(4, 2, dtype=F64)
-    gx, = pyad.autograd.grad(TwoOut.apply(x)[1], x, seeds, is_grads_batched=True)
+    (gx,) = pyad.autograd.grad(TwoOut.apply(x)[1], x, seeds, is_grads_batched=True)
     assert seen == [((3, 2) if materialize else None, (2,))] * 4
     tx = to_torch(x)
-    want, = torch.autograd.grad(tx.sum(0), tx, to_torch(seeds), is_grads_batched=True)
+    (want,) = torch.autograd.grad(tx.sum(0), tx, to_torch(seeds), is_grads_batched=True)
     assert_close(gx, want)
 
 
@@ -265,12 +282,13 @@ def test_needs_input_grad_and_non_differentiable_outputs():
         def backward(ctx, g, g_idx):
             seen.append((ctx.needs_input_grad, tuple(g.shape), g_idx is None or float(g_idx.abs().sum()) == 0))
             return (g if ctx.needs_input_grad[0] else None), (g.sum(0) if ctx.needs_input_grad[1] else None)
+
     x = pyad.randn(3, 2, dtype=F64)
     b = pyad.randn(2, dtype=F64, requires_grad=True)
     y, idx = Affine.apply(x, b)
     assert not idx.requires_grad
     seeds = pyad.randn(5, 3, 2, dtype=F64)
-    gb, = pyad.autograd.grad(y, b, seeds, is_grads_batched=True)
+    (gb,) = pyad.autograd.grad(y, b, seeds, is_grads_batched=True)
     assert seen == [((False, True), (3, 2), True)] * 5
     assert_close(gb, to_torch(seeds).sum(1))
 
@@ -286,6 +304,7 @@ def test_torch_vmap_declarations_keep_per_example_shapes(declare):
     def vmap(info, in_dims, *args):
         vmap_calls.append(in_dims)
         raise AssertionError("pyad has no vmap transform: the vmap staticmethod must not be called")
+
     attrs = {"generate_vmap_rule": True} if declare == "generate_vmap_rule" else {"vmap": staticmethod(vmap)}
     base = pyad_fn(spec, **attrs)
 
@@ -299,6 +318,7 @@ def test_torch_vmap_declarations_keep_per_example_shapes(declare):
         def jvp(ctx, tx, tb):
             shapes.append(("jvp", tuple(tx.shape), tuple(tb.shape)))
             return base.jvp(ctx, tx, tb)
+
     xs = inputs(spec)
     got_r = pyad.func.jacrev(Recording.apply, argnums=(0, 1))(*xs)
     got_f = pyad.func.jacfwd(Recording.apply, argnums=(0, 1))(*xs)
@@ -328,6 +348,7 @@ def test_handles_batch_dims_gets_the_batch_in_one_call():
         def jvp(ctx, tx, tb):
             shapes.append(("jvp", tuple(tx.shape), tuple(tb.shape)))
             return tx + tb.unsqueeze(-2)
+
     xs = inputs(SPECS[0])
     want = torch.func.jacrev(torch_fn(SPECS[0]).apply, argnums=(0, 1))(*tt(xs))
     close_nested(pyad.func.jacrev(AddBiasBatched.apply, argnums=(0, 1))(*xs), want, "jacrev")
@@ -347,7 +368,11 @@ def test_per_element_backward_of_wrong_shape_names_the_function():
         @staticmethod
         def backward(ctx, g):
             return g.sum(0)
+
     x = pyad.randn(3, 2, dtype=F64, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"\[Bad\] backward returned a gradient of shape \(2,\) for argument 0 "
-                                           r"of shape \(3, 2\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"\[Bad\] backward returned a gradient of shape \(2,\) for argument 0 "
+        r"of shape \(3, 2\)",
+    ):
         pyad.autograd.grad(Bad.apply(x), x, pyad.randn(4, 3, 2, dtype=F64), is_grads_batched=True)

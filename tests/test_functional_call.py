@@ -2,6 +2,7 @@
 weights, strict, restore after exceptions), transforms over a dict of a pyad.nn model's parameters against
 torch.func, and a MAML meta-gradient (seed notebook 001 section 9) against torch and against a central finite
 difference, in float64."""
+
 import numpy as np
 import pytest
 import torch
@@ -89,6 +90,7 @@ def test_call_with_full_and_partial_dicts_matches_torch_and_restores(keys):
         assert all(after[k] is before[k] for k in before)  # the very same tensors are back
         plain = net(x_of(lib))
         return out, plain
+
     (out_p, plain_p), (out_t, plain_t) = both(run)
     close(out_p, out_t)
     close(plain_p, plain_t)
@@ -103,6 +105,7 @@ def test_args_single_value_or_tuple_and_kwargs():
         a = F.functional_call(net, vals, x_of(lib))
         b = F.functional_call(net, vals, (x_of(lib),), {"scale": 3.0})
         return a, b
+
     (a_p, b_p), (a_t, b_t) = both(run)
     close(a_p, a_t)
     close(b_p, b_t)
@@ -116,6 +119,7 @@ def test_tuple_of_dicts_params_and_buffers():
         vals = new_values(lib, net)
         params = {k: v for k, v in vals.items() if k != "shift"}
         return F.functional_call(net, (params, {"shift": vals["shift"]}), (x_of(lib),))
+
     close(*both(run))
 
 
@@ -140,6 +144,7 @@ def test_tied_weights(tie_weights):
         w = new_values(lib, net, keys=["l1.weight"])
         other = F.functional_call(net, w, (x_of(lib),), tie_weights=not tie_weights)
         return F.functional_call(net, w, (x_of(lib),), tie_weights=tie_weights), net(x_of(lib)), other
+
     (out_p, plain_p, other_p), (out_t, plain_t, _) = both(run)
     close(out_p, out_t)
     close(plain_p, plain_t)
@@ -151,8 +156,10 @@ def test_tied_weights_with_two_different_values_raise_as_torch():
     for lib in LIBS:
         _, _, F = LIBS[lib]
         net = make_net(lib, tied=True)
-        vals = {"l1.weight": new_values(lib, net, seed=3)["l1.weight"],
-                "l3.weight": new_values(lib, net, seed=4)["l1.weight"]}
+        vals = {
+            "l1.weight": new_values(lib, net, seed=3)["l1.weight"],
+            "l3.weight": new_values(lib, net, seed=4)["l1.weight"],
+        }
         with pytest.raises(ValueError) as err:
             F.functional_call(net, vals, (x_of(lib),))
         msgs.append(str(err.value))
@@ -193,8 +200,13 @@ def test_strict_reports_missing_and_unexpected_keys_as_torch(drop, add):
 
 
 def test_strict_with_exact_keys_runs():
-    close(*both(lambda lib: LIBS[lib][2].functional_call(make_net(lib), new_values(lib, make_net(lib)),
-                                                         (x_of(lib),), strict=True)))
+    close(
+        *both(
+            lambda lib: LIBS[lib][2].functional_call(
+                make_net(lib), new_values(lib, make_net(lib)), (x_of(lib),), strict=True
+            )
+        )
+    )
 
 
 def test_non_tensor_value_raises():
@@ -211,6 +223,7 @@ def loss_fn(lib, net, x, y):
     def loss(params):
         pred = F.functional_call(net, params, (x,))
         return ((pred - y) ** 2).mean()
+
     return loss
 
 
@@ -231,10 +244,13 @@ def test_transform_over_parameter_dict_matches_torch(transform):
         x, y = data(lib, 5)
         loss = loss_fn(lib, net, x, y)
         if transform in ("jacrev", "jacfwd"):
+
             def preds(params):
                 return F.functional_call(net, params, (x,))
+
             return getattr(F, transform)(preds)(params_of(net))
         return getattr(F, transform)(loss)(params_of(net))
+
     got, want = both(run)
     assert set(got) == set(want)
     for k in want:
@@ -272,6 +288,7 @@ def maml_meta_objective(lib, net):
     def meta(theta):
         g = F.grad(train)(theta)  # nested: the outer grad differentiates through this inner one
         return val({k: theta[k] - ALPHA * g[k] for k in theta})
+
     return meta
 
 
@@ -285,6 +302,7 @@ def test_maml_meta_gradient_with_nested_func_grad_matches_torch_and_autograd():
     def run(lib):
         net = make_net(lib)
         return LIBS[lib][2].grad(maml_meta_objective(lib, net))(params_of(net))
+
     got, want = both(run)
     dict_close(got, want)
     dict_close(got, maml_meta_grad_autograd("pyad")[0])
@@ -293,8 +311,9 @@ def test_maml_meta_gradient_with_nested_func_grad_matches_torch_and_autograd():
     (x_tr, y_tr), (x_va, y_va) = data("pyad", 10), data("pyad", 11)
     theta = params_of(net)
     g = func.grad(loss_fn("pyad", net, x_tr, y_tr))(theta)
-    first_order = func.grad(lambda th: loss_fn("pyad", net, x_va, y_va)(
-        {k: th[k] - ALPHA * g[k].detach() for k in th}))(theta)
+    first_order = func.grad(
+        lambda th: loss_fn("pyad", net, x_va, y_va)({k: th[k] - ALPHA * g[k].detach() for k in th})
+    )(theta)
     assert not all(np.allclose(npy(first_order[k]), npy(got[k]), rtol=1e-4, atol=1e-6) for k in got)
 
 

@@ -1,5 +1,6 @@
 """The public-API fuzzer (tests/fuzz.py), bounded: every call returns or raises a documented exception that
 names the op, and no call crashes or hangs its worker. The CI run: python tests/fuzz.py --calls 20000."""
+
 import os
 import sys
 
@@ -12,8 +13,9 @@ import pyad  # noqa: E402
 
 
 def describe(failures):
-    return "\n".join(f"{f.splitlines()[0]}\n  replay: python tests/fuzz.py --replay {repr(repr(s))}"
-                     for s, f in failures[:10])
+    return "\n".join(
+        f"{f.splitlines()[0]}\n  replay: python tests/fuzz.py --replay {repr(repr(s))}" for s, f in failures[:10]
+    )
 
 
 def test_bounded_random_run():
@@ -43,6 +45,7 @@ def test_the_driver_reports_a_crash_with_its_call_and_goes_on():
 
 
 # ---- what the fuzzer found, one regression test each ----
+
 
 def t(*shape, **kw):
     return pyad.ones(*shape, **kw)
@@ -92,17 +95,24 @@ def test_the_guard_tags_subclasses_with_their_documented_base():
     with pytest.raises(TypeError, match=r"^\[f\] invalid argument"):
         guard(lambda: None.shape, "f")()
     with pytest.raises(ValueError, match=r"^\[f\] argument out of range"):
-        guard(lambda: (1).to_bytes(1, "little", signed=False) and int(1e308) and (2**70).to_bytes(1, "little"),
-              "f")()
+        guard(lambda: (1).to_bytes(1, "little", signed=False) and int(1e308) and (2**70).to_bytes(1, "little"), "f")()
 
 
 def test_int64_overflow_wraps_around_as_torch():
     # Found by the fuzzer under UBSan (tools/sanitize_tests.sh): negating INT64_MIN was undefined behaviour
     # in the kernel (as were +, -, * overflowing); torch wraps around.
     import torch
-    lo, hi = -2**63, 2**63 - 1
+
+    lo, hi = -(2**63), 2**63 - 1
     a, ta = pyad.tensor([lo, hi, 3]), torch.tensor([lo, hi, 3])
-    cases = [(-a, -ta), (a.abs(), ta.abs()), (a + 1, ta + 1), (a - 1, ta - 1), (a * 3, ta * 3),
-             (a ** 3, ta ** 3), (pyad.neg(a), torch.neg(ta))]
+    cases = [
+        (-a, -ta),
+        (a.abs(), ta.abs()),
+        (a + 1, ta + 1),
+        (a - 1, ta - 1),
+        (a * 3, ta * 3),
+        (a**3, ta**3),
+        (pyad.neg(a), torch.neg(ta)),
+    ]
     for got, want in cases:
         assert got.tolist() == want.tolist()

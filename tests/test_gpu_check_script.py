@@ -2,6 +2,7 @@
 GPU machine takes this path): it must say the GPU is missing, run each stage's plumbing, write its summary and
 logs where the device tool brings files back, and end quickly. Its test stage also checks the rule it relies on:
 PYAD_EXPECT_CUDA=1 turns the CUDA tests' skips into failures."""
+
 import os
 import re
 import subprocess
@@ -29,8 +30,9 @@ def run_script(out, **env):
 
 
 # A test of test_cuda.py and the cuda case of a device-parametrised test: both must fail under PYAD_EXPECT_CUDA=1.
-EXPECTED_TO_FAIL = ("tests/test_cuda.py::test_copy_flag_and_identity "
-                    "tests/test_tensor.py::test_max_of_empty_raises[cuda]")
+EXPECTED_TO_FAIL = (
+    "tests/test_cuda.py::test_copy_flag_and_identity tests/test_tensor.py::test_max_of_empty_raises[cuda]"
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +42,11 @@ def rehearsal(tmp_path_factory):
 
 
 def summary_lines(out):
-    return {line.split()[0]: line for line in (out / "summary.txt").read_text().splitlines()
-            if re.match(r"^[a-z][\w.-]* +[A-Z-]+ +\d+s/", line)}
+    return {
+        line.split()[0]: line
+        for line in (out / "summary.txt").read_text().splitlines()
+        if re.match(r"^[a-z][\w.-]* +[A-Z-]+ +\d+s/", line)
+    }
 
 
 def test_rehearsal_reports_the_missing_gpu_and_exits_2(rehearsal):
@@ -57,8 +62,14 @@ def test_rehearsal_reports_the_missing_gpu_and_exits_2(rehearsal):
 def test_rehearsal_runs_every_stage(rehearsal):
     _, out = rehearsal
     lines = summary_lines(out)
-    expect = {"probe": "NO-GPU", "build": "SKIP", "tests": "NO-GPU", "sanitize": "SKIP",
-              "bench-pyad.bench": "SKIP", "bench-bench_cuda": "SKIP"}
+    expect = {
+        "probe": "NO-GPU",
+        "build": "SKIP",
+        "tests": "NO-GPU",
+        "sanitize": "SKIP",
+        "bench-pyad.bench": "SKIP",
+        "bench-bench_cuda": "SKIP",
+    }
     assert set(lines) == set(expect), lines
     for stage, status in expect.items():
         assert lines[stage].split()[1] == status, lines[stage]
@@ -75,7 +86,7 @@ def test_rehearsal_files_fit_the_device_tool(rehearsal):
     assert 1 <= len(files) <= 8
     for f in files:
         assert len(f.parts) <= 3 and all(re.fullmatch(r"[A-Za-z0-9._-]+", part) for part in f.parts), f
-        assert (out / f).stat().st_size <= 16 * 2 ** 20
+        assert (out / f).stat().st_size <= 16 * 2**20
     assert {"summary.txt", "junit-cuda.xml", "logs.tar.gz"} <= {str(f) for f in files}
     with tarfile.open(out / "logs.tar.gz") as tar:
         names = set(tar.getnames())
@@ -127,23 +138,39 @@ def test_the_gpu_path_with_fake_tools(tmp_path):
     and pip, so that a shell error there cannot first show up in a lease's scarce minutes."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, text in [("nvidia-smi", FAKE_NVIDIA_SMI), ("compute-sanitizer", FAKE_SANITIZER),
-                       ("python", FAKE_PYTHON.format(python=sys.executable))]:
+    for name, text in [
+        ("nvidia-smi", FAKE_NVIDIA_SMI),
+        ("compute-sanitizer", FAKE_SANITIZER),
+        ("python", FAKE_PYTHON.format(python=sys.executable)),
+    ]:
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     out = tmp_path / "out"
-    env = dict(os.environ, OUT=str(out), PYTHON=str(bin_dir / "python"), PATH=f"{bin_dir}:{os.environ['PATH']}",
-               GPU_CHECK_TESTS="tests/test_numeric_rules.py -k 'cpu and rand_stays'", GPU_CHECK_RUNTIME="firecracker",
-               GPU_CHECK_XDIST="2")  # two pytest-xdist workers where it is installed
+    env = dict(
+        os.environ,
+        OUT=str(out),
+        PYTHON=str(bin_dir / "python"),
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        GPU_CHECK_TESTS="tests/test_numeric_rules.py -k 'cpu and rand_stays'",
+        GPU_CHECK_RUNTIME="firecracker",
+        GPU_CHECK_XDIST="2",
+    )  # two pytest-xdist workers where it is installed
     for k in ("PYAD_EXPECT_CUDA", "PYAD_EXPECT_CUBLAS", "GPU_CHECK_FORCE_NO_GPU"):
         env.pop(k, None)
     proc = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     lines = summary_lines(out)
     status = {k: v.split()[1] for k, v in lines.items()}
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert status == {"probe": "PASS", "build": "PASS", "tests": "PASS", "sanitize-memcheck": "PASS",
-                      "sanitize-racecheck": "FAIL", "sanitize-initcheck": "PASS", "bench-pyad.bench": "FAIL",
-                      "bench-bench_cuda": "FAIL"}, lines
+    assert status == {
+        "probe": "PASS",
+        "build": "PASS",
+        "tests": "PASS",
+        "sanitize-memcheck": "PASS",
+        "sanitize-racecheck": "FAIL",
+        "sanitize-initcheck": "PASS",
+        "bench-pyad.bench": "FAIL",
+        "bench-bench_cuda": "FAIL",
+    }, lines
     assert "NVIDIA H200 (fake)" in lines["probe"]
     assert re.search(r"built in \d+s with \d+ cores; scipy-openblas32 \S+; carried: ", lines["build"])
     assert "cuda compiled" in lines["build"] and "matmul pyad" in lines["build"]
@@ -157,15 +184,21 @@ def test_the_gpu_path_with_fake_tools(tmp_path):
 
 def test_no_test_starts_after_the_deadline():
     env = dict(os.environ, PYAD_TEST_DEADLINE="1")  # long past
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_numeric_rules.py", "-k", "uniform"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_numeric_rules.py", "-k", "uniform"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "2 skipped" in proc.stdout, proc.stdout[-2000:]
     assert "not run: PYAD_TEST_DEADLINE (the time limit of the run) has passed" in proc.stdout
 
 
 def test_requires_marks():
     assert requires(True, "thing", True) == [] and requires(True, "thing", False) == []
-    skip, = requires(False, "thing", False)
+    (skip,) = requires(False, "thing", False)
     assert skip.name == "skip" and skip.kwargs["reason"] == "no thing"
-    fail, = requires(False, "thing", True)
+    (fail,) = requires(False, "thing", True)
     assert fail.name == "missing_but_expected" and fail.args == ("thing",)

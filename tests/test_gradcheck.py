@@ -4,6 +4,7 @@ with a useful message, inputs come back untouched, and the verdicts agree with t
 Functions are written once as `fn(M, *inputs)` and run with M = pyad and M = torch.  Every test runs on each device
 (the `device` fixture of conftest.py).
 """
+
 import warnings
 
 import numpy as np
@@ -11,8 +12,7 @@ import pytest
 import torch
 
 import pyad
-from pyad.autograd import forward_ad as fwAD
-from pyad.autograd import gradcheck, gradgradcheck
+from pyad.autograd import forward_ad as fwAD, gradcheck, gradgradcheck
 from pyad.autograd.gradcheck import GradcheckError
 
 pytestmark = pytest.mark.usefixtures("device")
@@ -27,8 +27,12 @@ def leaf(shape, seed=0, low=None, high=None, requires_grad=True):
 
 
 def to_torch_args(args):
-    return tuple(torch.from_numpy(a.detach().cpu().numpy().copy()).requires_grad_(a.requires_grad)
-                 if isinstance(a, pyad.Tensor) else a for a in args)
+    return tuple(
+        torch.from_numpy(a.detach().cpu().numpy().copy()).requires_grad_(a.requires_grad)
+        if isinstance(a, pyad.Tensor)
+        else a
+        for a in args
+    )
 
 
 def P(fn):
@@ -79,19 +83,27 @@ def wrong_reverse_only(x):
 # ---------------------------------------------------------------- correct functions
 CASES = {
     "elementwise": (lambda M, x: M.tanh(x) * M.exp(-x) + M.sigmoid(x) * M.sin(x), lambda: (leaf((3, 4)),)),
-    "elementwise_pos": (lambda M, x: M.sqrt(x) + M.log(x) * x ** 3, lambda: (leaf((5,), low=0.5, high=2.0),)),
+    "elementwise_pos": (lambda M, x: M.sqrt(x) + M.log(x) * x**3, lambda: (leaf((5,), low=0.5, high=2.0),)),
     "matmul": (lambda M, a, b: M.matmul(a, b), lambda: (leaf((3, 4), 1), leaf((4, 2), 2))),
     "softmax": (lambda M, x: M.softmax(x, 1), lambda: (leaf((2, 5)),)),
     "logsumexp": (lambda M, x: M.logsumexp(x, 1), lambda: (leaf((3, 4)),)),
-    "multi_input": (lambda M, a, b, c: a * M.exp(b) + M.matmul(a, c) * b,
-                    lambda: (leaf((2, 3), 1), leaf((2, 3), 2), leaf((3, 3), 3))),
-    "multi_output": (lambda M, a, b: (M.sin(a) * b, (a * b).sum(), M.matmul(a, b.T)),
-                     lambda: (leaf((2, 3), 1), leaf((2, 3), 2))),
-    "non_tensor_args": (lambda M, x, k, dim, w: M.softmax(x * k, dim) * w,
-                        lambda: (leaf((3, 4)), 2.5, 0, leaf((3, 4), 5))),
+    "multi_input": (
+        lambda M, a, b, c: a * M.exp(b) + M.matmul(a, c) * b,
+        lambda: (leaf((2, 3), 1), leaf((2, 3), 2), leaf((3, 3), 3)),
+    ),
+    "multi_output": (
+        lambda M, a, b: (M.sin(a) * b, (a * b).sum(), M.matmul(a, b.T)),
+        lambda: (leaf((2, 3), 1), leaf((2, 3), 2)),
+    ),
+    "non_tensor_args": (
+        lambda M, x, k, dim, w: M.softmax(x * k, dim) * w,
+        lambda: (leaf((3, 4)), 2.5, 0, leaf((3, 4), 5)),
+    ),
     "scalar_in_out": (lambda M, s, x: (M.tanh(x * s) ** 2).sum(), lambda: (leaf(()), leaf((4,), 1))),
-    "input_not_requiring_grad": (lambda M, a, b: M.matmul(a, b).tanh(),
-                                 lambda: (leaf((2, 3), 1), leaf((3, 2), 2, requires_grad=False))),
+    "input_not_requiring_grad": (
+        lambda M, a, b: M.matmul(a, b).tanh(),
+        lambda: (leaf((2, 3), 1), leaf((3, 2), 2, requires_grad=False)),
+    ),
     "unused_input": (lambda M, a, b: M.sin(a), lambda: (leaf((3,), 1), leaf((2,), 2))),
     "nondifferentiable_extra_output": (lambda M, x: (M.sin(x), x.detach() * 2.0), lambda: (leaf((4,)),)),
 }
@@ -125,6 +137,7 @@ def test_fast_mode_is_cheap_for_large_inputs():
     def f(x, y):
         calls.append(1)
         return (x @ y).tanh()
+
     assert gradcheck(f, (a, b), check_forward_ad=True, fast_mode=True, check_undefined_grad=False) is True
     # one forward for the graph, two per input for the differences, one in forward mode
     assert len(calls) == 1 + 2 * 2 + 1
@@ -174,8 +187,10 @@ def test_wrong_gradient_returns_false(fast_mode):
     x = leaf((2, 3))
     snap = snapshot((x,))
     assert gradcheck(P(st_sin), x, raise_exception=False, fast_mode=fast_mode) is False
-    with pytest.raises(GradcheckError, match=r"output 0 with respect to input 0 \(reverse mode, fast_mode=True\)"
-                       if fast_mode else "reverse mode"):
+    with pytest.raises(
+        GradcheckError,
+        match=r"output 0 with respect to input 0 \(reverse mode, fast_mode=True\)" if fast_mode else "reverse mode",
+    ):
         gradcheck(P(st_sin), x, fast_mode=fast_mode)
     assert_unchanged((x,), snap)
 
@@ -184,8 +199,7 @@ def test_wrong_gradient_returns_false(fast_mode):
 def test_check_forward_ad_catches_wrong_tangent(fast_mode):
     x = leaf((2, 3))
     assert gradcheck(wrong_forward_only, x, fast_mode=fast_mode) is True  # reverse mode alone is right
-    assert gradcheck(wrong_forward_only, x, check_forward_ad=True, raise_exception=False, fast_mode=fast_mode) \
-        is False
+    assert gradcheck(wrong_forward_only, x, check_forward_ad=True, raise_exception=False, fast_mode=fast_mode) is False
     with pytest.raises(GradcheckError, match=r"output 0 with respect to input 0 \(forward mode") as ei:
         gradcheck(wrong_forward_only, x, check_forward_ad=True, fast_mode=fast_mode)
     if not fast_mode:
@@ -246,6 +260,7 @@ def test_restores_inputs_when_fn_raises():
         if len(calls) > 2:
             raise KeyError("boom")
         return x * 2.0
+
     with pytest.raises(KeyError):
         gradcheck(f, x)
     assert_unchanged((x,), snap)
@@ -257,8 +272,10 @@ GG_CASES = {
     "sigmoid": (lambda M, x: M.sigmoid(x) * x, lambda: (leaf((2, 3)),)),
     "exp": (lambda M, x: M.exp(x).sum(), lambda: (leaf((4,)),)),
     "softmax": (lambda M, x: M.softmax(x, 1), lambda: (leaf((2, 4)),)),
-    "matmul_chain": (lambda M, a, b, c: M.tanh(M.matmul(M.matmul(a, b), c)),
-                     lambda: (leaf((2, 3), 1), leaf((3, 3), 2), leaf((3, 2), 3))),
+    "matmul_chain": (
+        lambda M, a, b, c: M.tanh(M.matmul(M.matmul(a, b), c)),
+        lambda: (leaf((2, 3), 1), leaf((3, 3), 2), leaf((3, 2), 3)),
+    ),
     "multi_output": (lambda M, a, b: (M.sin(a) * b, M.logsumexp(a * b, 1)), lambda: (leaf((2, 3), 1), leaf((2, 3), 2))),
 }
 
@@ -299,8 +316,12 @@ PARITY = [
     ("softmax", CASES["softmax"][0], CASES["softmax"][1], True),
     ("multi_output", CASES["multi_output"][0], CASES["multi_output"][1], True),
     ("non_tensor_args", CASES["non_tensor_args"][0], CASES["non_tensor_args"][1], True),
-    ("nondifferentiable_extra_output", CASES["nondifferentiable_extra_output"][0],
-     CASES["nondifferentiable_extra_output"][1], True),
+    (
+        "nondifferentiable_extra_output",
+        CASES["nondifferentiable_extra_output"][0],
+        CASES["nondifferentiable_extra_output"][1],
+        True,
+    ),
     ("straight_through_sin", st_sin, lambda: (leaf((2, 3)),), False),
     ("detached_output", lambda M, x: M.sin(x).detach(), lambda: (leaf((3,)),), False),
 ]
@@ -314,17 +335,20 @@ def test_gradcheck_verdict_matches_torch(name, fn, make, expected, fast_mode):
     # torch 2.13's fast forward-mode check crashes (IndexError) on a function with a non-differentiable output
     fwd = not (fast_mode and name == "nondifferentiable_extra_output")
     got = gradcheck(P(fn), args, raise_exception=False, check_forward_ad=fwd, fast_mode=fast_mode)
-    want = torch.autograd.gradcheck(T(fn), targs, raise_exception=False, check_forward_ad=fwd,
-                                    fast_mode=fast_mode)
+    want = torch.autograd.gradcheck(T(fn), targs, raise_exception=False, check_forward_ad=fwd, fast_mode=fast_mode)
     assert got is want is expected
 
 
 @pytest.mark.parametrize("fast_mode", [False, True], ids=["slow", "fast"])
-@pytest.mark.parametrize("name,fn,make,expected",
-                         [("matmul_chain",) + GG_CASES["matmul_chain"] + (True,),
-                          ("softmax",) + GG_CASES["softmax"] + (True,),
-                          ("exp_flat_second", exp_flat_second, lambda: (leaf((3,)),), False)],
-                         ids=["matmul_chain", "softmax", "exp_flat_second"])
+@pytest.mark.parametrize(
+    "name,fn,make,expected",
+    [
+        ("matmul_chain",) + GG_CASES["matmul_chain"] + (True,),
+        ("softmax",) + GG_CASES["softmax"] + (True,),
+        ("exp_flat_second", exp_flat_second, lambda: (leaf((3,)),), False),
+    ],
+    ids=["matmul_chain", "softmax", "exp_flat_second"],
+)
 def test_gradgradcheck_verdict_matches_torch(name, fn, make, expected, fast_mode):
     args = make()
     got = gradgradcheck(P(fn), args, raise_exception=False, fast_mode=fast_mode)

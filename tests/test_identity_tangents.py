@@ -1,6 +1,7 @@
 """jacfwd's seed as a structured tangent (Note [Identity tangents] in csrc/autograd/forward_ad.h): a dual whose
 tangent is rows of the identity reads as that dense tensor everywhere, costs no dense memory where matmul reads
 A @ seed as a slice of A, and keeps its structure when detach_dual copies it."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,7 @@ def test_identity_dual_reads_as_the_dense_identity_rows(shape, start, count):
     with fwAD.dual_level():
         d = _C.make_identity_dual(x, start, count)
         p, t = fwAD.unpack_dual(d)
-    want = np.eye(n)[start:start + count].reshape((count,) + shape)
+    want = np.eye(n)[start : start + count].reshape((count,) + shape)
     np.testing.assert_array_equal(t.numpy(), want)
     np.testing.assert_array_equal(p.numpy(), x.numpy())
 
@@ -67,6 +68,7 @@ def test_jacfwd_through_matmul_matches_torch_with_chunks():
 
     def f(lib, A, B):
         return lambda v: lib.sigmoid(B @ lib.sigmoid(A @ v))
+
     tA, tB, tx = (torch.from_numpy(v) for v in (A, B, x))
     want = torch.func.jacfwd(f(torch, tA, tB))(tx).numpy()
     for chunk in (None, 1, 2, 5):

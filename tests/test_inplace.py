@@ -1,6 +1,7 @@
 """In-place ops: values, version counters, views, leaf checks, saved-tensor checks and autograd through
 in-place ops on non-leaf tensors. Compared with torch wherever torch defines the behaviour. Every test runs on each
 device (the `device` fixture of conftest.py)."""
+
 import re
 
 import numpy as np
@@ -495,9 +496,19 @@ def _matmul_input_modified(lib, x):
     return m.sum(), "MmBackward0", 1, 0
 
 
-SAVED_CASES = {f.__name__.strip("_"): f for f in [_exp_output_modified, _sin_input_modified, _modified_twice,
-                                                  _setitem_on_saved, _view_modified, _leaf_modified_in_no_grad,
-                                                  _detached_alias_modified, _matmul_input_modified]}
+SAVED_CASES = {
+    f.__name__.strip("_"): f
+    for f in [
+        _exp_output_modified,
+        _sin_input_modified,
+        _modified_twice,
+        _setitem_on_saved,
+        _view_modified,
+        _leaf_modified_in_no_grad,
+        _detached_alias_modified,
+        _matmul_input_modified,
+    ]
+}
 
 
 @pytest.mark.parametrize("name", sorted(SAVED_CASES))
@@ -559,6 +570,7 @@ def test_chain_of_inplace_on_non_leaf():
         y += 1
         y *= 1.5
         return y
+
     _grads_match(f)
 
 
@@ -579,6 +591,7 @@ def test_inplace_with_grad_requiring_operand_add_sub(op):
         y = x.sin()
         getattr(y, op)(w)
         return y
+
     _grads_match(f, 2)
 
 
@@ -588,6 +601,7 @@ def test_inplace_with_grad_requiring_operand_mul_div(op):
         y = x * 2
         getattr(y, op)(w)
         return y
+
     _grads_match(f, 2, low=0.5)
 
 
@@ -597,6 +611,7 @@ def test_inplace_with_broadcast_grad_operand():
         y.add_(w[:, :1])
         y.sub_(w[0])
         return y
+
     _grads_match(f, 2, shape=(3, 3))
 
 
@@ -665,8 +680,8 @@ def test_setitem_grad_value_into_zeros():
         z = lib.zeros(3, 4, dtype=lib.float64)
         z[0] = vv
         z[1:, 1:3] = uu
-        z[2, :] = ss           # broadcast over the row; overwrites part of u's block
-        z[0, 1] = 7.0          # overwrites one element of v
+        z[2, :] = ss  # broadcast over the row; overwrites part of u's block
+        z[0, 1] = 7.0  # overwrites one element of v
         assert z.requires_grad and not z.is_leaf
         outs.append(z)
         (z.tanh() * cc).sum().backward()
@@ -684,7 +699,7 @@ def test_setitem_same_value_in_two_places():
         z = lib.zeros(3, 4, dtype=lib.float64)
         z[0] = vv
         z[2] = vv * 2
-        (z ** 2).sum().backward()
+        (z**2).sum().backward()
     assert_close(v.grad, tv.grad)
 
 
@@ -736,5 +751,6 @@ def test_setitem_value_gradient_with_batched_cotangents():
     x, tx = pyad.tensor(a, dtype=F64), torch.tensor(a, dtype=torch.float64)
     want = torch.func.jacrev(lambda v: f(torch, v))(tx)
     assert_close(func.jacrev(lambda v: f(pyad, v))(x), want)
-    assert_close(func.jacrev(func.jacrev(lambda v: f(pyad, v).sum()))(x),
-                 torch.func.hessian(lambda v: f(torch, v).sum())(tx))
+    assert_close(
+        func.jacrev(func.jacrev(lambda v: f(pyad, v).sum()))(x), torch.func.hessian(lambda v: f(torch, v).sum())(tx)
+    )

@@ -46,7 +46,7 @@ def layer_violations(root: Path) -> list[str]:
         rel = src.relative_to(root).parts
         for name in INCLUDE.findall(src.read_text()):
             target = _resolve(root, src, name)
-            where = f"{'/'.join(rel)} includes \"{name}\""
+            where = f'{"/".join(rel)} includes "{name}"'
             if target is None:
                 bad.append(f"{where}, which does not exist")
                 continue
@@ -56,8 +56,9 @@ def layer_violations(root: Path) -> list[str]:
                 bad.append(f"{where}, which is outside csrc/")
                 continue
             if rel[0] not in LAYERS or trel[0] not in LAYERS:
-                bad.append(f"{where}: {rel[0] if rel[0] not in LAYERS else trel[0]}/ is in no layer of "
-                           f"{sorted(LAYERS)}")
+                bad.append(
+                    f"{where}: {rel[0] if rel[0] not in LAYERS else trel[0]}/ is in no layer of {sorted(LAYERS)}"
+                )
                 continue
             if trel[0] not in LAYERS[rel[0]]:
                 bad.append(f"{where}: {rel[0]}/ may not include {trel[0]}/")
@@ -67,8 +68,10 @@ def layer_violations(root: Path) -> list[str]:
                 own = rel[1] if len(rel) > 2 and rel[1] in subs else None
                 theirs = trel[1] if len(trel) > 2 and trel[1] in subs else None
                 if theirs is not None and own != theirs:
-                    bad.append(f"{where}: {rel[0]}/{own or ''} may not include {rel[0]}/{theirs}/ "
-                               f"(shared code lives in {rel[0]}/ itself)")
+                    bad.append(
+                        f"{where}: {rel[0]}/{own or ''} may not include {rel[0]}/{theirs}/ "
+                        f"(shared code lives in {rel[0]}/ itself)"
+                    )
     return bad
 
 
@@ -92,28 +95,36 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-BASE = {"core/tensor.h": "#pragma once\n", "kernels/kernels.h": '#include "../core/tensor.h"\n',
-        "kernels/cpu/loops.h": '#include "../kernels.h"\n', "kernels/cuda/common.cuh": '#include "../kernels.h"\n',
-        "autograd/node.h": '#include "core/tensor.h"\n', "ops/ops.h": '#include "../autograd/node.h"\n',
-        "python/bind.h": '#include "../ops/ops.h"\n'}
+BASE = {
+    "core/tensor.h": "#pragma once\n",
+    "kernels/kernels.h": '#include "../core/tensor.h"\n',
+    "kernels/cpu/loops.h": '#include "../kernels.h"\n',
+    "kernels/cuda/common.cuh": '#include "../kernels.h"\n',
+    "autograd/node.h": '#include "core/tensor.h"\n',
+    "ops/ops.h": '#include "../autograd/node.h"\n',
+    "python/bind.h": '#include "../ops/ops.h"\n',
+}
 
 
 def test_layer_check_accepts_a_clean_tree(tmp_path):
     assert layer_violations(_tree(tmp_path, BASE)) == []
 
 
-@pytest.mark.parametrize("name, text, complaint", [
-    ("core/storage.cpp", '#include "../kernels/kernels.h"\n', "core/ may not include kernels/"),
-    ("autograd/engine.cpp", '#include "../ops/ops.h"\n', "autograd/ may not include ops/"),
-    ("autograd/engine.cpp", '#include "ops/ops.h"\n', "autograd/ may not include ops/"),
-    ("autograd/engine.cpp", '#include "../kernels/kernels.h"\n', "autograd/ may not include kernels/"),
-    ("kernels/dispatch.cpp", '#include "../autograd/node.h"\n', "kernels/ may not include autograd/"),
-    ("ops/unary.cpp", '#include "../python/bind.h"\n', "ops/ may not include python/"),
-    ("kernels/cuda/reduce.cu", '#include "../cpu/loops.h"\n', "may not include kernels/cpu/"),
-    ("kernels/matrix_layout.h", '#include "cpu/loops.h"\n', "may not include kernels/cpu/"),
-    ("core/storage.cpp", '#include "cuda/check.cuh"\n', "may not include core/cuda/"),
-    ("ops/unary.cpp", '#include "../ops/missing.h"\n', "does not exist"),
-])
+@pytest.mark.parametrize(
+    "name, text, complaint",
+    [
+        ("core/storage.cpp", '#include "../kernels/kernels.h"\n', "core/ may not include kernels/"),
+        ("autograd/engine.cpp", '#include "../ops/ops.h"\n', "autograd/ may not include ops/"),
+        ("autograd/engine.cpp", '#include "ops/ops.h"\n', "autograd/ may not include ops/"),
+        ("autograd/engine.cpp", '#include "../kernels/kernels.h"\n', "autograd/ may not include kernels/"),
+        ("kernels/dispatch.cpp", '#include "../autograd/node.h"\n', "kernels/ may not include autograd/"),
+        ("ops/unary.cpp", '#include "../python/bind.h"\n', "ops/ may not include python/"),
+        ("kernels/cuda/reduce.cu", '#include "../cpu/loops.h"\n', "may not include kernels/cpu/"),
+        ("kernels/matrix_layout.h", '#include "cpu/loops.h"\n', "may not include kernels/cpu/"),
+        ("core/storage.cpp", '#include "cuda/check.cuh"\n', "may not include core/cuda/"),
+        ("ops/unary.cpp", '#include "../ops/missing.h"\n', "does not exist"),
+    ],
+)
 def test_layer_check_flags_what_breaks_the_layering(tmp_path, name, text, complaint):
     files = dict(BASE, **{name: text, "core/cuda/check.cuh": "#pragma once\n"})
     bad = layer_violations(_tree(tmp_path, files))

@@ -1,14 +1,14 @@
 """Nested dual levels (Note [Nested dual levels] in csrc/autograd/forward_ad.h), in float64: forward over
 forward (jacfwd of jacfwd, jvp of jvp, third derivatives) against torch.func, mixing with reverse mode, the
 perturbation-confusion case, the forward_ad API at two levels, and its errors."""
+
 import numpy as np
 import pytest
 import torch
 
 import pyad
 from pyad import func
-from pyad.autograd import Function
-from pyad.autograd import forward_ad as fwAD
+from pyad.autograd import Function, forward_ad as fwAD
 
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import TNS, assert_close, to_torch
@@ -18,8 +18,6 @@ except ImportError:  # prepend/append import modes
 pytestmark = pytest.mark.usefixtures("device")
 
 F64 = pyad.float64
-
-
 
 
 def const(M, a):
@@ -48,11 +46,15 @@ FUNCS = [
     ("matvec_dependent", lambda M, x: M.outer(x, M.sin(x)) @ x, (4,), "any"),
     ("mlp", lambda M, x: M.tanh(const(M, W2) @ M.softplus(const(M, W1) @ x + const(M, B1))), (4,), "any"),
     ("softmax_lse", lambda M, x: M.softmax(x, -1) * M.logsumexp(x, -1, keepdim=True), (2, 3), "any"),
-    ("reductions", lambda M, x: M.amax(x * x, 1) + M.mean(M.sin(x), 0).sum() - M.log(M.abs(x) + 1.0).sum(1),
-     (3, 4), "any"),
+    (
+        "reductions",
+        lambda M, x: M.amax(x * x, 1) + M.mean(M.sin(x), 0).sum() - M.log(M.abs(x) + 1.0).sum(1),
+        (3, 4),
+        "any",
+    ),
     ("shape_ops", lambda M, x: M.cat([x.T, x.reshape(4, 3)[:, :2] * 2.0], 1).unsqueeze(0).sum(2), (3, 4), "any"),
-    ("pow_div_sqrt", lambda M, x: x ** 3 / (2.0 + x * x) + M.sqrt(x) * M.log(x), (3,), "pos"),
-    ("where", lambda M, x: M.where(x > 0, x ** 3, M.sin(x) * x), (5,), "nz"),
+    ("pow_div_sqrt", lambda M, x: x**3 / (2.0 + x * x) + M.sqrt(x) * M.log(x), (3,), "pos"),
+    ("where", lambda M, x: M.where(x > 0, x**3, M.sin(x) * x), (5,), "nz"),
     ("inplace", _inplace, (3,), "any"),
 ]
 FIDS = [c[0] for c in FUNCS]
@@ -79,10 +81,12 @@ def T(fn):
 
 def scalar(M, fn):
     """A scalar function of fn's output (for Hessians)."""
+
     def s(x):
         y = fn(M, x)
         w = const(M, np.linspace(0.5, 1.5, int(np.prod(tuple(y.shape)))).reshape(tuple(y.shape)))
         return (y * w).sum()
+
     return s
 
 
@@ -117,7 +121,7 @@ def test_perturbation_confusion_with_dual_levels():
             y = fwAD.make_dual(y0, pyad.ones_like(y0), level=l2)
             inner = fwAD.unpack_dual(x + y, level=l2).tangent
             assert inner.item() == 1.0
-            assert fwAD.unpack_dual(inner, level=l1).tangent is None   # no mixed term: x + y is linear
+            assert fwAD.unpack_dual(inner, level=l1).tangent is None  # no mixed term: x + y is linear
             out = x * inner
         assert fwAD.unpack_dual(out, level=l1).tangent.item() == 1.0
 
@@ -172,8 +176,9 @@ def test_jvp_of_jvp(case):
     close(got[1], want[1], "jvp of jvp")
 
 
-@pytest.mark.parametrize("case", [c for c in FUNCS if c[0] in ("elementwise", "mlp", "softmax_lse", "matvec_seed")],
-                         ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "case", [c for c in FUNCS if c[0] in ("elementwise", "mlp", "softmax_lse", "matvec_seed")], ids=lambda c: c[0]
+)
 def test_third_derivatives(case):
     # Three levels at once: jacfwd(jacfwd(jacfwd)) and jacfwd over hessian.
     _, fn, shape, kind = case
@@ -201,19 +206,19 @@ class Cube(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return grad * 3.0 * x * x
 
     @staticmethod
     def jvp(ctx, t):
-        x, = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         return t * 3.0 * x * x
 
 
 def test_custom_function_at_two_levels():
     # The Function's jvp runs once per level; at the inner level its ops are differentiated at the outer one.
     x, tx = make_input((3,), "any")
-    want = torch.func.jacfwd(torch.func.jacfwd(lambda v: torch.sin(v ** 3)))(tx)
+    want = torch.func.jacfwd(torch.func.jacfwd(lambda v: torch.sin(v**3)))(tx)
     close(func.jacfwd(func.jacfwd(lambda v: pyad.sin(Cube.apply(v))))(x), want, "Function in jacfwd(jacfwd)")
     close(func.jacfwd(func.jacrev(lambda v: pyad.sin(Cube.apply(v))))(x), want, "Function in jacfwd(jacrev)")
 
@@ -226,9 +231,9 @@ def test_make_dual_and_unpack_dual_at_two_levels():
     with fwAD.dual_level() as l1:
         x1 = fwAD.make_dual(x, a, level=l1)
         with fwAD.dual_level() as l2:
-            x2 = fwAD.make_dual(x1, b)                       # the innermost level by default
+            x2 = fwAD.make_dual(x1, b)  # the innermost level by default
             y = pyad.sin(x2)
-            p2, t2 = fwAD.unpack_dual(y)                     # level l2
+            p2, t2 = fwAD.unpack_dual(y)  # level l2
             close(t2, torch.cos(tx) * tb, "inner tangent")
             close(fwAD.unpack_dual(t2, level=l1).tangent, -torch.sin(tx) * ta * tb, "mixed second-order term")
             close(fwAD.unpack_dual(y, level=l1).tangent, torch.cos(tx) * ta, "outer tangent")
@@ -240,7 +245,7 @@ def test_make_dual_and_unpack_dual_at_two_levels():
             close(fwAD.unpack_dual(z * z, level=l1).tangent, 4.0 * tx * ta, "make_dual(level=outer)")
             assert fwAD.unpack_dual(z * z, level=l2).tangent is None
         # exiting l2 dropped its tangents only
-        assert fwAD.unpack_dual(y).tangent is not None        # now the default is l1
+        assert fwAD.unpack_dual(y).tangent is not None  # now the default is l1
         close(fwAD.unpack_dual(y).tangent, torch.cos(tx) * ta, "outer tangent after the inner exit")
         assert fwAD.unpack_dual(y, level=l2).tangent is None
         close(fwAD.unpack_dual(t2).tangent, -torch.sin(tx) * ta * tb, "mixed term survives the inner exit")
@@ -276,7 +281,7 @@ def test_dual_level_errors():
             fwAD.make_dual(x, pyad.ones_like(x), level="outer")
         with pytest.raises(TypeError, match="level"):
             fwAD.unpack_dual(x, level=True)
-        with pytest.raises(RuntimeError, match="already has a tangent at level"):   # as torch
+        with pytest.raises(RuntimeError, match="already has a tangent at level"):  # as torch
             fwAD.make_dual(fwAD.make_dual(x, pyad.ones_like(x)), pyad.ones_like(x))
         # the refused calls left l1 intact
         d = fwAD.make_dual(x, pyad.ones_like(x))
@@ -293,4 +298,4 @@ def test_a_failing_inner_transform_leaves_no_level_behind():
     with pytest.raises(ValueError, match="boom"):
         func.jacfwd(func.jacfwd(bad))(x)
     assert pyad._C.dual_levels() == []
-    close(func.jacfwd(func.jacfwd(lambda v: (v ** 3).sum()))(x), torch.diag(6.0 * to_torch(x)), "afterwards")
+    close(func.jacfwd(func.jacfwd(lambda v: (v**3).sum()))(x), torch.diag(6.0 * to_torch(x)), "afterwards")

@@ -1,5 +1,6 @@
 """cumsum, cumprod, flip, roll, tril, triu, diagonal, trace and kron: the cases the op table (tests/op_db.py,
 which holds their parity rows) cannot say: cumprod with zeros, dtypes, views, method forms and errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,17 +15,18 @@ except ImportError:  # prepend/append import modes
 
 pytestmark = pytest.mark.usefixtures("device")
 
+
 def randn_like(t, rng):
     return pyad.tensor(rng.standard_normal(tuple(t.shape)), dtype=t.dtype)
 
 
 # ---------------------------------------------------------------- cumprod with zeros
 ZERO_LINES = [
-    [0.0, 2.0, 3.0, 0.5],          # a zero first
-    [1.5, 0.0, 2.0, -1.0],         # one zero inside
-    [2.0, 0.0, 3.0, 0.0],          # two zeros
-    [0.0, 0.0, 1.5, 2.0],          # two zeros side by side
-    [1.5, -2.0, 0.5, 0.0],         # a zero last
+    [0.0, 2.0, 3.0, 0.5],  # a zero first
+    [1.5, 0.0, 2.0, -1.0],  # one zero inside
+    [2.0, 0.0, 3.0, 0.0],  # two zeros
+    [0.0, 0.0, 1.5, 2.0],  # two zeros side by side
+    [1.5, -2.0, 0.5, 0.0],  # a zero last
     [0.0, 0.0, 0.0, 0.0],
 ]
 
@@ -57,8 +59,9 @@ def test_cumprod_with_zeros(dim, device):
     _, ttan = torch.func.jvp(lambda y: torch.cumprod(y, dim), (t.detach(),), (to_torch(v),))
     assert_close(tan, ttan, msg="jvp")
     for name, jac, tjac in [("jacrev", func.jacrev, torch.func.jacrev), ("jacfwd", func.jacfwd, torch.func.jacfwd)]:
-        assert_close(jac(lambda y: pyad.cumprod(y, dim))(xd), tjac(lambda y: torch.cumprod(y, dim))(t.detach()),
-                     msg=name)
+        assert_close(
+            jac(lambda y: pyad.cumprod(y, dim))(xd), tjac(lambda y: torch.cumprod(y, dim))(t.detach()), msg=name
+        )
     h = func.hessian(lambda y: (pyad.cumprod(y, dim) * v).sum())(xd)
     th = torch.func.hessian(lambda y: (torch.cumprod(y, dim) * to_torch(v)).sum())(t.detach())
     assert_close(h, th, msg="hessian")
@@ -114,8 +117,14 @@ def test_scan_float32_long_line(device):
 def test_shape_ops_keep_dtype(dtype, device):
     x = pyad.tensor([[1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=dtype)
     t = to_torch(x)
-    for call in [lambda ns, x: ns.flip(x, [0]), lambda ns, x: ns.roll(x, 1, 1), lambda ns, x: ns.tril(x),
-                 lambda ns, x: ns.triu(x, 1), lambda ns, x: ns.diagonal(x, -1), lambda ns, x: ns.kron(x, x)]:
+    for call in [
+        lambda ns, x: ns.flip(x, [0]),
+        lambda ns, x: ns.roll(x, 1, 1),
+        lambda ns, x: ns.tril(x),
+        lambda ns, x: ns.triu(x, 1),
+        lambda ns, x: ns.diagonal(x, -1),
+        lambda ns, x: ns.kron(x, x),
+    ]:
         out, tout = call(pyad, x), call(TNS, t)
         assert_close(out, tout)
     if dtype != pyad.bool:
@@ -174,12 +183,18 @@ def test_method_forms(device):
     x = pyad.tensor(a, dtype=pyad.float64)
     t = torch.from_numpy(a)
     pairs = [
-        (x.flip(0, 1), t.flip(0, 1)), (x.flip((0, 2)), t.flip((0, 2))), (x.flip(dims=[1]), t.flip(dims=[1])),
-        (x.roll(2), t.roll(2)), (x.roll(1, 2), t.roll(1, 2)),
+        (x.flip(0, 1), t.flip(0, 1)),
+        (x.flip((0, 2)), t.flip((0, 2))),
+        (x.flip(dims=[1]), t.flip(dims=[1])),
+        (x.roll(2), t.roll(2)),
+        (x.roll(1, 2), t.roll(1, 2)),
         (x.roll(shifts=(1, 1), dims=(0, 0)), t.roll((1, 1), (0, 0))),
-        (x.tril(1), t.tril(1)), (x.triu(diagonal=-1), t.triu(diagonal=-1)),
+        (x.tril(1), t.tril(1)),
+        (x.triu(diagonal=-1), t.triu(diagonal=-1)),
         (x.diagonal(offset=1, dim1=1, dim2=2), t.diagonal(offset=1, dim1=1, dim2=2)),
-        (x[0].trace(), t[0].trace()), (x.cumsum(dim=2), t.cumsum(dim=2)), (x.cumprod(-1), t.cumprod(-1)),
+        (x[0].trace(), t[0].trace()),
+        (x.cumsum(dim=2), t.cumsum(dim=2)),
+        (x.cumprod(-1), t.cumprod(-1)),
         (pyad.cumsum(input=x, dim=0), torch.cumsum(input=t, dim=0)),
         (pyad.roll(x, shifts=-1, dims=1), torch.roll(t, shifts=-1, dims=1)),
         (pyad.diagonal(x, 0, -1, 0), torch.diagonal(t, 0, -1, 0)),
@@ -192,7 +207,7 @@ def test_roll_by_int64_extremes(device):
     """Shifts anywhere in int64 (torch refuses those beyond 2**62) roll by their remainder, forward and back."""
     a = np.arange(15.0).reshape(3, 5)
     x = pyad.tensor(a, dtype=pyad.float64, requires_grad=True)
-    shifts = (-2**63, 2**63 - 1)
+    shifts = (-(2**63), 2**63 - 1)
     y = pyad.roll(x, shifts, (0, 1))
     want = np.roll(a, (shifts[0] % 3, shifts[1] % 5), (0, 1))
     np.testing.assert_array_equal(y.detach().cpu().numpy(), want)

@@ -1,5 +1,6 @@
 """pyad.nn.Module's API against torch.nn.Module's: registration and its order, traversal, modes, gradients,
 conversion, state dicts (keys, errors, NumPy round trips with torch) and repr; Parameter."""
+
 import collections
 
 import numpy as np
@@ -38,8 +39,9 @@ class TorchBlock(torch.nn.Module):
 
 def models():
     pm = nn.Sequential(collections.OrderedDict(first=Block(), drop=nn.Dropout(0.1), out=nn.Linear(4, 2)))
-    tm = torch.nn.Sequential(collections.OrderedDict(first=TorchBlock(), drop=torch.nn.Dropout(0.1),
-                                                     out=torch.nn.Linear(4, 2)))
+    tm = torch.nn.Sequential(
+        collections.OrderedDict(first=TorchBlock(), drop=torch.nn.Dropout(0.1), out=torch.nn.Linear(4, 2))
+    )
     return pm, tm
 
 
@@ -50,8 +52,9 @@ def test_names_and_order_match_torch():
     assert [n for n, _ in pm.named_modules()] == [n for n, _ in tm.named_modules()]
     assert [n for n, _ in pm.named_children()] == [n for n, _ in tm.named_children()]
     assert list(pm.state_dict()) == list(tm.state_dict())
-    assert ([type(m).__name__ for m in pm.modules()]
-            == [type(m).__name__.replace("TorchBlock", "Block") for m in tm.modules()])
+    assert [type(m).__name__ for m in pm.modules()] == [
+        type(m).__name__.replace("TorchBlock", "Block") for m in tm.modules()
+    ]
     assert [n for n, _ in pm.first.named_parameters(prefix="p", recurse=False)] == ["p.scale"]
 
 
@@ -144,8 +147,11 @@ def test_zero_grad_and_requires_grad():
     assert pm.requires_grad_(False) is pm
     assert not any(p.requires_grad for p in pm.parameters())
     pm.first.requires_grad_()
-    assert [n for n, p in pm.named_parameters() if p.requires_grad] == ["first.scale", "first.fc.weight",
-                                                                       "first.fc.bias"]
+    assert [n for n, p in pm.named_parameters() if p.requires_grad] == [
+        "first.scale",
+        "first.fc.weight",
+        "first.fc.bias",
+    ]
 
 
 def test_apply_visits_children_first():
@@ -158,6 +164,7 @@ def test_apply_visits_children_first():
     def init(m):
         if isinstance(m, nn.Linear):
             nn.init.zeros_(m.weight)
+
     pm.apply(init)
     assert not pm.out.weight.detach().numpy().any() and not pm.first.fc.weight.detach().numpy().any()
 
@@ -186,8 +193,9 @@ def test_state_dict_round_trip_with_torch_through_numpy():
     assert res.missing_keys == [] and res.unexpected_keys == []
     x = np.random.standard_normal((5, 3)).astype(np.float32)
     pm.eval(), tm.eval()
-    np.testing.assert_allclose(pm(pyad.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        pm(pyad.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-6, atol=1e-6
+    )
     # and back: pyad's state dict loads into a fresh torch model
     tm2 = models()[1].eval()
     tm2.load_state_dict({k: torch.from_numpy(v.detach().numpy().copy()) for k, v in pm.state_dict().items()})
@@ -213,8 +221,10 @@ def test_load_state_dict_errors():
     assert msg.startswith("Error(s) in loading state_dict for Sequential:")
     assert 'Missing key(s) in state_dict: "out.bias".' in msg
     assert 'Unexpected key(s) in state_dict: "extra.weight".' in msg
-    assert ("size mismatch for out.weight: copying a param with shape (3, 4) from checkpoint, the shape in current "
-            "model is (2, 4).") in msg
+    assert (
+        "size mismatch for out.weight: copying a param with shape (3, 4) from checkpoint, the shape in current "
+        "model is (2, 4)."
+    ) in msg
     # non-strict: the shape mismatch still raises; without it the keys are reported and the rest is loaded
     with pytest.raises(RuntimeError, match="size mismatch"):
         pm.load_state_dict(bad, strict=False)
@@ -239,15 +249,42 @@ def test_load_state_dict_assign_and_dtype_cast():
 
 
 def test_repr_matches_torch():
-    pm = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.LayerNorm(8), nn.GELU("tanh"),
-                       nn.Softplus(), nn.Embedding(5, 3, padding_idx=0), nn.Flatten(), nn.Identity(), nn.Tanh(),
-                       nn.Sigmoid(), nn.Linear(8, 2, bias=False), nn.CrossEntropyLoss(), nn.MSELoss(),
-                       nn.ModuleList([nn.Linear(1, 1)]), nn.ModuleDict({"a": nn.ReLU()}))
-    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.LayerNorm(8),
-                             torch.nn.GELU("tanh"), torch.nn.Softplus(), torch.nn.Embedding(5, 3, padding_idx=0),
-                             torch.nn.Flatten(), torch.nn.Identity(), torch.nn.Tanh(), torch.nn.Sigmoid(),
-                             torch.nn.Linear(8, 2, bias=False), torch.nn.CrossEntropyLoss(), torch.nn.MSELoss(),
-                             torch.nn.ModuleList([torch.nn.Linear(1, 1)]), torch.nn.ModuleDict({"a": torch.nn.ReLU()}))
+    pm = nn.Sequential(
+        nn.Linear(4, 8),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.LayerNorm(8),
+        nn.GELU("tanh"),
+        nn.Softplus(),
+        nn.Embedding(5, 3, padding_idx=0),
+        nn.Flatten(),
+        nn.Identity(),
+        nn.Tanh(),
+        nn.Sigmoid(),
+        nn.Linear(8, 2, bias=False),
+        nn.CrossEntropyLoss(),
+        nn.MSELoss(),
+        nn.ModuleList([nn.Linear(1, 1)]),
+        nn.ModuleDict({"a": nn.ReLU()}),
+    )
+    tm = torch.nn.Sequential(
+        torch.nn.Linear(4, 8),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.2),
+        torch.nn.LayerNorm(8),
+        torch.nn.GELU("tanh"),
+        torch.nn.Softplus(),
+        torch.nn.Embedding(5, 3, padding_idx=0),
+        torch.nn.Flatten(),
+        torch.nn.Identity(),
+        torch.nn.Tanh(),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(8, 2, bias=False),
+        torch.nn.CrossEntropyLoss(),
+        torch.nn.MSELoss(),
+        torch.nn.ModuleList([torch.nn.Linear(1, 1)]),
+        torch.nn.ModuleDict({"a": torch.nn.ReLU()}),
+    )
     assert repr(pm) == repr(tm)
     assert repr(Block()) == repr(TorchBlock()).replace("TorchBlock", "Block")
 

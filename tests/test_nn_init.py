@@ -1,5 +1,6 @@
 """pyad.nn.init (fans, gains, bounds and sample statistics vs torch's formulas) and
 pyad.nn.utils.clip_grad_norm_ / clip_grad_value_ vs torch's."""
+
 import math
 
 import numpy as np
@@ -19,10 +20,20 @@ def values(t):
 
 @pytest.mark.parametrize("shape", SHAPES + [(7, 1)])
 def test_fans_and_gains_match_torch(shape):
-    assert init._calculate_fan_in_and_fan_out(pyad.empty(shape)) == \
-        torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
-    for nl, param in [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None),
-                      ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)), ("selu", None), ("conv2d", None)]:
+    assert init._calculate_fan_in_and_fan_out(pyad.empty(shape)) == torch.nn.init._calculate_fan_in_and_fan_out(
+        torch.empty(shape)
+    )
+    for nl, param in [
+        ("linear", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+        ("selu", None),
+        ("conv2d", None),
+    ]:
         assert init.calculate_gain(nl, param) == torch.nn.init.calculate_gain(nl, param)
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         init.xavier_uniform_(pyad.empty(3))
@@ -43,9 +54,16 @@ def _uniform_bound(fn, shape, **kw):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("fn,kw", [("xavier_uniform_", {}), ("xavier_uniform_", dict(gain=2.0)),
-                                   ("kaiming_uniform_", {}), ("kaiming_uniform_", dict(a=math.sqrt(5))),
-                                   ("kaiming_uniform_", dict(mode="fan_out", nonlinearity="relu"))])
+@pytest.mark.parametrize(
+    "fn,kw",
+    [
+        ("xavier_uniform_", {}),
+        ("xavier_uniform_", dict(gain=2.0)),
+        ("kaiming_uniform_", {}),
+        ("kaiming_uniform_", dict(a=math.sqrt(5))),
+        ("kaiming_uniform_", dict(mode="fan_out", nonlinearity="relu")),
+    ],
+)
 def test_uniform_initializers_bounds(shape, fn, kw):
     t = pyad.empty(shape, dtype=pyad.float64)
     assert getattr(init, fn)(t, **kw) is t
@@ -58,10 +76,16 @@ def test_uniform_initializers_bounds(shape, fn, kw):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("fn,kw", [("xavier_normal_", {}), ("xavier_normal_", dict(gain=0.5)),
-                                   ("kaiming_normal_", {}),
-                                   ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu")),
-                                   ("kaiming_normal_", dict(a=0.1, nonlinearity="leaky_relu"))])
+@pytest.mark.parametrize(
+    "fn,kw",
+    [
+        ("xavier_normal_", {}),
+        ("xavier_normal_", dict(gain=0.5)),
+        ("kaiming_normal_", {}),
+        ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu")),
+        ("kaiming_normal_", dict(a=0.1, nonlinearity="leaky_relu")),
+    ],
+)
 def test_normal_initializers_std(shape, fn, kw):
     t = pyad.empty(shape, dtype=pyad.float64)
     getattr(init, fn)(t, **kw)
@@ -103,8 +127,10 @@ def _grads_pair(dtype):
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(s) for s in [(3, 4), (5,), (2, 2, 2)]]
     pp = [nn.Parameter(pyad.tensor(a, dtype=dtype)) for a in arrays]
-    tp = [torch.nn.Parameter(torch.tensor(a, dtype=torch.float64 if dtype == pyad.float64 else torch.float32))
-          for a in arrays]
+    tp = [
+        torch.nn.Parameter(torch.tensor(a, dtype=torch.float64 if dtype == pyad.float64 else torch.float32))
+        for a in arrays
+    ]
     for p, t, a in zip(pp, tp, arrays):
         p.grad = pyad.tensor(a * 3, dtype=dtype)
         t.grad = torch.tensor(a * 3, dtype=t.dtype)

@@ -1,5 +1,6 @@
 """pyad.nn layers and losses against torch.nn with the same weights (copied via state_dict <-> NumPy):
 forward values, input gradients and parameter gradients, in float64 and float32, on every device."""
+
 import math
 
 import numpy as np
@@ -55,13 +56,39 @@ def test_linear(device, dtype, shape, bias):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("make", [
-    lambda m: m.ReLU(), lambda m: m.Tanh(), lambda m: m.Sigmoid(), lambda m: m.Softplus(),
-    lambda m: m.Softplus(beta=2.0, threshold=3.0), lambda m: m.Softplus(beta=0.5), lambda m: m.GELU(),
-    lambda m: m.GELU(approximate="tanh"), lambda m: m.Identity(), lambda m: m.Flatten(),
-    lambda m: m.Flatten(0, 1), lambda m: m.Flatten(-2), lambda m: m.Dropout(0.0)],
-    ids=["relu", "tanh", "sigmoid", "softplus", "softplus_beta2_thr3", "softplus_beta05", "gelu", "gelu_tanh",
-         "identity", "flatten", "flatten01", "flatten-2", "dropout0"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.ReLU(),
+        lambda m: m.Tanh(),
+        lambda m: m.Sigmoid(),
+        lambda m: m.Softplus(),
+        lambda m: m.Softplus(beta=2.0, threshold=3.0),
+        lambda m: m.Softplus(beta=0.5),
+        lambda m: m.GELU(),
+        lambda m: m.GELU(approximate="tanh"),
+        lambda m: m.Identity(),
+        lambda m: m.Flatten(),
+        lambda m: m.Flatten(0, 1),
+        lambda m: m.Flatten(-2),
+        lambda m: m.Dropout(0.0),
+    ],
+    ids=[
+        "relu",
+        "tanh",
+        "sigmoid",
+        "softplus",
+        "softplus_beta2_thr3",
+        "softplus_beta05",
+        "gelu",
+        "gelu_tanh",
+        "identity",
+        "flatten",
+        "flatten01",
+        "flatten-2",
+        "dropout0",
+    ],
+)
 def test_elementwise_and_shape_layers(device, dtype, make):
     x = rand(3, 4, 5) * 3
     x[0, 0, :3] = [0.0, 10.0, -10.0]
@@ -117,8 +144,14 @@ def test_embedding_init_and_errors():
 
 def test_sequential_mlp_parity(device):
     pm = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.LayerNorm(8), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
-    tm = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.LayerNorm(8), torch.nn.Linear(8, 8),
-                             torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    tm = torch.nn.Sequential(
+        torch.nn.Linear(6, 8),
+        torch.nn.GELU(),
+        torch.nn.LayerNorm(8),
+        torch.nn.Linear(8, 8),
+        torch.nn.Tanh(),
+        torch.nn.Linear(8, 3),
+    )
     check_module(pm.double(), tm.double(), rand(5, 6), pyad.float64)
 
 
@@ -211,8 +244,10 @@ def test_cross_entropy_class_indices(device, dtype, case, reduction, weighted, i
         return nn.CrossEntropyLoss(weight=None if w is None else pyad.tensor(w, dtype=dtype), **kwargs)(x, t)
 
     def t_fn(x, t):
-        return torch.nn.CrossEntropyLoss(weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]),
-                                         **kwargs)(x, t)
+        return torch.nn.CrossEntropyLoss(
+            weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]), **kwargs
+        )(x, t)
+
     check_loss(p_fn, t_fn, [x, t], dtype)
 
 
@@ -231,13 +266,23 @@ def test_cross_entropy_probabilities(device, dtype, case, reduction, weighted, l
     w = np.random.rand(c) + 0.5 if weighted else None
 
     def p_fn(x, t):
-        return F.cross_entropy(x, t, weight=None if w is None else pyad.tensor(w, dtype=dtype), reduction=reduction,
-                               label_smoothing=label_smoothing)
+        return F.cross_entropy(
+            x,
+            t,
+            weight=None if w is None else pyad.tensor(w, dtype=dtype),
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
 
     def t_fn(x, t):
         return torch.nn.functional.cross_entropy(
-            x, t, weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]), reduction=reduction,
-            label_smoothing=label_smoothing)
+            x,
+            t,
+            weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]),
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
+
     check_loss(p_fn, t_fn, [x, probs], dtype)
 
 
@@ -256,13 +301,17 @@ def test_nll_loss(device, dtype, case, reduction, weighted, ignore_index):
     w = np.random.rand(c) + 0.5 if weighted else None
 
     def p_fn(x, t):
-        return nn.NLLLoss(weight=None if w is None else pyad.tensor(w, dtype=dtype), ignore_index=ignore_index,
-                          reduction=reduction)(F.log_softmax(x, 0 if x.ndim == 1 else 1), t)
+        return nn.NLLLoss(
+            weight=None if w is None else pyad.tensor(w, dtype=dtype), ignore_index=ignore_index, reduction=reduction
+        )(F.log_softmax(x, 0 if x.ndim == 1 else 1), t)
 
     def t_fn(x, t):
-        return torch.nn.NLLLoss(weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]),
-                                ignore_index=ignore_index, reduction=reduction)(
-            torch.log_softmax(x, 0 if x.ndim == 1 else 1), t)
+        return torch.nn.NLLLoss(
+            weight=None if w is None else torch.tensor(w, dtype=TORCH_DTYPE[dtype]),
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )(torch.log_softmax(x, 0 if x.ndim == 1 else 1), t)
+
     check_loss(p_fn, t_fn, [x, t], dtype)
 
 
@@ -279,14 +328,20 @@ def test_bce_with_logits(device, dtype, reduction, weighted, pos_weighted):
     pw = np.random.rand(3) * 3 if pos_weighted else None
 
     def p_fn(x, t):
-        return nn.BCEWithLogitsLoss(weight=None if w is None else pyad.tensor(w, dtype=dtype), reduction=reduction,
-                                    pos_weight=None if pw is None else pyad.tensor(pw, dtype=dtype))(x, t)
+        return nn.BCEWithLogitsLoss(
+            weight=None if w is None else pyad.tensor(w, dtype=dtype),
+            reduction=reduction,
+            pos_weight=None if pw is None else pyad.tensor(pw, dtype=dtype),
+        )(x, t)
 
     def t_fn(x, t):
         td = TORCH_DTYPE[dtype]
-        return torch.nn.BCEWithLogitsLoss(weight=None if w is None else torch.tensor(w, dtype=td),
-                                          reduction=reduction,
-                                          pos_weight=None if pw is None else torch.tensor(pw, dtype=td))(x, t)
+        return torch.nn.BCEWithLogitsLoss(
+            weight=None if w is None else torch.tensor(w, dtype=td),
+            reduction=reduction,
+            pos_weight=None if pw is None else torch.tensor(pw, dtype=td),
+        )(x, t)
+
     check_loss(p_fn, t_fn, [x, t], dtype)
 
 
@@ -315,8 +370,9 @@ def test_cross_entropy_second_order():
     px = pyad.tensor(x, requires_grad=True, dtype=pyad.float64)
     tx = torch.tensor(x, requires_grad=True)
     (pg,) = pyad.autograd.grad(F.cross_entropy(px, pyad.tensor(t), label_smoothing=0.1), px, create_graph=True)
-    (tg,) = torch.autograd.grad(torch.nn.functional.cross_entropy(tx, torch.tensor(t), label_smoothing=0.1), tx,
-                                create_graph=True)
+    (tg,) = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(tx, torch.tensor(t), label_smoothing=0.1), tx, create_graph=True
+    )
     v = np.random.standard_normal(x.shape)
     (pg * pyad.tensor(v)).sum().backward()
     (tg * torch.tensor(v)).sum().backward()
@@ -327,8 +383,9 @@ def test_one_hot():
     t = np.array([[0, 2], [1, 3]])
     assert_close(F.one_hot(pyad.tensor(t)), torch.nn.functional.one_hot(torch.tensor(t)))
     assert_close(F.one_hot(pyad.tensor(t), 6), torch.nn.functional.one_hot(torch.tensor(t), 6))
-    assert math.isclose(F.gelu(pyad.tensor(1.0, dtype=pyad.float64)).item(), 0.5 * (1 + math.erf(2 ** -0.5)),
-                        rel_tol=1e-15)
+    assert math.isclose(
+        F.gelu(pyad.tensor(1.0, dtype=pyad.float64)).item(), 0.5 * (1 + math.erf(2**-0.5)), rel_tol=1e-15
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

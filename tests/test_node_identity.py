@@ -1,6 +1,7 @@
 """grad_fn objects have a stable identity while their node lives (Note [Python wrappers of nodes] in
 csrc/python/node_wrapper.h): graph walks that record id(fn) count exactly torch's nodes, `is`, ==, hash and
 metadata hold across accesses, and the wrappers keep no graph alive once Python and the tensors let go."""
+
 import weakref
 
 import pytest
@@ -37,6 +38,7 @@ def count_by_id_topo(fn):
         for nf, _ in f.next_functions:
             visit(nf)
         order.append(f.name())
+
     visit(fn)
     return len(order)
 
@@ -115,6 +117,7 @@ def test_metadata_persists_while_the_node_lives():
 
     class Marker:
         pass
+
     m = Marker()
     alive = weakref.ref(m)
     y.grad_fn.metadata["m"] = m
@@ -142,6 +145,7 @@ def test_custom_function_nodes_are_stable_too():
         @staticmethod
         def backward(ctx, g):
             return g * 2
+
     x = pyad.tensor([1.0, 2.0], requires_grad=True)
     y = Double.apply(x).sin()
     fn = y.grad_fn.next_functions[0][0]

@@ -1,5 +1,6 @@
 """docs/design.md's index of the Note comments is current (tools/notes_index.py), each Note is defined once,
 and every reference names a Note that exists. The rules of the scanner are checked on a small tree of its own."""
+
 import importlib.util
 import subprocess
 import sys
@@ -47,17 +48,20 @@ def tree(tmp_path):
 def test_scanner_tells_definitions_from_references(tree):
     defs, refs = notes_index.scan(tree)
     assert defs == {"Alpha": [("csrc/a.h", 2)], "Beta Wrapped": [("pyad/b.py", 1)]}
-    assert refs == {"Alpha": [("csrc/a.h", 4), ("csrc/a.h", 5)], "Beta Wrapped": [("csrc/a.h", 5)],
-                    "Gamma": [("pyad/b.py", 3)]}
-    assert notes_index.problems(defs, refs) == [
-        f"{N}Gamma] is referenced at pyad/b.py:3 but defined nowhere"]
+    assert refs == {
+        "Alpha": [("csrc/a.h", 4), ("csrc/a.h", 5)],
+        "Beta Wrapped": [("csrc/a.h", 5)],
+        "Gamma": [("pyad/b.py", 3)],
+    }
+    assert notes_index.problems(defs, refs) == [f"{N}Gamma] is referenced at pyad/b.py:3 but defined nowhere"]
 
 
 def test_scanner_reports_a_note_defined_twice(tree):
     (tree / "pyad" / "c.py").write_text(f"# {N}Alpha]\n# a second text for the same title\n")
     defs, refs = notes_index.scan(tree)
-    assert any(p.startswith(f"{N}Alpha] is defined 2 times: csrc/a.h:2, pyad/c.py:1")
-               for p in notes_index.problems(defs, refs))
+    assert any(
+        p.startswith(f"{N}Alpha] is defined 2 times: csrc/a.h:2, pyad/c.py:1") for p in notes_index.problems(defs, refs)
+    )
 
 
 def test_index_rows_name_where_each_note_is_defined(tree):

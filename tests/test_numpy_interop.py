@@ -4,6 +4,7 @@ The reference for a NumPy array operand is torch with torch.from_numpy(array) in
 `tensor + ndarray` to NumPy, which drops the graph); for a NumPy scalar it is torch with that scalar, which torch
 treats as a Python number. Results must be pyad tensors with torch's values, dtypes and gradients.
 """
+
 import operator
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 import pyad
+
 try:
     from tests.conftest import TORCH_DTYPE, assert_close, to_torch
 except ImportError:
@@ -33,9 +35,19 @@ NUMPY_VALUES = {
     "np.int32": np.int32(2),
     "np.bool_": np.bool_(True),
 }
-OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-       "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
-       "eq": operator.eq, "ne": operator.ne}
+OPS = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "pow": operator.pow,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
 
 
 def torch_operand(v):
@@ -116,7 +128,7 @@ def test_numpy_scalar_does_not_promote_but_array_does():
     x = pyad.ones(2)
     assert (x * np.float64(3)).dtype == pyad.float32  # a scalar is a Python number to torch
     assert (x * np.array(3.0)).dtype == pyad.float32  # a 0-d tensor does not promote a dimensioned one
-    assert (x * np.ones(2)).dtype == pyad.float64      # a dimensioned float64 operand does
+    assert (x * np.ones(2)).dtype == pyad.float64  # a dimensioned float64 operand does
     assert (pyad.tensor([1, 2]) * np.array(1.5)).dtype == pyad.float64  # 0-d of a higher category does
     assert (pyad.tensor([1, 2]) * np.float64(1.5)).dtype == pyad.float32  # a float scalar: the default dtype
 
@@ -138,8 +150,21 @@ def test_inplace_with_numpy_operand(device):
     assert_close(y, torch.tensor([2.0, 4.0, 6.0]))
 
 
-UFUNCS = ["negative", "positive", "absolute", "exp", "log", "log1p", "sin", "cos", "tanh", "sqrt", "sign", "square",
-          "reciprocal"]
+UFUNCS = [
+    "negative",
+    "positive",
+    "absolute",
+    "exp",
+    "log",
+    "log1p",
+    "sin",
+    "cos",
+    "tanh",
+    "sqrt",
+    "sign",
+    "square",
+    "reciprocal",
+]
 
 
 @pytest.mark.parametrize("name", UFUNCS)
@@ -158,23 +183,39 @@ def test_unary_ufunc_maps_to_the_pyad_op(device, name, dtype):
     assert_close(x.grad, tx.grad, msg=name)
 
 
-BINARY_UFUNCS = {"add": torch.add, "subtract": torch.sub, "multiply": torch.mul, "divide": torch.div,
-                 "power": torch.pow, "maximum": torch.maximum, "minimum": torch.minimum, "less": torch.lt,
-                 "greater_equal": torch.ge, "equal": torch.eq}
+BINARY_UFUNCS = {
+    "add": torch.add,
+    "subtract": torch.sub,
+    "multiply": torch.mul,
+    "divide": torch.div,
+    "power": torch.pow,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "less": torch.lt,
+    "greater_equal": torch.ge,
+    "equal": torch.eq,
+}
 
 
 @pytest.mark.parametrize("order", ["tensor, array", "array, tensor", "list, tensor", "scalar, tensor"])
 @pytest.mark.parametrize("name", list(BINARY_UFUNCS))
 def test_binary_ufunc_maps_to_the_pyad_op(device, name, order):
     x, tx = tensor_pair(pyad.float64)
-    other = {"tensor, array": np.array([1.0, 0.75, 2.0]), "array, tensor": np.array([1.0, 0.75, 2.0]),
-             "list, tensor": [1.0, 0.75, 2.0], "scalar, tensor": np.float64(1.25)}[order]
+    other = {
+        "tensor, array": np.array([1.0, 0.75, 2.0]),
+        "array, tensor": np.array([1.0, 0.75, 2.0]),
+        "list, tensor": [1.0, 0.75, 2.0],
+        "scalar, tensor": np.float64(1.25),
+    }[order]
     tother = torch.tensor(other, dtype=torch.float64) if not isinstance(other, np.generic) else float(other)
     first = order.startswith("tensor")
     got = getattr(np, name)(x, other) if first else getattr(np, name)(other, x)
     tf = BINARY_UFUNCS[name]
-    want = tf(tx, tother) if first else (tf(tother, tx) if isinstance(tother, torch.Tensor)
-                                         else tf(torch.tensor(tother, dtype=torch.float64), tx))
+    want = (
+        tf(tx, tother)
+        if first
+        else (tf(tother, tx) if isinstance(tother, torch.Tensor) else tf(torch.tensor(tother, dtype=torch.float64), tx))
+    )
     assert isinstance(got, pyad.Tensor)
     assert_close(got, want, msg=name)
     if want.requires_grad:
@@ -267,8 +308,10 @@ def test_numpy_integer_widths_become_int64():
 
 def test_tensor_of_a_list_of_tensors_that_require_grad():
     # np.asarray refuses such tensors; pyad.tensor copies their values, as torch.tensor does.
-    a, ta = pyad.tensor(1.5, dtype=pyad.float64, requires_grad=True), torch.tensor(1.5, dtype=torch.float64,
-                                                                                  requires_grad=True)
+    a, ta = (
+        pyad.tensor(1.5, dtype=pyad.float64, requires_grad=True),
+        torch.tensor(1.5, dtype=torch.float64, requires_grad=True),
+    )
     got, want = pyad.tensor([[a, 2.0], [a, a]]), torch.tensor([[ta, 2.0], [ta, ta]])
     assert_close(got, want)
     assert not got.requires_grad and not want.requires_grad

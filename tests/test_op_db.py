@@ -1,5 +1,6 @@
 """The op table (tests/op_db.py) itself: every exported op has a row, every row names something pyad exports, and
 the rows are well formed (the parity tests trust them)."""
+
 import numpy as np
 import op_db
 import pytest
@@ -77,8 +78,12 @@ def test_sample_data_is_the_same_in_every_mode():
 
 
 def test_known_differences_name_real_tests():
-    ids = {(m, op.id, s.id()) for m in (op_db.REVERSE, op_db.FORWARD, op_db.GRADGRAD, op_db.TRANSFORMS)
-           for op in op_db.OP_DB for s in op.samples_for(m)}
+    ids = {
+        (m, op.id, s.id())
+        for m in (op_db.REVERSE, op_db.FORWARD, op_db.GRADGRAD, op_db.TRANSFORMS)
+        for op in op_db.OP_DB
+        for s in op.samples_for(m)
+    }
     stale = sorted(k for k in op_db.KNOWN_DIFFERENCES if k not in ids)
     assert not stale, f"KNOWN_DIFFERENCES entries that match no test: {stale}"
 

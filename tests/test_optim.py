@@ -1,6 +1,7 @@
 """pyad.optim against torch.optim: 200 steps on a small MLP from the same weights give the same parameters to
 1e-10 in float64, for every optimizer and the option combinations that change its update; param groups,
 zero_grad, closures, state dict round trips; schedulers' lr sequences."""
+
 import math
 
 import numpy as np
@@ -24,8 +25,9 @@ def _one_torch_thread():
 
 def mlp_pair(dtype=torch.float64):
     torch.manual_seed(0)
-    tm = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
-                             torch.nn.Linear(16, 3)).to(dtype)
+    tm = torch.nn.Sequential(
+        torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)
+    ).to(dtype)
     pm = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
     pm.to(pyad.float64 if dtype == torch.float64 else pyad.float32)
     pm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
@@ -99,8 +101,15 @@ def test_200_steps_match_torch_float64(name, kwargs):
     assert sorted(popt.param_groups[0]) == sorted(topt.param_groups[0])
 
 
-@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)), ("Adam", dict(lr=1e-2)),
-                                         ("RMSprop", dict(lr=1e-3)), ("Adagrad", dict(lr=0.1))])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9)),
+        ("Adam", dict(lr=1e-2)),
+        ("RMSprop", dict(lr=1e-3)),
+        ("Adagrad", dict(lr=0.1)),
+    ],
+)
 def test_float32_steps_match_torch(name, kwargs):
     tm, pm = mlp_pair(torch.float32)
     topt = getattr(torch.optim, name)(tm.parameters(), foreach=False, **kwargs)
@@ -112,8 +121,9 @@ def test_float32_steps_match_torch(name, kwargs):
 def test_param_groups_match_torch():
     tm, pm = mlp_pair()
     tl, pl = list(tm.parameters()), list(pm.parameters())
-    topt = torch.optim.Adam([{"params": tl[:2], "lr": 0.05}, {"params": tl[2:], "weight_decay": 0.1}], lr=1e-3,
-                            foreach=False)
+    topt = torch.optim.Adam(
+        [{"params": tl[:2], "lr": 0.05}, {"params": tl[2:], "weight_decay": 0.1}], lr=1e-3, foreach=False
+    )
     popt = optim.Adam([{"params": pl[:2], "lr": 0.05}, {"params": pl[2:], "weight_decay": 0.1}], lr=1e-3)
     assert popt.param_groups[0]["lr"] == 0.05 and popt.param_groups[1]["lr"] == 1e-3
     assert popt.param_groups[1]["weight_decay"] == 0.1 and popt.param_groups[0]["weight_decay"] == 0
@@ -150,15 +160,22 @@ def test_closure_is_run_with_grad_enabled():
         loss = nn.functional.cross_entropy(pm(px), py)
         loss.backward()
         return loss
+
     with pyad.no_grad():
         loss = popt.step(closure)
     assert loss.item() > 0 and max(p.grad.numpy().__abs__().max() for p in pm.parameters()) > 0
 
 
-@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
-                                         ("Adam", dict(lr=1e-2, amsgrad=True)), ("AdamW", dict(lr=1e-2)),
-                                         ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5)),
-                                         ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+        ("Adam", dict(lr=1e-2, amsgrad=True)),
+        ("AdamW", dict(lr=1e-2)),
+        ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5)),
+        ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ],
+)
 def test_state_dict_round_trip_continues_the_same(name, kwargs):
     _, straight = mlp_pair()
     opt = getattr(optim, name)(straight.parameters(), **kwargs)
@@ -189,8 +206,10 @@ def test_state_dict_round_trip_continues_the_same(name, kwargs):
 def snapshot(sd):
     """A copy of an optimizer state dict (whose tensors, as torch's, are the live state) as NumPy arrays,
     the form a checkpoint file would hold."""
-    state = {i: {k: v.numpy().copy() if isinstance(v, pyad.Tensor) else v for k, v in s.items()}
-             for i, s in sd["state"].items()}
+    state = {
+        i: {k: v.numpy().copy() if isinstance(v, pyad.Tensor) else v for k, v in s.items()}
+        for i, s in sd["state"].items()
+    }
     return {"state": state, "param_groups": [dict(g) for g in sd["param_groups"]]}
 
 
@@ -240,17 +259,26 @@ def _scheduler_pairs(make_t, make_p, groups=2):
 
 
 SCHEDULERS = {
-    "StepLR": (lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
-               lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
-    "CosineAnnealingLR": (lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
-                          lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001)),
-    "LambdaLR": (lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.9 ** e + 0.01 * e),
-                 lambda o: lr_scheduler.LambdaLR(o, lambda e: 0.9 ** e + 0.01 * e)),
+    "StepLR": (
+        lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+        lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    ),
+    "CosineAnnealingLR": (
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
+    ),
+    "LambdaLR": (
+        lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.9**e + 0.01 * e),
+        lambda o: lr_scheduler.LambdaLR(o, lambda e: 0.9**e + 0.01 * e),
+    ),
     "LambdaLR-per-group": (
-        lambda o: torch.optim.lr_scheduler.LambdaLR(o, [lambda e: 1 / (e + 1), lambda e: 0.95 ** e]),
-        lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1 / (e + 1), lambda e: 0.95 ** e])),
-    "LinearLR": (lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6),
-                 lambda o: lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6)),
+        lambda o: torch.optim.lr_scheduler.LambdaLR(o, [lambda e: 1 / (e + 1), lambda e: 0.95**e]),
+        lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1 / (e + 1), lambda e: 0.95**e]),
+    ),
+    "LinearLR": (
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6),
+        lambda o: lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6),
+    ),
     "LinearLR-default": (lambda o: torch.optim.lr_scheduler.LinearLR(o), lambda o: lr_scheduler.LinearLR(o)),
 }
 
@@ -288,6 +316,7 @@ def test_scheduler_state_dict_and_epoch_argument(name):
     assert psched.get_last_lr() == psched2.get_last_lr()
     # step(epoch) uses the closed form, as torch
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tsched.step(5)

@@ -19,6 +19,7 @@ on the CPU.
 Inputs are kept away from kinks and singularities by construction (sqrt/log of x*x+1, denominators bounded away
 from 0, exp of a bounded argument, pow with a positive base), never by loosening tolerances.
 """
+
 import functools
 import gc
 import math
@@ -38,9 +39,18 @@ except ImportError:  # prepend/append import modes
 
 pytestmark = pytest.mark.usefixtures("device")
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 
 # PYAD_PROPERTY_SCALE=10 runs ten times the examples (a deeper, slower search than CI's)
 SCALE = float(os.environ.get("PYAD_PROPERTY_SCALE", "1"))
@@ -50,11 +60,9 @@ def n_examples(n):
     return max(1, int(n * SCALE))
 
 
-MAX_DIMS = 5        # programs may grow a 4-d input by one dim
-MAX_NUMEL = 256     # keeps every example cheap
+MAX_DIMS = 5  # programs may grow a 4-d input by one dim
+MAX_NUMEL = 256  # keeps every example cheap
 NP_DTYPE = {pyad.float64: np.float64, pyad.float32: np.float32}
-
-
 
 
 # ---------------------------------------------------------------------------------------------- shapes
@@ -72,7 +80,7 @@ def _broadcast_operand(draw, shape, allow_grow=True):
     nd = len(shape)
     k = draw(st.integers(0, nd))
     dims = []
-    for d in shape[nd - k:]:
+    for d in shape[nd - k :]:
         c = draw(st.integers(0, 2))
         if c == 1:
             dims.append(1)
@@ -92,7 +100,8 @@ def broadcast_pairs(draw, max_dims=4):
 
     def operand():
         k = draw(st.integers(0, len(out)))
-        return tuple(1 if draw(st.booleans()) else d for d in out[len(out) - k:])
+        return tuple(1 if draw(st.booleans()) else d for d in out[len(out) - k :])
+
     a, b = operand(), operand()
     if draw(st.booleans()):
         a, b = b, a
@@ -118,30 +127,38 @@ BINARY = {  # name -> (expression with {f} the fresh operand, the operand's data
     "sub": ("x - {f}", "any"),
     "rsub": ("{f} - x", "any"),
     "mul": ("x * {f}", "any"),
-    "div": ("x / {f}", "nz"),                    # |f| >= 0.5
+    "div": ("x / {f}", "nz"),  # |f| >= 0.5
     "rdiv": ("{f} / (x * x + 0.5)", "any"),
     "pow": ("M.pow(x * x + 0.5, {f})", "unit"),  # positive base
-    "rpow": ("M.pow({f}, M.tanh(x))", "pos"),    # positive base, bounded exponent
+    "rpow": ("M.pow({f}, M.tanh(x))", "pos"),  # positive base, bounded exponent
     "maximum": ("M.maximum(x, {f})", "any"),
     "minimum": ("M.minimum({f}, x)", "any"),
 }
 NONSMOOTH = {"relu", "abs", "maximum", "minimum", "clamp", "amax"}
 REDUCTIONS = ["sum", "mean", "amax", "logsumexp"]
-SHAPE_OPS = ["transpose", "permute", "unsqueeze", "squeeze", "reshape", "expand", "slice", "index", "cat",
-             "relayout"]
+SHAPE_OPS = ["transpose", "permute", "unsqueeze", "squeeze", "reshape", "expand", "slice", "index", "cat", "relayout"]
 # the ops a program step draws from; shrinking goes towards the first, the ops that change shapes in several
 # ways are listed more than once
-OPS = (list(UNARY) + list(BINARY) + REDUCTIONS + ["softmax", "log_softmax"] + SHAPE_OPS
-       + ["reshape", "expand", "slice", "index", "cat"] + ["matmul"] * 3 + ["where"] * 2 + ["clamp"])
+OPS = (
+    list(UNARY)
+    + list(BINARY)
+    + REDUCTIONS
+    + ["softmax", "log_softmax"]
+    + SHAPE_OPS
+    + ["reshape", "expand", "slice", "index", "cat"]
+    + ["matmul"] * 3
+    + ["where"] * 2
+    + ["clamp"]
+)
 
 
 class Program:
     """x0 (shape) and fresh inputs (name -> (shape, kind)); lines `x = expr` run with M = pyad or torch."""
 
     def __init__(self, shape):
-        self.shape = tuple(shape)        # the input's shape
-        self.out_shape = tuple(shape)    # the current x's shape while building
-        self.inputs = {}                 # name -> (shape, kind); kind "mask" is a bool tensor
+        self.shape = tuple(shape)  # the input's shape
+        self.out_shape = tuple(shape)  # the current x's shape while building
+        self.inputs = {}  # name -> (shape, kind); kind "mask" is a bool tensor
         self.lines = []
         self.end = "sum"
 
@@ -241,14 +258,14 @@ def _draw_op(draw, prog, smooth, ops=OPS):
         expr, kind = BINARY[op]
         return expr.format(f=fresh(_broadcast_operand(draw, shape), kind)), new
     if op in REDUCTIONS:
-        if op != "logsumexp" and draw(st.integers(0, 3)) == 0:   # over everything
+        if op != "logsumexp" and draw(st.integers(0, 3)) == 0:  # over everything
             if op != "sum" and numel == 0:
-                op = "sum"      # mean is nan, amax raises
+                op = "sum"  # mean is nan, amax raises
             return f"M.{op}(x)", new
         d = _dim(draw, nd)
         keep = draw(st.booleans())
         if op != "sum" and (nd and shape[d] == 0):
-            op = "sum"          # mean over an empty dim is nan, amax raises, logsumexp is -inf
+            op = "sum"  # mean over an empty dim is nan, amax raises, logsumexp is -inf
         return f"M.{op}(x, {d}, keepdim={keep})", new
     if op in ("softmax", "log_softmax"):
         return f"M.{op}(x, {_dim(draw, nd)})", new
@@ -302,7 +319,7 @@ def _draw_op(draw, prog, smooth, ops=OPS):
         else:
             sizes.insert(0, draw(st.integers(1, 3)))
         return f"x.expand({', '.join(map(str, sizes))})", new
-    if nd == 0:     # slicing, indexing and cat need a dim
+    if nd == 0:  # slicing, indexing and cat need a dim
         return "M.unsqueeze(x, 0)", new
     d = draw(st.integers(0, nd - 1))
     if op == "slice":
@@ -471,9 +488,11 @@ def check_program_f32(prog, seed, names, pvals, tvals, T, leaves, gt):
         bad = ~((p_err <= 4 * k * tol) | (np.isnan(p32) & np.isnan(t32)))
         if bad.any():
             i = np.unravel_index(np.argmax(np.where(bad, p_err / tol, -1)), bad.shape) if bad.ndim else ()
-            raise AssertionError(f"{name}: float32 pyad {p32[i]!r}, torch {t32[i]!r}, float64 truth {ref[i]!r} "
-                                 f"at index {i}: pyad's error is {p_err[i] / tol[i]:.3g} tolerances, the "
-                                 f"program's float32 noise {k:.3g}")
+            raise AssertionError(
+                f"{name}: float32 pyad {p32[i]!r}, torch {t32[i]!r}, float64 truth {ref[i]!r} "
+                f"at index {i}: pyad's error is {p_err[i] / tol[i]:.3g} tolerances, the "
+                f"program's float32 noise {k:.3g}"
+            )
 
 
 def check_program(prog, seed, dtype):
@@ -493,9 +512,11 @@ def check_program(prog, seed, dtype):
 
 # ---------------------------------------------------------------------------------------------- properties
 @settings(max_examples=n_examples(60), **SETTINGS)
-@given(shapes=broadcast_pairs(),
-       op=st.sampled_from(["add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"]),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    shapes=broadcast_pairs(),
+    op=st.sampled_from(["add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_broadcast_binary(shapes, op, seed):
     """Binary ops between two random broadcast-compatible shapes: values and both gradients."""
     sa, sb = shapes
@@ -503,10 +524,16 @@ def test_broadcast_binary(shapes, op, seed):
     a = _array(sa, "pos" if op == "pow" else "any", rng)
     b = _array(sb, "nz" if op == "div" else "any", rng)
     cond = _array(np.broadcast_shapes(sa, sb), "mask", rng)
-    fns = {"add": lambda M, x, y: x + y, "sub": lambda M, x, y: x - y, "mul": lambda M, x, y: x * y,
-           "div": lambda M, x, y: x / y, "pow": lambda M, x, y: M.pow(x, y),
-           "maximum": lambda M, x, y: M.maximum(x, y), "minimum": lambda M, x, y: M.minimum(x, y),
-           "where": lambda M, x, y: M.where(_pyad(cond) if M is pyad else torch.from_numpy(cond), x, y)}
+    fns = {
+        "add": lambda M, x, y: x + y,
+        "sub": lambda M, x, y: x - y,
+        "mul": lambda M, x, y: x * y,
+        "div": lambda M, x, y: x / y,
+        "pow": lambda M, x, y: M.pow(x, y),
+        "maximum": lambda M, x, y: M.maximum(x, y),
+        "minimum": lambda M, x, y: M.minimum(x, y),
+        "where": lambda M, x, y: M.where(_pyad(cond) if M is pyad else torch.from_numpy(cond), x, y),
+    }
     x, y = _pyad(a, pyad.float64, True), _pyad(b, pyad.float64, True)
     tx, ty = torch.from_numpy(a.copy()).requires_grad_(True), torch.from_numpy(b.copy()).requires_grad_(True)
     out, tout = fns[op](pyad, x, y), fns[op](TNS, tx, ty)
@@ -547,8 +574,9 @@ def _grads(M, outputs, inputs, grad_outputs=None, create_graph=False):
     zeros = [M.zeros_like(i) for i in inputs]
     if not outputs.requires_grad:
         return zeros
-    gs = M.autograd.grad([outputs], list(inputs), grad_outputs=grad_outputs, create_graph=create_graph,
-                         allow_unused=True)
+    gs = M.autograd.grad(
+        [outputs], list(inputs), grad_outputs=grad_outputs, create_graph=create_graph, allow_unused=True
+    )
     return [z if g is None else g for g, z in zip(gs, zeros)]
 
 
@@ -600,7 +628,7 @@ def _run_and_drop(prog, seed):
     P, _, leaves = make_inputs(prog, seed, pyad.float64)
     before = memory_allocated()
     out = run(pyad, prog, P)
-    del out     # a graph dropped without a backward
+    del out  # a graph dropped without a backward
     after = _memory_settled(before)
     assert after == before, f"forward only, output dropped: {after - before} bytes left"
     out = run(pyad, prog, P)
@@ -635,14 +663,22 @@ def test_program_leaves_no_memory(prog, seed):
 FOUND = [
     # matmul folded the batch dims of a >2-d left operand into rows using the stride of its size-1 row dim
     # (wrong values; the expanded case read past the buffer)
-    ("f64", "matmul_of_sliced_batch",
-     make_program((2, 1, 2, 1), {"f0": ((1,), "any")}, ["x[:, :, 0:1]", "x @ f0"])),
-    ("f64", "matmul_of_expanded_batch",
-     make_program((1, 2), {"f0": ((2, 1), "any")}, ["x.expand(2, 1, 1, 2)", "x @ f0"])),
-    ("f64", "matmul_then_transpose_grad",
-     make_program((2, 1, 1, 1), {"f0": ((1, 2), "any")}, ["x @ f0", "M.transpose(x, -1, 2)"], end="grad")),
-    ("hvp", "matmul_chain_hvp",
-     make_program((2, 1, 1, 1), {"f0": ((1, 2), "any"), "f1": ((2,), "any")}, ["x @ f0", "x @ f1"])),
+    ("f64", "matmul_of_sliced_batch", make_program((2, 1, 2, 1), {"f0": ((1,), "any")}, ["x[:, :, 0:1]", "x @ f0"])),
+    (
+        "f64",
+        "matmul_of_expanded_batch",
+        make_program((1, 2), {"f0": ((2, 1), "any")}, ["x.expand(2, 1, 1, 2)", "x @ f0"]),
+    ),
+    (
+        "f64",
+        "matmul_then_transpose_grad",
+        make_program((2, 1, 1, 1), {"f0": ((1, 2), "any")}, ["x @ f0", "M.transpose(x, -1, 2)"], end="grad"),
+    ),
+    (
+        "hvp",
+        "matmul_chain_hvp",
+        make_program((2, 1, 1, 1), {"f0": ((1, 2), "any"), "f1": ((2,), "any")}, ["x @ f0", "x @ f1"]),
+    ),
     # double backward of logsumexp once dropped the -p (p . v) term of its Hessian
     ("hvp", "logsumexp_hvp", make_program((), {}, ["M.logsumexp(x, 0, keepdim=False)", "-x"])),
     ("hvp", "logsumexp_dim_hvp", make_program((2, 3), {}, ["M.logsumexp(x, 1, keepdim=True)", "M.sin(x)"])),

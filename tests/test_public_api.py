@@ -2,6 +2,7 @@
 every function and class written in Python that it exports has a docstring and full type annotations, so that
 editors and type checkers see what the package offers. The op list's functions and methods are C++ (their types
 are in the generated pyad/_C.pyi); the ops written in Python (pyad/_functions.py) are checked here too."""
+
 import importlib
 import inspect
 import pathlib
@@ -12,12 +13,36 @@ import pytest
 import pyad
 
 PUBLIC_MODULES = [
-    "pyad", "pyad.autograd", "pyad.autograd.anomaly_mode", "pyad.autograd.forward_ad", "pyad.autograd.function",
-    "pyad.autograd.functional", "pyad.autograd.gradcheck", "pyad.cuda", "pyad.func", "pyad.nn",
-    "pyad.nn.containers", "pyad.nn.functional", "pyad.nn.init", "pyad.nn.layers", "pyad.nn.loss", "pyad.nn.module",
-    "pyad.nn.parameter", "pyad.nn.utils", "pyad.nn.utils.clip_grad", "pyad.optim", "pyad.optim.adagrad",
-    "pyad.optim.adam", "pyad.optim.lr_scheduler", "pyad.optim.optimizer", "pyad.optim.rmsprop", "pyad.optim.sgd",
-    "pyad.serialization", "pyad.utils", "pyad.utils.checkpoint", "pyad.viz",
+    "pyad",
+    "pyad.autograd",
+    "pyad.autograd.anomaly_mode",
+    "pyad.autograd.forward_ad",
+    "pyad.autograd.function",
+    "pyad.autograd.functional",
+    "pyad.autograd.gradcheck",
+    "pyad.cuda",
+    "pyad.func",
+    "pyad.nn",
+    "pyad.nn.containers",
+    "pyad.nn.functional",
+    "pyad.nn.init",
+    "pyad.nn.layers",
+    "pyad.nn.loss",
+    "pyad.nn.module",
+    "pyad.nn.parameter",
+    "pyad.nn.utils",
+    "pyad.nn.utils.clip_grad",
+    "pyad.optim",
+    "pyad.optim.adagrad",
+    "pyad.optim.adam",
+    "pyad.optim.lr_scheduler",
+    "pyad.optim.optimizer",
+    "pyad.optim.rmsprop",
+    "pyad.optim.sgd",
+    "pyad.serialization",
+    "pyad.utils",
+    "pyad.utils.checkpoint",
+    "pyad.viz",
 ]
 GENERATED: set[str] = set()  # modules whose exports the checks leave out (none now)
 
@@ -28,8 +53,13 @@ def _module(name):
 
 def _defined_here(mod):
     """The public functions and classes written in mod itself (not imported into it)."""
-    return {n for n, v in vars(mod).items() if not n.startswith("_") and isinstance(v, (types.FunctionType, type))
-            and getattr(v, "__module__", None) == mod.__name__}
+    return {
+        n
+        for n, v in vars(mod).items()
+        if not n.startswith("_")
+        and isinstance(v, (types.FunctionType, type))
+        and getattr(v, "__module__", None) == mod.__name__
+    }
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -50,8 +80,12 @@ def _exported_python_objects():
         mod = _module(name)
         for n in mod.__all__:
             obj = getattr(mod, n)
-            if isinstance(obj, (types.FunctionType, type)) and obj.__module__.startswith("pyad") \
-                    and obj.__module__ not in GENERATED and not obj.__module__.startswith("pyad._C"):
+            if (
+                isinstance(obj, (types.FunctionType, type))
+                and obj.__module__.startswith("pyad")
+                and obj.__module__ not in GENERATED
+                and not obj.__module__.startswith("pyad._C")
+            ):
                 seen.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
     return seen
 

@@ -1,5 +1,6 @@
 """pickle, copy.copy, copy.deepcopy of tensors and pyad.save / pyad.load (safetensors), compared with torch's
 behaviour where torch has one."""
+
 import collections
 import copy
 import json
@@ -13,6 +14,7 @@ import safetensors.numpy
 import torch
 
 import pyad
+
 try:  # pytest's --import-mode=importlib registers the conftest as tests.conftest
     from tests.conftest import host
 except ImportError:
@@ -31,6 +33,7 @@ def non_contiguous():
 
 
 # ---- pickle ----
+
 
 @pytest.mark.parametrize("dtype", [pyad.float32, pyad.float64, pyad.int64, pyad.bool])
 @pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 0, 3), (2, 3, 4)])
@@ -75,8 +78,14 @@ def test_pickle_is_independent_of_the_original():
 def test_unpickling_a_tampered_geometry_raises_instead_of_reading_out_of_bounds():
     t = pyad.arange(6, dtype=pyad.float64)
     fn, (storage, offset, shape, strides, rg) = t.__reduce_ex__(4)
-    for bad in [(0, (7,), (1,)), (5, (2,), (1,)), (0, (3,), (-1,)), (-1, (1,), (1,)), (0, (2, 2), (1,)),
-                (0, (2**62, 4), (4, 1))]:
+    for bad in [
+        (0, (7,), (1,)),
+        (5, (2,), (1,)),
+        (0, (3,), (-1,)),
+        (-1, (1,), (1,)),
+        (0, (2, 2), (1,)),
+        (0, (2**62, 4), (4, 1)),
+    ]:
         with pytest.raises(ValueError, match=r"\[unpickle\]"):
             fn(storage, bad[0], bad[1], bad[2], rg)
 
@@ -88,6 +97,7 @@ def test_dtypes_and_devices_pickle_and_copy():
 
 
 # ---- copy.copy ----
+
 
 def test_copy_shares_storage_as_torch():
     x = pyad.ones(3, requires_grad=True)
@@ -101,6 +111,7 @@ def test_copy_shares_storage_as_torch():
 
 
 # ---- copy.deepcopy ----
+
 
 def test_deepcopy_of_a_leaf_copies_data_requires_grad_and_grad():
     x = pyad.tensor([1.0, 2.0], requires_grad=True)
@@ -131,7 +142,7 @@ def test_deepcopy_of_a_model_keeps_tied_weights_and_views_shared():
     m2["tr"][0, 1] = -5.0
     assert values(m2["view"])[0][0] == -5.0 and values(v)[0][0] == 1.0
     # torch shares views the same way
-    tb = torch.arange(24.).reshape(4, 6)
+    tb = torch.arange(24.0).reshape(4, 6)
     t2 = copy.deepcopy({"b": tb, "v": tb.t()[1:5:2]})
     t2["b"][0, 1] = -5.0
     assert t2["v"][0, 0] == -5.0
@@ -152,6 +163,7 @@ def test_ema_snapshot_by_deepcopy_tracks_only_itself():
 
 # ---- pyad.save / pyad.load ----
 
+
 def test_save_load_a_tensor(tmp_path, device):
     _, v = non_contiguous()
     p = tmp_path / "t.safetensors"
@@ -163,10 +175,18 @@ def test_save_load_a_tensor(tmp_path, device):
 def test_save_load_a_nested_state(tmp_path):
     w = pyad.randn(3, 2, dtype=pyad.float64, requires_grad=True)
     state = collections.OrderedDict(
-        model=collections.OrderedDict([("layer.0.weight", w), ("layer.0.bias", pyad.zeros(2)),
-                                        ("tied", w), ("steps", pyad.tensor(7)), ("mask", pyad.tensor([True, False]))]),
+        model=collections.OrderedDict(
+            [
+                ("layer.0.weight", w),
+                ("layer.0.bias", pyad.zeros(2)),
+                ("tied", w),
+                ("steps", pyad.tensor(7)),
+                ("mask", pyad.tensor([True, False])),
+            ]
+        ),
         optim={"lr": 0.1, "betas": (0.9, 0.999), "state": {0: {"step": 3}}, "eps": float("inf"), "name": None},
-        history=[pyad.ones(0), 1.5, "ok", True])
+        history=[pyad.ones(0), 1.5, "ok", True],
+    )
     p = tmp_path / "ckpt.safetensors"
     pyad.save(state, p)
     s2 = pyad.load(p)
@@ -177,8 +197,13 @@ def test_save_load_a_nested_state(tmp_path):
     assert values(m["layer.0.weight"]) == values(w) and m["layer.0.weight"].dtype == pyad.float64
     assert m["steps"].dtype == pyad.int64 and m["steps"].item() == 7 and m["steps"].shape == ()
     assert values(m["mask"]) == [True, False]
-    assert s2["optim"] == {"lr": 0.1, "betas": (0.9, 0.999), "state": {0: {"step": 3}}, "eps": float("inf"),
-                           "name": None}
+    assert s2["optim"] == {
+        "lr": 0.1,
+        "betas": (0.9, 0.999),
+        "state": {0: {"step": 3}},
+        "eps": float("inf"),
+        "name": None,
+    }
     assert s2["history"][0].shape == (0,) and s2["history"][1:] == [1.5, "ok", True]
 
 
@@ -215,25 +240,33 @@ def test_save_refuses_what_it_cannot_store_safely(tmp_path):
 def corrupt_variants(data):
     """Truncations and tamperings of a valid file."""
     n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     yield "empty", b""
     yield "short length", data[:5]
     for cut in (8, 8 + n // 2, 8 + n, len(data) - 1):
         yield f"truncated at {cut}", data[:cut]
     yield "huge header length", struct.pack("<Q", 2**62) + data[8:]
-    yield "garbage header", data[:8] + b"\xff" * n + data[8 + n:]
+    yield "garbage header", data[:8] + b"\xff" * n + data[8 + n :]
     name = next(k for k in header if k != "__metadata__")
     for key, val in [("data_offsets", [0, 10**12]), ("shape", [10**9, 10**9]), ("dtype", "F99"), ("shape", [-1])]:
         h = json.loads(json.dumps(header))
         h[name][key] = val
         hb = json.dumps(h).encode()
-        yield f"{key}={val}", struct.pack("<Q", len(hb)) + hb + data[8 + n:]
-    for struct_text in ["{", '{"tensor": "nope"}', '{"list": 3}', '{"what": []}', '{"dict": [[1]]}', "[[[[",
-                        '{"a": 1, "b": 2}', '{"tensor": "b", "requires_grad": true}']:
+        yield f"{key}={val}", struct.pack("<Q", len(hb)) + hb + data[8 + n :]
+    for struct_text in [
+        "{",
+        '{"tensor": "nope"}',
+        '{"list": 3}',
+        '{"what": []}',
+        '{"dict": [[1]]}',
+        "[[[[",
+        '{"a": 1, "b": 2}',
+        '{"tensor": "b", "requires_grad": true}',
+    ]:
         h = json.loads(json.dumps(header))
         h["__metadata__"]["pyad.structure"] = struct_text
         hb = json.dumps(h).encode()
-        yield f"structure {struct_text}", struct.pack("<Q", len(hb)) + hb + data[8 + n:]
+        yield f"structure {struct_text}", struct.pack("<Q", len(hb)) + hb + data[8 + n :]
 
 
 def test_loading_truncated_or_tampered_files_raises_clearly(tmp_path):

@@ -2,6 +2,7 @@
 zero-copy NumPy / DLPack exchange, views, repr and max/min. The tests of values run on each device (the `device`
 fixture of conftest.py); those about the CPU itself (NumPy memory sharing, DLPack of host memory, the repr of a CPU
 tensor, pyad.manual_seed, which seeds the CPU's generator) on the CPU only."""
+
 import gc
 import operator
 
@@ -46,13 +47,28 @@ def test_dtype_str_and_repr_like_torch(d):
     assert repr(d) == repr(TORCH_DTYPE[d]).replace("torch.", "pyad.")
 
 
-@pytest.mark.parametrize("spec, expected", [
-    (pyad.float32, pyad.float32), (pyad.float64, pyad.float64), (pyad.int64, pyad.int64), (pyad.bool, pyad.bool),
-    ("float32", pyad.float32), ("float64", pyad.float64), ("int64", pyad.int64), ("bool", pyad.bool),
-    ("float", pyad.float32), ("double", pyad.float64), ("long", pyad.int64),
-    (np.float32, pyad.float32), (np.float64, pyad.float64), (np.int64, pyad.int64), (np.bool_, pyad.bool),
-    (np.dtype("float64"), pyad.float64), (np.dtype("int64"), pyad.int64),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (pyad.float32, pyad.float32),
+        (pyad.float64, pyad.float64),
+        (pyad.int64, pyad.int64),
+        (pyad.bool, pyad.bool),
+        ("float32", pyad.float32),
+        ("float64", pyad.float64),
+        ("int64", pyad.int64),
+        ("bool", pyad.bool),
+        ("float", pyad.float32),
+        ("double", pyad.float64),
+        ("long", pyad.int64),
+        (np.float32, pyad.float32),
+        (np.float64, pyad.float64),
+        (np.int64, pyad.int64),
+        (np.bool_, pyad.bool),
+        (np.dtype("float64"), pyad.float64),
+        (np.dtype("int64"), pyad.int64),
+    ],
+)
 def test_dtype_argument_forms(spec, expected):
     assert pyad.zeros(2, dtype=spec).dtype == expected
     assert pyad.tensor([1, 0], dtype=spec).dtype == expected
@@ -65,9 +81,25 @@ def test_dtype_accepts_its_own_str(d):
     assert pyad.zeros(2, dtype=str(d)).dtype == d
 
 
-@pytest.mark.parametrize("bad", ["float17", "int32", "float16", "f8", "", np.float16, np.int32, np.uint8,
-                                 np.complex128, torch.float64, 3, object(), [pyad.float32]],
-                         ids=stable_id)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "float17",
+        "int32",
+        "float16",
+        "f8",
+        "",
+        np.float16,
+        np.int32,
+        np.uint8,
+        np.complex128,
+        torch.float64,
+        3,
+        object(),
+        [pyad.float32],
+    ],
+    ids=stable_id,
+)
 def test_bad_dtype_raises_type_error(bad):
     with pytest.raises(TypeError):
         pyad.zeros(2, dtype=bad)
@@ -105,8 +137,12 @@ def test_device():
     assert t.device.type == "cpu"
     assert t.device.index is None
     assert repr(t.device) == repr(torch.device("cpu"))
-    for make in (lambda: pyad.tensor([1.0], device="cpu"), lambda: pyad.zeros(2, device="cpu"),
-                 lambda: pyad.ones(2, device=pyad.device("cpu")), lambda: pyad.arange(3, device="cpu")):
+    for make in (
+        lambda: pyad.tensor([1.0], device="cpu"),
+        lambda: pyad.zeros(2, device="cpu"),
+        lambda: pyad.ones(2, device=pyad.device("cpu")),
+        lambda: pyad.arange(3, device="cpu"),
+    ):
         assert make().device == "cpu"
 
 
@@ -129,10 +165,21 @@ def test_tensor_from_numpy_scalar_is_0d(data):
     assert_close(p, t)
 
 
-@pytest.mark.parametrize("data", [
-    [1, 2, 3], [1.5, -2.0], [[1, 2], [3, 4]], [[[1.0], [2.0]], [[3.0], [4.0]]], [[True, False]], [1, 2.5],
-    [True, 2], [], [[]],
-], ids=repr)
+@pytest.mark.parametrize(
+    "data",
+    [
+        [1, 2, 3],
+        [1.5, -2.0],
+        [[1, 2], [3, 4]],
+        [[[1.0], [2.0]], [[3.0], [4.0]]],
+        [[True, False]],
+        [1, 2.5],
+        [True, 2],
+        [],
+        [[]],
+    ],
+    ids=repr,
+)
 def test_tensor_from_lists_like_torch(data):
     p, t = pyad.tensor(data), torch.tensor(data)
     assert p.shape == tuple(t.shape)
@@ -143,8 +190,9 @@ def test_tensor_from_lists_like_torch(data):
 def test_tensor_from_numpy_copies(npdt):
     a = np.arange(6).reshape(2, 3).astype(npdt)
     p, t = pyad.tensor(a), torch.tensor(a)
-    assert p.dtype == {np.float32: pyad.float32, np.float64: pyad.float64, np.int64: pyad.int64,
-                       np.bool_: pyad.bool}[npdt]
+    assert (
+        p.dtype == {np.float32: pyad.float32, np.float64: pyad.float64, np.int64: pyad.int64, np.bool_: pyad.bool}[npdt]
+    )
     assert_close(p, t)
     before = a.copy()
     a[...] = 0
@@ -198,11 +246,24 @@ def test_zeros_ones_full_eye_values():
     assert_close(pyad.eye(4, 2, dtype=pyad.int64), torch.eye(4, 2, dtype=torch.int64))
 
 
-@pytest.mark.parametrize("args, kwargs", [
-    ((5,), {}), ((1, 10, 3), {}), ((10, 0, -3), {}), ((-3, 3), {}), ((5.0,), {}), ((0, 1, 0.25), {}),
-    ((0, 1, 0.1), {}), ((1, 2.5, 0.5), {}), ((-1.0, 1.0, 0.3), {}), ((5,), {"dtype": pyad.float64}),
-    ((0, 3), {"dtype": pyad.float32}), ((0,), {}),
-], ids=repr)
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((5,), {}),
+        ((1, 10, 3), {}),
+        ((10, 0, -3), {}),
+        ((-3, 3), {}),
+        ((5.0,), {}),
+        ((0, 1, 0.25), {}),
+        ((0, 1, 0.1), {}),
+        ((1, 2.5, 0.5), {}),
+        ((-1.0, 1.0, 0.3), {}),
+        ((5,), {"dtype": pyad.float64}),
+        ((0, 3), {"dtype": pyad.float32}),
+        ((0,), {}),
+    ],
+    ids=repr,
+)
 def test_arange_like_torch(args, kwargs):
     tk = {k: TORCH_DTYPE[v] for k, v in kwargs.items()}
     assert_close(pyad.arange(*args, **kwargs), torch.arange(*args, **tk))
@@ -366,8 +427,16 @@ def _pair(dtype):
     return pyad.tensor(data).to(dtype), torch.tensor(data).to(TORCH_DTYPE[dtype])
 
 
-_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-        "pow": operator.pow, "lt": operator.lt, "eq": operator.eq, "ge": operator.ge}
+_OPS = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "pow": operator.pow,
+    "lt": operator.lt,
+    "eq": operator.eq,
+    "ge": operator.ge,
+}
 _SCALARS = {"int": 2, "float": 2.5, "bool": True}
 
 
@@ -425,8 +494,9 @@ def test_int_pow_stays_int():
 def test_from_numpy_shares_memory(npdt):
     a = np.zeros((2, 3), dtype=npdt)
     t = pyad.from_numpy(a)
-    assert t.dtype == {np.float32: pyad.float32, np.float64: pyad.float64, np.int64: pyad.int64,
-                       np.bool_: pyad.bool}[npdt]
+    assert (
+        t.dtype == {np.float32: pyad.float32, np.float64: pyad.float64, np.int64: pyad.int64, np.bool_: pyad.bool}[npdt]
+    )
     assert t.shape == (2, 3) and t.data_ptr() == a.ctypes.data
     a[0, 1] = 1
     assert t[0, 1].item() == 1
@@ -436,8 +506,11 @@ def test_from_numpy_shares_memory(npdt):
     assert a[0].tolist() == [1, 1, 1]
 
 
-@pytest.mark.parametrize("make", [lambda a: a[:, ::2], lambda a: a.T, lambda a: a[1:, 1:3], lambda a: a[::-1]],
-                         ids=["step", "T", "slice", "reversed"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda a: a[:, ::2], lambda a: a.T, lambda a: a[1:, 1:3], lambda a: a[::-1]],
+    ids=["step", "T", "slice", "reversed"],
+)
 @cpu_only
 def test_from_numpy_non_contiguous(make):
     base = np.arange(12.0).reshape(3, 4)
@@ -523,8 +596,11 @@ def test_numpy_from_dlpack_is_writable_like_torch():
 def test_pyad_from_dlpack_numpy_shares_memory(npdt):
     a = np.zeros(4, dtype=npdt)
     p = pyad.from_dlpack(a)
-    assert p.shape == (4,) and p.dtype == {np.float32: pyad.float32, np.float64: pyad.float64,
-                                           np.int64: pyad.int64, np.bool_: pyad.bool}[npdt]
+    assert (
+        p.shape == (4,)
+        and p.dtype
+        == {np.float32: pyad.float32, np.float64: pyad.float64, np.int64: pyad.int64, np.bool_: pyad.bool}[npdt]
+    )
     a[1] = 1
     assert p[1].item() == 1
     p[2] = 1
@@ -698,7 +774,7 @@ def test_reshape_copies_only_when_needed():
     assert x[0, 0].item() == 0.0  # the copy is independent
     c = x[:, 1]  # non-contiguous, but a reshape that only adds a unit dim keeps the view
     assert c.reshape(3, 1).data_ptr() == c.data_ptr()
-    assert (tx[:, 1].reshape(3, 1).data_ptr() == tx[:, 1].data_ptr())
+    assert tx[:, 1].reshape(3, 1).data_ptr() == tx[:, 1].data_ptr()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -720,20 +796,24 @@ def test_repr_basic_structure():
     assert str(pyad.tensor([1.5])) == repr(pyad.tensor([1.5]))
 
 
-@pytest.mark.parametrize("data, kw", [
-    ([1.5, 2.25, -3.125], {}),
-    ([[0.5, 1.25], [2.5, -3.75]], {}),
-    ([[[1.5, 2.5], [3.5, 4.5]], [[5.5, 6.5], [7.5, 8.5]]], {}),
-    ([1, 2, 3], {}),
-    ([[1, -20], [300, 4]], {}),
-    ([True, False], {}),
-    ([0.001, 0.5], {}),
-    ([100.5, 2.25], {}),
-    ([float("nan"), float("inf"), -float("inf"), 1.5], {}),
-    ([1.5, -2.25], {"dtype": pyad.float64}),
-    ([1.5, -2.25], {"requires_grad": True}),
-    ([], {}),
-], ids=repr)
+@pytest.mark.parametrize(
+    "data, kw",
+    [
+        ([1.5, 2.25, -3.125], {}),
+        ([[0.5, 1.25], [2.5, -3.75]], {}),
+        ([[[1.5, 2.5], [3.5, 4.5]], [[5.5, 6.5], [7.5, 8.5]]], {}),
+        ([1, 2, 3], {}),
+        ([[1, -20], [300, 4]], {}),
+        ([True, False], {}),
+        ([0.001, 0.5], {}),
+        ([100.5, 2.25], {}),
+        ([float("nan"), float("inf"), -float("inf"), 1.5], {}),
+        ([1.5, -2.25], {"dtype": pyad.float64}),
+        ([1.5, -2.25], {"requires_grad": True}),
+        ([], {}),
+    ],
+    ids=repr,
+)
 @cpu_only
 def test_repr_matches_torch(data, kw):
     tkw = {k: (TORCH_DTYPE[v] if k == "dtype" else v) for k, v in kw.items()}
@@ -750,12 +830,16 @@ def test_repr_0d_and_grad_fn_matches_torch():
     assert repr((px * px)[0]) == _torch_repr((tx * tx)[0])
 
 
-@pytest.mark.parametrize("data, kw", [
-    ([1.0, 2.0, 3.0], {}),
-    ([[1.0, -2.0], [3.0, 4.0]], {"dtype": pyad.float64}),
-    ([1e10, 1.5], {}),
-    ([1e-5, 1.0], {}),
-], ids=repr)
+@pytest.mark.parametrize(
+    "data, kw",
+    [
+        ([1.0, 2.0, 3.0], {}),
+        ([[1.0, -2.0], [3.0, 4.0]], {"dtype": pyad.float64}),
+        ([1e10, 1.5], {}),
+        ([1e-5, 1.0], {}),
+    ],
+    ids=repr,
+)
 @cpu_only
 def test_repr_float_formatting_matches_torch(data, kw):
     # torch prints whole-valued floats as "1." and switches to scientific notation for wide ranges.

@@ -1,6 +1,7 @@
 """Autograd from several Python threads at once: separate graphs give each thread exactly the gradients of a
 single-threaded run; grad mode is per thread; the GIL is released around backward and large kernels and retaken
 for Python code (custom Functions, hooks). See the thread-safety notes in pyad/autograd/__init__.py."""
+
 import threading
 import time
 
@@ -116,9 +117,14 @@ def test_the_gil_is_released_around_backward_and_large_kernels():
     for _ in range(30):
         y = (y @ a).tanh()
     loss = y.sum()
-    calls = {"exp": lambda: big.exp(), "add": lambda: big + big, "sum": lambda: pyad.sum(big),
-             "softmax": lambda: pyad.softmax(big, 0), "matmul": lambda: m @ m,
-             "backward": lambda: loss.backward()}
+    calls = {
+        "exp": lambda: big.exp(),
+        "add": lambda: big + big,
+        "sum": lambda: pyad.sum(big),
+        "softmax": lambda: pyad.softmax(big, 0),
+        "matmul": lambda: m @ m,
+        "backward": lambda: loss.backward(),
+    }
     ticks, stop = [0], threading.Event()
 
     def ticker():

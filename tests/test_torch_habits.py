@@ -1,6 +1,7 @@
 """What torch programs do that pyad must take the same way (issue 11, items 5 and 7), each against torch:
 integer pow, view(dtype), __format__, the legacy pyad.Tensor constructor, .data, .t(); autograd.grad's and
 backward's keywords, checkpoint's use_reentrant, gradcheck's extra checks, make_dual's rules."""
+
 import warnings
 
 import numpy as np
@@ -33,23 +34,30 @@ def raises_like(ours, theirs, match=None):
 @pytest.mark.parametrize("base", [[2, 3], [True, False]], ids=["int64", "bool"])
 @pytest.mark.parametrize("exp", [-1, -2])
 def test_integer_to_negative_scalar_power_raises_as_torch(base, exp):
-    raises_like(lambda: pyad.tensor(base) ** exp, lambda: torch.tensor(base) ** exp,
-                "Integers to negative integer powers are not allowed")
-    raises_like(lambda: pyad.pow(pyad.tensor(base), exp), lambda: torch.pow(torch.tensor(base), exp),
-                "Integers to negative integer powers are not allowed")
+    raises_like(
+        lambda: pyad.tensor(base) ** exp,
+        lambda: torch.tensor(base) ** exp,
+        "Integers to negative integer powers are not allowed",
+    )
+    raises_like(
+        lambda: pyad.pow(pyad.tensor(base), exp),
+        lambda: torch.pow(torch.tensor(base), exp),
+        "Integers to negative integer powers are not allowed",
+    )
 
 
-@pytest.mark.parametrize("case", ["tensor exponent", "0-d tensor exponent", "float exponent", "positive",
-                                  "reflected", "zero"])
+@pytest.mark.parametrize(
+    "case", ["tensor exponent", "0-d tensor exponent", "float exponent", "positive", "reflected", "zero"]
+)
 def test_integer_powers_torch_computes(case):
     b, tb = pyad.tensor([1, 2, -3]), torch.tensor([1, 2, -3])
     got, want = {
         "tensor exponent": (lambda: b ** pyad.tensor([-1, -1, -2]), lambda: tb ** torch.tensor([-1, -1, -2])),
         "0-d tensor exponent": (lambda: b ** pyad.tensor(-1), lambda: tb ** torch.tensor(-1)),
-        "float exponent": (lambda: b ** -1.0, lambda: tb ** -1.0),
-        "positive": (lambda: b ** 3, lambda: tb ** 3),
+        "float exponent": (lambda: b**-1.0, lambda: tb**-1.0),
+        "positive": (lambda: b**3, lambda: tb**3),
         "reflected": (lambda: 2 ** pyad.tensor([-1, 2]), lambda: 2 ** torch.tensor([-1, 2])),
-        "zero": (lambda: b ** 0, lambda: tb ** 0),
+        "zero": (lambda: b**0, lambda: tb**0),
     }[case]
     assert_close(got(), want())
 
@@ -62,8 +70,7 @@ VIEW_CASES = {
     "f64 as f32": (lambda: np.array([[1.5, -2.0], [3.0, 0.25]]), "float64", "float32", None),
     "i64 as f32": (lambda: np.array([[1, 2, 3]]), "int64", "float32", None),
     "transposed same size": (lambda: np.arange(6.0).reshape(2, 3), "float64", "int64", "t"),
-    "sliced rows f32 as f64": (lambda: np.arange(12, dtype=np.float32).reshape(3, 4), "float32", "float64",
-                               "rows"),
+    "sliced rows f32 as f64": (lambda: np.arange(12, dtype=np.float32).reshape(3, 4), "float32", "float64", "rows"),
     "bool as f32": (lambda: np.array([[True, False, False, False]]), "bool", "float32", None),
 }
 VIEW_ERRORS = {
@@ -110,8 +117,11 @@ def test_view_dtype_reinterprets_bytes_as_torch(name):
 def test_view_dtype_refuses_what_torch_refuses(name):
     make, dst, how, words = VIEW_ERRORS[name]
     a = make()
-    raises_like(lambda: _layout(pyad.tensor(a), how).view(getattr(pyad, dst)),
-                lambda: _layout(torch.tensor(a), how).view(getattr(torch, dst)), rf"\[view\].*{words}")
+    raises_like(
+        lambda: _layout(pyad.tensor(a), how).view(getattr(pyad, dst)),
+        lambda: _layout(torch.tensor(a), how).view(getattr(torch, dst)),
+        rf"\[view\].*{words}",
+    )
 
 
 def test_view_dtype_autograd_as_torch():
@@ -144,15 +154,21 @@ def test_format_of_one_element_and_larger_tensors():
     # torch formats only 0-d tensors; pyad also one-element ones, as the issue asks.
     assert f"{pyad.tensor([3.14159]):.3f}" == "3.142"
     assert f"{pyad.tensor([[2.5]], requires_grad=True):.1f}" == "2.5"
-    raises_like(lambda: f"{pyad.tensor([1.0, 2.0]):.2f}", lambda: f"{torch.tensor([1.0, 2.0]):.2f}",
-                "unsupported format string")
+    raises_like(
+        lambda: f"{pyad.tensor([1.0, 2.0]):.2f}", lambda: f"{torch.tensor([1.0, 2.0]):.2f}", "unsupported format string"
+    )
     assert f"{pyad.tensor([1.0, 2.0])}" == str(pyad.tensor([1.0, 2.0]))
 
 
 # ---------------------------------------------------------------- legacy constructor
 LEGACY = {
-    "float list": ([1.0, 2.0],), "int list": ([1, 2],), "bool list": ([True, False],), "nested": ([[1, 2], [3, 4]],),
-    "tuple data": ((2, 3),), "numpy f64": (np.array([1.5, 2.5]),), "numpy i32": (np.array([1, 2], dtype=np.int32),),
+    "float list": ([1.0, 2.0],),
+    "int list": ([1, 2],),
+    "bool list": ([True, False],),
+    "nested": ([[1, 2], [3, 4]],),
+    "tuple data": ((2, 3),),
+    "numpy f64": (np.array([1.5, 2.5]),),
+    "numpy i32": (np.array([1, 2], dtype=np.int32),),
 }
 
 
@@ -203,6 +219,7 @@ def test_data_is_an_untracked_alias_as_torch():
         assert p._version == v
         y.backward()
         return p, p.grad
+
     (p, g), (tp, tg) = run(pyad), run(torch)
     assert_close(p.detach(), tp.detach())
     assert_close(g, tg)
@@ -228,8 +245,10 @@ def test_data_setter_replaces_the_values_as_torch():
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3), (1, 4)])
 def test_t_as_torch(shape):
     a = np.arange(float(np.prod(shape))).reshape(shape)
-    x, tx = pyad.tensor(a, dtype=pyad.float32, requires_grad=True), torch.tensor(a, dtype=torch.float32,
-                                                                              requires_grad=True)
+    x, tx = (
+        pyad.tensor(a, dtype=pyad.float32, requires_grad=True),
+        torch.tensor(a, dtype=torch.float32, requires_grad=True),
+    )
     y, ty = x.t(), tx.t()
     assert_close(y, ty)
     assert y.data_ptr() == x.data_ptr()  # a view
@@ -271,8 +290,11 @@ def test_grad_allow_unused_and_materialize_grads(batched):
     go = pyad.ones(2, dtype=F64) if batched else None
     tgo = torch.ones(2, dtype=torch.float64) if batched else None
     kw = dict(retain_graph=True, is_grads_batched=batched)
-    raises_like(lambda: pyad.autograd.grad(y, [x, u], go, **kw), lambda: torch.autograd.grad(ty, [tx, tu], tgo, **kw),
-                "not have been used in the graph")
+    raises_like(
+        lambda: pyad.autograd.grad(y, [x, u], go, **kw),
+        lambda: torch.autograd.grad(ty, [tx, tu], tgo, **kw),
+        "not have been used in the graph",
+    )
     g = pyad.autograd.grad(y, [x, u], go, allow_unused=True, **kw)
     tg = torch.autograd.grad(ty, [tx, tu], tgo, allow_unused=True, **kw)
     assert_close(g[0], tg[0])
@@ -282,9 +304,11 @@ def test_grad_allow_unused_and_materialize_grads(batched):
     assert_close(g[0], tg[0])
     # torch's zeros lack the batch dim that its own batched gradients carry; pyad's have it.
     assert_close(g[1], tg[1].expand(tuple(g[0].shape)))
-    raises_like(lambda: pyad.autograd.grad(y, [x, u], go, allow_unused=False, materialize_grads=True, **kw),
-                lambda: torch.autograd.grad(ty, [tx, tu], tgo, allow_unused=False, materialize_grads=True, **kw),
-                "allow_unused")
+    raises_like(
+        lambda: pyad.autograd.grad(y, [x, u], go, allow_unused=False, materialize_grads=True, **kw),
+        lambda: torch.autograd.grad(ty, [tx, tu], tgo, allow_unused=False, materialize_grads=True, **kw),
+        "allow_unused",
+    )
 
 
 # ---------------------------------------------------------------- backward(inputs=...)
@@ -331,8 +355,9 @@ def test_backward_inputs_errors_as_torch():
     x, w, h, y = _graph(pyad, F64)
     tx, tw, th, ty = _graph(torch, torch.float64)
     raises_like(lambda: y.backward(inputs=[]), lambda: ty.backward(inputs=[]), "cannot be empty")
-    raises_like(lambda: y.backward(inputs=[pyad.ones(2)]), lambda: ty.backward(inputs=[torch.ones(2)]),
-                "does not require grad")
+    raises_like(
+        lambda: y.backward(inputs=[pyad.ones(2)]), lambda: ty.backward(inputs=[torch.ones(2)]), "does not require grad"
+    )
 
 
 # ---------------------------------------------------------------- checkpoint's keywords
@@ -342,6 +367,7 @@ def _layers(lib, dt):
     def f(x, scale=1.0, **kw):
         assert "use_reentrant" not in kw and "preserve_rng_state" not in kw  # never handed to the user's fn
         return ((x @ w).tanh() * scale).sin()
+
     return w, f
 
 
@@ -365,16 +391,23 @@ def test_checkpoint_kwargs_follow_torchs_rule():
     x = pyad.tensor([[1.0, 2.0]], dtype=F64, requires_grad=True)
     tw, tf = _layers(torch, torch.float64)
     tx = to_torch(x)
-    y, ty = checkpoint(f, x, scale=0.5, use_reentrant=False), tcheckpoint.checkpoint(tf, tx, scale=0.5,
-                                                                                      use_reentrant=False)
+    y, ty = (
+        checkpoint(f, x, scale=0.5, use_reentrant=False),
+        tcheckpoint.checkpoint(tf, tx, scale=0.5, use_reentrant=False),
+    )
     assert_close(y, ty)
-    raises_like(lambda: checkpoint(f, x, scale=0.5, use_reentrant=True),
-                lambda: tcheckpoint.checkpoint(tf, tx, scale=0.5, use_reentrant=True), "Unexpected keyword arguments")
+    raises_like(
+        lambda: checkpoint(f, x, scale=0.5, use_reentrant=True),
+        lambda: tcheckpoint.checkpoint(tf, tx, scale=0.5, use_reentrant=True),
+        "Unexpected keyword arguments",
+    )
     with pytest.raises(NotImplementedError, match="context_fn"):
         checkpoint(f, x, use_reentrant=False, context_fn=lambda: None)
-    raises_like(lambda: checkpoint(f, x, use_reentrant=False, determinism_check="bogus"),
-                lambda: tcheckpoint.checkpoint(tf, tx, use_reentrant=False, determinism_check="bogus"),
-                "determinism_check")
+    raises_like(
+        lambda: checkpoint(f, x, use_reentrant=False, determinism_check="bogus"),
+        lambda: tcheckpoint.checkpoint(tf, tx, use_reentrant=False, determinism_check="bogus"),
+        "determinism_check",
+    )
 
 
 def test_checkpoint_reentrant_supports_autograd_grad_unlike_torch():
@@ -480,6 +513,7 @@ def test_check_backward_ad_off_checks_forward_mode_only():
         @staticmethod
         def jvp(ctx, t):
             return t * 2.0
+
     x = pyad.tensor([0.5, 1.5], dtype=F64, requires_grad=True)
     with pytest.raises(GradcheckError, match="reverse mode"):
         gradcheck(WrongBackward.apply, (x,), check_forward_ad=True, check_undefined_grad=False)
@@ -492,8 +526,15 @@ def test_check_grad_dtypes_over_mixed_dtypes():
     x = pyad.tensor([0.5, 1.5], dtype=F64, requires_grad=True)
     y = pyad.tensor([0.25, 2.0], dtype=pyad.float32, requires_grad=True)
     with pytest.warns(UserWarning, match="not a double precision"):
-        assert gradcheck(lambda a, b: a * b.double(), (x, y), check_grad_dtypes=True, check_forward_ad=True,
-                         eps=1e-3, atol=1e-3, rtol=1e-2)
+        assert gradcheck(
+            lambda a, b: a * b.double(),
+            (x, y),
+            check_grad_dtypes=True,
+            check_forward_ad=True,
+            eps=1e-3,
+            atol=1e-3,
+            rtol=1e-2,
+        )
 
 
 def test_backward_grad_variables_is_torchs_deprecated_name():

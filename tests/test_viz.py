@@ -1,5 +1,6 @@
 """Looking into the graph: grad_fn names and edges, hooks and retain_grad (against torch), Graphviz DOT
 (pyad.viz.to_dot / render), the bytes a graph holds (pyad.autograd.graph_memory), and detect_anomaly."""
+
 import importlib.util
 import inspect
 import os
@@ -12,6 +13,7 @@ import torch
 
 import pyad
 from pyad.autograd import Function, detect_anomaly, is_anomaly_enabled
+
 try:  # pytest's --import-mode=importlib (the project's setting) registers the conftest as tests.conftest
     from tests.conftest import assert_close, to_torch
 except ImportError:  # prepend/append import modes
@@ -83,8 +85,15 @@ def test_grad_fn_names_and_next_functions_match_torch():
             continue
         names.add(n.name())
         stack.extend(f for f, _ in n.next_functions)
-    assert {"MvBackward0", "ExpBackward0", "LogBackward0", "MulBackward0", "SumBackward0", "DoubleBackward",
-            "AccumulateGrad"} <= names
+    assert {
+        "MvBackward0",
+        "ExpBackward0",
+        "LogBackward0",
+        "MulBackward0",
+        "SumBackward0",
+        "DoubleBackward",
+        "AccumulateGrad",
+    } <= names
 
 
 def test_next_functions_output_indices_for_multi_output_nodes():
@@ -108,7 +117,7 @@ def test_next_functions_output_indices_for_multi_output_nodes():
 def test_accumulate_grad_variable_is_the_leaf():
     x, _ = leaf(2)
     y = x.sin()
-    (acc, idx), = y.grad_fn.next_functions
+    ((acc, idx),) = y.grad_fn.next_functions
     assert acc.name() == "AccumulateGrad" and acc.variable is x and idx == 0
     assert x.grad_fn is None and x.is_leaf
 
@@ -206,8 +215,8 @@ def test_non_leaf_grad_without_retain_grad_is_none():
 def test_to_dot_lists_every_op_with_shape_dtype_and_saved_bytes():
     x = pyad.randn(5, 3, dtype=F32, requires_grad=True)
     w = pyad.randn(3, dtype=F32, requires_grad=True)
-    h = pyad.exp(x @ w)         # MvBackward0 saves x (60 B) and w (12 B); ExpBackward0 saves h (20 B)
-    y = (h * h).sum()           # MulBackward0 saves h twice: 20 B once
+    h = pyad.exp(x @ w)  # MvBackward0 saves x (60 B) and w (12 B); ExpBackward0 saves h (20 B)
+    y = (h * h).sum()  # MulBackward0 saves h twice: 20 B once
     dot = pyad.viz.to_dot(y)
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     lines = dot.splitlines()
@@ -268,8 +277,8 @@ def test_to_dot_under_anomaly_mode_names_the_creation_site():
 # ---------------------------------------------------------------- graph_memory
 def test_graph_memory_counts_a_tensor_saved_by_two_nodes_once():
     x = pyad.randn(6, dtype=F64, requires_grad=True)
-    h = x.exp()       # ExpBackward0 saves its output h
-    y = h * h         # MulBackward0 saves h twice
+    h = x.exp()  # ExpBackward0 saves its output h
+    y = h * h  # MulBackward0 saves h twice
     assert pyad.autograd.graph_memory(y) == 48
     naive = sum(nb for n in (y.grad_fn, h.grad_fn) for _, nb, _ in n._saved_storages())
     assert naive == 3 * 48
@@ -289,7 +298,7 @@ def test_graph_memory_sums_distinct_storages():
     b = pyad.randn(10, dtype=F32, requires_grad=True)
     y = a * b.to(F64)  # saves a (80 B) and b cast to float64 (80 B)
     assert pyad.autograd.graph_memory(y) == 160
-    z = y.sin()        # + y (80 B)
+    z = y.sin()  # + y (80 B)
     assert pyad.autograd.graph_memory(z) == 240
     assert pyad.autograd.graph_memory(a) == 0  # a leaf holds no graph
     assert pyad.autograd.graph_memory(a.sum()) == 0  # sum saves nothing
@@ -310,8 +319,8 @@ def test_graph_memory_of_a_two_layer_net():
     x = pyad.randn(B, D, dtype=F32)
     W1 = pyad.randn(D, H, dtype=F32, requires_grad=True)
     W2 = pyad.randn(H, 1, dtype=F32, requires_grad=True)
-    h = pyad.tanh(x @ W1)   # matmul saves x only (x needs no gradient, so W1 is not needed); tanh saves h
-    y = (h @ W2).sum()      # matmul saves h (again) and W2
+    h = pyad.tanh(x @ W1)  # matmul saves x only (x needs no gradient, so W1 is not needed); tanh saves h
+    y = (h @ W2).sum()  # matmul saves h (again) and W2
     assert pyad.autograd.graph_memory(y) == 4 * (B * D + B * H + H)
 
 
@@ -320,7 +329,7 @@ def test_detect_anomaly_names_the_op_and_where_it_was_created():
     x = pyad.zeros(3, dtype=F64, requires_grad=True)
     with detect_anomaly():
         line = here() + 1
-        y = pyad.sqrt(x)            # d sqrt at 0 is inf; times a zero upstream: 0 * inf = nan
+        y = pyad.sqrt(x)  # d sqrt at 0 is inf; times a zero upstream: 0 * inf = nan
         z = (y * 0).sum()
         with pytest.raises(RuntimeError) as err:
             z.backward()

@@ -10,6 +10,7 @@ pybind11-stubgen writes the stub from the built module; two things are then fixe
 Usage: python tools/gen_stubs.py          (rewrites pyad/_C.pyi)
        python tools/gen_stubs.py --check  (fails when pyad/_C.pyi is not what the built module gives)
 """
+
 import argparse
 import difflib
 import inspect
@@ -60,8 +61,13 @@ def _fix_python_methods(text):
 
 def generate():
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([sys.executable, "-m", "pybind11_stubgen", "pyad._C", "-o", out, "--ignore-all-errors"],
-                       check=True, capture_output=True, text=True, cwd=tempfile.gettempdir())
+        subprocess.run(
+            [sys.executable, "-m", "pybind11_stubgen", "pyad._C", "-o", out, "--ignore-all-errors"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
         text = (pathlib.Path(out) / "pyad" / "_C.pyi").read_text()
     text = _fix_python_methods(text)
     text = text.replace("self: numpy.dtype[typing.Any]", "self").replace("numpy.dtype[typing.Any]", "dtype")
@@ -82,8 +88,11 @@ def main():
     if args.check:
         old = STUB.read_text() if STUB.exists() else ""
         if old != text:
-            sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
-                                                       "pyad/_C.pyi (checked in)", "pyad/_C.pyi (generated)"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(True), text.splitlines(True), "pyad/_C.pyi (checked in)", "pyad/_C.pyi (generated)"
+                )
+            )
             sys.exit("pyad/_C.pyi is not current: run `python tools/gen_stubs.py` and commit it")
         print("pyad/_C.pyi is current")
         return

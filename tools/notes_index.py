@@ -43,7 +43,7 @@ def _mentions(lines):
     for i, line in enumerate(lines):
         at = line.find(OPEN)
         while at >= 0:
-            rest = line[at + len(OPEN):]
+            rest = line[at + len(OPEN) :]
             if "]" in rest:
                 title = rest[: rest.index("]")]
             else:
@@ -89,7 +89,7 @@ def replace_index(doc, index):
     start, end = doc.find(BEGIN), doc.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"{DESIGN.relative_to(ROOT)} lacks the markers {BEGIN!r} ... {END!r}")
-    return doc[:start] + index + doc[end + len(END):]
+    return doc[:start] + index + doc[end + len(END) :]
 
 
 def main(argv=None):

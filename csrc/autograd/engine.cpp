@@ -96,7 +96,8 @@ class GraphTask {
 void GraphTask::collect_roots(const TensorList& roots) {
   for (size_t i = 0; i < roots.size(); ++i) {
     Edge e = gradient_edge(roots[i]);
-    PYAD_CHECK(e.valid(), RuntimeError, "[backward] element ", i, " of tensors does not require grad and does not have "
+    PYAD_CHECK(e.valid(), RuntimeError, "[backward] element ", i,
+               " of tensors does not require grad and does not have "
                "a grad_fn");
     root_edges_.push_back(e);
   }
@@ -115,7 +116,10 @@ void GraphTask::collect_inputs() {
 void GraphTask::count_dependencies() {
   std::vector<Node*> stack;
   for (auto& e : root_edges_)
-    if (state_.emplace(e.fn.get(), NodeState{}).second) { stack.push_back(e.fn.get()); order_.push_back(e.fn); }
+    if (state_.emplace(e.fn.get(), NodeState{}).second) {
+      stack.push_back(e.fn.get());
+      order_.push_back(e.fn);
+    }
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
@@ -123,7 +127,10 @@ void GraphTask::count_dependencies() {
       if (!e.valid()) continue;
       auto [it, fresh] = state_.emplace(e.fn.get(), NodeState{});
       it->second.dependencies++;
-      if (fresh) { stack.push_back(e.fn.get()); order_.push_back(e.fn); }
+      if (fresh) {
+        stack.push_back(e.fn.get());
+        order_.push_back(e.fn);
+      }
     }
   }
 }
@@ -219,8 +226,8 @@ TensorList GraphTask::finish() const {
 }  // namespace
 
 TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, const BackwardOptions& options) {
-  PYAD_CHECK(grad_roots.size() == roots.size(), RuntimeError, "[backward] got ", grad_roots.size(),
-             " gradients for ", roots.size(), " tensors");
+  PYAD_CHECK(grad_roots.size() == roots.size(), RuntimeError, "[backward] got ", grad_roots.size(), " gradients for ",
+             roots.size(), " tensors");
   GradModeGuard mode(options.create_graph);
   GraphTask task(options);
   task.collect_roots(roots);

@@ -181,9 +181,7 @@ uint64_t next_tangent_level(const TensorList& ts, uint64_t after) {
   return best;
 }
 
-Shape batch_shape(const Tensor& t, int64_t ndim) {
-  return Shape(t.shape().begin(), t.shape().end() - ndim);
-}
+Shape batch_shape(const Tensor& t, int64_t ndim) { return Shape(t.shape().begin(), t.shape().end() - ndim); }
 
 Tensor align_batched(const Tensor& t, int64_t own_ndim, int64_t ndim) {
   if (own_ndim >= ndim) return t;
@@ -224,7 +222,8 @@ void copy_tangents(const Tensor& src, const Tensor& dst) {
 namespace {
 // The level a new dual of primal gets its tangent at, after the checks common to every kind of tangent.
 uint64_t dual_level_for(const Tensor& primal, uint64_t level) {
-  PYAD_CHECK(g_innermost != 0, RuntimeError, "[make_dual] must be called inside a dual level (forward_ad.dual_level())");
+  PYAD_CHECK(g_innermost != 0, RuntimeError,
+             "[make_dual] must be called inside a dual level (forward_ad.dual_level())");
   if (level == 0) level = current_level();
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -232,8 +231,11 @@ uint64_t dual_level_for(const Tensor& primal, uint64_t level) {
   }
   PYAD_CHECK(is_floating(primal.dtype()), TypeError, "[make_dual] expected a floating primal, got ",
              dtype_name(primal.dtype()));
-  PYAD_CHECK(!entry_at(primal, level), RuntimeError, "[make_dual] the primal already has a tangent at "
-             "level ", level, " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
+  PYAD_CHECK(!entry_at(primal, level), RuntimeError,
+             "[make_dual] the primal already has a tangent at "
+             "level ",
+             level,
+             " (as torch, a dual cannot be made from a dual at the same level: use unpack_dual(x)."
              "primal, or another level)");
   return level;
 }

@@ -57,9 +57,7 @@ struct TangentEntry {
 };
 
 // One tangent per dual level (Note [Nested dual levels]), in the order they were set; rarely more than two.
-struct ForwardGrad {
-  std::vector<TangentEntry> tangents;
-};
+struct ForwardGrad { std::vector<TangentEntry> tangents; };
 
 uint64_t enter_dual_level();
 // level 0 means the innermost one; only the innermost level can be exited.
@@ -138,7 +136,10 @@ void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
 
 // The leading batch dims of a tangent or gradient whose unbatched rank is `ndim`.
 Shape batch_shape(const Tensor& t, int64_t ndim);
-inline Shape concat(Shape a, const Shape& b) { a.insert(a.end(), b.begin(), b.end()); return a; }
+inline Shape concat(Shape a, const Shape& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 // t reshaped so its unbatched part has rank `ndim` (unit dims inserted after the batch dims), so that
 // tangents of broadcast operands line up.
 Tensor align_batched(const Tensor& t, int64_t own_ndim, int64_t ndim);

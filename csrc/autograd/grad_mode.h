@@ -12,7 +12,9 @@ struct GradModeGuard {
   explicit GradModeGuard(bool on) : prev(grad_enabled()) { set_grad_enabled(on); }
   ~GradModeGuard() { set_grad_enabled(prev); }
 };
-struct NoGradGuard : GradModeGuard { NoGradGuard() : GradModeGuard(false) {} };
+struct NoGradGuard : GradModeGuard {
+  NoGradGuard() : GradModeGuard(false) {}
+};
 
 // Forward mode: 0 means no dual level is active; levels count from 1.
 uint64_t forward_level();

@@ -3,13 +3,11 @@
 // The engine, AccumulateGrad and forward mode compute with a few tensor ops:
 // reducing a broadcast gradient (sum_to), casting it (to_dtype), summing
 // gradients (add, add_, clone), fitting tangents (view, reshape, expand),
-// building identity tangents (zeros, fill) and anomaly mode's NaN check (all_finite). Those ops live in ops/, which records
-// Nodes and so sits above autograd/. This header is what autograd/ needs from
-// that layer, declared here and defined in ops/grad_ops.cpp as the ops
-// themselves, so autograd/ includes nothing from ops/ or kernels/ and the
-// layers point one way (ops/ -> autograd/ -> core/). They are the real ops:
-// under create_graph they record Nodes and at an outer dual level they carry
-// tangents, as a rule needs them to.
+// building identity tangents (zeros, fill) and anomaly mode's NaN check (all_finite). Those ops live in ops/, which
+// records Nodes and so sits above autograd/. This header is what autograd/ needs from that layer, declared here and
+// defined in ops/grad_ops.cpp as the ops themselves, so autograd/ includes nothing from ops/ or kernels/ and the layers
+// point one way (ops/ -> autograd/ -> core/). They are the real ops: under create_graph they record Nodes and at an
+// outer dual level they carry tangents, as a rule needs them to.
 #include "core/tensor.h"
 
 namespace pyad::grad_ops {

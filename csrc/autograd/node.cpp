@@ -85,8 +85,8 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
     acc = acc.defined() ? grad_ops::add(acc, g) : g;
   } else if (!acc.defined()) {
     // Steal the buffer when nothing else can see it; otherwise keep a private copy.
-    bool private_buffer = g.impl().use_count() == 1 && g->storage.use_count() == 1 && g.is_contiguous() &&
-                          g.grad_fn() == nullptr;
+    bool private_buffer =
+        g.impl().use_count() == 1 && g->storage.use_count() == 1 && g.is_contiguous() && g.grad_fn() == nullptr;
     acc = private_buffer ? g : grad_ops::clone(g);
   } else {
     grad_ops::add_(acc, g);
@@ -193,10 +193,11 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     return with_history(d, owner, output_nr_);
   }
   if (!data_.defined()) return {};
-  PYAD_CHECK(data_->version->version == version_, RuntimeError,
-             "[", owner.name(), "] one of the variables needed for gradient computation has been modified by an "
-             "inplace operation: the ", describe(data_), " saved by ", owner.name(), " is at version ",
-             data_->version->version, "; expected version ", version_, " instead.");
+  PYAD_CHECK(data_->version->version == version_, RuntimeError, "[", owner.name(),
+             "] one of the variables needed for gradient computation has been modified by an "
+             "inplace operation: the ",
+             describe(data_), " saved by ", owner.name(), " is at version ", data_->version->version,
+             "; expected version ", version_, " instead.");
   if (!is_output_) return data_;
   return with_history(data_, owner, output_nr_);
 }

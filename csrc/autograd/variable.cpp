@@ -6,11 +6,14 @@
 namespace pyad {
 
 void set_requires_grad(const Tensor& t, bool on) {
-  PYAD_CHECK(t.is_leaf() || on, RuntimeError, "[requires_grad_] you can only change requires_grad flags of leaf "
+  PYAD_CHECK(t.is_leaf() || on, RuntimeError,
+             "[requires_grad_] you can only change requires_grad flags of leaf "
              "variables. If you want to use a computed variable in a subgraph that doesn't require differentiation "
              "use var_no_grad = var.detach().");
-  PYAD_CHECK(!on || is_floating(t.dtype()), RuntimeError, "[requires_grad_] only Tensors of floating point dtype can "
-             "require gradients, got ", dtype_name(t.dtype()));
+  PYAD_CHECK(!on || is_floating(t.dtype()), RuntimeError,
+             "[requires_grad_] only Tensors of floating point dtype can "
+             "require gradients, got ",
+             dtype_name(t.dtype()));
   if (!t.is_leaf()) return;
   if (on || t->autograd_meta()) t->mutable_autograd_meta().requires_grad = on;
 }
@@ -40,14 +43,17 @@ void retain_grad(const Tensor& t) {
     return;
   }
   std::weak_ptr<TensorImpl> weak = t.impl();
-  t.grad_fn()->pre_hooks.push_back({next_hook_id(), t.output_nr(), [weak](const Tensor& g) -> Tensor {
-    auto impl = weak.lock();
-    if (AutogradMeta* im = impl ? impl->autograd_meta() : nullptr; im && im->retains_grad) {
-      Tensor& acc = im->grad;
-      acc = acc.defined() ? grad_ops::add(acc, g) : (grad_enabled() ? g : grad_ops::clone(g));
-    }
-    return Tensor();
-  }, nullptr});
+  t.grad_fn()->pre_hooks.push_back(
+      {next_hook_id(), t.output_nr(),
+       [weak](const Tensor& g) -> Tensor {
+         auto impl = weak.lock();
+         if (AutogradMeta* im = impl ? impl->autograd_meta() : nullptr; im && im->retains_grad) {
+           Tensor& acc = im->grad;
+           acc = acc.defined() ? grad_ops::add(acc, g) : (grad_enabled() ? g : grad_ops::clone(g));
+         }
+         return Tensor();
+       },
+       nullptr});
   m.retains_grad = true;
   m.retain_hook_installed = true;
 }
@@ -69,8 +75,10 @@ Tensor data_of(const Tensor& t) {
 void set_data(const Tensor& t, const Tensor& src) {
   PYAD_CHECK(src.device() == t.device(), RuntimeError, "[data] can't set the data of a tensor on ", t.device().str(),
              " to a tensor on ", src.device().str());
-  PYAD_CHECK(!t.requires_grad() || is_floating(src.dtype()), RuntimeError, "[data] a tensor that requires grad must "
-             "hold floating data, got ", describe(src));
+  PYAD_CHECK(!t.requires_grad() || is_floating(src.dtype()), RuntimeError,
+             "[data] a tensor that requires grad must "
+             "hold floating data, got ",
+             describe(src));
   t->storage = src->storage;
   t->offset = src->offset;
   t->shape = src->shape;
@@ -94,7 +102,8 @@ void HookHandle::remove() {
 }
 
 HookHandle register_hook(const Tensor& t, GradHook hook) {
-  PYAD_CHECK(t.requires_grad(), RuntimeError, "[register_hook] cannot register a hook on a tensor that doesn't "
+  PYAD_CHECK(t.requires_grad(), RuntimeError,
+             "[register_hook] cannot register a hook on a tensor that doesn't "
              "require gradient");
   if (!t.is_leaf()) return register_prehook(t.grad_fn(), t.output_nr(), std::move(hook));
   HookHandle h;
@@ -126,9 +135,8 @@ size_t hook_count(const Tensor& t) {
     return m ? m->hooks.size() : 0;
   }
   const auto& hooks = t.grad_fn()->pre_hooks;
-  return static_cast<size_t>(std::count_if(hooks.begin(), hooks.end(), [&](const PreHook& h) {
-    return !h.all && h.output_nr == t.output_nr();
-  }));
+  return static_cast<size_t>(std::count_if(hooks.begin(), hooks.end(),
+                                           [&](const PreHook& h) { return !h.all && h.output_nr == t.output_nr(); }));
 }
 
 TensorList make_seeds(const TensorList& roots, const TensorList& grads, const char* op, int64_t batch_ndim) {
@@ -145,10 +153,13 @@ TensorList make_seeds(const TensorList& roots, const TensorList& grads, const ch
       PYAD_CHECK(is_floating(g.dtype()), TypeError, "[", op, "] grad_output[", i, "] must be floating, got ",
                  dtype_name(g.dtype()));
     } else {
-      PYAD_CHECK(r.requires_grad(), RuntimeError, "[", op, "] element ", i, " of tensors does not require grad and "
+      PYAD_CHECK(r.requires_grad(), RuntimeError, "[", op, "] element ", i,
+                 " of tensors does not require grad and "
                  "does not have a grad_fn");
-      PYAD_CHECK(r.numel() == 1, RuntimeError, "[", op, "] grad can be implicitly created only for scalar outputs "
-                 "(output ", i, " has shape ", shape_str(r.shape()), "); pass gradient=");
+      PYAD_CHECK(r.numel() == 1, RuntimeError, "[", op,
+                 "] grad can be implicitly created only for scalar outputs "
+                 "(output ",
+                 i, " has shape ", shape_str(r.shape()), "); pass gradient=");
       g = grad_ops::ones(r.shape(), r.dtype(), r.device());
     }
     seeds.push_back(g);

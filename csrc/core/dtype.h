@@ -41,24 +41,24 @@ inline DType to_floating(DType t) { return is_floating(t) ? t : default_float();
 }  // namespace pyad
 
 // Run the generic lambda (taking a typed null pointer) given last for the C++ type of dtype.
-#define PYAD_DISPATCH_FLOAT(dtype, op, ...)                                             \
-  [&] {                                                                                  \
-    switch (dtype) {                                                                     \
-      case ::pyad::DType::Float32: return (__VA_ARGS__)(static_cast<float*>(nullptr));            \
-      case ::pyad::DType::Float64: return (__VA_ARGS__)(static_cast<double*>(nullptr));           \
-      default:                                                                           \
-        throw ::pyad::TypeError(::pyad::cat_str("[", op, "] expected a floating dtype, got ", \
-                                                ::pyad::dtype_name(dtype)));             \
-    }                                                                                    \
+#define PYAD_DISPATCH_FLOAT(dtype, op, ...)                                                            \
+  [&] {                                                                                                \
+    switch (dtype) {                                                                                   \
+      case ::pyad::DType::Float32: return (__VA_ARGS__)(static_cast<float*>(nullptr));                 \
+      case ::pyad::DType::Float64: return (__VA_ARGS__)(static_cast<double*>(nullptr));                \
+      default:                                                                                         \
+        throw ::pyad::TypeError(                                                                       \
+            ::pyad::cat_str("[", op, "] expected a floating dtype, got ", ::pyad::dtype_name(dtype))); \
+    }                                                                                                  \
   }()
 
 #define PYAD_DISPATCH_ALL(dtype, op, ...)                                               \
-  [&] {                                                                                  \
-    switch (dtype) {                                                                     \
-      case ::pyad::DType::Float32: return (__VA_ARGS__)(static_cast<float*>(nullptr));            \
-      case ::pyad::DType::Float64: return (__VA_ARGS__)(static_cast<double*>(nullptr));           \
-      case ::pyad::DType::Int64: return (__VA_ARGS__)(static_cast<int64_t*>(nullptr));            \
-      case ::pyad::DType::Bool: return (__VA_ARGS__)(static_cast<bool*>(nullptr));                \
-    }                                                                                    \
-    throw ::pyad::TypeError(::pyad::cat_str("[", op, "] unknown dtype"));                \
+  [&] {                                                                                 \
+    switch (dtype) {                                                                    \
+      case ::pyad::DType::Float32: return (__VA_ARGS__)(static_cast<float*>(nullptr));  \
+      case ::pyad::DType::Float64: return (__VA_ARGS__)(static_cast<double*>(nullptr)); \
+      case ::pyad::DType::Int64: return (__VA_ARGS__)(static_cast<int64_t*>(nullptr));  \
+      case ::pyad::DType::Bool: return (__VA_ARGS__)(static_cast<bool*>(nullptr));      \
+    }                                                                                   \
+    throw ::pyad::TypeError(::pyad::cat_str("[", op, "] unknown dtype"));               \
   }()

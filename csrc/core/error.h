@@ -33,5 +33,7 @@ std::string cat_str(const Args&... args) {
 
 }  // namespace pyad
 
-#define PYAD_CHECK(cond, Kind, ...) \
-  do { if (!(cond)) throw ::pyad::Kind(::pyad::cat_str(__VA_ARGS__)); } while (0)
+#define PYAD_CHECK(cond, Kind, ...)                                \
+  do {                                                             \
+    if (!(cond)) throw ::pyad::Kind(::pyad::cat_str(__VA_ARGS__)); \
+  } while (0)

@@ -8,8 +8,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (size_t i = 0; i < n; ++i) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    PYAD_CHECK(da == db || da == 1 || db == 1, ValueError, "[", op, "] shapes ", shape_str(a), " and ",
-               shape_str(b), " cannot be broadcast together");
+    PYAD_CHECK(da == db || da == 1 || db == 1, ValueError, "[", op, "] shapes ", shape_str(a), " and ", shape_str(b),
+               " cannot be broadcast together");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -17,8 +17,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t lim = ndim == 0 ? 1 : ndim;  // a 0-d tensor accepts dim 0 and -1, as torch
-  PYAD_CHECK(dim >= -lim && dim < lim, IndexError, "[", op, "] dim ", dim, " is out of range for a tensor with ",
-             ndim, " dimension", ndim == 1 ? "" : "s", " (expected a dim in [", -lim, ", ", lim - 1, "])");
+  PYAD_CHECK(dim >= -lim && dim < lim, IndexError, "[", op, "] dim ", dim, " is out of range for a tensor with ", ndim,
+             " dimension", ndim == 1 ? "" : "s", " (expected a dim in [", -lim, ", ", lim - 1, "])");
   return dim < 0 ? dim + lim : dim;
 }
 

@@ -26,7 +26,10 @@ using StoragePtr = std::shared_ptr<Storage>;
 StoragePtr allocate(size_t nbytes, Device device);
 StoragePtr borrow(void* data, size_t nbytes, Device device, std::shared_ptr<void> owner);
 
-struct MemoryStats { int64_t current = 0; int64_t peak = 0; };
+struct MemoryStats {
+  int64_t current = 0;
+  int64_t peak = 0;
+};
 MemoryStats memory_stats(Device device);
 void reset_peak_memory(Device device);
 

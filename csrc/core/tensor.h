@@ -105,7 +105,7 @@ struct TensorImpl {
   Tensor view_base;
   std::shared_ptr<std::function<Tensor(const Tensor&)>> view_fn;
 
-  // Note [AutogradMeta]
+  // See Note [AutogradMeta].
   std::unique_ptr<AutogradMeta> autograd;
   AutogradMeta* autograd_meta() const { return autograd.get(); }
   AutogradMeta& mutable_autograd_meta() {

@@ -41,8 +41,12 @@ void copy_across(const Tensor& src, const Tensor& dst) {
 #define PYAD_ON_DEVICE(t, call) (on_gpu(t) ? cuda::call : cpu::call)
 
 void unary(Unary op, const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, unary(op, in, out)); }
-void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, binary(op, a, b, out)); }
-void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) { PYAD_ON_DEVICE(out, where(c, a, b, out)); }
+void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  PYAD_ON_DEVICE(out, binary(op, a, b, out));
+}
+void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) {
+  PYAD_ON_DEVICE(out, where(c, a, b, out));
+}
 void copy(const Tensor& src, const Tensor& dst) {
   if (src.device() != dst.device()) return copy_across(src, dst);
   PYAD_ON_DEVICE(dst, copy(src, dst));
@@ -52,7 +56,9 @@ bool all_finite(const Tensor& t) { return PYAD_ON_DEVICE(t, all_finite(t)); }
 void arange(const Tensor& out, double start, double step) { PYAD_ON_DEVICE(out, arange(out, start, step)); }
 void reduce(Reduce op, const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, reduce(op, in, out)); }
 void logsumexp(const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, logsumexp(in, out)); }
-void softmax(const Tensor& in, int64_t dim, const Tensor& out, bool log) { PYAD_ON_DEVICE(out, softmax(in, dim, out, log)); }
+void softmax(const Tensor& in, int64_t dim, const Tensor& out, bool log) {
+  PYAD_ON_DEVICE(out, softmax(in, dim, out, log));
+}
 void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices) {
   PYAD_ON_DEVICE(values, arg_reduce(is_max, in, dim, values, indices));
 }

@@ -17,28 +17,67 @@ namespace pyad::math {
 // around, so integer +, -, * and negation compute in the unsigned type (modular) and convert back.
 template <class T> constexpr bool kSignedInt = std::is_integral_v<T> && std::is_signed_v<T>;
 template <class T> PYAD_HD T wrap_add(T a, T b) {
-  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) + U(b)); } else { return a + b; }
+  if constexpr (kSignedInt<T>) {
+    using U = std::make_unsigned_t<T>;
+    return T(U(a) + U(b));
+  } else {
+    return a + b;
+  }
 }
 template <class T> PYAD_HD T wrap_sub(T a, T b) {
-  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) - U(b)); } else { return a - b; }
+  if constexpr (kSignedInt<T>) {
+    using U = std::make_unsigned_t<T>;
+    return T(U(a) - U(b));
+  } else {
+    return a - b;
+  }
 }
 template <class T> PYAD_HD T wrap_mul(T a, T b) {
-  if constexpr (kSignedInt<T>) { using U = std::make_unsigned_t<T>; return T(U(a) * U(b)); } else { return a * b; }
+  if constexpr (kSignedInt<T>) {
+    using U = std::make_unsigned_t<T>;
+    return T(U(a) * U(b));
+  } else {
+    return a * b;
+  }
 }
 
 // ---- unary ----
-struct Neg { template <class T> PYAD_HD T operator()(T x) const { return wrap_sub(T(0), x); } };
-struct Exp { template <class T> PYAD_HD T operator()(T x) const { return std::exp(x); } };
-struct Log { template <class T> PYAD_HD T operator()(T x) const { return std::log(x); } };
-struct Log1p { template <class T> PYAD_HD T operator()(T x) const { return std::log1p(x); } };
-struct Sin { template <class T> PYAD_HD T operator()(T x) const { return std::sin(x); } };
-struct Cos { template <class T> PYAD_HD T operator()(T x) const { return std::cos(x); } };
-struct Tanh { template <class T> PYAD_HD T operator()(T x) const { return std::tanh(x); } };
-struct Sqrt { template <class T> PYAD_HD T operator()(T x) const { return std::sqrt(x); } };
-struct Expm1 { template <class T> PYAD_HD T operator()(T x) const { return std::expm1(x); } };
-struct Erf { template <class T> PYAD_HD T operator()(T x) const { return std::erf(x); } };
-struct Erfc { template <class T> PYAD_HD T operator()(T x) const { return std::erfc(x); } };
-struct Abs { template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? wrap_sub(T(0), x) : x; } };
+struct Neg {
+  template <class T> PYAD_HD T operator()(T x) const { return wrap_sub(T(0), x); }
+};
+struct Exp {
+  template <class T> PYAD_HD T operator()(T x) const { return std::exp(x); }
+};
+struct Log {
+  template <class T> PYAD_HD T operator()(T x) const { return std::log(x); }
+};
+struct Log1p {
+  template <class T> PYAD_HD T operator()(T x) const { return std::log1p(x); }
+};
+struct Sin {
+  template <class T> PYAD_HD T operator()(T x) const { return std::sin(x); }
+};
+struct Cos {
+  template <class T> PYAD_HD T operator()(T x) const { return std::cos(x); }
+};
+struct Tanh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::tanh(x); }
+};
+struct Sqrt {
+  template <class T> PYAD_HD T operator()(T x) const { return std::sqrt(x); }
+};
+struct Expm1 {
+  template <class T> PYAD_HD T operator()(T x) const { return std::expm1(x); }
+};
+struct Erf {
+  template <class T> PYAD_HD T operator()(T x) const { return std::erf(x); }
+};
+struct Erfc {
+  template <class T> PYAD_HD T operator()(T x) const { return std::erfc(x); }
+};
+struct Abs {
+  template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? wrap_sub(T(0), x) : x; }
+};
 // sign(NaN) is 0, as torch.
 struct Sign {
   template <class T> PYAD_HD T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
@@ -52,7 +91,9 @@ struct Sigmoid {
   }
 };
 // relu keeps NaN (x > 0 is false for NaN, so return x itself there), as torch.
-struct Relu { template <class T> PYAD_HD T operator()(T x) const { return x > T(0) ? x : (x != x ? x : T(0)); } };
+struct Relu {
+  template <class T> PYAD_HD T operator()(T x) const { return x > T(0) ? x : (x != x ? x : T(0)); }
+};
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)): finite for every finite x.
 struct Softplus {
   template <class T> PYAD_HD T operator()(T x) const {
@@ -62,25 +103,38 @@ struct Softplus {
 };
 
 // ---- binary ----
-struct Add { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_add(a, b); } };
-struct Sub { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_sub(a, b); } };
-struct Mul { template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_mul(a, b); } };
-struct Div { template <class T> PYAD_HD T operator()(T a, T b) const { return a / b; } };
+struct Add {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_add(a, b); }
+};
+struct Sub {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_sub(a, b); }
+};
+struct Mul {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return wrap_mul(a, b); }
+};
+struct Div {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return a / b; }
+};
 struct Pow {
   template <class T> PYAD_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       // By squaring; negative exponents give 0 except for bases +-1, as torch.
       if (b < 0) return a == 1 ? T(1) : (a == -1 ? (b % 2 ? T(-1) : T(1)) : T(0));
       T r = 1;
-      for (T e = b, base = a; e; e >>= 1, base = wrap_mul(base, base)) if (e & 1) r = wrap_mul(r, base);
+      for (T e = b, base = a; e; e >>= 1, base = wrap_mul(base, base))
+        if (e & 1) r = wrap_mul(r, base);
       return r;
     } else {
       return std::pow(a, b);
     }
   }
 };
-struct Atan2 { template <class T> PYAD_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
-struct Hypot { template <class T> PYAD_HD T operator()(T a, T b) const { return std::hypot(a, b); } };
+struct Atan2 {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return std::atan2(a, b); }
+};
+struct Hypot {
+  template <class T> PYAD_HD T operator()(T a, T b) const { return std::hypot(a, b); }
+};
 // log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)), finite for finite operands; two equal infinities give that
 // infinity rather than inf - inf = NaN, as torch.
 struct LogAddExp {
@@ -99,12 +153,24 @@ struct Minimum {
 };
 
 // ---- comparisons (bool out) ----
-struct Eq { template <class T> PYAD_HD bool operator()(T a, T b) const { return a == b; } };
-struct Ne { template <class T> PYAD_HD bool operator()(T a, T b) const { return a != b; } };
-struct Lt { template <class T> PYAD_HD bool operator()(T a, T b) const { return a < b; } };
-struct Le { template <class T> PYAD_HD bool operator()(T a, T b) const { return a <= b; } };
-struct Gt { template <class T> PYAD_HD bool operator()(T a, T b) const { return a > b; } };
-struct Ge { template <class T> PYAD_HD bool operator()(T a, T b) const { return a >= b; } };
+struct Eq {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a == b; }
+};
+struct Ne {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a != b; }
+};
+struct Lt {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a < b; }
+};
+struct Le {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a <= b; }
+};
+struct Gt {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a > b; }
+};
+struct Ge {
+  template <class T> PYAD_HD bool operator()(T a, T b) const { return a >= b; }
+};
 
 // Note [The op list]
 // Every elementwise op is one row of these lists, next to its functor: X(name, Functor, Domain). Everything
@@ -141,10 +207,14 @@ enum class Domain { Float, Signed, Arith, Compare };
 
 // ---- reductions: NaN wins in max/min, as torch ----
 struct MaxCombine {
-  template <class T> PYAD_HD T operator()(T acc, T x) const { return (acc != acc) ? acc : ((x != x || x > acc) ? x : acc); }
+  template <class T> PYAD_HD T operator()(T acc, T x) const {
+    return (acc != acc) ? acc : ((x != x || x > acc) ? x : acc);
+  }
 };
 struct MinCombine {
-  template <class T> PYAD_HD T operator()(T acc, T x) const { return (acc != acc) ? acc : ((x != x || x < acc) ? x : acc); }
+  template <class T> PYAD_HD T operator()(T acc, T x) const {
+    return (acc != acc) ? acc : ((x != x || x < acc) ? x : acc);
+  }
 };
 
 // ---- the max shifts of logsumexp and softmax ----

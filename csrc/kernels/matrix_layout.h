@@ -8,7 +8,11 @@
 
 namespace pyad::kernels {
 
-struct MatLayout { bool ok; bool trans; int64_t ld; };
+struct MatLayout {
+  bool ok;
+  bool trans;
+  int64_t ld;
+};
 
 // A rows x cols matrix with element strides (rs, cs).
 inline MatLayout layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
@@ -29,7 +33,9 @@ struct MatmulDims {
   int64_t m, n, k;
   Shape batch;
   MatmulDims(const Tensor& a, const Tensor& out)
-      : m(out.shape()[out.ndim() - 2]), n(out.shape()[out.ndim() - 1]), k(a.shape()[a.ndim() - 1]),
+      : m(out.shape()[out.ndim() - 2]),
+        n(out.shape()[out.ndim() - 1]),
+        k(a.shape()[a.ndim() - 1]),
         batch(out.shape().begin(), out.shape().end() - 2) {}
   // Element strides of t's batch dims (all but its last two) broadcast to `batch`.
   std::vector<int64_t> batch_strides(const Tensor& t) const {

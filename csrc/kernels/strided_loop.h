@@ -22,8 +22,7 @@ struct Loop {
 inline std::vector<int64_t> broadcast_strides(const Tensor& t, const Shape& shape) {
   std::vector<int64_t> st(shape.size(), 0);
   size_t off = shape.size() - t.shape().size();
-  for (size_t i = 0; i < t.shape().size(); ++i)
-    st[off + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  for (size_t i = 0; i < t.shape().size(); ++i) st[off + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
   return st;
 }
 
@@ -35,9 +34,8 @@ Loop<N> make_loop(const Shape& shape, const std::array<std::vector<int64_t>, N>&
     if (shape[d] != 1) order.push_back(static_cast<int>(d));
   if (sort_by_last_operand) {
     // Walk the last operand (a reduction's input) in memory order.
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return std::abs(elem_strides[N - 1][a]) > std::abs(elem_strides[N - 1][b]);
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return std::abs(elem_strides[N - 1][a]) > std::abs(elem_strides[N - 1][b]); });
   }
   Loop<N> l;
   for (int d : order) {
@@ -46,7 +44,10 @@ Loop<N> make_loop(const Shape& shape, const std::array<std::vector<int64_t>, N>&
     if (!l.shape.empty()) {
       bool merge = true;
       for (int k = 0; k < N; ++k)
-        if (l.strides.back()[k] != st[k] * shape[d]) { merge = false; break; }
+        if (l.strides.back()[k] != st[k] * shape[d]) {
+          merge = false;
+          break;
+        }
       if (merge) {
         l.shape.back() *= shape[d];
         l.strides.back() = st;

@@ -9,7 +9,10 @@ namespace pyad {
 namespace {
 
 // Promote both operands to one dtype (as torch) and compute the broadcast shape.
-struct Prepared { Tensor a, b; Shape shape; };
+struct Prepared {
+  Tensor a, b;
+  Shape shape;
+};
 
 int category(DType d) { return d == DType::Bool ? 0 : (is_floating(d) ? 2 : 1); }
 
@@ -70,8 +73,8 @@ struct BinaryBackward : Node {
   std::vector<SavedTensor*> saved() override { return {&a, &b, &out}; }
 };
 
-Tensor binary_op(const char* op, kernels::Binary kernel, math::Domain domain, const BinaryRule& rule,
-                 const Tensor& a0, const Tensor& b0) {
+Tensor binary_op(const char* op, kernels::Binary kernel, math::Domain domain, const BinaryRule& rule, const Tensor& a0,
+                 const Tensor& b0) {
   auto [a, b, sh] = prepare(op, a0, b0, domain == math::Domain::Float);
   PYAD_CHECK(a.dtype() != DType::Bool, TypeError, "[", op, "] is not supported for bool tensors");
   Tensor out = empty(sh, a.dtype(), a.device());
@@ -102,11 +105,10 @@ Tensor one(const Tensor& like) { return ones({}, like.dtype(), like.device()); }
 Tensor zero(const Tensor& like) { return zeros({}, like.dtype(), like.device()); }
 
 // The rules, in the order of PYAD_BINARY_OPS (Note [The op list]).
-const BinaryRule add_rule{"AddBackward0",
-                          [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
-                            return std::pair{Partial{}, Partial{}};
-                          },
-                          kNone, kNone, kNone};
+const BinaryRule add_rule{
+    "AddBackward0",
+    [](const Tensor&, const Tensor&, const Tensor&, bool, bool) { return std::pair{Partial{}, Partial{}}; }, kNone,
+    kNone, kNone};
 const BinaryRule sub_rule{"SubBackward0",
                           [](const Tensor&, const Tensor&, const Tensor&, bool, bool) {
                             return std::pair{Partial{}, Partial{Tensor(), -1.0}};
@@ -120,7 +122,8 @@ const BinaryRule mul_rule{"MulBackward0",
 // d/db (a / b) = -a / b^2, as torch writes it.
 const BinaryRule div_rule{"DivBackward0",
                           [](const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
-                            return std::pair{Partial{na ? one(b) / b : Tensor()}, Partial{nb ? -a / (b * b) : Tensor()}};
+                            return std::pair{Partial{na ? one(b) / b : Tensor()},
+                                             Partial{nb ? -a / (b * b) : Tensor()}};
                           },
                           kForB, kForBoth, kNone};
 // d/da a^b = b a^(b-1) (0 where b == 0); d/db a^b = a^b log a (0 where a == 0 and b >= 0), as torch.
@@ -129,8 +132,8 @@ const BinaryRule pow_rule{"PowBackward1",
                             Partial da, db;
                             if (na) da.value = where(eq(b, zero(a)), zero(a), b * pow(a, b - one(b)));
                             if (nb) {
-                              Tensor a_zero_b_nonneg = where(eq(a, zero(a)), ge(b, zero(a)),
-                                                             zeros({}, DType::Bool, a.device()));
+                              Tensor a_zero_b_nonneg =
+                                  where(eq(a, zero(a)), ge(b, zero(a)), zeros({}, DType::Bool, a.device()));
                               db.value = where(a_zero_b_nonneg, zero(a), out * log(a));
                             }
                             return std::pair{da, db};
@@ -184,9 +187,9 @@ Tensor compare_op(const char* op, kernels::Binary kernel, const Tensor& a0, cons
 
 }  // namespace
 
-#define PYAD_DEFINE_BINARY(name, F, D)                                                                  \
-  Tensor name(const Tensor& a, const Tensor& b) {                                                     \
-    return binary_op(#name, kernels::Binary::F, math::Domain::D, name##_rule, a, b);                  \
+#define PYAD_DEFINE_BINARY(name, F, D)                                               \
+  Tensor name(const Tensor& a, const Tensor& b) {                                    \
+    return binary_op(#name, kernels::Binary::F, math::Domain::D, name##_rule, a, b); \
   }
 PYAD_BINARY_OPS(PYAD_DEFINE_BINARY)
 #undef PYAD_DEFINE_BINARY
@@ -200,8 +203,10 @@ PYAD_COMPARE_OPS(PYAD_DEFINE_COMPARE)
 Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
   if (!is_floating(a.dtype()) && exponent.dtype() == DType::Int64 && exponent.ndim() == 0) {
     const Tensor e = exponent.device().is_cpu() ? exponent : to_device(exponent, Device{});
-    PYAD_CHECK(*e.data<int64_t>() >= 0, RuntimeError, "[pow] Integers to negative integer powers are not allowed "
-               "(base: ", describe(a), ", exponent ", *e.data<int64_t>(), "); use a float base or exponent");
+    PYAD_CHECK(*e.data<int64_t>() >= 0, RuntimeError,
+               "[pow] Integers to negative integer powers are not allowed "
+               "(base: ",
+               describe(a), ", exponent ", *e.data<int64_t>(), "); use a float base or exponent");
   }
   return pow(a, exponent);
 }
@@ -211,14 +216,16 @@ struct WhereBackward : Node {
   std::string name() const override { return "WhereBackward0"; }
   TensorList apply(TensorList&& g) override {
     Tensor c = cond.unpack(*this), zero = zeros({}, g[0].dtype(), g[0].device());
-    return {needs_input_grad(0) ? where(c, g[0], zero) : Tensor(), needs_input_grad(1) ? where(c, zero, g[0]) : Tensor()};
+    return {needs_input_grad(0) ? where(c, g[0], zero) : Tensor(),
+            needs_input_grad(1) ? where(c, zero, g[0]) : Tensor()};
   }
   std::vector<SavedTensor*> saved() override { return {&cond}; }
 };
 }  // namespace
 
 Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
-  PYAD_CHECK(cond.dtype() == DType::Bool, TypeError, "[where] condition must be a bool tensor, got ", dtype_name(cond.dtype()));
+  PYAD_CHECK(cond.dtype() == DType::Bool, TypeError, "[where] condition must be a bool tensor, got ",
+             dtype_name(cond.dtype()));
   auto [a, b, sh] = prepare("where", a0, b0, false);
   check_same_device("where", cond, a);
   sh = broadcast_shapes(cond.shape(), sh, "where");

@@ -29,8 +29,10 @@ void check_leaf(const char* op, const Tensor& x) {
 // A write into x must not reach one memory location through two elements (an expanded tensor), as torch.
 void check_no_internal_overlap(const char* op, const Tensor& x) {
   for (int64_t i = 0; i < x.ndim(); ++i)
-    PYAD_CHECK(x.strides()[i] != 0 || x.shape()[i] <= 1, RuntimeError, "[", op, "] unsupported operation: more "
-               "than one element of the written-to tensor (", describe(x), ", strides ", shape_str(x.strides()),
+    PYAD_CHECK(x.strides()[i] != 0 || x.shape()[i] <= 1, RuntimeError, "[", op,
+               "] unsupported operation: more "
+               "than one element of the written-to tensor (",
+               describe(x), ", strides ", shape_str(x.strides()),
                ") refers to a single memory location; clone() it first");
 }
 
@@ -100,7 +102,8 @@ void rebase_history(const char* op, Tensor& x, const std::shared_ptr<Node>& node
   }
   Tensor base = x->view_base;
   PYAD_CHECK(base.defined() && x->view_fn && base.is_contiguous(), RuntimeError, "[", op,
-             "] in-place operation with autograd on a view (", describe(x), ") whose base is not known or not "
+             "] in-place operation with autograd on a view (", describe(x),
+             ") whose base is not known or not "
              "contiguous: clone() the view first");
   auto copy_slices = std::make_shared<CopySlices>();
   copy_slices->view_fn = x->view_fn;
@@ -119,7 +122,8 @@ void rebase_history(const char* op, Tensor& x, const std::shared_ptr<Node>& node
 }
 
 void check_no_view_tangent(const char* op, const Tensor& x) {
-  PYAD_CHECK(!x->is_view, RuntimeError, "[", op, "] in-place operations on a view of a dual tensor are not "
+  PYAD_CHECK(!x->is_view, RuntimeError, "[", op,
+             "] in-place operations on a view of a dual tensor are not "
              "supported in forward mode: clone() the view first");
 }
 

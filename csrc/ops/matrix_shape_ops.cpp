@@ -181,8 +181,10 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
 
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
   if (dims.empty()) {
-    PYAD_CHECK(shifts.size() == 1, RuntimeError, "[roll] shifts and dimensions must align: without dims, shifts must "
-               "be one number, got ", shifts.size(), " (input shape ", shape_str(x.shape()), ")");
+    PYAD_CHECK(shifts.size() == 1, RuntimeError,
+               "[roll] shifts and dimensions must align: without dims, shifts must "
+               "be one number, got ",
+               shifts.size(), " (input shape ", shape_str(x.shape()), ")");
     return reshape(roll(reshape(x, {x.numel()}), shifts, {0}), x.shape());
   }
   PYAD_CHECK(shifts.size() == dims.size(), RuntimeError, "[roll] shifts and dimensions must align: got ", shifts.size(),
@@ -240,8 +242,7 @@ Tensor trace(const Tensor& x) {
 Tensor kron(const Tensor& a, const Tensor& b) {
   check_same_device("kron", a, b);
   if (a.dtype() == DType::Bool && b.dtype() == DType::Bool)  // a logical and, as torch (mul refuses bools)
-    return ne(kron(to_dtype(a, DType::Int64), to_dtype(b, DType::Int64)),
-                   zeros({}, DType::Int64, a.device()));
+    return ne(kron(to_dtype(a, DType::Int64), to_dtype(b, DType::Int64)), zeros({}, DType::Int64, a.device()));
   const int64_t nd = std::max(a.ndim(), b.ndim());
   Shape sa(nd - a.ndim(), 1), sb(nd - b.ndim(), 1);
   sa = concat(sa, a.shape());

@@ -263,12 +263,22 @@ Tensor softmax_impl(const Tensor& x0, int64_t dim, bool log_) {
 
 }  // namespace
 
-Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return sum_impl(x, dims, keepdim, false); }
-Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return sum_impl(x, dims, keepdim, true); }
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  return sum_impl(x, dims, keepdim, false);
+}
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  return sum_impl(x, dims, keepdim, true);
+}
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return extreme(x, dims, keepdim, true); }
-Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return extreme(x, dims, keepdim, false); }
-std::tuple<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, true); }
-std::tuple<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, false); }
+Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme(x, dims, keepdim, false);
+}
+std::tuple<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim(x, dim, keepdim, true);
+}
+std::tuple<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim(x, dim, keepdim, false);
+}
 Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
 
@@ -285,9 +295,8 @@ Tensor logsumexp(const Tensor& x0, const std::vector<int64_t>& dims, bool keepdi
     node->y = SavedTensor(out, true);
     node->kept = kept.shape();
   }
-  forward_rule(out, {x}, [&] {
-    return reduce_tangent(tangent_of(x) * exp(x - reshape(out, kept.shape())), mask, keepdim);
-  });
+  forward_rule(out, {x},
+               [&] { return reduce_tangent(tangent_of(x) * exp(x - reshape(out, kept.shape())), mask, keepdim); });
   return out;
 }
 
@@ -309,7 +318,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape, const char* op, int64_t nb) {
              " cannot be reduced to the input's shape ", shape_str(shape));
   std::vector<bool> mask(x.ndim(), false);
   for (int64_t i = nb; i < x.ndim(); ++i) {
-    if (i < nb + lead) { mask[i] = true; continue; }
+    if (i < nb + lead) {
+      mask[i] = true;
+      continue;
+    }
     int64_t want = shape[i - nb - lead];
     PYAD_CHECK(want == x.shape()[i] || want == 1, RuntimeError, "[", op, "] gradient of shape ", shape_str(x.shape()),
                " cannot be reduced to the input's shape ", shape_str(shape));

@@ -54,7 +54,10 @@ ViewRule reshape_to(Shape shape) {
 // Strides for viewing x as `shape` without a copy, if its layout allows (as torch's computeStride).
 bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& shape, Shape& out) {
   out.assign(shape.size(), 0);
-  if (numel_of(old_shape) == 0) { out = contiguous_strides(shape); return true; }
+  if (numel_of(old_shape) == 0) {
+    out = contiguous_strides(shape);
+    return true;
+  }
   int64_t view_d = static_cast<int64_t>(shape.size()) - 1;
   int64_t chunk_base_stride = old_strides.empty() ? 1 : old_strides.back();
   int64_t tensor_numel = 1, view_numel = 1;
@@ -81,7 +84,8 @@ Shape infer_shape(const Tensor& x, Shape shape, const char* op) {
   int64_t infer = -1, known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      PYAD_CHECK(infer < 0, ValueError, "[", op, "] only one dimension can be inferred (-1) in shape ", shape_str(shape));
+      PYAD_CHECK(infer < 0, ValueError, "[", op, "] only one dimension can be inferred (-1) in shape ",
+                 shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       PYAD_CHECK(shape[i] >= 0, ValueError, "[", op, "] invalid shape dimension ", shape[i], " in ", shape_str(shape));
@@ -105,7 +109,8 @@ Tensor view(const Tensor& x, Shape shape) {
   Shape st;
   PYAD_CHECK(view_strides(x.shape(), x.strides(), shape, st), RuntimeError, "[view] view size ", shape_str(shape),
              " is not compatible with input tensor's size ", shape_str(x.shape()), " and strides ",
-             shape_str(x.strides()), " (at least one dimension spans across two contiguous subspaces). Use "
+             shape_str(x.strides()),
+             " (at least one dimension spans across two contiguous subspaces). Use "
              ".reshape(...) instead.");
   return as_view(x, shape, st, x->offset, "ViewBackward0", reshape_to(x.shape()), reshape_to(shape));
 }
@@ -171,7 +176,10 @@ Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
   if (dim) d = wrap_dim(*dim, x.ndim(), "squeeze");
   for (int64_t i = 0; i < x.ndim(); ++i) {
     bool drop = x.shape()[i] == 1 && (!d || *d == i);
-    if (!drop) { sh.push_back(x.shape()[i]); st.push_back(x.strides()[i]); }
+    if (!drop) {
+      sh.push_back(x.shape()[i]);
+      st.push_back(x.strides()[i]);
+    }
   }
   return as_view(x, sh, st, x->offset, "SqueezeBackward0", reshape_to(x.shape()), reshape_to(sh));
 }
@@ -183,9 +191,9 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   sh.insert(sh.begin() + d, 1);
   st.insert(st.begin() + d, stride);
   const int64_t neg = d - static_cast<int64_t>(sh.size());
-  return as_view(x, sh, st, x->offset, "UnsqueezeBackward0",
-                 [neg](const Tensor& g, int64_t) { return squeeze(g, neg); },
-                 [neg](const Tensor& t, int64_t) { return unsqueeze(t, neg); });
+  return as_view(
+      x, sh, st, x->offset, "UnsqueezeBackward0", [neg](const Tensor& g, int64_t) { return squeeze(g, neg); },
+      [neg](const Tensor& t, int64_t) { return unsqueeze(t, neg); });
 }
 
 Tensor expand(const Tensor& x, Shape shape) {
@@ -208,11 +216,12 @@ Tensor expand(const Tensor& x, Shape shape) {
   Shape in_shape = x.shape();
   if (shape == in_shape) st = x.strides();
   const int64_t in_nd = x.ndim();
-  return as_view(x, shape, st, x->offset, "ExpandBackward0",
-                 [in_shape](const Tensor& g, int64_t nb) { return sum_to(g, in_shape, "expand", nb); },
-                 [shape, in_nd](const Tensor& t, int64_t nb) {
-                   return expand(align_batched(t, in_nd, static_cast<int64_t>(shape.size())), batched(t, nb, shape));
-                 });
+  return as_view(
+      x, shape, st, x->offset, "ExpandBackward0",
+      [in_shape](const Tensor& g, int64_t nb) { return sum_to(g, in_shape, "expand", nb); },
+      [shape, in_nd](const Tensor& t, int64_t nb) {
+        return expand(align_batched(t, in_nd, static_cast<int64_t>(shape.size())), batched(t, nb, shape));
+      });
 }
 
 // Basic-indexing views. Their gradient scatters into zeros of the input's
@@ -336,8 +345,10 @@ Tensor cat(const TensorList& xs, int64_t dim) {
     PYAD_CHECK(t.ndim() == first.ndim(), ValueError, "[cat] tensors must have the same number of dimensions: got ",
                shape_str(first.shape()), " and ", shape_str(t.shape()), " (at position ", i, ")");
     for (int64_t j = 0; j < t.ndim(); ++j)
-      PYAD_CHECK(j == d || t.shape()[j] == first.shape()[j], ValueError, "[cat] sizes of tensors must match except in "
-                 "dimension ", d, ": got ", shape_str(first.shape()), " and ", shape_str(t.shape()), " (at position ", i, ")");
+      PYAD_CHECK(j == d || t.shape()[j] == first.shape()[j], ValueError,
+                 "[cat] sizes of tensors must match except in "
+                 "dimension ",
+                 d, ": got ", shape_str(first.shape()), " and ", shape_str(t.shape()), " (at position ", i, ")");
     sh[d] += t.shape()[d];
   }
   Tensor out = empty(sh, dt, first.device());
@@ -362,7 +373,10 @@ Tensor cat(const TensorList& xs, int64_t dim) {
     // Missing tangents are zeros here: cat needs every piece. All take the batch dims of the first.
     Shape batch;
     for (const auto& t : inputs)
-      if (Tensor tt = tangent_of(t); tt.defined()) { batch = batch_shape(tt, t.ndim()); break; }
+      if (Tensor tt = tangent_of(t); tt.defined()) {
+        batch = batch_shape(tt, t.ndim());
+        break;
+      }
     TensorList ts;
     for (const auto& t : inputs) {
       Tensor tt = tangent_of(t);
@@ -378,8 +392,9 @@ Tensor stack(const TensorList& xs, int64_t dim) {
   PYAD_CHECK(!xs.empty(), ValueError, "[stack] expected a non-empty list of tensors");
   int64_t d = wrap_dim(dim, xs[0].ndim() + 1, "stack");
   for (size_t i = 1; i < xs.size(); ++i)
-    PYAD_CHECK(xs[i].shape() == xs[0].shape(), ValueError, "[stack] stack expects each tensor to be equal size, but got ",
-               shape_str(xs[0].shape()), " at entry 0 and ", shape_str(xs[i].shape()), " at entry ", i);
+    PYAD_CHECK(xs[i].shape() == xs[0].shape(), ValueError,
+               "[stack] stack expects each tensor to be equal size, but got ", shape_str(xs[0].shape()),
+               " at entry 0 and ", shape_str(xs[i].shape()), " at entry ", i);
   TensorList us;
   for (const auto& t : xs) us.push_back(unsqueeze(t, d));
   return cat(us, d);
@@ -437,8 +452,8 @@ Tensor view_dtype(const Tensor& x, DType dt) {
       const int64_t r = new_size / old_size;
       PYAD_CHECK(shape.back() % r == 0, RuntimeError, "[view] self.size(-1) must be divisible by ", r, " to view ",
                  from, " as ", to, " (different element sizes), but got ", shape.back());
-      PYAD_CHECK(offset % r == 0, RuntimeError, "[view] self.storage_offset() must be divisible by ", r,
-                 " to view ", from, " as ", to, " (different element sizes), but got ", offset);
+      PYAD_CHECK(offset % r == 0, RuntimeError, "[view] self.storage_offset() must be divisible by ", r, " to view ",
+                 from, " as ", to, " (different element sizes), but got ", offset);
       for (size_t d = 0; d + 1 < strides.size(); ++d) {
         PYAD_CHECK(strides[d] % r == 0, RuntimeError, "[view] self.stride(", d, ") must be divisible by ", r,
                    " to view ", from, " as ", to, " (different element sizes), but got ", strides[d]);

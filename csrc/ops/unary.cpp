@@ -77,13 +77,15 @@ const UnaryRule exp_rule{"ExpBackward0", [](const Tensor&, const Tensor& y) { re
 const UnaryRule expm1_rule{"Expm1Backward0", [](const Tensor&, const Tensor& y) { return y + 1.0; }, false, true};
 const UnaryRule log_rule{"LogBackward0", [](const Tensor& x, const Tensor&) { return one(x) / x; }, true};
 const UnaryRule log1p_rule{"Log1PBackward0", [](const Tensor& x, const Tensor&) { return one(x) / (x + 1.0); }, true};
-const UnaryRule sqrt_rule{"SqrtBackward0", [](const Tensor&, const Tensor& y) { return one(y) / (y * 2.0); }, false, true};
+const UnaryRule sqrt_rule{"SqrtBackward0", [](const Tensor&, const Tensor& y) { return one(y) / (y * 2.0); }, false,
+                          true};
 const UnaryRule sin_rule{"SinBackward0", [](const Tensor& x, const Tensor&) { return cos(x); }, true};
 const UnaryRule cos_rule{"CosBackward0", [](const Tensor& x, const Tensor&) { return -sin(x); }, true};
 const UnaryRule tanh_rule{"TanhBackward0", [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true};
 const UnaryRule sigmoid_rule{"SigmoidBackward0", [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false,
                              true};
-const UnaryRule relu_rule{"ReluBackward0", [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false, true};
+const UnaryRule relu_rule{"ReluBackward0", [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false,
+                          true};
 const UnaryRule softplus_rule{"SoftplusBackward0", [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true};
 const UnaryRule erf_rule{"ErfBackward0", [](const Tensor& x, const Tensor&) { return exp(-(x * x)) * kTwoOverSqrtPi; },
                          true};
@@ -92,10 +94,8 @@ const UnaryRule erfc_rule{"ErfcBackward0",
 
 }  // namespace
 
-#define PYAD_DEFINE_UNARY(name, F, D)                                                      \
-  Tensor name(const Tensor& x) {                                                           \
-    return unary_op(#name, kernels::Unary::F, math::Domain::D, name##_rule, x);            \
-  }
+#define PYAD_DEFINE_UNARY(name, F, D) \
+  Tensor name(const Tensor& x) { return unary_op(#name, kernels::Unary::F, math::Domain::D, name##_rule, x); }
 PYAD_UNARY_OPS(PYAD_DEFINE_UNARY)
 #undef PYAD_DEFINE_UNARY
 

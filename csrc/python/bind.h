@@ -90,9 +90,13 @@ Shape shape_args(const py::args& args, const char* op);  // f(2, 3) or f((2, 3))
 // A binary op F whose second operand came from a Python number; pow specialises it, since an integer
 // tensor to a negative integer number raises (pow_scalar), as torch.
 template <Tensor (*F)(const Tensor&, const Tensor&)>
-Tensor with_number(const Tensor& a, const Tensor& number) { return F(a, number); }
+Tensor with_number(const Tensor& a, const Tensor& number) {
+  return F(a, number);
+}
 template <>
-inline Tensor with_number<&pyad::pow>(const Tensor& a, const Tensor& number) { return pow_scalar(a, number); }
+inline Tensor with_number<&pyad::pow>(const Tensor& a, const Tensor& number) {
+  return pow_scalar(a, number);
+}
 
 // A binary op called from Python: (Tensor | number, Tensor | number), at least one a Tensor.
 template <Tensor (*F)(const Tensor&, const Tensor&)>

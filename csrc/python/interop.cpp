@@ -10,8 +10,15 @@ namespace pyad::python {
 namespace {
 
 // ---- DLPack (v0.8 ABI, the layout every producer still speaks) ----
-struct DLDevice { int32_t device_type; int32_t device_id; };
-struct DLDataType { uint8_t code; uint8_t bits; uint16_t lanes; };
+struct DLDevice {
+  int32_t device_type;
+  int32_t device_id;
+};
+struct DLDataType {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+};
 struct DLTensor {
   void* data;
   DLDevice device;
@@ -27,7 +34,10 @@ struct DLManagedTensor {
   void (*deleter)(DLManagedTensor*);
 };
 // DLPack >= 1.0: versioned, with flags (no read-only flag: consumers may write, as with torch).
-struct DLPackVersion { uint32_t major; uint32_t minor; };
+struct DLPackVersion {
+  uint32_t major;
+  uint32_t minor;
+};
 struct DLManagedTensorVersioned {
   DLPackVersion version;
   void* manager_ctx;
@@ -149,7 +159,8 @@ Tensor from_dlpack_capsule(py::capsule cap) {
 
 // A CPU tensor's array shares its memory; a GPU tensor's is a host copy (made after its kernels finish).
 py::array to_numpy(const Tensor& t0) {
-  PYAD_CHECK(!t0.requires_grad(), RuntimeError, "[numpy] Can't call numpy() on Tensor that requires grad. Use "
+  PYAD_CHECK(!t0.requires_grad(), RuntimeError,
+             "[numpy] Can't call numpy() on Tensor that requires grad. Use "
              "tensor.detach().numpy() instead.");
   const Tensor t = t0.device().is_cpu() ? t0 : to_device(t0, Device{});
   py::dtype dt;
@@ -176,8 +187,8 @@ Tensor from_numpy(py::array a) {
   else if (kind == 'i' && size == 8) dt = DType::Int64;
   else if (kind == 'b') dt = DType::Bool;
   else
-    throw TypeError(cat_str("[from_numpy] can't convert a NumPy array of dtype ", py::str(a.dtype()).cast<std::string>(),
-                            ": pyad holds float32, float64, int64 and bool"));
+    throw TypeError(cat_str("[from_numpy] can't convert a NumPy array of dtype ",
+                            py::str(a.dtype()).cast<std::string>(), ": pyad holds float32, float64, int64 and bool"));
   PYAD_CHECK(a.dtype().attr("byteorder").cast<std::string>() != ">", TypeError,
              "[from_numpy] big-endian arrays are not supported");
   auto impl = std::make_shared<TensorImpl>();
@@ -219,13 +230,14 @@ Tensor view_of_storage(const Tensor& base, const Shape& shape, const Shape& stri
     PYAD_CHECK(shape[i] >= 0 && strides[i] >= 0, ValueError, "[unpickle] negative size or stride in shape ",
                shape_str(shape), " strides ", shape_str(strides));
     if (shape[i] == 0) empty_view = true;
-    else PYAD_CHECK(strides[i] == 0 || shape[i] - 1 <= (INT64_MAX - last) / strides[i], ValueError,
-                    "[unpickle] view extent overflows");
+    else
+      PYAD_CHECK(strides[i] == 0 || shape[i] - 1 <= (INT64_MAX - last) / strides[i], ValueError,
+                 "[unpickle] view extent overflows");
     if (shape[i] > 0) last += (shape[i] - 1) * strides[i];
   }
   PYAD_CHECK(offset >= 0 && (empty_view ? offset <= base.numel() : last < base.numel()), ValueError,
-             "[unpickle] a view of shape ", shape_str(shape), ", strides ", shape_str(strides), " and offset ",
-             offset, " does not fit in a storage of ", base.numel(), " elements");
+             "[unpickle] a view of shape ", shape_str(shape), ", strides ", shape_str(strides), " and offset ", offset,
+             " does not fit in a storage of ", base.numel(), " elements");
   Tensor v = make_view(base, shape, strides, offset);
   v->is_view = false;
   return v;

@@ -22,7 +22,10 @@ std::vector<IndexStep> steps_arg(const py::list& steps) {
     auto t = s.cast<py::tuple>();
     IndexStep st{static_cast<IndexStep::Kind>(t[0].cast<int>()), t[1].cast<int64_t>()};
     if (t.size() > 2) st.start = t[2].cast<int64_t>();
-    if (t.size() > 3) { st.stop = t[3].cast<int64_t>(); st.step = t[4].cast<int64_t>(); }
+    if (t.size() > 3) {
+      st.stop = t[3].cast<int64_t>();
+      st.step = t[4].cast<int64_t>();
+    }
     out.push_back(st);
   }
   return out;
@@ -57,9 +60,10 @@ void init_ops(py::module_& m) {
 
   // elementwise: the op list (Note [The op list])
 #define PYAD_BIND_UNARY(name, F, D) def_op(m, #name, &unary_op<pyad::name>, py::arg("input"));
-#define PYAD_BIND_BINARY(name, F, D)                                                                            \
-  def_op(m, #name, [](py::handle a, py::handle b) { return binary_call<pyad::name>(#name, a, b); }, py::arg("input"), \
-         py::arg("other"));
+#define PYAD_BIND_BINARY(name, F, D)                                                                               \
+  def_op(                                                                                                          \
+      m, #name, [](py::handle a, py::handle b) { return binary_call<pyad::name>(#name, a, b); }, py::arg("input"), \
+      py::arg("other"));
   PYAD_UNARY_OPS(PYAD_BIND_UNARY)
   PYAD_BINARY_OPS(PYAD_BIND_BINARY)
   PYAD_COMPARE_OPS(PYAD_BIND_BINARY)

@@ -70,25 +70,28 @@ void init_ops_more(py::module_& m) {
     return cumprod(x, dim, dtype);
   };
   def_op(m, "cumsum", cumsum_, py::arg("input"), py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(),
-        "Running sum of input along dim (integers and bools give int64; dtype converts the input first).");
+         "Running sum of input along dim (integers and bools give int64; dtype converts the input first).");
   cls.def("cumsum", cumsum_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(), "See pyad.cumsum.");
   def_op(m, "cumprod", cumprod_, py::arg("input"), py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(),
-        "Running product of input along dim (integers and bools give int64; dtype converts the input first).");
+         "Running product of input along dim (integers and bools give int64; dtype converts the input first).");
   cls.def("cumprod", cumprod_, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none(), "See pyad.cumprod.");
 
-  def_op(m,
-      "flip",
+  def_op(
+      m, "flip",
       [](const Tensor& x, py::handle dims) {
         auto d = int_list(dims, "flip", "dims");
         ReleaseGilIfLarge nogil(x.numel());
         return flip(x, d);
       },
       py::arg("input"), py::arg("dims"), "A copy of input with the order of elements reversed along dims.");
-  cls.def("flip", [](const Tensor& x, const py::args& args, const py::kwargs& kwargs) {
-    auto d = dims_from(args, kwargs, "flip");
-    ReleaseGilIfLarge nogil(x.numel());
-    return flip(x, d);
-  }, "flip(*dims): see pyad.flip (dims as ints, one sequence, or dims=).");
+  cls.def(
+      "flip",
+      [](const Tensor& x, const py::args& args, const py::kwargs& kwargs) {
+        auto d = dims_from(args, kwargs, "flip");
+        ReleaseGilIfLarge nogil(x.numel());
+        return flip(x, d);
+      },
+      "flip(*dims): see pyad.flip (dims as ints, one sequence, or dims=).");
 
   auto roll_ = [](const Tensor& x, py::handle shifts, py::handle dims) {
     auto s = int_list(shifts, "roll", "shifts");
@@ -97,7 +100,7 @@ void init_ops_more(py::module_& m) {
     return roll(x, s, d);
   };
   def_op(m, "roll", roll_, py::arg("input"), py::arg("shifts"), py::arg("dims") = py::none(),
-        "input with its elements shifted along dims, wrapping around (dims=None: the flattened tensor).");
+         "input with its elements shifted along dims, wrapping around (dims=None: the flattened tensor).");
   cls.def("roll", roll_, py::arg("shifts"), py::arg("dims") = py::none(), "See pyad.roll.");
 
   auto tril_ = [](const Tensor& x, int64_t diagonal) {
@@ -109,14 +112,14 @@ void init_ops_more(py::module_& m) {
     return triu(x, diagonal);
   };
   def_op(m, "tril", tril_, py::arg("input"), py::arg("diagonal") = 0,
-        "The lower triangle (on and below the given diagonal) of the matrices in the last two dims; the rest 0.");
+         "The lower triangle (on and below the given diagonal) of the matrices in the last two dims; the rest 0.");
   cls.def("tril", tril_, py::arg("diagonal") = 0, "See pyad.tril.");
   def_op(m, "triu", triu_, py::arg("input"), py::arg("diagonal") = 0,
-        "The upper triangle (on and above the given diagonal) of the matrices in the last two dims; the rest 0.");
+         "The upper triangle (on and above the given diagonal) of the matrices in the last two dims; the rest 0.");
   cls.def("triu", triu_, py::arg("diagonal") = 0, "See pyad.triu.");
 
   def_op(m, "diagonal", &pyad::diagonal, py::arg("input"), py::arg("offset") = 0, py::arg("dim1") = 0,
-        py::arg("dim2") = 1, "A view of the offset-th diagonal of dims (dim1, dim2), appended as the last dim.");
+         py::arg("dim2") = 1, "A view of the offset-th diagonal of dims (dim1, dim2), appended as the last dim.");
   cls.def("diagonal", &pyad::diagonal, py::arg("offset") = 0, py::arg("dim1") = 0, py::arg("dim2") = 1,
           "See pyad.diagonal (a view).");
   def_op(m, "trace", &pyad::trace, py::arg("input"), "The sum of the main diagonal of a 2-d tensor.");

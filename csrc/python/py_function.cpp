@@ -30,7 +30,8 @@ struct PyFunctionNode : Node {
   }
   TensorList apply(TensorList&& grads) override {
     py::gil_scoped_acquire gil;
-    PYAD_CHECK(backward_fn && !backward_fn.is_none(), RuntimeError, "[", name(), "] Trying to backward through the "
+    PYAD_CHECK(backward_fn && !backward_fn.is_none(), RuntimeError, "[", name(),
+               "] Trying to backward through the "
                "graph a second time (or directly access saved tensors after they have already been freed). Specify "
                "retain_graph=True if you need to backward through the graph a second time.");
     py::tuple gs(grads.size());
@@ -94,21 +95,21 @@ void init_function(py::module_& m) {
 
   // Record `fn_name`'s node for the outputs computed from `inputs` (tensor arguments, in order), if any needs
   // grad. Every output has a slot (backward gets a gradient for each); only the differentiable ones get history.
-  m.def("function_node", [](const std::string& fn_name, py::function backward_fn, const TensorList& inputs,
-                            const TensorList& outputs, const std::vector<bool>& differentiable) -> py::object {
-    if (!any_requires_grad(inputs)) return py::none();
-    auto node = std::make_shared<PyFunctionNode>();
-    node->fn_name = fn_name;
-    node->backward_fn = backward_fn;
-    node->n_outputs = static_cast<uint32_t>(outputs.size());
-    collect_edges(*node, inputs);
-    for (size_t i = 0; i < outputs.size(); ++i)
-      if (differentiable[i]) set_history(outputs[i], node, static_cast<uint32_t>(i));
-    return py::reinterpret_steal<py::object>(node_to_python(node));
-  });
-  m.def("function_save", [](PyFunctionNode& node, const std::vector<std::shared_ptr<SavedTensor>>& saved) {
-    node.saved_list = saved;
-  });
+  m.def("function_node",
+        [](const std::string& fn_name, py::function backward_fn, const TensorList& inputs, const TensorList& outputs,
+           const std::vector<bool>& differentiable) -> py::object {
+          if (!any_requires_grad(inputs)) return py::none();
+          auto node = std::make_shared<PyFunctionNode>();
+          node->fn_name = fn_name;
+          node->backward_fn = backward_fn;
+          node->n_outputs = static_cast<uint32_t>(outputs.size());
+          collect_edges(*node, inputs);
+          for (size_t i = 0; i < outputs.size(); ++i)
+            if (differentiable[i]) set_history(outputs[i], node, static_cast<uint32_t>(i));
+          return py::reinterpret_steal<py::object>(node_to_python(node));
+        });
+  m.def("function_save",
+        [](PyFunctionNode& node, const std::vector<std::shared_ptr<SavedTensor>>& saved) { node.saved_list = saved; });
   // A fresh view of t (same storage and version counter, no history), for outputs that are inputs. As in
   // torch, writing into it in place with autograd raises: its base is t, but how it was made is unknown.
   m.def("alias", [](const Tensor& t) {
@@ -119,11 +120,14 @@ void init_function(py::module_& m) {
   });
   m.def("dual_level_active", [] { return forward_level() != 0; });
 
-  m.def("set_tangent", [](const Tensor& out, const Tensor& t, std::optional<uint64_t> level) {
-    PYAD_CHECK(t.shape() == out.shape() || (t.ndim() > out.ndim()), RuntimeError, "[jvp] tangent of shape ",
-               shape_str(t.shape()), " does not match the output's shape ", shape_str(out.shape()));
-    set_tangent(out, t, level ? *level : current_level());
-  }, py::arg("out"), py::arg("tangent"), py::arg("level") = py::none());
+  m.def(
+      "set_tangent",
+      [](const Tensor& out, const Tensor& t, std::optional<uint64_t> level) {
+        PYAD_CHECK(t.shape() == out.shape() || (t.ndim() > out.ndim()), RuntimeError, "[jvp] tangent of shape ",
+                   shape_str(t.shape()), " does not match the output's shape ", shape_str(out.shape()));
+        set_tangent(out, t, level ? *level : current_level());
+      },
+      py::arg("out"), py::arg("tangent"), py::arg("level") = py::none());
   // A JvpRuleGuard for `level` (None: the current one; 0: no tangents at all).
   struct PyJvpRuleGuard {
     std::optional<uint64_t> level;
@@ -132,9 +136,10 @@ void init_function(py::module_& m) {
   py::class_<PyJvpRuleGuard>(m, "jvp_rule_guard")
       .def(py::init([](std::optional<uint64_t> level) { return PyJvpRuleGuard{level, nullptr}; }),
            py::arg("level") = py::none())
-      .def("__enter__", [](PyJvpRuleGuard& g) {
-        g.guard = g.level ? std::make_unique<JvpRuleGuard>(*g.level) : std::make_unique<JvpRuleGuard>();
-      })
+      .def("__enter__",
+           [](PyJvpRuleGuard& g) {
+             g.guard = g.level ? std::make_unique<JvpRuleGuard>(*g.level) : std::make_unique<JvpRuleGuard>();
+           })
       .def("__exit__", [](PyJvpRuleGuard& g, py::args) { g.guard.reset(); });
 
   m.def("set_anomaly_enabled", [](bool on, py::object site_hook) {

@@ -60,13 +60,15 @@ std::vector<int64_t> dims_arg(py::handle dim) {
 Shape shape_args(const py::args& args, const char* op) {
   py::sequence seq = args;
   if (args.size() == 1 && !PyLong_Check(args[0].ptr())) {
-    PYAD_CHECK(py::isinstance<py::sequence>(args[0]), TypeError, "[", op, "] expected a shape (ints or a tuple of ints)");
+    PYAD_CHECK(py::isinstance<py::sequence>(args[0]), TypeError, "[", op,
+               "] expected a shape (ints or a tuple of ints)");
     seq = args[0].cast<py::sequence>();
   }
   Shape s;
   for (auto v : seq) {
     PYAD_CHECK(PyLong_Check(v.ptr()) || py::hasattr(v, "__index__"), TypeError, "[", op,
-               "] shape entries must be ints, got ", py::str(py::type::handle_of(v).attr("__name__")).cast<std::string>());
+               "] shape entries must be ints, got ",
+               py::str(py::type::handle_of(v).attr("__name__")).cast<std::string>());
     s.push_back(py::int_(v).cast<int64_t>());
   }
   return s;
@@ -156,43 +158,54 @@ void init_tensor(py::module_& m) {
       .def(py::init([](const std::string& s) { return Device::parse(s); }))
       .def(py::init([](const Device& d) { return d; }))
       .def_property_readonly("type", [](const Device& d) { return d.is_cpu() ? "cpu" : "cuda"; })
-      .def_property_readonly("index", [](const Device& d) -> py::object {
-        return d.is_cpu() ? py::none() : py::object(py::int_(d.index));
-      })
+      .def_property_readonly(
+          "index",
+          [](const Device& d) -> py::object { return d.is_cpu() ? py::none() : py::object(py::int_(d.index)); })
       .def("__str__", &Device::str)
-      .def("__repr__", [](const Device& d) {
-        return d.is_cpu() ? std::string("device(type='cpu')") : "device(type='cuda', index=" + std::to_string(d.index) + ")";
-      })
-      .def("__eq__", [](const Device& d, py::handle o) {
-        if (py::isinstance<py::str>(o)) return d.str() == o.cast<std::string>() || (o.cast<std::string>() == "cuda" && !d.is_cpu() && d.index == 0);
-        if (py::isinstance<Device>(o)) return d == o.cast<Device>();
-        return false;
-      })
+      .def("__repr__",
+           [](const Device& d) {
+             return d.is_cpu() ? std::string("device(type='cpu')")
+                               : "device(type='cuda', index=" + std::to_string(d.index) + ")";
+           })
+      .def("__eq__",
+           [](const Device& d, py::handle o) {
+             if (py::isinstance<py::str>(o))
+               return d.str() == o.cast<std::string>() ||
+                      (o.cast<std::string>() == "cuda" && !d.is_cpu() && d.index == 0);
+             if (py::isinstance<Device>(o)) return d == o.cast<Device>();
+             return false;
+           })
       .def("__hash__", [](const Device& d) { return std::hash<std::string>()(d.str()); });
 
   py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
   // torch's legacy constructor (pyad.Tensor([1., 2.]), pyad.Tensor(2, 3), pyad.Tensor()), built in
   // pyad/_creation.py; an instance is still the one C++ class.
   cls.def(py::init([](py::args args, py::kwargs kwargs) {
-        static py::handle legacy = py::object(py::module_::import("pyad._creation").attr("_legacy_new")).release();
-        return legacy(*args, **kwargs).cast<Tensor>().impl();
-      }));
+    static py::handle legacy = py::object(py::module_::import("pyad._creation").attr("_legacy_new")).release();
+    return legacy(*args, **kwargs).cast<Tensor>().impl();
+  }));
   cls.def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
       .def_property_readonly("ndim", [](const Tensor& t) { return t.ndim(); })
       .def("dim", [](const Tensor& t) { return t.ndim(); })
       .def("numel", [](const Tensor& t) { return t.numel(); })
-      .def("stride", [](const Tensor& t, py::object dim) -> py::object {
-        if (dim.is_none()) return py::tuple(py::cast(t.strides()));
-        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[stride] dim must be an int, got ",
-                   py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
-        return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
-      }, py::arg("dim") = py::none())
-      .def("size", [](const Tensor& t, py::object dim) -> py::object {
-        if (dim.is_none()) return py::tuple(py::cast(t.shape()));
-        PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[size] dim must be an int, got ",
-                   py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
-        return py::int_(t.size(dim.cast<int64_t>()));
-      }, py::arg("dim") = py::none())
+      .def(
+          "stride",
+          [](const Tensor& t, py::object dim) -> py::object {
+            if (dim.is_none()) return py::tuple(py::cast(t.strides()));
+            PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[stride] dim must be an int, got ",
+                       py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
+            return py::int_(t.strides()[wrap_dim(dim.cast<int64_t>(), t.ndim(), "stride")]);
+          },
+          py::arg("dim") = py::none())
+      .def(
+          "size",
+          [](const Tensor& t, py::object dim) -> py::object {
+            if (dim.is_none()) return py::tuple(py::cast(t.shape()));
+            PYAD_CHECK(PyLong_Check(dim.ptr()), TypeError, "[size] dim must be an int, got ",
+                       py::str(py::type::handle_of(dim).attr("__name__")).cast<std::string>());
+            return py::int_(t.size(dim.cast<int64_t>()));
+          },
+          py::arg("dim") = py::none())
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
       .def_property_readonly("device", [](const Tensor& t) { return t.device(); })
       .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
@@ -201,52 +214,75 @@ void init_tensor(py::module_& m) {
       .def("storage_offset", [](const Tensor& t) { return t->offset; })
       .def_property_readonly("_version", [](const Tensor& t) { return t->version->version; })
       .def("item", [](const Tensor& t) { return item(t); })
-      .def_property("requires_grad", [](const Tensor& t) { return t.requires_grad(); }, &set_requires_grad)
-      .def("requires_grad_", [](const Tensor& t, bool on) { set_requires_grad(t, on); return t; },
-           py::arg("requires_grad") = true)
+      .def_property(
+          "requires_grad", [](const Tensor& t) { return t.requires_grad(); }, &set_requires_grad)
+      .def(
+          "requires_grad_",
+          [](const Tensor& t, bool on) {
+            set_requires_grad(t, on);
+            return t;
+          },
+          py::arg("requires_grad") = true)
       .def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); })
       .def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); })
-      .def_property("grad", &grad_of, [](const Tensor& t, py::object obj) {
-        set_grad(t, obj.is_none() ? Tensor() : obj.cast<Tensor>());
-      })
+      .def_property("grad", &grad_of,
+                    [](const Tensor& t, py::object obj) { set_grad(t, obj.is_none() ? Tensor() : obj.cast<Tensor>()); })
       .def_property_readonly("retains_grad", &retains_grad)
       .def("detach", [](const Tensor& t) { return detach(t); })
-      .def("detach_", [](const Tensor& t) { detach_(t); return t; })
+      .def("detach_",
+           [](const Tensor& t) {
+             detach_(t);
+             return t;
+           })
       .def_property("data", &data_of, &set_data)
       .def("_view_dtype", &view_dtype)
       .def("clone", &clone)
       .def("contiguous", &contiguous)
       .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); })
       // arithmetic: the hot path of user code
-      .def("__add__", &binop<add>).def("__radd__", &binop<add, true>)
-      .def("__sub__", &binop<sub>).def("__rsub__", &binop<sub, true>)
-      .def("__mul__", &binop<mul>).def("__rmul__", &binop<mul, true>)
-      .def("__truediv__", &binop<div>).def("__rtruediv__", &binop<div, true>)
-      .def("__pow__", [](const Tensor& self, py::handle other) -> py::object {
-        Tensor o = as_operand(self, other);
-        if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-        return py::cast(power(self, o, other));
-      }).def("__rpow__", &binop<pow, true>)
+      .def("__add__", &binop<add>)
+      .def("__radd__", &binop<add, true>)
+      .def("__sub__", &binop<sub>)
+      .def("__rsub__", &binop<sub, true>)
+      .def("__mul__", &binop<mul>)
+      .def("__rmul__", &binop<mul, true>)
+      .def("__truediv__", &binop<div>)
+      .def("__rtruediv__", &binop<div, true>)
+      .def("__pow__",
+           [](const Tensor& self, py::handle other) -> py::object {
+             Tensor o = as_operand(self, other);
+             if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+             return py::cast(power(self, o, other));
+           })
+      .def("__rpow__", &binop<pow, true>)
       .def("__matmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, false); })
       .def("__rmatmul__", [](const Tensor& self, py::handle other) { return matmul_operand(self, other, true); })
-      .def("__eq__", &binop<eq>).def("__ne__", &binop<ne>)
-      .def("__lt__", &binop<lt>).def("__le__", &binop<le>)
-      .def("__gt__", &binop<gt>).def("__ge__", &binop<ge>)
+      .def("__eq__", &binop<eq>)
+      .def("__ne__", &binop<ne>)
+      .def("__lt__", &binop<lt>)
+      .def("__le__", &binop<le>)
+      .def("__gt__", &binop<gt>)
+      .def("__ge__", &binop<ge>)
       .def("__neg__", &neg)
       .def("__abs__", &abs)
-      .def("__iadd__", &inplace<add_>).def("__isub__", &inplace<sub_>)
-      .def("__imul__", &inplace<mul_>).def("__itruediv__", &inplace<div_>)
-      .def("add_", &inplace<add_>).def("sub_", &inplace<sub_>)
-      .def("mul_", &inplace<mul_>).def("div_", &inplace<div_>)
+      .def("__iadd__", &inplace<add_>)
+      .def("__isub__", &inplace<sub_>)
+      .def("__imul__", &inplace<mul_>)
+      .def("__itruediv__", &inplace<div_>)
+      .def("add_", &inplace<add_>)
+      .def("sub_", &inplace<sub_>)
+      .def("mul_", &inplace<mul_>)
+      .def("div_", &inplace<div_>)
       .def("fill_", [](Tensor t, double v) { return fill_(t, v); })
       .def("zero_", [](Tensor t) { return zero_(t); })
       .def("copy_", [](Tensor t, const Tensor& src) { return copy_(t, src); });
 
   // The op list as methods (Note [The op list]): x.exp(), x.atan2(y), x.eq(y) ...
 #define PYAD_METHOD_UNARY(name, F, D) cls.def(#name, &unary_op<name>);
-#define PYAD_METHOD_BINARY(name, F, D) \
-  cls.def(#name, [](const Tensor& self, py::handle other) { return binary_method<name>(#name, self, other); }, \
-          py::arg("other"));
+#define PYAD_METHOD_BINARY(name, F, D)                                                                     \
+  cls.def(                                                                                                 \
+      #name, [](const Tensor& self, py::handle other) { return binary_method<name>(#name, self, other); }, \
+      py::arg("other"));
   PYAD_UNARY_OPS(PYAD_METHOD_UNARY)
   PYAD_BINARY_OPS(PYAD_METHOD_BINARY)
   PYAD_COMPARE_OPS(PYAD_METHOD_BINARY)

@@ -1,4 +1,5 @@
 """detect_anomaly: a NaN or inf produced in backward raises, naming the op and where it was called."""
+
 from __future__ import annotations
 
 import functools
@@ -45,6 +46,7 @@ class detect_anomaly:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with detect_anomaly(self.check_nan):
                 return fn(*args, **kwargs)
+
         return cast(F, wrapper)
 
 

@@ -12,6 +12,7 @@ another (Note [Nested dual levels] in csrc/autograd/forward_ad.h). make_dual and
 (the id dual_level() returns; the innermost level by default). Levels exit innermost first; exiting one drops
 its tangents.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -24,6 +25,7 @@ __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_le
 
 class UnpackedDualTensor(NamedTuple):
     """What unpack_dual returns: the primal and its tangent (None where there is none), as torch's."""
+
     primal: Tensor
     tangent: Tensor | None
 
@@ -65,16 +67,17 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
     fails in matmul's rule; pyad casts it to the primal's dtype, the invariant every JVP rule relies on (as
     .grad is always cast to its tensor's dtype)."""
     if not isinstance(tensor, _C.Tensor) or not isinstance(tangent, _C.Tensor):
-        raise TypeError(f"[make_dual] expected two Tensors, got {type(tensor).__name__} and "
-                        f"{type(tangent).__name__}")
+        raise TypeError(f"[make_dual] expected two Tensors, got {type(tensor).__name__} and {type(tangent).__name__}")
     if not tensor.dtype.is_floating_point:
         raise ValueError(f"[make_dual] Expected primal to be floating point or complex, but got: {tensor.dtype}")
     if not tangent.dtype.is_floating_point:
         raise ValueError(f"[make_dual] Expected tangent to be floating point or complex, but got: {tangent.dtype}")
     if tuple(tangent.shape) != tuple(tensor.shape):
-        raise RuntimeError("[make_dual] Trying to set a forward gradient that has a different size than that of "
-                           f"the original Tensor, this is not supported. Tensor is of size {tuple(tensor.shape)} "
-                           f"while the given forward gradient is of size {tuple(tangent.shape)}.")
+        raise RuntimeError(
+            "[make_dual] Trying to set a forward gradient that has a different size than that of "
+            f"the original Tensor, this is not supported. Tensor is of size {tuple(tensor.shape)} "
+            f"while the given forward gradient is of size {tuple(tangent.shape)}."
+        )
     if tangent.device != tensor.device:
         raise RuntimeError(f"[make_dual] the tangent is on {tangent.device} but the primal on {tensor.device}")
     _check_level(level, "make_dual")

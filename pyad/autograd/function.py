@@ -44,6 +44,7 @@ than through save_for_backward) raises, naming the Function, when that tensor is
 that requires grad, an output, or a value computed in forward from such inputs. Such a tensor carries no
 history from forward, so the second derivatives through it would silently be wrong.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,9 +63,9 @@ class FunctionCtx:
 
     # Defaults live on the class, so that a ctx costs one attribute until a Function sets more.
     _to_save: tuple[Tensor | None, ...] = ()
-    _node: Any = None                                    # set only while backward runs
+    _node: Any = None  # set only while backward runs
     _saved_direct: tuple[Tensor | None, ...] | None = None  # saved tensors when no graph was recorded
-    _graph: tuple[list[Tensor], list[int]] | None = None    # (inputs, output ids), for the stash check
+    _graph: tuple[list[Tensor], list[int]] | None = None  # (inputs, output ids), for the stash check
     non_differentiable: frozenset[int] = frozenset()
     materialize_grads = True
     needs_input_grad: tuple[bool, ...] = ()
@@ -99,8 +100,9 @@ class FunctionCtx:
 
     def mark_dirty(self, *tensors: Tensor) -> None:
         """Not supported (in-place custom Functions); raises RuntimeError."""
-        raise RuntimeError(f"[{self._name}] mark_dirty (in-place custom Functions) is not supported; return a new "
-                           "tensor instead")
+        raise RuntimeError(
+            f"[{self._name}] mark_dirty (in-place custom Functions) is not supported; return a new tensor instead"
+        )
 
 
 class _CheckingCtx(FunctionCtx):
@@ -137,7 +139,8 @@ def _check_stash(ctx: FunctionCtx, name: str, value: Any) -> None:
             raise RuntimeError(
                 f"[{fn}] backward reads ctx.{name}, a tensor that is part of the graph but was stashed on ctx "
                 "instead of saved with ctx.save_for_backward; with create_graph=True its second derivatives "
-                f"would be wrong. Save it with ctx.save_for_backward(...) and read it from ctx.saved_tensors.")
+                f"would be wrong. Save it with ctx.save_for_backward(...) and read it from ctx.saved_tensors."
+            )
 
 
 class Function:
@@ -188,15 +191,21 @@ class Function:
             # An input returned as is becomes a view of it, so that the output can carry its own history.
             if isinstance(o, Tensor) and id(o) in input_ids:
                 outs[i] = _C.alias(o)
-        diff = [isinstance(o, Tensor) and o.dtype.is_floating_point and id(r) not in ctx.non_differentiable
-                for o, r in zip(outs, raws)]
+        diff = [
+            isinstance(o, Tensor) and o.dtype.is_floating_point and id(r) not in ctx.non_differentiable
+            for o, r in zip(outs, raws)
+        ]
         meta = [(list(o.shape), o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs]
 
         node = None
         if any(diff) and grad_on:
-            node = _C.function_node(name, functools.partial(_run_backward, cls, ctx, args, meta), inputs,
-                                    [o if isinstance(o, Tensor) else _C.zeros([], _C.dtype.float32, _C.device("cpu"))
-                                     for o in outs], diff)
+            node = _C.function_node(
+                name,
+                functools.partial(_run_backward, cls, ctx, args, meta),
+                inputs,
+                [o if isinstance(o, Tensor) else _C.zeros([], _C.dtype.float32, _C.device("cpu")) for o in outs],
+                diff,
+            )
         if node is not None:
             # Outputs are saved without their history (the node would own itself); unpacking restores it.
             saved = []
@@ -208,41 +217,44 @@ class Function:
         else:
             ctx._saved_direct = tuple(ctx._to_save)
 
-        for level in levels:   # outer levels first (Note [Nested dual levels] in csrc/autograd/forward_ad.h)
+        for level in levels:  # outer levels first (Note [Nested dual levels] in csrc/autograd/forward_ad.h)
             _forward_mode(cls, ctx, args, outs, diff, level)
         if node is not None:
             _unstash_outputs(ctx, raws, outs)
         return tuple(outs) if is_tuple else outs[0]
 
 
-def _batch_shape(values: Sequence[Tensor | None], shapes: Sequence[Sequence[int] | None], what: str,
-                 name: str) -> tuple[int, ...]:
+def _batch_shape(
+    values: Sequence[Tensor | None], shapes: Sequence[Sequence[int] | None], what: str, name: str
+) -> tuple[int, ...]:
     """The leading batch dims the defined values carry beyond their unbatched shapes. All that carry some must
     agree; one without any (a tangent set by hand, say) is the same for every element."""
     batch: tuple[int, ...] = ()
     for v, shape in zip(values, shapes):
         if v is None or shape is None:
             continue
-        b = tuple(v.shape[:v.ndim - len(shape)])
+        b = tuple(v.shape[: v.ndim - len(shape)])
         if b and batch and b != batch:
             raise RuntimeError(f"[{name}] the {what} carry different batch dims: {batch} and {b}")
         batch = batch or b
     return batch
 
 
-def _split_batch(values: Sequence[Tensor | None], shapes: Sequence[Any],
-                 batch: Sequence[int]) -> list[list[Tensor | None]]:
+def _split_batch(
+    values: Sequence[Tensor | None], shapes: Sequence[Any], batch: Sequence[int]
+) -> list[list[Tensor | None]]:
     """values[i] of shape (*batch, *shapes[i]) -> one list per batch element (None stays None, an unbatched
     value is shared by every element)."""
     n = math.prod(batch)
-    flat = [None if v is None else _C.reshape(v, [n] + list(s)) if v.ndim > len(s) else v
-            for v, s in zip(values, shapes)]
-    return [[None if f is None else f[k] if f.ndim > len(s) else f for f, s in zip(flat, shapes)]
-            for k in range(n)]
+    flat = [
+        None if v is None else _C.reshape(v, [n] + list(s)) if v.ndim > len(s) else v for v, s in zip(values, shapes)
+    ]
+    return [[None if f is None else f[k] if f.ndim > len(s) else f for f, s in zip(flat, shapes)] for k in range(n)]
 
 
-def _stack_batch(per_element: Sequence[Sequence[Tensor | None]], likes: Sequence[Tensor | None],
-                 batch: Sequence[int]) -> list[Tensor | None]:
+def _stack_batch(
+    per_element: Sequence[Sequence[Tensor | None]], likes: Sequence[Tensor | None], batch: Sequence[int]
+) -> list[Tensor | None]:
     """The per-element results (one list per element, one entry per like) stacked to (*batch, *like.shape)."""
     out: list[Tensor | None] = []
     for j, like in enumerate(likes):
@@ -279,8 +291,14 @@ def _unstash(v: Any, ids: set[int]) -> Any:
     return v
 
 
-def _run_backward(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
-                  grads: Sequence[Tensor | None]) -> list[Tensor | None]:
+def _run_backward(
+    cls: type[Function],
+    ctx: FunctionCtx,
+    args: tuple[Any, ...],
+    meta: list[Any],
+    node: Any,
+    grads: Sequence[Tensor | None],
+) -> list[Tensor | None]:
     """The node's backward: run cls.backward (once per batch element unless cls handles batch dims)."""
     grads = list(grads)
     out_shapes = [m[0] if m is not None else None for m in meta]
@@ -288,21 +306,29 @@ def _run_backward(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], 
     if not batch or cls.handles_batch_dims:
         return _backward_once(cls, ctx, args, meta, node, grads, batch)
     tensor_args = [a for a in args if isinstance(a, Tensor)]
-    per_element = [_backward_once(cls, ctx, args, meta, node, gs, ())
-                   for gs in _split_batch(grads, out_shapes, batch)]
+    per_element = [_backward_once(cls, ctx, args, meta, node, gs, ()) for gs in _split_batch(grads, out_shapes, batch)]
     return _stack_batch(per_element, tensor_args, batch)
 
 
-def _backward_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], meta: list[Any], node: Any,
-                   grads: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
+def _backward_once(
+    cls: type[Function],
+    ctx: FunctionCtx,
+    args: tuple[Any, ...],
+    meta: list[Any],
+    node: Any,
+    grads: list[Tensor | None],
+    batch: Sequence[int],
+) -> list[Tensor | None]:
     """One call of cls.backward on gradients with leading dims `batch`: materialise missing gradients, check
     what it returns (one gradient of shape (*batch, *arg.shape) or None per tensor argument)."""
     name = cls.__name__
     if ctx.materialize_grads:
-        grads = [g if g is not None or m is None else _C.zeros(list(batch) + list(m[0]), m[1], m[2])
-                 for g, m in zip(grads, meta)]
+        grads = [
+            g if g is not None or m is None else _C.zeros(list(batch) + list(m[0]), m[1], m[2])
+            for g, m in zip(grads, meta)
+        ]
     ctx._node = node
-    checking = _C.is_grad_enabled()   # create_graph: reading stashed graph tensors is an error
+    checking = _C.is_grad_enabled()  # create_graph: reading stashed graph tensors is an error
     if checking:
         ctx.__class__ = _CheckingCtx
     try:
@@ -315,35 +341,44 @@ def _backward_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...],
     while len(result) > len(args) and result[-1] is None:
         result = result[:-1]
     if len(result) != len(args):
-        raise RuntimeError(f"[{name}] backward returned {len(result)} gradients, but forward took {len(args)} "
-                           "arguments (return one per argument, None for non-tensors)")
+        raise RuntimeError(
+            f"[{name}] backward returned {len(result)} gradients, but forward took {len(args)} "
+            "arguments (return one per argument, None for non-tensors)"
+        )
     out = []
     for i, g in enumerate(result):
         a = args[i]
         if not isinstance(a, Tensor):
             if g is not None:
-                raise RuntimeError(f"[{name}] backward returned a gradient for argument {i}, which is not a "
-                                   "Tensor (return None there)")
+                raise RuntimeError(
+                    f"[{name}] backward returned a gradient for argument {i}, which is not a Tensor (return None there)"
+                )
             continue
         if g is not None:
             if not isinstance(g, Tensor):
-                raise TypeError(f"[{name}] backward returned a {type(g).__name__} as the gradient of argument "
-                                f"{i}; expected a Tensor or None")
+                raise TypeError(
+                    f"[{name}] backward returned a {type(g).__name__} as the gradient of argument "
+                    f"{i}; expected a Tensor or None"
+                )
             if tuple(g.shape) != tuple(batch) + tuple(a.shape):
-                raise RuntimeError(f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
-                                   f"argument {i} of shape {tuple(a.shape)}" +
-                                   (f" (batch dims {tuple(batch)})" if batch else ""))
+                raise RuntimeError(
+                    f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
+                    f"argument {i} of shape {tuple(a.shape)}" + (f" (batch dims {tuple(batch)})" if batch else "")
+                )
         out.append(g)
     return out
 
 
-def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
-                  level: int) -> None:
+def _forward_mode(
+    cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool], level: int
+) -> None:
     """Run cls.jvp on the level-`level` tangents; its ops compute tangents at the outer levels only."""
     name = cls.__name__
     if cls.jvp is Function.jvp:
-        raise RuntimeError(f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
-                           "define jvp(ctx, *tangents)")
+        raise RuntimeError(
+            f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
+            "define jvp(ctx, *tangents)"
+        )
     tangents = [_C.unpack_dual(a, level)[1] if isinstance(a, Tensor) else None for a in args]
     arg_shapes = [list(a.shape) if isinstance(a, Tensor) else None for a in args]
     batch = _batch_shape(tangents, arg_shapes, "tangents of the inputs", name)
@@ -352,8 +387,9 @@ def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], 
         if not batch or cls.handles_batch_dims:
             res = _jvp_once(cls, ctx, args, outs, diff, tangents, batch)
         else:
-            per_element = [_jvp_once(cls, ctx, args, outs, diff, ts, ())
-                           for ts in _split_batch(tangents, arg_shapes, batch)]
+            per_element = [
+                _jvp_once(cls, ctx, args, outs, diff, ts, ()) for ts in _split_batch(tangents, arg_shapes, batch)
+            ]
             res = _stack_batch(per_element, [o if d else None for o, d in zip(outs, diff)], batch)
     object.__setattr__(ctx, "_node", saved_node)
     for i in (i for i, d in enumerate(diff) if d):
@@ -362,13 +398,24 @@ def _forward_mode(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], 
             _C.set_tangent(outs[i], r, level)
 
 
-def _jvp_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs: list[Any], diff: list[bool],
-              tangents: list[Tensor | None], batch: Sequence[int]) -> list[Tensor | None]:
+def _jvp_once(
+    cls: type[Function],
+    ctx: FunctionCtx,
+    args: tuple[Any, ...],
+    outs: list[Any],
+    diff: list[bool],
+    tangents: list[Tensor | None],
+    batch: Sequence[int],
+) -> list[Tensor | None]:
     """One call of cls.jvp on tangents with leading dims `batch`: the checked tangent of each output."""
     name = cls.__name__
     if ctx.materialize_grads:
-        tangents = [t if t is not None or not (isinstance(a, Tensor) and a.dtype.is_floating_point)
-                    else _C.zeros(list(batch) + list(a.shape), a.dtype, a.device) for t, a in zip(tangents, args)]
+        tangents = [
+            t
+            if t is not None or not (isinstance(a, Tensor) and a.dtype.is_floating_point)
+            else _C.zeros(list(batch) + list(a.shape), a.dtype, a.device)
+            for t, a in zip(tangents, args)
+        ]
     res = cls.jvp(ctx, *tangents)
     res = res if isinstance(res, tuple) else (res,)
     if len(res) != len(outs):
@@ -377,7 +424,8 @@ def _jvp_once(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], outs
         if not diff[i] or t is None:
             continue
         if not isinstance(t, Tensor) or tuple(t.shape) != tuple(batch) + tuple(outs[i].shape):
-            raise RuntimeError(f"[{name}] jvp returned a tangent of shape {tuple(getattr(t, 'shape', ()))} for "
-                               f"output {i} of shape {tuple(outs[i].shape)}" +
-                               (f" (batch dims {tuple(batch)})" if batch else ""))
+            raise RuntimeError(
+                f"[{name}] jvp returned a tangent of shape {tuple(getattr(t, 'shape', ()))} for "
+                f"output {i} of shape {tuple(outs[i].shape)}" + (f" (batch dims {tuple(batch)})" if batch else "")
+            )
     return list(res)

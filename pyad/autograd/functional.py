@@ -12,6 +12,7 @@ Where pyad goes beyond torch (which raises instead):
 ``vectorize=True`` pushes every basis vector through one batched pass (autograd.grad's is_grads_batched in
 reverse mode, a batched tangent in forward mode) instead of one pass per element.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,10 @@ def _as_tuple(inp: Any, arg_name: str | None = None, fn_name: str | None = None)
         for i, el in enumerate(inp):
             if not isinstance(el, Tensor):
                 where = f"the value at index {i}" if is_tuple else f"the given {arg_name}"
-                raise TypeError(f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors "
-                                f"but {where} has type {type(el)}.")
+                raise TypeError(
+                    f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors "
+                    f"but {where} has type {type(el)}."
+                )
     return is_tuple, inp
 
 
@@ -82,22 +85,31 @@ def _validate_v(v: tuple[Any, ...], other: tuple[Any, ...], is_other_tuple: bool
     for idx, (el_v, el_other) in enumerate(zip(v, other)):
         if tuple(el_v.shape) != tuple(el_other.shape):
             prepend = f"Entry {idx} in " if is_other_tuple else ""
-            raise RuntimeError(f"{prepend}v has invalid size: should be {tuple(el_other.shape)} but got "
-                               f"{tuple(el_v.shape)}.")
+            raise RuntimeError(
+                f"{prepend}v has invalid size: should be {tuple(el_other.shape)} but got {tuple(el_v.shape)}."
+            )
 
 
 _STRICT_MESSAGES = {
-    "hessian": ("The hessian of the user-provided function with respect to input {i} is independent of the input. "
-                "This is not allowed in strict mode. You should ensure that your function is thrice differentiable "
-                "and that the hessian depends on the inputs."),
-    "jacobian": ("While computing the hessian, found that the jacobian of the user-provided function with respect "
-                 "to input {i} is independent of the input. This is not allowed in strict mode. You should ensure "
-                 "that your function is twice differentiable and that the jacobian depends on the inputs (this "
-                 "would be violated by a linear function for example)."),
-    "grad_inputs": ("The gradient with respect to input {i} is independent of the inputs of the user-provided "
-                    "function. This is not allowed in strict mode."),
-    "outputs": ("Output {i} of the user-provided function does not require gradients. The outputs must be "
-                "computed in a differentiable manner from the input when running in strict mode."),
+    "hessian": (
+        "The hessian of the user-provided function with respect to input {i} is independent of the input. "
+        "This is not allowed in strict mode. You should ensure that your function is thrice differentiable "
+        "and that the hessian depends on the inputs."
+    ),
+    "jacobian": (
+        "While computing the hessian, found that the jacobian of the user-provided function with respect "
+        "to input {i} is independent of the input. This is not allowed in strict mode. You should ensure "
+        "that your function is twice differentiable and that the jacobian depends on the inputs (this "
+        "would be violated by a linear function for example)."
+    ),
+    "grad_inputs": (
+        "The gradient with respect to input {i} is independent of the inputs of the user-provided "
+        "function. This is not allowed in strict mode."
+    ),
+    "outputs": (
+        "Output {i} of the user-provided function does not require gradients. The outputs must be "
+        "computed in a differentiable manner from the input when running in strict mode."
+    ),
 }
 
 
@@ -106,41 +118,55 @@ def _check_requires_grad(inputs: tuple[Any, ...], input_type: str, strict: bool)
         return
     for i, inp in enumerate(inputs):
         if inp is None:
-            raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is "
-                               "not allowed in strict mode.")
+            raise RuntimeError(
+                f"The output of the user-provided function is independent of input {i}. This is "
+                "not allowed in strict mode."
+            )
         if not inp.requires_grad:
             raise RuntimeError(_STRICT_MESSAGES[input_type].format(i=i))
 
 
-def _autograd_grad(outputs: tuple[Any, ...], inputs: tuple[Tensor, ...], grad_outputs: tuple[Any, ...] | None = None,
-                   create_graph: bool = False, retain_graph: bool | None = None,
-                   is_grads_batched: bool = False) -> tuple[Tensor | None, ...]:
+def _autograd_grad(
+    outputs: tuple[Any, ...],
+    inputs: tuple[Tensor, ...],
+    grad_outputs: tuple[Any, ...] | None = None,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+    is_grads_batched: bool = False,
+) -> tuple[Tensor | None, ...]:
     """autograd.grad over the outputs that require grad (None for every input when none does)."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
-    return _C.grad([o for o, _ in pairs], list(inputs), [g for _, g in pairs], retain_graph, create_graph, True,
-                   1 if is_grads_batched else 0)
+    return _C.grad(
+        [o for o, _ in pairs],
+        list(inputs),
+        [g for _, g in pairs],
+        retain_graph,
+        create_graph,
+        True,
+        1 if is_grads_batched else 0,
+    )
 
 
 _FILL_MESSAGES = {
-    "back": "The output of the user-provided function is independent of input {i}. This is not allowed in strict "
-            "mode.",
+    "back": "The output of the user-provided function is independent of input {i}. This is not allowed in strict mode.",
     "back_trick": "The gradient with respect to the input is independent of entry {i} in the grad_outputs when "
-                  "using the double backward trick to compute forward mode gradients. This is not allowed in "
-                  "strict mode.",
+    "using the double backward trick to compute forward mode gradients. This is not allowed in "
+    "strict mode.",
     "double_back": "The jacobian of the user-provided function is independent of input {i}. This is not allowed "
-                   "in strict mode.",
+    "in strict mode.",
     "double_back_trick": "The hessian of the user-provided function is independent of entry {i} in the "
-                         "grad_jacobian. This is not allowed in strict mode as it prevents from using the double "
-                         "backward trick to replace forward mode AD.",
+    "grad_jacobian. This is not allowed in strict mode as it prevents from using the double "
+    "backward trick to replace forward mode AD.",
 }
 
 
-def _fill_in_zeros(grads: tuple[Any, ...], refs: tuple[Tensor, ...], strict: bool, create_graph: bool,
-                   stage: str) -> tuple[Tensor, ...]:
+def _fill_in_zeros(
+    grads: tuple[Any, ...], refs: tuple[Tensor, ...], strict: bool, create_graph: bool, stage: str
+) -> tuple[Tensor, ...]:
     res = []
     for i, g in enumerate(grads):
         if g is None:
@@ -149,8 +175,10 @@ def _fill_in_zeros(grads: tuple[Any, ...], refs: tuple[Tensor, ...], strict: boo
             g = _zeros_like(refs[i])
         elif strict and create_graph and not g.requires_grad:
             what = "hessian" if "double" in stage else "jacobian"
-            raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. This is not "
-                               "allowed in strict mode when create_graph=True.")
+            raise RuntimeError(
+                f"The {what} of the user-provided function is independent of input {i}. This is not "
+                "allowed in strict mode when create_graph=True."
+            )
         res.append(g)
     return tuple(res)
 
@@ -168,25 +196,26 @@ def _single_output(fn_name: str, outputs: tuple[Any, ...], is_outputs_tuple: boo
     if is_outputs_tuple or not isinstance(outputs[0], Tensor):
         raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
     if outputs[0].numel() != 1:
-        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single "
-                           "element")
+        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
 
 
-def _prepare_v(v: Any, inputs: tuple[Tensor, ...], is_inputs_tuple: bool, create_graph: bool,
-               fn_name: str) -> Any:
+def _prepare_v(v: Any, inputs: tuple[Tensor, ...], is_inputs_tuple: bool, create_graph: bool, fn_name: str) -> Any:
     if v is not None:
         _, v = _as_tuple(v, "v", fn_name)
         v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
         _validate_v(v, inputs, is_inputs_tuple)
     elif len(inputs) != 1 or inputs[0].numel() != 1:
-        raise RuntimeError("The vector v can only be None if the input to the user-provided function is a single "
-                           "Tensor with a single element.")
+        raise RuntimeError(
+            "The vector v can only be None if the input to the user-provided function is a single "
+            "Tensor with a single element."
+        )
     return v
 
 
 # ---------------------------------------------------------------- products
-def vjp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def vjp(
+    func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False, strict: bool = False
+) -> tuple[Any, Any]:
     """(func(inputs), v^T J): the vector-Jacobian product at `inputs`, shaped like the inputs."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
@@ -198,17 +227,22 @@ def vjp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
             v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
             _validate_v(v, outputs, is_outputs_tuple)
         elif len(outputs) != 1 or outputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                               "Tensor with a single element.")
+            raise RuntimeError(
+                "The vector v can only be None if the user-provided function returns a single "
+                "Tensor with a single element."
+            )
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
-    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    return (
+        _tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+        _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple),
+    )
 
 
-def jvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def jvp(
+    func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False, strict: bool = False
+) -> tuple[Any, Any]:
     """(func(inputs), J v): the Jacobian-vector product at `inputs`, shaped like the outputs. Computed as torch
     does, by the double-backward trick (so create_graph and strict behave exactly as there)."""
     with enable_grad():
@@ -223,12 +257,15 @@ def jvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
     with set_grad_enabled(True) if create_graph else contextlib.nullcontext():
         grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
-    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple))
+    return (
+        _tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+        _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple),
+    )
 
 
-def _scalar_function_jacobian(fn_name: str, func: Callable[..., Any], inputs: tuple[Tensor, ...],
-                              strict: bool) -> tuple[tuple[Any, ...], bool, tuple[Any, ...]]:
+def _scalar_function_jacobian(
+    fn_name: str, func: Callable[..., Any], inputs: tuple[Tensor, ...], strict: bool
+) -> tuple[tuple[Any, ...], bool, tuple[Any, ...]]:
     """(outputs, its tuple flag, jac): func's single-element output and its gradient, with a graph."""
     is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn_name)
     _check_requires_grad(outputs, "outputs", strict=strict)
@@ -238,8 +275,9 @@ def _scalar_function_jacobian(fn_name: str, func: Callable[..., Any], inputs: tu
     return outputs, is_outputs_tuple, jac
 
 
-def vhp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def vhp(
+    func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False, strict: bool = False
+) -> tuple[Any, Any]:
     """(func(inputs), v^T H) for a function with a single-element output."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
@@ -249,12 +287,15 @@ def vhp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
-    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    return (
+        _tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+        _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple),
+    )
 
 
-def hvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def hvp(
+    func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_graph: bool = False, strict: bool = False
+) -> tuple[Any, Any]:
     """(func(inputs), H v) for a function with a single-element output (the double-backward trick, as torch)."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
@@ -267,24 +308,30 @@ def hvp(func: Callable[..., Any], inputs: _Tensors, v: _Tensors = None, create_g
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
-    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    return (
+        _tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+        _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple),
+    )
 
 
 # ---------------------------------------------------------------- Jacobians
 def _independent(i: int, j: int) -> RuntimeError:
-    return RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. This is not "
-                        "allowed in strict mode.")
+    return RuntimeError(
+        f"Output {i} of the user-provided function is independent of input {j}. This is not allowed in strict mode."
+    )
 
 
 def _check_connected(g: Tensor, i: int, strict: bool, create_graph: bool) -> None:
     if strict and create_graph and not g.requires_grad:
-        raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is not "
-                           "allowed in strict mode when create_graph=True.")
+        raise RuntimeError(
+            f"The jacobian of the user-provided function is independent of input {i}. This is not "
+            "allowed in strict mode when create_graph=True."
+        )
 
 
-def _reverse_jacobian(outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], create_graph: bool, strict: bool,
-                      vectorize: bool) -> tuple[tuple[Tensor, ...], ...]:
+def _reverse_jacobian(
+    outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], create_graph: bool, strict: bool, vectorize: bool
+) -> tuple[tuple[Tensor, ...], ...]:
     """jac[i][j] of shape out_i.shape + in_j.shape: per output, one batched backward of all its basis
     cotangents (vectorize) or one backward per element."""
     jacobian = []
@@ -292,8 +339,18 @@ def _reverse_jacobian(outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], c
         m = out.numel()
         flat = out.reshape(-1)
         if vectorize:
-            rows = _autograd_grad((flat,), inputs, (_basis(m, out.dtype, out.device),), retain_graph=True,
-                                  create_graph=create_graph, is_grads_batched=True) if m else (None,) * len(inputs)
+            rows = (
+                _autograd_grad(
+                    (flat,),
+                    inputs,
+                    (_basis(m, out.dtype, out.device),),
+                    retain_graph=True,
+                    create_graph=create_graph,
+                    is_grads_batched=True,
+                )
+                if m
+                else (None,) * len(inputs)
+            )
             per_input = []
             for j, (g, inp) in enumerate(zip(rows, inputs)):
                 if g is None:
@@ -313,14 +370,17 @@ def _reverse_jacobian(outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], c
                         g = _zeros_like(inp)
                     _check_connected(g, i, strict, create_graph)
                     cols[j].append(g)
-            per_input = [(_C.stack(c, 0) if c else _zeros_like(inp, (0,))).reshape(tuple(out.shape) + tuple(inp.shape))
-                         for c, inp in zip(cols, inputs)]
+            per_input = [
+                (_C.stack(c, 0) if c else _zeros_like(inp, (0,))).reshape(tuple(out.shape) + tuple(inp.shape))
+                for c, inp in zip(cols, inputs)
+            ]
         jacobian.append(tuple(per_input))
     return tuple(jacobian)
 
 
-def _forward_jacobian(func: Callable[..., Any], inputs: tuple[Tensor, ...], strict: bool,
-                      vectorize: bool) -> tuple[bool, tuple[Tensor, ...] | None, tuple[tuple[Tensor, ...], ...]]:
+def _forward_jacobian(
+    func: Callable[..., Any], inputs: tuple[Tensor, ...], strict: bool, vectorize: bool
+) -> tuple[bool, tuple[Tensor, ...] | None, tuple[tuple[Tensor, ...], ...]]:
     """Forward mode: per input, one pass with a batched identity tangent (vectorize) or one pass per element.
     Returns (is_outputs_tuple, outputs, jac[i][j])."""
     primals = tuple(inp.detach() for inp in inputs)
@@ -371,20 +431,30 @@ def _forward_jacobian(func: Callable[..., Any], inputs: tuple[Tensor, ...], stri
     return is_outputs_tuple, outputs, tuple(jac)
 
 
-def jacobian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
-             vectorize: bool = False, strategy: _Strategy = "reverse-mode") -> Any:
+def jacobian(
+    func: Callable[..., Any],
+    inputs: _Tensors,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    strategy: _Strategy = "reverse-mode",
+) -> Any:
     """The Jacobian of func at `inputs`: a Tensor for one input and one output, else (nested) tuples with
     jac[i][j] of shape outputs[i].shape + inputs[j].shape. strategy="forward-mode" computes it column by column
     with forward-mode AD (no create_graph there, as torch)."""
     if strategy not in ("forward-mode", "reverse-mode"):
-        raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your function '
-                         'has more outputs than inputs, "forward-mode" tends to be more performant. Otherwise, '
-                         'prefer to use "reverse-mode".')
+        raise ValueError(
+            'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your function '
+            'has more outputs than inputs, "forward-mode" tends to be more performant. Otherwise, '
+            'prefer to use "reverse-mode".'
+        )
     if strategy == "forward-mode":
         if create_graph:
-            raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` and '
-                                      '`strategy="forward-mode"` are not supported together (yet). Please either '
-                                      'set `create_graph=False` or `strategy="reverse-mode"`.')
+            raise NotImplementedError(
+                "torch.autograd.functional.jacobian: `create_graph=True` and "
+                '`strategy="forward-mode"` are not supported together (yet). Please either '
+                'set `create_graph=False` or `strategy="reverse-mode"`.'
+            )
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         is_outputs_tuple, _, jac = _forward_jacobian(func, inputs, strict, vectorize)
         return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
@@ -397,8 +467,14 @@ def jacobian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = Fa
         return _tuple_postprocess(_grad_postprocess(jac, create_graph), (is_outputs_tuple, is_inputs_tuple))
 
 
-def hessian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = False, strict: bool = False,
-            vectorize: bool = False, outer_jacobian_strategy: _Strategy = "reverse-mode") -> Any:
+def hessian(
+    func: Callable[..., Any],
+    inputs: _Tensors,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    outer_jacobian_strategy: _Strategy = "reverse-mode",
+) -> Any:
     """The Hessian of a function with a single-element output: a Tensor for one input, else hess[i][j] of shape
     inputs[i].shape + inputs[j].shape. The inner Jacobian is reverse mode; outer_jacobian_strategy picks the
     outer one ("forward-mode": forward-over-reverse)."""
@@ -420,6 +496,12 @@ def hessian(func: Callable[..., Any], inputs: _Tensors, create_graph: bool = Fal
         _check_requires_grad(_as_tuple(jac)[1], "jacobian", strict=strict)
         return jac
 
-    res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy)
+    res = jacobian(
+        jac_func,
+        inputs,
+        create_graph=create_graph,
+        strict=strict,
+        vectorize=vectorize,
+        strategy=outer_jacobian_strategy,
+    )
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))

@@ -29,6 +29,7 @@ On a mismatch a GradcheckError (a RuntimeError) names the output and input (thei
 value and in ``inputs``), the mode (reverse or forward), the worst element (its index in the output and in the
 input) and both values; with raise_exception=False the function returns False instead.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -83,26 +84,35 @@ def _outputs(out: Any, where: str) -> tuple[Tensor, ...]:
     outs = _as_tuple(out)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
-            raise TypeError(f"[{where}] the function must return a Tensor or a tuple of Tensors, got "
-                            f"{type(o).__name__} at output {i}")
+            raise TypeError(
+                f"[{where}] the function must return a Tensor or a tuple of Tensors, got "
+                f"{type(o).__name__} at output {i}"
+            )
     return outs
 
 
 def _check_inputs(inputs: Sequence[Any], where: str) -> list[int]:
     diff = [j for j, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
-        raise ValueError(f"[{where}] expects at least one input tensor to require gradient, but none of them "
-                         "have requires_grad=True")
+        raise ValueError(
+            f"[{where}] expects at least one input tensor to require gradient, but none of them have requires_grad=True"
+        )
     for j in diff:
         x = inputs[j]
         if x.dtype != _C.dtype.float64:
-            warnings.warn(f"[{where}] Input #{j} requires gradient and is not a double precision floating point "
-                          f"tensor (it is {x.dtype}). This check will likely fail if all the inputs are not of "
-                          "double precision floating point.", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"[{where}] Input #{j} requires gradient and is not a double precision floating point "
+                f"tensor (it is {x.dtype}). This check will likely fail if all the inputs are not of "
+                "double precision floating point.",
+                UserWarning,
+                stacklevel=3,
+            )
         if any(s == 0 and d > 1 for s, d in zip(x.stride(), x.shape)):
-            raise ValueError(f"[{where}] input #{j} has a dimension with stride 0 (an expanded tensor): gradcheck "
-                             "perturbs elements one at a time and needs inputs whose elements do not overlap; call "
-                             ".contiguous() (or .clone()) on it first")
+            raise ValueError(
+                f"[{where}] input #{j} has a dimension with stride 0 (an expanded tensor): gradcheck "
+                "perturbs elements one at a time and needs inputs whose elements do not overlap; call "
+                ".contiguous() (or .clone()) on it first"
+            )
     return diff
 
 
@@ -126,8 +136,9 @@ def _eval_np(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[in
     return [_np(outs[i]).reshape(-1) for i in out_idx]
 
 
-def _numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], j: int, out_idx: Sequence[int],
-                        out_sizes: Sequence[int], eps: float) -> list[np.ndarray]:
+def _numerical_jacobian(
+    fn: Callable[..., Any], inputs: Sequence[Any], j: int, out_idx: Sequence[int], out_sizes: Sequence[int], eps: float
+) -> list[np.ndarray]:
     """[N_ij for i in out_idx], N_ij of shape (m_i, n_j), by central differences over x_j's elements."""
     x = inputs[j]
     n = x.numel()
@@ -160,8 +171,9 @@ def _check_grad_attrs(g: Tensor, x: Tensor, batch: int, what: str) -> None:
         raise GradcheckError(f"{what}: gradient has dtype {g.dtype}, expected the input's {x.dtype}")
 
 
-def _reverse_jacobian(outs: Sequence[Tensor], out_idx: Sequence[int], inputs: Sequence[Any], diff: Sequence[int],
-                      names: _Names) -> list[list[np.ndarray]]:
+def _reverse_jacobian(
+    outs: Sequence[Tensor], out_idx: Sequence[int], inputs: Sequence[Any], diff: Sequence[int], names: _Names
+) -> list[list[np.ndarray]]:
     """jac[a][b] = A (m_i, n_j) for output out_idx[a] and input diff[b]: one batched backward per output."""
     ins = [inputs[j] for j in diff]
     jac = []
@@ -184,8 +196,14 @@ def _reverse_jacobian(outs: Sequence[Tensor], out_idx: Sequence[int], inputs: Se
     return jac
 
 
-def _forward_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Sequence[int],
-                      shapes: dict[int, tuple[int, ...]], diff: Sequence[int], names: _Names) -> list[list[np.ndarray]]:
+def _forward_jacobian(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    out_idx: Sequence[int],
+    shapes: dict[int, tuple[int, ...]],
+    diff: Sequence[int],
+    names: _Names,
+) -> list[list[np.ndarray]]:
     """jac[a][b] = forward-mode A (m_i, n_j): one pass per input with a batched identity tangent."""
     detached = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
     jac: list[list[np.ndarray | None]] = [[None] * len(diff) for _ in out_idx]
@@ -201,8 +219,9 @@ def _forward_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], out_idx: Se
             tans = [(outs[i], _C.unpack_dual(outs[i])[1]) for i in out_idx]
         for a, (i, (o, t)) in enumerate(zip(out_idx, tans)):
             if t is not None:
-                _check_grad_attrs(t, o, n, f"Forward-mode tangent of {names.output(i)} with respect to "
-                                           f"{names.input(j)}")
+                _check_grad_attrs(
+                    t, o, n, f"Forward-mode tangent of {names.output(i)} with respect to {names.input(j)}"
+                )
                 jac[a][b] = _np(t).reshape(n, o.numel()).T
     for a, i in enumerate(out_idx):  # zeros where no tangent reached (or the input is empty)
         for b, j in enumerate(diff):
@@ -223,15 +242,26 @@ def _mismatch(analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: fl
     return int(np.argmax(excess)), int(bad.sum())
 
 
-def _compare_jacobians(analytic: Sequence[Sequence[np.ndarray]], numerical: Sequence[Sequence[np.ndarray]],
-                       out_idx: Sequence[int], diff: Sequence[int], shapes: dict[int, tuple[int, ...]],
-                       inputs: Sequence[Any], mode: str, atol: float, rtol: float, names: _Names) -> None:
+def _compare_jacobians(
+    analytic: Sequence[Sequence[np.ndarray]],
+    numerical: Sequence[Sequence[np.ndarray]],
+    out_idx: Sequence[int],
+    diff: Sequence[int],
+    shapes: dict[int, tuple[int, ...]],
+    inputs: Sequence[Any],
+    mode: str,
+    atol: float,
+    rtol: float,
+    names: _Names,
+) -> None:
     for a, i in enumerate(out_idx):
         for b, j in enumerate(diff):
             A, N = analytic[a][b], numerical[a][b]
             if A.shape != N.shape:
-                raise GradcheckError(f"Jacobian shape mismatch for {names.output(i)} with respect to "
-                                     f"{names.input(j)} ({mode} mode): analytic {A.shape}, numerical {N.shape}")
+                raise GradcheckError(
+                    f"Jacobian shape mismatch for {names.output(i)} with respect to "
+                    f"{names.input(j)} ({mode} mode): analytic {A.shape}, numerical {N.shape}"
+                )
             found = _mismatch(A, N, atol, rtol)
             if found is None:
                 continue
@@ -239,11 +269,13 @@ def _compare_jacobians(analytic: Sequence[Sequence[np.ndarray]], numerical: Sequ
             r, c = divmod(flat, A.shape[1])
             av, nv = float(A[r, c]), float(N[r, c])
             oi, xi = _index(r, shapes[i]), _index(c, inputs[j].shape)
-            msg = (f"Jacobian mismatch for {names.output(i)} with respect to {names.input(j)} ({mode} mode): "
-                   f"{nbad} of {A.size} elements differ.\n"
-                   f"Worst element: {names.output(i)} at index {_fmt_index(oi)}, {names.input(j)} at index "
-                   f"{_fmt_index(xi)}: analytical {av!r} vs numerical {nv!r} (|difference| {abs(av - nv)!r} > "
-                   f"atol + rtol * |numerical| = {atol + rtol * abs(nv)!r})")
+            msg = (
+                f"Jacobian mismatch for {names.output(i)} with respect to {names.input(j)} ({mode} mode): "
+                f"{nbad} of {A.size} elements differ.\n"
+                f"Worst element: {names.output(i)} at index {_fmt_index(oi)}, {names.input(j)} at index "
+                f"{_fmt_index(xi)}: analytical {av!r} vs numerical {nv!r} (|difference| {abs(av - nv)!r} > "
+                f"atol + rtol * |numerical| = {atol + rtol * abs(nv)!r})"
+            )
             if A.size <= _MAX_PRINTED:
                 with np.printoptions(precision=6, suppress=False, linewidth=120):
                     msg += f"\nnumerical:\n{N}\nanalytical:\n{A}"
@@ -260,8 +292,17 @@ def _setup(fn: Callable[..., Any], inputs: Sequence[Any]) -> tuple[tuple[Tensor,
     return outs, (out_idx if out_idx else float_idx)
 
 
-def _slow_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
-                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
+def _slow_check(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    diff: Sequence[int],
+    eps: float,
+    atol: float,
+    rtol: float,
+    check_forward_ad: bool,
+    names: _Names,
+    check_backward_ad: bool = True,
+) -> bool:
     outs, out_idx = _setup(fn, inputs)
     analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
@@ -283,8 +324,17 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v / norm if norm > 0 else v
 
 
-def _fast_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], eps: float, atol: float,
-                rtol: float, check_forward_ad: bool, names: _Names, check_backward_ad: bool = True) -> bool:
+def _fast_check(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    diff: Sequence[int],
+    eps: float,
+    atol: float,
+    rtol: float,
+    check_forward_ad: bool,
+    names: _Names,
+    check_backward_ad: bool = True,
+) -> bool:
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
@@ -364,7 +414,8 @@ def _fast_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[in
                     f"Jacobian mismatch for {names.output(i)} with respect to {names.input(j)} ({mode} mode, "
                     f"fast_mode=True): the projections u^T J v along random unit directions differ: analytical "
                     f"{av!r} vs numerical {nv!r} (|difference| {abs(av - nv)!r} > scaled atol + rtol * "
-                    f"|numerical| = {tol!r}). Run with fast_mode=False for the element-wise report.")
+                    f"|numerical| = {tol!r}). Run with fast_mode=False for the element-wise report."
+                )
     return True
 
 
@@ -378,10 +429,22 @@ def _run(check: Callable[[], bool], raise_exception: bool) -> bool:
     return check()
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, check_forward_ad: bool = False, fast_mode: bool = False, *,
-              check_backward_ad: bool = True, check_undefined_grad: bool = True, check_batched_grad: bool = False,
-              check_grad_dtypes: bool = False, _names: _Names | None = None) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    check_forward_ad: bool = False,
+    fast_mode: bool = False,
+    *,
+    check_backward_ad: bool = True,
+    check_undefined_grad: bool = True,
+    check_batched_grad: bool = False,
+    check_grad_dtypes: bool = False,
+    _names: _Names | None = None,
+) -> bool:
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
 
     fn(*inputs) returns a Tensor or a tuple of Tensors. `inputs` is a Tensor or a tuple of arguments; only the
@@ -426,13 +489,24 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
         if check_grad_dtypes:
             extras.grad_dtype_check(fn, inputs, diff, check_forward_ad)
         return True
+
     return _run(run, raise_exception)
 
 
-def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
-                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True, fast_mode: bool = False, *,
-                  check_undefined_grad: bool = True, check_batched_grad: bool = False,
-                  check_grad_dtypes: bool = False) -> bool:
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    *,
+    check_undefined_grad: bool = True,
+    check_batched_grad: bool = False,
+    check_grad_dtypes: bool = False,
+) -> bool:
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
     gradcheck is run on the function (*inputs, *grad_outputs) -> the gradients of fn's differentiable outputs
@@ -452,8 +526,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
         with enable_grad():
             outs = [o for o in _outputs(fn(*inputs), "gradgradcheck") if o.requires_grad]
         rng = np.random.default_rng(0)
-        grad_outputs = tuple(
-            _from_np(rng.uniform(-1.0, 1.0, tuple(o.shape)), o).requires_grad_(True) for o in outs)
+        grad_outputs = tuple(_from_np(rng.uniform(-1.0, 1.0, tuple(o.shape)), o).requires_grad_(True) for o in outs)
     else:
         grad_outputs = _as_tuple(grad_outputs)
         for k, g in enumerate(grad_outputs):
@@ -469,11 +542,22 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
                 raise ValueError(f"[gradgradcheck] got {n_go} grad_outputs for {len(outs)} differentiable outputs")
             dins = [ins[j] for j in diff]
             grads = _C.grad(outs, dins, list(gos), True, True, True, 0) if outs else (None,) * len(dins)
-        return tuple(g if g is not None else _C.zeros(list(x.shape), x.dtype, x.device)
-                     for g, x in zip(grads, dins))
+        return tuple(g if g is not None else _C.zeros(list(x.shape), x.dtype, x.device) for g, x in zip(grads, dins))
 
-    names = _Names({n_in + k: f"input {n_in + k} (grad_outputs[{k}])" for k in range(n_go)},
-                   {k: f"output {k} (the gradient with respect to input {j})" for k, j in enumerate(diff)})
-    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, fast_mode=fast_mode, check_undefined_grad=check_undefined_grad,
-                     check_batched_grad=check_batched_grad, check_grad_dtypes=check_grad_dtypes, _names=names)
+    names = _Names(
+        {n_in + k: f"input {n_in + k} (grad_outputs[{k}])" for k in range(n_go)},
+        {k: f"output {k} (the gradient with respect to input {j})" for k, j in enumerate(diff)},
+    )
+    return gradcheck(
+        first_derivatives,
+        inputs + grad_outputs,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        fast_mode=fast_mode,
+        check_undefined_grad=check_undefined_grad,
+        check_batched_grad=check_batched_grad,
+        check_grad_dtypes=check_grad_dtypes,
+        _names=names,
+    )

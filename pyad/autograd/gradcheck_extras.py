@@ -1,5 +1,6 @@
 """gradcheck's further checks, with torch's names: check_undefined_grad, check_batched_grad, check_grad_dtypes
 (see gradcheck's docstring). Each raises GradcheckError on failure."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -16,8 +17,9 @@ from .gradcheck import GradcheckError, _from_np, _np, _outputs
 __all__ = ["batched_grad_check", "grad_dtype_check", "undefined_grad_check"]
 
 
-def _grads(outs: Sequence[Tensor], ins: Sequence[Tensor], cots: Sequence[Tensor],
-           batched: bool = False) -> tuple[Tensor | None, ...]:
+def _grads(
+    outs: Sequence[Tensor], ins: Sequence[Tensor], cots: Sequence[Tensor], batched: bool = False
+) -> tuple[Tensor | None, ...]:
     return _C.grad(list(outs), list(ins), list(cots), True, False, True, 1 if batched else 0)
 
 
@@ -36,22 +38,31 @@ def undefined_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Se
             with enable_grad():
                 again = [o for o in _outputs(fn(*inputs), "gradcheck") if o.requires_grad]
             rest = [o for i, o in enumerate(again) if i != k]
-            cases.append((f"output {k}'s grad undefined, the others zero", rest,
-                          [_C.zeros(list(o.shape), o.dtype, o.device) for o in rest]))
+            cases.append(
+                (
+                    f"output {k}'s grad undefined, the others zero",
+                    rest,
+                    [_C.zeros(list(o.shape), o.dtype, o.device) for o in rest],
+                )
+            )
     for what, os_, cots in cases:
         try:
             grads = _grads(os_, ins, cots)
         except (RuntimeError, TypeError, ValueError) as e:  # a Python backward that trips over a None
-            raise GradcheckError(f"Expected backward function to handle undefined output grads ({what}), but it "
-                                 f"raised: {e}") from e
+            raise GradcheckError(
+                f"Expected backward function to handle undefined output grads ({what}), but it raised: {e}"
+            ) from e
         for g, j in zip(grads, diff):
             if g is not None and np.any(_np(g) != 0):
-                raise GradcheckError(f"Expected all input grads to be undefined or zero when all output grads are "
-                                     f"undefined or zero ({what}), but the gradient of input {j} is not")
+                raise GradcheckError(
+                    f"Expected all input grads to be undefined or zero when all output grads are "
+                    f"undefined or zero ({what}), but the gradient of input {j} is not"
+                )
 
 
-def batched_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], atol: float,
-                       rtol: float) -> None:
+def batched_grad_check(
+    fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], atol: float, rtol: float
+) -> None:
     """torch's check_batched_grad: one batched backward of B random cotangents (is_grads_batched) must equal B
     separate backward calls, row by row."""
     with enable_grad():
@@ -69,13 +80,16 @@ def batched_grad_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequ
             want = np.stack([_np(rk) if (rk := r[k]) is not None else np.zeros(tuple(x.shape)) for r in rows])
             got = _np(g) if g is not None else np.zeros((B,) + tuple(x.shape))
             if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
-                raise GradcheckError(f"For output {i} and input {j}: the batched gradient (is_grads_batched=True) "
-                                     f"differs from the gradients computed one cotangent at a time.\nbatched:\n"
-                                     f"{got}\none at a time:\n{want}")
+                raise GradcheckError(
+                    f"For output {i} and input {j}: the batched gradient (is_grads_batched=True) "
+                    f"differs from the gradients computed one cotangent at a time.\nbatched:\n"
+                    f"{got}\none at a time:\n{want}"
+                )
 
 
-def grad_dtype_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int],
-                     check_forward_ad: bool) -> None:
+def grad_dtype_check(
+    fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequence[int], check_forward_ad: bool
+) -> None:
     """torch's check_grad_dtypes: each gradient (and forward tangent) has its input's (output's) dtype and
     device, checked on a plain, unbatched backward and forward pass."""
     with enable_grad():
@@ -86,8 +100,10 @@ def grad_dtype_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequen
         for g, j in zip(grads, diff):
             x = inputs[j]
             if g is not None and (g.dtype != x.dtype or g.device != x.device):
-                raise GradcheckError(f"Gradient has dtype mismatch: the gradient of input {j} is {g.dtype} on "
-                                     f"{g.device}, but the input is {x.dtype} on {x.device}")
+                raise GradcheckError(
+                    f"Gradient has dtype mismatch: the gradient of input {j} is {g.dtype} on "
+                    f"{g.device}, but the input is {x.dtype} on {x.device}"
+                )
     if check_forward_ad:
         args = [x.detach() if isinstance(x, Tensor) else x for x in inputs]
         with forward_ad.dual_level():
@@ -96,5 +112,7 @@ def grad_dtype_check(fn: Callable[..., Any], inputs: Sequence[Any], diff: Sequen
             for i, o in enumerate(_outputs(fn(*args), "gradcheck")):
                 t = _C.unpack_dual(o)[1]
                 if t is not None and (t.dtype != o.dtype or t.device != o.device):
-                    raise GradcheckError(f"Forward grad has dtype mismatch: the tangent of output {i} is {t.dtype} on "
-                                         f"{t.device}, but the output is {o.dtype} on {o.device}")
+                    raise GradcheckError(
+                        f"Forward grad has dtype mismatch: the tangent of output {i} is {t.dtype} on "
+                        f"{t.device}, but the output is {o.dtype} on {o.device}"
+                    )

@@ -4,6 +4,7 @@ f maps R^d to R, so its Jacobian is the gradient: one reverse pass (a few matrix
 flops) gets it, while forward mode pushes d directions (one d x d x d matrix product, ~2 d^3 flops). Every
 method is checked against the hand-written NumPy reverse pass before it is timed.
 """
+
 import statistics
 import time
 
@@ -30,16 +31,16 @@ def _sig(z):
 def numpy_reverse(A, B, x):
     s1 = _sig(A @ x)
     s2 = _sig(B @ s1)
-    g2 = s2 * (1 - s2)                  # d f / d y2
-    g1 = (B.T @ g2) * s1 * (1 - s1)     # d f / d y1
+    g2 = s2 * (1 - s2)  # d f / d y2
+    g1 = (B.T @ g2) * s1 * (1 - s1)  # d f / d y1
     return A.T @ g1
 
 
 def numpy_forward(A, B, x):
     s1 = _sig(A @ x)
     s2 = _sig(B @ s1)
-    z2 = (s1 * (1 - s1))[:, None] * A   # J of sigmoid(A x) w.r.t. x, all d directions
-    z3 = B @ z2                         # the one d x d x d product
+    z2 = (s1 * (1 - s1))[:, None] * A  # J of sigmoid(A x) w.r.t. x, all d directions
+    z3 = B @ z2  # the one d x d x d product
     return (s2 * (1 - s2)) @ z3
 
 
@@ -59,6 +60,7 @@ def pyad_methods(A, B):
 
 def torch_methods(A, B):
     import torch
+
     tA, tB = torch.from_numpy(A), torch.from_numpy(B)
 
     def f(x):
@@ -76,16 +78,23 @@ def torch_methods(A, B):
     }
 
 
-MODE = {"pyad reverse (grad)": "reverse", "pyad forward (jacfwd)": "forward", "pyad jacobian(auto)": "auto",
-        "numpy reverse": "reverse", "numpy forward": "forward", "torch reverse (autograd)": "reverse",
-        "torch.func.jacrev": "reverse", "torch.func.jacfwd": "forward"}
+MODE = {
+    "pyad reverse (grad)": "reverse",
+    "pyad forward (jacfwd)": "forward",
+    "pyad jacobian(auto)": "auto",
+    "numpy reverse": "reverse",
+    "numpy forward": "forward",
+    "torch reverse (autograd)": "reverse",
+    "torch.func.jacrev": "reverse",
+    "torch.func.jacfwd": "forward",
+}
 
 
 def flops(d, mode):
     """The cost model: 2 d^2 per matrix-vector product, 2 d^3 for the matrix-matrix product."""
     if mode == "forward":
-        return 2 * (2 * d * d) + 2 * d ** 3 + 2 * d * d   # A x, B s1, B @ z2, the final vector-matrix
-    return 4 * (2 * d * d)                                   # A x, B s1, B^T g2, A^T g1
+        return 2 * (2 * d * d) + 2 * d**3 + 2 * d * d  # A x, B s1, B @ z2, the final vector-matrix
+    return 4 * (2 * d * d)  # A x, B s1, B^T g2, A^T g1
 
 
 def method_names(use_torch=True):
@@ -139,16 +148,29 @@ def run(d, dtype="float64", repeats=5, use_torch=True, progress=None):
         w = work(d, name)
         if progress is not None:
             progress.method(d, name, 1 + repeats)
-        result, med, times = time_method(fn, x, repeats, on_run=(lambda: progress.advance(w)) if progress else
-                                         (lambda: None))
+        result, med, times = time_method(
+            fn, x, repeats, on_run=(lambda: progress.advance(w)) if progress else (lambda: None)
+        )
         if progress is not None and len(times) < repeats:
             progress.skip(w * (repeats - len(times)))
         err = float(np.max(np.abs(np.asarray(result).reshape(-1) - reference)) / max(1e-300, np.max(np.abs(reference))))
         if not err <= tol:
             raise AssertionError(f"{name} disagrees with the NumPy reverse pass at d={d}: relative error {err:.3g}")
-        rows.append({"method": name, "mode": MODE[name], "d": d, "dtype": dtype, "median_s": med, **_spread(times),
-                     "times_s": times, "max_rel_error": err, "tolerance": tol, "check_passed": True,
-                     "model_flops": flops(d, "forward" if MODE[name] == "forward" else "reverse")})
+        rows.append(
+            {
+                "method": name,
+                "mode": MODE[name],
+                "d": d,
+                "dtype": dtype,
+                "median_s": med,
+                **_spread(times),
+                "times_s": times,
+                "max_rel_error": err,
+                "tolerance": tol,
+                "check_passed": True,
+                "model_flops": flops(d, "forward" if MODE[name] == "forward" else "reverse"),
+            }
+        )
     if pf.last_jacobian_mode():
         for r in rows:
             if r["mode"] == "auto":

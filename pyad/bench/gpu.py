@@ -11,6 +11,7 @@ cuBLAS (torch's or CuPy's a @ b), and, when pyad uses cuBLAS, pyad's own GEMM ke
 Kernels run asynchronously: every timed call ends with a device synchronize; medians after two warm-up calls.
 torch and CuPy are imported only here, inside functions.
 """
+
 import json
 import platform
 import shutil
@@ -45,6 +46,7 @@ def _cupy():
     """CuPy when it imports and sees a GPU, else None."""
     try:
         import cupy
+
         cupy.cuda.runtime.getDeviceCount()
     except Exception:  # noqa: BLE001 - ImportError, or a CuPy that finds no driver/GPU: leave it out
         return None
@@ -83,10 +85,11 @@ def _repeat(fn, k):
     def run():
         for _ in range(k):
             fn()
+
     return run
 
 
-def copy_bandwidth(torch, cupy, repeats, nbytes=2 ** 30, k=8):
+def copy_bandwidth(torch, cupy, repeats, nbytes=2**30, k=8):
     """Device-to-device copy bandwidth (bytes/s, the read and the write of each byte both counted) of a 1 GiB
     float32 copy (k copies per synchronize), by every library at hand: {"pyad clone": ..., "torch copy_": ...,
     "cupy copyto": ...}."""
@@ -104,8 +107,9 @@ def copy_bandwidth(torch, cupy, repeats, nbytes=2 ** 30, k=8):
     if cupy is not None:
         src = cupy.random.random(n, dtype=cupy.float32)
         dst = cupy.empty_like(src)
-        out["cupy copyto"] = moved / time_gpu(_repeat(lambda: cupy.copyto(dst, src), k),
-                                              cupy.cuda.Device().synchronize, repeats)[1]
+        out["cupy copyto"] = (
+            moved / time_gpu(_repeat(lambda: cupy.copyto(dst, src), k), cupy.cuda.Device().synchronize, repeats)[1]
+        )
         del src, dst
     _free(torch, cupy)
     return out
@@ -156,14 +160,14 @@ def cupy_methods(cupy, cA, cB, cx):
     def reverse():
         s1 = sig(cA @ cx)
         s2 = sig(cB @ s1)
-        g1 = (cB.T @ (s2 * (1 - s2))) * (s1 * (1 - s1))    # the two gemvs back
+        g1 = (cB.T @ (s2 * (1 - s2))) * (s1 * (1 - s1))  # the two gemvs back
         return cA.T @ g1
 
     def forward():
         s1 = sig(cA @ cx)
         s2 = sig(cB @ s1)
-        z2 = (s1 * (1 - s1))[:, None] * cA                 # J of sigmoid(A x): all d directions
-        return (s2 * (1 - s2)) @ (cB @ z2)                 # the one d x d x d GEMM, then a vector-matrix product
+        z2 = (s1 * (1 - s1))[:, None] * cA  # J of sigmoid(A x): all d directions
+        return (s2 * (1 - s2)) @ (cB @ z2)  # the one d x d x d GEMM, then a vector-matrix product
 
     sync = cupy.cuda.Device().synchronize
     return {
@@ -182,8 +186,8 @@ def _rel_error(result, reference):
 def _gemm_check(C, host, A64, B64, rows=8):
     """Relative error of the first and last `rows` rows of a GEMM result C = A @ B against float64 NumPy."""
     d = A64.shape[0]
-    got = np.concatenate([np.asarray(host(C[:rows]), np.float64), np.asarray(host(C[d - rows:d]), np.float64)])
-    ref = np.concatenate([A64[:rows] @ B64, A64[d - rows:] @ B64])
+    got = np.concatenate([np.asarray(host(C[:rows]), np.float64), np.asarray(host(C[d - rows : d]), np.float64)])
+    ref = np.concatenate([A64[:rows] @ B64, A64[d - rows :] @ B64])
     return float(np.max(np.abs(got - ref)) / max(1e-300, np.max(np.abs(ref))))
 
 
@@ -198,8 +202,12 @@ def gemm_reference(arrays, A64, B64, syncs, hosts, tol, repeats):
             err = _gemm_check(C, hosts[lib], A64, B64)
             out[label] = {"median_s": med, "max_rel_error": err, "ok": bool(err <= tol)}
         except Exception as e:  # noqa: BLE001 - recorded, and the run goes on
-            out[label] = {"median_s": float("nan"), "max_rel_error": float("nan"), "ok": False,
-                          "error": f"{type(e).__name__}: {e}"}
+            out[label] = {
+                "median_s": float("nan"),
+                "max_rel_error": float("nan"),
+                "ok": False,
+                "error": f"{type(e).__name__}: {e}",
+            }
 
     for lib in ("torch", "cupy"):
         if lib in arrays:
@@ -236,16 +244,28 @@ def run(d, dtype, repeats, torch, cupy, bandwidth, progress=print):
     for name, (fn, sync, host) in methods.items():
         progress(f"  d={d} {dtype}: {name} ...")
         mode = MODE[name]
-        row = {"method": name, "mode": mode, "d": d, "dtype": dtype, "device": "cuda", "tolerance": tol,
-               "model_flops": experiment.flops(d, "forward" if mode == "forward" else "reverse")}
+        row = {
+            "method": name,
+            "mode": mode,
+            "d": d,
+            "dtype": dtype,
+            "device": "cuda",
+            "tolerance": tol,
+            "model_flops": experiment.flops(d, "forward" if mode == "forward" else "reverse"),
+        }
         try:
             result, med, times = time_gpu(fn, sync, repeats)
             err = _rel_error(host(result), reference)
             del result
             row.update(median_s=med, times_s=times, max_rel_error=err, ok=bool(err <= tol))
         except Exception as e:  # noqa: BLE001 - one failing method must not lose the others' results
-            row.update(median_s=float("nan"), times_s=[], max_rel_error=float("nan"), ok=False,
-                       error=f"{type(e).__name__}: {e}")
+            row.update(
+                median_s=float("nan"),
+                times_s=[],
+                max_rel_error=float("nan"),
+                ok=False,
+                error=f"{type(e).__name__}: {e}",
+            )
             progress(f"    FAILED: {row['error']}")
         if mode == "auto":
             row["chosen_mode"] = pf.last_jacobian_mode()
@@ -256,9 +276,16 @@ def run(d, dtype, repeats, torch, cupy, bandwidth, progress=print):
     itemsize = np.dtype(dtype).itemsize
     bw_name, bw = max(bandwidth.items(), key=lambda kv: kv[1])
     cublas = {k: v["median_s"] for k, v in gemm.items() if "cuBLAS" in k and v["ok"]}
-    ref = {"d": d, "dtype": dtype, "gemm": gemm, "gemm_flops": 2 * d ** 3,
-           "grad_floor_bytes": 4 * d * d * itemsize, "copy_bandwidth_Bps": bw, "copy_bandwidth_by": bw_name,
-           "grad_floor_s": 4 * d * d * itemsize / bw}
+    ref = {
+        "d": d,
+        "dtype": dtype,
+        "gemm": gemm,
+        "gemm_flops": 2 * d**3,
+        "grad_floor_bytes": 4 * d * d * itemsize,
+        "copy_bandwidth_Bps": bw,
+        "copy_bandwidth_by": bw_name,
+        "grad_floor_s": 4 * d * d * itemsize / bw,
+    }
     if cublas:
         ref["cublas_gemm_by"], ref["cublas_gemm_s"] = min(cublas.items(), key=lambda kv: kv[1])
     if "pyad (pyad kernel)" in gemm and cublas:
@@ -270,31 +297,43 @@ def run(d, dtype, repeats, torch, cupy, bandwidth, progress=print):
 
 def table(rows, ref, gpu_name, backend):
     d, dtype = ref["d"], ref["dtype"]
-    torch_ref = {r["mode"]: r["median_s"] for r in rows if r["ok"] and r["method"] in ("torch reverse (autograd)",
-                                                                                          "torch.func.jacfwd")}
+    torch_ref = {
+        r["mode"]: r["median_s"]
+        for r in rows
+        if r["ok"] and r["method"] in ("torch reverse (autograd)", "torch.func.jacfwd")
+    }
     by = {r["method"]: r for r in rows}
     rev = by["pyad reverse (grad)"]["median_s"]
     fwd = by["pyad forward (jacfwd)"]["median_s"]
-    lines = [f"d = {d}, {dtype}, on {gpu_name} (pyad matmul backend: {backend})",
-             f"{'method':28s} {'median':>11s} {'vs torch':>9s} {'vs pyad grad':>13s} {'max rel err':>12s}"]
+    lines = [
+        f"d = {d}, {dtype}, on {gpu_name} (pyad matmul backend: {backend})",
+        f"{'method':28s} {'median':>11s} {'vs torch':>9s} {'vs pyad grad':>13s} {'max rel err':>12s}",
+    ]
     for r in rows:
         t = torch_ref.get("forward" if r["mode"] == "forward" else "reverse")
         vs_torch = f"{r['median_s'] / t:8.2f}x" if t else "        -"
         flag = "" if r["ok"] else f"  FAILED ({r.get('error') or 'tolerance %g' % r['tolerance']})"
-        lines.append(f"{r['method']:28s} {r['median_s'] * 1e3:9.3f}ms {vs_torch} {r['median_s'] / rev:12.1f}x "
-                     f"{r['max_rel_error']:12.2g}{flag}")
-    lines.append(f"grad floor: A and B read twice, {ref['grad_floor_bytes'] / 1e9:.3g} GB at "
-                 f"{ref['copy_bandwidth_Bps'] / 1e9:.0f} GB/s ({ref['copy_bandwidth_by']}) = "
-                 f"{ref['grad_floor_s'] * 1e3:.3f} ms; pyad grad takes {rev / ref['grad_floor_s']:.2f}x the floor")
+        lines.append(
+            f"{r['method']:28s} {r['median_s'] * 1e3:9.3f}ms {vs_torch} {r['median_s'] / rev:12.1f}x "
+            f"{r['max_rel_error']:12.2g}{flag}"
+        )
+    lines.append(
+        f"grad floor: A and B read twice, {ref['grad_floor_bytes'] / 1e9:.3g} GB at "
+        f"{ref['copy_bandwidth_Bps'] / 1e9:.0f} GB/s ({ref['copy_bandwidth_by']}) = "
+        f"{ref['grad_floor_s'] * 1e3:.3f} ms; pyad grad takes {rev / ref['grad_floor_s']:.2f}x the floor"
+    )
     for label, g in ref["gemm"].items():
         flag = "" if g["ok"] else f"  FAILED ({g.get('error') or 'rel error %.2g' % g['max_rel_error']})"
-        lines.append(f"one d^3 GEMM, {label:20s} {g['median_s'] * 1e3:9.3f}ms "
-                     f"{ref['gemm_flops'] / g['median_s'] / 1e12:7.2f} TFLOP/s{flag}")
+        lines.append(
+            f"one d^3 GEMM, {label:20s} {g['median_s'] * 1e3:9.3f}ms "
+            f"{ref['gemm_flops'] / g['median_s'] / 1e12:7.2f} TFLOP/s{flag}"
+        )
     if "cublas_gemm_s" in ref:
         lines.append(f"pyad jacfwd takes {fwd / ref['cublas_gemm_s']:.2f}x one cuBLAS GEMM ({ref['cublas_gemm_by']})")
     if "pyad_kernel_fraction_of_cublas" in ref:
-        lines.append(f"pyad's own GEMM kernel runs at {ref['pyad_kernel_fraction_of_cublas']:.2f} of cuBLAS's "
-                     f"throughput")
+        lines.append(
+            f"pyad's own GEMM kernel runs at {ref['pyad_kernel_fraction_of_cublas']:.2f} of cuBLAS's throughput"
+        )
     auto = by["pyad jacobian(auto)"]
     lines.append(f"jacobian(mode='auto') chose {auto.get('chosen_mode')} mode (n = {d} inputs, m = 1 output)")
     return "\n".join(lines)
@@ -304,8 +343,12 @@ def _driver_version():
     if not shutil.which("nvidia-smi"):
         return None
     try:
-        p = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                           capture_output=True, text=True, timeout=30)
+        p = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     lines = p.stdout.strip().splitlines()
@@ -313,9 +356,15 @@ def _driver_version():
 
 
 def meta(torch, cupy):
-    m = {"gpu": pyad.cuda.get_device_name(), "driver_version": _driver_version(),
-         "pyad_matmul_backend": pyad.cuda.matmul_backend(), "pyad": pyad.__version__, "numpy": np.__version__,
-         "python": sys.version.split()[0], "platform": platform.platform()}
+    m = {
+        "gpu": pyad.cuda.get_device_name(),
+        "driver_version": _driver_version(),
+        "pyad_matmul_backend": pyad.cuda.matmul_backend(),
+        "pyad": pyad.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
     if torch is not None:
         m.update(torch=torch.__version__, torch_cuda=torch.version.cuda)
         try:  # TF32 would make torch's float32 products faster and less exact than pyad's
@@ -324,8 +373,11 @@ def meta(torch, cupy):
         except Exception:  # noqa: BLE001 - a torch that changed these settings' API: leave them out
             pass
     if cupy is not None:
-        m.update(cupy=cupy.__version__, cupy_cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(),
-                 cupy_cuda_driver=cupy.cuda.runtime.driverGetVersion())
+        m.update(
+            cupy=cupy.__version__,
+            cupy_cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(),
+            cupy_cuda_driver=cupy.cuda.runtime.driverGetVersion(),
+        )
     return m
 
 
@@ -357,11 +409,15 @@ def main(args, plot=None):
         print("CuPy is not available: no hand-written CuPy passes")
     t0 = time.time()
     info = meta(torch, cupy)
-    print(f"{info['gpu']}, driver {info['driver_version']}, pyad matmul backend {info['pyad_matmul_backend']}",
-          flush=True)
+    print(
+        f"{info['gpu']}, driver {info['driver_version']}, pyad matmul backend {info['pyad_matmul_backend']}", flush=True
+    )
     bandwidth = copy_bandwidth(torch, cupy, repeats)
-    print("device-to-device copy bandwidth (read + write): "
-          + ", ".join(f"{k} {v / 1e9:.0f} GB/s" for k, v in bandwidth.items()), flush=True)
+    print(
+        "device-to-device copy bandwidth (read + write): "
+        + ", ".join(f"{k} {v / 1e9:.0f} GB/s" for k, v in bandwidth.items()),
+        flush=True,
+    )
     results, references = [], []
     for dtype in dtypes:
         for d in ds:
@@ -370,16 +426,16 @@ def main(args, plot=None):
             results.extend(rows)
             references.append(ref)
             print(table(rows, ref, info["gpu"], info["pyad_matmul_backend"]), flush=True)
-    info.update(device="cuda", dtypes=dtypes, repeats=repeats, copy_bandwidth_Bps=bandwidth,
-                wall_s=time.time() - t0)
+    info.update(device="cuda", dtypes=dtypes, repeats=repeats, copy_bandwidth_Bps=bandwidth, wall_s=time.time() - t0)
     with open(path, "w") as fh:
         json.dump({"meta": info, "results": results, "references": references}, fh, indent=1)
     print(f"results written to {path}")
     if args.plot and plot is not None:
         plot([dict(r, method=f"{r['method']} {r['dtype']}") for r in results], args.plot)
     failed = [f"{r['method']} ({r['dtype']}, d={r['d']})" for r in results if not r["ok"]]
-    failed += [f"GEMM {k} ({ref['dtype']}, d={ref['d']})" for ref in references for k, g in ref["gemm"].items()
-               if not g["ok"]]
+    failed += [
+        f"GEMM {k} ({ref['dtype']}, d={ref['d']})" for ref in references for k, g in ref["gemm"].items() if not g["ok"]
+    ]
     if failed:
         print("FAILED checks against the float64 reference: " + "; ".join(failed), file=sys.stderr)
         return 1

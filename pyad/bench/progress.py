@@ -4,6 +4,7 @@ On a terminal it is a tqdm bar (tqdm comes with the bench extra); when output is
 a log file) or tqdm is missing, it is one plain line per method. Work is counted in model flops (the cost
 model of experiment.flops), so the estimate weighs an 8000^3 product as more than a matrix-vector product.
 """
+
 import sys
 import time
 
@@ -34,8 +35,13 @@ class Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self._bar = tqdm(total=self.total, file=self.stream, dynamic_ncols=True, leave=False,
-                                 bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left")
+                self._bar = tqdm(
+                    total=self.total,
+                    file=self.stream,
+                    dynamic_ncols=True,
+                    leave=False,
+                    bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left",
+                )
 
     def remaining_s(self):
         """Elapsed time per unit of work done so far, times the work left."""
@@ -50,8 +56,12 @@ class Progress:
             self._bar.set_description_str(f"{self._label} ({runs} runs left)")
         else:
             pct = 100.0 * self.done / self.total if self.total else 100.0
-            print(f"[{pct:3.0f}%] {self._label}: {runs} runs (1 warm-up), ~{_fmt_seconds(self.remaining_s())} "
-                  f"left in all", file=self.stream, flush=True)
+            print(
+                f"[{pct:3.0f}%] {self._label}: {runs} runs (1 warm-up), ~{_fmt_seconds(self.remaining_s())} "
+                f"left in all",
+                file=self.stream,
+                flush=True,
+            )
 
     def advance(self, work):
         self.done += work

@@ -1,4 +1,5 @@
 """What the main job reports: the machine it ran on, the table, the plot."""
+
 import os
 import platform
 import sys
@@ -27,15 +28,24 @@ def _blas_libraries():
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture", "filepath")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return [
+        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture", "filepath")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
 
 
 def machine(threads, torch=None):
     import scipy_openblas32
-    info = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "threads": threads,
-            "platform": platform.platform(), "python": sys.version.split()[0],
-            "blas": {"pyad": scipy_openblas32.get_openblas_config(), "loaded": _blas_libraries()}}
+
+    info = {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "threads": threads,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "blas": {"pyad": scipy_openblas32.get_openblas_config(), "loaded": _blas_libraries()},
+    }
     versions = {"pyad": pyad.__version__, "numpy": np.__version__}
     if torch is not None:
         versions["torch"] = torch.__version__
@@ -44,25 +54,32 @@ def machine(threads, torch=None):
 
 
 def table(rows, d):
-    torch_ref = {r["mode"]: r["median_s"] for r in rows if r["method"] in ("torch reverse (autograd)",
-                                                                            "torch.func.jacfwd")}
+    torch_ref = {
+        r["mode"]: r["median_s"] for r in rows if r["method"] in ("torch reverse (autograd)", "torch.func.jacfwd")
+    }
     rev = next(r["median_s"] for r in rows if r["method"] == "pyad reverse (grad)")
-    lines = [f"d = {d}",
-             f"{'method':28s} {'median':>11s} {'spread (IQR)':>13s} {'vs torch':>9s} {'vs pyad grad':>13s} "
-             f"{'model flops':>12s}"]
+    lines = [
+        f"d = {d}",
+        f"{'method':28s} {'median':>11s} {'spread (IQR)':>13s} {'vs torch':>9s} {'vs pyad grad':>13s} "
+        f"{'model flops':>12s}",
+    ]
     for r in rows:
         ref = torch_ref.get("forward" if r["mode"] == "forward" else "reverse")
         vs_torch = f"{r['median_s'] / ref:8.2f}x" if ref else "        -"
-        lines.append(f"{r['method']:28s} {r['median_s'] * 1e3:9.2f}ms {r['iqr_s'] * 1e3:11.2f}ms {vs_torch} "
-                     f"{r['median_s'] / rev:12.1f}x {r['model_flops']:12.3g}")
+        lines.append(
+            f"{r['method']:28s} {r['median_s'] * 1e3:9.2f}ms {r['iqr_s'] * 1e3:11.2f}ms {vs_torch} "
+            f"{r['median_s'] / rev:12.1f}x {r['model_flops']:12.3g}"
+        )
     model = experiment.flops(d, "forward") / experiment.flops(d, "reverse")
     fwd = next(r["median_s"] for r in rows if r["method"] == "pyad forward (jacfwd)")
     lines.append(f"cost model: forward/reverse = {model:.0f}x the flops; measured pyad jacfwd/grad = {fwd / rev:.0f}x")
     auto = next(r for r in rows if r["mode"] == "auto")
     lines.append(f"jacobian(mode='auto') chose {auto.get('chosen_mode')} mode (n = {d} inputs, m = 1 output)")
     worst = max(rows, key=lambda r: r["max_rel_error"])
-    lines.append(f"checks: every method agrees with the NumPy reverse pass (worst relative error "
-                 f"{worst['max_rel_error']:.1e}, {worst['method']}; tolerance {worst['tolerance']:g})")
+    lines.append(
+        f"checks: every method agrees with the NumPy reverse pass (worst relative error "
+        f"{worst['max_rel_error']:.1e}, {worst['method']}; tolerance {worst['tolerance']:g})"
+    )
     return "\n".join(lines)
 
 
@@ -72,6 +89,7 @@ def plot(results, path, title="Jacobian of sum(sigmoid(B sigmoid(A x))): forward
     matplotlib."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -87,8 +105,14 @@ def plot(results, path, title="Jacobian of sum(sigmoid(B sigmoid(A x))): forward
             anchor = [r for r in results if r["method"] == name and r["d"] == ds[-1]]
             if anchor:
                 rate = anchor[0]["median_s"] / experiment.flops(ds[-1], mode)
-                ax.plot(ds, [rate * experiment.flops(d, mode) for d in ds], ":", color="grey", linewidth=2,
-                        label=f"flop model, {mode} (slope {slope})")
+                ax.plot(
+                    ds,
+                    [rate * experiment.flops(d, mode) for d in ds],
+                    ":",
+                    color="grey",
+                    linewidth=2,
+                    label=f"flop model, {mode} (slope {slope})",
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(ds, [str(d) for d in ds])

@@ -8,6 +8,7 @@ exact: a where() picks values unchanged, and a one-hot row times a matrix adds o
 exact zeros. They cost O(index.numel() * n) memory; replace their bodies with the real op when it lands,
 and nothing else changes.
 """
+
 from __future__ import annotations
 
 from .. import _C

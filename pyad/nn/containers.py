@@ -1,4 +1,5 @@
 """Sequential, ModuleList and ModuleDict."""
+
 from __future__ import annotations
 
 import collections
@@ -32,7 +33,7 @@ class _ModuleSequence(Module):
 
     def __delitem__(self, idx: int | slice) -> None:
         keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [self._key(idx)]):
+        for key in keys[idx] if isinstance(idx, slice) else [self._key(idx)]:
             del self._modules[key]
         self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}
 

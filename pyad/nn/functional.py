@@ -1,5 +1,6 @@
 """pyad.nn.functional: layers and losses as functions, with torch.nn.functional's signatures, built from
 pyad ops (so every one is differentiable to any order)."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,25 @@ from .._functions import log_softmax, mean, softmax, sum as _sum, where
 from . import _gather
 from ._erf import erfc
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
-           "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
-           "softmax", "softplus", "tanh"]
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
+    "l1_loss",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]
 
 # The core's ops themselves (as torch.nn.functional.sigmoid and tanh are torch's).
 sigmoid: Callable[[Tensor], Tensor] = _C.sigmoid
@@ -75,20 +92,26 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return input * 0.5 * erfc(input * (-1.0 / math.sqrt(2.0)))
 
 
-def _normalized_dims(input: Tensor, normalized_shape: int | Sequence[int],
-                     op: str) -> tuple[tuple[int, ...], list[int]]:
+def _normalized_dims(
+    input: Tensor, normalized_shape: int | Sequence[int], op: str
+) -> tuple[tuple[int, ...], list[int]]:
     if isinstance(normalized_shape, (int, numbers.Integral)):
         shape: tuple[int, ...] = (int(normalized_shape),)
     else:
         shape = tuple(int(s) for s in normalized_shape)
     k = len(shape)
-    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+    if k == 0 or tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
         raise ValueError(f"[{op}] input of shape {tuple(input.shape)} does not end with normalized_shape {shape}")
     return shape, list(range(input.ndim - k, input.ndim))
 
 
-def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """(x - mean) / sqrt(var + eps) over the trailing normalized_shape dims (biased variance), then
     * weight + bias."""
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
@@ -105,15 +128,23 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
     return out
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
-              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """weight[input]: the rows of weight (num_embeddings, dim) at the int64 indices in input. The row at
     padding_idx gets no gradient. See Note [Gather by one-hot]."""
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("[embedding] max_norm, scale_grad_by_freq and sparse are not supported")
     if weight.ndim != 2:
-        raise ValueError(f"[embedding] weight must be 2-d (num_embeddings, embedding_dim), got shape "
-                         f"{tuple(weight.shape)}")
+        raise ValueError(
+            f"[embedding] weight must be 2-d (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}"
+        )
     n = weight.shape[0]
     _gather.check_range(input, n, "embedding")
     if padding_idx is None:
@@ -174,8 +205,10 @@ def _classes_last(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, int]:
     else:
         expected = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
-        raise ValueError(f"[{op}] expected target of shape {expected} for input of shape {tuple(input.shape)}, "
-                         f"got {tuple(target.shape)}")
+        raise ValueError(
+            f"[{op}] expected target of shape {expected} for input of shape {tuple(input.shape)}, "
+            f"got {tuple(target.shape)}"
+        )
     if input.ndim <= 2:
         return input, input.shape[-1]
     return _C.permute(input, [0] + list(range(2, input.ndim)) + [1]), input.shape[1]
@@ -186,8 +219,9 @@ def _check_weight(weight: Tensor | None, c: int, op: str) -> None:
         raise ValueError(f"[{op}] weight must have shape ({c},) (one per class), got {tuple(weight.shape)}")
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """-input[n, target[n]] * weight[target[n]]; targets equal to ignore_index count for nothing, and 'mean'
     divides by the summed weights of the rest."""
     _check_reduction(reduction, "nll_loss")
@@ -212,8 +246,14 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return _sum(loss) / where(empty, 1.0, total) + where(empty, total + math.nan, 0.0)
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """log_softmax over the class dim (1, or 0 unbatched) then nll_loss for class indices, or
     -sum(target * logp) for class probabilities (a float target of input's shape); label_smoothing mixes
     in the uniform distribution, as torch."""
@@ -230,8 +270,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     wshape[class_dim] = c
     if target.dtype.is_floating_point:
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"[cross_entropy] probability targets must have the input's shape "
-                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
+            raise ValueError(
+                f"[cross_entropy] probability targets must have the input's shape "
+                f"{tuple(input.shape)}, got {tuple(target.shape)}"
+            )
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / c
         prod = logp * target
@@ -259,13 +301,20 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """(1 - t) x - w_pos(t) log sigmoid(x), with log sigmoid(x) = -softplus(-x) (stable for any x)."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"[binary_cross_entropy_with_logits] target size {tuple(target.shape)} must be the same "
-                         f"as input size {tuple(input.shape)}")
+        raise ValueError(
+            f"[binary_cross_entropy_with_logits] target size {tuple(target.shape)} must be the same "
+            f"as input size {tuple(input.shape)}"
+        )
     neg_log_sigmoid = _C.softplus(-input)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1

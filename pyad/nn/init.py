@@ -1,5 +1,6 @@
 """pyad.nn.init: in-place initialisers with torch's names, fan rules and gains. Random numbers come from
 pyad's global generator (pyad.manual_seed), so they are reproducible but not torch's."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,18 @@ from .._C import Tensor
 from .._creation import rand_like, randn_like
 from .._grad_mode import no_grad
 
-__all__ = ["calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-           "xavier_normal_", "xavier_uniform_", "zeros_"]
+__all__ = [
+    "calculate_gain",
+    "constant_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
 
 
 def _check_generator(generator: object, op: str) -> None:
@@ -19,8 +30,7 @@ def _check_generator(generator: object, op: str) -> None:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (param: leaky_relu's negative slope), as torch's table."""
-    linear_fns = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                  "conv_transpose3d")
+    linear_fns = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
     if nonlinearity in linear_fns or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -34,7 +44,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
@@ -105,8 +115,9 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: None = None) ->
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                     generator: None = None) -> Tensor:
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: None = None
+) -> Tensor:
     """He's uniform init: U(-b, b) with b = gain * sqrt(3 / fan) (fan by mode; a: leaky_relu's slope), in
     place; an empty tensor is left alone."""
     if 0 in tensor.shape:
@@ -116,8 +127,9 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonline
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                    generator: None = None) -> Tensor:
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator: None = None
+) -> Tensor:
     """He's normal init: N(0, std^2) with std = gain / sqrt(fan), in place; an empty tensor is left alone."""
     if 0 in tensor.shape:
         return tensor

@@ -1,4 +1,5 @@
 """Layers: Linear, the activations, Dropout, LayerNorm, Embedding, Flatten, Identity."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,19 @@ from .parameter import Parameter
 if TYPE_CHECKING:
     from .._typing import DeviceLike, DTypeLike
 
-__all__ = ["GELU", "Dropout", "Embedding", "Flatten", "Identity", "LayerNorm", "Linear", "ReLU", "Sigmoid", "Softplus",
-           "Tanh"]
+__all__ = [
+    "GELU",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Identity",
+    "LayerNorm",
+    "Linear",
+    "ReLU",
+    "Sigmoid",
+    "Softplus",
+    "Tanh",
+]
 
 
 def _factory(device: DeviceLike | None, dtype: DTypeLike | None) -> dict[str, Any]:
@@ -43,8 +55,14 @@ class Linear(Module):
     weight: Tensor
     bias: Tensor | None
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: DeviceLike | None = None,
-                 dtype: DTypeLike | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: DeviceLike | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -153,8 +171,15 @@ class LayerNorm(Module):
     weight: Tensor | None
     bias: Tensor | None
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device: DeviceLike | None = None, dtype: DTypeLike | None = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: DeviceLike | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         if isinstance(normalized_shape, (int, numbers.Integral)):
             self.normalized_shape: tuple[int, ...] = (int(normalized_shape),)
@@ -183,8 +208,10 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Embedding(Module):
@@ -193,10 +220,20 @@ class Embedding(Module):
 
     weight: Tensor
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False,
-                 device: DeviceLike | None = None, dtype: DTypeLike | None = None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        _freeze: bool = False,
+        device: DeviceLike | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError("[Embedding] max_norm, scale_grad_by_freq and sparse are not supported")
@@ -208,8 +245,9 @@ class Embedding(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(empty(num_embeddings, embedding_dim, **_factory(device, dtype)),
-                                    requires_grad=not _freeze)
+            self.weight = Parameter(
+                empty(num_embeddings, embedding_dim, **_factory(device, dtype)), requires_grad=not _freeze
+            )
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
@@ -224,8 +262,9 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
-                        **kwargs: Any) -> Embedding:
+    def from_pretrained(
+        cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None, **kwargs: Any
+    ) -> Embedding:
         """An Embedding whose table is embeddings (shared, not copied), frozen unless freeze=False."""
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze, **kwargs)

@@ -1,4 +1,5 @@
 """nn.Module with torch's behaviour: attribute registration, traversal, modes, conversion, state dicts."""
+
 from __future__ import annotations
 
 import collections
@@ -23,6 +24,7 @@ M = TypeVar("M", bound="Module")
 
 class _IncompatibleKeys(NamedTuple):
     """What load_state_dict returns, as torch's: the keys it lacked and those it did not know."""
+
     missing_keys: list[str]
     unexpected_keys: list[str]
 
@@ -53,7 +55,6 @@ def _as_tensor_like(value: Any, like: Tensor, key: str) -> Tensor:
     return src
 
 
-
 def _zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Module.zero_grad and Optimizer.zero_grad: drop each gradient (set_to_none) or zero it in place."""
     for p in params:
@@ -64,6 +65,7 @@ def _zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
         else:
             with no_grad():
                 p.grad.detach_().zero_()
+
 
 class Module:
     """Base class of every layer. Subclasses set parameters, buffers and submodules as attributes in
@@ -114,11 +116,15 @@ class Module:
         if param is None:
             self._parameters[name] = None
         elif not is_parameter(param):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
-                            "(pyad.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(pyad.nn.Parameter or None required)"
+            )
         elif param.grad_fn is not None:
-            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be "
-                             "created explicitly; use Parameter(tensor.detach()) for a computed value")
+            raise ValueError(
+                f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be "
+                "created explicitly; use Parameter(tensor.detach()) for a computed value"
+            )
         else:
             self._parameters[name] = param
 
@@ -129,8 +135,9 @@ class Module:
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
-                            "(pyad.Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (pyad.Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -159,8 +166,9 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                                "(pyad.nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' (pyad.nn.Parameter or None expected)"
+                )
             self.register_parameter(name, value)
         elif isinstance(value, Module):
             if params is None:
@@ -169,13 +177,15 @@ class Module:
             self._modules[name] = value
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                                "(pyad.nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' (pyad.nn.Module or None expected)"
+                )
             self._modules[name] = value
         elif d.get("_buffers") is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(pyad.Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' (pyad.Tensor or None expected)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -210,8 +220,9 @@ class Module:
         return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
     # ---- traversal ----
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module and every descendant, each once unless remove_duplicate=False."""
         if memo is None:
             memo = set()
@@ -244,11 +255,13 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool,
-                       remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Tensor]]:
         seen = set()
         modules: Iterable[tuple[str, Module]] = (
-            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)])
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        )
         for mod_prefix, module in modules:
             for name, value in getattr(module, registry).items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -257,8 +270,9 @@ class Module:
                     seen.add(id(value))
                 yield mod_prefix + ("." if mod_prefix else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, parameter) for this module's parameters (and its descendants' with recurse), a shared
         parameter once unless remove_duplicate=False."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
@@ -268,8 +282,9 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer), as named_parameters."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
@@ -368,6 +383,7 @@ class Module:
 
         def convert(t: Tensor) -> Tensor:
             return t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else None)
+
         return self._apply(convert)
 
     def cuda(self: M, device: DeviceLike | None = None) -> M:
@@ -387,8 +403,9 @@ class Module:
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
     # ---- state dicts ----
-    def state_dict(self, *, destination: dict[str, Tensor] | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> dict[str, Tensor]:
+    def state_dict(
+        self, *, destination: dict[str, Tensor] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Tensor]:
         """An ordered dict name -> tensor (detached unless keep_vars): each module's parameters, then its
         persistent buffers, then its children's entries. Values share memory with the module; t.numpy()
         gives arrays that torch.from_numpy takes."""
@@ -405,8 +422,9 @@ class Module:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copy values (pyad Tensors or NumPy arrays, e.g. {k: v.numpy() for k, v in torch_sd.items()}) into
         this module's parameters and buffers. strict: missing or unexpected keys raise. A shape mismatch
         always raises; nothing is copied when any error is found."""
@@ -423,8 +441,10 @@ class Module:
             value = state_dict[key]
             shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
             if tuple(shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape {tuple(shape)} from "
-                              f"checkpoint, the shape in current model is {tuple(target.shape)}.")
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(shape)} from "
+                    f"checkpoint, the shape in current model is {tuple(target.shape)}."
+                )
                 continue
             try:
                 copies.append((key, target, _as_tensor_like(value, target, key)))
@@ -432,8 +452,7 @@ class Module:
                 errors.append(f'While copying the parameter named "{key}": {e}')
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
-                              + ". ")
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
             if missing:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
@@ -494,8 +513,10 @@ def _untie(module: Module, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
     for name in given:
         names = tied[name]
         if len({id(values[n]) for n in names if n in values}) > 1:
-            raise ValueError(f"functional_call got multiple values for keys {sorted(names)}, which are tied. "
-                             "Consider using tie_weights=False")
+            raise ValueError(
+                f"functional_call got multiple values for keys {sorted(names)}, which are tied. "
+                "Consider using tie_weights=False"
+            )
         for n in names:
             out[n] = values[name]
     return out
@@ -528,9 +549,15 @@ def _swap(module: Module, name: str, value: Any) -> Any:
     return orig
 
 
-def functional_call(module: Module, parameter_and_buffer_dicts: dict[str, Tensor] | Sequence[dict[str, Tensor]],
-                    args: Any = None, kwargs: dict[str, Any] | None = None, *, tie_weights: bool = True,
-                    strict: bool = False) -> Any:
+def functional_call(
+    module: Module,
+    parameter_and_buffer_dicts: dict[str, Tensor] | Sequence[dict[str, Tensor]],
+    args: Any = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    tie_weights: bool = True,
+    strict: bool = False,
+) -> Any:
     """module(*args, **kwargs) with its parameters and buffers replaced, by name, by the given tensors for
     the call and put back afterwards (also when the call raises), as torch.func.functional_call. Gradients
     then flow to the given tensors, so a loss is a function of a dict of parameters that pyad.func
@@ -549,16 +576,23 @@ def functional_call(module: Module, parameter_and_buffer_dicts: dict[str, Tensor
             raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of functional call is ambiguous")
         values = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
     else:
-        raise ValueError("Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
-                         f"{type(parameter_and_buffer_dicts)}")
+        raise ValueError(
+            "Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
+            f"{type(parameter_and_buffer_dicts)}"
+        )
     if not isinstance(module, Module):
         raise TypeError(f"[functional_call] expected a pyad.nn.Module, got {type(module).__name__}")
     kwargs = {} if kwargs is None else kwargs
     args = () if args is None else args if isinstance(args, tuple) else (args,)
     swap_in = _untie(module, values) if tie_weights else values
     if strict:
-        valid = {n for n, _ in [*module.named_parameters(remove_duplicate=False),
-                                *module.named_buffers(remove_duplicate=False)]}
+        valid = {
+            n
+            for n, _ in [
+                *module.named_parameters(remove_duplicate=False),
+                *module.named_buffers(remove_duplicate=False),
+            ]
+        }
         missing, unexpected = sorted(valid - set(swap_in)), sorted(set(swap_in) - valid)
         errors = []
         if unexpected:

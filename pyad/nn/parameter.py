@@ -9,6 +9,7 @@ isinstance(t, nn.Parameter) asks that record through the metaclass, and repr pri
 as torch does. What differs from torch: type(p) is pyad.Tensor, and results of ops on a parameter are
 plain tensors (as in torch).
 """
+
 from __future__ import annotations
 
 import functools

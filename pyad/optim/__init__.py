@@ -1,4 +1,5 @@
 """pyad.optim: optimizers and learning-rate schedulers with torch.optim's names, defaults and update order."""
+
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW

@@ -8,6 +8,7 @@ flat update. The math per element is the per-tensor loop's, so both give identic
 (a missing gradient, a state replaced by load_state_dict, mixed dtypes) falls back to the loop, and the
 next flat step re-packs the state once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,18 +25,22 @@ _State = dict[str, Any]
 class FlatGroup:
     """The flat buffers of one param group and the views of them that the optimizer's state holds."""
 
-    def __init__(self, params: list[Tensor], buffers: dict[str, Tensor], views: dict[str, list[Tensor]],
-                 slices: list[list[tuple[int, ...]]]) -> None:
+    def __init__(
+        self,
+        params: list[Tensor],
+        buffers: dict[str, Tensor],
+        views: dict[str, list[Tensor]],
+        slices: list[list[tuple[int, ...]]],
+    ) -> None:
         self.params = params
-        self.buffers = buffers   # name -> flat tensor
-        self.views = views       # name -> [per-parameter view]
-        self.slices = slices     # per parameter: the index steps of its slice of a flat tensor
+        self.buffers = buffers  # name -> flat tensor
+        self.views = views  # name -> [per-parameter view]
+        self.slices = slices  # per parameter: the index steps of its slice of a flat tensor
 
     def matches(self, params: Sequence[Tensor], state: dict[Tensor, _State]) -> bool:
         if len(params) != len(self.params) or any(p is not q for p, q in zip(params, self.params)):
             return False
-        return all(state[p].get(name) is view for name, views in self.views.items()
-                   for p, view in zip(params, views))
+        return all(state[p].get(name) is view for name, views in self.views.items() for p, view in zip(params, views))
 
     def piece(self, flat: Tensor, i: int) -> Tensor:
         return _C.view(_C.index(flat, self.slices[i]), list(self.params[i].shape))

@@ -1,4 +1,5 @@
 """Adagrad with torch's update order (lr_decay, weight_decay, initial_accumulator_value, eps, maximize)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,17 +17,44 @@ __all__ = ["Adagrad"]
 class Adagrad(Optimizer):
     """Adagrad: steps scaled by the root of each element's summed squared gradients, as torch.optim.Adagrad."""
 
-    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
-                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None) -> None:
-        for name, v in (("learning rate", lr), ("lr_decay value", lr_decay), ("weight_decay value", weight_decay),
-                        ("initial_accumulator_value value", initial_accumulator_value), ("epsilon value", eps)):
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        for name, v in (
+            ("learning rate", lr),
+            ("lr_decay value", lr_decay),
+            ("weight_decay value", weight_decay),
+            ("initial_accumulator_value value", initial_accumulator_value),
+            ("epsilon value", eps),
+        ):
             if v < 0.0:
                 raise ValueError(f"Invalid {name}: {v}")
         _check_common(foreach, differentiable, fused, "Adagrad")
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                                      maximize=maximize, differentiable=differentiable, fused=fused))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                eps=eps,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                foreach=foreach,
+                maximize=maximize,
+                differentiable=differentiable,
+                fused=fused,
+            ),
+        )
         # torch creates Adagrad's state up front, so state_dict() has it before the first step
         for group in self.param_groups:
             for p in group["params"]:

@@ -1,4 +1,5 @@
 """Adam and AdamW with torch's update order (amsgrad, weight_decay, maximize)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,10 +23,22 @@ class Adam(Optimizer):
     foreach=None or True updates a group's tensors together on flat buffers (Note [Flat optimizer state]);
     foreach=False runs the per-tensor loop. Both give the same bits."""
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
-                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
-                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0.0:
@@ -39,10 +52,22 @@ class Adam(Optimizer):
         if capturable:
             raise NotImplementedError(f"[{type(self).__name__}] capturable=True is not supported")
         _check_common(foreach, differentiable, fused, type(self).__name__)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
-                                      differentiable=differentiable, fused=fused,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+                foreach=foreach,
+                capturable=capturable,
+                differentiable=differentiable,
+                fused=fused,
+                decoupled_weight_decay=decoupled_weight_decay,
+            ),
+        )
         self._flat: dict[int, tuple[dict[str, Any], _flat.FlatGroup]] = {}  # id(group) -> (group, FlatGroup)
 
     def _update_group(self, group: dict[str, Any]) -> None:
@@ -68,8 +93,9 @@ class Adam(Optimizer):
         names = self._state_names(group)
         states = [self.state[p] for p in params]
         fresh = not any(states)
-        if not fresh and not (all(states) and len({s["step"] for s in states}) == 1
-                              and all(name in s for s in states for name in names)):
+        if not fresh and not (
+            all(states) and len({s["step"] for s in states}) == 1 and all(name in s for s in states for name in names)
+        ):
             return False
         entry = self._flat.get(id(group))
         cache = entry[1] if entry is not None and entry[0] is group else None
@@ -96,8 +122,7 @@ class Adam(Optimizer):
                 p.mul_(1 - group["lr"] * group["weight_decay"])
 
     @staticmethod
-    def _update(group: dict[str, Any], grad: Tensor, param: Tensor | None, state: dict[str, Any],
-                step: int) -> Tensor:
+    def _update(group: dict[str, Any], grad: Tensor, param: Tensor | None, state: dict[str, Any], step: int) -> Tensor:
         """Advance the moments in `state` and return the step to add to the parameter, in torch's order."""
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if group["maximize"]:
@@ -107,8 +132,8 @@ class Adam(Optimizer):
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         _lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).add_(grad * (1 - beta2) * grad)
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
         if group["amsgrad"]:
             max_sq = state["max_exp_avg_sq"]
             max_sq.copy_(_C.maximum(max_sq, exp_avg_sq))
@@ -121,10 +146,32 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default 1e-2)."""
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
-                 fused: bool | None = None) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
-                         capturable=capturable, differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )

@@ -1,4 +1,5 @@
 """The Optimizer base class: param groups, per-parameter state, zero_grad, state dicts."""
+
 from __future__ import annotations
 
 import collections
@@ -32,8 +33,9 @@ def _check_common(foreach: bool | None, differentiable: bool, fused: bool | None
     """foreach and fused are accepted for torch's signatures: pyad's update runs one loop over the tensors
     either way. differentiable=True (updates recorded in the graph) is not supported."""
     if differentiable:
-        raise NotImplementedError(f"[{name}] differentiable=True is not supported: pyad's optimizers update "
-                                  "parameters in place under no_grad")
+        raise NotImplementedError(
+            f"[{name}] differentiable=True is not supported: pyad's optimizers update parameters in place under no_grad"
+        )
     if fused:
         raise NotImplementedError(f"[{name}] fused=True is not supported")
 
@@ -54,8 +56,9 @@ class Optimizer:
         self.state: collections.defaultdict[Tensor, dict[str, Any]] = collections.defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                            "but got a Tensor")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got a Tensor"
+            )
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -78,8 +81,10 @@ class Optimizer:
         params = param_group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         if isinstance(param_group["params"], set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
-                            "of tensors in sets will change between runs. Please use a list instead.")
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering "
+                "of tensors in sets will change between runs. Please use a list instead."
+            )
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -141,8 +146,9 @@ class Optimizer:
             raise ValueError("loaded state dict has a different number of parameter groups")
         for ours, theirs in zip(self.param_groups, saved_groups):
             if len(ours["params"]) != len(theirs["params"]):
-                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                                 "optimizer's group")
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+                )
         by_index = {}
         for ours, theirs in zip(self.param_groups, saved_groups):
             for i, p in zip(theirs["params"], ours["params"]):
@@ -154,9 +160,10 @@ class Optimizer:
             p = by_index[i]
             state[p] = {k: self._restore(v, p) for k, v in s.items()}
         self.state = state
-        self.param_groups = [dict(copy.deepcopy({k: v for k, v in theirs.items() if k != "params"}),
-                                  params=ours["params"])
-                             for ours, theirs in zip(self.param_groups, saved_groups)]
+        self.param_groups = [
+            dict(copy.deepcopy({k: v for k, v in theirs.items() if k != "params"}), params=ours["params"])
+            for ours, theirs in zip(self.param_groups, saved_groups)
+        ]
 
     @staticmethod
     def _restore(value: Any, param: Tensor) -> Any:

@@ -1,4 +1,5 @@
 """RMSprop with torch's update order (alpha, eps, weight_decay, momentum, centered, maximize)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -17,24 +18,56 @@ class RMSprop(Optimizer):
     """RMSprop: steps scaled by a running root mean square of the gradients (centered: of their deviation),
     with optional momentum, as torch.optim.RMSprop."""
 
-    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
-                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
-        for name, v in (("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
-                        ("weight_decay value", weight_decay), ("alpha value", alpha)):
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        for name, v in (
+            ("learning rate", lr),
+            ("epsilon value", eps),
+            ("momentum value", momentum),
+            ("weight_decay value", weight_decay),
+            ("alpha value", alpha),
+        ):
             if v < 0.0:
                 raise ValueError(f"Invalid {name}: {v}")
         if capturable:
             raise NotImplementedError("[RMSprop] capturable=True is not supported")
         _check_common(foreach, differentiable, None, "RMSprop")
-        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                                      maximize=maximize, differentiable=differentiable))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                alpha=alpha,
+                eps=eps,
+                centered=centered,
+                weight_decay=weight_decay,
+                capturable=capturable,
+                foreach=foreach,
+                maximize=maximize,
+                differentiable=differentiable,
+            ),
+        )
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        weight_decay, momentum, centered, maximize = (group["weight_decay"], group["momentum"], group["centered"],
-                                                      group["maximize"])
+        weight_decay, momentum, centered, maximize = (
+            group["weight_decay"],
+            group["momentum"],
+            group["centered"],
+            group["maximize"],
+        )
         for p in group["params"]:
             if p.grad is None:
                 continue

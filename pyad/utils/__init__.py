@@ -1,4 +1,5 @@
 """Utilities: gradient checkpointing (pyad.utils.checkpoint)."""
+
 from . import checkpoint
 
 __all__ = ["checkpoint"]

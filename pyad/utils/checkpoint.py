@@ -4,6 +4,7 @@ checkpoint(fn, *args) keeps only fn's inputs and recomputes fn inside backward; 
 checkpoints segments of a chain of functions; checkpoint_revolve follows the optimal binomial (Revolve)
 schedule for a chain of L functions with a fixed number of stored activations.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,23 +48,38 @@ class _RngState:
             _set_states(current)
 
 
-def _check_torch_keywords(op: str, use_reentrant: bool | None, kwargs: dict[str, Any], context_fn: object = None,
-                          determinism_check: str = "default", debug: bool = False) -> None:
+def _check_torch_keywords(
+    op: str,
+    use_reentrant: bool | None,
+    kwargs: dict[str, Any],
+    context_fn: object = None,
+    determinism_check: str = "default",
+    debug: bool = False,
+) -> None:
     """torch's checkpoint keywords: never passed on to the user's function (Note [use_reentrant])."""
     if use_reentrant not in (None, True, False):
         raise TypeError(f"[{op}] use_reentrant must be True, False or None, got {use_reentrant!r}")
     if use_reentrant and kwargs:
         raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
     if context_fn is not None or debug:
-        raise NotImplementedError(f"[{op}] context_fn and debug are not supported by pyad's checkpoint (it has no "
-                                  "selective checkpointing or recomputation log)")
+        raise NotImplementedError(
+            f"[{op}] context_fn and debug are not supported by pyad's checkpoint (it has no "
+            "selective checkpointing or recomputation log)"
+        )
     if determinism_check not in ("default", "none"):
         raise ValueError(f"[{op}] determinism_check should be one of 'default', 'none', but got {determinism_check}")
 
 
-def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = None, preserve_rng_state: bool = True,
-               context_fn: object = None, determinism_check: str = "default", debug: bool = False,
-               **kwargs: Any) -> Any:
+def checkpoint(
+    fn: Callable[..., Any],
+    *args: Any,
+    use_reentrant: bool | None = None,
+    preserve_rng_state: bool = True,
+    context_fn: object = None,
+    determinism_check: str = "default",
+    debug: bool = False,
+    **kwargs: Any,
+) -> Any:
     """fn(*args, **kwargs) recorded as usual but keeping none of the tensors its ops save for backward: the
     first time backward needs one, fn runs again (Note [Recomputed saved tensors] in csrc/autograd/recompute_frame.h).
     Gradients equal those without checkpointing, through backward(), autograd.grad and create_graph alike;
@@ -91,8 +107,10 @@ def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = 
     def recompute() -> None:
         for i, (a, v) in enumerate(versions):
             if a._version != v:
-                raise RuntimeError(f"[checkpoint] input {i} was modified in place (version {v} -> {a._version}) "
-                                   "after the checkpointed call; its recomputation would differ")
+                raise RuntimeError(
+                    f"[checkpoint] input {i} was modified in place (version {v} -> {a._version}) "
+                    "after the checkpointed call; its recomputation would differ"
+                )
         with enable_grad():
             rng.replay(lambda: run(*args))
 
@@ -101,8 +119,13 @@ def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = 
         return run(*args)
 
 
-def checkpoint_sequential(functions: Iterable[Callable[[Any], Any]], segments: int, input: Any,
-                          use_reentrant: bool | None = None, preserve_rng_state: bool = True) -> Any:
+def checkpoint_sequential(
+    functions: Iterable[Callable[[Any], Any]],
+    segments: int,
+    input: Any,
+    use_reentrant: bool | None = None,
+    preserve_rng_state: bool = True,
+) -> Any:
     """Run a chain of functions in `segments` pieces; all but the last are checkpointed (as torch).
     use_reentrant is accepted and means nothing different (Note [use_reentrant] in checkpoint)."""
     _check_torch_keywords("checkpoint_sequential", use_reentrant, {})
@@ -117,6 +140,7 @@ def checkpoint_sequential(functions: Iterable[Callable[[Any], Any]], segments: i
             for f in functions[start:end]:
                 x = f(x)
             return x
+
         return run
 
     x = input
@@ -221,8 +245,10 @@ class _RevolveRun:
             elif action[1] < i:
                 break
             # a youturn for a layer whose gradient nobody asked for (autograd.grad): nothing to recompute
-        raise RuntimeError(f"[checkpoint_revolve] layer {i + 1} was recomputed out of the schedule's order; the "
-                           "graph of a checkpoint_revolve call can be differentiated once per forward pass")
+        raise RuntimeError(
+            f"[checkpoint_revolve] layer {i + 1} was recomputed out of the schedule's order; the "
+            "graph of a checkpoint_revolve call can be differentiated once per forward pass"
+        )
 
 
 def _call_layer(run: _RevolveRun, i: int, x: Any) -> Any:
@@ -283,12 +309,14 @@ def _grad_flags(x: Tensor) -> tuple[bool, list[tuple[int, bool]]]:
 
 def _recompute_layer(run: _RevolveRun, i: int, flags: tuple[bool, list[tuple[int, bool]]]) -> None:
     if is_grad_enabled():
-        raise RuntimeError("[checkpoint_revolve] second derivatives (create_graph=True) are not supported through "
-                           "checkpoint_revolve; use checkpoint or checkpoint_sequential")
+        raise RuntimeError(
+            "[checkpoint_revolve] second derivatives (create_graph=True) are not supported through "
+            "checkpoint_revolve; use checkpoint or checkpoint_sequential"
+        )
     # The layer's ops must save what they saved the first time: x and its tangents need gradients as then.
     state = run.state_for(i)
     primal_flag, tangent_flags = flags
-    with enable_grad():   # make_dual's view must record its history, as x's did
+    with enable_grad():  # make_dual's view must record its history, as x's did
         x = state.detach().requires_grad_(primal_flag)
         for level, flag in tangent_flags:
             tangent = _C.unpack_dual(state, level)[1]

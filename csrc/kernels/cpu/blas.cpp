@@ -22,7 +22,8 @@ void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const
     return;
   }
   auto TA = trans ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, double>) scipy_cblas_dgemv(CblasRowMajor, TA, rows, cols, 1.0, a, lda, x, incx, 0.0, y, 1);
+  if constexpr (std::is_same_v<T, double>)
+    scipy_cblas_dgemv(CblasRowMajor, TA, rows, cols, 1.0, a, lda, x, incx, 0.0, y, 1);
   else scipy_cblas_sgemv(CblasRowMajor, TA, rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, 1);
 }
 
@@ -30,7 +31,8 @@ template <class T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c) {
   auto TA = ta ? CblasTrans : CblasNoTrans;
   auto TB = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, double>) scipy_cblas_dgemm(CblasRowMajor, TA, TB, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
+  if constexpr (std::is_same_v<T, double>)
+    scipy_cblas_dgemm(CblasRowMajor, TA, TB, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
   else scipy_cblas_sgemm(CblasRowMajor, TA, TB, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
 }
 
@@ -40,7 +42,10 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   const MatmulDims dims(a, out);
   const int64_t m = dims.m, n = dims.n, k = dims.k;
   if (out.numel() == 0) return;
-  if (k == 0) { fill(out, 0.0); return; }
+  if (k == 0) {
+    fill(out, 0.0);
+    return;
+  }
   // An operand BLAS cannot read as it is (no unit stride in either matrix dim) is copied once.
   auto readable = [](const Tensor& t) {
     int64_t r = t.ndim();

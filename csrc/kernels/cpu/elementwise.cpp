@@ -28,8 +28,8 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const Shape& sh = out.shape();
   auto l = make_loop<3>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
                         {sizeof(R), sizeof(T), sizeof(T)});
-  run_loop<3>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
-                  static_cast<char*>(b.raw_data())},
+  run_loop<3>(l,
+              {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
               [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
                 R* o = reinterpret_cast<R*>(p[0]);
                 const T* x = reinterpret_cast<const T*>(p[1]);
@@ -89,7 +89,8 @@ void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
 
 void unary(Unary op, const Tensor& in, const Tensor& out) {
   switch (op) {
-#define PYAD_CASE(name, F, D) case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
+#define PYAD_CASE(name, F, D) \
+  case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
     PYAD_UNARY_OPS(PYAD_CASE)
 #undef PYAD_CASE
   }
@@ -97,7 +98,8 @@ void unary(Unary op, const Tensor& in, const Tensor& out) {
 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (op) {
-#define PYAD_CASE(name, F, D) case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
+#define PYAD_CASE(name, F, D) \
+  case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
     PYAD_BINARY_OPS(PYAD_CASE) PYAD_COMPARE_OPS(PYAD_CASE)
 #undef PYAD_CASE
   }
@@ -107,11 +109,13 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
   const Shape& sh = out.shape();
   PYAD_DISPATCH_ALL(out.dtype(), "where", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto l = make_loop<4>(sh, {broadcast_strides(out, sh), broadcast_strides(cond, sh), broadcast_strides(a, sh),
-                               broadcast_strides(b, sh)},
-                          {sizeof(T), 1, sizeof(T), sizeof(T)});
-    run_loop<4>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
-                    static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
+    auto l = make_loop<4>(
+        sh,
+        {broadcast_strides(out, sh), broadcast_strides(cond, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
+        {sizeof(T), 1, sizeof(T), sizeof(T)});
+    run_loop<4>(l,
+                {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
+                 static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
                 [&](std::array<char*, 4> p, const std::array<int64_t, 4>& s, int64_t n) {
                   for (int64_t i = 0; i < n; ++i)
                     *at<T>(p[0], s[0], i) = *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);

@@ -19,8 +19,14 @@ int g_threads = 1;
 // 32-byte vectors through GCC/Clang vector extensions: AVX where the target
 // has it, pairs of SSE2 registers otherwise.
 template <class T> struct Vec;
-template <> struct Vec<double> { typedef double type __attribute__((vector_size(32), aligned(8))); static constexpr int n = 4; };
-template <> struct Vec<float> { typedef float type __attribute__((vector_size(32), aligned(4))); static constexpr int n = 8; };
+template <> struct Vec<double> {
+  typedef double type __attribute__((vector_size(32), aligned(8)));
+  static constexpr int n = 4;
+};
+template <> struct Vec<float> {
+  typedef float type __attribute__((vector_size(32), aligned(4)));
+  static constexpr int n = 8;
+};
 
 template <class T>
 inline T hsum(typename Vec<T>::type v) {
@@ -105,7 +111,10 @@ constexpr int64_t kParallelBytes = int64_t(4) << 20;
 template <class F>
 void split_rows(int64_t rows, int64_t bytes, F&& work) {
   const int nt = bytes >= kParallelBytes ? std::min<int64_t>(g_threads, std::max<int64_t>(1, rows / 64)) : 1;
-  if (nt <= 1) { work(0, 0, rows); return; }
+  if (nt <= 1) {
+    work(0, 0, rows);
+    return;
+  }
   std::vector<std::thread> pool;
   const int64_t chunk = (rows + nt - 1) / nt;
   for (int t = 1; t < nt; ++t)

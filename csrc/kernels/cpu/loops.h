@@ -11,10 +11,14 @@ namespace pyad::kernels::cpu {
 template <int N, class Inner>
 void run_loop(const Loop<N>& l, std::array<char*, N> base, Inner&& inner) {
   int64_t nd = static_cast<int64_t>(l.shape.size());
-  for (auto s : l.shape) if (s == 0) return;
+  for (auto s : l.shape)
+    if (s == 0) return;
   const int64_t n = l.shape[nd - 1];
   const auto& inner_st = l.strides[nd - 1];
-  if (nd == 1) { inner(base, inner_st, n); return; }
+  if (nd == 1) {
+    inner(base, inner_st, n);
+    return;
+  }
   std::vector<int64_t> idx(nd - 1, 0);
   std::array<char*, N> p = base;
   while (true) {
@@ -31,6 +35,8 @@ void run_loop(const Loop<N>& l, std::array<char*, N> base, Inner&& inner) {
 }
 
 template <class T>
-inline T* at(char* p, int64_t stride, int64_t i) { return reinterpret_cast<T*>(p + stride * i); }
+inline T* at(char* p, int64_t stride, int64_t i) {
+  return reinterpret_cast<T*>(p + stride * i);
+}
 
 }  // namespace pyad::kernels::cpu

@@ -14,7 +14,9 @@ std::mt19937_64& gen() {
   return g;
 }
 template <class T = double>
-T uniform01() { return math::uniform01_from_bits<T>(gen()()); }
+T uniform01() {
+  return math::uniform01_from_bits<T>(gen()());
+}
 }  // namespace
 
 void manual_seed(uint64_t seed) { gen().seed(seed); }

@@ -66,10 +66,8 @@ void reduce(Reduce op, const Tensor& in, const Tensor& out) {
     using A = acc_t<T>;
     switch (op) {
       case Reduce::Sum: return copy(reduce_acc<T>(in, out.shape(), A(0), math::Add{}), out);
-      case Reduce::Max:
-        return copy(reduce_acc<T>(in, out.shape(), lowest<A>(), math::MaxCombine{}), out);
-      case Reduce::Min:
-        return copy(reduce_acc<T>(in, out.shape(), highest<A>(), math::MinCombine{}), out);
+      case Reduce::Max: return copy(reduce_acc<T>(in, out.shape(), lowest<A>(), math::MaxCombine{}), out);
+      case Reduce::Min: return copy(reduce_acc<T>(in, out.shape(), highest<A>(), math::MinCombine{}), out);
     }
   });
 }
@@ -80,11 +78,12 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
     const int64_t len = in.shape()[dim];
     const int64_t st = in.strides()[dim] * static_cast<int64_t>(sizeof(T));
     const Shape& osh = values.shape();
-    auto l = make_loop<3>(osh, {broadcast_strides(values, osh), broadcast_strides(indices, osh),
-                                broadcast_strides(in, osh)},
-                          {sizeof(T), sizeof(int64_t), sizeof(T)});
-    run_loop<3>(l, {static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
-                    static_cast<char*>(in.raw_data())},
+    auto l =
+        make_loop<3>(osh, {broadcast_strides(values, osh), broadcast_strides(indices, osh), broadcast_strides(in, osh)},
+                     {sizeof(T), sizeof(int64_t), sizeof(T)});
+    run_loop<3>(l,
+                {static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
+                 static_cast<char*>(in.raw_data())},
                 [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
                   for (int64_t i = 0; i < n; ++i) {
                     char* base = p[2] + s[2] * i;
@@ -93,7 +92,10 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
                     for (int64_t j = 1; j < len; ++j) {
                       T v = *reinterpret_cast<T*>(base + st * j);
                       if (best != best) break;  // NaN wins and keeps its first index
-                      if (v != v || (is_max ? v > best : v < best)) { best = v; bi = j; }
+                      if (v != v || (is_max ? v > best : v < best)) {
+                        best = v;
+                        bi = j;
+                      }
                     }
                     *at<T>(p[0], s[0], i) = best;
                     *at<int64_t>(p[1], s[1], i) = bi;
@@ -112,12 +114,13 @@ void logsumexp(const Tensor& in, const Tensor& out) {
     const Shape& sh = in.shape();
     auto l = make_loop<3>(sh, {broadcast_strides(acc, sh), broadcast_strides(m, sh), broadcast_strides(in, sh)},
                           {8, 8, sizeof(T)}, true);
-    run_loop<3>(l, {static_cast<char*>(acc.raw_data()), static_cast<char*>(m.raw_data()),
-                    static_cast<char*>(in.raw_data())},
-                [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i)
-                    *at<double>(p[0], s[0], i) += std::exp(static_cast<double>(*at<T>(p[2], s[2], i)) - *at<double>(p[1], s[1], i));
-                });
+    run_loop<3>(
+        l, {static_cast<char*>(acc.raw_data()), static_cast<char*>(m.raw_data()), static_cast<char*>(in.raw_data())},
+        [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i)
+            *at<double>(p[0], s[0], i) +=
+                std::exp(static_cast<double>(*at<T>(p[2], s[2], i)) - *at<double>(p[1], s[1], i));
+        });
     double* ap = acc.data<double>();
     for (int64_t i = 0; i < acc.numel(); ++i) ap[i] = std::log(ap[i]) + mp[i];
     copy(acc, out);

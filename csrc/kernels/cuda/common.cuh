@@ -72,9 +72,13 @@ Offsets<N> offsets_for(const Shape& shape, const std::array<const Tensor*, N>& t
 
 // Operand base pointers, passed by value to a kernel.
 template <int N>
-struct Ptrs { char* p[N]; };
+struct Ptrs {
+  char* p[N];
+};
 
 template <class T>
-__device__ __forceinline__ T& ref(char* base, int64_t off) { return *reinterpret_cast<T*>(base + off); }
+__device__ __forceinline__ T& ref(char* base, int64_t off) {
+  return *reinterpret_cast<T*>(base + off);
+}
 
 }  // namespace pyad::gpu

@@ -97,7 +97,8 @@ struct Constant {
 
 void unary(Unary op, const Tensor& in, const Tensor& out) {
   switch (op) {
-#define PYAD_CASE(name, F, D) case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
+#define PYAD_CASE(name, F, D) \
+  case Unary::F: return unary_kernel<math::F, math::Domain::D>(in, out);
     PYAD_UNARY_OPS(PYAD_CASE)
 #undef PYAD_CASE
   }
@@ -105,7 +106,8 @@ void unary(Unary op, const Tensor& in, const Tensor& out) {
 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (op) {
-#define PYAD_CASE(name, F, D) case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
+#define PYAD_CASE(name, F, D) \
+  case Binary::F: return binary_kernel<math::F, math::Domain::D>(a, b, out);
     PYAD_BINARY_OPS(PYAD_CASE) PYAD_COMPARE_OPS(PYAD_CASE)
 #undef PYAD_CASE
   }
@@ -214,8 +216,8 @@ void random_fill(const Tensor& out, double a, double b, bool gaussian, const cha
   const uint64_t seed = reserved.first, first = reserved.second;
   PYAD_DISPATCH_FLOAT(out.dtype(), op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    random_kernel<T><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(out.data<T>(), n, seed, first, a, b,
-                                                                           gaussian);
+    random_kernel<T>
+        <<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(out.data<T>(), n, seed, first, a, b, gaussian);
     gpu::check_launch(op);
   });
 }

@@ -20,12 +20,12 @@ struct Cublas {
   Status (*set_stream)(Handle, cudaStream_t);
   Status (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                   float*, int);
-  Status (*dgemm)(Handle, int, int, int, int, int, const double*, const double*, int, const double*, int,
-                  const double*, double*, int);
-  Status (*sgemm_batched)(Handle, int, int, int, int, int, const float*, const float*, int, long long, const float*, int,
-                          long long, const float*, float*, int, long long, int);
-  Status (*dgemm_batched)(Handle, int, int, int, int, int, const double*, const double*, int, long long,
-                          const double*, int, long long, const double*, double*, int, long long, int);
+  Status (*dgemm)(Handle, int, int, int, int, int, const double*, const double*, int, const double*, int, const double*,
+                  double*, int);
+  Status (*sgemm_batched)(Handle, int, int, int, int, int, const float*, const float*, int, long long, const float*,
+                          int, long long, const float*, float*, int, long long, int);
+  Status (*dgemm_batched)(Handle, int, int, int, int, int, const double*, const double*, int, long long, const double*,
+                          int, long long, const double*, double*, int, long long, int);
   Handle handles[64] = {};
 };
 std::mutex g_mutex;
@@ -61,9 +61,9 @@ bool load_cublas(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_cublas) return true;
   void* lib = nullptr;
-  for (const std::string& name : path.empty() ? std::vector<std::string>{"libcublas.so.13", "libcublas.so.12",
-                                                                         "libcublas.so"}
-                                              : std::vector<std::string>{path}) {
+  for (const std::string& name : path.empty()
+                                     ? std::vector<std::string>{"libcublas.so.13", "libcublas.so.12", "libcublas.so"}
+                                     : std::vector<std::string>{path}) {
     lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib) break;
     const char* e = dlerror();
@@ -94,8 +94,8 @@ std::string matmul_backend() {
 }
 
 void set_matmul_backend(const std::string& name) {
-  PYAD_CHECK(name == "pyad" || name == "cublas", ValueError, "[cuda.set_matmul_backend] expected 'pyad' or 'cublas', got '",
-             name, "'");
+  PYAD_CHECK(name == "pyad" || name == "cublas", ValueError,
+             "[cuda.set_matmul_backend] expected 'pyad' or 'cublas', got '", name, "'");
   std::lock_guard<std::mutex> lock(g_mutex);
   PYAD_CHECK(name == "pyad" || g_cublas, RuntimeError, "[cuda.set_matmul_backend] cuBLAS is not loaded: ", g_error,
              " (install pyad[cuda] for it)");
@@ -114,8 +114,8 @@ namespace {
 // Each block computes a BM x BN tile, each thread TM x TN of it, through BK-deep slices staged in shared memory.
 template <class T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
-gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
-            int64_t b_cs, T* C, Offsets<3> batch, int64_t y0, int64_t z0) {
+    gemm_kernel(int64_t m, int64_t n, int64_t k, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+                int64_t b_cs, T* C, Offsets<3> batch, int64_t y0, int64_t z0) {
   constexpr int TX = BN / TN, NT = (BM / TM) * (BN / TN);
   __shared__ T As[BK][BM];
   __shared__ T Bs[BK][BN];
@@ -198,8 +198,8 @@ __global__ void gemv_warp_kernel(int64_t rows, int64_t k, const T* M, int64_t rs
 
 // A thread per row: neighbouring threads read neighbouring rows (coalesced when M's columns are unit-stride).
 template <class T>
-__global__ void gemv_thread_kernel(int64_t rows, int64_t k, const T* M, int64_t rs, int64_t cs, const T* v,
-                                   int64_t vs, T* y, Offsets<3> batch, int64_t z0, bool swap) {
+__global__ void gemv_thread_kernel(int64_t rows, int64_t k, const T* M, int64_t rs, int64_t cs, const T* v, int64_t vs,
+                                   T* y, Offsets<3> batch, int64_t z0, bool swap) {
   gemv_batch(batch, z0 + blockIdx.y, swap, y, M, v);
   const int64_t row = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (row >= rows) return;
@@ -275,11 +275,13 @@ bool cublas_gemm(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor&
     gpu::Status s;
     const long long sc = st[0] / sizeof(T), sa = st[1] / sizeof(T), sb = st[2] / sizeof(T);
     if constexpr (std::is_same_v<T, double>) {
-      s = inner == 1 ? cb->dgemm(h, ta, tb, n, m, k, &one, pb, LB.ld, pa, LA.ld, &zero, c, n)
-                     : cb->dgemm_batched(h, ta, tb, n, m, k, &one, pb, LB.ld, sb, pa, LA.ld, sa, &zero, c, n, sc, inner);
+      s = inner == 1
+              ? cb->dgemm(h, ta, tb, n, m, k, &one, pb, LB.ld, pa, LA.ld, &zero, c, n)
+              : cb->dgemm_batched(h, ta, tb, n, m, k, &one, pb, LB.ld, sb, pa, LA.ld, sa, &zero, c, n, sc, inner);
     } else {
-      s = inner == 1 ? cb->sgemm(h, ta, tb, n, m, k, &one, pb, LB.ld, pa, LA.ld, &zero, c, n)
-                     : cb->sgemm_batched(h, ta, tb, n, m, k, &one, pb, LB.ld, sb, pa, LA.ld, sa, &zero, c, n, sc, inner);
+      s = inner == 1
+              ? cb->sgemm(h, ta, tb, n, m, k, &one, pb, LB.ld, pa, LA.ld, &zero, c, n)
+              : cb->sgemm_batched(h, ta, tb, n, m, k, &one, pb, LB.ld, sb, pa, LA.ld, sa, &zero, c, n, sc, inner);
     }
     PYAD_CHECK(s == 0, RuntimeError, "[matmul] cuBLAS gemm failed with status ", s);
   }
@@ -292,7 +294,10 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   const MatmulDims dims(a, out);
   const int64_t m = dims.m, n = dims.n, k = dims.k;
   if (out.numel() == 0) return;
-  if (k == 0) { fill(out, 0.0); return; }
+  if (k == 0) {
+    fill(out, 0.0);
+    return;
+  }
   // Batch dims of (out, a, b) broadcast and coalesced, in bytes.
   const int64_t isz = static_cast<int64_t>(itemsize(out.dtype()));
   auto bl = kernels::make_loop<3>(dims.batch, {dims.batch_strides(out), dims.batch_strides(a), dims.batch_strides(b)},

@@ -19,9 +19,12 @@ bool load_cublas(const std::string&) { return false; }
 std::string cublas_error() { return "pyad was built without CUDA"; }
 std::string matmul_backend() { return "pyad"; }
 void set_matmul_backend(const std::string& name) {
-  PYAD_CHECK(name == "pyad" || name == "cublas", ValueError, "[cuda.set_matmul_backend] expected 'pyad' or 'cublas', "
-             "got '", name, "'");
-  PYAD_CHECK(name == "pyad", RuntimeError, "[cuda.set_matmul_backend] cuBLAS is not loaded: pyad was built without "
+  PYAD_CHECK(name == "pyad" || name == "cublas", ValueError,
+             "[cuda.set_matmul_backend] expected 'pyad' or 'cublas', "
+             "got '",
+             name, "'");
+  PYAD_CHECK(name == "pyad", RuntimeError,
+             "[cuda.set_matmul_backend] cuBLAS is not loaded: pyad was built without "
              "CUDA");
 }
 }  // namespace pyad::gpu

@@ -148,8 +148,8 @@ void run_reduce(const Tensor& in, const Plan& p, A init, Pre pre, C comb, Post p
   const int threads = static_cast<int>(std::min<int64_t>(gpu::kThreads, std::max<int64_t>(32, (p.R + 31) / 32 * 32)));
   dim3 grid(static_cast<unsigned>(std::min(p.num_out, gpu::kMaxGridX)), static_cast<unsigned>(splits));
   if (splits == 1) {
-    block_reduce_kernel<T, A><<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.num_out, p.R, chunk, init,
-                                                                   pre, comb, post, dst);
+    block_reduce_kernel<T, A>
+        <<<grid, threads, 0, gpu::stream()>>>(src, p.outer, p.inner, p.num_out, p.R, chunk, init, pre, comb, post, dst);
     gpu::check_launch("reduce");
     return;
   }
@@ -161,7 +161,8 @@ void run_reduce(const Tensor& in, const Plan& p, A init, Pre pre, C comb, Post p
   q.num_out = p.num_out;
   q.R = splits;
   const int64_t asz = sizeof(A);
-  q.outer = gpu::to_offsets<1>(kernels::make_loop<1>(Shape{p.num_out}, {std::vector<int64_t>{splits}}, {asz}), "reduce");
+  q.outer =
+      gpu::to_offsets<1>(kernels::make_loop<1>(Shape{p.num_out}, {std::vector<int64_t>{splits}}, {asz}), "reduce");
   q.inner = gpu::to_offsets<1>(kernels::make_loop<1>(Shape{splits}, {std::vector<int64_t>{1}}, {asz}), "reduce");
   run_reduce<A, A>(partial, q, init, Identity{}, comb, post, dst, dev);
 }
@@ -187,8 +188,10 @@ void reduce(Reduce op, const Tensor& in, const Tensor& out) {
     }
     switch (op) {
       case Reduce::Sum: return run_reduce<T, A>(in, p, A(0), Identity{}, math::Add{}, Identity{}, dst, out.device());
-      case Reduce::Max: return run_reduce<T, A>(in, p, lo, Identity{}, math::MaxCombine{}, Identity{}, dst, out.device());
-      case Reduce::Min: return run_reduce<T, A>(in, p, hi, Identity{}, math::MinCombine{}, Identity{}, dst, out.device());
+      case Reduce::Max:
+        return run_reduce<T, A>(in, p, lo, Identity{}, math::MaxCombine{}, Identity{}, dst, out.device());
+      case Reduce::Min:
+        return run_reduce<T, A>(in, p, hi, Identity{}, math::MinCombine{}, Identity{}, dst, out.device());
     }
   });
   copy(acc, out);
@@ -201,7 +204,8 @@ void logsumexp(const Tensor& in, const Tensor& out) {
   PYAD_DISPATCH_FLOAT(in.dtype(), "logsumexp", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const double* mp = m.data<double>();
-    run_reduce<T, double>(in, p, -INFINITY, Identity{}, math::MaxCombine{}, ShiftOfMax{}, m.data<double>(), out.device());
+    run_reduce<T, double>(in, p, -INFINITY, Identity{}, math::MaxCombine{}, ShiftOfMax{}, m.data<double>(),
+                          out.device());
     run_reduce<T, double>(in, p, 0.0, ExpShifted{mp}, math::Add{}, LogPlusShift{mp}, acc.data<double>(), out.device());
   });
   copy(acc, out);
@@ -242,7 +246,10 @@ __global__ void arg_reduce_kernel(int64_t n, Offsets<3> offs, char* values, char
     for (int64_t j = 1; j < len; ++j) {
       if (best != best) break;  // NaN wins and keeps its first index
       T v = x[j * st];
-      if (v != v || (is_max ? v > best : v < best)) { best = v; bi = j; }
+      if (v != v || (is_max ? v > best : v < best)) {
+        best = v;
+        bi = j;
+      }
     }
     ref<T>(values, off[0]) = best;
     ref<int64_t>(indices, off[1]) = bi;
@@ -272,8 +279,8 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
   if (n == 0) return;
   PYAD_DISPATCH_ALL(in.dtype(), "max", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto offs = gpu::offsets_for<3>(values.shape(), {&values, &indices, &in}, {sizeof(T), sizeof(int64_t), sizeof(T)},
-                                    "max");
+    auto offs =
+        gpu::offsets_for<3>(values.shape(), {&values, &indices, &in}, {sizeof(T), sizeof(int64_t), sizeof(T)}, "max");
     arg_reduce_kernel<T><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(
         n, offs, static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
         static_cast<const char*>(in.raw_data()), in.shape()[dim], in.strides()[dim], is_max);

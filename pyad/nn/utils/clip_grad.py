@@ -1,4 +1,5 @@
 """Gradient clipping, as torch.nn.utils."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,13 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
     """Scale the gradients in place so that their joint norm (that of all of them concatenated) is at most
     max_norm; returns that norm before clipping, as torch (clip coefficient max_norm / (norm + 1e-6),
     clamped to 1). foreach is accepted; pyad runs one loop either way."""
@@ -35,9 +41,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
             total = _sum(stack(per) ** norm_type) ** (1.0 / norm_type)
         value = total.item()
         if error_if_nonfinite and not math.isfinite(value):
-            raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is "
-                               "non-finite, so it cannot be clipped. To disable this error and scale the "
-                               "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`")
+            raise RuntimeError(
+                f"The total norm of order {norm_type} for gradients from `parameters` is "
+                "non-finite, so it cannot be clipped. To disable this error and scale the "
+                "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+            )
         coef = float(max_norm) / (value + 1e-6)
         if coef < 1.0:
             for g in grads:
