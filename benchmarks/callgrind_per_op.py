@@ -65,7 +65,8 @@ def count(lib, links, no_grad):
             lib,
             str(links),
         ] + (["--no-grad"] if no_grad else [])
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        # One thread, and one hash seed: the count is then the same from run to run.
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
         subprocess.run(cmd, check=True, capture_output=True, env=env)
         with open(out) as f:
             for line in f:

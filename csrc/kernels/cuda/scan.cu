@@ -39,7 +39,7 @@ void cumulative(bool prod, const Tensor& in, int64_t dim, const Tensor& out) {
       const int64_t isz = static_cast<int64_t>(sizeof(T));
       Shape lines = in.shape();
       lines[dim] = 1;
-      auto offs = gpu::to_offsets<2>(kernels::cpu::make_loop<2>(lines, {out.strides(), in.strides()}, {isz, isz}),
+      auto offs = gpu::to_offsets<2>(kernels::make_loop<2>(lines, {out.strides(), in.strides()}, {isz, isz}),
                                      "cumulative");
       const int64_t num_lines = numel_of(lines);
       gpu::Ptrs<2> p{{static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())}};
