@@ -17,7 +17,6 @@ forward-mode transform has its own dual level (Note [Nested dual levels] in csrc
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,7 +40,6 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
-    "last_jacobian_mode",
     "linearize",
     "vjp",
 ]
@@ -488,7 +486,6 @@ def jacobian(
 
     def done(jac: Any, used: str) -> Any:
         wrapper.last_mode = used  # type: ignore[attr-defined]
-        _deprecated_last_mode[0] = used
         return (jac, used) if return_mode else jac
 
     @functools.wraps(f)
@@ -508,23 +505,6 @@ def jacobian(
 
     wrapper.last_mode = None  # type: ignore[attr-defined]
     return wrapper
-
-
-# Only for last_jacobian_mode, deprecated and kept until pyad/bench stops calling it: a call's mode is returned
-# (return_mode=True) or kept on the function jacobian returned (its last_mode), which nothing else can overwrite.
-_deprecated_last_mode: list[str | None] = [None]
-
-
-def last_jacobian_mode() -> str | None:
-    """Deprecated: the mode ("forward" or "reverse") of the last pyad.func.jacobian call anywhere (None before
-    any). Use jacobian(..., return_mode=True), or the last_mode attribute of the function jacobian returns."""
-    warnings.warn(
-        "pyad.func.last_jacobian_mode() is deprecated: use jacobian(..., return_mode=True) or the "
-        "returned function's last_mode",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return _deprecated_last_mode[0]
 
 
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)
