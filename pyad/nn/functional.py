@@ -8,11 +8,10 @@ import numbers
 from collections.abc import Callable, Sequence
 
 from .. import _C
-from .._C import Tensor
+from .._C import Tensor, erfc
 from .._creation import rand_like
 from .._functions import log_softmax, mean, softmax, sum as _sum, where
 from . import _gather
-from ._erf import erfc
 
 __all__ = [
     "binary_cross_entropy_with_logits",
