@@ -64,14 +64,6 @@ def operand(obj: np.generic | np.ndarray, device: _C.device) -> bool | int | flo
 _C_NUMPY = {float32: np.float32, float64: np.float64, int64: np.int64, bool_: np.bool_}
 
 
-def _square(x: Tensor) -> Tensor:
-    return x * x
-
-
-def _reciprocal(x: Tensor) -> Tensor:
-    return 1.0 / x if x.dtype.is_floating_point else _C.div(1, x)
-
-
 def _positive(x: Tensor) -> Tensor:
     return x
 
@@ -89,14 +81,32 @@ _UNARY = {
     "sqrt": _C.sqrt,
     "sign": _C.sign,
     "expm1": _C.expm1,
-    "square": _square,
-    "reciprocal": _reciprocal,
+    "square": _C.square,
+    "reciprocal": _C.reciprocal,
+    "sinh": _C.sinh,
+    "cosh": _C.cosh,
+    "tan": _C.tan,
+    "arcsin": _C.asin,
+    "arccos": _C.acos,
+    "arctan": _C.atan,
+    "arcsinh": _C.asinh,
+    "arccosh": _C.acosh,
+    "arctanh": _C.atanh,
+    "log2": _C.log2,
+    "log10": _C.log10,
+    "exp2": _C.exp2,
+    "floor": _C.floor,
+    "ceil": _C.ceil,
+    "rint": _C.round,
+    "trunc": _C.trunc,
 }
 _BINARY = {
     "add": _C.add,
     "subtract": _C.sub,
     "multiply": _C.mul,
     "divide": _C.div,
+    "fmod": _C.fmod,
+    "remainder": _C.remainder,
     "true_divide": _C.div,
     "power": _C.pow,
     "maximum": _C.maximum,

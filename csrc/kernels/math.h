@@ -75,6 +75,76 @@ struct Erf {
 struct Erfc {
   template <class T> PYAD_HD T operator()(T x) const { return std::erfc(x); }
 };
+struct Sinh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::sinh(x); }
+};
+struct Cosh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::cosh(x); }
+};
+struct Tan {
+  template <class T> PYAD_HD T operator()(T x) const { return std::tan(x); }
+};
+struct Asin {
+  template <class T> PYAD_HD T operator()(T x) const { return std::asin(x); }
+};
+struct Acos {
+  template <class T> PYAD_HD T operator()(T x) const { return std::acos(x); }
+};
+struct Atan {
+  template <class T> PYAD_HD T operator()(T x) const { return std::atan(x); }
+};
+struct Asinh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::asinh(x); }
+};
+struct Acosh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::acosh(x); }
+};
+struct Atanh {
+  template <class T> PYAD_HD T operator()(T x) const { return std::atanh(x); }
+};
+struct Log2 {
+  template <class T> PYAD_HD T operator()(T x) const { return std::log2(x); }
+};
+struct Log10 {
+  template <class T> PYAD_HD T operator()(T x) const { return std::log10(x); }
+};
+struct Exp2 {
+  template <class T> PYAD_HD T operator()(T x) const { return std::exp2(x); }
+};
+struct Rsqrt {
+  template <class T> PYAD_HD T operator()(T x) const { return T(1) / std::sqrt(x); }
+};
+struct Reciprocal {
+  template <class T> PYAD_HD T operator()(T x) const { return T(1) / x; }
+};
+struct Square {
+  template <class T> PYAD_HD T operator()(T x) const { return wrap_mul(x, x); }
+};
+// Rounding keeps integers as they are; round() halves to even (nearbyint in the default rounding mode), as torch.
+struct Floor {
+  template <class T> PYAD_HD T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::floor(x);
+  }
+};
+struct Ceil {
+  template <class T> PYAD_HD T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::ceil(x);
+  }
+};
+struct Round {
+  template <class T> PYAD_HD T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::nearbyint(x);
+  }
+};
+struct Trunc {
+  template <class T> PYAD_HD T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::trunc(x);
+  }
+};
 struct Abs {
   template <class T> PYAD_HD T operator()(T x) const { return x < T(0) ? wrap_sub(T(0), x) : x; }
 };
@@ -144,6 +214,20 @@ struct LogAddExp {
     return (a > b ? a : b) + std::log1p(std::exp(-d));
   }
 };
+// fmod: the remainder with the dividend's sign (C's); remainder: with the divisor's (Python's), as torch. An
+// integer divisor of 0 is refused by the op before the kernel runs; x % -1 is 0 (INT64_MIN % -1 would overflow).
+struct Fmod {
+  template <class T> PYAD_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) return b == T(-1) ? T(0) : a % b;
+    else return std::fmod(a, b);
+  }
+};
+struct Remainder {
+  template <class T> PYAD_HD T operator()(T a, T b) const {
+    T r = Fmod{}(a, b);
+    return (r != T(0) && ((r < T(0)) != (b < T(0)))) ? r + b : r;
+  }
+};
 // maximum/minimum propagate NaN from either side, as torch.
 struct Maximum {
   template <class T> PYAD_HD T operator()(T a, T b) const { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
@@ -194,12 +278,16 @@ enum class Domain { Float, Signed, Arith, Compare };
   X(neg, Neg, Signed) X(abs, Abs, Signed) X(sign, Sign, Float) X(exp, Exp, Float) X(expm1, Expm1, Float)        \
   X(log, Log, Float) X(log1p, Log1p, Float) X(sqrt, Sqrt, Float) X(sin, Sin, Float) X(cos, Cos, Float)          \
   X(tanh, Tanh, Float) X(sigmoid, Sigmoid, Float) X(relu, Relu, Float) X(softplus, Softplus, Float)             \
-  X(erf, Erf, Float) X(erfc, Erfc, Float)
+  X(erf, Erf, Float) X(erfc, Erfc, Float) X(sinh, Sinh, Float) X(cosh, Cosh, Float) X(tan, Tan, Float)         \
+  X(asin, Asin, Float) X(acos, Acos, Float) X(atan, Atan, Float) X(asinh, Asinh, Float) X(acosh, Acosh, Float)  \
+  X(atanh, Atanh, Float) X(log2, Log2, Float) X(log10, Log10, Float) X(exp2, Exp2, Float)                       \
+  X(rsqrt, Rsqrt, Float) X(reciprocal, Reciprocal, Float) X(square, Square, Signed) X(floor, Floor, Signed)     \
+  X(ceil, Ceil, Signed) X(round, Round, Signed) X(trunc, Trunc, Signed)
 
 #define PYAD_BINARY_OPS(X)                                                                                       \
   X(add, Add, Arith) X(sub, Sub, Arith) X(mul, Mul, Arith) X(div, Div, Float) X(pow, Pow, Arith)                \
   X(maximum, Maximum, Arith) X(minimum, Minimum, Arith) X(atan2, Atan2, Float) X(hypot, Hypot, Float)           \
-  X(logaddexp, LogAddExp, Float)
+  X(logaddexp, LogAddExp, Float) X(fmod, Fmod, Arith) X(remainder, Remainder, Arith)
 
 #define PYAD_COMPARE_OPS(X) \
   X(eq, Eq, Compare) X(ne, Ne, Compare) X(lt, Lt, Compare) X(le, Le, Compare) X(gt, Gt, Compare) X(ge, Ge, Compare)

@@ -57,6 +57,7 @@ struct BinaryRule {
   const char* node_name;
   Partials partials;
   Needs saves_a, saves_b, saves_out;
+  void (*check)(const char* op, const Tensor& a, const Tensor& b) = nullptr;  // operand checks beyond dtype/shape
 };
 
 struct BinaryBackward : Node {
@@ -77,6 +78,7 @@ Tensor binary_op(const char* op, kernels::Binary kernel, math::Domain domain, co
                  const Tensor& b0) {
   auto [a, b, sh] = prepare(op, a0, b0, domain == math::Domain::Float);
   PYAD_CHECK(a.dtype() != DType::Bool, TypeError, "[", op, "] is not supported for bool tensors");
+  if (rule.check) rule.check(op, a, b);
   Tensor out = empty(sh, a.dtype(), a.device());
   kernels::binary(kernel, a, b, out);
   if (auto node = record<BinaryBackward>(out, {a, b}, rule)) {
@@ -177,6 +179,32 @@ const BinaryRule logaddexp_rule{"LogaddexpBackward0",
                                                    Partial{nb ? sigmoid(b - a) : Tensor()}};
                                 },
                                 kForBoth, kForBoth, kNone};
+
+// An integer remainder by 0 is undefined in C++ (and the hardware traps); torch raises, and so does pyad.
+void nonzero_integer_divisor(const char* op, const Tensor&, const Tensor& b) {
+  if (is_floating(b.dtype()) || b.numel() == 0) return;
+  Tensor zeros_found = sum(to_dtype(eq(b, zero(b)), DType::Int64), {}, false);
+  if (!zeros_found.device().is_cpu()) zeros_found = to_device(zeros_found, Device{});
+  PYAD_CHECK(*zeros_found.data<int64_t>() == 0, RuntimeError, "[", op,
+             "] ZeroDivisionError: an integer divisor is 0 (divisor ", describe(b), ")");
+}
+// d fmod(a, b) = da - trunc(a / b) db; d remainder(a, b) = da - floor(a / b) db, as torch.
+const BinaryRule fmod_rule{"FmodBackward1",
+                           [](const Tensor& a, const Tensor& b, const Tensor&, bool, bool nb) {
+                             return std::pair{Partial{}, Partial{nb ? -trunc(a / b) : Tensor()}};
+                           },
+                           kForB,
+                           kForB,
+                           kNone,
+                           nonzero_integer_divisor};
+const BinaryRule remainder_rule{"RemainderBackward1",
+                                [](const Tensor& a, const Tensor& b, const Tensor&, bool, bool nb) {
+                                  return std::pair{Partial{}, Partial{nb ? -floor(a / b) : Tensor()}};
+                                },
+                                kForB,
+                                kForB,
+                                kNone,
+                                nonzero_integer_divisor};
 
 Tensor compare_op(const char* op, kernels::Binary kernel, const Tensor& a0, const Tensor& b0) {
   auto [a, b, sh] = prepare(op, a0, b0, false);

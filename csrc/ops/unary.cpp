@@ -92,6 +92,34 @@ const UnaryRule erf_rule{"ErfBackward0", [](const Tensor& x, const Tensor&) { re
 const UnaryRule erfc_rule{"ErfcBackward0",
                           [](const Tensor& x, const Tensor&) { return exp(-(x * x)) * -kTwoOverSqrtPi; }, true};
 
+const UnaryRule sinh_rule{"SinhBackward0", [](const Tensor& x, const Tensor&) { return cosh(x); }, true};
+const UnaryRule cosh_rule{"CoshBackward0", [](const Tensor& x, const Tensor&) { return sinh(x); }, true};
+const UnaryRule tan_rule{"TanBackward0", [](const Tensor&, const Tensor& y) { return y * y + 1.0; }, false, true};
+const UnaryRule asin_rule{"AsinBackward0", [](const Tensor& x, const Tensor&) { return rsqrt(1.0 - x * x); }, true};
+const UnaryRule acos_rule{"AcosBackward0", [](const Tensor& x, const Tensor&) { return -rsqrt(1.0 - x * x); }, true};
+const UnaryRule atan_rule{"AtanBackward0", [](const Tensor& x, const Tensor&) { return reciprocal(x * x + 1.0); },
+                          true};
+const UnaryRule asinh_rule{"AsinhBackward0", [](const Tensor& x, const Tensor&) { return rsqrt(x * x + 1.0); }, true};
+const UnaryRule acosh_rule{"AcoshBackward0", [](const Tensor& x, const Tensor&) { return rsqrt(x * x + -1.0); }, true};
+const UnaryRule atanh_rule{"AtanhBackward0", [](const Tensor& x, const Tensor&) { return reciprocal(1.0 - x * x); },
+                           true};
+constexpr double kLn2 = 0.6931471805599453, kLn10 = 2.302585092994046;
+const UnaryRule log2_rule{"Log2Backward0", [](const Tensor& x, const Tensor&) { return reciprocal(x * kLn2); }, true};
+const UnaryRule log10_rule{"Log10Backward0", [](const Tensor& x, const Tensor&) { return reciprocal(x * kLn10); },
+                           true};
+const UnaryRule exp2_rule{"Exp2Backward0", [](const Tensor&, const Tensor& y) { return y * kLn2; }, false, true};
+// d/dx x^(-1/2) = -x^(-3/2) / 2 = -y^3 / 2; d/dx 1/x = -y^2, as torch writes them.
+const UnaryRule rsqrt_rule{"RsqrtBackward0", [](const Tensor&, const Tensor& y) { return y * y * y * -0.5; }, false,
+                           true};
+const UnaryRule reciprocal_rule{"ReciprocalBackward0", [](const Tensor&, const Tensor& y) { return -(y * y); }, false,
+                                true};
+const UnaryRule square_rule{"PowBackward0", [](const Tensor& x, const Tensor&) { return x * 2.0; }, true};
+// Rounding is piecewise constant: zero gradients, as torch's.
+const UnaryRule floor_rule{"FloorBackward0", nullptr, false, false, 0.0};
+const UnaryRule ceil_rule{"CeilBackward0", nullptr, false, false, 0.0};
+const UnaryRule round_rule{"RoundBackward0", nullptr, false, false, 0.0};
+const UnaryRule trunc_rule{"TruncBackward0", nullptr, false, false, 0.0};
+
 }  // namespace
 
 #define PYAD_DEFINE_UNARY(name, F, D) \

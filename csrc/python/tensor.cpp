@@ -248,6 +248,8 @@ void init_tensor(py::module_& m) {
       .def("__rmul__", &binop<mul, true>)
       .def("__truediv__", &binop<div>)
       .def("__rtruediv__", &binop<div, true>)
+      .def("__mod__", &binop<remainder>)
+      .def("__rmod__", &binop<remainder, true>)
       .def("__pow__",
            [](const Tensor& self, py::handle other) -> py::object {
              Tensor o = as_operand(self, other);
