@@ -701,8 +701,8 @@ _COMPOSITES = [
 OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
 
 # The op functions pyad exports: the C++ op list's (pyad._C.__all__, Note [The op list]) and those written in
-# Python (pyad._functions.__all__).
-EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__))
+# Python (pyad._functions.__all__) or composed of other ops (pyad._composite.__all__).
+EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__) | set(pyad._composite.__all__))
 
 
 # Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the
