@@ -68,12 +68,15 @@ def linspace(
     n = _int(steps, "steps", "linspace")
     if n < 0:
         raise RuntimeError(f"[linspace] number of steps must be non-negative, got {n}")
+    dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
     lo, hi = float(start), float(end)
+    if not dt.is_floating_point:  # torch truncates the ends to the integer dtype first
+        lo, hi = float(int(lo)), float(int(hi))
     i = arange(n, dtype=float64, device=device)
     step = (hi - lo) / (n - 1) if n > 1 else 0.0
     # torch's symmetric form: the first half counts up from start, the second down from end, so both ends exact
-    vals = F.where(i < n // 2, i * step + lo, (i - (n - 1)) * step + hi)
-    out = _C.to_dtype(vals, as_dtype(dtype) if dtype is not None else get_default_dtype())
+    vals = F.where(i < builtins.max(n // 2, 1), i * step + lo, (i - (n - 1)) * step + hi)
+    out = _C.to_dtype(vals, dt)
     return out.requires_grad_(True) if requires_grad else out
 
 
