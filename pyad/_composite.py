@@ -54,6 +54,11 @@ def _dim(d: Any, ndim: int, op: str) -> int:
     return F._wrap_dim(_int(d, "dim", op), ndim, op)
 
 
+def _dim_list(v: Any) -> list[Any]:
+    """One dim or a sequence of them, as a list."""
+    return [v] if isinstance(v, numbers.Integral) else list(v)
+
+
 # ---------------------------------------------------------------- creation
 def linspace(
     start: Number | Tensor,
@@ -226,7 +231,7 @@ def var(
     if isinstance(dim, bool):  # torch.var(x, unbiased)
         dim, unbiased = None, dim
     c = _correction(unbiased, correction, "var")
-    dims = list(range(x.ndim)) if dim is None else [dim] if isinstance(dim, numbers.Integral) else list(dim)
+    dims: list[Any] = list(range(x.ndim)) if dim is None else _dim_list(dim)
     n = 1
     for d in dims:
         n *= x.shape[F._wrap_dim(int(d), x.ndim, "var")] if x.ndim else 1
@@ -274,8 +279,8 @@ def movedim(input: Tensor, source: int | Sequence[int], destination: int | Seque
     """A view of input with the dims at source moved to destination (the others keep their order), as
     torch.movedim; moveaxis is the same."""
     x = F._tensor_arg(input, "movedim")
-    src = [source] if isinstance(source, numbers.Integral) else list(source)
-    dst = [destination] if isinstance(destination, numbers.Integral) else list(destination)
+    src = _dim_list(source)
+    dst = _dim_list(destination)
     if len(src) != len(dst):
         raise ValueError(
             f"[movedim] source and destination must have the same number of dims, got {len(src)} and {len(dst)}"
@@ -320,7 +325,7 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int 
             raise RuntimeError(f"[split] split_size {step} is invalid for dim {d} of size {size} (shape {x.shape})")
         sizes = [builtins.min(step, size - s) for s in range(0, size, step)] if size else [0]
     else:
-        sizes = [_int(s, "split size", "split") for s in split_size_or_sections]
+        sizes = [_int(s, "split size", "split") for s in _dim_list(split_size_or_sections)]
         if any(s < 0 for s in sizes) or builtins.sum(sizes) != size:
             raise RuntimeError(
                 f"[split] split sizes {sizes} must be non-negative and sum exactly to {size} (the size of dim {d} "
@@ -395,10 +400,10 @@ def tensordot(a: Tensor, b: Tensor, dims: int | Sequence[Sequence[int]] = 2) -> 
             raise RuntimeError(f"[tensordot] dims={k} is invalid for shapes {a.shape} and {b.shape}")
         da, db = list(range(a.ndim - k, a.ndim)), list(range(k))
     else:
-        if len(dims) != 2:
+        pair: Any = dims
+        if len(pair) != 2:
             raise ValueError(f"[tensordot] dims must be an int or a pair of dim lists, got {dims!r}")
-        da = [dims[0]] if isinstance(dims[0], numbers.Integral) else list(dims[0])
-        db = [dims[1]] if isinstance(dims[1], numbers.Integral) else list(dims[1])
+        da, db = _dim_list(pair[0]), _dim_list(pair[1])
         if len(da) != len(db):
             raise RuntimeError(f"[tensordot] both dim lists must have the same length, got {da} and {db}")
         da = [_dim(d, a.ndim, "tensordot") for d in da]
@@ -415,4 +420,3 @@ def tensordot(a: Tensor, b: Tensor, dims: int | Sequence[Sequence[int]] = 2) -> 
     am = F.reshape(F.permute(a, fa + da), [math.prod(a.shape[d] for d in fa), k])
     bm = F.reshape(F.permute(b, db + fb), [k, math.prod(b.shape[d] for d in fb)])
     return F.reshape(F.matmul(am, bm), [a.shape[d] for d in fa] + [b.shape[d] for d in fb])
-

@@ -319,7 +319,6 @@ def _shape_op(name, variant, shape, call, **kw):
     return OpInfo(name, call, [(shape,)], variant=variant, **kw)
 
 
-
 # ---------------------------------------------------------------- compositions of other ops (pyad/_composite.py)
 INF = float("inf")
 ZERO_ROW = _arr(0.0, 0.0, 0.0, 1.5, -2.0, 0.5).reshape(2, 3)
@@ -582,7 +581,11 @@ _COMPOSED_ROWS = [
         ],
     ),
     OpInfo("Tensor.repeat", lambda ns, x: x.repeat((2, 2)), [((2, 3),)], variant="tuple", modes=FORMS),
-    OpInfo("tile", lambda ns, x, dims: ns.tile(x, dims), [S((2, 3), dims=(2,)), S((2, 3), dims=(1, 2, 2)), S((), dims=(3,))]),
+    OpInfo(
+        "tile",
+        lambda ns, x, dims: ns.tile(x, dims),
+        [S((2, 3), dims=(2,)), S((2, 3), dims=(1, 2, 2)), S((), dims=(3,))],
+    ),
     OpInfo("tile", lambda ns, x: x.tile(2, 1), [((2, 3),)], variant="method", modes=FORMS),
     OpInfo("vstack", lambda ns, *t: ns.vstack(list(t)), [((4,), (3, 4)), ((2, 3), (1, 3)), ((), ()), ((3,),)]),
     OpInfo("hstack", lambda ns, *t: ns.hstack(list(t)), [((4,), (2,)), ((3, 4), (3, 1)), ((), ()), ((2, 0), (2, 3))]),
