@@ -56,6 +56,8 @@ from ._creation import (
 from ._C import *  # noqa: F403  (the op list's functions, _C.__all__: Note [The op list] in csrc/kernels/math.h)
 from . import _functions
 from ._functions import *  # noqa: F403  (the ops written in Python)
+from . import _composite
+from ._composite import *  # noqa: F403  (the ops composed of other ops)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
@@ -122,9 +124,11 @@ __all__ = [
     "max_memory_allocated",
     "reset_peak_memory_stats",
 ]
-# The ops: the op list's as _C exports them (Note [The op list]), then those written in Python.
+# The ops: the op list's as _C exports them (Note [The op list]), then those written in Python, then the
+# compositions.
 __all__ += _C.__all__
 __all__ += _functions.__all__
+__all__ += _composite.__all__
 
 
 def manual_seed(seed: int) -> None:

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from . import _C, _functions as F, _indexing, _numpy_interop
+from . import _C, _composite as C, _functions as F, _indexing, _numpy_interop
 from ._dtypes import _BY_NAME as _DTYPE_NAMES, as_device, as_dtype, float32, float64
 
 Tensor = _C.Tensor
@@ -467,3 +467,84 @@ def expand_as(self, other):
 
 Tensor.T = property(lambda self: _C.permute(self, list(range(self.ndim))[::-1]))
 Tensor.mT = property(lambda self: _C.transpose(self, -2, -1))
+
+
+# ---- the compositions of pyad/_composite.py as methods ----
+@_method
+def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    return C.norm(self, p, dim, keepdim, dtype)
+
+
+@_method
+def prod(self, dim=None, keepdim=False, dtype=None):
+    return C.prod(self, dim, keepdim, dtype)
+
+
+@_method
+def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return C.var(self, dim, unbiased, keepdim, correction=correction)
+
+
+@_method
+def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return C.std(self, dim, unbiased, keepdim, correction=correction)
+
+
+@_method
+def ravel(self):
+    return C.ravel(self)
+
+
+@_method
+def narrow(self, dim, start, length):
+    return C.narrow(self, dim, start, length)
+
+
+@_method
+def movedim(self, source, destination):
+    return C.movedim(self, source, destination)
+
+
+@_method
+def moveaxis(self, source, destination):
+    return C.movedim(self, source, destination)
+
+
+@_method
+def chunk(self, chunks, dim=0):
+    return C.chunk(self, chunks, dim)
+
+
+@_method
+def split(self, split_size, dim=0):
+    return C.split(self, split_size, dim)
+
+
+@_method
+def unbind(self, dim=0):
+    return C.unbind(self, dim)
+
+
+@_method
+def repeat(self, *sizes):
+    return C.repeat(self, *sizes)
+
+
+@_method
+def tile(self, *dims):
+    return C.tile(self, F._shape_args(dims, "tile"))
+
+
+@_method
+def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return C.isclose(self, other, rtol, atol, equal_nan)
+
+
+@_method
+def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return C.allclose(self, other, rtol, atol, equal_nan)
+
+
+@_method
+def equal(self, other):
+    return C.equal(self, other)

@@ -319,6 +319,293 @@ def _shape_op(name, variant, shape, call, **kw):
     return OpInfo(name, call, [(shape,)], variant=variant, **kw)
 
 
+# ---------------------------------------------------------------- compositions of other ops (pyad/_composite.py)
+INF = float("inf")
+ZERO_ROW = _arr(0.0, 0.0, 0.0, 1.5, -2.0, 0.5).reshape(2, 3)
+PROD_ZEROS = [
+    S(_arr(1.5, 0.0, -2.0, 0.5, 0.7, 3.0).reshape(2, 3), dim=1, name="one_zero"),
+    S(_arr(0.0, 1.5, 0.0, -2.0, 0.5, 0.7).reshape(2, 3), dim=1, name="two_zeros"),
+    S(_arr(1.5, -0.5, 0.0, 2.0, 0.5, 0.7).reshape(2, 3), name="all_one_zero"),
+]
+CLOSE_A = _arr(1.0, INF, np.nan, 1.0, 2.0, -INF, 0.0, 1e-9, 100.0)
+CLOSE_B = _arr(1.0 + 1e-9, INF, np.nan, INF, 2.1, -INF, 1e-9, 0.0, 100.0005)
+
+
+def _pieces(split):
+    """A splitting op's views, each weighted differently and joined again: one tensor whose gradient says
+    which piece every element went to."""
+    return lambda ns, x, **kw: ns.cat([p.flatten() * (i + 1.0) for i, p in enumerate(split(ns, x, **kw))])
+
+
+def _as_tensor(test):
+    """A comparison that answers with a Python bool, as a 0-d bool tensor (the value tests compare tensors)."""
+    return lambda ns, *t, **kw: ns.tensor(test(ns, *t, **kw))
+
+
+def _creation(fn):
+    return lambda ns, dtype, **kw: fn(ns, dtype=getattr(ns, dtype), **kw)
+
+
+LINSPACE_ARGS = [
+    dict(start=0.0, end=1.0, steps=5),
+    dict(start=-3, end=7, steps=4),
+    dict(start=1.5, end=-2.0, steps=7),
+    dict(start=2.0, end=3.0, steps=1),
+    dict(start=0.0, end=1.0, steps=0),
+    dict(start=-1.0, end=1.0, steps=100),
+]
+EINSUM = [
+    S((3, 4), (4, 5), eq="ij,jk->ik"),
+    S((3, 4), (4, 5), eq="ij,jk"),
+    S((2, 3, 4), (2, 4, 5), eq="bij,bjk->bik"),
+    S((3, 4), eq="ij->ji"),
+    S((2, 3, 4), eq="ijk->kij"),
+    S((3, 3), eq="ii->"),
+    S((3, 3), eq="ii->i"),
+    S((3, 3, 2), eq="iij->j"),
+    S((2, 3, 3), eq="bii->b"),
+    S((3, 4), eq="ij->"),
+    S((3, 4), eq="ij->j"),
+    S((3, 4), (3, 4), eq="ij,ij->ij"),
+    S((3, 4), (3, 4), eq="bi,bi->b"),
+    S((3,), (4,), eq="i,j->ij"),
+    S((3,), (3,), eq="i,i"),
+    S((3, 4), (2, 4), eq="ij,kj->ikj"),
+    S((3, 4), (2, 5), eq="ab,cd->"),
+    S((2, 3, 4), (4, 5), eq="...ij,...jk->...ik"),
+    S((2, 1, 3), (4, 3), eq="...j,...j->..."),
+    S((3, 1), (3, 4), eq="ij,ij->ij"),
+    S((3, 4), (4, 5), (5, 2), eq="ij,jk,kl->il"),
+    S((3, 4), (4, 2), (2,), eq="ij,jk,k->i"),
+    S((0, 3), (3, 2), eq="ij,jk->ik"),
+    S((2, 3), eq="ij->ij"),
+]
+
+_COMPOSED_ROWS = [
+    # creation (no derivative): the call's dtype is a name, looked up in each library
+    OpInfo(
+        "linspace",
+        _creation(lambda ns, **kw: ns.linspace(**kw)),
+        [S(dtype=d, **a) for a in LINSPACE_ARGS for d in ("float64", "float32")]
+        + [S(dtype="int64", start=0, end=10, steps=5), S(dtype="int64", start=-3, end=7, steps=4)],
+        dtypes=(F64,),
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "logspace",
+        _creation(lambda ns, **kw: ns.logspace(**kw)),
+        [S(dtype=d, **a) for a in LINSPACE_ARGS for d in ("float64", "float32")]
+        + [S(dtype="float64", start=0.0, end=3.0, steps=4, base=2.0), S(dtype="int64", start=0, end=2, steps=3)],
+        dtypes=(F64,),
+        modes=NO_GRAD,
+    ),
+    # comparisons of whole tensors
+    OpInfo(
+        "isclose",
+        lambda ns, a, b, **kw: ns.isclose(a, b, **kw),
+        [
+            S(CLOSE_A, CLOSE_B, name="special"),
+            S(CLOSE_A, CLOSE_B, equal_nan=True, name="equal_nan"),
+            S(CLOSE_A, CLOSE_B, rtol=0.1, atol=0.0, name="rtol"),
+            S(CLOSE_A, CLOSE_B, rtol=0.0, atol=1e-6, name="atol"),
+        ],
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "isclose",
+        lambda ns, a, b: ns.isclose(a, b),
+        [((2, 3), (2, 3)), ((2, 1), (1, 3)), ((3,), ()), ((0, 3), (3,))],
+        domain="int",
+        dtypes=WITH_INT,
+        variant="broadcast",
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "allclose",
+        _as_tensor(lambda ns, a, b, **kw: ns.allclose(a, b, **kw)),
+        [
+            S(CLOSE_A[:2], CLOSE_B[:2], name="close"),
+            S(CLOSE_A, CLOSE_B, name="not_close"),
+            S(CLOSE_A[[0, 1, 2, 4, 5]], CLOSE_B[[0, 1, 2, 4, 5]], equal_nan=True, rtol=0.1, name="equal_nan"),
+            S((0, 3), (3,), name="empty"),
+        ],
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "equal",
+        _as_tensor(lambda ns, a, b: ns.equal(a, b)),
+        [
+            S(_arr(1.0, 2.0), _arr(1.0, 2.0), name="same"),
+            S(_arr(1.0, 2.0), _arr(1.0, 2.5), name="differ"),
+            S(_arr(1.0, 1.0), _arr(1.0), name="broadcastable_shapes"),
+            S(_arr(np.nan), _arr(np.nan), name="nan"),
+            S((0, 3), (0, 3), name="empty"),
+        ],
+        dtypes=WITH_INT,
+        modes=NO_GRAD,
+    ),
+    # reductions
+    OpInfo(
+        "norm",
+        lambda ns, x, **kw: ns.norm(x, **kw),
+        [
+            S((3, 4)),
+            S((3, 4), p=1),
+            S((3, 4), p=INF),
+            S((3, 4), p=-INF),
+            S((3, 4), p=3),
+            S((2, 3, 4), dim=1),
+            S((2, 3, 4), p="fro", dim=(1, 2)),
+            S((2, 3, 4), p=1, dim=(0, 2), keepdim=True),
+            S((2, 3, 4), p=INF, dim=-1),
+            S((2, 3, 4), p=2, dim=0, keepdim=True),
+            S(()),
+            S((0, 3), dim=1),
+            S((0, 3)),
+            S(np.zeros(3), name="zero_vector", fd=False),
+            S(ZERO_ROW, dim=1, name="zero_row", fd=False),
+            S(ZERO_ROW, p=INF, dim=1, name="zero_row_inf", fd=False),
+            S(ZERO_ROW, p=1, dim=1, name="zero_row_1", fd=False),
+        ],
+        domain="nz",
+    ),
+    OpInfo("norm", lambda ns, x: x.norm(), [((3, 4),), ((5,),)], domain="nz", variant="method", modes=FORMS),
+    OpInfo("norm", lambda ns, x: x.norm(0.5, 1), [((3, 4),)], domain="nz", variant="method_p_half", modes=FORMS),
+    OpInfo(
+        "prod",
+        lambda ns, x, **kw: ns.prod(x, **kw),
+        [
+            S((2, 3, 4)),
+            S((2, 3, 4), dim=1),
+            S((2, 3, 4), dim=-1, keepdim=True),
+            S((3,), dim=0),
+            S(()),
+            S((), dim=0),
+            S((0, 3), dim=1),
+            S((3, 0), dim=1),
+            S((0, 3)),
+            *PROD_ZEROS,
+        ],
+        domain="nz",
+    ),
+    OpInfo("prod", lambda ns, x: x.prod(0), [((3, 4),)], domain="nz", variant="method", modes=FORMS),
+    OpInfo(
+        "prod", lambda ns, x: x.prod(dtype=ns.float64), [S((3,), fd=False)], variant="dtype", modes=FORMS, dtypes=(F32,)
+    ),
+    *[
+        OpInfo(
+            r,
+            lambda ns, x, r=r, **kw: getattr(ns, r)(x, **kw),
+            [
+                S((2, 3, 4)),
+                S((2, 3, 4), dim=1),
+                S((2, 3, 4), dim=(0, 2), keepdim=True),
+                S((3, 4), dim=0, correction=0),
+                S((3, 4), dim=-1, unbiased=False),
+                S((3, 4), dim=1, correction=2),
+                S((5,)),
+                S((0, 3), dim=1),
+            ],
+        )
+        for r in ("var", "std")
+    ],
+    *[
+        OpInfo(r, lambda ns, x, r=r: getattr(x, r)(1, True, True), [((3, 4),)], variant="method", modes=FORMS)
+        for r in ("var", "std")
+    ],
+    # shapes
+    OpInfo("ravel", lambda ns, x: ns.ravel(x), [((2, 3, 4),), ((),)]),
+    # (torch.func's vmap cannot reshape an empty tensor to -1: no transforms)
+    OpInfo("ravel", lambda ns, x: ns.ravel(x), [((0, 3),)], variant="empty", modes=FORMS),
+    OpInfo("ravel", lambda ns, x: x.T.ravel(), [((3, 4),)], variant="method_T", modes=FORMS),
+    OpInfo(
+        "narrow",
+        lambda ns, x, **kw: ns.narrow(x, **kw),
+        [
+            S((4, 5), dim=1, start=1, length=3),
+            S((4, 5), dim=0, start=-2, length=2),
+            S((4, 5), dim=-1, start=5, length=0),
+        ],
+    ),
+    OpInfo("narrow", lambda ns, x: x.narrow(0, 1, 2), [((3, 4),)], variant="method", modes=FORMS),
+    OpInfo(
+        "movedim",
+        lambda ns, x, **kw: ns.movedim(x, **kw),
+        [
+            S((2, 3, 4), source=0, destination=-1),
+            S((2, 3, 4), source=(0, 1), destination=(2, 0)),
+            S((2, 3, 4), source=[-1], destination=[0]),
+        ],
+        aliases=("moveaxis",),
+    ),
+    OpInfo("movedim", lambda ns, x: x.movedim(1, 0), [((2, 3, 4),)], variant="method", modes=FORMS),
+    OpInfo(
+        "chunk",
+        _pieces(lambda ns, x, **kw: ns.chunk(x, **kw)),
+        [
+            S((6, 4), chunks=3),
+            S((5, 4), chunks=3),
+            S((2, 7), chunks=3, dim=1),
+            S((6,), chunks=4),
+            S((0, 3), chunks=2),
+        ],
+    ),
+    OpInfo("chunk", _pieces(lambda ns, x: x.chunk(2, -1)), [((3, 5),)], variant="method", modes=FORMS),
+    OpInfo(
+        "split",
+        _pieces(lambda ns, x, **kw: ns.split(x, **kw)),
+        [
+            S((5, 4), split_size_or_sections=2),
+            S((2, 6), split_size_or_sections=[1, 3, 2], dim=1),
+            S((4, 3), split_size_or_sections=[4]),
+            S((2, 3), split_size_or_sections=[0, 3], dim=1),
+            S((0, 3), split_size_or_sections=2),
+        ],
+    ),
+    OpInfo("split", _pieces(lambda ns, x: x.split([2, 1], 1)), [((3, 3),)], variant="method", modes=FORMS),
+    OpInfo(
+        "unbind",
+        _pieces(lambda ns, x, **kw: ns.unbind(x, **kw)),
+        [S((3, 4)), S((3, 4), dim=1), S((2, 3, 4), dim=-1), S((2, 0), dim=0)],
+    ),
+    OpInfo("unbind", _pieces(lambda ns, x: x.unbind(1)), [((2, 3),)], variant="method", modes=FORMS),
+    OpInfo(
+        "Tensor.repeat",
+        lambda ns, x, sizes: x.repeat(*sizes),
+        [
+            S((2, 3), sizes=(2, 1)),
+            S((2, 3), sizes=(2, 1, 3)),
+            S((3,), sizes=(2, 2)),
+            S((), sizes=(3,)),
+            S((2, 3), sizes=(0, 2)),
+        ],
+    ),
+    OpInfo("Tensor.repeat", lambda ns, x: x.repeat((2, 2)), [((2, 3),)], variant="tuple", modes=FORMS),
+    OpInfo(
+        "tile",
+        lambda ns, x, dims: ns.tile(x, dims),
+        [S((2, 3), dims=(2,)), S((2, 3), dims=(1, 2, 2)), S((), dims=(3,))],
+    ),
+    OpInfo("tile", lambda ns, x: x.tile(2, 1), [((2, 3),)], variant="method", modes=FORMS),
+    OpInfo("vstack", lambda ns, *t: ns.vstack(list(t)), [((4,), (3, 4)), ((2, 3), (1, 3)), ((), ()), ((3,),)]),
+    OpInfo("hstack", lambda ns, *t: ns.hstack(list(t)), [((4,), (2,)), ((3, 4), (3, 1)), ((), ()), ((2, 0), (2, 3))]),
+    # contractions
+    OpInfo(
+        "tensordot",
+        lambda ns, a, b, **kw: ns.tensordot(a, b, **kw),
+        [
+            S((3, 4), (4, 5), dims=1),
+            S((2, 3, 4), (3, 4, 5)),
+            S((2, 3, 4), (4, 3, 5), dims=([1, 2], [1, 0])),
+            S((3,), (4,), dims=0),
+            S((0, 3), (3, 2), dims=1),
+        ],
+    ),
+    OpInfo("einsum", lambda ns, *t, eq: ns.einsum(eq, *t), EINSUM),
+    OpInfo("einsum", lambda ns, a, b: ns.einsum("ij,jk->ik", [a, b]), [((3, 4), (4, 2))], variant="list", modes=FORMS),
+]
+
+
 # ---------------------------------------------------------------- the table
 _ROWS = [
     # unary elementwise
@@ -727,6 +1014,7 @@ _ROWS = [
     _index("1d_first", lambda ns, x: x[-5], (5,)),
     _index("1d_step", lambda ns, x: x[1:4:2], (5,)),
     _index("1d_none", lambda ns, x: x[None], (5,)),
+    *_COMPOSED_ROWS,
 ]
 
 # Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,
@@ -740,8 +1028,8 @@ _COMPOSITES = [
 OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
 
 # The op functions pyad exports: the C++ op list's (pyad._C.__all__, Note [The op list]) and those written in
-# Python (pyad._functions.__all__).
-EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__))
+# Python (pyad._functions.__all__) or composed of other ops (pyad._composite.__all__).
+EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__) | set(pyad._composite.__all__))
 
 
 # Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the
