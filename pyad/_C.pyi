@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron']
+__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron', 'sort', 'argsort', 'topk', 'argmax', 'argmin', 'gather']
 class dtype:
     """
     Members:
@@ -289,6 +289,18 @@ class Tensor:
         ...
     def add_(self, arg0: typing.Any) -> Tensor:
         ...
+    def argmax(self, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argmax.
+        """
+    def argmin(self, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argmin.
+        """
+    def argsort(self, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argsort.
+        """
     def atan2(self, other: typing.Any) -> Tensor:
         ...
     def backward(self, gradient = None, retain_graph = None, create_graph = False, inputs = None):
@@ -344,6 +356,10 @@ class Tensor:
     def flip(self, *args, **kwargs) -> Tensor:
         """
         flip(*dims): see pyad.flip (dims as ints, one sequence, or dims=).
+        """
+    def gather(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+        """
+        See pyad.gather.
         """
     def ge(self, other: typing.Any) -> Tensor:
         ...
@@ -410,6 +426,10 @@ class Tensor:
         ...
     def softplus(self) -> Tensor:
         ...
+    def sort(self, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> typing.Any:
+        """
+        See pyad.sort.
+        """
     def sqrt(self) -> Tensor:
         ...
     def storage_offset(self) -> builtins.int:
@@ -422,6 +442,10 @@ class Tensor:
         ...
     def tanh(self) -> Tensor:
         ...
+    def topk(self, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex = -1, largest: builtins.bool = True, sorted: builtins.bool = True) -> typing.Any:
+        """
+        See pyad.topk.
+        """
     def trace(self) -> Tensor:
         """
         See pyad.trace.
@@ -569,6 +593,18 @@ def amin(arg0: Tensor, arg1: typing.Any, arg2: builtins.bool) -> Tensor:
     ...
 def arange(arg0: typing.SupportsFloat | typing.SupportsIndex, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: typing.SupportsFloat | typing.SupportsIndex, arg3: dtype, arg4: device) -> Tensor:
     ...
+def argmax(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+    """
+    The index of the first largest element along dim (of the flattened input when dim is None).
+    """
+def argmin(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+    """
+    The index of the first smallest element along dim (of the flattened input when dim is None).
+    """
+def argsort(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> Tensor:
+    """
+    The indices that sort input along dim (pyad.sort's indices).
+    """
 def as_operand(arg0: Tensor, arg1: typing.Any) -> Tensor:
     ...
 def atan2(input: typing.Any, other: typing.Any) -> Tensor:
@@ -667,6 +703,10 @@ def function_node(arg0: str, arg1: collections.abc.Callable, arg2: collections.a
     ...
 def function_save(arg0: FunctionNode, arg1: collections.abc.Sequence[SavedTensor]) -> None:
     ...
+def gather(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+    """
+    out[i][j] = input[index[i][j]][j] (dim 0; likewise for any dim and rank), as torch.gather.
+    """
 def ge(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def get_num_threads() -> builtins.int:
@@ -779,6 +819,10 @@ def softmax(arg0: Tensor, arg1: typing.SupportsInt | typing.SupportsIndex) -> Te
     ...
 def softplus(input: Tensor) -> Tensor:
     ...
+def sort(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> typing.Any:
+    """
+    (values, indices) of input sorted along dim (NaN as the largest; the order of ties is always stable).
+    """
 def sqrt(input: Tensor) -> Tensor:
     ...
 def squeeze(arg0: Tensor, arg1: typing.SupportsInt | typing.SupportsIndex | None) -> Tensor:
@@ -805,6 +849,10 @@ def to_dtype(arg0: Tensor, arg1: dtype) -> Tensor:
     ...
 def to_numpy(arg0: Tensor) -> numpy.ndarray:
     ...
+def topk(input: Tensor, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex = -1, largest: builtins.bool = True, sorted: builtins.bool = True) -> typing.Any:
+    """
+    (values, indices) of the k largest (largest=False: smallest) elements along dim, in sorted order.
+    """
 def trace(input: Tensor) -> Tensor:
     """
     The sum of the main diagonal of a 2-d tensor.

@@ -578,7 +578,9 @@ _ROWS = [
     *[OpInfo(f, _method_call(f), ARG_SAMPLES[:3], variant="method", modes=NO_GRAD) for f in ("argmax", "argmin")],
     # gather: the index is fixed data (repeats included, so the VJP's accumulation is tested) on x's device
     OpInfo("gather", lambda ns, x: ns.gather(x, 1, _index_of(ns, x, [[0, 2, 0], [1, 1, 3]])), [((2, 4),), ((3, 5),)]),
-    OpInfo("gather", lambda ns, x: ns.gather(x, 0, _index_of(ns, x, [[1, 0], [1, 1], [0, 1]])), [((2, 3),)], variant="dim0"),
+    OpInfo(
+        "gather", lambda ns, x: ns.gather(x, 0, _index_of(ns, x, [[1, 0], [1, 1], [0, 1]])), [((2, 3),)], variant="dim0"
+    ),
     OpInfo(
         "gather",
         lambda ns, x: ns.gather(x, -2, _index_of(ns, x, [[[2, 0]], [[1, 1]]])),

@@ -34,7 +34,9 @@ def test_stable_sort_of_ties_is_torchs(descending, dim):
     r, rt = pyad.sort(x, dim, descending, stable=True), torch.sort(t, dim=dim, descending=descending, stable=True)
     assert_close(r.values, rt.values)
     assert_close(r.indices, rt.indices)
-    assert_close(pyad.argsort(x, dim, descending, stable=True), torch.argsort(t, dim=dim, descending=descending, stable=True))
+    assert_close(
+        pyad.argsort(x, dim, descending, stable=True), torch.argsort(t, dim=dim, descending=descending, stable=True)
+    )
 
 
 def test_stable_sort_of_a_long_line_with_ties():
@@ -85,7 +87,11 @@ def test_a_stride_along_the_sorted_dim():
 # ---------------------------------------------------------------- 0-d, empty, results
 def test_0d_and_empty():
     x, t = both(2.5)
-    for r, rt in [(pyad.sort(x), torch.sort(t)), (pyad.topk(x, 1), torch.topk(t, 1)), (pyad.topk(x, 0), torch.topk(t, 0))]:
+    for r, rt in [
+        (pyad.sort(x), torch.sort(t)),
+        (pyad.topk(x, 1), torch.topk(t, 1)),
+        (pyad.topk(x, 0), torch.topk(t, 0)),
+    ]:
         assert_close(r.values, rt.values)
         assert_close(r.indices, rt.indices)
     assert_close(pyad.argmax(x), torch.argmax(t))

@@ -125,8 +125,8 @@ void check_index(const char* op, const Tensor& x, int64_t d, const Tensor& index
   auto host_scalar = [](const Tensor& t) { return *to_device(t, Device{}).data<int64_t>(); };
   const int64_t lo = host_scalar(amin(index, {}, false)), hi = host_scalar(amax(index, {}, false));
   const int64_t bad = lo < 0 ? lo : hi;
-  PYAD_CHECK(lo >= 0 && hi < size, IndexError, "[", op, "] index ", bad, " is out of bounds for dim ", d,
-             " with size ", size);
+  PYAD_CHECK(lo >= 0 && hi < size, IndexError, "[", op, "] index ", bad, " is out of bounds for dim ", d, " with size ",
+             size);
 }
 
 Tensor arg_extreme(const Tensor& x, std::optional<int64_t> dim, bool keepdim, bool is_max) {

@@ -75,13 +75,13 @@ void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& ou
     const Shape& sh = index.shape();
     auto l = make_loop<3>(sh, {out.strides(), index.strides(), without_dim(in, dim)},
                           {sizeof(T), sizeof(int64_t), sizeof(T)});
-    run_loop<3>(l,
-                {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()),
-                 static_cast<char*>(in.raw_data())},
-                [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i)
-                    *at<T>(p[0], s[0], i) = *reinterpret_cast<const T*>(p[2] + s[2] * i + *at<int64_t>(p[1], s[1], i) * step);
-                });
+    run_loop<3>(
+        l,
+        {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()), static_cast<char*>(in.raw_data())},
+        [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i)
+            *at<T>(p[0], s[0], i) = *reinterpret_cast<const T*>(p[2] + s[2] * i + *at<int64_t>(p[1], s[1], i) * step);
+        });
   });
 }
 
@@ -101,7 +101,8 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
                    static_cast<char*>(src.raw_data())},
                   [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
                     for (int64_t i = 0; i < n; ++i)
-                      *reinterpret_cast<T*>(p[0] + s[0] * i + *at<int64_t>(p[1], s[1], i) * step) += *at<T>(p[2], s[2], i);
+                      *reinterpret_cast<T*>(p[0] + s[0] * i + *at<int64_t>(p[1], s[1], i) * step) +=
+                          *at<T>(p[2], s[2], i);
                   });
     }
   });

@@ -39,8 +39,8 @@ void cumulative(bool prod, const Tensor& in, int64_t dim, const Tensor& out) {
       const int64_t isz = static_cast<int64_t>(sizeof(T));
       Shape lines = in.shape();
       lines[dim] = 1;
-      auto offs = gpu::to_offsets<2>(kernels::make_loop<2>(lines, {out.strides(), in.strides()}, {isz, isz}),
-                                     "cumulative");
+      auto offs =
+          gpu::to_offsets<2>(kernels::make_loop<2>(lines, {out.strides(), in.strides()}, {isz, isz}), "cumulative");
       const int64_t num_lines = numel_of(lines);
       gpu::Ptrs<2> p{{static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())}};
       scan_kernel<T, A><<<gpu::grid_for(num_lines), gpu::kThreads, 0, gpu::stream()>>>(

@@ -102,10 +102,10 @@ void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& ou
     auto offs = gpu::to_offsets<3>(
         kernels::make_loop<3>(index.shape(), {out.strides(), index.strides(), without_dim(in, dim)}, {isz, lsz, isz}),
         "gather");
-    gpu::Ptrs<3> p{{static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()),
-                    static_cast<char*>(in.raw_data())}};
+    gpu::Ptrs<3> p{
+        {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()), static_cast<char*>(in.raw_data())}};
     gather_kernel<T><<<gpu::grid_for(out.numel()), gpu::kThreads, 0, gpu::stream()>>>(out.numel(), offs, p,
-                                                                                        in.strides()[dim] * isz);
+                                                                                      in.strides()[dim] * isz);
     gpu::check_launch("gather");
   });
 }
