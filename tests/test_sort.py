@@ -188,3 +188,16 @@ def test_gather_bad_arguments():
         pyad.gather(x, 1, pyad.zeros(3, 1, dtype=pyad.int64))
     with pytest.raises(IndexError, match=r"\[gather\] dim 2 is out of range"):
         x.gather(2, pyad.zeros(2, 3, dtype=pyad.int64))
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_of_ties_is_the_stable_sorts_first_k(largest):
+    """topk's partial sort breaks ties by position: the first k of the stable sort (values as torch's)."""
+    a = np.random.default_rng(9).integers(0, 3, (5, 40)).astype(np.float64)
+    a[0, ::7] = NAN
+    x, t = both(a)
+    for k in (1, 7, 40):
+        r = pyad.topk(x, k, largest=largest)
+        s = pyad.sort(x, descending=largest, stable=True)
+        np.testing.assert_array_equal(r.indices.cpu().numpy(), s.indices.cpu().numpy()[:, :k])
+        np.testing.assert_array_equal(r.values.cpu().numpy(), torch.topk(t, k, largest=largest).values.numpy())

@@ -97,8 +97,6 @@ Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
 // out[..., j, ...] = x[..., index[..., j, ...], ...] along dim (torch.gather).
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
-// base with src added at index along dim (torch.scatter_add, out of place).
-Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src);
 
 // ---- matrix-shape ops (matrix_shape_ops.cpp) ----
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);

@@ -1,5 +1,6 @@
 // Sorting and selection along a dim (sort, argsort, topk, argmax, argmin) and
-// gather / scatter_add along a dim. sort's and topk's values are the input
+// gather along a dim, with the scatter_add its VJP needs (internal: it is only
+// ever called with indices that are already in range). sort's and topk's values are the input
 // gathered at the returned indices, so they share gather's rules: the VJP
 // scatters the gradient back through the indices, the JVP gathers the
 // tangent. Dims in the rules count from the end and the index is expanded over
@@ -22,7 +23,8 @@ Tensor index_for(const Tensor& idx, const Tensor& t) {
   return expand(reshape(idx, concat(Shape(nb, 1), idx.shape())), concat(batch, idx.shape()));
 }
 
-// The ops below are recorded with these, so their dims are already wrapped and their indices in range.
+// Gather and scatter_add for indices known to be in range and a dim counted from the end, each recording its
+// node (so that the rules of one are differentiable through the other, to any order).
 Tensor gather_unchecked(const Tensor& x, int64_t neg_dim, const Tensor& index, const char* name);
 Tensor scatter_add_unchecked(const Tensor& base, int64_t neg_dim, const Tensor& index, const Tensor& src);
 
@@ -97,11 +99,13 @@ Tensor scatter_add_unchecked(const Tensor& base, int64_t neg_dim, const Tensor& 
   return out;
 }
 
-// Values and indices of x sorted along dim (wrapped), without history.
-std::pair<Tensor, Tensor> sort_raw(const Tensor& x, int64_t dim, bool descending) {
+// Values and indices of the first k (all when k < 0) of x sorted along dim (wrapped), without history.
+std::pair<Tensor, Tensor> sort_raw(const Tensor& x, int64_t dim, bool descending, int64_t k = -1) {
   Tensor src = as_line(x);
-  Tensor values = empty(src.shape(), x.dtype(), x.device()), indices = empty(src.shape(), DType::Int64, x.device());
-  kernels::sort(src, dim, descending, values, indices);
+  Shape shape = src.shape();
+  if (k >= 0) shape[dim] = k;
+  Tensor values = empty(shape, x.dtype(), x.device()), indices = empty(shape, DType::Int64, x.device());
+  kernels::sort(src, dim, descending, shape[dim], values, indices);
   if (x.ndim() == 0) {
     values = reshape(values, {});
     indices = reshape(indices, {});
@@ -170,21 +174,6 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   return gather_unchecked(x, d - x.ndim(), index, "GatherBackward0");
 }
 
-Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const Tensor& src) {
-  const int64_t d = wrap_dim(dim, base.ndim(), "scatter_add");
-  check_index("scatter_add", base, d, index);
-  PYAD_CHECK(src.dtype() == base.dtype(), TypeError, "[scatter_add] src ", dtype_name(src.dtype()),
-             " must have the input's dtype ", dtype_name(base.dtype()));
-  check_same_device("scatter_add", base, src);
-  PYAD_CHECK(src.ndim() == index.ndim(), ValueError, "[scatter_add] src ", shape_str(src.shape()),
-             " must have as many dims as the index ", shape_str(index.shape()));
-  for (int64_t k = 0; k < index.ndim(); ++k)
-    PYAD_CHECK(index.shape()[k] <= src.shape()[k], ValueError, "[scatter_add] index ", shape_str(index.shape()),
-               " is larger than src ", shape_str(src.shape()), " at dim ", k);
-  if (base.ndim() == 0) return base + reshape(sum(src, {}, false), {});
-  return scatter_add_unchecked(base, d - base.ndim(), index, src);
-}
-
 std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending, bool /*stable*/) {
   // The kernels always sort stably: a stable order is one that an unstable sort may give.
   const int64_t d = wrap_dim(dim, x.ndim(), "sort");
@@ -203,11 +192,8 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
   const int64_t size = x.ndim() == 0 ? 1 : x.shape()[d];
   PYAD_CHECK(k >= 0 && k <= size, RuntimeError, "[topk] k=", k, " is out of range for dim ", dim, " of size ", size,
              " (input shape ", shape_str(x.shape()), ")");
-  auto [all_values, all_indices] = sort_raw(x, d, largest);
   // torch gives a 0-d input back whole for k = 0 as for k = 1.
-  Tensor values = x.ndim() == 0 ? all_values : contiguous(slice(all_values, d, 0, k, 1));
-  Tensor indices = x.ndim() == 0 ? all_indices : contiguous(slice(all_indices, d, 0, k, 1));
-  values->is_view = indices->is_view = false;  // k = size: the whole (temporary) sorted tensors
+  auto [values, indices] = sort_raw(x, d, largest, x.ndim() == 0 ? 1 : k);
   record_gather(values, x, d, indices, "TopkBackward0");
   return {values, indices};
 }

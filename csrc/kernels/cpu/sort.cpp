@@ -33,8 +33,8 @@ std::vector<int64_t> without_dim(const Tensor& t, int64_t dim) {
 
 }  // namespace
 
-void sort(const Tensor& in, int64_t dim, bool descending, const Tensor& values, const Tensor& indices) {
-  if (in.numel() == 0) return;
+void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tensor& values, const Tensor& indices) {
+  if (values.numel() == 0) return;
   PYAD_DISPATCH_ALL(in.dtype(), "sort", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const int64_t n = in.shape()[dim];
@@ -52,15 +52,22 @@ void sort(const Tensor& in, int64_t dim, bool descending, const Tensor& values, 
                 [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t rows) {
                   for (int64_t r = 0; r < rows; ++r) {
                     const char* x = p[2] + s[2] * r;
-                    auto val = [&](int64_t k) { return *reinterpret_cast<const T*>(x + k * in_step); };
+                    auto val = [&](int64_t j) { return *reinterpret_cast<const T*>(x + j * in_step); };
                     std::iota(perm.begin(), perm.end(), int64_t(0));
-                    std::stable_sort(perm.begin(), perm.end(),
-                                     [&](int64_t a, int64_t b) { return sorts_before(val(a), val(b), descending); });
+                    if (k == n) {
+                      std::stable_sort(perm.begin(), perm.end(),
+                                       [&](int64_t a, int64_t b) { return sorts_before(val(a), val(b), descending); });
+                    } else {  // topk: ties broken by position, which is the stable sort's order
+                      std::partial_sort(perm.begin(), perm.begin() + k, perm.end(), [&](int64_t a, int64_t b) {
+                        const T va = val(a), vb = val(b);
+                        return sorts_before(va, vb, descending) || (!sorts_before(vb, va, descending) && a < b);
+                      });
+                    }
                     char* v = p[0] + s[0] * r;
                     char* ix = p[1] + s[1] * r;
-                    for (int64_t k = 0; k < n; ++k) {
-                      *reinterpret_cast<T*>(v + k * v_step) = val(perm[k]);
-                      *reinterpret_cast<int64_t*>(ix + k * i_step) = perm[k];
+                    for (int64_t j = 0; j < k; ++j) {
+                      *reinterpret_cast<T*>(v + j * v_step) = val(perm[j]);
+                      *reinterpret_cast<int64_t*>(ix + j * i_step) = perm[j];
                     }
                   }
                 });

@@ -1,6 +1,7 @@
 // CUDA sort along a dim, and gather / scatter_add along a dim. The sort is the
 // simple one: a thread per line, an insertion sort in the output itself (so it
-// is stable, as the CPU's std::stable_sort), O(n^2) per line. scatter_add also
+// is stable, as the CPU's std::stable_sort), O(n k) per line for the first k
+// (topk) of n. scatter_add also
 // takes a thread per line, so no two threads add into one element: no atomics,
 // and the sums come out in the CPU's order.
 #include "kernels/cuda/common.cuh"
@@ -24,8 +25,8 @@ __device__ __forceinline__ bool sorts_before(T a, T b, bool descending) {
 }
 
 template <class T>
-__global__ void sort_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int64_t n, int64_t v_step, int64_t i_step,
-                            int64_t in_step, bool descending) {
+__global__ void sort_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int64_t n, int64_t keep, int64_t v_step,
+                            int64_t i_step, int64_t in_step, bool descending) {
   for (int64_t l = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; l < lines; l += int64_t(gridDim.x) * blockDim.x) {
     int64_t off[3];
     offs.at(l, off);
@@ -33,11 +34,15 @@ __global__ void sort_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int6
     char* ix = p.p[1] + off[1];
     for (int64_t k = 0; k < n; ++k) {
       const T x = ref<T>(p.p[2], off[2] + k * in_step);
-      int64_t j = k;
-      // Shift the larger ones right; an equal one stays before x (stability).
+      int64_t j = k < keep ? k : keep;  // the kept prefix holds the first min(k, keep) of the line so far
+      if (j == keep && !sorts_before(x, ref<T>(v, (keep - 1) * v_step), descending)) continue;
+      // Shift the later ones right (the last kept one drops out when the prefix is full); an equal one stays
+      // before x (stability).
       for (; j > 0 && sorts_before(x, ref<T>(v, (j - 1) * v_step), descending); --j) {
-        ref<T>(v, j * v_step) = ref<T>(v, (j - 1) * v_step);
-        ref<int64_t>(ix, j * i_step) = ref<int64_t>(ix, (j - 1) * i_step);
+        if (j < keep) {
+          ref<T>(v, j * v_step) = ref<T>(v, (j - 1) * v_step);
+          ref<int64_t>(ix, j * i_step) = ref<int64_t>(ix, (j - 1) * i_step);
+        }
       }
       ref<T>(v, j * v_step) = x;
       ref<int64_t>(ix, j * i_step) = k;
@@ -75,8 +80,8 @@ std::vector<int64_t> without_dim(const Tensor& t, int64_t dim) {
 
 }  // namespace
 
-void sort(const Tensor& in, int64_t dim, bool descending, const Tensor& values, const Tensor& indices) {
-  if (in.numel() == 0) return;
+void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tensor& values, const Tensor& indices) {
+  if (values.numel() == 0) return;
   PYAD_DISPATCH_ALL(in.dtype(), "sort", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const int64_t isz = static_cast<int64_t>(sizeof(T)), lsz = static_cast<int64_t>(sizeof(int64_t));
@@ -88,7 +93,7 @@ void sort(const Tensor& in, int64_t dim, bool descending, const Tensor& values, 
     gpu::Ptrs<3> p{{static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
                     static_cast<char*>(in.raw_data())}};
     sort_kernel<T><<<gpu::grid_for(num_lines), gpu::kThreads, 0, gpu::stream()>>>(
-        num_lines, offs, p, in.shape()[dim], values.strides()[dim] * isz, indices.strides()[dim] * lsz,
+        num_lines, offs, p, in.shape()[dim], k, values.strides()[dim] * isz, indices.strides()[dim] * lsz,
         in.strides()[dim] * isz, descending);
     gpu::check_launch("sort");
   });
