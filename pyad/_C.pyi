@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'sinh', 'cosh', 'tan', 'asin', 'acos', 'atan', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'exp2', 'rsqrt', 'reciprocal', 'square', 'floor', 'ceil', 'round', 'trunc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'fmod', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron']
+__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'sinh', 'cosh', 'tan', 'asin', 'acos', 'atan', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'exp2', 'rsqrt', 'reciprocal', 'square', 'floor', 'ceil', 'round', 'trunc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'fmod', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron', 'sort', 'argsort', 'topk', 'argmax', 'argmin', 'gather']
 class dtype:
     """
     Members:
@@ -329,6 +329,18 @@ class Tensor:
         ...
     def add_(self, arg0: typing.Any) -> Tensor:
         ...
+    def argmax(self, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argmax.
+        """
+    def argmin(self, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argmin.
+        """
+    def argsort(self, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> Tensor:
+        """
+        See pyad.argsort.
+        """
     def asin(self) -> Tensor:
         ...
     def asinh(self) -> Tensor:
@@ -403,6 +415,10 @@ class Tensor:
         ...
     def fmod(self, other: typing.Any) -> Tensor:
         ...
+    def gather(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+        """
+        See pyad.gather.
+        """
     def ge(self, other: typing.Any) -> Tensor:
         ...
     def gt(self, other: typing.Any) -> Tensor:
@@ -482,6 +498,10 @@ class Tensor:
         ...
     def softplus(self) -> Tensor:
         ...
+    def sort(self, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> typing.Any:
+        """
+        See pyad.sort.
+        """
     def sqrt(self) -> Tensor:
         ...
     def square(self) -> Tensor:
@@ -498,6 +518,10 @@ class Tensor:
         ...
     def tanh(self) -> Tensor:
         ...
+    def topk(self, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex = -1, largest: builtins.bool = True, sorted: builtins.bool = True) -> typing.Any:
+        """
+        See pyad.topk.
+        """
     def trace(self) -> Tensor:
         """
         See pyad.trace.
@@ -651,6 +675,18 @@ def amin(arg0: Tensor, arg1: typing.Any, arg2: builtins.bool) -> Tensor:
     ...
 def arange(arg0: typing.SupportsFloat | typing.SupportsIndex, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: typing.SupportsFloat | typing.SupportsIndex, arg3: dtype, arg4: device) -> Tensor:
     ...
+def argmax(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+    """
+    The index of the first largest element along dim (of the flattened input when dim is None).
+    """
+def argmin(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex | None = None, keepdim: builtins.bool = False) -> Tensor:
+    """
+    The index of the first smallest element along dim (of the flattened input when dim is None).
+    """
+def argsort(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> Tensor:
+    """
+    The indices that sort input along dim (pyad.sort's indices).
+    """
 def as_operand(arg0: Tensor, arg1: typing.Any) -> Tensor:
     ...
 def asin(input: Tensor) -> Tensor:
@@ -767,6 +803,10 @@ def function_node(arg0: str, arg1: collections.abc.Callable, arg2: collections.a
     ...
 def function_save(arg0: FunctionNode, arg1: collections.abc.Sequence[SavedTensor]) -> None:
     ...
+def gather(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+    """
+    out[i][j] = input[index[i][j]][j] (dim 0; likewise for any dim and rank), as torch.gather.
+    """
 def ge(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def get_num_threads() -> builtins.int:
@@ -893,6 +933,10 @@ def softmax(arg0: Tensor, arg1: typing.SupportsInt | typing.SupportsIndex) -> Te
     ...
 def softplus(input: Tensor) -> Tensor:
     ...
+def sort(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> typing.Any:
+    """
+    (values, indices) of input sorted along dim (NaN as the largest; the order of ties is always stable).
+    """
 def sqrt(input: Tensor) -> Tensor:
     ...
 def square(input: Tensor) -> Tensor:
@@ -923,6 +967,10 @@ def to_dtype(arg0: Tensor, arg1: dtype) -> Tensor:
     ...
 def to_numpy(arg0: Tensor) -> numpy.ndarray:
     ...
+def topk(input: Tensor, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex = -1, largest: builtins.bool = True, sorted: builtins.bool = True) -> typing.Any:
+    """
+    (values, indices) of the k largest (largest=False: smallest) elements along dim, in sorted order.
+    """
 def trace(input: Tensor) -> Tensor:
     """
     The sum of the main diagonal of a 2-d tensor.

@@ -279,6 +279,43 @@ SOFTMAX_SAMPLES = [S(shape, dim=dim) for shape, dim in SOFTMAX_CASES] + [
 ]
 
 
+SORT_SAMPLES = [
+    S((3, 4), dim=1),
+    S((2, 3, 4), dim=0, descending=True),
+    S((5,)),
+    S((2, 3, 4), dim=-2, stable=True),
+    S((4, 1, 3), dim=1, descending=True),
+    S(()),
+    S((0, 3), dim=1),
+    S((2, 0), dim=1, descending=True),
+]
+TOPK_SAMPLES = [
+    S((3, 5), k=2, dim=1),
+    S((2, 3, 4), k=3, dim=-1, largest=False),
+    S((2, 3, 4), k=2, dim=0),
+    S((5,), k=5),
+    S((5,), k=0),
+    S((), k=1),
+    S((0, 3), k=0, dim=0),
+    S((2, 0), k=0),
+]
+ARG_SAMPLES = [
+    S((3, 4)),
+    S((3, 4), dim=1),
+    S((2, 3, 4), dim=0, keepdim=True),
+    S((2, 3, 4), dim=-1),
+    S((3, 4), keepdim=True),
+    S(()),
+    S((), dim=0),
+    S((0, 3), dim=1),
+]
+
+
+def _index_of(ns, x, data):
+    """An int64 index tensor on x's device (for gather's rows)."""
+    return ns.tensor(data, dtype=ns.int64, device=x.device)
+
+
 def _fn(name):
     """The call of pyad.<name> / torch.<name> with the sample's tensors and keyword arguments."""
     return lambda ns, *t, **kw: getattr(ns, name)(*t, **kw)
@@ -851,6 +888,39 @@ _ROWS = [
         lambda ns, x: ns.cumprod(x, 1),
         [S(_arr(1.5, 0.0, -2.0, 0.5, 0.0, 3.0).reshape(2, 3), name="zeros")],
         variant="with_zeros",
+    ),
+    # sorting and selection: values are differentiable rows, indices (and argsort, argmax, argmin) values-only
+    # rows (random data has no ties; tests/test_sort.py checks ties, NaN and the errors)
+    OpInfo("sort", lambda ns, x, **kw: ns.sort(x, **kw).values, SORT_SAMPLES),
+    OpInfo("sort", lambda ns, x, **kw: x.sort(**kw).values, SORT_SAMPLES[:3], variant="method", modes=FORMS),
+    OpInfo("sort", lambda ns, x, **kw: ns.sort(x, **kw).indices, SORT_SAMPLES, variant="indices", modes=NO_GRAD),
+    OpInfo("sort", lambda ns, x: ns.sort(x.transpose(0, 1), 0).values, [((3, 4),)], variant="strided", modes=FORMS),
+    OpInfo("argsort", _fn("argsort"), SORT_SAMPLES, modes=NO_GRAD),
+    OpInfo("argsort", lambda ns, x, **kw: x.argsort(**kw), SORT_SAMPLES[:3], variant="method", modes=NO_GRAD),
+    OpInfo("topk", lambda ns, x, **kw: ns.topk(x, **kw).values, TOPK_SAMPLES),
+    OpInfo("topk", lambda ns, x, **kw: x.topk(**kw).values, TOPK_SAMPLES[:2], variant="method", modes=FORMS),
+    OpInfo("topk", lambda ns, x, **kw: ns.topk(x, **kw).indices, TOPK_SAMPLES, variant="indices", modes=NO_GRAD),
+    *[OpInfo(f, _fn(f), ARG_SAMPLES, modes=NO_GRAD) for f in ("argmax", "argmin")],
+    *[OpInfo(f, _method_call(f), ARG_SAMPLES[:3], variant="method", modes=NO_GRAD) for f in ("argmax", "argmin")],
+    # gather: the index is fixed data (repeats included, so the VJP's accumulation is tested) on x's device
+    OpInfo("gather", lambda ns, x: ns.gather(x, 1, _index_of(ns, x, [[0, 2, 0], [1, 1, 3]])), [((2, 4),), ((3, 5),)]),
+    OpInfo(
+        "gather", lambda ns, x: ns.gather(x, 0, _index_of(ns, x, [[1, 0], [1, 1], [0, 1]])), [((2, 3),)], variant="dim0"
+    ),
+    OpInfo(
+        "gather",
+        lambda ns, x: ns.gather(x, -2, _index_of(ns, x, [[[2, 0]], [[1, 1]]])),
+        [((2, 3, 4),)],
+        variant="3d_neg_dim",
+    ),
+    OpInfo("gather", lambda ns, x: x.gather(0, _index_of(ns, x, [2, 2, 0])), [((3,),)], variant="method", modes=FORMS),
+    OpInfo("gather", lambda ns, x: ns.gather(x, 0, _index_of(ns, x, 0)), [((),), ((3,),)], variant="0d_index"),
+    OpInfo(
+        "gather",
+        lambda ns, x: ns.gather(x, 1, _index_of(ns, x, [[]]).reshape(1, 0)),
+        [((2, 3),)],
+        variant="empty_index",
+        modes=FORMS,
     ),
     # flips, rolls, triangles, diagonals
     OpInfo("flip", lambda ns, x: ns.flip(x, (0, 1)), [((3, 4),), ((2, 0, 3),)]),

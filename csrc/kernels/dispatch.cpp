@@ -69,4 +69,14 @@ void cumulative(bool prod, const Tensor& in, int64_t dim, const Tensor& out) {
   PYAD_ON_DEVICE(out, cumulative(prod, in, dim, out));
 }
 
+void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tensor& values, const Tensor& indices) {
+  PYAD_ON_DEVICE(values, sort(in, dim, descending, k, values, indices));
+}
+void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& out) {
+  PYAD_ON_DEVICE(out, gather(in, dim, index, out));
+}
+void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  PYAD_ON_DEVICE(out, scatter_add(out, dim, index, src));
+}
+
 }  // namespace pyad::kernels

@@ -86,6 +86,18 @@ Tensor outer(const Tensor& a, const Tensor& b);
 Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
 Tensor cumprod(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
 
+// ---- sorting, selection and gathering along a dim (sort.cpp) ----
+// Sorts are always stable (NaN sorts as the largest value, as torch); `stable` is accepted for torch's signature.
+std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
+// The k largest (smallest) along dim, always in sorted order.
+std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
+// The index of the first max / min along dim (over the flattened tensor without a dim); NaN counts as the max.
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+// out[..., j, ...] = x[..., index[..., j, ...], ...] along dim (torch.gather).
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+
 // ---- matrix-shape ops (matrix_shape_ops.cpp) ----
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);
 // Empty `dims`: roll the flattened tensor by shifts[0] and restore the shape, as torch's dims=None.

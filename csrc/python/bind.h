@@ -74,6 +74,7 @@ void def_op(py::module_& m, const char* name, Func&& f, const Extra&... extra) {
 void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
 void init_ops_more(py::module_& m);  // scans and matrix-shape ops (ops_more.cpp)
+void init_ops_sort(py::module_& m);  // sort, argsort, topk, argmax, argmin, gather (ops_sort.cpp)
 void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);

@@ -45,4 +45,7 @@ void matmul(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void uniform(const Tensor&, double, double) { unavailable(); }
 void normal(const Tensor&, double, double) { unavailable(); }
 void cumulative(bool, const Tensor&, int64_t, const Tensor&) { unavailable(); }
+void sort(const Tensor&, int64_t, bool, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+void gather(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 }  // namespace pyad::kernels::cuda
