@@ -293,6 +293,14 @@ enum class Domain { Float, Signed, Arith, Compare };
   X(eq, Eq, Compare) X(ne, Ne, Compare) X(lt, Lt, Compare) X(le, Le, Compare) X(gt, Gt, Compare) X(ge, Ge, Compare)
 // clang-format on
 
+// ---- sorting: NaN sorts as the largest value, as torch's (last ascending, first descending) ----
+template <class T>
+PYAD_HD bool sorts_before(T a, T b, bool descending) {
+  const bool a_nan = a != a, b_nan = b != b;
+  if (descending) return !b_nan && (a_nan || a > b);
+  return !a_nan && (b_nan || a < b);
+}
+
 // ---- reductions: NaN wins in max/min, as torch ----
 struct MaxCombine {
   template <class T> PYAD_HD T operator()(T acc, T x) const {

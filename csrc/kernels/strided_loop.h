@@ -18,6 +18,14 @@ struct Loop {
   std::vector<std::array<int64_t, N>> strides; // bytes, per dim per operand
 };
 
+// t's strides (in elements) with dim's set to 0: the element a gather or scatter along dim reads (writes) sits
+// at index * stride from there.
+inline std::vector<int64_t> without_dim(const Tensor& t, int64_t dim) {
+  std::vector<int64_t> st(t.strides().begin(), t.strides().end());
+  st[dim] = 0;
+  return st;
+}
+
 // Strides (in elements) of t broadcast to `shape` (right-aligned), with 0 on broadcast dims.
 inline std::vector<int64_t> broadcast_strides(const Tensor& t, const Shape& shape) {
   std::vector<int64_t> st(shape.size(), 0);

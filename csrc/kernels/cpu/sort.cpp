@@ -9,29 +9,7 @@
 
 namespace pyad::kernels::cpu {
 
-namespace {
-
-// NaN sorts as the largest value, as torch's: last ascending, first descending.
-template <class T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  return false;
-}
-
-template <class T>
-bool sorts_before(T a, T b, bool descending) {
-  if (descending) return !is_nan(b) && (is_nan(a) || a > b);
-  return !is_nan(a) && (is_nan(b) || a < b);
-}
-
-// `in`'s strides with dim's set to 0: the element a gather/scatter reads sits at index * stride along dim.
-std::vector<int64_t> without_dim(const Tensor& t, int64_t dim) {
-  std::vector<int64_t> st(t.strides().begin(), t.strides().end());
-  st[dim] = 0;
-  return st;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tensor& values, const Tensor& indices) {
   if (values.numel() == 0) return;
@@ -46,31 +24,32 @@ void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tenso
     auto l = make_loop<3>(lines, {values.strides(), indices.strides(), in.strides()},
                           {sizeof(T), sizeof(int64_t), sizeof(T)});
     std::vector<int64_t> perm(static_cast<size_t>(n));
-    run_loop<3>(l,
-                {static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
-                 static_cast<char*>(in.raw_data())},
-                [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t rows) {
-                  for (int64_t r = 0; r < rows; ++r) {
-                    const char* x = p[2] + s[2] * r;
-                    auto val = [&](int64_t j) { return *reinterpret_cast<const T*>(x + j * in_step); };
-                    std::iota(perm.begin(), perm.end(), int64_t(0));
-                    if (k == n) {
-                      std::stable_sort(perm.begin(), perm.end(),
-                                       [&](int64_t a, int64_t b) { return sorts_before(val(a), val(b), descending); });
-                    } else {  // topk: ties broken by position, which is the stable sort's order
-                      std::partial_sort(perm.begin(), perm.begin() + k, perm.end(), [&](int64_t a, int64_t b) {
-                        const T va = val(a), vb = val(b);
-                        return sorts_before(va, vb, descending) || (!sorts_before(vb, va, descending) && a < b);
-                      });
-                    }
-                    char* v = p[0] + s[0] * r;
-                    char* ix = p[1] + s[1] * r;
-                    for (int64_t j = 0; j < k; ++j) {
-                      *reinterpret_cast<T*>(v + j * v_step) = val(perm[j]);
-                      *reinterpret_cast<int64_t*>(ix + j * i_step) = perm[j];
-                    }
-                  }
-                });
+    run_loop<3>(
+        l,
+        {static_cast<char*>(values.raw_data()), static_cast<char*>(indices.raw_data()),
+         static_cast<char*>(in.raw_data())},
+        [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t rows) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const char* x = p[2] + s[2] * r;
+            auto val = [&](int64_t j) { return *reinterpret_cast<const T*>(x + j * in_step); };
+            std::iota(perm.begin(), perm.end(), int64_t(0));
+            if (k == n) {
+              std::stable_sort(perm.begin(), perm.end(),
+                               [&](int64_t a, int64_t b) { return math::sorts_before(val(a), val(b), descending); });
+            } else {  // topk: ties broken by position, which is the stable sort's order
+              std::partial_sort(perm.begin(), perm.begin() + k, perm.end(), [&](int64_t a, int64_t b) {
+                const T va = val(a), vb = val(b);
+                return math::sorts_before(va, vb, descending) || (!math::sorts_before(vb, va, descending) && a < b);
+              });
+            }
+            char* v = p[0] + s[0] * r;
+            char* ix = p[1] + s[1] * r;
+            for (int64_t j = 0; j < k; ++j) {
+              *reinterpret_cast<T*>(v + j * v_step) = val(perm[j]);
+              *reinterpret_cast<int64_t*>(ix + j * i_step) = perm[j];
+            }
+          }
+        });
   });
 }
 

@@ -12,18 +12,6 @@ using gpu::ref;
 
 namespace {
 
-// NaN sorts as the largest value, as torch's (and the CPU kernel's).
-template <class T>
-__device__ __forceinline__ bool is_nan(T v) {
-  return v != v;
-}
-
-template <class T>
-__device__ __forceinline__ bool sorts_before(T a, T b, bool descending) {
-  if (descending) return !is_nan(b) && (is_nan(a) || a > b);
-  return !is_nan(a) && (is_nan(b) || a < b);
-}
-
 template <class T>
 __global__ void sort_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int64_t n, int64_t keep, int64_t v_step,
                             int64_t i_step, int64_t in_step, bool descending) {
@@ -35,10 +23,10 @@ __global__ void sort_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int6
     for (int64_t k = 0; k < n; ++k) {
       const T x = ref<T>(p.p[2], off[2] + k * in_step);
       int64_t j = k < keep ? k : keep;  // the kept prefix holds the first min(k, keep) of the line so far
-      if (j == keep && !sorts_before(x, ref<T>(v, (keep - 1) * v_step), descending)) continue;
+      if (j == keep && !math::sorts_before(x, ref<T>(v, (keep - 1) * v_step), descending)) continue;
       // Shift the later ones right (the last kept one drops out when the prefix is full); an equal one stays
       // before x (stability).
-      for (; j > 0 && sorts_before(x, ref<T>(v, (j - 1) * v_step), descending); --j) {
+      for (; j > 0 && math::sorts_before(x, ref<T>(v, (j - 1) * v_step), descending); --j) {
         if (j < keep) {
           ref<T>(v, j * v_step) = ref<T>(v, (j - 1) * v_step);
           ref<int64_t>(ix, j * i_step) = ref<int64_t>(ix, (j - 1) * i_step);
@@ -70,12 +58,6 @@ __global__ void scatter_add_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> 
       ref<T>(p.p[0], off[0] + j * out_step) += ref<T>(p.p[2], off[2] + k * src_step);
     }
   }
-}
-
-std::vector<int64_t> without_dim(const Tensor& t, int64_t dim) {
-  std::vector<int64_t> st(t.strides().begin(), t.strides().end());
-  st[dim] = 0;
-  return st;
 }
 
 }  // namespace
