@@ -1,12 +1,7 @@
-"""Reading entries of a tensor at int64 indices, by composition.
+"""Reading entries of a tensor at int64 indices: Embedding's row lookup and the losses' pick of the target class.
 
-Note [Gather by one-hot]
-pyad has no gather/index_select op yet (it comes with the op registry). Until then the one function
-that needs it, Embedding's row lookup and the losses' pick of the target class, go through the two
-helpers below, which build a one-hot mask `arange(n) == index[..., None]` and reduce with it. Both are
-exact: a where() picks values unchanged, and a one-hot row times a matrix adds one product by 1.0 to
-exact zeros. They cost O(index.numel() * n) memory; replace their bodies with the real op when it lands,
-and nothing else changes.
+Both go through pyad.gather (its VJP adds into zeros, so a repeated index accumulates, as torch's), after
+check_range has refused out-of-range indices with the caller's op name. one_hot_mask stays for F.one_hot.
 """
 
 from __future__ import annotations
@@ -43,13 +38,17 @@ def one_hot_mask(index: Tensor, n: int) -> Tensor:
 
 
 def take_along_last(values: Tensor, index: Tensor) -> Tensor:
-    """values[..., index] for values (..., n) (or (n,), broadcast) and index (...): (..., ) result."""
-    mask = one_hot_mask(index, values.shape[-1])
-    return _C.sum(_C.where(mask, values, 0.0), -1, False)
+    """values[..., index] for values (..., n) (or (n,), broadcast) and index (...): (..., ) result; 0 (and no
+    gradient) where index is outside [0, n), which after check_range can only be the losses' ignore_index."""
+    n = values.shape[-1]
+    inside = _C.where(index >= 0, index < n, index >= 0)  # 0 <= index < n (both False below 0)
+    full = _C.expand(values, list(index.shape) + [n])
+    picked = _C.squeeze(_C.gather(full, -1, _C.unsqueeze(_C.where(inside, index, 0), -1)), -1)
+    return _C.where(inside, picked, 0.0)
 
 
 def index_rows(weight: Tensor, index: Tensor) -> Tensor:
     """weight[index] for weight (n, d) and index of any shape: (*index.shape, d)."""
-    n, d = weight.shape
-    rows = _C.to_dtype(one_hot_mask(index.reshape(-1), n), weight.dtype)
-    return (rows @ weight).reshape(list(index.shape) + [d])
+    d = weight.shape[1]
+    flat = _C.expand(_C.reshape(index, [-1, 1]), [index.numel(), d])
+    return _C.reshape(_C.gather(weight, 0, flat), list(index.shape) + [d])

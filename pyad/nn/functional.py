@@ -137,7 +137,7 @@ def embedding(
     sparse: bool = False,
 ) -> Tensor:
     """weight[input]: the rows of weight (num_embeddings, dim) at the int64 indices in input. The row at
-    padding_idx gets no gradient. See Note [Gather by one-hot]."""
+    padding_idx gets no gradient; a repeated index accumulates its gradients, as torch."""
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("[embedding] max_norm, scale_grad_by_freq and sparse are not supported")
     if weight.ndim != 2:
@@ -150,8 +150,9 @@ def embedding(
         return _gather.index_rows(weight, input)
     pad = _padding_index(padding_idx, n)
     is_pad = input == pad
-    out = _gather.index_rows(weight, where(is_pad, -1, input))  # -1 matches no row: no value, no gradient
-    return out + where(is_pad[..., None], weight[pad].detach(), 0.0)
+    out = _gather.index_rows(weight, input)
+    # The padding row's value, through no gradient path (where's gradient to `out` is 0 there), as torch.
+    return where(is_pad[..., None], weight[pad].detach(), out)
 
 
 def _padding_index(padding_idx: int, n: int) -> int:
