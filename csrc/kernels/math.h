@@ -293,6 +293,10 @@ enum class Domain { Float, Signed, Arith, Compare };
   X(eq, Eq, Compare) X(ne, Ne, Compare) X(lt, Lt, Compare) X(le, Le, Compare) X(gt, Gt, Compare) X(ge, Ge, Compare)
 // clang-format on
 
+// ---- scans: a running sum or product accumulates in double for floats (as torch's CPU kernel), in int64 else ----
+template <class T>
+using ScanAccumulator = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
 // ---- sorting: NaN sorts as the largest value, as torch's (last ascending, first descending) ----
 template <class T>
 PYAD_HD bool sorts_before(T a, T b, bool descending) {

@@ -35,7 +35,7 @@ void cumulative(bool prod, const Tensor& in, int64_t dim, const Tensor& out) {
     if constexpr (std::is_same_v<T, bool>) {
       throw TypeError("[cumulative] bool tensors are scanned as int64 (the op converts them first)");
     } else {
-      using A = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+      using A = math::ScanAccumulator<T>;
       const int64_t isz = static_cast<int64_t>(sizeof(T));
       Shape lines = in.shape();
       lines[dim] = 1;
