@@ -101,3 +101,11 @@ def test_post_accumulate_grad_hook_sees_the_summed_grad():
     assert len(seen) == 2
     with pytest.raises(RuntimeError, match="leaf"):
         (w * 2).register_post_accumulate_grad_hook(lambda p: None)
+
+
+def test_missing_mpi4py_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
+    assert not dist.is_mpi_available()
+    with pytest.raises(RuntimeError, match=r"install the \[mpi\] extra"):
+        dist.init_process_group("mpi")
+    assert not dist.is_initialized()
