@@ -47,6 +47,13 @@ def register_hook(self, hook):
     return _C.register_hook(self, hook)
 
 
+@_method
+def register_post_accumulate_grad_hook(self, hook):
+    """hook(tensor) -> None, called on this leaf once its .grad holds the newly accumulated gradient (as torch's;
+    data-parallel training starts a bucket's all-reduce from it); returns a RemovableHandle."""
+    return _C.register_post_accumulate_grad_hook(self, hook)
+
+
 # ---- conversion ----
 @_method
 def numpy(self, force=False):
