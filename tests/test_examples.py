@@ -1,5 +1,6 @@
 """Every example runs (in its quick mode) and checks what it prints."""
 
+import gc
 import importlib.util
 import os
 import runpy
@@ -11,6 +12,14 @@ import pytest
 import torch
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage():
+    """An example's module and the graphs its functions close over form reference cycles: free them here, so
+    that tests after these (tests/test_flat_memory.py counts bytes across gc.collect()) start clean."""
+    yield
+    gc.collect()
 
 
 def load(name):
