@@ -72,9 +72,18 @@ def _tensor_arg(x: Any, op: str) -> Tensor:
     return x
 
 
-def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
-    """input where condition holds, other elsewhere (broadcast together), as torch.where."""
-    return _C.where(_tensor_arg(condition, "where"), input, other)
+def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number, *, safe: bool = False) -> Tensor:
+    """input where condition holds, other elsewhere (broadcast together), as torch.where.
+
+    safe=True (not in torch) avoids the double-where trap: the backward pass through this where runs with
+    strong zeros, so the branch it masks out contributes exact zeros to every gradient even where that
+    branch's local derivative is inf or NaN (the gradient of where(x < 1, x, sqrt(x)) at 0 is 1, not NaN).
+    The strong zeros hold for the whole backward pass through a safe where and for the elementwise rules
+    (unary ops, +, -, *, /, pow): a zero cotangent times an inf or NaN derivative gives 0. A matmul or a
+    reduction that mixes a masked entry with others is not made safe. Forward mode needs nothing: where
+    selects tangents, so a masked inf or NaN tangent never reaches the result's."""
+    fn = _C.safe_where if safe else _C.where
+    return fn(_tensor_arg(condition, "where"), input, other)
 
 
 def clamp(input: Tensor, min: Tensor | Number | None = None, max: Tensor | Number | None = None) -> Tensor:
