@@ -377,7 +377,8 @@ def _forward_mode(
     if cls.jvp is Function.jvp:
         raise RuntimeError(
             f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
-            "define jvp(ctx, *tangents)"
+            "define jvp(ctx, *tangents); reverse mode works with its backward: use jacrev, vjp or "
+            "jacobian(mode='reverse') instead of jacfwd or jvp, or define jvp"
         )
     tangents = [_C.unpack_dual(a, level)[1] if isinstance(a, Tensor) else None for a in args]
     arg_shapes = [list(a.shape) if isinstance(a, Tensor) else None for a in args]
