@@ -16,7 +16,7 @@ that works.
 
 from __future__ import annotations
 
-import math
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -131,7 +131,7 @@ def chunked(total: int, budget: Budget, step: Callable[[int, int], None], unit: 
         size = total if per == 0 else max(1, int(_MARGIN * (budget.budget - (p1 - per)) / per))
     while s < total:
         e = min(total, s + size)
-        peak = budget.measure(lambda s=s, e=e: step(s, e))
+        peak = budget.measure(functools.partial(step, s, e))
         if peak > budget.budget and e - s > 1:
             # The model underestimated (a nonlinear op): later chunks shrink in proportion.
             size = max(1, int(size * budget.budget / peak * _MARGIN))

@@ -14,6 +14,7 @@ pattern's identity) in NumPy; each call is one batched pass plus a gather.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -40,10 +41,9 @@ class COO(NamedTuple):
 
     def to_scipy(self) -> Any:
         """A scipy.sparse.coo_matrix (scipy must be installed)."""
-        import scipy.sparse
-
+        sparse = importlib.import_module("scipy.sparse")  # optional: imported only here
         rows, cols = self.indices.numpy()
-        return scipy.sparse.coo_matrix((self.values.numpy(), (rows, cols)), shape=self.shape)
+        return sparse.coo_matrix((self.values.numpy(), (rows, cols)), shape=self.shape)
 
 
 class CSR(NamedTuple):
@@ -63,9 +63,8 @@ class CSR(NamedTuple):
 
     def to_scipy(self) -> Any:
         """A scipy.sparse.csr_matrix (scipy must be installed)."""
-        import scipy.sparse
-
-        return scipy.sparse.csr_matrix(
+        sparse = importlib.import_module("scipy.sparse")  # optional: imported only here
+        return sparse.csr_matrix(
             (self.values.numpy(), self.col_indices.numpy(), self.crow_indices.numpy()), shape=self.shape
         )
 

@@ -20,7 +20,6 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import optree
 
 from . import _C, _jac_budget
@@ -485,9 +484,7 @@ def jacfwd(
     return wrapper
 
 
-def hessian(
-    f: Callable[..., Any], argnums: Argnums = 0, max_memory: int | str | None = None
-) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], argnums: Argnums = 0, max_memory: int | str | None = None) -> Callable[..., Any]:
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
     nesting is argnums structure x argnums structure, as torch.func.hessian. max_memory budgets the outer
     forward pass (chunks of Hessian columns), as jacfwd's."""
@@ -592,7 +589,7 @@ def jacobian(
 # ---- structure-aware Jacobians (pyad/_sparse_jac.py) ----
 def sparse_jacobian(
     f: Callable[..., Any],
-    sparsity: Any = None,
+    sparsity: Any = "auto",
     mode: Literal["auto", "forward", "reverse"] = "auto",
     layout: Literal["dense", "coo", "csr"] = "dense",
     return_passes: bool = False,
@@ -604,8 +601,10 @@ def sparse_jacobian(
 
     sparsity: the pattern of J viewed as an (f(x).numel(), x.numel()) matrix: a bool Tensor or array of that
     shape (or out.shape + x.shape), a scipy.sparse matrix, a COO/CSR, or a (rows, cols) pair of index
-    arrays. The coloring is computed once per pattern, when sparse_jacobian is called. Entries outside the
-    pattern are taken to be zero: a wrong pattern gives a wrong Jacobian, as in every coloring scheme.
+    arrays; or None / "auto" (the default): detected by running f once on a tracer that propagates a boolean
+    dependency pattern through every op (pyad/_sparsity_trace.py), at the first call for each input shape.
+    A given pattern is colored once, when sparse_jacobian is called. Entries outside the pattern are taken
+    to be zero: a wrong pattern gives a wrong Jacobian, as in every coloring scheme.
 
     layout: "dense" (out.shape + x.shape, as jacfwd), "coo" (a COO of indices (2, nnz), values, shape) or
     "csr" (a CSR of crow_indices, col_indices, values, shape); both have to_dense() and to_scipy(). With
@@ -617,13 +616,17 @@ def sparse_jacobian(
         raise ValueError(f"[sparse_jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     if layout not in ("dense", "coo", "csr"):
         raise ValueError(f"[sparse_jacobian] layout must be 'dense', 'coo' or 'csr', got {layout!r}")
-    if sparsity is None:
-        raise ValueError("[sparse_jacobian] give the sparsity pattern (detection needs the pattern tracer)")
+    detect = sparsity is None or (isinstance(sparsity, str) and sparsity == "auto")
     # A 2-d pattern (or a scipy matrix) is colored now, so that calls only push directions; other forms
     # are read at the first call for an input shape, when the output's shape is known.
     is_bool = str(getattr(sparsity, "dtype", "")) in ("bool", "pyad.bool")
-    given = tuple(sparsity.shape) if hasattr(sparsity, "tocoo") or (getattr(sparsity, "ndim", 0) == 2 and is_bool) else None
-    colored = sj.Pattern(sj.as_mask(sparsity, *given, given[:1], given[1:], "sparse_jacobian")) if given else None
+    given = (
+        tuple(sparsity.shape) if hasattr(sparsity, "tocoo") or (getattr(sparsity, "ndim", 0) == 2 and is_bool) else None
+    )
+    colored = None
+    if given is not None:
+        m0, n0 = int(given[0]), int(given[1])
+        colored = sj.Pattern(sj.as_mask(sparsity, m0, n0, (m0,), (n0,), "sparse_jacobian"))
     shapes: dict[tuple[int, ...], tuple[int, ...]] = {}  # input shape -> output shape
     patterns: dict[tuple[int, ...], Any] = {}
 
@@ -633,6 +636,11 @@ def sparse_jacobian(
             raise TypeError(f"[sparse_jacobian] expects one tensor argument, got {type(x).__name__}")
         _check_leaves(x, "sparse_jacobian", "x")
         key = tuple(x.shape)
+        if key not in shapes and detect:
+            from ._sparsity_trace import detect as trace
+
+            mask, shapes[key] = trace(f, x)
+            patterns[key] = sj.Pattern(mask)
         if key not in shapes:
             from ._grad_mode import no_grad
 
@@ -665,7 +673,10 @@ def sparse_hessian(
     f: Callable[..., Any], sparsity: Any, layout: Literal["dense", "coo", "csr"] = "dense", return_passes: bool = False
 ) -> Callable[..., Any]:
     """The Hessian of a scalar f(x) with a known pattern (x.numel() x x.numel()): sparse_jacobian of grad(f)
-    in forward mode (forward-over-reverse), one pass per color of the pattern's columns."""
+    in forward mode (forward-over-reverse), one pass per color of the pattern's columns. The pattern is
+    required: detection traces ops forward, and a Hessian's pattern is that of grad(f), a backward pass."""
+    if sparsity is None or isinstance(sparsity, str):
+        raise ValueError("[sparse_hessian] give the Hessian's sparsity pattern (it is not detected)")
     _check_fn(f, "sparse_hessian")
     return sparse_jacobian(grad(f), sparsity, mode="forward", layout=layout, return_passes=return_passes)
 

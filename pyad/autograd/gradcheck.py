@@ -447,7 +447,9 @@ def _upcast(x: Any) -> Any:
     return up.requires_grad_(True) if x.requires_grad else up
 
 
-def _reference_inputs(fn: Callable[..., Any], inputs: Sequence[Any], eps: float, low: Any) -> tuple[Sequence[Any], float]:
+def _reference_inputs(
+    fn: Callable[..., Any], inputs: Sequence[Any], eps: float, low: Any
+) -> tuple[Sequence[Any], float]:
     """(inputs for the finite differences, their eps): float64 copies of the low-precision inputs when fn
     runs in float64 on them, else the inputs themselves with eps = cbrt(machine epsilon of `low`)."""
     ref = tuple(_upcast(x) for x in inputs)
