@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import optree
 
 from . import _C, _jac_budget
+from ._batched import BatchedTensor, batch_at_open_levels
+from ._batching_rules import vmap_rules
 from ._C import Tensor
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad
 from .autograd import forward_ad
@@ -44,7 +46,12 @@ __all__ = [
     "sparse_hessian",
     "sparse_jacobian",
     "vjp",
+    "vmap",
+    "vmap_rules",
 ]
+
+# Inside vmap, a leaf may be a BatchedTensor: one sample's view of the batch (pyad/_batched.py).
+_TENSORS = (Tensor, BatchedTensor)
 
 
 # ---- pytree plumbing ----
@@ -67,12 +74,12 @@ def _check_leaves(tree: PyTree, fn: str, where: str, floating: bool = True) -> t
     """tree's leaves and treespec, each leaf checked to be a tensor (a floating one where `floating`); the
     error names the leaf by its path from `where` (e.g. "args[0]['w']")."""
     leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
-    if all(isinstance(x, Tensor) and (not floating or x.dtype.is_floating_point) for x in leaves):
+    if all(isinstance(x, _TENSORS) and (not floating or x.dtype.is_floating_point) for x in leaves):
         return leaves, spec
     # Only on error: paths cost a second, slower flatten.
     accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
     for acc, x in zip(accessors, leaves):
-        if not isinstance(x, Tensor):
+        if not isinstance(x, _TENSORS):
             raise TypeError(
                 f"[{fn}] expected every leaf of {where} to be a Tensor, got {type(x).__name__} at {acc.codify(where)}"
             )
@@ -134,7 +141,9 @@ class _Diff:
 def _track(x: Tensor) -> Tensor:
     """A tensor to differentiate with respect to: x seen through a fresh alias, so that gradients stay
     connected to an enclosing transform's graph when x already requires grad, and x's tangent (inside
-    jacfwd or jvp: forward-over-reverse) stays attached."""
+    jacfwd or jvp: forward-over-reverse) stays attached. Inside vmap, x is first batched at every open level
+    (a broadcast), so that each sample's gradient stays its own."""
+    x = batch_at_open_levels(x)
     if x.requires_grad:
         return x.view_as(x)
     leaf = x.detach().requires_grad_(True)
@@ -168,7 +177,7 @@ def _zeros_for_none(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> t
 
 def _detach(x: PyTree) -> PyTree:
     """x (any pytree) with every tensor leaf detached."""
-    return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x, none_is_leaf=_NONE_IS_LEAF)
+    return optree.tree_map(lambda v: v.detach() if isinstance(v, _TENSORS) else v, x, none_is_leaf=_NONE_IS_LEAF)
 
 
 def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) -> list[Any]:
@@ -177,7 +186,7 @@ def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) 
     if got != spec:
         raise ValueError(f"[{fn}] expected {what} with the structure {spec}, got {got}")
     for k, (c, o) in enumerate(zip(leaves, like)):
-        if not isinstance(c, Tensor) or c.shape != o.shape:
+        if not isinstance(c, _TENSORS) or c.shape != o.shape:
             raise ValueError(
                 f"[{fn}] {what} shape {getattr(c, 'shape', type(c).__name__)} does not match shape {o.shape} (leaf {k})"
             )
@@ -241,7 +250,7 @@ def grad_and_value(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = 
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
-        if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
+        if not isinstance(out, _TENSORS) or out.numel() != 1 or out.ndim != 0:
             raise RuntimeError(
                 f"[grad] the function must return a scalar (0-d) tensor, got "
                 f"{getattr(out, 'shape', type(out).__name__)}"
@@ -384,7 +393,7 @@ def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool 
         res = [_C.unpack_dual(o) for o in outs]
         if has_aux:
             aux = optree.tree_map(
-                lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux, none_is_leaf=_NONE_IS_LEAF
+                lambda v: _C.unpack_dual(v)[0] if isinstance(v, _TENSORS) else v, aux, none_is_leaf=_NONE_IS_LEAF
             )
     prim = out_spec.unflatten([p for p, _ in res])
     tang = out_spec.unflatten(
@@ -681,4 +690,5 @@ def sparse_hessian(
     return sparse_jacobian(grad(f), sparsity, mode="forward", layout=layout, return_passes=return_passes)
 
 
+from ._vmap import vmap  # noqa: E402
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

@@ -9,6 +9,8 @@ namespace pyad::python {
 
 Tensor operand(const Tensor& like, py::handle obj, const char* op) {
   Tensor t = as_operand(like, obj);
+  if (!t.defined() && has_pyad_function(obj))
+    throw py::reference_cast_error();  // Note [The __pyad_function__ protocol]
   PYAD_CHECK(t.defined(), TypeError, "[", op, "] expected a Tensor or a number, got ",
              py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>());
   return t;

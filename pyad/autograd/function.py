@@ -52,7 +52,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import _C
+from .. import _C, _batched
 from .._C import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -167,6 +167,9 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on args and record one node whose backward (and jvp) is this class's, as torch."""
+        if _batched.in_vmap() and any(type(a) is _batched.BatchedTensor for a in args):
+            # forward and backward are written for one sample: inside vmap, once per sample.
+            return _batched.per_sample(cls.apply, args, kwargs)
         name = cls.__name__
         ctx = FunctionCtx(name)
         inputs = [a for a in args if isinstance(a, Tensor)]
