@@ -124,6 +124,7 @@ for _n in UNARY:
 for _n in BINARY:
     RULES[_n] = _broadcasting
 _rule("where")(_broadcasting)
+_rule("safe_where")(_broadcasting)  # issue 15: where(..., safe=True), the same broadcast
 # Ops that act on each element, or on the last two dims, or only convert: the value's op as it is.
 _rule("clamp", "to_dtype", "to_device", "copy_to", "alias", "detach_dual", "tril", "triu")(_unary)
 

@@ -7,8 +7,9 @@ PatternTracer.__pyad_function__ (Note [The __pyad_function__ protocol] in csrc/p
 value with the op itself and the pattern with the op's rule, keyed by op name in RULES:
 
 * elementwise ops (the op list's unary and binary rows, where, clamp, the dtype casts): the union of the
-  operands' patterns, broadcast; ops whose derivative is zero everywhere (floor, ceil, round, trunc, sign) and
-  comparisons give none. `where` takes the union of both branches: the pattern must hold at other inputs too.
+  operands' patterns, broadcast; ops whose derivative is zero everywhere (floor, ceil, round, trunc, sign) give
+  none. Comparisons keep their operands' pattern (so bool() of one raises), which `where` ignores: it takes the
+  union of both branches, since the pattern must hold at other inputs too.
 * data movement (index, reshape, view, permute, transpose, expand, squeeze, unsqueeze, flip, roll, diagonal,
   tril, triu, gather, cat, stack, alias): the op is run once more on the element ids (1, 2, ... numel, with 0
   for constants), which gives each output element its source; tril's zeros get id 0 and no pattern.
@@ -48,7 +49,9 @@ class PatternTracer:
         self.value, self.pat = value, pat
 
     @classmethod
-    def __pyad_function__(cls, func: Any, types_: tuple[type, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def __pyad_function__(
+        cls, func: Any, types_: tuple[type, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         name = func.__name__
         rule = RULES.get(name)
         if rule is None:
@@ -193,9 +196,9 @@ def _dims(dim: Any, ndim: int) -> tuple[int, ...]:
 
 # ---------------------------------------------------------------- rules
 def elementwise(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (comparisons too: their bool result stays traced, so that Python control flow on it raises, while a
+    # where reads only its value)
     out = func(*_value(args), **_value(kwargs))
-    if not out.dtype.is_floating_point:
-        return out
     pat = np.zeros(tuple(out.shape) + (_n(),), dtype=bool)
     for a in list(args) + list(kwargs.values()):
         if isinstance(a, PatternTracer):
@@ -357,13 +360,14 @@ _ELEMENTWISE = (
     "logaddexp fmod remainder clamp to_dtype copy_to"
 ).split()
 _MOVEMENT = (
-    "index reshape view permute transpose expand squeeze unsqueeze flip roll diagonal tril triu gather cat stack "
-    "alias"
+    "index reshape view permute transpose expand squeeze unsqueeze flip roll diagonal tril triu gather cat stack alias"
 ).split()
 
 RULES: dict[str, Rule] = {
     **{n: elementwise for n in _ELEMENTWISE},
-    **{n: constant for n in _ZERO_DERIVATIVE + _COMPARE + ("argmax", "argmin", "argsort")},
+    **{n: constant for n in _ZERO_DERIVATIVE + ("argmax", "argmin", "argsort")},
+    **{n: elementwise for n in _COMPARE},
+    "unpack_dual": lambda func, args, kwargs: (args[0], None),  # a traced value carries no tangent
     **{n: movement for n in _MOVEMENT},
     **{n: reduction for n in ("sum", "mean", "amax", "amin", "logsumexp")},
     **{n: along_dim for n in ("softmax", "log_softmax", "sort", "topk", "max_dim", "min_dim")},

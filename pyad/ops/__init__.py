@@ -13,8 +13,12 @@ fill, plus pyad._functions.__all__ and pyad._composite.__all__) with
 * vjp, jvp, double_backward, batched: whether a reverse pass, a forward pass, the gradient of a gradient and a
   forward pass with a leading batch of tangents (the batched-tangent rule vmap builds on) work on a small
   probe of the op, in float64 (for an op with integer outputs, none apply);
-* sparsity: whether pyad.func.sparse_jacobian has a dependency-pattern rule for it (patterns are given by
-  the user so far: no op has one).
+* sparsity: whether pyad.func.sparse_jacobian can detect a pattern through it: the probe runs on the
+  sparsity tracer (pyad/_sparsity_trace.py), whose rules are keyed by _C op name (a composite has one when
+  every op it is made of has);
+* vmap_rule: the kind of vmap batching rule the op gets (pyad.func.vmap_rules(): "rule" for a batching rule,
+  "loop" where vmap falls back to a loop over the samples), where that table has the op; a composite batches
+  through its ops' rules ("composite").
 
 Probing runs each op on tiny inputs once (a few milliseconds per op). `python -m pyad.ops` prints the
 table; docs/coverage.md is the same table with a column saying how tests/op_db.py tests each op
@@ -47,6 +51,7 @@ class OpCoverage(NamedTuple):
     double_backward: bool
     batched: bool
     sparsity: bool
+    vmap_rule: str = "-"
     note: str = ""
 
 
@@ -175,7 +180,7 @@ def _probe(name: str) -> OpCoverage:
     kind = _kind(name)
     probe = _probe_of(name)
     if probe is None:
-        return OpCoverage(name, kind, False, False, False, False, False, False, False, "no probe")
+        return OpCoverage(name, kind, False, False, False, False, False, False, False, "-", "no probe")
     call, shapes = probe
 
     def inputs(grad: bool = False) -> list[Any]:
@@ -184,7 +189,19 @@ def _probe(name: str) -> OpCoverage:
     out = call(pyad, *inputs())
     if not (isinstance(out, pyad.Tensor) and out.dtype.is_floating_point):
         # integer or bool results (argmax, comparisons): no derivative applies
-        return OpCoverage(name, kind, True, True, False, False, False, False, False, "no derivative (integer result)")
+        return OpCoverage(
+            name,
+            kind,
+            True,
+            True,
+            False,
+            False,
+            False,
+            False,
+            False,
+            _vmap_kind(name, kind),
+            "no derivative (integer result)",
+        )
 
     def vjp() -> bool:
         xs = inputs(True)
@@ -212,6 +229,13 @@ def _probe(name: str) -> OpCoverage:
             return True
         return len(pyad.autograd.grad([total], xs, allow_unused=True)) == len(xs)
 
+    def sparsity() -> bool:
+        from pyad._sparsity_trace import detect
+
+        first, rest = inputs()[0], inputs()[1:]
+        detect(lambda x: call(pyad, x, *rest), first)
+        return True
+
     return OpCoverage(
         name,
         kind,
@@ -221,8 +245,23 @@ def _probe(name: str) -> OpCoverage:
         jvp=_works(jvp),
         double_backward=_works(double),
         batched=_works(lambda: jvp(2)),
-        sparsity=False,
+        sparsity=_works(sparsity),
+        vmap_rule=_vmap_kind(name, kind),
     )
+
+
+def _vmap_kind(name: str, kind: str) -> str:
+    """vmap's rule kind for the op, read defensively (the table's shape is vmap's to change)."""
+    try:
+        from pyad.func import vmap_rules
+
+        table = vmap_rules()
+    except (ImportError, AttributeError, TypeError):
+        return "-"
+    got = table.get(name) if isinstance(table, dict) else None
+    if got is None:
+        return "composite" if kind == "composite" else "-"
+    return str(got)
 
 
 @functools.lru_cache(maxsize=1)
@@ -238,7 +277,7 @@ def coverage() -> list[OpCoverage]:
 def format_table(rows: list[OpCoverage] | None = None, tested: dict[str, str] | None = None) -> str:
     """The table as Markdown; `tested` (op -> how its tests run it) adds a column."""
     rows = coverage() if rows is None else rows
-    head = ["op", "kind", "CPU", "CUDA", "VJP", "JVP", "double backward", "batched tangents", "sparsity rule"]
+    head = ["op", "kind", "CPU", "CUDA", "VJP", "JVP", "double backward", "batched tangents", "sparsity rule", "vmap"]
     if tested is not None:
         head.append("tested by (tests/op_db.py modes)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -248,6 +287,7 @@ def format_table(rows: list[OpCoverage] | None = None, tested: dict[str, str] | 
 
     for r in rows:
         cells = [f"`{r.name}`", r.kind] + [mark(getattr(r, c)) for c in ("cpu", "cuda", *RULES, "sparsity")]
+        cells.append(r.vmap_rule)
         if tested is not None:
             cells.append(tested.get(r.name, "**no row**"))
         lines.append("| " + " | ".join(cells) + " |")
