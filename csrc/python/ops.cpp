@@ -79,6 +79,7 @@ void init_ops(py::module_& m) {
   m.def("where", [](const Tensor& c, py::handle a, py::handle b) {
     py::detail::make_caster<Tensor> ca, cb;
     bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
+    if (!ta && !tb && (has_pyad_function(a) || has_pyad_function(b))) throw py::reference_cast_error();
     PYAD_CHECK(ta || tb, TypeError, "[where] expected at least one of input and other to be a Tensor");
     Tensor A = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), B = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
     if (!ta) A = operand(B, a, "where");
