@@ -35,6 +35,9 @@ class _Level:
         self.id, self.size, self.randomness = id, size, randomness
 
 
+# The _C ops typed for Tensors, seen untyped: a BatchedTensor reaches them through the protocol.
+_ops: Any = _C
+
 _LEVELS: list[_Level] = []  # the open vmap levels, outermost first
 _IDS = itertools.count(1)
 
@@ -174,7 +177,9 @@ class BatchedTensor:
         self.level = level
 
     @classmethod
-    def __pyad_function__(cls, func: Any, types: tuple[type, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def __pyad_function__(
+        cls, func: Any, types: tuple[type, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         from . import _batching_rules
 
         level = _innermost(args, kwargs)
@@ -229,11 +234,11 @@ class BatchedTensor:
 
     @property
     def T(self) -> Any:
-        return _C.permute(self, list(range(self.ndim - 1, -1, -1)))
+        return _ops.permute(self, list(range(self.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Any:
-        return _C.transpose(self, -2, -1)
+        return _ops.transpose(self, -2, -1)
 
     def element_size(self) -> int:
         return int(self.value.element_size())
@@ -294,15 +299,15 @@ class BatchedTensor:
     __mod__, __rmod__ = _binary(_C.remainder), _binary(_C.remainder, True)
     __pow__, __rpow__ = _binary(_C.pow), _binary(_C.pow, True)
     __matmul__, __rmatmul__ = _binary(_C.matmul), _binary(_C.matmul, True)
-    __eq__, __ne__ = _binary(_C.eq), _binary(_C.ne)  # type: ignore[assignment]
+    __eq__, __ne__ = _binary(_C.eq), _binary(_C.ne)
     __lt__, __le__, __gt__, __ge__ = _binary(_C.lt), _binary(_C.le), _binary(_C.gt), _binary(_C.ge)
     __hash__ = object.__hash__
 
     def __neg__(self) -> Any:
-        return _C.neg(self)
+        return _ops.neg(self)
 
     def __abs__(self) -> Any:
-        return _C.abs(self)
+        return _ops.abs(self)
 
     # (No __float__, __int__ or __index__: the core would take a BatchedTensor for a Python number.)
     __bool__ = _no_python_value("bool(tensor)")

@@ -329,7 +329,9 @@ def _join(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     if r == 0 or any(len(t.shape) != len(tensors[0].shape) for t in tensors):
         return loop(func, level, args, kwargs)
     size = _batch_size(level, [tensors])
-    return BatchedTensor(func([_expanded(t, level, size) for t in tensors], _wrap_dim(dim, r, func.__name__) + 1), level)
+    return BatchedTensor(
+        func([_expanded(t, level, size) for t in tensors], _wrap_dim(dim, r, func.__name__) + 1), level
+    )
 
 
 # ---- products ----
@@ -350,8 +352,10 @@ def _matmul(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]
     sb = tuple(bv.shape[1:]) if bb else tuple(bv.shape)
     if ab and not bb and len(sb) == 2:
         # One GEMM for the whole batch: the samples' rows stacked.
-        k = sa[-1]
-        out = func(_C.reshape(av, [-1, k]), bv)
+        rows = int(av.shape[0])
+        for d in sa[:-1]:
+            rows *= d
+        out = func(_C.reshape(av, [rows, sa[-1]]), bv)
         out = _C.reshape(out, [int(av.shape[0]), *sa[:-1], int(sb[-1])])
     else:
         r = max(len(sa), len(sb))
@@ -363,7 +367,7 @@ def _matmul(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]
     if rb == 1:
         out = _C.squeeze(out, -1)
     if ra == 1:
-        out = _C.squeeze(out, -2)
+        out = _C.squeeze(out, -1 if rb == 1 else -2)
     return BatchedTensor(out, level)
 
 
@@ -385,9 +389,6 @@ def _grad(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     ins = list(a["inputs"]) if isinstance(a["inputs"], (list, tuple)) else [a["inputs"]]
     nb = int(a["batch_ndim"])
     size = _batch_size(level, outs + ins)
-    if not all(unwrap(x, level)[1] for x in ins):
-        # An input shared by the samples: each sample's gradient separately.
-        return loop(func, level, args, kwargs)
     seeds = a["grad_outputs"]
     seeds = [None] * len(outs) if seeds is None else list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
     phys_outs, phys_seeds = [], []
@@ -395,7 +396,9 @@ def _grad(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         ov = _expanded(o, level, size)
         if s is None:
             if len(o.shape) != 0:
-                raise RuntimeError(f"[grad] grad can be implicitly created only for scalar outputs, got shape {o.shape}")
+                raise RuntimeError(
+                    f"[grad] grad can be implicitly created only for scalar outputs, got shape {o.shape}"
+                )
             s = _C.ones([], o.dtype, o.device)
         sv, batched = unwrap(s, level)
         # Cotangent batch dims (batch_ndim) lead the seed; vmap's batch dim goes right after them.
@@ -406,21 +409,43 @@ def _grad(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
             sv = _C.expand(_C.unsqueeze(sv, nb), shape[:nb] + [size] + shape[nb:])
         phys_outs.append(ov)
         phys_seeds.append(sv)
-    grads = func(
-        phys_outs,
-        [unwrap(x, level)[0] for x in ins],
-        phys_seeds,
-        a["retain_graph"],
-        a["create_graph"],
-        a["allow_unused"],
-        nb,
-    )
-    out = []
+    phys_ins = [unwrap(x, level)[0] for x in ins]
+    rest = (a["create_graph"], a["allow_unused"], nb)
+    if all(unwrap(x, level)[1] for x in ins):
+        grads = func(phys_outs, phys_ins, phys_seeds, a["retain_graph"], *rest)
+    else:
+        grads = _grad_per_sample(func, level, size, nb, phys_outs, phys_ins, phys_seeds, ins, a["retain_graph"], rest)
+    out: list[Any] = []
     for g in grads:
         if g is not None and nb:
             g = _C.permute(g, [nb, *range(nb), *range(nb + 1, len(g.shape))])
         out.append(None if g is None else BatchedTensor(g, level))
     return tuple(out)
+
+
+def _grad_per_sample(func, level, size, nb, outs, ins, seeds, logical_ins, retain, rest):  # type: ignore[no-untyped-def]
+    """Gradients with respect to an input the samples share (made outside vmap): one backward pass per sample,
+    so that each sample's gradient stays its own; a batched input's gradient of sample i is its row i."""
+    per: list[list[Any]] = [[] for _ in ins]
+    for i in range(size):
+        o_i = [_C.index(o, [(SELECT, 0, i)]) for o in outs]
+        s_i = [_C.index(s, [(SELECT, nb, i)]) for s in seeds]
+        keep = True if i < size - 1 else retain
+        gs = func(o_i, ins, s_i, keep, *rest)
+        for k, (g, x) in enumerate(zip(gs, logical_ins)):
+            if g is not None and unwrap(x, level)[1]:
+                g = _C.index(g, [(SELECT, nb, i)])
+            per[k].append(g)
+    out: list[Any] = []
+    for k, gs in enumerate(per):
+        if all(g is None for g in gs):
+            out.append(None)
+            continue
+        like = logical_ins[k]
+        shape = [int(d) for d in seeds[0].shape[:nb]] + list(like.shape)
+        full = [g if g is not None else _C.zeros(shape, like.dtype, like.device) for g in gs]
+        out.append(_C.stack(full, nb))
+    return out
 
 
 @_rule("make_dual")

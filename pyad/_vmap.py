@@ -15,6 +15,7 @@ from ._batched import BatchedTensor, is_tensor, pop_level, push_level
 __all__ = ["vmap"]
 
 _RANDOMNESS = ("error", "different", "same")
+_WHAT = {"in_dims": "arguments", "out_dims": "outputs"}
 
 
 def _dims_per_leaf(dims: Any, tree: Any, what: str) -> list[Any]:
@@ -25,8 +26,8 @@ def _dims_per_leaf(dims: Any, tree: Any, what: str) -> list[Any]:
         return optree.broadcast_prefix(dims, tree, none_is_leaf=True)
     except ValueError as e:
         raise ValueError(
-            f"[vmap] {what} must be an int, None, or a tree matching the {'outputs' if what == 'out_dims' else 'arguments'}"
-            f" (a prefix of their structure), got {dims!r}: {e}"
+            f"[vmap] {what} must be an int, None, or a tree matching the {_WHAT[what]} (a prefix of their "
+            f"structure), got {dims!r}: {e}"
         ) from None
 
 
@@ -87,17 +88,20 @@ def vmap(
                 f"[vmap] in_dims is a tuple of {len(in_dims)} entries but the function got {len(args)} positional "
                 "arguments: give one entry per argument"
             )
-        accessors, leaves, spec = optree.tree_flatten_with_accessor(args, none_is_leaf=True)
+        flat: Any = optree.tree_flatten_with_accessor(args, none_is_leaf=True)  # type: ignore[arg-type]
+        accessors, leaves, spec = flat
         dims = _dims_per_leaf(in_dims if isinstance(in_dims, tuple) else in_dims, args, "in_dims")
-        sizes = {}
-        batched = []
+        sizes: dict[str, int] = {}
+        batched: list[int | None] = []
         for acc, x, d in zip(accessors, leaves, dims):
             where = acc.codify("args")
             if d is None:
                 batched.append(None)
                 continue
             if not is_tensor(x):
-                raise ValueError(f"[vmap] in_dims {d} given for {where}, a {type(x).__name__}: only tensors are batched")
+                raise ValueError(
+                    f"[vmap] in_dims {d} given for {where}, a {type(x).__name__}: only tensors are batched"
+                )
             d = _check_dim(d, len(x.shape), "in_dim", f"{where} (shape {tuple(x.shape)})")
             sizes[where] = x.shape[d]
             batched.append(d)

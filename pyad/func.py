@@ -374,6 +374,10 @@ def jacrev(
 
 
 # ---- forward mode ----
+def _primal_of(v: Any) -> Any:
+    return _C.unpack_dual(v)[0] if isinstance(v, _TENSORS) else v  # type: ignore[arg-type]
+
+
 def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool = False) -> tuple[Any, ...]:
     """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp: primals a tuple of pytrees, tangents the
     same structure; the output and its tangent share f's output structure."""
@@ -392,9 +396,7 @@ def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool 
         outs, out_spec = _outputs(out, "jvp")
         res = [_C.unpack_dual(o) for o in outs]
         if has_aux:
-            aux = optree.tree_map(
-                lambda v: _C.unpack_dual(v)[0] if isinstance(v, _TENSORS) else v, aux, none_is_leaf=_NONE_IS_LEAF
-            )
+            aux = optree.tree_map(_primal_of, aux, none_is_leaf=_NONE_IS_LEAF)
     prim = out_spec.unflatten([p for p, _ in res])
     tang = out_spec.unflatten(
         [t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device) for (_, t), o in zip(res, outs)]
