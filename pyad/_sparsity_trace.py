@@ -39,6 +39,13 @@ __all__ = ["PatternTracer", "RULES", "detect"]
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
+def _binary(op: Callable[..., Any], reflected: bool = False) -> Callable[..., Any]:
+    def method(self: Any, other: Any) -> Any:
+        return op(other, self) if reflected else op(self, other)
+
+    return method
+
+
 class PatternTracer:
     """A value and, per element, the inputs it depends on (see the module docstring)."""
 
@@ -92,11 +99,11 @@ class PatternTracer:
 
     @property
     def T(self) -> Any:
-        return _C.permute(self, list(range(self.ndim - 1, -1, -1)))
+        return _C.permute(self._any(), list(range(self.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Any:
-        return _C.transpose(self, -2, -1)
+        return _C.transpose(self._any(), -2, -1)
 
     def __bool__(self) -> bool:
         raise RuntimeError(
@@ -110,6 +117,33 @@ class PatternTracer:
     def __repr__(self) -> str:
         return f"PatternTracer(shape={self.shape}, nnz={int(self.pat.sum())})"
 
+    # ---- operators (the _C ops dispatch back here) ----
+    __add__, __radd__ = _binary(_C.add), _binary(_C.add, True)
+    __sub__, __rsub__ = _binary(_C.sub), _binary(_C.sub, True)
+    __mul__, __rmul__ = _binary(_C.mul), _binary(_C.mul, True)
+    __truediv__, __rtruediv__ = _binary(_C.div), _binary(_C.div, True)
+    __mod__, __rmod__ = _binary(_C.remainder), _binary(_C.remainder, True)
+    __pow__, __rpow__ = _binary(_C.pow), _binary(_C.pow, True)
+    __matmul__, __rmatmul__ = _binary(_C.matmul), _binary(_C.matmul, True)
+    __eq__, __ne__ = _binary(_C.eq), _binary(_C.ne)
+    __lt__, __le__, __gt__, __ge__ = _binary(_C.lt), _binary(_C.le), _binary(_C.gt), _binary(_C.ge)
+    __hash__ = object.__hash__
+
+    def __neg__(self) -> Any:
+        return _C.neg(self._any())
+
+    def __abs__(self) -> Any:
+        return _C.abs(self._any())
+
+    def __getitem__(self, key: Any) -> Any:
+        from . import _indexing
+
+        return _indexing.getitem(self._any(), key)
+
+    def _any(self) -> Any:
+        """self, typed for the _C functions, which reach __pyad_function__ through their fallback."""
+        return self
+
     def __getattr__(self, name: str) -> Any:
         # As BatchedTensor: Tensor's Python methods call public functions; its C++ methods are the _C function
         # of the same name with self first.
@@ -120,40 +154,6 @@ class PatternTracer:
         if fn is not None and callable(op):
             return lambda *args, **kwargs: op(self, *args, **kwargs)
         raise AttributeError(f"[sparse_jacobian] a traced tensor has no attribute {name!r}")
-
-
-def _binary(op: Callable[..., Any], reflected: bool = False) -> Callable[..., Any]:
-    def method(self: PatternTracer, other: Any) -> Any:
-        return op(other, self) if reflected else op(self, other)
-
-    return method
-
-
-for _name, _op in (
-    ("add", _C.add),
-    ("sub", _C.sub),
-    ("mul", _C.mul),
-    ("truediv", _C.div),
-    ("mod", _C.remainder),
-    ("pow", _C.pow),
-    ("matmul", _C.matmul),
-):
-    setattr(PatternTracer, f"__{_name}__", _binary(_op))
-    setattr(PatternTracer, f"__r{_name}__", _binary(_op, True))
-for _name, _op in (("eq", _C.eq), ("ne", _C.ne), ("lt", _C.lt), ("le", _C.le), ("gt", _C.gt), ("ge", _C.ge)):
-    setattr(PatternTracer, f"__{_name}__", _binary(_op))
-PatternTracer.__hash__ = object.__hash__  # type: ignore[method-assign]
-PatternTracer.__neg__ = lambda self: _C.neg(self)  # type: ignore[attr-defined]
-PatternTracer.__abs__ = lambda self: _C.abs(self)  # type: ignore[attr-defined]
-
-
-def _getitem(self: PatternTracer, key: Any) -> Any:
-    from . import _indexing
-
-    return _indexing.getitem(self, key)  # type: ignore[arg-type]
-
-
-PatternTracer.__getitem__ = _getitem  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- helpers
