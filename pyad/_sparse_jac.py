@@ -208,6 +208,13 @@ def compressed(
 def decompress(comp: Tensor, pattern: Pattern, mode: str, layout: str) -> Any:
     """The Jacobian from its compressed form: a dense (m, n) tensor, a COO or a CSR."""
     t = pattern.tensors(comp)
+    pick = t["fpick" if mode == "forward" else "rpick"]
+    if layout == "dense" and not comp.is_cuda:
+        # On the host a scatter of the nnz values into zeros is the cheapest (no m x n arithmetic).
+        values = _C.gather(_C.reshape(comp, [-1]), 0, pick)
+        dense = np.zeros((pattern.m, pattern.n), dtype=np.asarray(values.numpy()).dtype)
+        dense[pattern.rows, pattern.cols] = values.numpy()
+        return _C.from_numpy(dense)
     if layout == "dense":
         # One small matmul spreads each color's entries to its columns (rows); the mask keeps the pattern.
         if mode == "forward":
@@ -215,7 +222,7 @@ def decompress(comp: Tensor, pattern: Pattern, mode: str, layout: str) -> Any:
         else:
             spread = _C.matmul(_C.transpose(t["rseed"], 0, 1), comp)
         return _C.where(t["mask"], spread, _C.zeros([], comp.dtype, comp.device))
-    values = _C.gather(_C.reshape(comp, [-1]), 0, t["fpick" if mode == "forward" else "rpick"])
+    values = _C.gather(_C.reshape(comp, [-1]), 0, pick)
     shape = (pattern.m, pattern.n)
     if layout == "coo":
         return COO(_C.stack([t["rows"], t["cols"]], 0), values, shape)
