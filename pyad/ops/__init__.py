@@ -8,8 +8,9 @@ fill, plus pyad._functions.__all__ and pyad._composite.__all__) with
 * kind: "kernel" (a C++ op with its own kernel, run by both backends: csrc/kernels/backend.inc declares each
   kernel once for the CPU and the CUDA backend), "composite" (a composition of other ops, in Python or C++:
   it runs wherever they run) or "wrapper" (torch's signature in Python over a _C op);
-* cpu, cuda: whether it runs on the device (cuda: compiled into every build that has the CUDA backend;
-  "cuda" on this build's table says whether a GPU run was seen, see `cuda_checked`);
+* cpu, cuda: whether it has a kernel (or, for a composite, its ops have) on that backend. Both come from
+  the one kernel list (csrc/kernels/backend.inc), which every backend implements whole, so they are claimed
+  together; the CUDA side is compiled only in CUDA builds and exercised by the op_db rows' cuda mode on a GPU;
 * vjp, jvp, double_backward, batched: whether a reverse pass, a forward pass, the gradient of a gradient and a
   forward pass with a leading batch of tangents (the batched-tangent rule vmap builds on) work on a small
   probe of the op, in float64 (for an op with integer outputs, none apply);
