@@ -68,6 +68,7 @@ from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
 from . import cuda, func, nn, optim, utils, viz  # noqa: F401
+from . import ops  # noqa: F401  (issue 15: the op coverage table, pyad.ops.coverage())
 from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
 # isort: on
 
@@ -117,6 +118,7 @@ __all__ = [
     "optim",
     "utils",
     "viz",
+    "ops",
     "load",
     "save",
     "manual_seed",

@@ -102,8 +102,13 @@ def logspace(
 
 
 # ---------------------------------------------------------------- comparisons
+def _tensorlike(x: Any) -> bool:
+    """A Tensor, or an object that takes over the ops (vmap's BatchedTensor: Note [The __pyad_function__ protocol])."""
+    return isinstance(x, Tensor) or hasattr(type(x), "__pyad_function__")
+
+
 def _same_dtype(a: Tensor, b: Tensor, op: str) -> None:
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+    if not _tensorlike(a) or not _tensorlike(b):
         raise TypeError(f"[{op}] expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     if a.dtype != b.dtype:
         raise RuntimeError(f"[{op}] expected both inputs to have the same dtype, got {a.dtype} and {b.dtype}")
@@ -132,7 +137,7 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 
 def equal(input: Tensor, other: Tensor) -> bool:
     """Whether the two tensors have the same shape and the same elements, as torch.equal."""
-    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+    if not _tensorlike(input) or not _tensorlike(other):
         raise TypeError(f"[equal] expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
     if tuple(input.shape) != tuple(other.shape):
         return False

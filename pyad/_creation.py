@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _batched
 from ._C import Tensor
 from ._dtypes import as_device, as_dtype, bool as bool_, float32, float64, get_default_dtype, int64, to_numpy_dtype
 
@@ -167,7 +167,7 @@ def _legacy_new(*args: Any, device: DeviceLike | None = None) -> Tensor:
     )
 
 
-def _factory(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+def _factory(name: str, fn: Callable[..., Tensor], random: bool = False) -> Callable[..., Tensor]:
     def make(
         *size: int | ShapeLike,
         dtype: DTypeLike | None = None,
@@ -175,6 +175,8 @@ def _factory(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         requires_grad: bool = False,
     ) -> Tensor:
         dt = as_dtype(dtype) if dtype is not None else get_default_dtype()
+        if random and _batched.in_vmap():  # vmap's randomness modes (pyad/_batched.py)
+            return _finish(_batched.random(fn, name, _shape(size, name), dt, as_device(device)), requires_grad)
         return _finish(fn(_shape(size, name), dt, as_device(device)), requires_grad)
 
     make.__name__ = name
@@ -185,8 +187,8 @@ def _factory(name: str, fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 zeros = _factory("zeros", _C.zeros)
 ones = _factory("ones", _C.ones)
 empty = _factory("empty", _C.empty)
-rand = _factory("rand", _C.rand)
-randn = _factory("randn", _C.randn)
+rand = _factory("rand", _C.rand, random=True)
+randn = _factory("randn", _C.randn, random=True)
 
 
 def full(

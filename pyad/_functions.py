@@ -66,20 +66,35 @@ max_result = collections.namedtuple("max", ["values", "indices"])
 min_result = collections.namedtuple("min", ["values", "indices"])
 
 
+def _batched(x: Any) -> bool:
+    """x is a tensor-like object that takes over the ops (Note [The __pyad_function__ protocol]), e.g. vmap's
+    BatchedTensor."""
+    return hasattr(type(x), "__pyad_function__")
+
+
 def _tensor_arg(x: Any, op: str) -> Tensor:
-    if not isinstance(x, Tensor):
+    if not isinstance(x, Tensor) and not _batched(x):
         raise TypeError(f"[{op}] expected a Tensor, got {type(x).__name__}")
     return x
 
 
-def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
-    """input where condition holds, other elsewhere (broadcast together), as torch.where."""
-    return _C.where(_tensor_arg(condition, "where"), input, other)
+def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number, *, safe: bool = False) -> Tensor:
+    """input where condition holds, other elsewhere (broadcast together), as torch.where.
+
+    safe=True (not in torch) avoids the double-where trap: the backward pass through this where runs with
+    strong zeros, so the branch it masks out contributes exact zeros to every gradient even where that
+    branch's local derivative is inf or NaN (the gradient of where(x < 1, x, sqrt(x)) at 0 is 1, not NaN).
+    The strong zeros hold for the whole backward pass through a safe where and for the elementwise rules
+    (unary ops, +, -, *, /, pow): a zero cotangent times an inf or NaN derivative gives 0. A matmul or a
+    reduction that mixes a masked entry with others is not made safe. Forward mode needs nothing: where
+    selects tangents, so a masked inf or NaN tangent never reaches the result's."""
+    fn = _C.safe_where if safe else _C.where
+    return fn(_tensor_arg(condition, "where"), input, other)
 
 
 def clamp(input: Tensor, min: Tensor | Number | None = None, max: Tensor | Number | None = None) -> Tensor:
     """input limited to [min, max] (either may be omitted, or a tensor), as torch.clamp; clip is the same."""
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or _batched(min) or _batched(max):
         out = input
         if min is not None:
             out = maximum(out, min)
@@ -120,7 +135,7 @@ def amin(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 
 def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Any:
     """max(x): the largest element; max(x, dim): a (values, indices) named tuple; max(x, other): maximum."""
-    if isinstance(dim, Tensor):
+    if isinstance(dim, Tensor) or _batched(dim):
         return maximum(input, dim)
     if dim is None:
         return _C.amax(_tensor_arg(input, "max"), None, False)
@@ -131,7 +146,7 @@ def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -
 
 def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Any:
     """min(x): the smallest element; min(x, dim): a (values, indices) named tuple; min(x, other): minimum."""
-    if isinstance(dim, Tensor):
+    if isinstance(dim, Tensor) or _batched(dim):
         return minimum(input, dim)
     if dim is None:
         return _C.amin(_tensor_arg(input, "min"), None, False)
@@ -198,7 +213,7 @@ def _tensors(tensors: Any, op: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"[{op}] expected a list or tuple of Tensors, got {type(tensors).__name__}")
     for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, Tensor) and not _batched(t):
             raise TypeError(f"[{op}] expected Tensors, got {type(t).__name__} at position {i}")
     return list(tensors)
 

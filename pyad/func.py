@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import optree
 
-from . import _C
+from . import _C, _jac_budget
+from ._batched import BatchedTensor, batch_at_open_levels
+from ._batching_rules import vmap_rules
 from ._C import Tensor
-from ._grad_mode import enable_grad, is_grad_enabled
+from ._grad_mode import enable_grad, is_grad_enabled, no_grad
 from .autograd import forward_ad
 
 if TYPE_CHECKING:
@@ -41,8 +43,15 @@ __all__ = [
     "jacrev",
     "jvp",
     "linearize",
+    "sparse_hessian",
+    "sparse_jacobian",
     "vjp",
+    "vmap",
+    "vmap_rules",
 ]
+
+# Inside vmap, a leaf may be a BatchedTensor: one sample's view of the batch (pyad/_batched.py).
+_TENSORS = (Tensor, BatchedTensor)
 
 
 # ---- pytree plumbing ----
@@ -65,12 +74,12 @@ def _check_leaves(tree: PyTree, fn: str, where: str, floating: bool = True) -> t
     """tree's leaves and treespec, each leaf checked to be a tensor (a floating one where `floating`); the
     error names the leaf by its path from `where` (e.g. "args[0]['w']")."""
     leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
-    if all(isinstance(x, Tensor) and (not floating or x.dtype.is_floating_point) for x in leaves):
+    if all(isinstance(x, _TENSORS) and (not floating or x.dtype.is_floating_point) for x in leaves):
         return leaves, spec
     # Only on error: paths cost a second, slower flatten.
     accessors, leaves, spec = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
     for acc, x in zip(accessors, leaves):
-        if not isinstance(x, Tensor):
+        if not isinstance(x, _TENSORS):
             raise TypeError(
                 f"[{fn}] expected every leaf of {where} to be a Tensor, got {type(x).__name__} at {acc.codify(where)}"
             )
@@ -132,7 +141,9 @@ class _Diff:
 def _track(x: Tensor) -> Tensor:
     """A tensor to differentiate with respect to: x seen through a fresh alias, so that gradients stay
     connected to an enclosing transform's graph when x already requires grad, and x's tangent (inside
-    jacfwd or jvp: forward-over-reverse) stays attached."""
+    jacfwd or jvp: forward-over-reverse) stays attached. Inside vmap, x is first batched at every open level
+    (a broadcast), so that each sample's gradient stays its own."""
+    x = batch_at_open_levels(x)
     if x.requires_grad:
         return x.view_as(x)
     leaf = x.detach().requires_grad_(True)
@@ -166,7 +177,7 @@ def _zeros_for_none(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> t
 
 def _detach(x: PyTree) -> PyTree:
     """x (any pytree) with every tensor leaf detached."""
-    return optree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, x, none_is_leaf=_NONE_IS_LEAF)
+    return optree.tree_map(lambda v: v.detach() if isinstance(v, _TENSORS) else v, x, none_is_leaf=_NONE_IS_LEAF)
 
 
 def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) -> list[Any]:
@@ -175,7 +186,7 @@ def _match(tree: PyTree, spec: Any, fn: str, what: str, like: Sequence[Tensor]) 
     if got != spec:
         raise ValueError(f"[{fn}] expected {what} with the structure {spec}, got {got}")
     for k, (c, o) in enumerate(zip(leaves, like)):
-        if not isinstance(c, Tensor) or c.shape != o.shape:
+        if not isinstance(c, _TENSORS) or c.shape != o.shape:
             raise ValueError(
                 f"[{fn}] {what} shape {getattr(c, 'shape', type(c).__name__)} does not match shape {o.shape} (leaf {k})"
             )
@@ -239,7 +250,7 @@ def grad_and_value(f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = 
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         diff, tracked, out, create = _record(f, args, kwargs, argnums, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
-        if not isinstance(out, Tensor) or out.numel() != 1 or out.ndim != 0:
+        if not isinstance(out, _TENSORS) or out.numel() != 1 or out.ndim != 0:
             raise RuntimeError(
                 f"[grad] the function must return a scalar (0-d) tensor, got "
                 f"{getattr(out, 'shape', type(out).__name__)}"
@@ -310,25 +321,63 @@ def _structure(jac: Sequence[Sequence[Tensor]], out_spec: Any, diff: _Diff) -> A
     return out_spec.unflatten([diff.group(row) for row in jac])
 
 
+def _budget_args(chunk_size: int | None, max_memory: int | str | None, fn: str) -> None:
+    if chunk_size is not None and max_memory is not None:
+        raise ValueError(f"[{fn}] give chunk_size or max_memory, not both: max_memory chooses the chunk size")
+    if max_memory is not None:
+        _jac_budget.parse_bytes(max_memory, fn)  # a bad value fails where it is given
+
+
+def _budget(args: Sequence[Any], argnums: Argnums, max_memory: int | str | None, fn: str) -> Any:
+    """The call's _jac_budget.Budget on its inputs' device, or None without max_memory (or with nothing to
+    chunk). Taken before f runs, so that everything the call allocates counts."""
+    if max_memory is None:
+        return None
+    leaves = _Diff(args, argnums, fn).leaves
+    if not any(x.numel() for x in leaves):
+        return None
+    if _nested(leaves) or _C.tangent_levels(leaves):
+        raise ValueError(
+            f"[{fn}] max_memory budgets the outermost transform only: here an enclosing transform differentiates "
+            "the Jacobian, which the budgeted path writes in place; give the budget to the outer transform"
+        )
+    return _jac_budget.Budget(_jac_budget.parse_bytes(max_memory, fn), leaves[0].device, fn)
+
+
 def jacrev(
-    f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False, chunk_size: int | None = None
+    f: Callable[..., Any],
+    argnums: Argnums = 0,
+    has_aux: bool = False,
+    chunk_size: int | None = None,
+    max_memory: int | str | None = None,
 ) -> Callable[..., Any]:
     """The Jacobian function of f by reverse mode (torch.func.jacrev): all output directions in one batched
-    backward pass, or chunk_size of them per pass."""
+    backward pass, or chunk_size of them per pass. With max_memory (bytes, or a string such as "512MB") the
+    chunk size is chosen so that the allocator's peak above what was live before the call, result and
+    recorded graph included, stays within it (pyad/_jac_budget.py)."""
     _check_fn(f, "jacrev")
+    _budget_args(chunk_size, max_memory, "jacrev")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
+        budget = _budget(args, argnums, max_memory, "jacrev")
         diff, tracked, out, create = _record(f, args, {}, argnums, "jacrev")
         out, aux = _split_aux(out, has_aux, "jacrev")
         outs, out_spec = _outputs(out, "jacrev")
-        jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff)
+        if budget is not None:
+            jac = _structure(_jac_budget.reverse_jacobian(outs, tracked, budget), out_spec, diff)
+        else:
+            jac = _structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff)
         return (jac, aux if create else _detach(aux)) if has_aux else jac
 
     return wrapper
 
 
 # ---- forward mode ----
+def _primal_of(v: Any) -> Any:
+    return _C.unpack_dual(v)[0] if isinstance(v, _TENSORS) else v  # type: ignore[arg-type]
+
+
 def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool = False) -> tuple[Any, ...]:
     """(f(*primals), J_f(primals) @ tangents), as torch.func.jvp: primals a tuple of pytrees, tangents the
     same structure; the output and its tangent share f's output structure."""
@@ -347,9 +396,7 @@ def jvp(f: Callable[..., Any], primals: PyTree, tangents: PyTree, has_aux: bool 
         outs, out_spec = _outputs(out, "jvp")
         res = [_C.unpack_dual(o) for o in outs]
         if has_aux:
-            aux = optree.tree_map(
-                lambda v: _C.unpack_dual(v)[0] if isinstance(v, Tensor) else v, aux, none_is_leaf=_NONE_IS_LEAF
-            )
+            aux = optree.tree_map(_primal_of, aux, none_is_leaf=_NONE_IS_LEAF)
     prim = out_spec.unflatten([p for p, _ in res])
     tang = out_spec.unflatten(
         [t if t is not None else _C.zeros(list(o.shape), o.dtype, o.device) for (_, t), o in zip(res, outs)]
@@ -395,15 +442,38 @@ def _forward_jacobian(f: Callable[..., Any], diff: _Diff, chunk_size: int | None
     return jac, out, out_spec
 
 
+def _budgeted_forward_jacobian(f: Callable[..., Any], diff: _Diff, budget: Any) -> tuple[list[Any], Any, Any]:
+    """_forward_jacobian's result with chunks sized to the budget (see _jac_budget.forward_jacobian)."""
+    with no_grad():  # the outputs' shapes, so that the result is allocated before the first pass
+        out = f(*diff.rebuild([x.detach() for x in diff.leaves]))
+    outs, out_spec = _outputs(out, "jacfwd")
+
+    def run(k: int, s: int, e: int) -> list[Tensor | None]:
+        with forward_ad.dual_level():
+            leaves = list(diff.leaves)
+            leaves[k] = _C.make_identity_dual(leaves[k], s, e - s)
+            return [_C.unpack_dual(o)[1] for o in _outputs(f(*diff.rebuild(leaves)), "jacfwd")[0]]
+
+    return _jac_budget.forward_jacobian(run, outs, diff.leaves, budget), out, out_spec
+
+
 def jacfwd(
-    f: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False, chunk_size: int | None = None
+    f: Callable[..., Any],
+    argnums: Argnums = 0,
+    has_aux: bool = False,
+    chunk_size: int | None = None,
+    max_memory: int | str | None = None,
 ) -> Callable[..., Any]:
     """The Jacobian function of f by forward mode (torch.func.jacfwd): all input directions pushed through f
-    in one pass, or chunk_size of them per pass."""
+    in one pass, or chunk_size of them per pass. With max_memory (bytes, or a string such as "512MB") the
+    chunk size is chosen so that the allocator's peak above what was live before the call, result included,
+    stays within it (pyad/_jac_budget.py)."""
     _check_fn(f, "jacfwd")
+    _budget_args(chunk_size, max_memory, "jacfwd")
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
+        budget = _budget(args, argnums, max_memory, "jacfwd")
         diff = _Diff(args, argnums, "jacfwd")
         aux_box: list[Any] = []
 
@@ -412,7 +482,10 @@ def jacfwd(
             aux_box.append(aux)
             return out
 
-        jac, out, out_spec = _forward_jacobian(g, diff, chunk_size)
+        if budget is not None:
+            jac, out, out_spec = _budgeted_forward_jacobian(g, diff, budget)
+        else:
+            jac, out, out_spec = _forward_jacobian(g, diff, chunk_size)
         jac = _structure(jac, out_spec, diff)
         if has_aux:
             aux = aux_box[-1]
@@ -422,11 +495,12 @@ def jacfwd(
     return wrapper
 
 
-def hessian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], argnums: Argnums = 0, max_memory: int | str | None = None) -> Callable[..., Any]:
     """The Hessian of a scalar f by forward-over-reverse: jacfwd(jacrev(f)), so for pytree arguments the
-    nesting is argnums structure x argnums structure, as torch.func.hessian."""
+    nesting is argnums structure x argnums structure, as torch.func.hessian. max_memory budgets the outer
+    forward pass (chunks of Hessian columns), as jacfwd's."""
     _check_fn(f, "hessian")
-    h = jacfwd(jacrev(f, argnums), argnums)
+    h = jacfwd(jacrev(f, argnums), argnums, max_memory=max_memory)
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
@@ -475,14 +549,21 @@ def jacobian(
     mode: Literal["auto", "forward", "reverse"] = "auto",
     chunk_size: int | None = None,
     return_mode: bool = False,
+    max_memory: int | str | None = None,
 ) -> Callable[..., Any]:
     """The Jacobian function of f, by forward mode when the inputs are fewer than the outputs and by reverse
     mode otherwise (mode="auto": n JVP directions against m VJP directions, counted over all leaves), or as
     mode="forward"/"reverse" says. With return_mode=True the function returns (jacobian, mode used); the
-    returned function's `last_mode` attribute also tells the mode of its last call (None before any)."""
+    returned function's `last_mode` attribute also tells the mode of its last call (None before any).
+
+    max_memory (bytes, or a string such as "512MB") bounds the allocator's peak above what was live before
+    the call, as jacrev's and jacfwd's. Under a budget, mode="auto" also weighs what each mode must hold:
+    reverse mode keeps f's recorded graph alive for all its passes, forward mode keeps none, so auto picks
+    forward mode when the graph and the result together leave no room for a reverse pass."""
     _check_fn(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"[jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+    _budget_args(chunk_size, max_memory, "jacobian")
 
     def done(jac: Any, used: str) -> Any:
         wrapper.last_mode = used  # type: ignore[attr-defined]
@@ -492,19 +573,124 @@ def jacobian(
     def wrapper(*args: Any) -> Any:
         if mode == "forward":
             _Diff(args, argnums, "jacobian")
-            return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
+            return done(jacfwd(f, argnums, chunk_size=chunk_size, max_memory=max_memory)(*args), "forward")
+        budget = _budget(args, argnums, max_memory, "jacobian")
         # Evaluate once with a graph: it tells m, and reverse mode reuses it.
         diff, tracked, out, create = _record(f, args, {}, argnums, "jacobian")
         outs, out_spec = _outputs(out, "jacobian")
         n = sum(x.numel() for x in tracked)
         m = sum(o.numel() for o in outs)
-        if mode == "auto" and n < m:
+        forward = n < m
+        if budget is not None and mode == "auto" and not forward:
+            # The graph is live now; reverse mode also needs the result and at least one row's pass
+            # (a cotangent row and a gradient row, each at least n elements).
+            item = tracked[0].element_size() if tracked else 8
+            forward = budget.used() + (m * n + 2 * n + m) * item > budget.budget
+        if mode == "auto" and forward:
             del out, outs, tracked
-            return done(jacfwd(f, argnums, chunk_size=chunk_size)(*args), "forward")
+            return done(jacfwd(f, argnums, chunk_size=chunk_size, max_memory=max_memory)(*args), "forward")
+        if budget is not None:
+            return done(_structure(_jac_budget.reverse_jacobian(outs, tracked, budget), out_spec, diff), "reverse")
         return done(_structure(_reverse_jacobian(outs, tracked, create, chunk_size), out_spec, diff), "reverse")
 
     wrapper.last_mode = None  # type: ignore[attr-defined]
     return wrapper
 
 
+# ---- structure-aware Jacobians (pyad/_sparse_jac.py) ----
+def sparse_jacobian(
+    f: Callable[..., Any],
+    sparsity: Any = "auto",
+    mode: Literal["auto", "forward", "reverse"] = "auto",
+    layout: Literal["dense", "coo", "csr"] = "dense",
+    return_passes: bool = False,
+) -> Callable[..., Any]:
+    """The Jacobian function of f(x) (one tensor in, one tensor out) that exploits a sparsity pattern:
+    columns (mode="forward") or rows (mode="reverse") that share no nonzero are colored together by a greedy
+    distance-2 coloring and computed in one batched JVP (VJP) per color, then decompressed. mode="auto" takes
+    the mode with fewer colors.
+
+    sparsity: the pattern of J viewed as an (f(x).numel(), x.numel()) matrix: a bool Tensor or array of that
+    shape (or out.shape + x.shape), a scipy.sparse matrix, a COO/CSR, or a (rows, cols) pair of index
+    arrays; or None / "auto" (the default): detected by running f once on a tracer that propagates a boolean
+    dependency pattern through every op (pyad/_sparsity_trace.py), at the first call for each input shape.
+    A given pattern is colored once, when sparse_jacobian is called. Entries outside the pattern are taken
+    to be zero: a wrong pattern gives a wrong Jacobian, as in every coloring scheme.
+
+    layout: "dense" (out.shape + x.shape, as jacfwd), "coo" (a COO of indices (2, nnz), values, shape) or
+    "csr" (a CSR of crow_indices, col_indices, values, shape); both have to_dense() and to_scipy(). With
+    return_passes=True the function returns (jacobian, number of directions pushed)."""
+    from . import _sparse_jac as sj
+
+    _check_fn(f, "sparse_jacobian")
+    if mode not in ("auto", "forward", "reverse"):
+        raise ValueError(f"[sparse_jacobian] mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+    if layout not in ("dense", "coo", "csr"):
+        raise ValueError(f"[sparse_jacobian] layout must be 'dense', 'coo' or 'csr', got {layout!r}")
+    detect = sparsity is None or (isinstance(sparsity, str) and sparsity == "auto")
+    # A 2-d pattern (or a scipy matrix) is colored now, so that calls only push directions; other forms
+    # are read at the first call for an input shape, when the output's shape is known.
+    is_bool = str(getattr(sparsity, "dtype", "")) in ("bool", "pyad.bool")
+    given = (
+        tuple(sparsity.shape) if hasattr(sparsity, "tocoo") or (getattr(sparsity, "ndim", 0) == 2 and is_bool) else None
+    )
+    colored = None
+    if given is not None:
+        m0, n0 = int(given[0]), int(given[1])
+        colored = sj.Pattern(sj.as_mask(sparsity, m0, n0, (m0,), (n0,), "sparse_jacobian"))
+    shapes: dict[tuple[int, ...], tuple[int, ...]] = {}  # input shape -> output shape
+    patterns: dict[tuple[int, ...], Any] = {}
+
+    @functools.wraps(f)
+    def wrapper(x: Tensor) -> Any:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"[sparse_jacobian] expects one tensor argument, got {type(x).__name__}")
+        _check_leaves(x, "sparse_jacobian", "x")
+        key = tuple(x.shape)
+        if key not in shapes and detect:
+            from ._sparsity_trace import detect as trace
+
+            mask, shapes[key] = trace(f, x)
+            patterns[key] = sj.Pattern(mask)
+        if key not in shapes:
+            from ._grad_mode import no_grad
+
+            with no_grad():
+                probe = f(x.detach())
+            if not isinstance(probe, Tensor):
+                raise TypeError(f"[sparse_jacobian] the function must return one tensor, got {type(probe).__name__}")
+            m, n = probe.numel(), x.numel()
+            if colored is not None and (colored.m, colored.n) != (m, n):
+                raise ValueError(
+                    f"[sparse_jacobian] sparsity of shape ({colored.m}, {colored.n}) does not fit a Jacobian of "
+                    f"output shape {tuple(probe.shape)} and input shape {key}: expected ({m}, {n})"
+                )
+            patterns[key] = colored or sj.Pattern(sj.as_mask(sparsity, m, n, probe.shape, key, "sparse_jacobian"))
+            shapes[key] = tuple(probe.shape)
+        pat, out_shape = patterns[key], shapes[key]
+        used = pat.best_mode() if mode == "auto" else mode
+        comp, out = sj.compressed(f, x, pat, used, _record)
+        if tuple(out.shape) != out_shape:
+            raise ValueError(f"[sparse_jacobian] f's output shape changed from {out_shape} to {tuple(out.shape)}")
+        jac = sj.decompress(comp, pat, used, layout)
+        if layout == "dense":
+            jac = _C.reshape(jac, list(out_shape) + list(x.shape))
+        return (jac, pat.colors(used)) if return_passes else jac
+
+    return wrapper
+
+
+def sparse_hessian(
+    f: Callable[..., Any], sparsity: Any, layout: Literal["dense", "coo", "csr"] = "dense", return_passes: bool = False
+) -> Callable[..., Any]:
+    """The Hessian of a scalar f(x) with a known pattern (x.numel() x x.numel()): sparse_jacobian of grad(f)
+    in forward mode (forward-over-reverse), one pass per color of the pattern's columns. The pattern is
+    required: detection traces ops forward, and a Hessian's pattern is that of grad(f), a backward pass."""
+    if sparsity is None or isinstance(sparsity, str):
+        raise ValueError("[sparse_hessian] give the Hessian's sparsity pattern (it is not detected)")
+    _check_fn(f, "sparse_hessian")
+    return sparse_jacobian(grad(f), sparsity, mode="forward", layout=layout, return_passes=return_passes)
+
+
+from ._vmap import vmap  # noqa: E402
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

@@ -32,6 +32,7 @@ PUBLIC_MODULES = [
     "pyad.nn.parameter",
     "pyad.nn.utils",
     "pyad.nn.utils.clip_grad",
+    "pyad.ops",
     "pyad.optim",
     "pyad.optim.adagrad",
     "pyad.optim.adam",

@@ -525,6 +525,7 @@ def test_check_backward_ad_off_checks_forward_mode_only():
 def test_check_grad_dtypes_over_mixed_dtypes():
     x = pyad.tensor([0.5, 1.5], dtype=F64, requires_grad=True)
     y = pyad.tensor([0.25, 2.0], dtype=pyad.float32, requires_grad=True)
+    # (dtype_aware=False: torch's float32 behaviour, warning included; the dtype-aware default needs none)
     with pytest.warns(UserWarning, match="not a double precision"):
         assert gradcheck(
             lambda a, b: a * b.double(),
@@ -534,7 +535,9 @@ def test_check_grad_dtypes_over_mixed_dtypes():
             eps=1e-3,
             atol=1e-3,
             rtol=1e-2,
+            dtype_aware=False,
         )
+    assert gradcheck(lambda a, b: a * b.double(), (x, y), check_grad_dtypes=True, check_forward_ad=True)
 
 
 def test_backward_grad_variables_is_torchs_deprecated_name():

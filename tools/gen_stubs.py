@@ -4,6 +4,8 @@ pybind11-stubgen writes the stub from the built module; two things are then fixe
 - the Tensor methods written in Python (pyad/_tensor.py; they are attached to the C++ class when pyad is
   imported, and the API guard hides their signatures behind *args) get their real signatures;
 - pybind11-stubgen reads the enum named `dtype` as numpy's; it is pyad's own;
+- every function's last overload, (*args, **kwargs), is the __pyad_function__ fallback (Note [The
+  __pyad_function__ protocol] in csrc/python/bind.h), not API: it is dropped, with @overload where one is left;
 - `bool` and `float` in annotations mean the builtins, which dtype.bool and Tensor.bool/.float shadow in the
   classes' bodies.
 
@@ -12,6 +14,7 @@ Usage: python tools/gen_stubs.py          (rewrites pyad/_C.pyi)
 """
 
 import argparse
+import collections
 import difflib
 import inspect
 import pathlib
@@ -59,6 +62,24 @@ def _fix_python_methods(text):
     return re.sub(r"( +)@staticmethod\n +def (\w+)\(\*args, \*\*kwargs\):", repl, text)
 
 
+def _drop_dispatch_fallbacks(text):
+    text = re.sub(r"@typing\.overload\ndef (\w+)\(\*args, \*\*kwargs\) -> typing\.Any:\n    \.\.\.\n", "", text)
+    # A function left with a single overload is a plain def again.
+    lines = text.split("\n")
+    overloaded = collections.Counter(
+        m.group(1)
+        for i, ln in enumerate(lines[1:])
+        if lines[i] == "@typing.overload" and (m := re.match(r"def (\w+)\(", ln))
+    )
+    return "\n".join(
+        ln
+        for i, ln in enumerate(lines)
+        if not (
+            ln == "@typing.overload" and (m := re.match(r"def (\w+)\(", lines[i + 1])) and overloaded[m.group(1)] == 1
+        )
+    )
+
+
 def generate():
     with tempfile.TemporaryDirectory() as out:
         subprocess.run(
@@ -70,6 +91,7 @@ def generate():
         )
         text = (pathlib.Path(out) / "pyad" / "_C.pyi").read_text()
     text = _fix_python_methods(text)
+    text = _drop_dispatch_fallbacks(text)
     text = text.replace("self: numpy.dtype[typing.Any]", "self").replace("numpy.dtype[typing.Any]", "dtype")
     text = text.replace("self: Node | None", "self")  # (a node method's self: the caster's name says | None)
     for builtin in ("bool", "float", "int"):

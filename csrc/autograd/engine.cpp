@@ -71,6 +71,8 @@ class GraphTask {
   void collect_inputs();
   // How many consumers will deliver a gradient to each node reachable from the roots.
   void count_dependencies();
+  // Whether count_dependencies met a node that asks for strong zeros (a safe where).
+  bool strong_zeros() const { return strong_zeros_; }
   // For autograd.grad: only the nodes from which an input can be reached need to run.
   void mark_needed();
   void seed(const TensorList& grad_roots);
@@ -91,6 +93,7 @@ class GraphTask {
   std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> targets_;  // node -> (slot, input index)
   std::vector<std::shared_ptr<Node>> order_;  // every node of the pass, kept alive until it ends
   TensorList captured_;
+  bool strong_zeros_ = false;
 };
 
 void GraphTask::collect_roots(const TensorList& roots) {
@@ -123,6 +126,7 @@ void GraphTask::count_dependencies() {
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    strong_zeros_ = strong_zeros_ || n->strong_zeros();
     for (auto& e : n->next_edges) {
       if (!e.valid()) continue;
       auto [it, fresh] = state_.emplace(e.fn.get(), NodeState{});
@@ -235,6 +239,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, c
   task.count_dependencies();
   if (task.capturing()) task.mark_needed();
   task.seed(grad_roots);
+  StrongZerosGuard strong(strong_zeros() || task.strong_zeros());
   task.execute();
   return task.finish();
 }

@@ -114,6 +114,8 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual void release_saved() {
     for (auto* s : saved()) s->reset();
   }
+  // Whether a backward pass through this node runs with strong zeros (see StrongZerosGuard).
+  virtual bool strong_zeros() const { return false; }
 
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
   int64_t batch_dims(const Tensor& grad) const { return grad.ndim() - out_ndim; }

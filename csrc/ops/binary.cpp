@@ -46,6 +46,8 @@ struct Partial {
     if (value.defined()) return t * value;
     return scale == 1.0 ? t : (scale == -1.0 ? neg(t) : t * scale);
   }
+  // For a cotangent: the constant scales are finite, so only a derivative tensor needs vjp_times.
+  Tensor vjp(const Tensor& g) const { return value.defined() ? vjp_times(g, value) : times(g); }
 };
 using Partials = std::pair<Partial, Partial> (*)(const Tensor& a, const Tensor& b, const Tensor& out, bool need_a,
                                                  bool need_b);
@@ -69,7 +71,7 @@ struct BinaryBackward : Node {
   TensorList apply(TensorList&& g) override {
     bool na = needs_input_grad(0), nb = needs_input_grad(1);
     auto [da, db] = rule.partials(a.unpack(*this), b.unpack(*this), out.unpack(*this), na, nb);
-    return {na ? da.times(g[0]) : Tensor(), nb ? db.times(g[0]) : Tensor()};
+    return {na ? da.vjp(g[0]) : Tensor(), nb ? db.vjp(g[0]) : Tensor()};
   }
   std::vector<SavedTensor*> saved() override { return {&a, &b, &out}; }
 };
@@ -241,7 +243,9 @@ Tensor pow_scalar(const Tensor& a, const Tensor& exponent) {
 namespace {
 struct WhereBackward : Node {
   SavedTensor cond;
-  std::string name() const override { return "WhereBackward0"; }
+  bool safe = false;
+  std::string name() const override { return safe ? "SafeWhereBackward0" : "WhereBackward0"; }
+  bool strong_zeros() const override { return safe; }
   TensorList apply(TensorList&& g) override {
     Tensor c = cond.unpack(*this), zero = zeros({}, g[0].dtype(), g[0].device());
     return {needs_input_grad(0) ? where(c, g[0], zero) : Tensor(),
@@ -251,7 +255,8 @@ struct WhereBackward : Node {
 };
 }  // namespace
 
-Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
+namespace {
+Tensor where_impl(const Tensor& cond, const Tensor& a0, const Tensor& b0, bool safe) {
   PYAD_CHECK(cond.dtype() == DType::Bool, TypeError, "[where] condition must be a bool tensor, got ",
              dtype_name(cond.dtype()));
   auto [a, b, sh] = prepare("where", a0, b0, false);
@@ -259,7 +264,10 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
   sh = broadcast_shapes(cond.shape(), sh, "where");
   Tensor out = empty(sh, a.dtype(), a.device());
   kernels::where(cond, a, b, out);
-  if (auto node = record<WhereBackward>(out, {a, b})) node->cond = SavedTensor(cond, false);
+  if (auto node = record<WhereBackward>(out, {a, b})) {
+    node->cond = SavedTensor(cond, false);
+    node->safe = safe;
+  }
   forward_rule(out, {a, b}, [&] {
     Tensor ta = tangent_of(a), tb = tangent_of(b), zero = zeros({}, out.dtype(), out.device());
     const int64_t nd = out.ndim();
@@ -267,6 +275,20 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
                  tb.defined() ? align_batched(tb, b.ndim(), nd) : zero);
   });
   return out;
+}
+}  // namespace
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) { return where_impl(cond, a, b, false); }
+
+// The forward pass and the tangent are where's: selecting, not multiplying, already drops the masked
+// branch's inf or NaN tangent. Only the backward pass needs strong zeros.
+Tensor safe_where(const Tensor& cond, const Tensor& a, const Tensor& b) { return where_impl(cond, a, b, true); }
+
+Tensor vjp_times(const Tensor& g, const Tensor& d) {
+  Tensor p = g * d;
+  if (!strong_zeros() || !is_floating(p.dtype())) return p;
+  Tensor zero = zeros({}, p.dtype(), p.device());
+  return where(eq(g, zero), zero, p);
 }
 
 namespace {

@@ -34,6 +34,10 @@ PYAD_COMPARE_OPS(PYAD_DECLARE_BINARY)  // bool results, no history
 // a ** (a Python number): integers to negative integer powers raise, as torch.
 Tensor pow_scalar(const Tensor& a, const Tensor& exponent);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// ---- NaN-safe where (issue 15): where whose backward pass runs with strong zeros (grad_mode.h) ----
+Tensor safe_where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// g * d for a VJP rule: exact zeros where g is zero when the pass runs with strong zeros, else g * d.
+Tensor vjp_times(const Tensor& g, const Tensor& d);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 
 // ---- reductions ----

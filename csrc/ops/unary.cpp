@@ -32,7 +32,7 @@ struct UnaryBackward : Node {
   std::string name() const override { return rule.node_name; }
   TensorList apply(TensorList&& g) override {
     if (!rule.deriv) return {linear_times(rule.linear, g[0])};
-    return {g[0] * rule.deriv(x.unpack(*this), y.unpack(*this))};
+    return {vjp_times(g[0], rule.deriv(x.unpack(*this), y.unpack(*this)))};
   }
   std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };

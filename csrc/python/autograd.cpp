@@ -22,9 +22,13 @@ TensorList to_grads(const std::vector<py::object>& objs) {
 TensorList to_tensors(py::handle obj, const char* op) {
   TensorList out;
   if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
-    for (auto v : obj) out.push_back(v.cast<Tensor>());
+    for (auto v : obj) {
+      if (has_pyad_function(v)) throw py::reference_cast_error();  // Note [The __pyad_function__ protocol]
+      out.push_back(v.cast<Tensor>());
+    }
   } else {
     py::detail::make_caster<Tensor> c;
+    if (has_pyad_function(obj)) throw py::reference_cast_error();
     PYAD_CHECK(!obj.is_none() && c.load(obj, false), TypeError, "[", op,
                "] expected a Tensor or a sequence of Tensors");
     out.push_back(py::detail::cast_op<Tensor>(c));

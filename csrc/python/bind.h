@@ -80,6 +80,19 @@ void init_interop(py::module_& m);
 void init_function(py::module_& m);
 void init_cuda(py::module_& m);
 
+// Note [The __pyad_function__ protocol]
+// A Python type that defines the classmethod __pyad_function__ (torch's __torch_function__ contract: called as
+// cls.__pyad_function__(func, types, args, kwargs), NotImplemented passes to the next type) takes over any _C
+// function called with one of its instances among the arguments, or inside a list or tuple argument (vmap's
+// BatchedTensor, the sparsity tracer). Every _C function gets a last overload that takes anything and calls the
+// hook (add_pyad_function_fallbacks, run once the module is built): it is tried only after the typed overloads
+// failed to load their arguments, so the fast path never sees it, and with no hook among the arguments it
+// passes (reference_cast_error), so pybind11 tries the typed overloads with conversions and then raises its
+// usual TypeError. Bindings that take a py::handle and convert it themselves (operand, the autograd functions'
+// tensor lists) throw reference_cast_error when the object has the hook, to reach the fallback the same way.
+bool has_pyad_function(py::handle obj);
+void add_pyad_function_fallbacks(py::module_& m);
+
 // A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);
 // an undefined Tensor when `obj` is neither a Tensor nor a number.
 Tensor as_operand(const Tensor& like, py::handle obj);
@@ -104,6 +117,7 @@ template <Tensor (*F)(const Tensor&, const Tensor&)>
 Tensor binary_call(const char* op, py::handle a, py::handle b) {
   py::detail::make_caster<Tensor> ca, cb;
   const bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
+  if (!ta && !tb && (has_pyad_function(a) || has_pyad_function(b))) throw py::reference_cast_error();
   PYAD_CHECK(ta || tb, TypeError, "[", op, "] expected at least one Tensor argument, got ",
              py::str(py::type::handle_of(a).attr("__name__")).cast<std::string>(), " and ",
              py::str(py::type::handle_of(b).attr("__name__")).cast<std::string>());

@@ -9,6 +9,8 @@ namespace pyad::python {
 
 Tensor operand(const Tensor& like, py::handle obj, const char* op) {
   Tensor t = as_operand(like, obj);
+  if (!t.defined() && has_pyad_function(obj))
+    throw py::reference_cast_error();  // Note [The __pyad_function__ protocol]
   PYAD_CHECK(t.defined(), TypeError, "[", op, "] expected a Tensor or a number, got ",
              py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>());
   return t;
@@ -74,15 +76,20 @@ void init_ops(py::module_& m) {
     return matmul(a, b);
   });
   m.def("outer", &pyad::outer);
-  m.def("where", [](const Tensor& c, py::handle a, py::handle b) {
-    py::detail::make_caster<Tensor> ca, cb;
-    bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
-    PYAD_CHECK(ta || tb, TypeError, "[where] expected at least one of input and other to be a Tensor");
-    Tensor A = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), B = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
-    if (!ta) A = operand(B, a, "where");
-    if (!tb) B = operand(A, b, "where");
-    return where(c, A, B);
-  });
+  // where and (issue 15) safe_where, whose backward pass runs with strong zeros: one body for both.
+  for (bool safe : {false, true}) {
+    m.def(safe ? "safe_where" : "where", [safe](const Tensor& c, py::handle a, py::handle b) {
+      py::detail::make_caster<Tensor> ca, cb;
+      bool ta = !a.is_none() && ca.load(a, false), tb = !b.is_none() && cb.load(b, false);
+      if (!ta && !tb && (has_pyad_function(a) || has_pyad_function(b)))
+        throw py::reference_cast_error();  // Note [The __pyad_function__ protocol]
+      PYAD_CHECK(ta || tb, TypeError, "[where] expected at least one of input and other to be a Tensor");
+      Tensor A = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), B = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
+      if (!ta) A = operand(B, a, "where");
+      if (!tb) B = operand(A, b, "where");
+      return safe ? safe_where(c, A, B) : where(c, A, B);
+    });
+  }
   m.def("clamp", [](const Tensor& x, std::optional<double> lo, std::optional<double> hi) { return clamp(x, lo, hi); });
 
   // reductions

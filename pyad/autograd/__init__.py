@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 def _check_tensors(x: Any, what: str, op: str, none_ok: bool = False) -> None:
     items = x if isinstance(x, (list, tuple)) else [x]
     for t in items:
-        if not (isinstance(t, _C.Tensor) or (none_ok and t is None)):
+        # (vmap's BatchedTensor takes over the ops: Note [The __pyad_function__ protocol].)
+        if not (isinstance(t, _C.Tensor) or (none_ok and t is None) or hasattr(type(t), "__pyad_function__")):
             raise TypeError(
                 f"[{op}] {what} must be Tensors{' or None' if none_ok else ''} (or a sequence of them), "
                 f"got {type(t).__name__}"
@@ -123,7 +124,7 @@ def grad(
             "but got: allow_unused=False."
         )
     allow_unused = bool(allow_unused) or bool(materialize_grads)
-    ins: list[Tensor] = [inputs] if isinstance(inputs, _C.Tensor) else list(inputs)
+    ins: list[Any] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     res = _C.grad(outputs, ins, grad_outputs, retain_graph, create_graph, allow_unused, 1 if is_grads_batched else 0)
     if materialize_grads:
         batch = _batch_shape(grad_outputs) if is_grads_batched and grad_outputs is not None else []

@@ -52,7 +52,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import _C
+from .. import _C, _batched
 from .._C import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -167,6 +167,9 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on args and record one node whose backward (and jvp) is this class's, as torch."""
+        if _batched.in_vmap() and any(type(a) is _batched.BatchedTensor for a in args):
+            # forward and backward are written for one sample: inside vmap, once per sample.
+            return _batched.per_sample(cls.apply, args, kwargs)
         name = cls.__name__
         ctx = FunctionCtx(name)
         inputs = [a for a in args if isinstance(a, Tensor)]
@@ -377,7 +380,8 @@ def _forward_mode(
     if cls.jvp is Function.jvp:
         raise RuntimeError(
             f"[{name}] this Function is used in forward mode (an input is a dual tensor) but does not "
-            "define jvp(ctx, *tangents)"
+            "define jvp(ctx, *tangents); reverse mode works with its backward: use jacrev, vjp or "
+            "jacobian(mode='reverse') instead of jacfwd or jvp, or define jvp"
         )
     tangents = [_C.unpack_dual(a, level)[1] if isinstance(a, Tensor) else None for a in args]
     arg_shapes = [list(a.shape) if isinstance(a, Tensor) else None for a in args]

@@ -91,7 +91,7 @@ def _outputs(out: Any, where: str) -> tuple[Tensor, ...]:
     return outs
 
 
-def _check_inputs(inputs: Sequence[Any], where: str) -> list[int]:
+def _check_inputs(inputs: Sequence[Any], where: str, warn_precision: bool = True) -> list[int]:
     diff = [j for j, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(
@@ -99,7 +99,7 @@ def _check_inputs(inputs: Sequence[Any], where: str) -> list[int]:
         )
     for j in diff:
         x = inputs[j]
-        if x.dtype != _C.dtype.float64:
+        if warn_precision and x.dtype != _C.dtype.float64:
             warnings.warn(
                 f"[{where}] Input #{j} requires gradient and is not a double precision floating point "
                 f"tensor (it is {x.dtype}). This check will likely fail if all the inputs are not of "
@@ -302,13 +302,15 @@ def _slow_check(
     check_forward_ad: bool,
     names: _Names,
     check_backward_ad: bool = True,
+    ref: Sequence[Any] | None = None,
 ) -> bool:
+    ref = inputs if ref is None else ref
     outs, out_idx = _setup(fn, inputs)
     analytic = _reverse_jacobian(outs, out_idx, inputs, diff, names) if check_backward_ad else None
     shapes = {i: tuple(outs[i].shape) for i in out_idx}
     del outs  # frees the graph before the finite differences
     sizes = [int(np.prod(shapes[i])) for i in out_idx]
-    per_input = [_numerical_jacobian(fn, inputs, j, out_idx, sizes, eps) for j in diff]
+    per_input = [_numerical_jacobian(fn, ref, j, out_idx, sizes, eps) for j in diff]
     numerical = [[per_input[b][a] for b in range(len(diff))] for a in range(len(out_idx))]
     if analytic is not None:
         _compare_jacobians(analytic, numerical, out_idx, diff, shapes, inputs, "reverse", atol, rtol, names)
@@ -334,7 +336,9 @@ def _fast_check(
     check_forward_ad: bool,
     names: _Names,
     check_backward_ad: bool = True,
+    ref: Sequence[Any] | None = None,
 ) -> bool:
+    ref = inputs if ref is None else ref
     outs, out_idx = _setup(fn, inputs)
     rng = np.random.default_rng(0)
     vs = [_unit(rng, inputs[j].numel()) for j in diff]
@@ -363,17 +367,17 @@ def _fast_check(
     # Numerical: u_i . (f_i(x_j + eps v_j) - f_i(x_j - eps v_j)) / (2 eps), two evaluations per input.
     numerical = np.zeros((len(out_idx), len(diff)))
     for b, j in enumerate(diff):
-        x = inputs[j]
+        x = ref[j]
         xd = x.detach()
         orig = xd.clone()
         step = _from_np(eps * vs[b].reshape(tuple(x.shape)), x)
         try:
             with no_grad():
                 xd.copy_(orig + step)
-            plus = _eval_np(fn, inputs, out_idx)
+            plus = _eval_np(fn, ref, out_idx)
             with no_grad():
                 xd.copy_(orig - step)
-            minus = _eval_np(fn, inputs, out_idx)
+            minus = _eval_np(fn, ref, out_idx)
         finally:
             with no_grad():
                 xd.copy_(orig)  # exact restore
@@ -419,6 +423,46 @@ def _fast_check(
     return True
 
 
+# ---------------------------------------------------------------- precision
+_LOW = ("float32", "float16", "bfloat16")
+
+
+def _low_precision(inputs: Sequence[Any]) -> Any:
+    """The lowest-precision floating dtype among the differentiable inputs when one is below float64, else None."""
+    dts = [x.dtype for x in inputs if isinstance(x, Tensor) and x.requires_grad and str(x.dtype).endswith(_LOW)]
+    if not dts:
+        return None
+    return max(dts, key=_machine_eps)
+
+
+def _machine_eps(dtype: Any) -> float:
+    name = str(dtype).rsplit(".", 1)[-1]
+    return {"float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}.get(name, 2.0**-52)
+
+
+def _upcast(x: Any) -> Any:
+    if not (isinstance(x, Tensor) and str(x.dtype).endswith(_LOW)):
+        return x
+    up = _C.copy_to(x.detach(), _C.dtype.float64, x.device)
+    return up.requires_grad_(True) if x.requires_grad else up
+
+
+def _reference_inputs(
+    fn: Callable[..., Any], inputs: Sequence[Any], eps: float, low: Any
+) -> tuple[Sequence[Any], float]:
+    """(inputs for the finite differences, their eps): float64 copies of the low-precision inputs when fn
+    runs in float64 on them, else the inputs themselves with eps = cbrt(machine epsilon of `low`)."""
+    ref = tuple(_upcast(x) for x in inputs)
+    try:
+        with no_grad():
+            outs = _outputs(fn(*ref), "gradcheck")
+        if all(not o.dtype.is_floating_point or o.dtype == _C.dtype.float64 for o in outs):
+            return ref, eps
+    except (TypeError, RuntimeError, ValueError):
+        pass  # fn is tied to its dtype: fall back to a dtype-sized step
+    return inputs, max(eps, _machine_eps(low) ** (1.0 / 3.0))
+
+
 # ---------------------------------------------------------------- public API
 def _run(check: Callable[[], bool], raise_exception: bool) -> bool:
     if not raise_exception:
@@ -443,6 +487,7 @@ def gradcheck(
     check_undefined_grad: bool = True,
     check_batched_grad: bool = False,
     check_grad_dtypes: bool = False,
+    dtype_aware: bool | None = None,
     _names: _Names | None = None,
 ) -> bool:
     """Check fn's derivatives against central finite differences, as torch.autograd.gradcheck.
@@ -466,6 +511,13 @@ def gradcheck(
     * check_grad_dtypes: every gradient (and forward tangent) has its input's (output's) dtype and device, on
       a plain backward (forward) pass.
 
+    dtype_aware (the default, None, turns it on when a differentiable input is float32, float16 or bfloat16):
+    the finite differences run on float64 copies of the floating inputs, so the reference is accurate to
+    float64 while the analytic derivatives are the ones computed in the inputs' own dtype; where fn cannot run
+    in float64 (it raises, or its outputs stay in the low precision) eps becomes cbrt(machine epsilon) of the
+    inputs' dtype instead, the step that balances truncation and rounding error. dtype_aware=False is torch's
+    behaviour (a warning, and finite differences in the inputs' dtype).
+
     Returns True on success. On failure raises GradcheckError (a RuntimeError) naming the output, input, mode,
     worst element and both values, or returns False if raise_exception=False.
     """
@@ -474,14 +526,20 @@ def gradcheck(
         raise ValueError("[gradcheck] Expected at least one of check_forward_ad or check_backward_ad to be True")
     if not check_backward_ad and check_batched_grad:
         raise ValueError("[gradcheck] Setting check_batched_grad=True requires check_backward_ad to be True")
-    diff = _check_inputs(inputs, "gradcheck")
+    low = _low_precision(inputs)
+    if dtype_aware is None:
+        dtype_aware = low is not None
+    diff = _check_inputs(inputs, "gradcheck", warn_precision=not dtype_aware)
     names = _names or _Names()
     check = _fast_check if fast_mode else _slow_check
+    ref: Sequence[Any] = inputs
+    if dtype_aware and low is not None:
+        ref, eps = _reference_inputs(fn, inputs, eps, low)
 
     from . import gradcheck_extras as extras  # (it imports this module's helpers)
 
     def run() -> bool:
-        check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad)
+        check(fn, inputs, diff, eps, atol, rtol, check_forward_ad, names, check_backward_ad, ref)
         if check_backward_ad and check_undefined_grad:
             extras.undefined_grad_check(fn, inputs, diff)
         if check_batched_grad:
@@ -506,6 +564,7 @@ def gradgradcheck(
     check_undefined_grad: bool = True,
     check_batched_grad: bool = False,
     check_grad_dtypes: bool = False,
+    dtype_aware: bool | None = None,
 ) -> bool:
     """Check fn's second derivatives, as torch.autograd.gradgradcheck.
 
@@ -518,10 +577,12 @@ def gradgradcheck(
     grad_outputs defaults to random values in [-1, 1) (numpy.random.default_rng(0)) of the differentiable
     outputs' shapes and dtypes, requiring grad, so they are checked as inputs too. In messages, input k >=
     len(inputs) is grad_outputs[k - len(inputs)], and output k is the gradient with respect to the k-th
-    differentiable input.
+    differentiable input. dtype_aware is gradcheck's (on by default for float32 / float16 inputs).
     """
     inputs = _as_tuple(inputs)
-    diff = _check_inputs(inputs, "gradgradcheck")
+    if dtype_aware is None:
+        dtype_aware = _low_precision(inputs) is not None
+    diff = _check_inputs(inputs, "gradgradcheck", warn_precision=not dtype_aware)
     if grad_outputs is None:
         with enable_grad():
             outs = [o for o in _outputs(fn(*inputs), "gradgradcheck") if o.requires_grad]
@@ -559,5 +620,6 @@ def gradgradcheck(
         check_undefined_grad=check_undefined_grad,
         check_batched_grad=check_batched_grad,
         check_grad_dtypes=check_grad_dtypes,
+        dtype_aware=dtype_aware,
         _names=names,
     )
