@@ -79,6 +79,7 @@ void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);
 void init_cuda(py::module_& m);
+void init_linalg(py::module_& m);  // the LAPACK / cuSOLVER primitives under pyad.linalg (linalg.cpp)
 
 // A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);
 // an undefined Tensor when `obj` is neither a Tensor nor a number.
