@@ -1,0 +1,109 @@
+"""What every pyad.linalg function shares: LinAlgError and the checks of its LAPACK info, argument checks that
+name the op and the shapes, and the batch-dim bookkeeping of rules that take batched tangents and cotangents."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _C
+
+Tensor = _C.Tensor
+
+
+class LinAlgError(RuntimeError):
+    """A matrix the function cannot work with: singular, not positive definite, or an algorithm that did not
+    converge (torch.linalg.LinAlgError's contract: a RuntimeError subclass whose message names the op and the
+    batch element)."""
+
+
+def check_info(info: Tensor, op: str, what: Any) -> None:
+    """Raise LinAlgError for the first matrix whose LAPACK info is > 0; what(info) describes the failure."""
+    codes = np.asarray(info.numpy()).reshape(-1)
+    bad = np.flatnonzero(codes > 0)
+    if bad.size:
+        i = int(bad[0])
+        where = f" (batch element {i})" if info.ndim > 0 else ""
+        raise LinAlgError(f"[{op}]{where} {what(int(codes[i]))}")
+
+
+def matrix(x: Any, op: str, name: str = "A", square: bool = True) -> Tensor:
+    """x checked to be a float tensor of matrices (..., m, n), square when asked."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"[{op}] expected {name} to be a Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"[{op}] expected {name} to be a float32 or float64 tensor, got {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"[{op}] {name} must have at least 2 dimensions (..., m, n), got shape {tuple(x.shape)}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"[{op}] {name} must be a batch of square matrices, got shape {tuple(x.shape)}")
+    return x
+
+
+def same_kind(a: Tensor, b: Tensor, op: str) -> None:
+    if a.dtype != b.dtype:
+        raise TypeError(f"[{op}] expected A and B of one dtype, got {a.dtype} and {b.dtype}")
+    if a.device != b.device:
+        raise RuntimeError(f"[{op}] expected A and B on one device, got {a.device} and {b.device}")
+
+
+def broadcast_batch(a: Sequence[int], b: Sequence[int], op: str, shapes: tuple) -> list[int]:
+    try:
+        return list(np.broadcast_shapes(tuple(a), tuple(b)))
+    except ValueError:
+        raise ValueError(
+            f"[{op}] the batch dims of shapes {tuple(shapes[0])} and {tuple(shapes[1])} do not broadcast"
+        ) from None
+
+
+def expand_batch(x: Tensor, batch: Sequence[int]) -> Tensor:
+    """x (..., m, n) broadcast to (*batch, m, n) (a view)."""
+    target = list(batch) + list(x.shape[-2:])
+    return x if list(x.shape) == target else _C.expand(x, target)
+
+
+def align(t: Tensor | None, base_ndim: int, ndim: int) -> Tensor | None:
+    """A batched tangent or cotangent t of shape (*lead, *s), len(s) == base_ndim, with unit dims inserted after
+    the lead dims so that s is right-aligned with tensors of ndim dims: the lead dims then broadcast in front of
+    every batch dim (Note [Batched tangents and cotangents])."""
+    if t is None or ndim <= base_ndim:
+        return t
+    lead = t.ndim - base_ndim
+    return _C.reshape(t, list(t.shape[:lead]) + [1] * (ndim - base_ndim) + list(t.shape[lead:]))
+
+
+def reduce_to(g: Tensor, shape: Sequence[int], out_ndim: int) -> Tensor:
+    """g, the gradient of an input of `shape` broadcast into an output of out_ndim dims, carrying leading batch
+    dims beyond those, summed back to (*lead, *shape)."""
+    lead = g.ndim - out_ndim
+    target = list(g.shape[:lead]) + list(shape)
+    return g if list(g.shape) == target else _C.sum_to(g, target)
+
+
+def mT(x: Tensor) -> Tensor:
+    return _C.transpose(x, -2, -1)
+
+
+def eye_like(x: Tensor, n: int | None = None) -> Tensor:
+    n = x.shape[-1] if n is None else n
+    return _C.eye(n, n, x.dtype, x.device)
+
+
+def diag_embed(d: Tensor) -> Tensor:
+    """Vectors (..., n) -> diagonal matrices (..., n, n), written with differentiable ops."""
+    return _C.unsqueeze(d, -1) * eye_like(d)
+
+
+def diag(x: Tensor) -> Tensor:
+    return _C.diagonal(x, 0, -2, -1)
+
+
+def trace(x: Tensor) -> Tensor:
+    return _C.sum(diag(x), -1, False)
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)
