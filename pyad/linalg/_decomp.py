@@ -253,27 +253,6 @@ class _Svd(Function):
         return dU, dS, U.mT(dV)
 
 
-class _Svdvals(Function):
-    handles_batch_dims = True
-
-    @staticmethod
-    def forward(ctx: Any, A: Tensor) -> Tensor:
-        Uu, S, Vh, info = _C._linalg_svd(A, False, True)
-        U.check_info(info, "linalg.svdvals", _svd_failed)
-        ctx.save_for_backward(Uu, Vh)
-        return S
-
-    @staticmethod
-    def backward(ctx: Any, gS: Tensor) -> Tensor:
-        Uu, Vh = ctx.saved_tensors
-        return (Uu * _C.unsqueeze(gS, -2)) @ Vh
-
-    @staticmethod
-    def jvp(ctx: Any, dA: Tensor) -> Tensor:
-        Uu, Vh = ctx.saved_tensors
-        return _C.sum(Uu * (dA @ U.mT(Vh)), -2, False)
-
-
 def svd(A: Tensor, full_matrices: bool = True) -> Any:
     """(U, S, Vh) with A = U diag(S) Vh (batched), a named tuple as torch.linalg.svd. Differentiable with
     full_matrices=False (and for square A), as torch: the extra columns of a full U or Vh are not unique."""
@@ -284,11 +263,13 @@ def svd(A: Tensor, full_matrices: bool = True) -> Any:
         Uu, S, Vh, info = _C._linalg_svd(A.detach(), True, True)
         U.check_info(info, op, _svd_failed)
         if A.requires_grad and _C.is_grad_enabled():
-            S = _Svdvals.apply(A)  # the singular values stay differentiable; the full bases are not unique
+            S = _Svd.apply(A)[1]  # the singular values stay differentiable; the full bases are not unique
         return svd_result(Uu, S, Vh)
     return svd_result(*_Svd.apply(A))
 
 
 def svdvals(A: Tensor) -> Tensor:
     """The singular values of A in descending order (batched), as torch.linalg.svdvals."""
-    return _Svdvals.apply(U.matrix(A, "linalg.svdvals", square=False))
+    # through the full rule: its backward reads U and Vh as outputs, with their history, so that the second
+    # derivative (which needs how U and Vh move) is right
+    return _Svd.apply(U.matrix(A, "linalg.svdvals", square=False))[1]

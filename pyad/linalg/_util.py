@@ -78,9 +78,13 @@ def align(t: Tensor | None, base_ndim: int, ndim: int) -> Tensor | None:
 def reduce_to(g: Tensor, shape: Sequence[int], out_ndim: int) -> Tensor:
     """g, the gradient of an input of `shape` broadcast into an output of out_ndim dims, carrying leading batch
     dims beyond those, summed back to (*lead, *shape)."""
-    lead = g.ndim - out_ndim
-    target = list(g.shape[:lead]) + list(shape)
-    return g if list(g.shape) == target else _C.sum_to(g, target)
+    lead = list(g.shape[: g.ndim - out_ndim])
+    target = lead + list(shape)
+    if list(g.shape) == target:
+        return g
+    # the batch dims broadcast from the right, the lead dims stay in front: sum over what lies between
+    aligned = lead + [1] * (out_ndim - len(shape)) + list(shape)
+    return _C.reshape(_C.sum_to(g, aligned), target)
 
 
 def mT(x: Tensor) -> Tensor:
