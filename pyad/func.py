@@ -36,6 +36,7 @@ __all__ = [
     "grad_and_value",
     "hessian",
     "hvp",
+    "implicit_root",
     "jacfwd",
     "jacobian",
     "jacrev",
@@ -508,3 +509,7 @@ def jacobian(
 
 
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)
+
+
+# implicit differentiation (pyad/_implicit.py)
+from ._implicit import implicit_root  # noqa: E402
