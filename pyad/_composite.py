@@ -167,8 +167,12 @@ def norm(
     x = _float_input(input if dtype is None else F.to_dtype(input, dtype), "norm")
     if p is None or p == "fro":
         p = 2.0
+    if p == "nuc":  # linalg: the nuclear norm of the matrices in dim (the last two by default), as torch.norm
+        from .linalg import matrix_norm
+
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     if isinstance(p, str):
-        raise ValueError(f"[norm] p={p!r} is not supported (only numbers and 'fro'), for input of shape {x.shape}")
+        raise ValueError(f"[norm] p={p!r} is not supported (numbers, 'fro' and 'nuc'), for input of shape {x.shape}")
     if isinstance(dim, numbers.Integral):
         dim = [int(dim)]
     p = float(p)
