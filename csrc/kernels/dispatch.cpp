@@ -85,9 +85,12 @@ void lu_factor(const Tensor& a, const Tensor& pivots, const Tensor& info) {
 void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjoint) {
   PYAD_ON_DEVICE(b, lu_solve(lu, pivots, b, adjoint));
 }
+void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
+  PYAD_ON_DEVICE(lu, lu_inverse(lu, pivots, info));
+}
 void cholesky(const Tensor& a, const Tensor& info) { PYAD_ON_DEVICE(a, cholesky(a, info)); }
-void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit) {
-  PYAD_ON_DEVICE(b, triangular_solve(a, b, upper, transpose, unit));
+void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left) {
+  PYAD_ON_DEVICE(b, triangular_solve(a, b, upper, transpose, unit, left));
 }
 void qr(const Tensor& a, const Tensor& q, const Tensor& r) { PYAD_ON_DEVICE(a, qr(a, q, r)); }
 void eigh(const Tensor& a, const Tensor& w, bool upper, bool vectors, const Tensor& info) {

@@ -25,9 +25,11 @@ void check_matrix(const char* op, const Tensor& a, bool square) {
              "] expected square matrices (..., n, n), got shape ", shape_str(a.shape()));
 }
 
-// b (..., n, k) against the square a (..., n, n): same batch, same dtype and device (pyad/linalg broadcasts).
-void check_rhs(const char* op, const Tensor& a, const Tensor& b) {
-  PYAD_CHECK(b.ndim() == a.ndim() && batch_of(a) == batch_of(b) && b.shape()[b.ndim() - 2] == a.shape().back(),
+// b (..., n, k) (left) or (..., k, n) against the square a (..., n, n): same batch, same dtype and device
+// (pyad/linalg broadcasts).
+void check_rhs(const char* op, const Tensor& a, const Tensor& b, bool left = true) {
+  PYAD_CHECK(b.ndim() == a.ndim() && batch_of(a) == batch_of(b) &&
+                 b.shape()[b.ndim() - (left ? 2 : 1)] == a.shape().back(),
              ValueError, "[", op, "] the right-hand side of shape ", shape_str(b.shape()),
              " does not fit matrices of shape ", shape_str(a.shape()));
   PYAD_CHECK(a.dtype() == b.dtype(), TypeError, "[", op, "] expected operands of one dtype, got ",
@@ -76,11 +78,29 @@ std::tuple<Tensor, Tensor> linalg_cholesky_raw(const Tensor& a) {
   return {l, info};
 }
 
-Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit) {
+Tensor linalg_lu_inverse(const Tensor& lu, const Tensor& pivots) {
+  check_matrix("linalg.inv", lu, true);
+  PYAD_CHECK(pivots.dtype() == DType::Int64 && pivots.device().is_cpu() &&
+                 pivots.shape() == with(batch_of(lu), {lu.shape().back()}),
+             ValueError, "[linalg.inv] pivots of shape ", shape_str(pivots.shape()), " do not fit LU of shape ",
+             shape_str(lu.shape()));
+  Tensor x = working_copy(lu), info = info_for(lu);
+  kernels::lu_inverse(x, pivots.is_contiguous() ? pivots : working_copy(pivots), info);
+  return x;
+}
+
+Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool trans, bool unit,
+                                   bool left) {
   check_matrix("linalg.solve_triangular", a, true);
-  check_rhs("linalg.solve_triangular", a, b);
+  check_rhs("linalg.solve_triangular", a, b, left);
   Tensor x = working_copy(b);
-  kernels::triangular_solve(a.is_contiguous() ? a : working_copy(a), x, upper, transpose, unit);
+  // A transposed view is the other triangle of a contiguous matrix, read with the transpose flag: no copy.
+  const Tensor at = transpose(a, -2, -1);
+  if (!a.is_contiguous() && at.is_contiguous()) {
+    kernels::triangular_solve(at, x, !upper, !trans, unit, left);
+  } else {
+    kernels::triangular_solve(a.is_contiguous() ? a : working_copy(a), x, upper, trans, unit, left);
+  }
   return x;
 }
 

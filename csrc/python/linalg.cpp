@@ -30,12 +30,19 @@ void init_linalg(py::module_& m) {
       py::arg("A"), "(L, info): the lower Cholesky factor (no history).");
   m.def(
       "_linalg_triangular_solve",
-      [](const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit) {
+      [](const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left) {
         py::gil_scoped_release nogil;
-        return linalg_triangular_solve_raw(a, b, upper, transpose, unit);
+        return linalg_triangular_solve_raw(a, b, upper, transpose, unit, left);
       },
       py::arg("A"), py::arg("B"), py::arg("upper"), py::arg("transpose") = false, py::arg("unitriangular") = false,
-      "op(T)^{-1} B for the triangle T of A (no history).");
+      py::arg("left") = true, "op(T)^{-1} B (left=False: B op(T)^{-1}) for the triangle T of A (no history).");
+  m.def(
+      "_linalg_lu_inverse",
+      [](const Tensor& lu, const Tensor& piv) {
+        py::gil_scoped_release nogil;
+        return linalg_lu_inverse(lu, piv);
+      },
+      py::arg("LU"), py::arg("pivots"), "A^{-1} from _linalg_lu_factor's factors (no history).");
   m.def(
       "_linalg_qr",
       [](const Tensor& a, const std::string& mode) {

@@ -25,12 +25,12 @@ def _zeros_like(x: Tensor) -> Tensor:
 
 def _right_rinv(Z: Tensor, R: Tensor) -> Tensor:
     """Z R^{-1} for upper triangular R."""
-    return U.mT(_TriSolve.apply(R, U.mT(Z), True, False, True))
+    return _TriSolve.apply(R, Z, True, False, False, False)
 
 
 def _right_rinvT(Z: Tensor, R: Tensor) -> Tensor:
     """Z R^{-T} for upper triangular R."""
-    return U.mT(_TriSolve.apply(R, U.mT(Z), True, False, False))
+    return _TriSolve.apply(R, Z, True, False, True, False)
 
 
 def _qr_backward_tall(Q: Tensor, R: Tensor, gQ: Tensor, gR: Tensor) -> Tensor:

@@ -47,10 +47,10 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     U.check_info(bad, op, lambda _: f"the input matrix is rank-deficient (rank < {full}); the QR path needs full rank")
     if m >= n:
         Q, R = qr(A)
-        X = _TriSolve.apply(R, U.mT(Q) @ B2, True, False, False)
+        X = _TriSolve.apply(R, U.mT(Q) @ B2, True, False, False, True)
     else:
         Q, R = qr(U.mT(A))
-        X = Q @ _TriSolve.apply(R, B2, True, False, True)
+        X = Q @ _TriSolve.apply(R, B2, True, False, True, True)
     empty = _C.zeros([0], A.dtype, A.device)
     residuals = empty
     if m > n and driver in ("gels", "gelsd", "gelss"):

@@ -106,11 +106,33 @@ def inv(A: Tensor) -> Tensor:
     return _inv(A, "linalg.inv")
 
 
+class _Inv(Function):
+    """X = A^{-1} (LAPACK getri on the LU factors), with torch's rules in terms of X itself: gA = -X^T g X^T,
+    dX = -X dA X (two matrix products, no further solve)."""
+
+    handles_batch_dims = True
+
+    @staticmethod
+    def forward(ctx: Any, A: Tensor, op: str) -> Tensor:
+        LU, piv = lu_factor_checked(A, op)
+        X = _C._linalg_lu_inverse(LU, piv)
+        ctx.save_for_backward(X)
+        return X
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None]:
+        (X,) = ctx.saved_tensors
+        Xt = U.mT(X)
+        return -(Xt @ g @ Xt), None
+
+    @staticmethod
+    def jvp(ctx: Any, dA: Tensor, _: Any) -> Tensor:
+        (X,) = ctx.saved_tensors
+        return -(X @ dA @ X)
+
+
 def _inv(A: Tensor, op: str) -> Tensor:
-    U.matrix(A, op)
-    LU, piv = lu_factor_checked(A, op)
-    eye = U.expand_batch(U.eye_like(A), A.shape[:-2])
-    return _LUSolve.apply(A, eye, LU, piv, False)
+    return _Inv.apply(U.matrix(A, op), op)
 
 
 def _perm_sign(piv: Tensor, like: Tensor) -> Tensor:

@@ -19,44 +19,48 @@ def _triangle(x: Tensor, upper: bool, unit: bool) -> Tensor:
 
 
 class _TriSolve(Function):
-    """X = op(T)^{-1} B with T the upper or lower triangle of A (unit: ones on its diagonal) and op the
-    transpose when `trans`; batch dims broadcast."""
+    """X = M^{-1} B (left) or X = B M^{-1} (right), M = op(T): T the upper or lower triangle of A (unit: ones on
+    its diagonal), op the transpose when `trans`; batch dims broadcast."""
 
     handles_batch_dims = True
 
     @staticmethod
-    def forward(ctx: Any, A: Tensor, B: Tensor, upper: bool, unit: bool, trans: bool) -> Tensor:
+    def forward(ctx: Any, A: Tensor, B: Tensor, upper: bool, unit: bool, trans: bool, left: bool) -> Tensor:
         ctx.set_materialize_grads(False)
         batch = U.broadcast_batch(A.shape[:-2], B.shape[:-2], "linalg.solve_triangular", (A.shape, B.shape))
-        X = _C._linalg_triangular_solve(U.expand_batch(A, batch), U.expand_batch(B, batch), upper, trans, unit)
+        X = _C._linalg_triangular_solve(
+            U.expand_batch(A, batch), U.expand_batch(B, batch), upper, trans, unit, left
+        )
         ctx.save_for_backward(A, X)
-        ctx.flags, ctx.b_shape = (upper, unit, trans), list(B.shape)
+        ctx.flags, ctx.b_shape = (upper, unit, trans, left), list(B.shape)
         return X
 
     @staticmethod
     def backward(ctx: Any, gX: Tensor | None) -> Any:
         if gX is None:
-            return None, None, None, None, None
+            return None, None, None, None, None, None
         A, X = ctx.saved_tensors
-        upper, unit, trans = ctx.flags
-        gB = _TriSolve.apply(A, gX, upper, unit, not trans)
+        upper, unit, trans, left = ctx.flags
+        gB = _TriSolve.apply(A, gX, upper, unit, not trans, left)  # M^{-T} g (left), g M^{-T} (right)
         gA = None
         if ctx.needs_input_grad[0]:
-            gA = -(X @ U.mT(gB)) if trans else -(gB @ U.mT(X))
-            gA = U.reduce_to(_triangle(gA, upper, unit), A.shape, X.ndim)
+            gM = -(gB @ U.mT(X)) if left else -(U.mT(X) @ gB)
+            gA = U.reduce_to(_triangle(U.mT(gM) if trans else gM, upper, unit), A.shape, X.ndim)
         gB = U.reduce_to(gB, ctx.b_shape, X.ndim) if ctx.needs_input_grad[1] else None
-        return gA, gB, None, None, None
+        return gA, gB, None, None, None, None
 
     @staticmethod
     def jvp(ctx: Any, tA: Tensor | None, tB: Tensor | None, *_: Any) -> Tensor | None:
+        # left: dX = M^{-1} (dB - dM X); right: dX = (dB - X dM) M^{-1}
         A, X = ctx.saved_tensors
-        upper, unit, trans = ctx.flags
+        upper, unit, trans, left = ctx.flags
         rhs = U.align(tB, len(ctx.b_shape), X.ndim)
         if tA is not None:
             tT = _triangle(U.align(tA, A.ndim, X.ndim), upper, unit)
-            term = (U.mT(tT) if trans else tT) @ X
+            dM = U.mT(tT) if trans else tT
+            term = dM @ X if left else X @ dM
             rhs = -term if rhs is None else rhs - term
-        return None if rhs is None else _TriSolve.apply(A, rhs, upper, unit, trans)
+        return None if rhs is None else _TriSolve.apply(A, rhs, upper, unit, trans, left)
 
 
 def _check_nonsingular(A: Tensor, op: str) -> None:
@@ -86,10 +90,7 @@ def solve_triangular(
         )
     if not unitriangular:
         _check_nonsingular(A, op)
-    if left:
-        return _TriSolve.apply(A, B, bool(upper), bool(unitriangular), False)
-    # X T = B  <=>  T^T X^T = B^T
-    return U.mT(_TriSolve.apply(A, U.mT(B), bool(upper), bool(unitriangular), True))
+    return _TriSolve.apply(A, B, bool(upper), bool(unitriangular), False, bool(left))
 
 
 def _not_pd(i: int) -> str:
@@ -117,15 +118,15 @@ class _Cholesky(Function):
         (L,) = ctx.saved_tensors
         P = _C.tril(U.mT(L) @ gL, 0)
         P = (P + U.mT(_C.tril(P, -1))) * 0.5
-        S = _TriSolve.apply(L, P, False, False, True)  # L^{-T} P
-        return U.mT(_TriSolve.apply(L, U.mT(S), False, False, True))  # (L^{-T} S^T)^T = S L^{-1}
+        S = _TriSolve.apply(L, P, False, False, True, True)  # L^{-T} P
+        return _TriSolve.apply(L, S, False, False, False, False)  # S L^{-1}
 
     @staticmethod
     def jvp(ctx: Any, tA: Tensor) -> Tensor:
         # dL = L Phi(L^{-1} dA L^{-T}), Phi(X) = tril(X) - diag(X) / 2
         (L,) = ctx.saved_tensors
-        Y = _TriSolve.apply(L, U.align(tA, L.ndim, L.ndim), False, False, False)  # L^{-1} dA
-        Y = U.mT(_TriSolve.apply(L, U.mT(Y), False, False, False))  # (L^{-1} (L^{-1} dA)^T)^T = Y L^{-T}
+        Y = _TriSolve.apply(L, U.align(tA, L.ndim, L.ndim), False, False, False, True)  # L^{-1} dA
+        Y = _TriSolve.apply(L, Y, False, False, True, False)  # L^{-1} dA L^{-T}
         Phi = _C.tril(Y, 0) - U.diag_embed(U.diag(Y) * 0.5)
         return L @ Phi
 
@@ -147,8 +148,8 @@ class _CholeskySolve(Function):
         ctx.set_materialize_grads(False)
         batch = U.broadcast_batch(L.shape[:-2], B.shape[:-2], "linalg.cholesky_solve", (B.shape, L.shape))
         Lb = U.expand_batch(L, batch)
-        Y = _C._linalg_triangular_solve(Lb, U.expand_batch(B, batch), False, False, False)
-        X = _C._linalg_triangular_solve(Lb, Y, False, True, False)
+        Y = _C._linalg_triangular_solve(Lb, U.expand_batch(B, batch), False, False, False, True)
+        X = _C._linalg_triangular_solve(Lb, Y, False, True, False, True)
         ctx.save_for_backward(L, X)
         ctx.b_shape = list(B.shape)
         return X

@@ -1,6 +1,8 @@
 // Dense linear algebra on the CPU through the LAPACK that scipy-openblas32 ships (its LAPACKE, with the
-// scipy_ prefix). Matrices arrive as contiguous row-major batches; LAPACKE's row-major layout transposes
-// each one to LAPACK's column-major order and back, which costs O(n^2) beside the O(n^3) factorization.
+// scipy_ prefix). Matrices arrive as contiguous row-major batches. The routines on the hot paths (LU, its
+// solve and inverse, Cholesky) read a row-major matrix as the column-major transpose that it is and factor
+// that, so no square matrix is ever transposed: only a solve's right-hand side is, when it has several columns.
+// The others (QR, eigh, SVD) go through LAPACKE's row-major layout, which transposes in and out.
 #include <cblas.h>
 #include <lapacke.h>
 #include <algorithm>
@@ -18,24 +20,33 @@ struct NoNanCheck {
 };
 void no_nan_check() { static NoNanCheck once; }
 
-constexpr int RM = LAPACK_ROW_MAJOR;
+constexpr int RM = LAPACK_ROW_MAJOR, CM = LAPACK_COL_MAJOR;
 
 // The s/d entry points, picked by element type.
-lapack_int getrf(lapack_int n, float* a, lapack_int* p) { return scipy_LAPACKE_sgetrf(RM, n, n, a, n, p); }
-lapack_int getrf(lapack_int n, double* a, lapack_int* p) { return scipy_LAPACKE_dgetrf(RM, n, n, a, n, p); }
+// Column-major calls on the row-major buffer: they factor A^T (see the file comment).
+lapack_int getrf(lapack_int n, float* a, lapack_int* p) { return scipy_LAPACKE_sgetrf(CM, n, n, a, n, p); }
+lapack_int getrf(lapack_int n, double* a, lapack_int* p) { return scipy_LAPACKE_dgetrf(CM, n, n, a, n, p); }
+// b column-major (n x k, leading dim n)
 lapack_int getrs(char t, lapack_int n, lapack_int k, const float* a, const lapack_int* p, float* b) {
-  return scipy_LAPACKE_sgetrs(RM, t, n, k, a, n, p, b, k);
+  return scipy_LAPACKE_sgetrs(CM, t, n, k, a, n, p, b, n);
 }
 lapack_int getrs(char t, lapack_int n, lapack_int k, const double* a, const lapack_int* p, double* b) {
-  return scipy_LAPACKE_dgetrs(RM, t, n, k, a, n, p, b, k);
+  return scipy_LAPACKE_dgetrs(CM, t, n, k, a, n, p, b, n);
 }
-lapack_int potrf(lapack_int n, float* a) { return scipy_LAPACKE_spotrf(RM, 'L', n, a, n); }
-lapack_int potrf(lapack_int n, double* a) { return scipy_LAPACKE_dpotrf(RM, 'L', n, a, n); }
-void trsm(CBLAS_UPLO u, CBLAS_TRANSPOSE t, CBLAS_DIAG d, lapack_int n, lapack_int k, const float* a, float* b) {
-  scipy_cblas_strsm(CblasRowMajor, CblasLeft, u, t, d, n, k, 1.0f, a, n, b, k);
+lapack_int getri(lapack_int n, float* a, const lapack_int* p) { return scipy_LAPACKE_sgetri(CM, n, a, n, p); }
+lapack_int getri(lapack_int n, double* a, const lapack_int* p) { return scipy_LAPACKE_dgetri(CM, n, a, n, p); }
+// The upper factor of the column-major A^T = A (the row-major lower triangle) is, read row-major, L.
+lapack_int potrf(lapack_int n, float* a) { return scipy_LAPACKE_spotrf(CM, 'U', n, a, n); }
+lapack_int potrf(lapack_int n, double* a) { return scipy_LAPACKE_dpotrf(CM, 'U', n, a, n); }
+void trsm(bool left, CBLAS_UPLO u, CBLAS_TRANSPOSE t, CBLAS_DIAG d, lapack_int n, lapack_int k, const float* a,
+          float* b) {
+  if (left) scipy_cblas_strsm(CblasRowMajor, CblasLeft, u, t, d, n, k, 1.0f, a, n, b, k);
+  else scipy_cblas_strsm(CblasRowMajor, CblasRight, u, t, d, k, n, 1.0f, a, n, b, n);
 }
-void trsm(CBLAS_UPLO u, CBLAS_TRANSPOSE t, CBLAS_DIAG d, lapack_int n, lapack_int k, const double* a, double* b) {
-  scipy_cblas_dtrsm(CblasRowMajor, CblasLeft, u, t, d, n, k, 1.0, a, n, b, k);
+void trsm(bool left, CBLAS_UPLO u, CBLAS_TRANSPOSE t, CBLAS_DIAG d, lapack_int n, lapack_int k, const double* a,
+          double* b) {
+  if (left) scipy_cblas_dtrsm(CblasRowMajor, CblasLeft, u, t, d, n, k, 1.0, a, n, b, k);
+  else scipy_cblas_dtrsm(CblasRowMajor, CblasRight, u, t, d, k, n, 1.0, a, n, b, n);
 }
 lapack_int geqrf(lapack_int m, lapack_int n, float* a, float* tau) {
   return scipy_LAPACKE_sgeqrf(RM, m, n, a, n, tau);
@@ -100,11 +111,39 @@ void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjo
   std::vector<lapack_int> p(static_cast<size_t>(n));
   PYAD_DISPATCH_FLOAT(lu.dtype(), "linalg.lu_solve", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
+    // The factors are A^T's: A x = b is (A^T)^T x = b, getrs' 'T'; A^T x = b is its 'N'.
+    const char trans = adjoint ? 'N' : 'T';
+    std::vector<T> col(k > 1 ? static_cast<size_t>(n) * k : 0);  // b's columns, column-major
     for (int64_t i = 0; i < batch(b); ++i) {
       const int64_t* pi = pivots.data<int64_t>() + i * n;
       std::transform(pi, pi + n, p.begin(), [](int64_t v) { return static_cast<lapack_int>(v); });
-      check_args(getrs(adjoint ? 'T' : 'N', n, k, lu.data<T>() + i * n * n, p.data(), b.data<T>() + i * n * k),
-                 "getrs");
+      T* bi = b.data<T>() + i * n * k;
+      T* work = k > 1 ? col.data() : bi;  // a single column is the same in both layouts
+      if (k > 1)
+        for (lapack_int r = 0; r < n; ++r)
+          for (lapack_int c = 0; c < k; ++c) work[c * n + r] = bi[r * k + c];
+      check_args(getrs(trans, n, k, lu.data<T>() + i * n * n, p.data(), work), "getrs");
+      if (k > 1)
+        for (lapack_int r = 0; r < n; ++r)
+          for (lapack_int c = 0; c < k; ++c) bi[r * k + c] = work[c * n + r];
+    }
+  });
+}
+
+void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
+  no_nan_check();
+  const lapack_int n = static_cast<lapack_int>(rows(lu));
+  std::vector<lapack_int> p(static_cast<size_t>(std::max<lapack_int>(n, 1)));
+  PYAD_DISPATCH_FLOAT(lu.dtype(), "linalg.inv", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    for (int64_t i = 0; i < batch(lu); ++i) {
+      if (info.data<int64_t>()[i] != 0) continue;  // singular: the caller raises
+      const int64_t* pi = pivots.data<int64_t>() + i * n;
+      std::transform(pi, pi + n, p.begin(), [](int64_t v) { return static_cast<lapack_int>(v); });
+      // (A^T)^{-1} column-major is A^{-1} row-major
+      const lapack_int r = getri(n, lu.data<T>() + i * n * n, p.data());
+      check_args(r, "getri");
+      info.data<int64_t>()[i] = r;
     }
   });
 }
@@ -124,15 +163,17 @@ void cholesky(const Tensor& a, const Tensor& info) {
   });
 }
 
-void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit) {
-  const lapack_int n = static_cast<lapack_int>(rows(a)), k = static_cast<lapack_int>(cols(b));
+void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left) {
+  const lapack_int n = static_cast<lapack_int>(rows(a));
+  const lapack_int k = static_cast<lapack_int>(left ? cols(b) : rows(b));
   if (n == 0 || k == 0) return;
   const CBLAS_UPLO u = upper ? CblasUpper : CblasLower;
   const CBLAS_TRANSPOSE t = transpose ? CblasTrans : CblasNoTrans;
   const CBLAS_DIAG d = unit ? CblasUnit : CblasNonUnit;
   PYAD_DISPATCH_FLOAT(a.dtype(), "linalg.solve_triangular", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    for (int64_t i = 0; i < batch(b); ++i) trsm(u, t, d, n, k, a.data<T>() + i * n * n, b.data<T>() + i * n * k);
+    for (int64_t i = 0; i < batch(b); ++i)
+      trsm(left, u, t, d, n, k, a.data<T>() + i * n * n, b.data<T>() + i * n * k);
   });
 }
 

@@ -51,8 +51,9 @@ void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavail
 // linalg
 void lu_factor(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void lu_solve(const Tensor&, const Tensor&, const Tensor&, bool) { unavailable(); }
+void lu_inverse(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void cholesky(const Tensor&, const Tensor&) { unavailable(); }
-void triangular_solve(const Tensor&, const Tensor&, bool, bool, bool) { unavailable(); }
+void triangular_solve(const Tensor&, const Tensor&, bool, bool, bool, bool) { unavailable(); }
 void qr(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void eigh(const Tensor&, const Tensor&, bool, bool, const Tensor&) { unavailable(); }
 void svd(const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, const Tensor&) { unavailable(); }
