@@ -152,8 +152,10 @@ def main():
     for iters in (100, 1000):
         fns, err = fixed_point_cases(rng, iters=iters)
         t = interleaved(fns, args.repeats, warmup=1)
-        print(f"\nfixed point z = tanh(W z + theta), n = 256, {iters} iterations: d sum(z*)/d theta "
-              f"(|implicit - unrolled torch| = {err:.1e})")
+        print(
+            f"\nfixed point z = tanh(W z + theta), n = 256, {iters} iterations: d sum(z*)/d theta "
+            f"(|implicit - unrolled torch| = {err:.1e})"
+        )
         print(f"{'':32s} {'ms':>9s} {'peak MiB':>9s}")
         for k, fn in fns.items():
             mem = peak_bytes(fn) / 2**20 if "pyad" in k else float("nan")

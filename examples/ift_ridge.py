@@ -90,8 +90,10 @@ def main(quick=False):
     err_rev, err_fwd = float(np.abs(rev - closed).max()), float(np.abs(fwd - closed).max())
     tz = torch_dz_dlam(X_tr, y_tr, lam0)
     err_torch = float(np.abs(rev - tz).max()) if tz is not None else float("nan")
-    print(f"dz*/dlam at lam = {lam0}: |jacrev - closed form| = {err_rev:.1e}, |jacfwd - closed form| = {err_fwd:.1e}, "
-          f"|jacrev - torch| = {err_torch:.1e}")
+    print(
+        f"dz*/dlam at lam = {lam0}: |jacrev - closed form| = {err_rev:.1e}, |jacfwd - closed form| = {err_fwd:.1e}, "
+        f"|jacrev - torch| = {err_torch:.1e}"
+    )
 
     # tune log(lam) on the validation loss by Newton's method: the hypergradient and its second derivative
     # (hessian: forward over reverse) both come through the solver
@@ -114,8 +116,10 @@ def main(quick=False):
     grid = np.exp(np.linspace(-6.0, 6.0, 241))
     grid_losses = [val_loss(pyad.tensor(np.log(g), dtype=pyad.float64)).item() for g in grid]
     lam_grid, best_grid = float(grid[int(np.argmin(grid_losses))]), float(min(grid_losses))
-    print(f"validation loss {before:.4f} -> {after:.4f} at lam = {lam_opt:.4f} (grid search: {best_grid:.4f} at "
-          f"lam = {lam_grid:.4f})")
+    print(
+        f"validation loss {before:.4f} -> {after:.4f} at lam = {lam_opt:.4f} (grid search: {best_grid:.4f} at "
+        f"lam = {lam_grid:.4f})"
+    )
     return {
         "err_rev": err_rev,
         "err_fwd": err_fwd,

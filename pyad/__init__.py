@@ -63,6 +63,7 @@ from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
 from . import cuda, func, nn, optim, utils, viz  # noqa: F401
 from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
+
 # linalg
 from . import linalg  # noqa: F401, E402
 # isort: on

@@ -170,7 +170,7 @@ def norm(
     if p == "nuc":  # linalg: the nuclear norm of the matrices in dim (the last two by default), as torch.norm
         from .linalg import matrix_norm
 
-        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else _dim_list(dim), keepdim)
     if isinstance(p, str):
         raise ValueError(f"[norm] p={p!r} is not supported (numbers, 'fro' and 'nuc'), for input of shape {x.shape}")
     if isinstance(dim, numbers.Integral):

@@ -39,7 +39,8 @@ def implicit_root(F: Callable[..., Any], solve: Callable[..., Any]) -> Callable[
         raise TypeError("[implicit_root] F and solve must be callables")
 
     def root(*theta: Any) -> Tensor:
-        leaves, spec = optree.tree_flatten(theta, none_is_leaf=True)
+        leaves: list[Any]
+        leaves, spec = optree.tree_flatten(theta, none_is_leaf=True)  # type: ignore[arg-type]
         for x in leaves:
             if not isinstance(x, Tensor) or not x.dtype.is_floating_point:
                 raise TypeError(
@@ -84,7 +85,9 @@ class _ImplicitRoot(Function):
             r = F(zz, *optree.tree_unflatten(spec, list(ls)))
             if not isinstance(r, Tensor) or tuple(r.shape) != tuple(zz.shape):
                 got = tuple(r.shape) if isinstance(r, Tensor) else type(r).__name__
-                raise ValueError(f"[implicit_root] F(z, *theta) must return a tensor of z's shape {tuple(zz.shape)}, got {got}")
+                raise ValueError(
+                    f"[implicit_root] F(z, *theta) must return a tensor of z's shape {tuple(zz.shape)}, got {got}"
+                )
             return r
 
         argnums = (0,) + tuple(1 + i for i in which)
@@ -116,16 +119,17 @@ class _ImplicitRoot(Function):
         from . import linalg
 
         z, *leaves = ctx.saved_tensors
-        which = [i for i, t in enumerate(tangents) if t is not None]
-        if not which:
+        given = [(i, t) for i, t in enumerate(tangents) if t is not None]
+        if not given:
             return None
-        Jz, Jt = _ImplicitRoot._jacobians(ctx, z, leaves, which)
-        leads = [list(tangents[i].shape[: tangents[i].ndim - leaves[i].ndim]) for i in which]
+        Jz, Jt = _ImplicitRoot._jacobians(ctx, z, leaves, [i for i, _ in given])
+        leads = [list(t.shape[: t.ndim - leaves[i].ndim]) for i, t in given]
         lead = max(leads, key=len)
-        r = None
-        for J, i, ld in zip(Jt, which, leads):
-            t = _C.reshape(tangents[i], [math.prod(ld), leaves[i].numel()])
+        r: Tensor | None = None
+        for J, (i, tan), ld in zip(Jt, given, leads):
+            t = _C.reshape(tan, [math.prod(ld), leaves[i].numel()])
             term = J @ _C.transpose(t, 0, 1)  # (n, batch)
             r = term if r is None else r + term
+        assert r is not None
         dz = linalg.solve(Jz, -r)  # the one linear solve
         return _C.reshape(_C.transpose(dz, 0, 1), lead + list(z.shape))

@@ -508,8 +508,6 @@ def jacobian(
     return wrapper
 
 
-from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)
-
-
 # implicit differentiation (pyad/_implicit.py)
 from ._implicit import implicit_root  # noqa: E402
+from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

@@ -1088,6 +1088,7 @@ _ROWS = [
     *_COMPOSED_ROWS,
 ]
 
+
 # ---------------------------------------------------------------- linalg (pyad.linalg)
 # The samples are made well conditioned inside the call (the same composition runs in both libraries): square
 # matrices as a + n I, symmetric positive-definite ones as a a^T + n I, symmetric ones as a + a^T. Outputs fixed
@@ -1121,9 +1122,17 @@ def _svd_inv(ns, a, **kw):
 
 
 SQUARE_SHAPES = [((3, 3),), ((2, 4, 4),), ((1, 1),), ((0, 3, 3),)]
-SOLVE_SHAPES = [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1)), ((2, 3, 3), (3,)), ((2, 1, 3, 3), (4, 3, 2)), ((0, 3, 3), (0, 3, 2))]
+SOLVE_SHAPES = [
+    ((3, 3), (3, 2)),
+    ((2, 3, 3), (2, 3, 1)),
+    ((2, 3, 3), (3,)),
+    ((2, 1, 3, 3), (4, 3, 2)),
+    ((0, 3, 3), (0, 3, 2)),
+]
 RECT_SHAPES = [((4, 3),), ((3, 3),), ((2, 3, 5),), ((0, 4, 2),)]
-TRI_KWARGS = [dict(upper=u, left=lf, unitriangular=un) for u in (True, False) for lf in (True, False) for un in (False, True)]
+TRI_KWARGS = [
+    dict(upper=u, left=lf, unitriangular=un) for u in (True, False) for lf in (True, False) for un in (False, True)
+]
 MATRIX_NORM_ORDS = ["fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2]
 _LINALG_ROWS = [
     OpInfo("linalg.solve", lambda ns, a, b: ns.linalg.solve(_wc(ns, a), b), SOLVE_SHAPES),
@@ -1139,7 +1148,11 @@ _LINALG_ROWS = [
     OpInfo("linalg.det", lambda ns, a: ns.linalg.det(a), [((3, 3),), ((2, 2, 2),)], variant="raw", modes=FORMS),
     OpInfo("linalg.slogdet", lambda ns, a: ns.linalg.slogdet(_wc(ns, a) - 4.0 * a).logabsdet, SQUARE_SHAPES),
     OpInfo(
-        "linalg.slogdet", lambda ns, a: ns.linalg.slogdet(a).sign, [((3, 3),), ((2, 4, 4),)], variant="sign", modes=NO_GRAD
+        "linalg.slogdet",
+        lambda ns, a: ns.linalg.slogdet(a).sign,
+        [((3, 3),), ((2, 4, 4),)],
+        variant="sign",
+        modes=NO_GRAD,
     ),
     OpInfo("linalg.cholesky", lambda ns, a, **kw: ns.linalg.cholesky(_spd(ns, a), **kw), SQUARE_SHAPES),
     OpInfo(
@@ -1171,9 +1184,7 @@ _LINALG_ROWS = [
     ),
     OpInfo(
         "linalg.solve_triangular",
-        lambda ns, a, b, left=True, **kw: ns.linalg.solve_triangular(
-            _wc(ns, a), b if left else b.mT, left=left, **kw
-        ),
+        lambda ns, a, b, left=True, **kw: ns.linalg.solve_triangular(_wc(ns, a), b if left else b.mT, left=left, **kw),
         [((3, 3), (3, 2)), ((2, 3, 3), (3, 4))],
         kwargs=TRI_KWARGS,
     ),
@@ -1222,6 +1233,8 @@ _LINALG_ROWS = [
         domain="nz",
     ),
 ]
+# pyad.linalg factors on the CPU only so far (a GPU tensor raises; see csrc/kernels/cuda/linalg.cu)
+_LINALG_ROWS = [dataclasses.replace(r, modes=r.modes - {CUDA}) for r in _LINALG_ROWS]
 
 
 # Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,

@@ -32,9 +32,9 @@ def test_ridge_dz_dlam_matches_the_closed_form_and_torch():
     A = Xn.T @ Xn + 0.7 * np.eye(Xn.shape[1])
     closed = -np.linalg.solve(A, z)
     Xt, yt = torch.tensor(Xn), torch.tensor(yn)
-    tz = torch.func.jacrev(lambda l: torch.linalg.solve(Xt.T @ Xt + l * torch.eye(Xn.shape[1], dtype=Xt.dtype), Xt.T @ yt))(
-        torch.tensor(0.7, dtype=torch.float64)
-    )
+    tz = torch.func.jacrev(
+        lambda l: torch.linalg.solve(Xt.T @ Xt + l * torch.eye(Xn.shape[1], dtype=Xt.dtype), Xt.T @ yt)
+    )(torch.tensor(0.7, dtype=torch.float64))
     for jac in (func.jacrev(root), func.jacfwd(root)):
         np.testing.assert_allclose(jac(lam).numpy(), closed, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(jac(lam).numpy(), tz.numpy(), rtol=1e-10, atol=1e-12)
@@ -114,7 +114,9 @@ def test_pytree_theta_and_several_arguments():
             z = torch.tanh(Wt @ z + s * tt)
         return z.sum()
 
-    gt = torch.func.grad(unrolled, argnums=(0, 1, 2))(torch.tensor(W), torch.tensor(th), torch.tensor(1.5, dtype=torch.float64))
+    gt = torch.func.grad(unrolled, argnums=(0, 1, 2))(
+        torch.tensor(W), torch.tensor(th), torch.tensor(1.5, dtype=torch.float64)
+    )
     np.testing.assert_allclose(g[0]["W"].numpy(), gt[0].numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(g[0]["th"].numpy(), gt[1].numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(g[1].numpy(), gt[2].numpy(), rtol=1e-9, atol=1e-12)

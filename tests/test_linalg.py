@@ -168,7 +168,10 @@ F32_CASES = {
     "qr": (lambda M, a: M.linalg.qr(a).R, lambda: (rng.standard_normal((5, 3)),)),
     "eigvalsh": (lambda M, a: M.linalg.eigvalsh(a), lambda: (spd(2, 4, 4),)),
     "svdvals": (lambda M, a: M.linalg.svdvals(a), lambda: (rng.standard_normal((3, 5)),)),
-    "lstsq": (lambda M, a, b: M.linalg.lstsq(a, b).solution, lambda: (rng.standard_normal((5, 3)), rng.standard_normal((5, 2)))),
+    "lstsq": (
+        lambda M, a, b: M.linalg.lstsq(a, b).solution,
+        lambda: (rng.standard_normal((5, 3)), rng.standard_normal((5, 2))),
+    ),
     "matrix_norm": (lambda M, a: M.linalg.matrix_norm(a, "nuc"), lambda: (rng.standard_normal((3, 4)),)),
 }
 
@@ -286,7 +289,12 @@ def test_cholesky_hessian_through_a_quadratic_form():
 
     def f(M, x):
         L = M.linalg.cholesky(x)
-        return (M.linalg.solve_triangular(L, M.tensor(v).unsqueeze(-1) if M is pyad else torch.tensor(v).unsqueeze(-1), upper=False) ** 2).sum()
+        return (
+            M.linalg.solve_triangular(
+                L, M.tensor(v).unsqueeze(-1) if M is pyad else torch.tensor(v).unsqueeze(-1), upper=False
+            )
+            ** 2
+        ).sum()
 
     h = pyad.func.hessian(lambda x: f(pyad, x))(P(a))
     th = torch.func.hessian(lambda x: f(torch, x))(T(a))

@@ -28,10 +28,10 @@ void check_matrix(const char* op, const Tensor& a, bool square) {
 // b (..., n, k) (left) or (..., k, n) against the square a (..., n, n): same batch, same dtype and device
 // (pyad/linalg broadcasts).
 void check_rhs(const char* op, const Tensor& a, const Tensor& b, bool left = true) {
-  PYAD_CHECK(b.ndim() == a.ndim() && batch_of(a) == batch_of(b) &&
-                 b.shape()[b.ndim() - (left ? 2 : 1)] == a.shape().back(),
-             ValueError, "[", op, "] the right-hand side of shape ", shape_str(b.shape()),
-             " does not fit matrices of shape ", shape_str(a.shape()));
+  PYAD_CHECK(
+      b.ndim() == a.ndim() && batch_of(a) == batch_of(b) && b.shape()[b.ndim() - (left ? 2 : 1)] == a.shape().back(),
+      ValueError, "[", op, "] the right-hand side of shape ", shape_str(b.shape()), " does not fit matrices of shape ",
+      shape_str(a.shape()));
   PYAD_CHECK(a.dtype() == b.dtype(), TypeError, "[", op, "] expected operands of one dtype, got ",
              dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
   PYAD_CHECK(a.device() == b.device(), RuntimeError, "[", op, "] expected operands on one device, got ",
@@ -89,8 +89,7 @@ Tensor linalg_lu_inverse(const Tensor& lu, const Tensor& pivots) {
   return x;
 }
 
-Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool trans, bool unit,
-                                   bool left) {
+Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool trans, bool unit, bool left) {
   check_matrix("linalg.solve_triangular", a, true);
   check_rhs("linalg.solve_triangular", a, b, left);
   Tensor x = working_copy(b);

@@ -138,8 +138,7 @@ std::tuple<Tensor, Tensor, Tensor> linalg_lu_factor(const Tensor& a);  // (LU, p
 Tensor linalg_lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjoint);
 std::tuple<Tensor, Tensor> linalg_cholesky_raw(const Tensor& a);  // (L, info)
 Tensor linalg_lu_inverse(const Tensor& lu, const Tensor& pivots);  // A^{-1}; singular batch elements left as is
-Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit,
-                                   bool left);
+Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left);
 std::tuple<Tensor, Tensor> linalg_qr_raw(const Tensor& a, const std::string& mode);  // (Q, R)
 std::tuple<Tensor, Tensor, Tensor> linalg_eigh_raw(const Tensor& a, bool upper, bool vectors);  // (w, V, info)
 std::tuple<Tensor, Tensor, Tensor, Tensor> linalg_svd_raw(const Tensor& a, bool full, bool vectors);  // U,S,Vh,info

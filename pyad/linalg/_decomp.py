@@ -80,6 +80,7 @@ class _QR(Function):
         if gQ is None and gR is None:
             return None, None
         ref = gQ if gQ is not None else gR
+        assert ref is not None
         lead = list(ref.shape[: ref.ndim - A.ndim])
         gQ = gQ if gQ is not None else _C.zeros(lead + list(Q.shape), Q.dtype, Q.device)
         gR = gR if gR is not None else _C.zeros(lead + list(R.shape), R.dtype, R.device)
@@ -88,7 +89,7 @@ class _QR(Function):
             return _qr_backward_tall(Q, R, gQ, gR), None
         # m < n: A = [X | Y], R = [Ur | V] with X = Q Ur square; Y = Q V adds Y gV^T to Q's gradient
         Y = narrow(A, -1, m, n - m)
-        Ur, V = narrow(R, -1, 0, m), narrow(R, -1, m, n - m)
+        Ur = narrow(R, -1, 0, m)
         gU, gV = narrow(gR, -1, 0, m), narrow(gR, -1, m, n - m)
         gX = _qr_backward_tall(Q, Ur, gQ + Y @ U.mT(gV), gU)
         return _C.cat([gX, Q @ gV], -1), None
@@ -205,6 +206,7 @@ class _Svd(Function):
         m, n, k = Uu.shape[-2], Vh.shape[-1], S.shape[-1]
         V = U.mT(Vh)
         if gU is None and gVh is None:
+            assert gS is not None
             return (Uu * _C.unsqueeze(gS, -2)) @ Vh
         S2 = S * S
         E = _C.unsqueeze(S2, -2) - _C.unsqueeze(S2, -1) + U.eye_like(S, k)  # E[j, l] = S_l^2 - S_j^2

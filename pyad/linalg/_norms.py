@@ -101,7 +101,7 @@ def norm(
     2-d (with ord given); ord=None and dim=None: the 2-norm of all elements."""
     op = "linalg.norm"
     A = _float(A, op, dtype)
-    if dim is not None and not isinstance(dim, numbers.Integral):
+    if dim is not None and not isinstance(dim, int):
         dim = tuple(dim)
         if len(dim) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim)
@@ -111,11 +111,7 @@ def norm(
         if A.ndim == 2:
             return matrix_norm(A, ord, (-2, -1), keepdim)
         if A.ndim != 1:
-            raise ValueError(
-                f"[{op}] with ord={ord!r} and dim=None, A must be 1-d or 2-d, got shape {tuple(A.shape)}"
-            )
+            raise ValueError(f"[{op}] with ord={ord!r} and dim=None, A must be 1-d or 2-d, got shape {tuple(A.shape)}")
     if isinstance(ord, str):
         raise ValueError(f"[{op}] ord={ord!r} is a matrix norm: it needs a 2-d A or a pair of dims")
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim)
-
-

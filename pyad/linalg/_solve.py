@@ -61,7 +61,7 @@ class _LUSolve(Function):
     @staticmethod
     def jvp(ctx: Any, tA: Tensor | None, tB: Tensor | None, *_: Any) -> Tensor | None:
         A, X, LU, piv = ctx.saved_tensors
-        rhs = U.align(tB, len(ctx.b_shape), X.ndim)
+        rhs = None if tB is None else U.align(tB, len(ctx.b_shape), X.ndim)
         if tA is not None:
             tA = U.align(tA, A.ndim, X.ndim)
             term = (U.mT(tA) if ctx.adjoint else tA) @ X

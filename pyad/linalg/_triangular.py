@@ -28,9 +28,7 @@ class _TriSolve(Function):
     def forward(ctx: Any, A: Tensor, B: Tensor, upper: bool, unit: bool, trans: bool, left: bool) -> Tensor:
         ctx.set_materialize_grads(False)
         batch = U.broadcast_batch(A.shape[:-2], B.shape[:-2], "linalg.solve_triangular", (A.shape, B.shape))
-        X = _C._linalg_triangular_solve(
-            U.expand_batch(A, batch), U.expand_batch(B, batch), upper, trans, unit, left
-        )
+        X = _C._linalg_triangular_solve(U.expand_batch(A, batch), U.expand_batch(B, batch), upper, trans, unit, left)
         ctx.save_for_backward(A, X)
         ctx.flags, ctx.b_shape = (upper, unit, trans, left), list(B.shape)
         return X
@@ -54,7 +52,7 @@ class _TriSolve(Function):
         # left: dX = M^{-1} (dB - dM X); right: dX = (dB - X dM) M^{-1}
         A, X = ctx.saved_tensors
         upper, unit, trans, left = ctx.flags
-        rhs = U.align(tB, len(ctx.b_shape), X.ndim)
+        rhs = None if tB is None else U.align(tB, len(ctx.b_shape), X.ndim)
         if tA is not None:
             tT = _triangle(U.align(tA, A.ndim, X.ndim), upper, unit)
             dM = U.mT(tT) if trans else tT
@@ -71,9 +69,7 @@ def _check_nonsingular(A: Tensor, op: str) -> None:
         U.check_info(info, op, lambda _: "the triangular matrix is singular: a diagonal element is exactly zero")
 
 
-def solve_triangular(
-    A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False
-) -> Tensor:
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False) -> Tensor:
     """X with T X = B (left=False: X T = B) for the upper or lower triangle T of A (unitriangular: its diagonal
     taken as ones), batched and broadcast, as torch.linalg.solve_triangular. A zero on T's diagonal raises
     LinAlgError (torch returns inf/NaN there)."""
@@ -170,7 +166,7 @@ class _CholeskySolve(Function):
     @staticmethod
     def jvp(ctx: Any, tB: Tensor | None, tL: Tensor | None) -> Tensor | None:
         L, X = ctx.saved_tensors
-        rhs = U.align(tB, len(ctx.b_shape), X.ndim)
+        rhs = None if tB is None else U.align(tB, len(ctx.b_shape), X.ndim)
         if tL is not None:
             tL = U.align(tL, L.ndim, X.ndim)
             dA = tL @ U.mT(L) + L @ U.mT(tL)

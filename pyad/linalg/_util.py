@@ -65,11 +65,11 @@ def expand_batch(x: Tensor, batch: Sequence[int]) -> Tensor:
     return x if list(x.shape) == target else _C.expand(x, target)
 
 
-def align(t: Tensor | None, base_ndim: int, ndim: int) -> Tensor | None:
+def align(t: Tensor, base_ndim: int, ndim: int) -> Tensor:
     """A batched tangent or cotangent t of shape (*lead, *s), len(s) == base_ndim, with unit dims inserted after
     the lead dims so that s is right-aligned with tensors of ndim dims: the lead dims then broadcast in front of
     every batch dim (Note [Batched tangents and cotangents])."""
-    if t is None or ndim <= base_ndim:
+    if ndim <= base_ndim:
         return t
     lead = t.ndim - base_ndim
     return _C.reshape(t, list(t.shape[:lead]) + [1] * (ndim - base_ndim) + list(t.shape[lead:]))

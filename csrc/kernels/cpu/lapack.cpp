@@ -48,9 +48,7 @@ void trsm(bool left, CBLAS_UPLO u, CBLAS_TRANSPOSE t, CBLAS_DIAG d, lapack_int n
   if (left) scipy_cblas_dtrsm(CblasRowMajor, CblasLeft, u, t, d, n, k, 1.0, a, n, b, k);
   else scipy_cblas_dtrsm(CblasRowMajor, CblasRight, u, t, d, k, n, 1.0, a, n, b, n);
 }
-lapack_int geqrf(lapack_int m, lapack_int n, float* a, float* tau) {
-  return scipy_LAPACKE_sgeqrf(RM, m, n, a, n, tau);
-}
+lapack_int geqrf(lapack_int m, lapack_int n, float* a, float* tau) { return scipy_LAPACKE_sgeqrf(RM, m, n, a, n, tau); }
 lapack_int geqrf(lapack_int m, lapack_int n, double* a, double* tau) {
   return scipy_LAPACKE_dgeqrf(RM, m, n, a, n, tau);
 }
@@ -172,8 +170,7 @@ void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpo
   const CBLAS_DIAG d = unit ? CblasUnit : CblasNonUnit;
   PYAD_DISPATCH_FLOAT(a.dtype(), "linalg.solve_triangular", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    for (int64_t i = 0; i < batch(b); ++i)
-      trsm(left, u, t, d, n, k, a.data<T>() + i * n * n, b.data<T>() + i * n * k);
+    for (int64_t i = 0; i < batch(b); ++i) trsm(left, u, t, d, n, k, a.data<T>() + i * n * n, b.data<T>() + i * n * k);
   });
 }
 
@@ -208,7 +205,8 @@ void eigh(const Tensor& a, const Tensor& w, bool upper, bool vectors, const Tens
   PYAD_DISPATCH_FLOAT(a.dtype(), "linalg.eigh", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     for (int64_t i = 0; i < batch(a); ++i) {
-      const lapack_int r = syevd(vectors ? 'V' : 'N', upper ? 'U' : 'L', n, a.data<T>() + i * n * n, w.data<T>() + i * n);
+      const lapack_int r =
+          syevd(vectors ? 'V' : 'N', upper ? 'U' : 'L', n, a.data<T>() + i * n * n, w.data<T>() + i * n);
       check_args(r, "syevd");
       info.data<int64_t>()[i] = r;
     }
@@ -228,8 +226,8 @@ void svd(const Tensor& a, const Tensor& u, const Tensor& s, const Tensor& vh, bo
     for (int64_t i = 0; i < batch(a); ++i) {
       T* ui = values_only ? dummy : u.data<T>() + i * m * ku;
       T* vi = values_only ? dummy : vh.data<T>() + i * kv * n;
-      const lapack_int r = gesdd(jobz, m, n, a.data<T>() + i * m * n, s.data<T>() + i * k, ui,
-                                 values_only ? 1 : ku, vi, values_only ? 1 : n);
+      const lapack_int r = gesdd(jobz, m, n, a.data<T>() + i * m * n, s.data<T>() + i * k, ui, values_only ? 1 : ku, vi,
+                                 values_only ? 1 : n);
       check_args(r, "gesdd");
       info.data<int64_t>()[i] = r;
     }
