@@ -170,6 +170,8 @@ def norm(
     if p == "nuc":  # linalg: the nuclear norm of the matrices in dim (the last two by default), as torch.norm
         from .linalg import matrix_norm
 
+        if x.ndim < 2:
+            raise ValueError(f"[norm] p='nuc' is a matrix norm: it needs 2 or more dims, got shape {tuple(x.shape)}")
         return matrix_norm(x, "nuc", (-2, -1) if dim is None else _dim_list(dim), keepdim)
     if isinstance(p, str):
         raise ValueError(f"[norm] p={p!r} is not supported (numbers, 'fro' and 'nuc'), for input of shape {x.shape}")
