@@ -314,3 +314,24 @@ def test_norm_nuc_matches_torch():
     x = rng.standard_normal((2, 3, 4))
     close(pyad.norm(P(x), "nuc", dim=(1, 2)), torch.norm(T(x), "nuc", dim=(1, 2)))
     close(P(x[0]).norm("nuc"), torch.norm(T(x[0]), "nuc"))
+
+
+def test_jacobians_of_solves_fold_the_directions_into_one_solve():
+    # jacrev's 2 * 32 * 3 cotangents (jacfwd's tangents) meet one factorization per matrix: folded into the
+    # right-hand side's columns (rows for a right solve), not a copy of the factors per direction
+    a, b = wc(2, 32, 32), rng.standard_normal((2, 32, 3))
+    for upper in (True, False):
+        for left in (True, False):
+            bb = b if left else np.swapaxes(b, -1, -2)
+
+            def f(M, x, y):
+                return M.linalg.solve_triangular(x, y, upper=upper, left=left)
+
+            tj = torch.func.jacrev(lambda x, y: f(torch, x, y), argnums=(0, 1))(T(a), T(bb))
+            for jac in (pyad.func.jacrev, pyad.func.jacfwd):
+                for x, t in zip(jac(lambda x, y: f(pyad, x, y), argnums=(0, 1))(P(a), P(bb)), tj):
+                    close(x, t)
+    tj = torch.func.jacrev(torch.linalg.solve, argnums=(0, 1))(T(a), T(b))
+    for jac in (pyad.func.jacrev, pyad.func.jacfwd):
+        for x, t in zip(jac(LA.solve, argnums=(0, 1))(P(a), P(b)), tj):
+            close(x, t)

@@ -37,10 +37,14 @@ class _LUSolve(Function):
     @staticmethod
     def forward(ctx: Any, A: Tensor, B: Tensor, LU: Tensor, piv: Tensor, adjoint: bool) -> Tensor:
         ctx.set_materialize_grads(False)
-        batch = U.broadcast_batch(LU.shape[:-2], B.shape[:-2], "linalg.solve", (A.shape, B.shape))
-        n = LU.shape[-1]
-        p = piv if list(piv.shape[:-1]) == batch else _C.expand(piv, batch + [n])
-        X = _C._linalg_lu_solve(U.expand_batch(LU, batch), p, U.expand_batch(B, batch), adjoint)
+        fold = U.fold_lead(B, LU.shape[:-2], True)
+        if fold is not None:
+            X = fold[1](_C._linalg_lu_solve(LU, piv, fold[0], adjoint))
+        else:
+            batch = U.broadcast_batch(LU.shape[:-2], B.shape[:-2], "linalg.solve", (A.shape, B.shape))
+            n = LU.shape[-1]
+            p = piv if list(piv.shape[:-1]) == batch else _C.expand(piv, batch + [n])
+            X = _C._linalg_lu_solve(U.expand_batch(LU, batch), p, U.expand_batch(B, batch), adjoint)
         ctx.save_for_backward(A, X, LU, piv)
         ctx.adjoint, ctx.b_shape = adjoint, list(B.shape)
         return X

@@ -27,8 +27,13 @@ class _TriSolve(Function):
     @staticmethod
     def forward(ctx: Any, A: Tensor, B: Tensor, upper: bool, unit: bool, trans: bool, left: bool) -> Tensor:
         ctx.set_materialize_grads(False)
-        batch = U.broadcast_batch(A.shape[:-2], B.shape[:-2], "linalg.solve_triangular", (A.shape, B.shape))
-        X = _C._linalg_triangular_solve(U.expand_batch(A, batch), U.expand_batch(B, batch), upper, trans, unit, left)
+        fold = U.fold_lead(B, A.shape[:-2], left)
+        if fold is not None:
+            X = fold[1](_C._linalg_triangular_solve(A, fold[0], upper, trans, unit, left))
+        else:
+            batch = U.broadcast_batch(A.shape[:-2], B.shape[:-2], "linalg.solve_triangular", (A.shape, B.shape))
+            Ab, Bb = U.expand_batch(A, batch), U.expand_batch(B, batch)
+            X = _C._linalg_triangular_solve(Ab, Bb, upper, trans, unit, left)
         ctx.save_for_backward(A, X)
         ctx.flags, ctx.b_shape = (upper, unit, trans, left), list(B.shape)
         return X

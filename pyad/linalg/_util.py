@@ -65,6 +65,35 @@ def expand_batch(x: Tensor, batch: Sequence[int]) -> Tensor:
     return x if list(x.shape) == target else _C.expand(x, target)
 
 
+def fold_lead(B: Tensor, batch: Sequence[int], left: bool) -> tuple[Tensor, Any] | None:
+    """B (*lead, *batch, r, c), whose extra leading dims (a batch of cotangents or tangents, jacrev's and jacfwd's)
+    meet a factor of batch `batch`: the lead dims folded into B's columns (left solves) or rows (right solves),
+    so that one solve per factor serves them all instead of a copy of the factor per lead element. Returns
+    (folded B, unfold) or None where B has no such lead dims."""
+    nl = B.ndim - 2 - len(batch)
+    if nl <= 0 or list(B.shape[nl:-2]) != list(batch):
+        return None
+    lead, rest = list(B.shape[:nl]), list(batch)
+    r, c, m, nr = B.shape[-2], B.shape[-1], math.prod(B.shape[:nl]), len(batch)
+    Bm = _C.reshape(B, [m] + rest + [r, c])
+    if left:  # (m, *rest, r, c) -> (*rest, r, m, c) -> (*rest, r, m c)
+        folded = _C.reshape(_C.permute(Bm, list(range(1, nr + 2)) + [0, nr + 2]), rest + [r, m * c])
+
+        def unfold(X: Tensor) -> Tensor:
+            Xm = _C.reshape(X, rest + [r, m, c])
+            back = _C.permute(Xm, [nr + 1] + list(range(nr + 1)) + [nr + 2])
+            return _C.reshape(back, lead + rest + [r, c])
+
+    else:  # (m, *rest, r, c) -> (*rest, m, r, c) -> (*rest, m r, c)
+        folded = _C.reshape(_C.permute(Bm, list(range(1, nr + 1)) + [0, nr + 1, nr + 2]), rest + [m * r, c])
+
+        def unfold(X: Tensor) -> Tensor:
+            back = _C.permute(_C.reshape(X, rest + [m, r, c]), [nr] + list(range(nr)) + [nr + 1, nr + 2])
+            return _C.reshape(back, lead + rest + [r, c])
+
+    return folded, unfold
+
+
 def align(t: Tensor, base_ndim: int, ndim: int) -> Tensor:
     """A batched tangent or cotangent t of shape (*lead, *s), len(s) == base_ndim, with unit dims inserted after
     the lead dims so that s is right-aligned with tensors of ndim dims: the lead dims then broadcast in front of
