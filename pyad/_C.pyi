@@ -928,6 +928,38 @@ def _build_info() -> dict:
     ...
 def _hook_count(arg0: Tensor) -> builtins.int:
     ...
+def _linalg_cholesky(A: Tensor) -> tuple[Tensor, Tensor]:
+    """
+    (L, info): the lower Cholesky factor (no history).
+    """
+def _linalg_eigh(A: Tensor, upper: builtins.bool = False, vectors: builtins.bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """
+    (eigenvalues, eigenvectors, info) of symmetric matrices (no history).
+    """
+def _linalg_lu_factor(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """
+    (LU, pivots, info) of P A = L U for a batch of square matrices (no history).
+    """
+def _linalg_lu_inverse(LU: Tensor, pivots: Tensor) -> Tensor:
+    """
+    A^{-1} from _linalg_lu_factor's factors (no history).
+    """
+def _linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, adjoint: builtins.bool = False) -> Tensor:
+    """
+    A^{-1} B (adjoint: A^{-T} B) from _linalg_lu_factor's factors (no history).
+    """
+def _linalg_qr(A: Tensor, mode: str = 'reduced') -> tuple[Tensor, Tensor]:
+    """
+    (Q, R) of A = Q R (no history; mode 'r': Q is empty).
+    """
+def _linalg_svd(A: Tensor, full_matrices: builtins.bool = False, vectors: builtins.bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """
+    (U, S, Vh, info) of A = U diag(S) Vh (no history; vectors=False: U and Vh are empty).
+    """
+def _linalg_triangular_solve(A: Tensor, B: Tensor, upper: builtins.bool, transpose: builtins.bool = False, unitriangular: builtins.bool = False, left: builtins.bool = True) -> Tensor:
+    """
+    op(T)^{-1} B (left=False: B op(T)^{-1}) for the triangle T of A (no history).
+    """
 def _uniform01_from_bits(arg0: typing.SupportsInt | typing.SupportsIndex, arg1: dtype) -> builtins.float:
     ...
 def abs(input: Tensor) -> Tensor:

@@ -70,6 +70,9 @@ from . import autograd
 from . import cuda, func, nn, optim, utils, viz  # noqa: F401
 from . import ops  # noqa: F401  (issue 15: the op coverage table, pyad.ops.coverage())
 from .serialization import load, save  # noqa: E402  (also makes Tensors picklable and copyable)
+
+# linalg
+from . import linalg  # noqa: F401, E402
 # isort: on
 
 __version__ = "0.1.0"

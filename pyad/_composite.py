@@ -172,8 +172,14 @@ def norm(
     x = _float_input(input if dtype is None else F.to_dtype(input, dtype), "norm")
     if p is None or p == "fro":
         p = 2.0
+    if p == "nuc":  # linalg: the nuclear norm of the matrices in dim (the last two by default), as torch.norm
+        from .linalg import matrix_norm
+
+        if x.ndim < 2:
+            raise ValueError(f"[norm] p='nuc' is a matrix norm: it needs 2 or more dims, got shape {tuple(x.shape)}")
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else _dim_list(dim), keepdim)
     if isinstance(p, str):
-        raise ValueError(f"[norm] p={p!r} is not supported (only numbers and 'fro'), for input of shape {x.shape}")
+        raise ValueError(f"[norm] p={p!r} is not supported (numbers, 'fro' and 'nuc'), for input of shape {x.shape}")
     if isinstance(dim, numbers.Integral):
         dim = [int(dim)]
     p = float(p)

@@ -38,6 +38,7 @@ __all__ = [
     "grad_and_value",
     "hessian",
     "hvp",
+    "implicit_root",
     "jacfwd",
     "jacobian",
     "jacrev",
@@ -693,4 +694,6 @@ def sparse_hessian(
 
 
 from ._vmap import vmap  # noqa: E402
+# implicit differentiation (pyad/_implicit.py)
+from ._implicit import implicit_root  # noqa: E402
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

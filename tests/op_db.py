@@ -24,6 +24,7 @@ How to add an op (say pyad.atan2):
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -1321,6 +1322,155 @@ _ROWS = [
     *_MORE_ROWS,
 ]
 
+
+# ---------------------------------------------------------------- linalg (pyad.linalg)
+# The samples are made well conditioned inside the call (the same composition runs in both libraries): square
+# matrices as a + n I, symmetric positive-definite ones as a a^T + n I, symmetric ones as a + a^T. Outputs fixed
+# only up to a sign (eigenvectors, singular vectors) enter through products that do not depend on it.
+def _wc(ns, a):
+    n = a.shape[-1]
+    return a + n * ns.eye(n, dtype=a.dtype, device=a.device)
+
+
+def _spd(ns, a):
+    n = a.shape[-1]
+    return a @ a.mT + n * ns.eye(n, dtype=a.dtype, device=a.device)
+
+
+def _joined(ns, *outs):
+    return ns.cat([o.flatten() * (i + 1.0) for i, o in enumerate(outs)])
+
+
+def _cholesky_solve(ns):  # torch has it as torch.cholesky_solve, pyad as pyad.linalg.cholesky_solve
+    return getattr(ns.linalg, "cholesky_solve", None) or ns.cholesky_solve
+
+
+def _eigh_inv(ns, a, **kw):
+    w, v = ns.linalg.eigh(a + a.mT, **kw)
+    return _joined(ns, w, (v * ns.sin(w).unsqueeze(-2)) @ v.mT)
+
+
+def _svd_inv(ns, a, **kw):
+    u, s, vh = ns.linalg.svd(a, full_matrices=False)
+    return _joined(ns, s, (u * ns.sin(s).unsqueeze(-2)) @ vh, u @ u.mT, vh.mT @ vh)
+
+
+SQUARE_SHAPES = [((3, 3),), ((2, 4, 4),), ((1, 1),), ((0, 3, 3),)]
+SOLVE_SHAPES = [
+    ((3, 3), (3, 2)),
+    ((2, 3, 3), (2, 3, 1)),
+    ((2, 3, 3), (3,)),
+    ((2, 1, 3, 3), (4, 3, 2)),
+    ((0, 3, 3), (0, 3, 2)),
+]
+RECT_SHAPES = [((4, 3),), ((3, 3),), ((2, 3, 5),), ((0, 4, 2),)]
+TRI_KWARGS = [
+    dict(upper=u, left=lf, unitriangular=un) for u in (True, False) for lf in (True, False) for un in (False, True)
+]
+MATRIX_NORM_ORDS = ["fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2]
+_LINALG_ROWS = [
+    OpInfo("linalg.solve", lambda ns, a, b: ns.linalg.solve(_wc(ns, a), b), SOLVE_SHAPES),
+    OpInfo(
+        "linalg.solve",
+        lambda ns, a, b: ns.linalg.solve(_wc(ns, a), b, left=False),
+        [((3, 3), (2, 3)), ((2, 3, 3), (4, 1, 2, 3))],
+        variant="right",
+        modes=FORMS,
+    ),
+    OpInfo("linalg.inv", lambda ns, a: ns.linalg.inv(_wc(ns, a)), SQUARE_SHAPES),
+    OpInfo("linalg.det", lambda ns, a: ns.linalg.det(_wc(ns, a)), SQUARE_SHAPES),
+    OpInfo("linalg.det", lambda ns, a: ns.linalg.det(a), [((3, 3),), ((2, 2, 2),)], variant="raw", modes=FORMS),
+    OpInfo("linalg.slogdet", lambda ns, a: ns.linalg.slogdet(_wc(ns, a) - 4.0 * a).logabsdet, SQUARE_SHAPES),
+    OpInfo(
+        "linalg.slogdet",
+        lambda ns, a: ns.linalg.slogdet(a).sign,
+        [((3, 3),), ((2, 4, 4),)],
+        variant="sign",
+        modes=NO_GRAD,
+    ),
+    OpInfo("linalg.cholesky", lambda ns, a, **kw: ns.linalg.cholesky(_spd(ns, a), **kw), SQUARE_SHAPES),
+    OpInfo(
+        "linalg.cholesky",
+        lambda ns, a: ns.linalg.cholesky(_spd(ns, a), upper=True),
+        [((3, 3),)],
+        variant="upper",
+        modes=FORMS,
+    ),
+    OpInfo(
+        "linalg.cholesky_solve",
+        lambda ns, b, a, **kw: _cholesky_solve(ns)(b, ns.linalg.cholesky(_spd(ns, a)), **kw),
+        [((3, 2), (3, 3)), ((2, 4, 1), (2, 4, 4)), ((3, 4, 2), (4, 4)), ((0, 3, 2), (3, 3))],
+    ),
+    OpInfo(
+        "linalg.cholesky_solve",
+        lambda ns, b, a: _cholesky_solve(ns)(b, _wc(ns, a).tril()),
+        [((3, 2), (3, 3))],
+        kwargs=[{}],
+        variant="full_L",
+        modes=FORMS,
+    ),
+    OpInfo(
+        "linalg.cholesky_solve",
+        lambda ns, b, a: _cholesky_solve(ns)(b, _wc(ns, a).triu(), upper=True),
+        [((3, 2), (3, 3))],
+        variant="upper",
+        modes=FORMS,
+    ),
+    OpInfo(
+        "linalg.solve_triangular",
+        lambda ns, a, b, left=True, **kw: ns.linalg.solve_triangular(_wc(ns, a), b if left else b.mT, left=left, **kw),
+        [((3, 3), (3, 2)), ((2, 3, 3), (3, 4))],
+        kwargs=TRI_KWARGS,
+    ),
+    OpInfo(
+        "linalg.solve_triangular",
+        lambda ns, a, b: ns.linalg.solve_triangular(_wc(ns, a), b, upper=False),
+        [((2, 1, 3, 3), (4, 3, 2)), ((0, 3, 3), (3, 1))],
+        variant="broadcast",
+        modes=FORMS,
+    ),
+    OpInfo("linalg.qr", lambda ns, a, **kw: _joined(ns, *ns.linalg.qr(a, **kw)), RECT_SHAPES),
+    OpInfo(
+        "linalg.qr",
+        lambda ns, a: _joined(ns, *ns.linalg.qr(a, mode="complete")),
+        [((3, 3),), ((2, 3, 5),)],
+        variant="complete",
+        modes=FORMS,
+    ),
+    OpInfo("linalg.qr", lambda ns, a: ns.linalg.qr(a, mode="r").R, [((4, 3),), ((3, 5),)], variant="r", modes=NO_GRAD),
+    OpInfo("linalg.eigh", _eigh_inv, [((3, 3),), ((2, 4, 4),), ((0, 2, 2),)], kwargs=[{}, dict(UPLO="U")]),
+    OpInfo("linalg.eigvalsh", lambda ns, a: ns.linalg.eigvalsh(a + a.mT), [((3, 3),), ((2, 4, 4),)]),
+    OpInfo("linalg.svd", _svd_inv, [((4, 3),), ((3, 3),), ((2, 3, 5),)]),
+    OpInfo("linalg.svdvals", lambda ns, a: ns.linalg.svdvals(a), RECT_SHAPES),
+    OpInfo(
+        "linalg.lstsq",
+        lambda ns, a, b: ns.linalg.lstsq(a, b).solution,
+        [((5, 3), (5, 2)), ((2, 3, 5), (2, 3, 1)), ((4, 4), (4, 2)), ((5, 3), (5,))],
+    ),
+    OpInfo(
+        "linalg.matrix_norm",
+        lambda ns, a, **kw: ns.linalg.matrix_norm(a, **kw),
+        [S((3, 4), ord=o) for o in MATRIX_NORM_ORDS]
+        + [S((2, 3, 3), ord=o, keepdim=True) for o in ("fro", 1, 2)]
+        + [S((3, 2, 4), ord=o, dim=(0, 2)) for o in ("nuc", math.inf)],
+    ),
+    OpInfo(
+        "linalg.vector_norm",
+        lambda ns, a, **kw: ns.linalg.vector_norm(a, **kw),
+        [S((3, 4)), S((3, 4), ord=1, dim=1), S((2, 3, 4), ord=math.inf, dim=(0, 2), keepdim=True), S((5,), ord=3.5)],
+        domain="nz",
+    ),
+    OpInfo(
+        "linalg.norm",
+        lambda ns, a, **kw: ns.linalg.norm(a, **kw),
+        [S((3, 4)), S((3, 4), ord="nuc"), S((2, 3, 4), ord=2, dim=(1, 2)), S((2, 3, 4), dim=1), S((5,), ord=1)],
+        domain="nz",
+    ),
+]
+# pyad.linalg factors on the CPU only so far (a GPU tensor raises; see csrc/kernels/cuda/linalg.cu)
+_LINALG_ROWS = [dataclasses.replace(r, modes=r.modes - {CUDA}) for r in _LINALG_ROWS]
+
+
 # Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,
 # chains of rules), in every mode as the ops are.
 _COMPOSITES = [
@@ -1329,11 +1479,13 @@ _COMPOSITES = [
     OpInfo("view_chain", lambda ns, x: x.permute(1, 0, 2).reshape(3, 8).T.unsqueeze(0), [((2, 3, 4),)], composite=True),
 ]
 
-OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
+OP_DB = [r for op in _ROWS + _LINALG_ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
 
 # The op functions pyad exports: the C++ op list's (pyad._C.__all__, Note [The op list]) and those written in
 # Python (pyad._functions.__all__) or composed of other ops (pyad._composite.__all__).
 EXPORTED_OPS = sorted({name for module in pyad._OP_MODULES for name in module.__all__})
+# linalg: pyad.linalg's functions, by their dotted names
+EXPORTED_OPS += sorted(f"linalg.{n}" for n in pyad.linalg.__all__ if n != "LinAlgError")
 
 
 # Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the
@@ -1348,7 +1500,10 @@ def resolve(name):
     """The pyad object a row's name refers to (None when there is none)."""
     if name.startswith("Tensor."):
         return getattr(pyad.Tensor, name[len("Tensor.") :], None)
-    return getattr(pyad, name, None)
+    obj = pyad
+    for part in name.split("."):  # a dotted name (linalg.solve) is looked up attribute by attribute
+        obj = getattr(obj, part, None)
+    return obj
 
 
 def params(mode, *, where=lambda op: True, with_samples=True):

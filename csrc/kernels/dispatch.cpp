@@ -78,5 +78,26 @@ void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& ou
 void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   PYAD_ON_DEVICE(out, scatter_add(out, dim, index, src));
 }
+// linalg
+void lu_factor(const Tensor& a, const Tensor& pivots, const Tensor& info) {
+  PYAD_ON_DEVICE(a, lu_factor(a, pivots, info));
+}
+void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjoint) {
+  PYAD_ON_DEVICE(b, lu_solve(lu, pivots, b, adjoint));
+}
+void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
+  PYAD_ON_DEVICE(lu, lu_inverse(lu, pivots, info));
+}
+void cholesky(const Tensor& a, const Tensor& info) { PYAD_ON_DEVICE(a, cholesky(a, info)); }
+void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left) {
+  PYAD_ON_DEVICE(b, triangular_solve(a, b, upper, transpose, unit, left));
+}
+void qr(const Tensor& a, const Tensor& q, const Tensor& r) { PYAD_ON_DEVICE(a, qr(a, q, r)); }
+void eigh(const Tensor& a, const Tensor& w, bool upper, bool vectors, const Tensor& info) {
+  PYAD_ON_DEVICE(a, eigh(a, w, upper, vectors, info));
+}
+void svd(const Tensor& a, const Tensor& u, const Tensor& s, const Tensor& vh, bool full, const Tensor& info) {
+  PYAD_ON_DEVICE(a, svd(a, u, s, vh, full, info));
+}
 
 }  // namespace pyad::kernels

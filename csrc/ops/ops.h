@@ -134,4 +134,17 @@ inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_tensor
 inline Tensor operator-(double s, const Tensor& a) { return sub(scalar_tensor(s, a.dtype(), a.device()), a); }
 inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_tensor(s, a.dtype(), a.device())); }
 
+// ---- linalg: the LAPACK / cuSOLVER primitives under pyad.linalg (ops/linalg.cpp). They record no history:
+// pyad/linalg/ wraps each in an autograd Function whose VJP and JVP are written with pyad ops. Each takes a
+// batch (..., m, n) and returns new contiguous tensors; `info` (int64, batch shape) is LAPACK's, > 0 where a
+// matrix is singular, not positive definite, or did not converge.
+std::tuple<Tensor, Tensor, Tensor> linalg_lu_factor(const Tensor& a);  // (LU, pivots, info)
+Tensor linalg_lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjoint);
+std::tuple<Tensor, Tensor> linalg_cholesky_raw(const Tensor& a);  // (L, info)
+Tensor linalg_lu_inverse(const Tensor& lu, const Tensor& pivots);  // A^{-1}; singular batch elements left as is
+Tensor linalg_triangular_solve_raw(const Tensor& a, const Tensor& b, bool upper, bool transpose, bool unit, bool left);
+std::tuple<Tensor, Tensor> linalg_qr_raw(const Tensor& a, const std::string& mode);  // (Q, R)
+std::tuple<Tensor, Tensor, Tensor> linalg_eigh_raw(const Tensor& a, bool upper, bool vectors);  // (w, V, info)
+std::tuple<Tensor, Tensor, Tensor, Tensor> linalg_svd_raw(const Tensor& a, bool full, bool vectors);  // U,S,Vh,info
+
 }  // namespace pyad

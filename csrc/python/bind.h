@@ -79,6 +79,7 @@ void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);
 void init_cuda(py::module_& m);
+void init_linalg(py::module_& m);  // the LAPACK / cuSOLVER primitives under pyad.linalg (linalg.cpp)
 
 // Note [The __pyad_function__ protocol]
 // A Python type that defines the classmethod __pyad_function__ (torch's __torch_function__ contract: called as

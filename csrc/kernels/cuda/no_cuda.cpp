@@ -48,4 +48,13 @@ void cumulative(bool, const Tensor&, int64_t, const Tensor&) { unavailable(); }
 void sort(const Tensor&, int64_t, bool, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 void gather(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+// linalg
+void lu_factor(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
+void lu_solve(const Tensor&, const Tensor&, const Tensor&, bool) { unavailable(); }
+void lu_inverse(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
+void cholesky(const Tensor&, const Tensor&) { unavailable(); }
+void triangular_solve(const Tensor&, const Tensor&, bool, bool, bool, bool) { unavailable(); }
+void qr(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
+void eigh(const Tensor&, const Tensor&, bool, bool, const Tensor&) { unavailable(); }
+void svd(const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, const Tensor&) { unavailable(); }
 }  // namespace pyad::kernels::cuda

@@ -1,0 +1,36 @@
+"""pyad.linalg: torch.linalg's functions with its names and semantics, batched over leading dims, on the CPU
+through the LAPACK that scipy-openblas32 ships.
+
+Each function is differentiable in both modes: the factorizations are autograd Functions (pyad.autograd.Function)
+whose VJP and JVP are written with pyad ops, the linalg functions among them, so double backward, hessian and
+jacfwd go through them too; the rest (inv, norms, lstsq, cholesky_solve's triangle) are compositions. The rules
+take batched tangents and cotangents in one call (handles_batch_dims), so jacfwd and jacrev push all their
+directions through one factorization. Singular or non-positive-definite input raises LinAlgError, naming the op
+and the batch element, never a NaN in silence."""
+
+from ._decomp import eigh, eigvalsh, qr, svd, svdvals
+from ._lstsq import lstsq
+from ._norms import matrix_norm, norm, vector_norm
+from ._solve import det, inv, slogdet, solve
+from ._triangular import cholesky, cholesky_solve, solve_triangular
+from ._util import LinAlgError
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cholesky_solve",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matrix_norm",
+    "norm",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+    "svd",
+    "svdvals",
+    "vector_norm",
+]
