@@ -9,12 +9,13 @@
 // region that v covers and writes the result back into that region, so the
 // gradient reaching b's old history and the op's other inputs is exact. v is
 // then re-derived from b (its view_fn) so that its history goes through b.
+#include "ops/inplace.h"
 #include "ops/record.h"
 #include "kernels/kernels.h"
 
 namespace pyad {
 
-namespace {
+namespace inplace_detail {  // shared with the in-place writes of index_ops.cpp (ops/inplace.h)
 
 void check_leaf(const char* op, const Tensor& x) {
   if (!grad_enabled()) return;
@@ -168,7 +169,8 @@ struct OverwriteBackward : Node {
   }
 };
 
-}  // namespace
+}  // namespace inplace_detail
+using namespace inplace_detail;
 
 Tensor& add_(Tensor& x, const Tensor& o) { return binary_inplace("add_", kernels::Binary::Add, add, x, o); }
 Tensor& sub_(Tensor& x, const Tensor& o) { return binary_inplace("sub_", kernels::Binary::Sub, sub, x, o); }
