@@ -106,6 +106,11 @@ void rebase_history(const char* op, Tensor& x, const std::shared_ptr<Node>& node
              "] in-place operation with autograd on a view (", describe(x),
              ") whose base is not known or not "
              "contiguous: clone() the view first");
+  // The op's node is never x's grad_fn here, so set_history does not record what its rule reads of its
+  // output (the rank, which tells batched gradients' batch dims apart).
+  node->out_ndim = x.ndim();
+  node->out_shape = x.shape();
+  node->out_dtype = x.dtype();
   auto copy_slices = std::make_shared<CopySlices>();
   copy_slices->view_fn = x->view_fn;
   copy_slices->fn = node;
