@@ -58,6 +58,8 @@ from . import _functions
 from ._functions import *  # noqa: F403  (the ops written in Python)
 from . import _composite
 from ._composite import *  # noqa: F403  (the ops composed of other ops)
+from . import _index_ops
+from ._index_ops import *  # noqa: F403  (indexing ops composed of the indexing kernels' ops)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
@@ -129,6 +131,7 @@ __all__ = [
 __all__ += _C.__all__
 __all__ += _functions.__all__
 __all__ += _composite.__all__
+__all__ += _index_ops.__all__
 
 
 def manual_seed(seed: int) -> None:

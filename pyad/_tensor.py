@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from . import _C, _composite as C, _functions as F, _indexing, _numpy_interop
+from . import _C, _composite as C, _functions as F, _index_ops, _indexing, _numpy_interop
 from ._dtypes import _BY_NAME as _DTYPE_NAMES, as_device, as_dtype, float32, float64
 
 Tensor = _C.Tensor
@@ -548,3 +548,28 @@ def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @_method
 def equal(self, other):
     return C.equal(self, other)
+
+
+# ---- indexing by tensors (pyad/_index_ops.py; the others are bound in csrc/python/ops_index.cpp) ----
+@_method
+def masked_fill(self, mask, value):
+    """See pyad.masked_fill."""
+    return _index_ops.masked_fill(self, mask, value)
+
+
+@_method
+def masked_fill_(self, mask, value):
+    """pyad.masked_fill written into self in place."""
+    return self.copy_(_index_ops.masked_fill(self, mask, value))
+
+
+@_method
+def masked_select(self, mask):
+    """See pyad.masked_select."""
+    return _index_ops.masked_select(self, mask)
+
+
+@_method
+def take_along_dim(self, indices, dim=None):
+    """See pyad.take_along_dim."""
+    return _index_ops.take_along_dim(self, indices, dim)
