@@ -79,7 +79,7 @@ class _NewDimMask:
 
 def _as_index(k: Any, like: Tensor) -> Any:
     """k as a key element: lists (and NumPy arrays) of ints or bools become index tensors on like's device;
-    a Python bool or a 0-d bool tensor becomes a _NewDimMask, as torch treats it."""
+    a Python bool or a 0-d bool tensor becomes a _NewDimMask, as torch treats it, and a 0-d int64 tensor an int."""
     from ._creation import tensor  # (a cycle at import time otherwise)
 
     if isinstance(k, bool):
@@ -95,6 +95,8 @@ def _as_index(k: Any, like: Tensor) -> Any:
     if isinstance(k, _C.Tensor):
         if k.dtype == _C.dtype.bool and k.ndim == 0:
             return _NewDimMask(_C.reshape(k, [1]))
+        if k.dtype == _C.dtype.int64 and k.ndim == 0:
+            return k.item()  # torch indexes with a 0-d int64 tensor as with an int (a select)
         if k.dtype not in (_C.dtype.int64, _C.dtype.bool):
             raise IndexError(f"[index] tensors used as indices must be int64 (long) or bool tensors, got {k.dtype}")
     return k
