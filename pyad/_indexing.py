@@ -102,14 +102,14 @@ def _as_index(k: Any, like: Tensor) -> Any:
     return k
 
 
-def _split(t: Tensor, key: Any) -> tuple[list[tuple[int, ...]], list[Tensor | None]] | None:
-    """For a key with tensors: the basic steps (tensors as whole-dim slices) and the per-dim tensor list of the
-    view they give; None for a key without tensors."""
+def _split(t: Tensor, key: Any) -> tuple[list[tuple[int, ...]], list[Tensor | None] | None]:
+    """The basic steps (tensors as whole-dim slices) and the per-dim tensor list of the view they give (None
+    for a key without tensors)."""
     if not isinstance(key, tuple):
         key = (key,)
     flat = [_as_index(k, t) for k in key]
     if not any(isinstance(k, (_C.Tensor, _NewDimMask)) for k in flat):
-        return None
+        return resolve(t.shape, tuple(flat)), None
     basic: list[Any] = []
     placed: list[tuple[int, Tensor]] = []  # (dim of the view, index tensor)
     dim = 0
@@ -143,17 +143,15 @@ def _split(t: Tensor, key: Any) -> tuple[list[tuple[int, ...]], list[Tensor | No
 
 
 def getitem(t: Tensor, key: Any) -> Tensor:
-    split = _split(t, key)
-    if split is None:
-        return _C.index(t, resolve(t.shape, key))
-    steps, indices = split
+    steps, indices = _split(t, key)
+    if indices is None:
+        return _C.index(t, steps)
     return _C._index(_C.index(t, steps) if steps else t, indices)
 
 
 def setitem(t: Tensor, key: Any, value: Any) -> None:
-    split = _split(t, key)
-    if split is None:
-        _C.index_put_(t, resolve(t.shape, key), value)
+    steps, indices = _split(t, key)
+    if indices is None:
+        _C.index_put_(t, steps, value)
         return
-    steps, indices = split
     _C._index_put_(_C.index(t, steps) if steps else t, indices, value, False, "setitem")
