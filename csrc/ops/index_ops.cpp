@@ -93,8 +93,7 @@ Plan make_plan(const char* op, const Tensor& x, const TensorIndices& given, int6
     p.idx.push_back(t);
   }
   PYAD_CHECK(static_cast<int64_t>(p.idx.size()) <= x.ndim(), IndexError, "[", op,
-             "] too many indices for tensor of dimension ", user_shape.size(), " (shape ", shape_str(user_shape),
-             ")");
+             "] too many indices for tensor of dimension ", user_shape.size(), " (shape ", shape_str(user_shape), ")");
   p.idx.resize(x.ndim());
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < x.ndim(); ++d)
@@ -103,8 +102,9 @@ Plan make_plan(const char* op, const Tensor& x, const TensorIndices& given, int6
   p.bshape = p.idx[dims[0]]->shape();
   for (int64_t d : dims) {
     auto b = broadcast2(p.bshape, p.idx[d]->shape());
-    PYAD_CHECK(b.has_value(), IndexError, "[", op, "] shape mismatch: indexing tensors could not be broadcast together (",
-               shape_str(p.bshape), " and ", shape_str(p.idx[d]->shape()), ")");
+    PYAD_CHECK(b.has_value(), IndexError, "[", op,
+               "] shape mismatch: indexing tensors could not be broadcast together (", shape_str(p.bshape), " and ",
+               shape_str(p.idx[d]->shape()), ")");
     p.bshape = *b;
   }
   Tensor lin = zeros({}, DType::Int64, x.device());
@@ -294,7 +294,8 @@ struct ScatterBackward : Node {
   TensorList apply(TensorList&& g) override {
     Tensor idx = index_for(index.unpack(*this), g[0]);
     Tensor gx, gs;
-    if (needs_input_grad(0)) gx = scatter_unchecked(g[0], neg_dim, idx, zeros(idx.shape(), g[0].dtype(), g[0].device()));
+    if (needs_input_grad(0))
+      gx = scatter_unchecked(g[0], neg_dim, idx, zeros(idx.shape(), g[0].dtype(), g[0].device()));
     if (needs_input_grad(1)) gs = gather_unchecked(g[0], neg_dim, idx, "GatherBackward0");
     return {gx, gs};
   }

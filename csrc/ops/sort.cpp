@@ -24,7 +24,6 @@ Tensor index_for(const Tensor& idx, const Tensor& t) {
   return expand(reshape(idx, concat(Shape(nb, 1), idx.shape())), concat(batch, idx.shape()));
 }
 
-
 // The backward of a gather (and of sort's and topk's values): the gradient added into zeros at the indices.
 struct GatherBackward : Node {
   SavedTensor index;
