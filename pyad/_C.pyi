@@ -449,11 +449,11 @@ class Tensor:
         """
         pyad.index_add written into input in place.
         """
-    def index_put(self, indices: collections.abc.Sequence[Tensor | None], values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+    def index_put(self, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
         """
         See pyad.index_put.
         """
-    def index_put_(self, indices: collections.abc.Sequence[Tensor | None], values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+    def index_put_(self, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
         """
         input[indices] = values (accumulate: +=) in place, as torch's Tensor.index_put_.
         """
@@ -883,7 +883,7 @@ def index_add(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, ind
     """
     A copy of input with alpha * source added along dim at a 1-d int64 index (repeats accumulate).
     """
-def index_put(input: Tensor, indices: collections.abc.Sequence[Tensor | None], values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+def index_put(input: Tensor, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
     """
     A copy of input with values written (accumulate: added) at indices.
     """

@@ -14,6 +14,24 @@ Tensor value_arg(const Tensor& x, py::handle v, const char* op) {
   return to_dtype(operand(x, v, op), x.dtype());
 }
 
+// torch's `indices`: a tuple (or list) of tensors or None, one per leading dim.
+TensorIndices indices_arg(py::handle obj, const char* op) {
+  PYAD_CHECK(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), TypeError, "[", op,
+             "] indices must be a tuple of tensors (or None), got ",
+             std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  TensorIndices out;
+  for (py::handle e : obj) {
+    if (e.is_none()) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    PYAD_CHECK(py::isinstance<TensorImpl>(e), TypeError, "[", op, "] indices must be tensors (or None), got ",
+               std::string(py::str(py::type::handle_of(e).attr("__name__"))));
+    out.emplace_back(py::cast<Tensor>(e));
+  }
+  return out;
+}
+
 py::object nonzero_(const Tensor& x, bool as_tuple) {
   Tensor nz;
   {
@@ -56,12 +74,12 @@ void init_ops_index(py::module_& m) {
          "The (n, ndim) int64 coordinates of input's nonzero elements (as_tuple: one 1-d tensor per dim).");
   cls.def("nonzero", &nonzero_, py::kw_only(), py::arg("as_tuple") = false, "See pyad.nonzero.");
 
-  auto index_put_ = [](Tensor x, const TensorIndices& idx, py::handle v, bool accumulate) {
+  auto index_put_ = [](Tensor x, py::handle idx, py::handle v, bool accumulate) {
     Tensor value = value_arg(x, v, "index_put_");
-    return index_put_tensor_(x, idx, value, accumulate, "index_put_");
+    return index_put_tensor_(x, indices_arg(idx, "index_put_"), value, accumulate, "index_put_");
   };
-  auto index_put_out = [](const Tensor& x, const TensorIndices& idx, py::handle v, bool accumulate) {
-    return index_put(x, idx, value_arg(x, v, "index_put"), accumulate);
+  auto index_put_out = [](const Tensor& x, py::handle idx, py::handle v, bool accumulate) {
+    return index_put(x, indices_arg(idx, "index_put"), value_arg(x, v, "index_put"), accumulate);
   };
   def_op(m, "index_put", index_put_out, py::arg("input"), py::arg("indices"), py::arg("values"),
          py::arg("accumulate") = false, "A copy of input with values written (accumulate: added) at indices.");
