@@ -154,4 +154,18 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
     if indices is None:
         _C.index_put_(t, steps, value)
         return
+    if steps and t.ndim > 0:
+        # Ints, slices or None next to the tensors: the written places, in torch's layout of t[key], are
+        # read off each dim's coordinate grid (an expanded arange, no memory of t's size) through the same
+        # key, and written with one index per dim of t itself. No view is written, so forward mode and
+        # empty tensors work as for a key of tensors alone.
+        shape = list(t.shape)
+        coords: list[Tensor | None] = []
+        for d, n in enumerate(shape):
+            grid = _C.arange(0.0, float(n), 1.0, _C.dtype.int64, t.device)
+            line = [1] * len(shape)
+            line[d] = n
+            coords.append(getitem(_C.expand(_C.reshape(grid, line), shape), key))
+        _C._index_put_(t, coords, value, False, "setitem")
+        return
     _C._index_put_(_C.index(t, steps) if steps else t, indices, value, False, "setitem")

@@ -415,7 +415,6 @@ _INDEX_ROWS = [
         _put(lambda ns, x: (1, _I(ns, x, [0, 2]))),
         [((2, 3, 4), (2, 4))],
         variant="int_and_tensor",
-        modes=FORMS - {FORWARD},
     ),
     OpInfo(
         "Tensor.__setitem__",
