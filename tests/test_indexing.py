@@ -334,6 +334,7 @@ ERRORS = [
     (lambda x: x.__setitem__(pyad.tensor([9]), 1.0), IndexError, r"\[setitem\] index 9 is out of bounds"),
     (lambda x: pyad.index_select(x, 1, pyad.tensor([4])), IndexError, r"\[index_select\] index 4 is out of bounds"),
     (lambda x: pyad.index_select(x, 0, pyad.tensor([[0]])), IndexError, "must be a vector"),
+    (lambda x: pyad.index_select(x, 0, pyad.tensor([-1])), IndexError, r"\[index_select\] index -1 is out of bounds"),
     (lambda x: pyad.take(x, pyad.tensor([12])), IndexError, r"\[take\] index 12 is out of bounds"),
     (lambda x: pyad.scatter(x, 0, pyad.tensor([[3]]), 1.0), IndexError, r"\[scatter\] index 3 is out of bounds"),
     (lambda x: pyad.scatter_add(x, 1, pyad.tensor([[-1]]), x), IndexError, r"\[scatter_add\] index -1"),

@@ -397,9 +397,15 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   PYAD_CHECK(index.dtype() == DType::Int64, TypeError, "[index_select] expected an int64 index, got ",
              dtype_name(index.dtype()));
   Tensor src = x.ndim() == 0 ? reshape(x, {1}) : x;
+  check_same_device("index_select", x, index);
+  if (index.numel() > 0) {  // no negative indices, as torch's index_select
+    const int64_t lo = host_int(amin(index, {}, false)), hi = host_int(amax(index, {}, false)), size = src.shape()[d];
+    PYAD_CHECK(lo >= 0 && hi < size, IndexError, "[index_select] index ", lo < 0 ? lo : hi,
+               " is out of bounds for dimension ", d, " with size ", size);
+  }
   TensorIndices idx(d, std::nullopt);
   idx.push_back(reshape(index, {index.numel()}));
-  return scalar_like_0d(index_impl("index_select", src, idx, 0, false), x);
+  return scalar_like_0d(index_impl("index_select", src, idx, 0, true), x);
 }
 
 Tensor take(const Tensor& x, const Tensor& index) {
