@@ -229,6 +229,14 @@ class Tensor:
         ...
     def reshape_as(self, other):
         ...
+    def scatter_(self, dim, index, src):
+        """
+        pyad.scatter written into self in place (src: a tensor or a number).
+        """
+    def scatter_add_(self, dim, index, src):
+        """
+        pyad.scatter_add written into self in place.
+        """
     def softmax(self, dim, dtype=None):
         ...
     def split(self, split_size, dim=0):

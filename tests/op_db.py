@@ -562,6 +562,17 @@ _INDEX_ROWS = [
         modes=FORMS,
     ),
     OpInfo(
+        "Tensor.scatter_",
+        lambda ns, x, s: (x * 1.0).scatter_(1, _I(ns, x, [[2, 0], [1, 0]]), s),
+        [((2, 3), (2, 2))],
+    ),
+    OpInfo("Tensor.scatter_", lambda ns, x: (x * 1.0).scatter_(0, _I(ns, x, [1, 0]), -3.0), [((3,),)], variant="value"),
+    OpInfo(
+        "Tensor.scatter_add_",
+        lambda ns, x, s: (x * 1.0).scatter_add_(0, _I(ns, x, [[1, 1, 0]]), s),
+        [((2, 3), (1, 3))],
+    ),
+    OpInfo(
         "Tensor.index_add_",
         lambda ns, x, s: (x * 1.0).index_add_(0, _I(ns, x, [1, 1, 0]), s, alpha=2.0),
         [((2, 3), (3, 3))],
