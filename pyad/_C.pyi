@@ -8,7 +8,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'sinh', 'cosh', 'tan', 'asin', 'acos', 'atan', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'exp2', 'rsqrt', 'reciprocal', 'square', 'floor', 'ceil', 'round', 'trunc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'fmod', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron', 'sort', 'argsort', 'topk', 'argmax', 'argmin', 'gather']
+__all__: list = ['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'softplus', 'erf', 'erfc', 'sinh', 'cosh', 'tan', 'asin', 'acos', 'atan', 'asinh', 'acosh', 'atanh', 'log2', 'log10', 'exp2', 'rsqrt', 'reciprocal', 'square', 'floor', 'ceil', 'round', 'trunc', 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2', 'hypot', 'logaddexp', 'fmod', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'cumsum', 'cumprod', 'flip', 'roll', 'tril', 'triu', 'diagonal', 'trace', 'kron', 'sort', 'argsort', 'topk', 'argmax', 'argmin', 'gather', 'nonzero', 'index_put', 'index_select', 'take', 'scatter', 'scatter_add', 'index_add']
 class dtype:
     """
     Members:
@@ -365,6 +365,18 @@ class Tensor:
         ...
     def long(self):
         ...
+    def masked_fill(self, mask, value):
+        """
+        See pyad.masked_fill.
+        """
+    def masked_fill_(self, mask, value):
+        """
+        pyad.masked_fill written into self in place.
+        """
+    def masked_select(self, mask):
+        """
+        See pyad.masked_select.
+        """
     def matmul(self, other):
         ...
     def max(self, dim=None, keepdim=False):
@@ -456,6 +468,14 @@ class Tensor:
         """
         input rotated by 90° k times in the plane of dims (from the first towards the second), as torch.rot90.
         """
+    def scatter_(self, dim, index, src):
+        """
+        pyad.scatter written into self in place (src: a tensor or a number).
+        """
+    def scatter_add_(self, dim, index, src):
+        """
+        pyad.scatter_add written into self in place.
+        """
     @staticmethod
     def sgn(*args, **kwargs) -> Tensor:
         """
@@ -486,6 +506,10 @@ class Tensor:
     def t(self):
         """
         The transpose of a matrix; a tensor of 0 or 1 dims unchanged (a view), as torch.
+        """
+    def take_along_dim(self, indices, dim=None):
+        """
+        See pyad.take_along_dim.
         """
     @staticmethod
     def tensor_split(*args, **kwargs) -> tuple[Tensor, ...]:
@@ -696,6 +720,26 @@ class Tensor:
         ...
     def hypot(self, other: typing.Any) -> Tensor:
         ...
+    def index_add(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, source: Tensor, *, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+        """
+        See pyad.index_add.
+        """
+    def index_add_(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, source: Tensor, *, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+        """
+        pyad.index_add written into input in place.
+        """
+    def index_put(self, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+        """
+        See pyad.index_put.
+        """
+    def index_put_(self, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+        """
+        input[indices] = values (accumulate: +=) in place, as torch's Tensor.index_put_.
+        """
+    def index_select(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+        """
+        See pyad.index_select.
+        """
     def is_contiguous(self) -> builtins.bool:
         ...
     def item(self) -> typing.Any:
@@ -730,6 +774,10 @@ class Tensor:
         ...
     def neg(self) -> Tensor:
         ...
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> typing.Any:
+        """
+        See pyad.nonzero.
+        """
     def numel(self) -> builtins.int:
         ...
     def pow(self, other: typing.Any) -> Tensor:
@@ -757,6 +805,14 @@ class Tensor:
         ...
     def rsqrt(self) -> Tensor:
         ...
+    def scatter(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: typing.Any) -> Tensor:
+        """
+        See pyad.scatter.
+        """
+    def scatter_add(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: Tensor) -> Tensor:
+        """
+        See pyad.scatter_add.
+        """
     def sigmoid(self) -> Tensor:
         ...
     def sign(self) -> Tensor:
@@ -785,6 +841,10 @@ class Tensor:
         ...
     def sub_(self, arg0: typing.Any) -> Tensor:
         ...
+    def take(self, index: Tensor) -> Tensor:
+        """
+        See pyad.take.
+        """
     def tan(self) -> Tensor:
         ...
     def tanh(self) -> Tensor:
@@ -927,6 +987,12 @@ class frame_guard:
 def _build_info() -> dict:
     ...
 def _hook_count(arg0: Tensor) -> builtins.int:
+    ...
+def _index(input: Tensor, indices: collections.abc.Sequence[Tensor | None], op: str = 'index') -> Tensor:
+    """
+    x indexed by one entry per leading dim: an int64 tensor, a bool mask, or None (the whole dim).
+    """
+def _index_put_(input: Tensor, indices: collections.abc.Sequence[Tensor | None], values: typing.Any, accumulate: builtins.bool = False, op: str = 'index_put_') -> Tensor:
     ...
 def _linalg_cholesky(A: Tensor) -> tuple[Tensor, Tensor]:
     """
@@ -1124,8 +1190,20 @@ def hypot(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def index(arg0: Tensor, arg1: list) -> Tensor:
     ...
+def index_add(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, source: Tensor, *, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    """
+    A copy of input with alpha * source added along dim at a 1-d int64 index (repeats accumulate).
+    """
+def index_put(input: Tensor, indices: typing.Any, values: typing.Any, accumulate: builtins.bool = False) -> Tensor:
+    """
+    A copy of input with values written (accumulate: added) at indices.
+    """
 def index_put_(arg0: Tensor, arg1: list, arg2: typing.Any) -> Tensor:
     ...
+def index_select(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor) -> Tensor:
+    """
+    The entries of input along dim at a 1-d int64 index.
+    """
 def is_anomaly_enabled() -> builtins.bool:
     ...
 def is_grad_enabled() -> builtins.bool:
@@ -1180,6 +1258,10 @@ def ne(input: typing.Any, other: typing.Any) -> Tensor:
     ...
 def neg(input: Tensor) -> Tensor:
     ...
+def nonzero(input: Tensor, *, as_tuple: builtins.bool = False) -> typing.Any:
+    """
+    The (n, ndim) int64 coordinates of input's nonzero elements (as_tuple: one 1-d tensor per dim).
+    """
 def ones(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg1: dtype, arg2: device) -> Tensor:
     ...
 def outer(arg0: Tensor, arg1: Tensor) -> Tensor:
@@ -1218,6 +1300,14 @@ def rsqrt(input: Tensor) -> Tensor:
     ...
 def safe_where(arg0: Tensor, arg1: typing.Any, arg2: typing.Any) -> Tensor:
     ...
+def scatter(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: typing.Any) -> Tensor:
+    """
+    A copy of input with out[..., index[..., j, ...], ...] = src[..., j, ...] along dim (src: a tensor or a number), as torch.scatter.
+    """
+def scatter_add(input: Tensor, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: Tensor) -> Tensor:
+    """
+    A copy of input with src added along dim at index (repeated indices accumulate), as torch.scatter_add.
+    """
 def set_anomaly_enabled(arg0: builtins.bool, arg1: typing.Any) -> None:
     ...
 def set_grad_enabled(arg0: builtins.bool) -> None:
@@ -1260,6 +1350,10 @@ def sum(arg0: Tensor, arg1: typing.Any, arg2: builtins.bool) -> Tensor:
     ...
 def sum_to(arg0: Tensor, arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> Tensor:
     ...
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """
+    input flattened, read at index (of any shape; the result has index's shape).
+    """
 def tan(input: Tensor) -> Tensor:
     ...
 def tangent_levels(arg0: collections.abc.Sequence[Tensor]) -> list[builtins.int]:

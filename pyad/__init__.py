@@ -64,6 +64,8 @@ from ._shape_more import *  # noqa: F403  (shape helpers composed of views and c
 from ._math_more import *  # noqa: F403  (products, distances, small elementwise functions, composed)
 from . import _random
 from ._random import *  # noqa: F403  (randint, randperm, normal, bernoulli, multinomial)
+from . import _index_ops
+from ._index_ops import *  # noqa: F403  (indexing ops composed of the indexing kernels' ops)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
@@ -139,7 +141,7 @@ __all__ = [
 # compositions.
 __all__ += _random.__all__
 # The modules whose exports are ops: each has a row in tests/op_db.py (test_op_db.py checks it).
-_OP_MODULES = (_C, _functions, _composite, _logical, _shape_more, _math_more)
+_OP_MODULES = (_C, _functions, _composite, _index_ops, _logical, _shape_more, _math_more)
 for _m in _OP_MODULES:
     __all__ += _m.__all__
 del _m

@@ -173,9 +173,10 @@ def clamp_max(input: Tensor, max: Tensor | Number) -> Tensor:
 
 
 def floor_divide(input: Tensor | Number, other: Tensor | Number) -> Tensor:
-    """input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64."""
-    a = input if isinstance(input, Tensor) else _t(other, "floor_divide").new_tensor(input)
-    b = other
+    """input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64. The
+    result carries no gradient (a floor's is zero wherever it exists)."""
+    a = (input if isinstance(input, Tensor) else _t(other, "floor_divide").new_tensor(input)).detach()
+    b = other.detach() if isinstance(other, Tensor) else other
     ints = not a.dtype.is_floating_point and (
         (isinstance(b, Tensor) and not b.dtype.is_floating_point) or (isinstance(b, int) and not isinstance(b, bool))
     )

@@ -9,6 +9,7 @@ from . import (
     _C,
     _composite as C,
     _functions as F,
+    _index_ops,
     _indexing,
     _logical,
     _math_more,
@@ -663,3 +664,40 @@ def random_(self, from_=0, to=None):
     return _fill_in_place(
         self, _random.randint(from_, to, tuple(self.shape), dtype=self.dtype, device=self.device), "random_"
     )
+
+
+# ---- indexing by tensors (pyad/_index_ops.py; the others are bound in csrc/python/ops_index.cpp) ----
+@_method
+def masked_fill(self, mask, value):
+    """See pyad.masked_fill."""
+    return _index_ops.masked_fill(self, mask, value)
+
+
+@_method
+def masked_fill_(self, mask, value):
+    """pyad.masked_fill written into self in place."""
+    return self.copy_(_index_ops.masked_fill(self, mask, value))
+
+
+@_method
+def masked_select(self, mask):
+    """See pyad.masked_select."""
+    return _index_ops.masked_select(self, mask)
+
+
+@_method
+def take_along_dim(self, indices, dim=None):
+    """See pyad.take_along_dim."""
+    return _index_ops.take_along_dim(self, indices, dim)
+
+
+@_method
+def scatter_(self, dim, index, src):
+    """pyad.scatter written into self in place (src: a tensor or a number)."""
+    return self.copy_(_C.scatter(self, dim, index, src))
+
+
+@_method
+def scatter_add_(self, dim, index, src):
+    """pyad.scatter_add written into self in place."""
+    return self.copy_(_C.scatter_add(self, dim, index, src))

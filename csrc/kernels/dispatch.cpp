@@ -75,8 +75,8 @@ void sort(const Tensor& in, int64_t dim, bool descending, int64_t k, const Tenso
 void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& out) {
   PYAD_ON_DEVICE(out, gather(in, dim, index, out));
 }
-void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
-  PYAD_ON_DEVICE(out, scatter_add(out, dim, index, src));
+void scatter(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) {
+  PYAD_ON_DEVICE(out, scatter(out, dim, index, src, accumulate));
 }
 // linalg
 void lu_factor(const Tensor& a, const Tensor& pivots, const Tensor& info) {

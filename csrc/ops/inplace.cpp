@@ -9,12 +9,13 @@
 // region that v covers and writes the result back into that region, so the
 // gradient reaching b's old history and the op's other inputs is exact. v is
 // then re-derived from b (its view_fn) so that its history goes through b.
+#include "ops/inplace.h"
 #include "ops/record.h"
 #include "kernels/kernels.h"
 
 namespace pyad {
 
-namespace {
+namespace inplace_detail {  // shared with the in-place writes of index_ops.cpp (ops/inplace.h)
 
 void check_leaf(const char* op, const Tensor& x) {
   if (!grad_enabled()) return;
@@ -105,6 +106,11 @@ void rebase_history(const char* op, Tensor& x, const std::shared_ptr<Node>& node
              "] in-place operation with autograd on a view (", describe(x),
              ") whose base is not known or not "
              "contiguous: clone() the view first");
+  // The op's node is never x's grad_fn here, so set_history does not record what its rule reads of its
+  // output (the rank, which tells batched gradients' batch dims apart).
+  node->out_ndim = x.ndim();
+  node->out_shape = x.shape();
+  node->out_dtype = x.dtype();
   auto copy_slices = std::make_shared<CopySlices>();
   copy_slices->view_fn = x->view_fn;
   copy_slices->fn = node;
@@ -168,7 +174,8 @@ struct OverwriteBackward : Node {
   }
 };
 
-}  // namespace
+}  // namespace inplace_detail
+using namespace inplace_detail;
 
 Tensor& add_(Tensor& x, const Tensor& o) { return binary_inplace("add_", kernels::Binary::Add, add, x, o); }
 Tensor& sub_(Tensor& x, const Tensor& o) { return binary_inplace("sub_", kernels::Binary::Sub, sub, x, o); }

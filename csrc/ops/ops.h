@@ -102,6 +102,23 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
 // out[..., j, ...] = x[..., index[..., j, ...], ...] along dim (torch.gather).
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 
+// ---- indexing by tensors (index_ops.cpp), with torch's semantics ----
+// One entry per leading dim of x: an int64 index (broadcast with the others), a bool mask covering as many
+// dims as it has, or none (the whole dim). Note [Advanced indexing as one gather].
+using TensorIndices = std::vector<std::optional<Tensor>>;
+Tensor index_tensor(const Tensor& x, const TensorIndices& indices, const char* op = "index");
+Tensor& index_put_tensor_(Tensor& x, const TensorIndices& indices, const Tensor& values, bool accumulate = false,
+                          const char* op = "index_put_");
+Tensor index_put(const Tensor& x, const TensorIndices& indices, const Tensor& values, bool accumulate = false);
+// (count, ndim) int64 coordinates of the nonzero elements, in row-major order.
+Tensor nonzero(const Tensor& x);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor take(const Tensor& x, const Tensor& index);  // x flattened, read at index (any shape)
+// x with src written (scatter) or added (scatter_add) along dim at index, as torch.scatter / scatter_add.
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
+
 // ---- matrix-shape ops (matrix_shape_ops.cpp) ----
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);
 // Empty `dims`: roll the flattened tensor by shifts[0] and restore the shape, as torch's dims=None.

@@ -5,12 +5,13 @@
 // scatters the gradient back through the indices, the JVP gathers the
 // tangent. Dims in the rules count from the end and the index is expanded over
 // leading batch dims (Note [Batched tangents and cotangents]).
+#include "ops/gather_scatter.h"
 #include "ops/record.h"
 #include "kernels/kernels.h"
 
 namespace pyad {
 
-namespace {
+namespace gather_detail {  // gather and scatter_add for other ops' rules (ops/gather_scatter.h)
 
 // A 0-d tensor as shape (1,): the kernels work along a dim.
 Tensor as_line(const Tensor& t) { return t.ndim() == 0 ? make_view(t, {1}, {1}, t->offset) : t; }
@@ -22,11 +23,6 @@ Tensor index_for(const Tensor& idx, const Tensor& t) {
   Shape batch = batch_shape(t, idx.ndim());
   return expand(reshape(idx, concat(Shape(nb, 1), idx.shape())), concat(batch, idx.shape()));
 }
-
-// Gather and scatter_add for indices known to be in range and a dim counted from the end, each recording its
-// node (so that the rules of one are differentiable through the other, to any order).
-Tensor gather_unchecked(const Tensor& x, int64_t neg_dim, const Tensor& index, const char* name);
-Tensor scatter_add_unchecked(const Tensor& base, int64_t neg_dim, const Tensor& index, const Tensor& src);
 
 // The backward of a gather (and of sort's and topk's values): the gradient added into zeros at the indices.
 struct GatherBackward : Node {
@@ -84,7 +80,7 @@ Tensor scatter_add_unchecked(const Tensor& base, int64_t neg_dim, const Tensor& 
   Tensor out = empty(base.shape(), base.dtype(), base.device());
   kernels::copy(base, out);
   const int64_t d = neg_dim + base.ndim();
-  kernels::scatter_add(out, d, index, src);
+  kernels::scatter(out, d, index, src, true);
   if (auto node = record<ScatterAddBackward>(out, {base, src})) {
     node->index = SavedTensor(index, false);
     node->neg_dim = neg_dim;
@@ -99,21 +95,7 @@ Tensor scatter_add_unchecked(const Tensor& base, int64_t neg_dim, const Tensor& 
   return out;
 }
 
-// Values and indices of the first k (all when k < 0) of x sorted along dim (wrapped), without history.
-std::pair<Tensor, Tensor> sort_raw(const Tensor& x, int64_t dim, bool descending, int64_t k = -1) {
-  Tensor src = as_line(x);
-  Shape shape = src.shape();
-  if (k >= 0) shape[dim] = k;
-  Tensor values = empty(shape, x.dtype(), x.device()), indices = empty(shape, DType::Int64, x.device());
-  kernels::sort(src, dim, descending, shape[dim], values, indices);
-  if (x.ndim() == 0) {
-    values = reshape(values, {});
-    indices = reshape(indices, {});
-    values->is_view = indices->is_view = false;  // the (1,) results are temporaries: nothing else aliases them
-  }
-  return {values, indices};
-}
-
+// Throws unless index is int64 on x's device, of x's rank, no larger than x off dim d, and in range.
 void check_index(const char* op, const Tensor& x, int64_t d, const Tensor& index) {
   PYAD_CHECK(index.dtype() == DType::Int64, TypeError, "[", op, "] expected an int64 index, got ",
              dtype_name(index.dtype()));
@@ -131,6 +113,26 @@ void check_index(const char* op, const Tensor& x, int64_t d, const Tensor& index
   const int64_t bad = lo < 0 ? lo : hi;
   PYAD_CHECK(lo >= 0 && hi < size, IndexError, "[", op, "] index ", bad, " is out of bounds for dim ", d, " with size ",
              size);
+}
+
+}  // namespace gather_detail
+
+namespace {
+using namespace gather_detail;
+
+// Values and indices of the first k (all when k < 0) of x sorted along dim (wrapped), without history.
+std::pair<Tensor, Tensor> sort_raw(const Tensor& x, int64_t dim, bool descending, int64_t k = -1) {
+  Tensor src = as_line(x);
+  Shape shape = src.shape();
+  if (k >= 0) shape[dim] = k;
+  Tensor values = empty(shape, x.dtype(), x.device()), indices = empty(shape, DType::Int64, x.device());
+  kernels::sort(src, dim, descending, shape[dim], values, indices);
+  if (x.ndim() == 0) {
+    values = reshape(values, {});
+    indices = reshape(indices, {});
+    values->is_view = indices->is_view = false;  // the (1,) results are temporaries: nothing else aliases them
+  }
+  return {values, indices};
 }
 
 Tensor arg_extreme(const Tensor& x, std::optional<int64_t> dim, bool keepdim, bool is_max) {

@@ -75,6 +75,7 @@ void init_tensor(py::module_& m);
 void init_ops(py::module_& m);
 void init_ops_more(py::module_& m);  // scans and matrix-shape ops (ops_more.cpp)
 void init_ops_sort(py::module_& m);  // sort, argsort, topk, argmax, argmin, gather (ops_sort.cpp)
+void init_ops_index(py::module_& m);  // indexing by tensors, nonzero, scatter, index_select ... (ops_index.cpp)
 void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);

@@ -35,6 +35,7 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_ops(m);
   pyad::python::init_ops_more(m);
   pyad::python::init_ops_sort(m);
+  pyad::python::init_ops_index(m);
   pyad::python::init_autograd(m);
   pyad::python::init_interop(m);
   pyad::python::init_function(m);

@@ -1,7 +1,7 @@
 """Reading entries of a tensor at int64 indices: Embedding's row lookup and the losses' pick of the target class.
 
 Both go through pyad.gather (its VJP adds into zeros, so a repeated index accumulates, as torch's), after
-check_range has refused out-of-range indices with the caller's op name. one_hot_mask stays for F.one_hot.
+check_range has refused out-of-range indices with the caller's op name.
 """
 
 from __future__ import annotations
@@ -29,12 +29,6 @@ def check_range(index: Tensor, n: int, op: str, ignore_index: int | None = None)
         bad = lo if lo < 0 else hi
         raise IndexError(f"[{op}] index {bad} is out of range for size {n}")
     return True
-
-
-def one_hot_mask(index: Tensor, n: int) -> Tensor:
-    """(..., n) bool: True where the last coordinate equals index."""
-    classes = _C.arange(0.0, float(n), 1.0, _C.dtype.int64, index.device)
-    return classes == _C.unsqueeze(index, -1)
 
 
 def take_along_last(values: Tensor, index: Tensor) -> Tensor:

@@ -166,7 +166,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if num_classes == -1:
         num_classes = tensor.amax().item() + 1 if tensor.numel() else 0
     _gather.check_range(tensor, num_classes, "one_hot")
-    return _C.to_dtype(_gather.one_hot_mask(tensor, num_classes), _C.dtype.int64)
+    out = _C.zeros(list(tensor.shape) + [num_classes], _C.dtype.int64, tensor.device)
+    return _C.scatter(out, -1, _C.unsqueeze(tensor, -1), 1)
 
 
 # ---- losses ----

@@ -3,7 +3,7 @@
 (`python -m pyad.ops` prints it: pyad/ops/__main__.py.)
 
 coverage() lists every exported op (the op list: _C.__all__, which the kernels/math.h rows and def_op
-fill, plus pyad._functions.__all__ and pyad._composite.__all__) with
+fill, plus the Python op modules of pyad._OP_MODULES and pyad.linalg's functions) with
 
 * kind: "kernel" (a C++ op with its own kernel, run by both backends: csrc/kernels/backend.inc declares each
   kernel once for the CPU and the CUDA backend), "composite" (a composition of other ops, in Python or C++:
@@ -60,7 +60,8 @@ def op_names() -> list[str]:
     """Every exported op: the names of the op list, sorted."""
     import pyad
 
-    return sorted(set(pyad._C.__all__) | set(pyad._functions.__all__) | set(pyad._composite.__all__))
+    names = {n for module in pyad._OP_MODULES for n in module.__all__}
+    return sorted(names | {f"linalg.{n}" for n in pyad.linalg.__all__ if n != "LinAlgError"})
 
 
 def _t(shape: tuple[int, ...], seed: int = 0, low: float = 0.3, high: float = 0.9) -> Any:
@@ -137,7 +138,72 @@ _SPECIAL: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "var": (lambda ns, x: ns.var(x), _X),
     "vstack": (lambda ns, a, b: ns.vstack([a, b]), _XY),
     "where": (lambda ns, a, b: ns.where(a > 0.6, a, b), _XY),
+    # more of torch's surface (pyad/_math_more.py, _shape_more.py)
+    "addcdiv": (lambda ns, a, b: ns.addcdiv(a, b, a + 1.0), _XY),
+    "aminmax": (lambda ns, x: ns.aminmax(x).max, _X),
+    "broadcast_tensors": (lambda ns, a, b: ns.broadcast_tensors(a, b[:1])[1], _XY),
+    "meshgrid": (lambda ns, a, b: ns.meshgrid(a, b)[0], _XY),
+    "std_mean": (lambda ns, x: ns.std_mean(x)[0], _X),
+    "var_mean": (lambda ns, x: ns.var_mean(x)[0], _X),
+    "addcmul": (lambda ns, a, b: ns.addcmul(a, b, b), _XY),
+    "addmm": (lambda ns, a, b: ns.addmm(a, a, b), (_M[0], _M[0])),
+    "addmv": (lambda ns, a, b: ns.addmv(b, a, b), ((3, 3), (3,))),
+    "baddbmm": (lambda ns, a, b: ns.baddbmm(a, a, b), ((2, 3, 3), (2, 3, 3))),
+    "bmm": (lambda ns, a, b: ns.bmm(a, b), ((2, 3, 3), (2, 3, 3))),
+    "broadcast_to": (lambda ns, x: ns.broadcast_to(x, (2, 3)), _X),
+    "cdist": (lambda ns, a, b: ns.cdist(a, b + 1.0), ((3, 2), (4, 2))),
+    "cosine_similarity": (lambda ns, a, b: ns.cosine_similarity(a, b), ((2, 3), (2, 3))),
+    "fliplr": (lambda ns, x: ns.fliplr(x), _M),
+    "lerp": (lambda ns, a, b: ns.lerp(a, b, 0.3), _XY),
+    "mv": (lambda ns, a, b: ns.mv(a, b), ((3, 3), (3,))),
+    "rot90": (lambda ns, x: ns.rot90(x), _M),
+    "swapdims": (lambda ns, x: ns.swapdims(x, 0, 1), ((2, 3),)),
+    "tensor_split": (lambda ns, x: ns.tensor_split(x, 2)[0], _X),
+    "tril_indices": (lambda ns, x: ns.tril_indices(3, 3), _X),
+    "triu_indices": (lambda ns, x: ns.triu_indices(3, 3), _X),
+    # indexing (pyad/_index_ops.py, csrc/ops/index_ops.cpp)
+    "index_add": (lambda ns, a, b: ns.index_add(a, 0, ns.tensor([2, 0, 2]), b), _XY),
+    "index_put": (lambda ns, a, b: ns.index_put(a, (ns.tensor([2, 0]),), b[:2]), _XY),
+    "index_select": (lambda ns, x: ns.index_select(x, 0, ns.tensor([2, 0, 2])), _X),
+    "masked_fill": (lambda ns, x: ns.masked_fill(x, x > 0.6, 0.5), _X),
+    "masked_select": (lambda ns, x: ns.masked_select(x, x > 0.6), _X),
+    "scatter": (lambda ns, a, b: ns.scatter(a, 0, ns.tensor([2, 0]), b), _XY),
+    "scatter_add": (lambda ns, a, b: ns.scatter_add(a, 0, ns.tensor([2, 0, 2]), b), _XY),
+    "take": (lambda ns, x: ns.take(x, ns.tensor([[2, 0], [8, 4]])), _M),
+    "take_along_dim": (lambda ns, x: ns.take_along_dim(x, ns.tensor([[2], [0], [1]]), 1), _M),
+    # linalg (pyad/linalg/): square inputs made well conditioned or positive definite
+    "linalg.cholesky": (lambda ns, a: ns.linalg.cholesky(_spd(ns, a)), _M),
+    "linalg.cholesky_solve": (
+        lambda ns, a, b: ns.linalg.cholesky_solve(b, ns.linalg.cholesky(_spd(ns, a))),
+        ((3, 3), (3, 2)),
+    ),
+    "linalg.det": (lambda ns, a: ns.linalg.det(_spd(ns, a)), _M),
+    "linalg.eigh": (lambda ns, a: ns.linalg.eigh(_spd(ns, a)).eigenvalues, _M),
+    "linalg.eigvalsh": (lambda ns, a: ns.linalg.eigvalsh(_spd(ns, a)), _M),
+    "linalg.inv": (lambda ns, a: ns.linalg.inv(_spd(ns, a)), _M),
+    "linalg.lstsq": (lambda ns, a, b: ns.linalg.lstsq(_spd(ns, a), b).solution, ((3, 3), (3, 2))),
+    "linalg.matrix_norm": (lambda ns, a: ns.linalg.matrix_norm(a), _M),
+    "linalg.qr": (lambda ns, a: ns.linalg.qr(_spd(ns, a)).R, _M),
+    "linalg.slogdet": (lambda ns, a: ns.linalg.slogdet(_spd(ns, a)).logabsdet, _M),
+    "linalg.solve": (lambda ns, a, b: ns.linalg.solve(_spd(ns, a), b), ((3, 3), (3,))),
+    "linalg.solve_triangular": (
+        lambda ns, a, b: ns.linalg.solve_triangular(ns.linalg.cholesky(_spd(ns, a)), b, upper=False),
+        ((3, 3), (3, 2)),
+    ),
+    "linalg.svd": (lambda ns, a: ns.linalg.svd(_spd(ns, a)).S, _M),
+    "linalg.svdvals": (lambda ns, a: ns.linalg.svdvals(_spd(ns, a)), _M),
 }
+
+
+def _resolve(ns: Any, name: str) -> Any:
+    for part in name.split("."):
+        ns = getattr(ns, part)
+    return ns
+
+
+def _spd(ns: Any, a: Any) -> Any:
+    """A well-conditioned symmetric positive-definite matrix from a (3, 3) probe input."""
+    return a @ a.mT + ns.eye(3, dtype=a.dtype)
 
 
 def _probe_of(name: str) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
@@ -145,26 +211,28 @@ def _probe_of(name: str) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
 
     if name in _SPECIAL:
         return _SPECIAL[name]
-    fn = getattr(pyad, name, None)
+    fn: Any = pyad
+    for part in name.split("."):  # linalg.solve: pyad.linalg.solve
+        fn = getattr(fn, part, None)
     if fn is None:
         return None
     for shapes in (_X, _XY):  # the elementwise ops and their aliases: f(x) or f(x, y)
         try:
             fn(*[_t(s) for s in shapes])
-        except TypeError:
+        except (TypeError, RuntimeError, ValueError, IndexError):
             continue
-        return (lambda ns, *xs, _n=name: getattr(ns, _n)(*xs)), shapes
+        return (lambda ns, *xs, _n=name: _resolve(ns, _n)(*xs)), shapes
     return None
 
 
 def _kind(name: str) -> str:
     import pyad
 
-    if name in pyad._composite.__all__:
-        return "composite"
-    if name in pyad._C.__all__:
+    if name in pyad._C.__all__ or name.startswith("linalg."):  # linalg: LAPACK kernels with their own rules
         return "kernel"
-    return "wrapper"
+    if name in pyad._functions.__all__:
+        return "wrapper"
+    return "composite"
 
 
 def _works(run: Callable[[], Any]) -> bool:
@@ -241,7 +309,7 @@ def _probe(name: str) -> OpCoverage:
         name,
         kind,
         cpu=True,
-        cuda=True,
+        cuda=not name.startswith("linalg."),  # cuSOLVER is not wired in: linalg raises on a GPU tensor
         vjp=_works(vjp),
         jvp=_works(jvp),
         double_backward=_works(double),

@@ -71,26 +71,31 @@ void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& ou
   });
 }
 
-void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void scatter(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) {
   if (index.numel() == 0) return;
-  PYAD_DISPATCH_ALL(out.dtype(), "scatter_add", [&](auto* tag) {
+  PYAD_DISPATCH_ALL(out.dtype(), "scatter", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if constexpr (std::is_same_v<T, bool>) {
-      throw TypeError("[scatter_add] bool tensors cannot be summed");
-    } else {
-      const int64_t step = out.strides()[dim] * static_cast<int64_t>(sizeof(T));
-      const Shape& sh = index.shape();
-      auto l = make_loop<3>(sh, {without_dim(out, dim), index.strides(), src.strides()},
-                            {sizeof(T), sizeof(int64_t), sizeof(T)});
-      run_loop<3>(l,
-                  {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()),
-                   static_cast<char*>(src.raw_data())},
-                  [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
-                    for (int64_t i = 0; i < n; ++i)
-                      *reinterpret_cast<T*>(p[0] + s[0] * i + *at<int64_t>(p[1], s[1], i) * step) +=
-                          *at<T>(p[2], s[2], i);
-                  });
+      if (accumulate) throw TypeError("[scatter_add] bool tensors cannot be summed");
     }
+    const int64_t step = out.strides()[dim] * static_cast<int64_t>(sizeof(T));
+    const Shape& sh = index.shape();
+    auto l = make_loop<3>(sh, {without_dim(out, dim), index.strides(), src.strides()},
+                          {sizeof(T), sizeof(int64_t), sizeof(T)});
+    run_loop<3>(
+        l,
+        {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()), static_cast<char*>(src.raw_data())},
+        [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            T& dst = *reinterpret_cast<T*>(p[0] + s[0] * i + *at<int64_t>(p[1], s[1], i) * step);
+            const T v = *at<T>(p[2], s[2], i);
+            if constexpr (std::is_same_v<T, bool>) {
+              dst = v;
+            } else {
+              dst = accumulate ? T(dst + v) : v;
+            }
+          }
+        });
   });
 }
 

@@ -47,7 +47,7 @@ void normal(const Tensor&, double, double) { unavailable(); }
 void cumulative(bool, const Tensor&, int64_t, const Tensor&) { unavailable(); }
 void sort(const Tensor&, int64_t, bool, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 void gather(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
-void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+void scatter(const Tensor&, int64_t, const Tensor&, const Tensor&, bool) { unavailable(); }
 // linalg
 void lu_factor(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void lu_solve(const Tensor&, const Tensor&, const Tensor&, bool) { unavailable(); }

@@ -1,9 +1,10 @@
-// CUDA sort along a dim, and gather / scatter_add along a dim. The sort is the
+// CUDA sort along a dim, and gather / scatter along a dim. The sort is the
 // simple one: a thread per line, an insertion sort in the output itself (so it
 // is stable, as the CPU's std::stable_sort), O(n k) per line for the first k
-// (topk) of n. scatter_add also
-// takes a thread per line, so no two threads add into one element: no atomics,
-// and the sums come out in the CPU's order.
+// (topk) of n. scatter takes a thread per element of the index, so that a
+// scatter along the one dim of a vector (x[idx] += v) is as parallel as any:
+// repeated indices then meet in one element, which accumulation handles with
+// atomicAdd (and assignment, as torch's, leaves to whichever write lands last).
 #include "kernels/cuda/common.cuh"
 
 namespace pyad::kernels::cuda {
@@ -47,15 +48,24 @@ __global__ void gather_kernel(int64_t n, Offsets<3> offs, gpu::Ptrs<3> p, int64_
   }
 }
 
-template <class T>
-__global__ void scatter_add_kernel(int64_t lines, Offsets<3> offs, gpu::Ptrs<3> p, int64_t n, int64_t out_step,
-                                   int64_t index_step, int64_t src_step) {
-  for (int64_t l = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; l < lines; l += int64_t(gridDim.x) * blockDim.x) {
+// atomicAdd for pyad's summable dtypes (int64 through its two's-complement unsigned twin).
+__device__ inline void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ inline void atomic_add(double* p, double v) { atomicAdd(p, v); }
+__device__ inline void atomic_add(int64_t* p, int64_t v) {
+  atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+}
+
+template <class T, bool Accumulate>
+__global__ void scatter_kernel(int64_t n, Offsets<3> offs, gpu::Ptrs<3> p, int64_t step) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t off[3];
-    offs.at(l, off);
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t j = ref<int64_t>(p.p[1], off[1] + k * index_step);
-      ref<T>(p.p[0], off[0] + j * out_step) += ref<T>(p.p[2], off[2] + k * src_step);
+    offs.at(i, off);
+    T* dst = reinterpret_cast<T*>(p.p[0] + off[0] + ref<int64_t>(p.p[1], off[1]) * step);
+    const T v = ref<T>(p.p[2], off[2]);
+    if constexpr (Accumulate) {
+      atomic_add(dst, v);
+    } else {
+      *dst = v;
     }
   }
 }
@@ -97,27 +107,26 @@ void gather(const Tensor& in, int64_t dim, const Tensor& index, const Tensor& ou
   });
 }
 
-void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+void scatter(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) {
   if (index.numel() == 0) return;
-  PYAD_DISPATCH_ALL(out.dtype(), "scatter_add", [&](auto* tag) {
+  PYAD_DISPATCH_ALL(out.dtype(), "scatter", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
+    const int64_t isz = static_cast<int64_t>(sizeof(T)), lsz = static_cast<int64_t>(sizeof(int64_t));
+    auto offs = gpu::to_offsets<3>(
+        kernels::make_loop<3>(index.shape(), {without_dim(out, dim), index.strides(), src.strides()}, {isz, lsz, isz}),
+        "scatter");
+    gpu::Ptrs<3> p{
+        {static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()), static_cast<char*>(src.raw_data())}};
+    const int64_t n = index.numel(), step = out.strides()[dim] * isz;
     if constexpr (std::is_same_v<T, bool>) {
-      throw TypeError("[scatter_add] bool tensors cannot be summed");
+      if (accumulate) throw TypeError("[scatter_add] bool tensors cannot be summed");
+      scatter_kernel<T, false><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(n, offs, p, step);
+    } else if (accumulate) {
+      scatter_kernel<T, true><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(n, offs, p, step);
     } else {
-      const int64_t isz = static_cast<int64_t>(sizeof(T)), lsz = static_cast<int64_t>(sizeof(int64_t));
-      Shape lines = index.shape();
-      lines[dim] = 1;
-      auto offs = gpu::to_offsets<3>(
-          kernels::make_loop<3>(lines, {without_dim(out, dim), index.strides(), src.strides()}, {isz, lsz, isz}),
-          "scatter_add");
-      const int64_t num_lines = numel_of(lines);
-      gpu::Ptrs<3> p{{static_cast<char*>(out.raw_data()), static_cast<char*>(index.raw_data()),
-                      static_cast<char*>(src.raw_data())}};
-      scatter_add_kernel<T><<<gpu::grid_for(num_lines), gpu::kThreads, 0, gpu::stream()>>>(
-          num_lines, offs, p, index.shape()[dim], out.strides()[dim] * isz, index.strides()[dim] * lsz,
-          src.strides()[dim] * isz);
-      gpu::check_launch("scatter_add");
+      scatter_kernel<T, false><<<gpu::grid_for(n), gpu::kThreads, 0, gpu::stream()>>>(n, offs, p, step);
     }
+    gpu::check_launch("scatter");
   });
 }
 
