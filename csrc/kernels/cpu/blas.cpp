@@ -114,5 +114,6 @@ void set_blas_threads(int n) {
   scipy_openblas_set_num_threads(n);
 }
 int blas_threads() { return cpu::num_threads(); }
+int64_t set_parallel_min_bytes(int64_t bytes) { return cpu::set_parallel_min_bytes(bytes); }
 
 }  // namespace pyad::kernels

@@ -60,73 +60,74 @@ std::atomic<int>& threads_setting() {
   return n;
 }
 
-// Workers wait for a new generation, run their share of it and count down. The pool is never destroyed
-// (workers may still be parked at exit), and a forked child starts a fresh one: its parent's workers do not
-// exist there.
+// The caller and the workers that wake in time take chunks of the loop from one counter until it runs out,
+// so a worker the scheduler is slow to run (a busy or shared machine) costs nothing: the caller does its
+// chunks instead and waits only for workers already inside a chunk. The pool is never destroyed (workers
+// may still be parked at exit), and a forked child starts a fresh one: its parent's workers do not exist there.
 struct Pool {
-  std::mutex busy;  // held by the one caller whose loop the workers are running
+  std::mutex busy;  // held by the one caller whose loop the pool is running
   std::mutex m;
   std::condition_variable work_cv, done_cv;
   std::vector<std::thread> workers;
   uint64_t generation = 0;
+  bool open = false;  // workers may still join the current loop
+  int wanted = 0, joined = 0, active = 0;
   const std::function<void(int64_t, int64_t)>* body = nullptr;
-  int64_t pieces = 0;
-  int participants = 0;  // the caller and workers 1 .. participants - 1
-  int remaining = 0;
+  int64_t pieces = 0, chunk = 1;
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;  // the first exception a worker's chunk threw, rethrown by the caller
 
-  std::pair<int64_t, int64_t> share(int who) const {
-    const int64_t chunk = pieces / participants, extra = pieces % participants;
-    const int64_t begin = who * chunk + std::min<int64_t>(who, extra);
-    return {begin, begin + chunk + (who < extra ? 1 : 0)};
+  void drain() {
+    for (int64_t b; (b = next.fetch_add(chunk, std::memory_order_relaxed)) < pieces;)
+      (*body)(b, std::min(pieces, b + chunk));
   }
 
-  std::exception_ptr error;  // the first exception a worker's share threw, rethrown by the caller
-
-  void worker(int who, uint64_t seen) {
+  void worker(uint64_t seen) {
     std::unique_lock<std::mutex> lk(m);
     while (true) {
       work_cv.wait(lk, [&] { return generation != seen; });
       seen = generation;
-      if (who >= participants) continue;
-      const auto* f = body;
-      const auto [b, e] = share(who);
+      if (!open || joined >= wanted) continue;
+      ++joined;
+      ++active;
       lk.unlock();
       std::exception_ptr err;
       try {
-        (*f)(b, e);
+        drain();
       } catch (...) {
         err = std::current_exception();
       }
       lk.lock();
       if (err && !error) error = err;
-      if (--remaining == 0) done_cv.notify_one();
+      if (--active == 0) done_cv.notify_one();
     }
   }
 
   void run(int nt, int64_t n, const std::function<void(int64_t, int64_t)>& f) {
     std::unique_lock<std::mutex> lk(m);
     // A new worker starts at the current generation, so it waits for this loop, not the last one.
-    while (static_cast<int>(workers.size()) < nt - 1) {
-      const int who = static_cast<int>(workers.size()) + 1;
-      workers.emplace_back([this, who, g = generation] { worker(who, g); });
-    }
+    while (static_cast<int>(workers.size()) < nt - 1) workers.emplace_back([this, g = generation] { worker(g); });
     body = &f;
     pieces = n;
-    participants = nt;
-    remaining = nt - 1;
+    chunk = std::max<int64_t>(1, n / (4 * static_cast<int64_t>(nt)));
+    next.store(0, std::memory_order_relaxed);
+    wanted = nt - 1;
+    joined = 0;
+    open = true;
     ++generation;
-    const auto [b, e] = share(0);
     lk.unlock();
     work_cv.notify_all();
     std::exception_ptr err;
     try {
-      f(b, e);
+      drain();
     } catch (...) {
       err = std::current_exception();
+      next.store(pieces, std::memory_order_relaxed);  // the others stop at their next chunk
     }
     lk.lock();
-    done_cv.wait(lk, [&] { return remaining == 0; });
-    if (!err) err = std::exchange(error, nullptr);
+    open = false;
+    done_cv.wait(lk, [&] { return active == 0; });
+    if (!err) err = error;
     error = nullptr;
     lk.unlock();
     if (err) std::rethrow_exception(err);
@@ -144,16 +145,22 @@ Pool& pool() {
   return *g_pool;
 }
 
+std::atomic<int64_t> g_min_bytes{kParallelMinBytes};
+
 }  // namespace
+
+int64_t parallel_min_bytes() { return g_min_bytes.load(std::memory_order_relaxed); }
+int64_t set_parallel_min_bytes(int64_t bytes) { return g_min_bytes.exchange(std::max<int64_t>(0, bytes)); }
 
 int num_threads() { return threads_setting().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) { threads_setting().store(std::max(1, n), std::memory_order_relaxed); }
 
 int threads_for(int64_t bytes, int64_t pieces) {
-  if (bytes < kParallelMinBytes || pieces < 2) return 1;
+  const int64_t min_bytes = parallel_min_bytes();
+  if (bytes < min_bytes || pieces < 2) return 1;
   // Each thread gets at least half the threshold's worth of work.
-  const int64_t by_size = std::max<int64_t>(1, bytes / (kParallelMinBytes / 2));
+  const int64_t by_size = std::max<int64_t>(1, bytes / std::max<int64_t>(1, min_bytes / 2));
   return static_cast<int>(std::min<int64_t>({num_threads(), pieces, by_size}));
 }
 

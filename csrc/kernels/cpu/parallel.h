@@ -13,9 +13,10 @@
 //
 // A loop is split only when it is large enough to pay for waking the pool
 // (kParallelMinBytes below, measured with benchmarks/bench_threads.py
-// --threshold); when several Python threads run kernels at once (the GIL is
+// --threshold, which moves it at run time through _C._set_parallel_min_bytes); when several Python threads run kernels at once (the GIL is
 // released around large ops), the one that finds the pool busy runs its loop
-// on its own thread instead of waiting.
+// on its own thread instead of waiting; and a worker that the scheduler is
+// slow to wake costs nothing (the caller takes its chunks; parallel.cpp).
 //
 // Picking the thread count: memory-bound kernels (everything here) stop
 // scaling once the memory bus is saturated, and two hyperthreads of one core
@@ -35,9 +36,13 @@ constexpr int64_t kParallelMinBytes = int64_t(1) << 19;
 
 int num_threads();
 void set_num_threads(int n);
+// The threshold in force (kParallelMinBytes unless a measurement moved it); returns the previous one.
+int64_t parallel_min_bytes();
+int64_t set_parallel_min_bytes(int64_t bytes);
 
 // Runs body(begin, end) over contiguous ranges covering [0, pieces) on up to `threads` threads (the caller's
-// included) and returns when all are done; an exception from any range is rethrown here.
+// included) and returns when all are done; an exception from any range is rethrown here. How [0, pieces) is
+// cut into ranges varies from call to call, so body's result must not depend on it.
 void parallel_pieces(int threads, int64_t pieces, const std::function<void(int64_t begin, int64_t end)>& body);
 
 // How many threads a loop touching `bytes` in `pieces` independent pieces should use (1: run it inline).
