@@ -217,7 +217,9 @@ def main():
     counts = sorted({1, args.threads})
     if args.d:
         rows += bench_reverse(args.d, counts, args.rounds)
-        print(f"(a) reverse pass, d = {args.d}, float64; floor = reading A and B twice ({4 * args.d**2 * 8 / 1e9:.2f} GB)")
+        print(
+            f"(a) reverse pass, d = {args.d}, float64; floor = reading A and B twice ({4 * args.d**2 * 8 / 1e9:.2f} GB)"
+        )
         print(f"{'threads':>7} {'method':<16} {'ms':>9} {'GB/s':>7} {'probe':>7} {'x torch':>8} {'x numpy':>8}")
         for r in (r for r in rows if r["part"] == "reverse"):
             vt = f"{r['vs_torch']:.2f}" if r["vs_torch"] is not None else "-"
@@ -246,7 +248,10 @@ def main():
             )
         faster = [r["kib_touched"] for r in trows if r["n_threads_s"] < r["one_thread_s"]]
         # The crossover: the smallest size from which every larger one is faster on N threads.
-        cross = next((k for k in faster if all(x in faster for x in [r["kib_touched"] for r in trows if r["kib_touched"] >= k])), None)
+        cross = next(
+            (k for k in faster if all(x in faster for x in [r["kib_touched"] for r in trows if r["kib_touched"] >= k])),
+            None,
+        )
         print(f"  N threads faster from {cross} KiB on" if cross else "  N threads never faster here")
     pyad.set_num_threads(saved)
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)

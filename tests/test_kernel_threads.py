@@ -1,7 +1,8 @@
 """The CPU kernels' own threads (Note [CPU kernel threads] in csrc/kernels/cpu/parallel.h): one setting for them
 and OpenBLAS, read from the environment as torch does; results bitwise equal at 1 and N threads (work is cut
 by problem size, never by thread count) and equal to NumPy within reduction-order tolerance; the pool survives
-concurrent callers and fork. Sizes are chosen above the parallel threshold (512 KiB touched)."""
+concurrent callers and fork. The threaded runs also move the parallel threshold to 0, so that every loop is
+split, the small ones included."""
 
 import os
 import subprocess
@@ -17,12 +18,21 @@ import pyad
 @pytest.fixture
 def restore_threads():
     n = pyad.get_num_threads()
+    threshold = pyad._C._set_parallel_min_bytes(0)
+    pyad._C._set_parallel_min_bytes(threshold)
     yield
     pyad.set_num_threads(n)
+    pyad._C._set_parallel_min_bytes(threshold)
 
 
-def at_threads(n, fn):
+DEFAULT_THRESHOLD = pyad._C._set_parallel_min_bytes(0)
+pyad._C._set_parallel_min_bytes(DEFAULT_THRESHOLD)
+
+
+def at_threads(n, fn, threshold=DEFAULT_THRESHOLD):
+    """fn() on n threads, every loop above `threshold` bytes split (0: all of them)."""
     pyad.set_num_threads(n)
+    pyad._C._set_parallel_min_bytes(threshold)
     return fn()
 
 
@@ -73,8 +83,9 @@ def test_results_are_bitwise_equal_at_one_and_many_threads_and_match_numpy(dtype
     for name, (fn, ref) in cases(dtype).items():
         one = at_threads(1, fn).numpy()
         for n in (2, 3, 8):
-            many = at_threads(n, fn).numpy()
-            assert np.array_equal(one, many, equal_nan=True), f"{name}: {n} threads differ from one"
+            for threshold in (DEFAULT_THRESHOLD, 0):
+                many = at_threads(n, fn, threshold).numpy()
+                assert np.array_equal(one, many, equal_nan=True), f"{name}: {n} threads differ from one"
         np.testing.assert_allclose(one, np.asarray(ref), **tol, err_msg=name)
 
 
@@ -87,7 +98,7 @@ def test_gradients_are_bitwise_equal_at_one_and_many_threads(restore_threads):
 
     one = at_threads(1, grads)
     for n in (2, 5):
-        for g1, gn in zip(one, at_threads(n, grads)):
+        for g1, gn in zip(one, at_threads(n, grads, 0)):
             assert np.array_equal(g1, gn)
 
 
@@ -101,7 +112,9 @@ def test_set_num_threads_is_the_one_setting_get_num_threads_reports(restore_thre
 
 
 def _threads_in_child(env_update):
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    }
     env.update(env_update)
     code = "import pyad; x = pyad.ones([300, 300], dtype=pyad.float64); (x @ x).sum(); print(pyad.get_num_threads())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
@@ -128,6 +141,7 @@ def test_concurrent_python_threads_share_the_pool_and_get_exact_results(restore_
     vec = pyad.tensor(VEC, dtype=pyad.float64)
     expect = [((x * vec).sum(1) + x @ vec).numpy() for x in inputs]
     pyad.set_num_threads(2)
+    pyad._C._set_parallel_min_bytes(0)
     errors = []
 
     def work(i):
@@ -149,6 +163,7 @@ def test_concurrent_python_threads_share_the_pool_and_get_exact_results(restore_
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_runs_parallel_kernels(restore_threads):
     pyad.set_num_threads(2)
+    pyad._C._set_parallel_min_bytes(0)
     x = pyad.tensor(LONG, dtype=pyad.float64)
     expect = float((x * x).sum())  # the parent's pool is started
     r, w = os.pipe()

@@ -131,9 +131,10 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
                         static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
                        3 * sizeof(T) + 1, [&](std::array<char*, 4> p, const std::array<int64_t, 4>& s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i)
-                    *at<T>(p[0], s[0], i) = *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);
-                });
+                         for (int64_t i = 0; i < n; ++i)
+                           *at<T>(p[0], s[0], i) =
+                               *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);
+                       });
   });
 }
 
@@ -145,14 +146,16 @@ void copy(const Tensor& src, const Tensor& dst) {
       using S = std::remove_pointer_t<decltype(stag)>;
       auto l = make_loop<2>(sh, {broadcast_strides(dst, sh), broadcast_strides(src, sh)}, {sizeof(D), sizeof(S)});
       run_elementwise<2>(l, {static_cast<char*>(dst.raw_data()), static_cast<char*>(src.raw_data())},
-                  sizeof(D) + sizeof(S), [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
-                    if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
-                      map_contiguous<S, D>(reinterpret_cast<D*>(p[0]), reinterpret_cast<const S*>(p[1]), n,
-                                           [](S x) { return math::convert<D>(x); });
-                    } else {
-                      for (int64_t i = 0; i < n; ++i) *at<D>(p[0], s[0], i) = math::convert<D>(*at<S>(p[1], s[1], i));
-                    }
-                  });
+                         sizeof(D) + sizeof(S),
+                         [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                           if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
+                             map_contiguous<S, D>(reinterpret_cast<D*>(p[0]), reinterpret_cast<const S*>(p[1]), n,
+                                                  [](S x) { return math::convert<D>(x); });
+                           } else {
+                             for (int64_t i = 0; i < n; ++i)
+                               *at<D>(p[0], s[0], i) = math::convert<D>(*at<S>(p[1], s[1], i));
+                           }
+                         });
     });
   });
 }
@@ -165,7 +168,8 @@ void fill(const Tensor& dst, double value) {
     run_elementwise<1>(l, {static_cast<char*>(dst.raw_data())}, sizeof(T),
                        [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {
                          if (s[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(p[0]), n, v);
-                         else for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = v;
+                         else
+                           for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = v;
                        });
   });
 }

@@ -94,9 +94,7 @@ struct Pool {
       std::exception_ptr err;
       try {
         drain();
-      } catch (...) {
-        err = std::current_exception();
-      }
+      } catch (...) { err = std::current_exception(); }
       lk.lock();
       if (err && !error) error = err;
       if (--active == 0) done_cv.notify_one();

@@ -13,10 +13,10 @@
 //
 // A loop is split only when it is large enough to pay for waking the pool
 // (kParallelMinBytes below, measured with benchmarks/bench_threads.py
-// --threshold, which moves it at run time through _C._set_parallel_min_bytes); when several Python threads run kernels at once (the GIL is
-// released around large ops), the one that finds the pool busy runs its loop
-// on its own thread instead of waiting; and a worker that the scheduler is
-// slow to wake costs nothing (the caller takes its chunks; parallel.cpp).
+// --threshold, which moves it at run time through _C._set_parallel_min_bytes); when several Python threads run kernels
+// at once (the GIL is released around large ops), the one that finds the pool busy runs its loop on its own thread
+// instead of waiting; and a worker that the scheduler is slow to wake costs nothing (the caller takes its chunks;
+// parallel.cpp).
 //
 // Picking the thread count: memory-bound kernels (everything here) stop
 // scaling once the memory bus is saturated, and two hyperthreads of one core
@@ -31,8 +31,13 @@
 
 namespace pyad::kernels::cpu {
 
-// Loops below this many bytes touched run on the calling thread: waking the pool costs more than it saves.
-constexpr int64_t kParallelMinBytes = int64_t(1) << 19;
+// Loops below this many bytes touched run on the calling thread. Measured with benchmarks/bench_threads.py
+// --threshold (a + b, 1 thread against 2 with every loop split, 16 KiB .. 8 MiB) on the 2-vCPU development
+// machines shared with other jobs: from 256 KiB to 2 MiB two threads were 7-18x slower (the woken worker
+// waits behind other processes for a time slice), from 4 MiB on within noise of one thread. A quiet machine
+// would pay from about 2 x wake-up (~20 us) x bandwidth (~10 GB/s) = 400 KiB; 4 MiB keeps the shared case
+// safe and still splits every d >= 750 float64 matrix pass. Rerun the sweep on a new machine.
+constexpr int64_t kParallelMinBytes = int64_t(4) << 20;
 
 int num_threads();
 void set_num_threads(int n);

@@ -102,8 +102,7 @@ Tensor reduce_acc(const Tensor& in, const Shape& out_shape, acc_t<T> init, Combi
   if (nd > 1 && outer_kept && threads_for(bytes, rows) > 1) {
     // Rows on different threads: each element's accumulator sees its values in the same order as on one.
     parallel_pieces(threads_for(bytes, rows), rows, [&](int64_t b, int64_t e) { run_rows<2>(l, base, inner, b, e); });
-  } else if (nd == 2 && l.strides[0][0] == 0 && l.strides[1][0] != 0 &&
-             threads_for(bytes, n / kTile) > 1) {
+  } else if (nd == 2 && l.strides[0][0] == 0 && l.strides[1][0] != 0 && threads_for(bytes, n / kTile) > 1) {
     // Reducing the outer dim into a kept inner one (sum over dim 0): threads take column ranges.
     const int64_t pieces = (n + kTile - 1) / kTile;
     parallel_pieces(threads_for(bytes, pieces), pieces, [&](int64_t b, int64_t e) {
