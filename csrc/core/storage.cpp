@@ -1,7 +1,9 @@
 #include "core/storage.h"
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <vector>
 #include "core/device_runtime.h"
 
 namespace pyad {
@@ -20,11 +22,69 @@ void count(Device d, int64_t delta) {
   int64_t peak = g_peak[s].load();
   while (now > peak && !g_peak[s].compare_exchange_weak(peak, now)) {}
 }
+
+// Note [CPU block cache]
+// A freed CPU block of 64 KiB .. 64 MiB is kept (a few, up to 128 MiB in all) and handed to the next
+// allocation of exactly its size. Without it such blocks go back to the kernel (glibc returns large ones
+// with munmap or trims them off the heap) and each reuse pays a page fault per 4 KiB, zero-filled: jacfwd at
+// d = 250 allocates and frees the same (d, d) tangents on every call, and faulted ~60 pages a call for it.
+// memory_allocated still counts live storages only.
+constexpr size_t kCacheMin = size_t(64) << 10, kCacheMax = size_t(64) << 20, kCacheBudget = size_t(128) << 20;
+constexpr size_t kCacheSlots = 8;
+struct BlockCache {
+  std::mutex m;
+  std::vector<std::pair<size_t, void*>> blocks;  // (rounded size, block)
+  size_t bytes = 0;
+};
+BlockCache& block_cache() {
+  static BlockCache* c = new BlockCache();  // never destroyed: storages may die during static destruction
+  return *c;
+}
+
+void* take_cached(size_t rounded) {
+  if (rounded < kCacheMin || rounded > kCacheMax) return nullptr;
+  BlockCache& c = block_cache();
+  std::lock_guard<std::mutex> lk(c.m);
+  for (size_t i = 0; i < c.blocks.size(); ++i) {
+    if (c.blocks[i].first != rounded) continue;
+    void* p = c.blocks[i].second;
+    c.blocks.erase(c.blocks.begin() + static_cast<std::ptrdiff_t>(i));
+    c.bytes -= rounded;
+    return p;
+  }
+  return nullptr;
+}
+
+void free_cpu(void* p, size_t rounded) {
+  if (rounded >= kCacheMin && rounded <= kCacheMax) {
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lk(c.m);
+    if (c.blocks.size() == kCacheSlots || c.bytes + rounded > kCacheBudget) {  // evict the oldest
+      if (!c.blocks.empty()) {
+        std::free(c.blocks.front().second);
+        c.bytes -= c.blocks.front().first;
+        c.blocks.erase(c.blocks.begin());
+      }
+    }
+    if (c.blocks.size() < kCacheSlots && c.bytes + rounded <= kCacheBudget) {
+      c.blocks.emplace_back(rounded, p);
+      c.bytes += rounded;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+size_t rounded_size(size_t nbytes) {
+  // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
+  const size_t rounded = ((nbytes + 63) / 64) * 64;
+  return rounded == 0 ? 64 : rounded;
+}
 }  // namespace
 
 Storage::~Storage() {
   if (owned) {
-    if (device.is_cpu()) std::free(data);
+    if (device.is_cpu()) free_cpu(data, rounded_size(nbytes));
     else gpu::release(data, device.index);
     count(device, -static_cast<int64_t>(nbytes));
   }
@@ -33,9 +93,9 @@ Storage::~Storage() {
 StoragePtr allocate(size_t nbytes, Device device) {
   auto s = std::make_shared<Storage>();
   if (device.is_cpu()) {
-    // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
-    size_t rounded = ((nbytes + 63) / 64) * 64;
-    s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    const size_t rounded = rounded_size(nbytes);
+    s->data = take_cached(rounded);
+    if (!s->data) s->data = std::aligned_alloc(64, rounded);
     if (!s->data) throw std::bad_alloc();
   } else {
     s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (device_runtime.h)

@@ -35,5 +35,7 @@ std::string rng_state();
 void set_rng_state(const std::string& state);
 void set_blas_threads(int n);
 int blas_threads();
+// Moves the CPU kernels' parallel threshold (for benchmarks/bench_threads.py --threshold); returns the old one.
+int64_t set_parallel_min_bytes(int64_t bytes);
 
 }  // namespace pyad::kernels

@@ -59,6 +59,8 @@ void init_ops(py::module_& m) {
     kernels::set_blas_threads(n);
   });
   m.def("get_num_threads", [] { return kernels::blas_threads(); });
+  // The CPU kernels' parallel threshold in bytes touched (Note [CPU kernel threads]); returns the old one.
+  m.def("_set_parallel_min_bytes", [](int64_t bytes) { return kernels::set_parallel_min_bytes(bytes); });
 
   // elementwise: the op list (Note [The op list])
 #define PYAD_BIND_UNARY(name, F, D) def_op(m, #name, &unary_op<pyad::name>, py::arg("input"));

@@ -7,10 +7,21 @@
 #include "kernels/matrix_layout.h"
 #include "kernels/cpu/gemv.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace pyad::kernels::cpu {
 
 namespace {
+
+// OpenBLAS reads its own variables when it loads; from the first product on it follows pyad's one thread
+// setting (Note [CPU kernel threads] in parallel.h).
+void sync_blas_threads() {
+  static const bool synced = [] {
+    scipy_openblas_set_num_threads(num_threads());
+    return true;
+  }();
+  (void)synced;
+}
 
 // y = op(a) x with a stored row-major (rows x cols, leading dim lda); op = transpose when `trans`.
 // Contiguous vectors take our bandwidth-bound kernels (gemv.cpp), strided ones OpenBLAS.
@@ -22,6 +33,7 @@ void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const
     return;
   }
   auto TA = trans ? CblasTrans : CblasNoTrans;
+  sync_blas_threads();
   if constexpr (std::is_same_v<T, double>)
     scipy_cblas_dgemv(CblasRowMajor, TA, rows, cols, 1.0, a, lda, x, incx, 0.0, y, 1);
   else scipy_cblas_sgemv(CblasRowMajor, TA, rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, 1);
@@ -29,6 +41,7 @@ void gemv(bool trans, int64_t rows, int64_t cols, const T* a, int64_t lda, const
 
 template <class T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c) {
+  sync_blas_threads();
   auto TA = ta ? CblasTrans : CblasNoTrans;
   auto TB = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, double>)
@@ -94,10 +107,13 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
 
 namespace pyad::kernels {
 
+// One setting for OpenBLAS and pyad's own kernel pool.
 void set_blas_threads(int n) {
+  cpu::sync_blas_threads();
+  cpu::set_num_threads(n);
   scipy_openblas_set_num_threads(n);
-  cpu::set_kernel_threads(n);
 }
-int blas_threads() { return scipy_openblas_get_num_threads(); }
+int blas_threads() { return cpu::num_threads(); }
+int64_t set_parallel_min_bytes(int64_t bytes) { return cpu::set_parallel_min_bytes(bytes); }
 
 }  // namespace pyad::kernels

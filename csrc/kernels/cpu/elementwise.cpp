@@ -7,20 +7,37 @@ namespace pyad::kernels::cpu {
 
 namespace {
 
+// The contiguous inner loops, written so the compiler sees a plain loop over restrict pointers and vectorises
+// it (checked with -fopt-info-vec; in-place ops pass o == a, which the element-by-element order keeps exact).
+template <class T, class R = T, class F>
+void map_contiguous(R* __restrict o, const T* __restrict a, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+}
+template <class T, class R, class F>
+void zip_contiguous(R* __restrict o, const T* __restrict a, const T* __restrict b, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+}
+template <class T, class R, class F>
+void zip_scalar_right(R* __restrict o, const T* __restrict a, T b, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b);
+}
+template <class T, class R, class F>
+void zip_scalar_left(R* __restrict o, T a, const T* __restrict b, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) o[i] = f(a, b[i]);
+}
+
 template <class T, class F>
 void unary_loop(const Tensor& in, const Tensor& out, F f) {
   auto l = make_loop<2>(out.shape(), {broadcast_strides(out, out.shape()), broadcast_strides(in, out.shape())},
                         {sizeof(T), sizeof(T)});
-  run_loop<2>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())},
-              [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
-                T* o = reinterpret_cast<T*>(p[0]);
-                const T* a = reinterpret_cast<const T*>(p[1]);
-                if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
-                } else {
-                  for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i));
-                }
-              });
+  run_elementwise<2>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())}, 2 * sizeof(T),
+                     [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                       if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+                         map_contiguous<T>(reinterpret_cast<T*>(p[0]), reinterpret_cast<const T*>(p[1]), n, f);
+                       } else {
+                         for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i));
+                       }
+                     });
 }
 
 template <class T, class R, class F>
@@ -28,25 +45,22 @@ void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const Shape& sh = out.shape();
   auto l = make_loop<3>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
                         {sizeof(R), sizeof(T), sizeof(T)});
-  run_loop<3>(l,
-              {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
-              [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
-                R* o = reinterpret_cast<R*>(p[0]);
-                const T* x = reinterpret_cast<const T*>(p[1]);
-                const T* y = reinterpret_cast<const T*>(p[2]);
-                if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == sizeof(T)) {
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-                } else if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == 0) {
-                  const T yv = *y;
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-                } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(T)) {
-                  const T xv = *x;
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-                } else {
-                  for (int64_t i = 0; i < n; ++i)
-                    *at<R>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i), *at<T>(p[2], s[2], i));
-                }
-              });
+  run_elementwise<3>(
+      l, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
+      sizeof(R) + 2 * sizeof(T), [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
+        R* o = reinterpret_cast<R*>(p[0]);
+        const T* x = reinterpret_cast<const T*>(p[1]);
+        const T* y = reinterpret_cast<const T*>(p[2]);
+        if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == sizeof(T)) {
+          zip_contiguous<T, R>(o, x, y, n, f);
+        } else if (s[0] == sizeof(R) && s[1] == sizeof(T) && s[2] == 0) {
+          zip_scalar_right<T, R>(o, x, *y, n, f);
+        } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(T)) {
+          zip_scalar_left<T, R>(o, *x, y, n, f);
+        } else {
+          for (int64_t i = 0; i < n; ++i) *at<R>(p[0], s[0], i) = f(*at<T>(p[1], s[1], i), *at<T>(p[2], s[2], i));
+        }
+      });
 }
 
 // One kernel per row of the op list (Note [The op list]), its dtypes chosen by the row's domain.
@@ -113,13 +127,14 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
         sh,
         {broadcast_strides(out, sh), broadcast_strides(cond, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
         {sizeof(T), 1, sizeof(T), sizeof(T)});
-    run_loop<4>(l,
-                {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
-                 static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
-                [&](std::array<char*, 4> p, const std::array<int64_t, 4>& s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i)
-                    *at<T>(p[0], s[0], i) = *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);
-                });
+    run_elementwise<4>(l,
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
+                        static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
+                       3 * sizeof(T) + 1, [&](std::array<char*, 4> p, const std::array<int64_t, 4>& s, int64_t n) {
+                         for (int64_t i = 0; i < n; ++i)
+                           *at<T>(p[0], s[0], i) =
+                               *at<bool>(p[1], s[1], i) ? *at<T>(p[2], s[2], i) : *at<T>(p[3], s[3], i);
+                       });
   });
 }
 
@@ -130,16 +145,17 @@ void copy(const Tensor& src, const Tensor& dst) {
     PYAD_DISPATCH_ALL(src.dtype(), "copy", [&](auto* stag) {
       using S = std::remove_pointer_t<decltype(stag)>;
       auto l = make_loop<2>(sh, {broadcast_strides(dst, sh), broadcast_strides(src, sh)}, {sizeof(D), sizeof(S)});
-      run_loop<2>(l, {static_cast<char*>(dst.raw_data()), static_cast<char*>(src.raw_data())},
-                  [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
-                    if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
-                      D* o = reinterpret_cast<D*>(p[0]);
-                      const S* a = reinterpret_cast<const S*>(p[1]);
-                      for (int64_t i = 0; i < n; ++i) o[i] = math::convert<D>(a[i]);
-                    } else {
-                      for (int64_t i = 0; i < n; ++i) *at<D>(p[0], s[0], i) = math::convert<D>(*at<S>(p[1], s[1], i));
-                    }
-                  });
+      run_elementwise<2>(l, {static_cast<char*>(dst.raw_data()), static_cast<char*>(src.raw_data())},
+                         sizeof(D) + sizeof(S),
+                         [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
+                           if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
+                             map_contiguous<S, D>(reinterpret_cast<D*>(p[0]), reinterpret_cast<const S*>(p[1]), n,
+                                                  [](S x) { return math::convert<D>(x); });
+                           } else {
+                             for (int64_t i = 0; i < n; ++i)
+                               *at<D>(p[0], s[0], i) = math::convert<D>(*at<S>(p[1], s[1], i));
+                           }
+                         });
     });
   });
 }
@@ -149,10 +165,12 @@ void fill(const Tensor& dst, double value) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const T v = math::convert<T>(value);
     auto l = make_loop<1>(dst.shape(), {broadcast_strides(dst, dst.shape())}, {sizeof(T)});
-    run_loop<1>(l, {static_cast<char*>(dst.raw_data())},
-                [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = v;
-                });
+    run_elementwise<1>(l, {static_cast<char*>(dst.raw_data())}, sizeof(T),
+                       [&](std::array<char*, 1> p, const std::array<int64_t, 1>& s, int64_t n) {
+                         if (s[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(p[0]), n, v);
+                         else
+                           for (int64_t i = 0; i < n; ++i) *at<T>(p[0], s[0], i) = v;
+                       });
   });
 }
 

@@ -1,20 +1,15 @@
 // Matrix-vector products, our own: they are bound by memory bandwidth, and
 // this streaming kernel reads at the machine's single-thread bandwidth where
 // OpenBLAS's gemv did not (d = 8000, float64: 82-97 ms for the four products of
-// benchmarks/bench_core.py against 108-119 ms through OpenBLAS). Rows split
-// between threads when set_num_threads asks for more than one; the default is
-// one, because on these 2-vCPU machines a second thread gave anywhere from
-// 1.5x the bandwidth to 0.75x, depending on the neighbours.
+// benchmarks/bench_core.py against 108-119 ms through OpenBLAS). Large ones
+// split across the kernel pool (Note [CPU kernel threads] in parallel.h).
 #include <algorithm>
-#include <thread>
-#include <vector>
 #include "kernels/cpu/gemv.h"
+#include "kernels/cpu/parallel.h"
 
 namespace pyad::kernels::cpu {
 
 namespace {
-
-int g_threads = 1;
 
 // 32-byte vectors through GCC/Clang vector extensions: AVX where the target
 // has it, pairs of SSE2 registers otherwise.
@@ -105,47 +100,32 @@ void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0,
   }
 }
 
-// Threads pay off only once the matrix is much larger than what one thread reads while another starts.
-constexpr int64_t kParallelBytes = int64_t(4) << 20;
-
-template <class F>
-void split_rows(int64_t rows, int64_t bytes, F&& work) {
-  const int nt = bytes >= kParallelBytes ? std::min<int64_t>(g_threads, std::max<int64_t>(1, rows / 64)) : 1;
-  if (nt <= 1) {
-    work(0, 0, rows);
-    return;
-  }
-  std::vector<std::thread> pool;
-  const int64_t chunk = (rows + nt - 1) / nt;
-  for (int t = 1; t < nt; ++t)
-    pool.emplace_back([&, t] { work(t, std::min(rows, t * chunk), std::min(rows, (t + 1) * chunk)); });
-  work(0, 0, std::min(rows, chunk));
-  for (auto& th : pool) th.join();
-}
-
 }  // namespace
 
-void set_kernel_threads(int n) { g_threads = std::max(1, n); }
-int kernel_threads() { return g_threads; }
-
+// Rows split in blocks of four (rows_dot's unroll), so each y[r] is computed as on one thread.
 template <class T>
 void gemv_rows(const T* A, int64_t lda, int64_t rows, int64_t cols, const T* x, T* y) {
-  split_rows(rows, rows * cols * static_cast<int64_t>(sizeof(T)),
-             [&](int, int64_t r0, int64_t r1) { rows_dot<T>(A, lda, x, y, cols, r0, r1); });
+  const int64_t blocks = (rows + 3) / 4;
+  auto body = [&](int64_t b, int64_t e) { rows_dot<T>(A, lda, x, y, cols, 4 * b, std::min(rows, 4 * e)); };
+  const int nt = threads_for(rows * cols * static_cast<int64_t>(sizeof(T)), blocks);
+  if (nt <= 1) return body(0, blocks);
+  parallel_pieces(nt, blocks, body);
 }
 
+// Columns split in blocks of a vector width's multiple: each thread owns its part of y (no partial sums
+// to add, no write sharing) and every y[j] sums its rows in the one-thread order.
+constexpr int64_t kColumnBlock = 64;
 template <class T>
 void gemv_cols(const T* A, int64_t lda, int64_t rows, int64_t cols, const T* g, T* y) {
-  const int64_t bytes = rows * cols * static_cast<int64_t>(sizeof(T));
-  const int nt = bytes >= kParallelBytes ? g_threads : 1;
-  // Each thread accumulates into its own y, then they are added: no write sharing.
-  std::vector<std::vector<T>> partial(std::max(0, nt - 1), std::vector<T>(cols, T(0)));
-  std::fill(y, y + cols, T(0));
-  split_rows(rows, bytes, [&](int t, int64_t r0, int64_t r1) {
-    rows_axpy<T>(A, lda, g, t == 0 ? y : partial[t - 1].data(), cols, r0, r1);
-  });
-  for (auto& p : partial)
-    for (int64_t j = 0; j < cols; ++j) y[j] += p[j];
+  const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+  auto body = [&](int64_t b, int64_t e) {
+    const int64_t c0 = b * kColumnBlock, c1 = std::min(cols, e * kColumnBlock);
+    std::fill(y + c0, y + c1, T(0));
+    rows_axpy<T>(A + c0, lda, g, y + c0, c1 - c0, 0, rows);
+  };
+  const int nt = threads_for(rows * cols * static_cast<int64_t>(sizeof(T)), blocks);
+  if (nt <= 1) return body(0, blocks);
+  parallel_pieces(nt, blocks, body);
 }
 
 template void gemv_rows<float>(const float*, int64_t, int64_t, int64_t, const float*, float*);

@@ -8,7 +8,4 @@ template <class T> void gemv_rows(const T* A, int64_t lda, int64_t rows, int64_t
 // y = A^T g for the same A: y has cols entries, g has rows.
 template <class T> void gemv_cols(const T* A, int64_t lda, int64_t rows, int64_t cols, const T* g, T* y);
 
-void set_kernel_threads(int n);
-int kernel_threads();
-
 }  // namespace pyad::kernels::cpu
