@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 #include "core/device_runtime.h"
+#include "core/pool.h"
 
 namespace pyad {
 
@@ -24,19 +25,16 @@ void count(Device d, int64_t delta) {
 
 Storage::~Storage() {
   if (owned) {
-    if (device.is_cpu()) std::free(data);
+    if (device.is_cpu()) pool::deallocate(data, nbytes);
     else gpu::release(data, device.index);
     count(device, -static_cast<int64_t>(nbytes));
   }
 }
 
 StoragePtr allocate(size_t nbytes, Device device) {
-  auto s = std::make_shared<Storage>();
+  auto s = pool::make_shared<Storage>();
   if (device.is_cpu()) {
-    // 64-byte alignment suits AVX-512 loads and BLAS; aligned_alloc needs a multiple of the alignment.
-    size_t rounded = ((nbytes + 63) / 64) * 64;
-    s->data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    if (!s->data) throw std::bad_alloc();
+    s->data = pool::allocate(nbytes);  // 64-byte aligned (AVX-512 loads, BLAS); Note [Small-block pool]
   } else {
     s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (device_runtime.h)
   }
@@ -48,7 +46,7 @@ StoragePtr allocate(size_t nbytes, Device device) {
 }
 
 StoragePtr borrow(void* data, size_t nbytes, Device device, std::shared_ptr<void> owner) {
-  auto s = std::make_shared<Storage>();
+  auto s = pool::make_shared<Storage>();
   s->data = data;
   s->nbytes = nbytes;
   s->device = device;
