@@ -112,7 +112,10 @@ def main():
     rows["custom Function, apply + backward"] = {k: v / args.calls * 1e6 for k, v in t.items()}
 
     targets = {"chain, forward + backward": 0.35, "chain, no_grad": 0.5, "custom Function, apply + backward": 1.0}
-    print(f"{'µs per op (per call for the Function)':40s} {'pyad':>8s} {'torch':>8s} {'numpy':>8s} {'pyad/torch':>11s} target")
+    print(
+        f"{'µs per op (per call for the Function)':40s} {'pyad':>8s} {'torch':>8s} {'numpy':>8s} "
+        f"{'pyad/torch':>11s} target"
+    )
     for label, r in rows.items():
         ratio = r["pyad"] / r["torch"]
         r["pyad/torch"] = ratio

@@ -28,9 +28,7 @@ void* system_allocate(size_t bytes) {
   return p;
 }
 
-struct FreeBlock {
-  FreeBlock* next;
-};
+struct FreeBlock { FreeBlock* next; };
 
 // Blocks are carved from slabs, which are never returned to the system: the pool holds at most the peak of
 // small blocks that were live at once (as CPython's own object allocator does), and a block may be kept by

@@ -87,10 +87,12 @@ const UnaryRule sqrt_rule{"SqrtBackward0", [](const Tensor&, const Tensor& y) { 
                           true};
 const UnaryRule sin_rule{"SinBackward0", [](const Tensor& x, const Tensor&) { return cos(x); }, true};
 const UnaryRule cos_rule{"CosBackward0", [](const Tensor& x, const Tensor&) { return -sin(x); }, true};
-const UnaryRule tanh_rule{"TanhBackward0", [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true,
-                          0.0, kernels::UnaryGrad::Tanh};
-const UnaryRule sigmoid_rule{"SigmoidBackward0", [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false,
-                             true, 0.0, kernels::UnaryGrad::Sigmoid};
+const UnaryRule tanh_rule{
+    "TanhBackward0",         [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true, 0.0,
+    kernels::UnaryGrad::Tanh};
+const UnaryRule sigmoid_rule{
+    "SigmoidBackward0",         [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false, true, 0.0,
+    kernels::UnaryGrad::Sigmoid};
 const UnaryRule relu_rule{"ReluBackward0", [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false,
                           true};
 const UnaryRule softplus_rule{"SoftplusBackward0", [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true};

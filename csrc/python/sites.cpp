@@ -36,7 +36,8 @@ bool g_last_inside = false;
 
 bool inside_pyad(PyCodeObject* code) {
   if (reinterpret_cast<PyObject*>(code) == g_last_code) return g_last_inside;
-  py::object filename = py::reinterpret_steal<py::object>(PyObject_GetAttrString(reinterpret_cast<PyObject*>(code), "co_filename"));
+  py::object filename =
+      py::reinterpret_steal<py::object>(PyObject_GetAttrString(reinterpret_cast<PyObject*>(code), "co_filename"));
   const char* s = filename ? PyUnicode_AsUTF8(filename.ptr()) : nullptr;
   if (!s) PyErr_Clear();
   const bool inside = s && std::strncmp(s, g_pkg_dir.c_str(), g_pkg_dir.size()) == 0;
@@ -116,6 +117,11 @@ std::string current_site() {
   return s.str();
 }
 
-void init_sites(py::module_&) { Site::set_hooks({&capture, &release, &format}); }
+void init_sites(py::module_& m) {
+  Site::set_hooks({&capture, &release, &format});
+  // Capturing off (sites already captured still format): what benchmarks/callgrind_per_op.py --no-sites
+  // measures the capture's cost against.
+  m.def("_set_source_sites", [](bool on) { Site::set_hooks({on ? &capture : nullptr, &release, &format}); });
+}
 
 }  // namespace pyad::python

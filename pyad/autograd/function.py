@@ -189,7 +189,9 @@ class Function:
         # its own history); which outputs are differentiable; the (shape, dtype, device) backward checks against.
         input_ids = {id(t) for t in inputs}
         nondiff = ctx.non_differentiable
-        outs, diff, meta = [], [], []
+        outs: list[Any] = []
+        diff: list[bool] = []
+        meta: list[Any] = []
         for r in raws:
             if isinstance(r, Tensor):
                 o = _C.alias(r) if id(r) in input_ids else r
