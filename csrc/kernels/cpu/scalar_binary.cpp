@@ -1,8 +1,8 @@
-// CPU kernels without the strided loop's setup: a binary op whose one operand is a number passed by value (x * 2.0, 1.0
-// - x): no 0-d tensor is made for the number, and a contiguous operand runs one flat loop with no strided-loop setup.
-// The math is the op list's functors (Note [The op list], kernels/math.h), so these compute exactly what the tensor
-// kernels compute with the number as a 0-d tensor of the operand's dtype. Also the one-pass derivatives of unary ops
-// (kernels::unary_grad), on flat operands.
+// CPU kernels without the strided loop's setup. A binary op whose one operand is a number passed by value
+// (`x * 2.0`, `1.0 - x`): no 0-d tensor is made for the number, and a contiguous operand runs one flat loop.
+// The math is the op list's functors (Note [The op list], kernels/math.h), so these compute exactly what the
+// tensor kernels compute with the number as a 0-d tensor of the operand's dtype. Also the one-pass derivatives
+// of unary ops (kernels::unary_grad), on flat operands.
 #include "kernels/kernels.h"
 #include "kernels/math.h"
 #include "kernels/cpu/loops.h"
