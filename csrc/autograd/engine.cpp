@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include "autograd/grad_mode.h"
 #include "autograd/grad_ops.h"
+#include "core/pool.h"
 
 namespace pyad {
 
@@ -24,11 +25,18 @@ struct NodeState {
   bool needed = true;
 };
 
+// Where the node's op was called: "file.py:LINE in function" (Note [Source sites]), else anomaly mode's site.
+std::string site_of(const Node& node) {
+  std::string s = node.site.str();
+  if (s.empty()) s = node.creation_site;
+  return s.empty() ? std::string("<unknown>") : s;
+}
+
 // Make a gradient fit the input it flows to. See Note [Edges and input metadata].
 Tensor fit_to_input(Tensor g, const InputMeta& meta, const Node& node, int64_t nb) {
   if (!g.defined()) return g;
   PYAD_CHECK(g.device() == meta.device, RuntimeError, "[", node.name(), "] returned a gradient on ", g.device().str(),
-             " for an input on ", meta.device.str());
+             " for an input on ", meta.device.str(), " (the op was called at ", site_of(node), ")");
   if (g.ndim() - nb != static_cast<int64_t>(meta.shape.size()) ||
       !std::equal(meta.shape.begin(), meta.shape.end(), g.shape().begin() + nb))
     g = grad_ops::sum_to(g, meta.shape, node.name().c_str(), nb);
@@ -42,8 +50,7 @@ void check_finite(const Node& node, const TensorList& grads) {
     const Tensor& g = grads[i];
     if (!g.defined() || !is_floating(g.dtype()) || grad_ops::all_finite(g)) continue;
     throw RuntimeError(cat_str("[anomaly] Function '", node.name(), "' returned nan or inf values in its ", i,
-                               "th output (", describe(g), "); the op was called at ",
-                               node.creation_site.empty() ? std::string("<unknown>") : node.creation_site));
+                               "th output (", describe(g), "); the op was called at ", site_of(node)));
   }
 }
 
@@ -88,7 +95,10 @@ class GraphTask {
   void deliver(Node& node, const TensorList& out, ReadyQueue& ready);
 
   const BackwardOptions& opts_;
-  std::unordered_map<Node*, NodeState> state_;
+  // One entry per node of the pass, from the pool: Note [Small-block pool] (core/pool.h).
+  std::unordered_map<Node*, NodeState, std::hash<Node*>, std::equal_to<Node*>,
+                     pool::Allocator<std::pair<Node* const, NodeState>>>
+      state_;
   std::vector<Edge> root_edges_;
   std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> targets_;  // node -> (slot, input index)
   std::vector<std::shared_ptr<Node>> order_;  // every node of the pass, kept alive until it ends
@@ -199,7 +209,8 @@ TensorList GraphTask::evaluate(Node& node) {
     out = node.apply(std::move(grads));
     if (anomaly_enabled()) check_finite(node, out);
     PYAD_CHECK(out.size() == node.next_edges.size() || node.next_edges.empty(), RuntimeError, "[", node.name(),
-               "] returned ", out.size(), " gradients, expected ", node.next_edges.size());
+               "] returned ", out.size(), " gradients, expected ", node.next_edges.size(), " (the op was called at ",
+               site_of(node), ")");
   }
   if (!opts_.retain_graph && run) node.release_saved();
   return out;

@@ -37,6 +37,7 @@
 // asks for it (once; the entry keeps it). A rule with a shortcut asks
 // identity_tangent_of first; every other rule sees an ordinary tensor.
 #include <optional>
+#include <initializer_list>
 #include <vector>
 #include "core/tensor.h"
 
@@ -121,6 +122,20 @@ extern std::atomic<uint64_t> g_innermost;  // the innermost active level, 0 when
 
 // The forward-mode step of an op: for each level at which an input carries a tangent, run `rule` (which
 // returns the output's tangent at that level, or undefined for zero) and attach it. Note [Nested dual levels]
+// An op's inputs as written at its call (`{a, b}`), without copying them into a TensorList: most ops record no
+// tangent and no node, and need none. Temporaries in the list live until the call's end.
+struct TensorRef {
+  const Tensor& t;
+  TensorRef(const Tensor& x) : t(x) {}  // NOLINT: implicit, so that `{a, b}` converts
+};
+using TensorRefs = std::initializer_list<TensorRef>;
+inline TensorList to_list(TensorRefs refs) {
+  TensorList l;
+  l.reserve(refs.size());
+  for (const TensorRef& r : refs) l.push_back(r.t);
+  return l;
+}
+
 template <class Rule>
 void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
   if (detail::g_innermost.load(std::memory_order_relaxed) == 0) return;
@@ -132,6 +147,12 @@ void forward_rule(const Tensor& out, const TensorList& inputs, Rule&& rule) {
     }
     set_tangent(out, t, level);
   }
+}
+
+template <class Rule>
+void forward_rule(const Tensor& out, TensorRefs inputs, Rule&& rule) {
+  if (detail::g_innermost.load(std::memory_order_relaxed) == 0) return;
+  forward_rule(out, to_list(inputs), std::forward<Rule>(rule));
 }
 
 // The leading batch dims of a tangent or gradient whose unbatched rank is `ndim`.

@@ -132,6 +132,7 @@ void set_history(const Tensor& output, const std::shared_ptr<Node>& node, uint32
     node->out_dtype = output.dtype();
     if (g_anomaly && g_site_hook) node->creation_site = g_site_hook();
   }
+  if (node->site.empty()) node->site.capture();  // a Function's first differentiable output may not be its 0th
 }
 
 bool any_requires_grad(const TensorList& inputs) {
@@ -162,6 +163,24 @@ Tensor with_history(const Tensor& data, const Node& owner, uint32_t output_nr) {
   m.grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
   m.output_nr = output_nr;
   return t;
+}
+
+// Where the saved tensor was saved and where it was written in place, for the version error.
+std::string sites_of(const Tensor& data, const Node& owner) {
+  std::string saved = owner.site.str(), modified = data->version->modified_at.str();
+  std::string out;
+  if (!saved.empty()) out += " It was saved by " + owner.name() + " created at " + saved + ".";
+  if (!modified.empty()) out += " It was modified in place at " + modified + ".";
+  return out;
+}
+
+// A saved tensor written in place since it was saved cannot give its gradient.
+void check_version(const Tensor& data, uint64_t saved_version, const Node& owner) {
+  PYAD_CHECK(data->version->version == saved_version, RuntimeError, "[", owner.name(),
+             "] one of the variables needed for gradient computation has been modified by an "
+             "inplace operation: the ",
+             describe(data), " saved by ", owner.name(), " is at version ", data->version->version,
+             "; expected version ", saved_version, " instead.", sites_of(data, owner));
 }
 }  // namespace
 
@@ -197,13 +216,15 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     return with_history(d, owner, output_nr_);
   }
   if (!data_.defined()) return {};
-  PYAD_CHECK(data_->version->version == version_, RuntimeError, "[", owner.name(),
-             "] one of the variables needed for gradient computation has been modified by an "
-             "inplace operation: the ",
-             describe(data_), " saved by ", owner.name(), " is at version ", data_->version->version,
-             "; expected version ", version_, " instead.");
+  check_version(data_, version_, owner);
   if (!is_output_) return data_;
   return with_history(data_, owner, output_nr_);
+}
+
+Tensor SavedTensor::unpack_for_rule(const Node& owner) const {
+  if (!is_output_ || grad_enabled() || frame_ || released_ || !data_.defined()) return unpack(owner);
+  check_version(data_, version_, owner);
+  return data_;
 }
 
 }  // namespace pyad

@@ -48,6 +48,9 @@ class SavedTensor {
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const Node& owner) const;
+  // The same for a built-in rule: a saved output gets its history back only when the rule is recorded
+  // (create_graph); otherwise the data alone serves, and no alias is made.
+  Tensor unpack_for_rule(const Node& owner) const;
   // The saved data, without checks or history (graph inspection only).
   const Tensor& peek() const { return data_; }
   void reset() {
@@ -96,6 +99,8 @@ struct Node : std::enable_shared_from_this<Node> {
   DType out_dtype = DType::Float32;
   // Where the op was called from ("file.py:LINE"), recorded in anomaly mode only.
   std::string creation_site;
+  // The same, always recorded, cheaply (Note [Source sites] in core/site.h).
+  Site site;
   // Hooks run on the gradient arriving for one output before apply (retain_grad, register_hook).
   std::vector<PreHook> pre_hooks;
   // The node's Python wrapper, if Python ever asked for it, and whether the node owns a reference to it

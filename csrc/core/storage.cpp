@@ -5,6 +5,7 @@
 #include <new>
 #include <vector>
 #include "core/device_runtime.h"
+#include "core/pool.h"
 
 namespace pyad {
 
@@ -28,7 +29,13 @@ void count(Device d, int64_t delta) {
 // allocation of exactly its size. Without it such blocks go back to the kernel (glibc returns large ones
 // with munmap or trims them off the heap) and each reuse pays a page fault per 4 KiB, zero-filled: jacfwd at
 // d = 250 allocates and frees the same (d, d) tangents on every call, and faulted ~60 pages a call for it.
-// memory_allocated still counts live storages only.
+// memory_allocated still counts live storages only. AddressSanitizer builds keep none, so that a use after
+// free stays visible to it (as the small-block pool does).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCacheBypass = true;
+#else
+constexpr bool kCacheBypass = false;
+#endif
 constexpr size_t kCacheMin = size_t(64) << 10, kCacheMax = size_t(64) << 20, kCacheBudget = size_t(128) << 20;
 constexpr size_t kCacheSlots = 8;
 struct BlockCache {
@@ -42,7 +49,7 @@ BlockCache& block_cache() {
 }
 
 void* take_cached(size_t rounded) {
-  if (rounded < kCacheMin || rounded > kCacheMax) return nullptr;
+  if (kCacheBypass || rounded < kCacheMin || rounded > kCacheMax) return nullptr;
   BlockCache& c = block_cache();
   std::lock_guard<std::mutex> lk(c.m);
   for (size_t i = 0; i < c.blocks.size(); ++i) {
@@ -56,7 +63,7 @@ void* take_cached(size_t rounded) {
 }
 
 void free_cpu(void* p, size_t rounded) {
-  if (rounded >= kCacheMin && rounded <= kCacheMax) {
+  if (!kCacheBypass && rounded >= kCacheMin && rounded <= kCacheMax) {
     BlockCache& c = block_cache();
     std::lock_guard<std::mutex> lk(c.m);
     if (c.blocks.size() == kCacheSlots || c.bytes + rounded > kCacheBudget) {  // evict the oldest
@@ -84,19 +91,25 @@ size_t rounded_size(size_t nbytes) {
 
 Storage::~Storage() {
   if (owned) {
-    if (device.is_cpu()) free_cpu(data, rounded_size(nbytes));
-    else gpu::release(data, device.index);
+    // Note [Small-block pool] for the small CPU blocks, Note [CPU block cache] for the large ones
+    if (!device.is_cpu()) gpu::release(data, device.index);
+    else if (nbytes <= pool::kMaxBytes) pool::deallocate(data, nbytes);
+    else free_cpu(data, rounded_size(nbytes));
     count(device, -static_cast<int64_t>(nbytes));
   }
 }
 
 StoragePtr allocate(size_t nbytes, Device device) {
-  auto s = std::make_shared<Storage>();
+  auto s = pool::make_shared<Storage>();
   if (device.is_cpu()) {
-    const size_t rounded = rounded_size(nbytes);
-    s->data = take_cached(rounded);
-    if (!s->data) s->data = std::aligned_alloc(64, rounded);
-    if (!s->data) throw std::bad_alloc();
+    if (nbytes <= pool::kMaxBytes) {
+      s->data = pool::allocate(nbytes);  // 64-byte aligned (AVX-512 loads, BLAS); Note [Small-block pool]
+    } else {
+      const size_t rounded = rounded_size(nbytes);
+      s->data = take_cached(rounded);
+      if (!s->data) s->data = std::aligned_alloc(64, rounded);
+      if (!s->data) throw std::bad_alloc();
+    }
   } else {
     s->data = gpu::allocate(nbytes, device.index);  // the caching allocator (device_runtime.h)
   }
@@ -108,7 +121,7 @@ StoragePtr allocate(size_t nbytes, Device device) {
 }
 
 StoragePtr borrow(void* data, size_t nbytes, Device device, std::shared_ptr<void> owner) {
-  auto s = std::make_shared<Storage>();
+  auto s = pool::make_shared<Storage>();
   s->data = data;
   s->nbytes = nbytes;
   s->device = device;

@@ -26,7 +26,7 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
                " is too large: its byte count overflows");
     n *= d;
   }
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = pool::make_shared<TensorImpl>();
   impl->storage = allocate(static_cast<size_t>(numel_of(shape)) * itemsize(dtype), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
@@ -35,13 +35,12 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = pool::make_shared<TensorImpl>(base->version);
   impl->storage = base->storage;
   impl->offset = offset;
   impl->shape = shape;
   impl->strides = strides;
   impl->dtype = base.dtype();
-  impl->version = base->version;
   impl->is_view = true;
   return Tensor(std::move(impl));
 }
@@ -52,7 +51,10 @@ Tensor detach(const Tensor& t) {
   return d;
 }
 
-void bump_version(const Tensor& t) { ++t->version->version; }
+void bump_version(const Tensor& t) {
+  ++t->version->version;
+  t->version->modified_at.capture();
+}
 
 std::string describe(const Tensor& t) {
   return cat_str(dtype_name(t.dtype()), " tensor of shape ", shape_str(t.shape()));

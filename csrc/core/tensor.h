@@ -7,7 +7,9 @@
 #include <vector>
 #include "core/dtype.h"
 #include "core/device.h"
+#include "core/pool.h"
 #include "core/shape.h"
+#include "core/site.h"
 #include "core/storage.h"
 
 namespace pyad {
@@ -15,8 +17,12 @@ namespace pyad {
 struct Node;
 struct TensorImpl;
 
-// Shared by a tensor and all views of its storage; bumped by every in-place write.
-struct VersionCounter { uint64_t version = 0; };
+// Shared by a tensor and all views of its storage; bumped by every in-place write, which it remembers the
+// user's line of (Note [Source sites], core/site.h).
+struct VersionCounter {
+  uint64_t version = 0;
+  Site modified_at;
+};
 
 // A tensor's forward-mode tangents (autograd/forward_ad.h).
 struct ForwardGrad;
@@ -72,7 +78,7 @@ struct TensorHook {
 // TensorImpl::autograd_meta(), null meaning all defaults; writers take mutable_autograd_meta(). The version
 // counter and the view fields stay on TensorImpl, as in torch: they describe the storage, which views and
 // .data share whether or not autograd is involved.
-struct AutogradMeta {
+struct AutogradMeta : pool::Pooled {
   // Note [Leaves and AccumulateGrad] in autograd/node.h.
   bool requires_grad = false;  // a leaf's flag; a non-leaf requires grad through its grad_fn
   std::shared_ptr<Node> grad_fn;
@@ -96,12 +102,16 @@ struct AutogradMeta {
 };
 
 struct TensorImpl {
+  TensorImpl() = default;
+  // A tensor sharing the version counter of another (a view, a detached alias).
+  explicit TensorImpl(std::shared_ptr<VersionCounter> shared) : version(std::move(shared)) {}
+
   StoragePtr storage;
   int64_t offset = 0;  // in elements
   Shape shape;
   Shape strides;
   DType dtype = DType::Float32;
-  std::shared_ptr<VersionCounter> version = std::make_shared<VersionCounter>();
+  std::shared_ptr<VersionCounter> version = pool::make_shared<VersionCounter>();
   bool is_view = false;  // shares storage with a tensor it was derived from
   // For views made by view ops: the tensor at the root of the chain, and a function that makes the same view
   // of any tensor shaped like it (in-place ops on views rebuild the base's history with it: CopySlices).

@@ -44,6 +44,24 @@ void unary(Unary op, const Tensor& in, const Tensor& out) { PYAD_ON_DEVICE(out, 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   PYAD_ON_DEVICE(out, binary(op, a, b, out));
 }
+void binary_scalar(Binary op, const Tensor& a, double s, bool scalar_first, const Tensor& out) {
+  if (out.device().is_cpu()) return cpu::binary_scalar(op, a, s, scalar_first, out);
+  Tensor number = empty({}, a.dtype(), Device{});
+  cpu::fill(number, s);
+  Tensor there = empty({}, a.dtype(), out.device());
+  copy(number, there);
+  if (scalar_first) binary(op, there, a, out);
+  else binary(op, a, there, out);
+}
+// Only the flat case: contiguous floating operands of one shape and dtype on the CPU (the rule composes the rest).
+Tensor unary_grad(UnaryGrad op, const Tensor& g, const Tensor& y) {
+  if (op == UnaryGrad::None || !y.device().is_cpu() || !g.device().is_cpu() || g.dtype() != y.dtype() ||
+      !is_floating(y.dtype()) || g.shape() != y.shape() || !g.is_contiguous() || !y.is_contiguous())
+    return Tensor();
+  Tensor out = empty(y.shape(), y.dtype(), y.device());
+  cpu::unary_grad(op, g, y, out);
+  return out;
+}
 void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) {
   PYAD_ON_DEVICE(out, where(c, a, b, out));
 }

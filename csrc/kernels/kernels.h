@@ -29,6 +29,22 @@ namespace cuda {
 #include "kernels/backend.inc"
 }  // namespace cuda
 
+// out = op(a, s), or op(s, a) when scalar_first, for a floating `a` and a number s taken in a's dtype: the
+// tensor kernel's result with s as a 0-d tensor, without making one (kernels/cpu/scalar_binary.cpp; on a GPU
+// the number goes to the tensor kernel as a 0-d tensor).
+void binary_scalar(Binary op, const Tensor& a, double s, bool scalar_first, const Tensor& out);
+namespace cpu {
+void binary_scalar(Binary op, const Tensor& a, double s, bool scalar_first, const Tensor& out);
+}  // namespace cpu
+
+// g * f'(x) for a unary op, from its result y, in one pass (math::TanhGrad ...): for a backward that records
+// nothing. Undefined when there is no such kernel for these operands (then the rule composes it).
+enum class UnaryGrad { None, Tanh, Sigmoid };
+Tensor unary_grad(UnaryGrad op, const Tensor& g, const Tensor& y);
+namespace cpu {
+void unary_grad(UnaryGrad op, const Tensor& g, const Tensor& y, const Tensor& out);  // flat operands
+}  // namespace cpu
+
 // The host generator (pyad.manual_seed); the GPUs share another (gpu_generator.h).
 void manual_seed(uint64_t seed);
 std::string rng_state();

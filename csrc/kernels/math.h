@@ -355,4 +355,13 @@ PYAD_HD T uniform01_from_bits(uint64_t bits) {
   else return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
 
+// ---- g * f'(x) from the result y in one pass, for a backward that records nothing (kernels::unary_grad) ----
+// Each computes exactly what its op's rule composes (ops/unary.cpp): the same operations in the same order.
+struct TanhGrad {
+  template <class T> PYAD_HD T operator()(T g, T y) const { return g * (T(1) - y * y); }
+};
+struct SigmoidGrad {
+  template <class T> PYAD_HD T operator()(T g, T y) const { return g * (y * (T(1) - y)); }
+};
+
 }  // namespace pyad::math

@@ -70,7 +70,7 @@ struct BinaryBackward : Node {
   std::string name() const override { return scalar_exponent ? "PowBackward0" : rule.node_name; }
   TensorList apply(TensorList&& g) override {
     bool na = needs_input_grad(0), nb = needs_input_grad(1);
-    auto [da, db] = rule.partials(a.unpack(*this), b.unpack(*this), out.unpack(*this), na, nb);
+    auto [da, db] = rule.partials(a.unpack(*this), b.unpack(*this), out.unpack_for_rule(*this), na, nb);
     return {na ? da.vjp(g[0]) : Tensor(), nb ? db.vjp(g[0]) : Tensor()};
   }
   std::vector<SavedTensor*> saved() override { return {&a, &b, &out}; }

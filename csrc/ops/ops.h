@@ -38,6 +38,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor safe_where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // g * d for a VJP rule: exact zeros where g is zero when the pass runs with strong zeros, else g * d.
 Tensor vjp_times(const Tensor& g, const Tensor& d);
+
+// ---- a binary op with a number passed by value: x * 2.0, 1.0 - y (ops/scalar_binary.cpp) ----
+enum class NumberOp { Add, Sub, Mul, Div };
+// op(a, s), or op(s, a) when number_first, with s taken in a's dtype: the tensor op's result, history and
+// gradients with s as a 0-d tensor of a's dtype, without making one.
+Tensor number_op(NumberOp op, const Tensor& a, double s, bool number_first = false);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 
 // ---- reductions ----
@@ -145,11 +151,11 @@ inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 inline Tensor operator-(const Tensor& a) { return neg(a); }
-inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_tensor(s, a.dtype(), a.device())); }
+inline Tensor operator*(const Tensor& a, double s) { return number_op(NumberOp::Mul, a, s); }
 inline Tensor operator*(double s, const Tensor& a) { return a * s; }
-inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_tensor(s, a.dtype(), a.device())); }
-inline Tensor operator-(double s, const Tensor& a) { return sub(scalar_tensor(s, a.dtype(), a.device()), a); }
-inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_tensor(s, a.dtype(), a.device())); }
+inline Tensor operator+(const Tensor& a, double s) { return number_op(NumberOp::Add, a, s); }
+inline Tensor operator-(double s, const Tensor& a) { return number_op(NumberOp::Sub, a, s, true); }
+inline Tensor operator/(const Tensor& a, double s) { return number_op(NumberOp::Div, a, s); }
 
 // ---- linalg: the LAPACK / cuSOLVER primitives under pyad.linalg (ops/linalg.cpp). They record no history:
 // pyad/linalg/ wraps each in an autograd Function whose VJP and JVP are written with pyad ops. Each takes a

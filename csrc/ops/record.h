@@ -12,10 +12,19 @@ namespace pyad {
 template <class N, class... Args>
 std::shared_ptr<N> record(const Tensor& out, const TensorList& inputs, Args&&... args) {
   if (!any_requires_grad(inputs)) return nullptr;
-  auto node = std::make_shared<N>(std::forward<Args>(args)...);
+  auto node = pool::make_shared<N>(std::forward<Args>(args)...);  // Note [Small-block pool]
   collect_edges(*node, inputs);
   set_history(out, node);
   return node;
+}
+
+template <class N, class... Args>
+std::shared_ptr<N> record(const Tensor& out, TensorRefs inputs, Args&&... args) {
+  if (!grad_enabled()) return nullptr;
+  bool any = false;
+  for (const TensorRef& r : inputs) any = any || (r.t.defined() && r.t.requires_grad());
+  if (!any) return nullptr;
+  return record<N>(out, to_list(inputs), std::forward<Args>(args)...);
 }
 
 inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {

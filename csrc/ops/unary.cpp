@@ -17,6 +17,8 @@ struct UnaryRule {
   Deriv deriv;  // f'(x); null for a linear f(x) = linear * x, whose rule multiplies by the constant
   bool saves_input = false, saves_result = false;
   double linear = 0.0;
+  // g * f'(x) in one pass from the result, where the backward records nothing (kernels::unary_grad).
+  kernels::UnaryGrad fused_grad = kernels::UnaryGrad::None;
 };
 
 // c * t for a linear rule; c = 0 gives zeros even where t is NaN, as torch's zeros_like.
@@ -32,7 +34,13 @@ struct UnaryBackward : Node {
   std::string name() const override { return rule.node_name; }
   TensorList apply(TensorList&& g) override {
     if (!rule.deriv) return {linear_times(rule.linear, g[0])};
-    return {vjp_times(g[0], rule.deriv(x.unpack(*this), y.unpack(*this)))};
+    Tensor yv = y.unpack_for_rule(*this);
+    // The one-pass derivative kernels (tanh, sigmoid) have finite derivatives, but a pass with strong zeros
+    // takes the rule's own product so that vjp_times decides every zero.
+    if (rule.fused_grad != kernels::UnaryGrad::None && !grad_enabled() && !strong_zeros() &&
+        detail::g_innermost.load(std::memory_order_relaxed) == 0)
+      if (Tensor r = kernels::unary_grad(rule.fused_grad, g[0], yv); r.defined()) return {r};
+    return {vjp_times(g[0], rule.deriv(x.unpack_for_rule(*this), yv))};
   }
   std::vector<SavedTensor*> saved() override { return {&x, &y}; }
 };
@@ -81,9 +89,12 @@ const UnaryRule sqrt_rule{"SqrtBackward0", [](const Tensor&, const Tensor& y) { 
                           true};
 const UnaryRule sin_rule{"SinBackward0", [](const Tensor& x, const Tensor&) { return cos(x); }, true};
 const UnaryRule cos_rule{"CosBackward0", [](const Tensor& x, const Tensor&) { return -sin(x); }, true};
-const UnaryRule tanh_rule{"TanhBackward0", [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true};
-const UnaryRule sigmoid_rule{"SigmoidBackward0", [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false,
-                             true};
+const UnaryRule tanh_rule{
+    "TanhBackward0",         [](const Tensor&, const Tensor& y) { return 1.0 - y * y; }, false, true, 0.0,
+    kernels::UnaryGrad::Tanh};
+const UnaryRule sigmoid_rule{
+    "SigmoidBackward0",         [](const Tensor&, const Tensor& y) { return y * (1.0 - y); }, false, true, 0.0,
+    kernels::UnaryGrad::Sigmoid};
 const UnaryRule relu_rule{"ReluBackward0", [](const Tensor&, const Tensor& y) { return mask_positive(y); }, false,
                           true};
 const UnaryRule softplus_rule{"SoftplusBackward0", [](const Tensor& x, const Tensor&) { return sigmoid(x); }, true};

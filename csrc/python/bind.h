@@ -94,6 +94,9 @@ void init_linalg(py::module_& m);  // the LAPACK / cuSOLVER primitives under pya
 // tensor lists) throw reference_cast_error when the object has the hook, to reach the fallback the same way.
 bool has_pyad_function(py::handle obj);
 void add_pyad_function_fallbacks(py::module_& m);
+void init_sites(py::module_& m);  // Note [Source sites] (core/site.h): python/sites.cpp
+// "file.py:LINE in function" of the innermost frame outside pyad running now ("" if none).
+std::string current_site();
 
 // A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);
 // an undefined Tensor when `obj` is neither a Tensor nor a number.
@@ -102,6 +105,34 @@ Tensor as_operand(const Tensor& like, py::handle obj);
 Tensor operand(const Tensor& like, py::handle obj, const char* op);
 std::vector<int64_t> dims_arg(py::handle dim);  // None, int or sequence of ints
 Shape shape_args(const py::args& args, const char* op);  // f(2, 3) or f((2, 3))
+
+// The number fast path (ops/scalar_binary.cpp): F's NumberOp, if it has one, and a Python float or int (not
+// bool, not out of int64's range) as a double; a floating tensor's result with either is number_op's.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+constexpr int number_op_index() {
+  if constexpr (F == &pyad::add) return static_cast<int>(NumberOp::Add);
+  else if constexpr (F == &pyad::sub) return static_cast<int>(NumberOp::Sub);
+  else if constexpr (F == &pyad::mul) return static_cast<int>(NumberOp::Mul);
+  else if constexpr (F == &pyad::div) return static_cast<int>(NumberOp::Div);
+  else return -1;
+}
+bool number_value(py::handle obj, double* value);
+// F(self, number) (or F(number, self) when reflected) through number_op when it applies: true and `out` set.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+bool try_number_op(const Tensor& self, py::handle number, bool reflected, Tensor* out) {
+  constexpr int op = number_op_index<F>();
+  if constexpr (op < 0) {
+    return false;
+  } else {
+    double v;
+    if (!is_floating(self.dtype()) || !number_value(number, &v)) return false;
+    ReleaseGilIfLarge nogil(self.numel());  // Note [Releasing the GIL]
+    // s + x and s * x are x + s and x * s, whose node has the tensor's edge first, as torch's.
+    const bool commutes = op == static_cast<int>(NumberOp::Add) || op == static_cast<int>(NumberOp::Mul);
+    *out = number_op(static_cast<NumberOp>(op), self, v, reflected && !commutes);
+    return true;
+  }
+}
 
 // A binary op F whose second operand came from a Python number; pow specialises it, since an integer
 // tensor to a negative integer number raises (pow_scalar), as torch.
@@ -124,6 +155,7 @@ Tensor binary_call(const char* op, py::handle a, py::handle b) {
              py::str(py::type::handle_of(a).attr("__name__")).cast<std::string>(), " and ",
              py::str(py::type::handle_of(b).attr("__name__")).cast<std::string>());
   Tensor x = ta ? py::detail::cast_op<Tensor>(ca) : Tensor(), y = tb ? py::detail::cast_op<Tensor>(cb) : Tensor();
+  if (Tensor r; ta != tb && try_number_op<F>(ta ? x : y, ta ? b : a, !ta, &r)) return r;
   if (!ta) x = operand(y, a, op);
   if (!tb) y = operand(x, b, op);
   ReleaseGilIfLarge nogil(std::max(x.numel(), y.numel()));  // Note [Releasing the GIL]
@@ -139,6 +171,7 @@ Tensor binary_method(const char* op, const Tensor& self, py::handle other) {
     ReleaseGilIfLarge nogil(std::max(self.numel(), y.numel()));
     return F(self, y);
   }
+  if (Tensor r; try_number_op<F>(self, other, false, &r)) return r;
   Tensor y = operand(self, other, op);
   ReleaseGilIfLarge nogil(std::max(self.numel(), y.numel()));
   return with_number<F>(self, y);

@@ -11,18 +11,23 @@ std::vector<std::string>& exported_ops() {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "pyad's C++ core";
-  // Map our exception types onto Python's own, with the message unchanged.
+  // Map our exception types onto Python's own, the message followed by the user's line that called the op
+  // (Note [Source sites] in core/site.h).
   py::register_exception_translator([](std::exception_ptr p) {
+    auto with_site = [](const std::exception& e) {
+      const std::string site = pyad::python::current_site();
+      return site.empty() ? std::string(e.what()) : std::string(e.what()) + " [at " + site + "]";
+    };
     try {
       if (p) std::rethrow_exception(p);
     } catch (const pyad::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(PyExc_ValueError, with_site(e).c_str());
     } catch (const pyad::TypeError& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
+      PyErr_SetString(PyExc_TypeError, with_site(e).c_str());
     } catch (const pyad::IndexError& e) {
-      PyErr_SetString(PyExc_IndexError, e.what());
+      PyErr_SetString(PyExc_IndexError, with_site(e).c_str());
     } catch (const pyad::RuntimeError& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
+      PyErr_SetString(PyExc_RuntimeError, with_site(e).c_str());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(PyExc_MemoryError, "[allocate] out of memory: the tensor does not fit in the memory available");
     } catch (const py::cast_error& e) {
@@ -41,6 +46,7 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_function(m);
   pyad::python::init_cuda(m);
   pyad::python::init_linalg(m);
+  pyad::python::init_sites(m);
   m.attr("__all__") = py::cast(pyad::python::exported_ops());
   pyad::python::add_pyad_function_fallbacks(
       m);  // last: every function is defined (Note [The __pyad_function__ protocol])

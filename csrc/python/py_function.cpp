@@ -185,6 +185,8 @@ void init_function(py::module_& m) {
   cls.def_property_readonly("output_shape", [](const Node& n) { return py::tuple(py::cast(n.out_shape)); })
       .def_property_readonly("output_dtype", [](const Node& n) { return n.out_dtype; })
       .def_property_readonly("creation_site", [](const Node& n) { return n.creation_site; })
+      // "file.py:LINE in function" where the op was called, always recorded (Note [Source sites]).
+      .def_property_readonly("_site", [](const Node& n) { return n.site.str(); })
       // (storage id, storage bytes, tensor) for each tensor still saved; the id identifies shared storage.
       .def("_saved_storages", [](Node& n) {
         py::list out;

@@ -43,6 +43,20 @@ Tensor as_operand(const Tensor& like, py::handle obj) {
   return Tensor();
 }
 
+bool number_value(py::handle obj, double* value) {
+  PyObject* o = obj.ptr();
+  if (PyFloat_CheckExact(o)) {
+    *value = PyFloat_AS_DOUBLE(o);
+    return true;
+  }
+  if (!PyLong_CheckExact(o)) return false;
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+  if (overflow) return false;  // as_operand raises the error
+  *value = static_cast<double>(v);
+  return true;
+}
+
 std::vector<int64_t> dims_arg(py::handle dim) {
   if (dim.is_none()) return {};
   if (PyLong_Check(dim.ptr())) return {dim.cast<int64_t>()};
@@ -117,6 +131,7 @@ py::object matmul_operand(const Tensor& self, py::handle other, bool reflected) 
 // Binary operator: Tensor op (Tensor | number); NotImplemented for anything else.
 template <Tensor (*F)(const Tensor&, const Tensor&), bool Reflected = false>
 py::object binop(const Tensor& self, py::handle other) {
+  if (Tensor r; try_number_op<F>(self, other, Reflected, &r)) return py::cast(r);
   Tensor o = as_operand(self, other);
   if (!o.defined()) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
   Tensor r;

@@ -174,7 +174,7 @@ class Function:
         ctx = FunctionCtx(name)
         inputs = [a for a in args if isinstance(a, Tensor)]
         grad_on = _C.is_grad_enabled()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and grad_on for a in args)
+        ctx.needs_input_grad = tuple([isinstance(a, Tensor) and grad_on and a.requires_grad for a in args])
         levels = _C.tangent_levels(inputs) if _C.dual_level_active() else []
         # forward records nothing and computes no tangents of its own: the Function defines both.
         _C.set_grad_enabled(False)
@@ -188,17 +188,24 @@ class Function:
             _C.set_grad_enabled(grad_on)
         is_tuple = isinstance(raw, tuple)
         raws = raw if is_tuple else (raw,)
-        outs = list(raws)
+        # One pass over the outputs: an input returned as is becomes a view of it (so that the output can carry
+        # its own history); which outputs are differentiable; the (shape, dtype, device) backward checks against.
         input_ids = {id(t) for t in inputs}
-        for i, o in enumerate(outs):
-            # An input returned as is becomes a view of it, so that the output can carry its own history.
-            if isinstance(o, Tensor) and id(o) in input_ids:
-                outs[i] = _C.alias(o)
-        diff = [
-            isinstance(o, Tensor) and o.dtype.is_floating_point and id(r) not in ctx.non_differentiable
-            for o, r in zip(outs, raws)
-        ]
-        meta = [(list(o.shape), o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs]
+        nondiff = ctx.non_differentiable
+        outs: list[Any] = []
+        diff: list[bool] = []
+        meta: list[Any] = []
+        for r in raws:
+            if isinstance(r, Tensor):
+                o = _C.alias(r) if id(r) in input_ids else r
+                dtype = o.dtype
+                diff.append(dtype.is_floating_point and id(r) not in nondiff)
+                meta.append((o.shape, dtype, o.device))
+            else:
+                o = r
+                diff.append(False)
+                meta.append(None)
+            outs.append(o)
 
         node = None
         if any(diff) and grad_on:
@@ -211,11 +218,12 @@ class Function:
             )
         if node is not None:
             # Outputs are saved without their history (the node would own itself); unpacking restores it.
-            saved = []
-            for t in ctx._to_save:
-                out = next((o for r, o in zip(raws, outs) if t is r), None)
-                saved.append(_C.SavedTensor(out if out is not None else t, out is not None))
-            _C.function_save(node, saved)
+            if ctx._to_save:
+                saved = []
+                for t in ctx._to_save:
+                    out = next((o for r, o in zip(raws, outs) if t is r), None)
+                    saved.append(_C.SavedTensor(out if out is not None else t, out is not None))
+                _C.function_save(node, saved)
             ctx._graph = (inputs, [id(o) for o in outs])  # ids: holding the outputs would make a cycle
         else:
             ctx._saved_direct = tuple(ctx._to_save)
@@ -276,13 +284,16 @@ def _unstash_outputs(ctx: FunctionCtx, raws: Sequence[Any], outs: Sequence[Any])
     runs. The stash is replaced by a history-free alias of the output (same data and version counter), which
     is what a first-order backward reads anyway; under create_graph a stashed output raises (see above). The
     same goes for the outputs given to save_for_backward, which the node holds (without history) already."""
+    d = object.__getattribute__(ctx, "__dict__")
+    # Most Functions stash nothing: then there is nothing to look at (needs_input_grad holds no tensor).
+    stashed = [name for name in d if not name.startswith("_") and name != "needs_input_grad"]
+    if not stashed and not ctx._to_save:
+        return
     ids = {id(o) for o in outs if isinstance(o, Tensor)} | {id(r) for r in raws if isinstance(r, Tensor)}
     # What save_for_backward was given is read from the node from now on (jvp, which reads it here, has run).
     ctx._to_save = tuple(_unstash(t, ids) for t in ctx._to_save)
-    d = object.__getattribute__(ctx, "__dict__")
-    for name, value in list(d.items()):
-        if not name.startswith("_"):
-            d[name] = _unstash(value, ids)
+    for name in stashed:
+        d[name] = _unstash(d[name], ids)
 
 
 def _unstash(v: Any, ids: set[int]) -> Any:
@@ -305,7 +316,9 @@ def _run_backward(
     """The node's backward: run cls.backward (once per batch element unless cls handles batch dims)."""
     grads = list(grads)
     out_shapes = [m[0] if m is not None else None for m in meta]
-    batch = _batch_shape(grads, out_shapes, "gradients of the outputs", cls.__name__)
+    # Leading batch dims only where some gradient has more dims than its output (the common case has none).
+    batched = any(g is not None and s is not None and g.ndim != len(s) for g, s in zip(grads, out_shapes))
+    batch = _batch_shape(grads, out_shapes, "gradients of the outputs", cls.__name__) if batched else ()
     if not batch or cls.handles_batch_dims:
         return _backward_once(cls, ctx, args, meta, node, grads, batch)
     tensor_args = [a for a in args if isinstance(a, Tensor)]
@@ -346,7 +359,7 @@ def _backward_once(
     if len(result) != len(args):
         raise RuntimeError(
             f"[{name}] backward returned {len(result)} gradients, but forward took {len(args)} "
-            "arguments (return one per argument, None for non-tensors)"
+            "arguments (return one per argument, None for non-tensors)" + _applied_at(node)
         )
     out = []
     for i, g in enumerate(result):
@@ -366,10 +379,18 @@ def _backward_once(
             if tuple(g.shape) != tuple(batch) + tuple(a.shape):
                 raise RuntimeError(
                     f"[{name}] backward returned a gradient of shape {tuple(g.shape)} for "
-                    f"argument {i} of shape {tuple(a.shape)}" + (f" (batch dims {tuple(batch)})" if batch else "")
+                    f"argument {i} of shape {tuple(a.shape)}"
+                    + (f" (batch dims {tuple(batch)})" if batch else "")
+                    + _applied_at(node)
                 )
         out.append(g)
     return out
+
+
+def _applied_at(node: Any) -> str:
+    """Where the Function was applied, for backward's errors (Note [Source sites] in csrc/core/site.h)."""
+    site = getattr(node, "_site", "") if node is not None else ""
+    return f"; the Function was applied at {site}" if site else ""
 
 
 def _forward_mode(
