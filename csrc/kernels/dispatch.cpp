@@ -79,4 +79,23 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
   PYAD_ON_DEVICE(out, scatter_add(out, dim, index, src));
 }
 
+// ---- fused kernels of the training loop (nnperf) ----
+void cross_entropy_rows(const Tensor& x, const Tensor& target, int64_t ignore_index, const Tensor& loss,
+                        const Tensor& lse) {
+  PYAD_ON_DEVICE(loss, cross_entropy_rows(x, target, ignore_index, loss, lse));
+}
+void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t ignore_index, const Tensor& lse,
+                                 const Tensor& g, const Tensor& grad_x) {
+  PYAD_ON_DEVICE(grad_x, cross_entropy_rows_backward(x, target, ignore_index, lse, g, grad_x));
+}
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+               const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
+               const std::vector<Tensor>& max_exp_avg_sqs, const AdamScalars& s) {
+  PYAD_ON_DEVICE(params[0], adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, s));
+}
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+              const std::vector<Tensor>& momentum_buffers, const SgdScalars& s) {
+  PYAD_ON_DEVICE(params[0], sgd_step(params, grads, momentum_buffers, s));
+}
+
 }  // namespace pyad::kernels

@@ -78,6 +78,7 @@ void init_ops_sort(py::module_& m);  // sort, argsort, topk, argmax, argmin, gat
 void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);
+void init_ops_nn(py::module_& m);  // the fused ops of the training loop (ops_nn.cpp)
 void init_cuda(py::module_& m);
 
 // A Python number as a 0-d tensor of the dtype it takes next to `like` (torch's promotion for scalars);

@@ -39,5 +39,6 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_interop(m);
   pyad::python::init_function(m);
   pyad::python::init_cuda(m);
+  pyad::python::init_ops_nn(m);
   m.attr("__all__") = py::cast(pyad::python::exported_ops());
 }

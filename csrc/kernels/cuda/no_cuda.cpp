@@ -48,4 +48,16 @@ void cumulative(bool, const Tensor&, int64_t, const Tensor&) { unavailable(); }
 void sort(const Tensor&, int64_t, bool, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 void gather(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
 void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+// ---- fused kernels of the training loop (nnperf) ----
+void cross_entropy_rows(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+void cross_entropy_rows_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&, const Tensor&) {
+  unavailable();
+}
+void adam_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&,
+               const std::vector<Tensor>&, const std::vector<Tensor>&, const AdamScalars&) {
+  unavailable();
+}
+void sgd_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&, const SgdScalars&) {
+  unavailable();
+}
 }  // namespace pyad::kernels::cuda
