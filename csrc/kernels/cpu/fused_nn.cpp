@@ -2,6 +2,7 @@
 // over the logits each) and the multi-tensor optimizer steps (one pass over each parameter and its state).
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include "kernels/kernels.h"
 #include "kernels/math.h"
 #include "kernels/optim_math.h"
@@ -11,63 +12,102 @@ namespace pyad::kernels::cpu {
 namespace {
 
 // Note [A vectorisable exp]
-// std::exp is a call per element, which keeps the loop scalar, and the exps are most of cross entropy's cost
-// (one per logit forward, one backward). This float exp (Cephes' expf: a degree-6 polynomial on
-// r = x - n ln2, |r| <= ln2/2, ln2 split in two for exactness, 2^n built in the exponent bits; within 2 ulp)
-// has no branch and no float-to-int conversion, so the compiler vectorises the loops that call it. Below
-// -87.33 it returns 0 (not the denormals std::exp would give: they change no sum of exps beyond float's
-// precision), above 88.72 inf, and NaN stays NaN. float64 keeps std::exp, whose precision its tolerances need.
-inline float exp_vec(float x) {
-  const float hi = 88.7228f, lo = -87.3365f;
-  float xc = x > hi ? hi : x;
+// std::exp is a call per element, which keeps a loop scalar, and the exps are most of cross entropy's cost (one
+// per logit forward, one backward). This float exp (Cephes' expf: a degree-6 polynomial on r = x - n ln2,
+// |r| <= ln2/2, ln2 split in two for exactness, 2^n built in the exponent bits; within 1 ulp) is written on
+// GCC/Clang vectors of 4 floats (SSE2, the baseline of x86-64; other targets split or widen them), with no
+// branch and no float-to-int conversion. Below -87.34 it gives 0 (not the denormals std::exp would: they change
+// no sum of exps beyond float's precision), above 88.72 inf, and NaN stays NaN. float64 keeps std::exp, whose
+// precision its tolerances need.
+typedef float vf __attribute__((vector_size(16), aligned(4)));
+typedef int32_t vi __attribute__((vector_size(16), aligned(4)));
+constexpr int kLanes = 4;
+
+inline vf splat(float v) { return vf{} + v; }
+inline vf load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+// The last n < kLanes elements, the other lanes `fill`.
+inline vf load_tail(const float* p, int64_t n, float fill) {
+  float buf[kLanes] = {fill, fill, fill, fill};
+  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+  return load(buf);
+}
+inline void store_tail(float* p, vf v, int64_t n) {
+  float buf[kLanes];
+  store(buf, v);
+  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+}
+
+template <class To, class From> inline To bits(const From& v) {
+  static_assert(sizeof(To) == sizeof(From));
+  To out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+
+inline vf exp_vec(vf x) {
+  const vf hi = splat(88.7228f), lo = splat(-87.3365f);
+  vf xc = x > hi ? hi : x;
   xc = xc < lo ? lo : xc;
-  // n = round(x / ln2) read from the low mantissa bits of x / ln2 + 1.5 * 2^23
-  const float magic = 12582912.0f;
-  const float k = xc * 1.44269504088896341f + magic;
-  int32_t kbits, mbits;
-  std::memcpy(&kbits, &k, 4);
-  std::memcpy(&mbits, &magic, 4);
-  const float n = k - magic;
-  float r = xc - n * 0.693359375f;
+  // n = round(x / ln2), read from the low mantissa bits of x / ln2 + 1.5 * 2^23
+  const vf magic = splat(12582912.0f);
+  const vf k = xc * 1.44269504088896341f + magic;
+  const vf n = k - magic;
+  vf r = xc - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  vf p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const int32_t ebits = static_cast<int32_t>(static_cast<uint32_t>((kbits - mbits) + 127) << 23);
-  float scale;
-  std::memcpy(&scale, &ebits, 4);
-  const float out = y * scale;
-  return x < lo ? 0.0f : out;
+  const vf y = p * r * r + r + 1.0f;
+  const vi e = ((bits<vi>(k) - bits<vi>(magic)) + 127) << 23;
+  const vf out = y * bits<vf>(e);
+  return x < lo ? vf{} : out;
 }
-inline double exp_vec(double x) { return std::exp(x); }
 
-// Sum of exp(x[j] - shift) over a row, in 8 lanes so that the float loop vectorises without reassociation.
-template <class T> double row_sum_exp(const T* x, int64_t n, T shift) {
-  T lanes[8] = {};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) lanes[k] += exp_vec(static_cast<T>(x[j + k] - shift));
+// NaN wins, as torch's max: a lane keeps a NaN once it has one.
+inline vf max_vec(vf m, vf x) { return (x > m || x != x) ? x : m; }
+inline float max_nan(float m, float x) { return (x > m || x != x) ? x : m; }
+
+// The row's max and its sum of exp(x - shift), shift the max made safe (math::SoftmaxShift).
+std::pair<float, double> row_shift_and_sum(const float* x, int64_t n) {
+  const int64_t body = n / kLanes * kLanes;
+  vf mv = splat(-INFINITY);
+  for (int64_t j = 0; j < body; j += kLanes) mv = max_vec(mv, load(x + j));
+  if (body < n) mv = max_vec(mv, load_tail(x + body, n - body, -INFINITY));
+  float mx = -INFINITY;
+  for (int k = 0; k < kLanes; ++k) mx = max_nan(mx, mv[k]);
+  const float shift = static_cast<float>(math::SoftmaxShift{}(mx));
+  vf acc = vf{};
+  for (int64_t j = 0; j < body; j += kLanes) acc += exp_vec(load(x + j) - shift);
+  if (body < n) acc += exp_vec(load_tail(x + body, n - body, -INFINITY) - shift);
   double sum = 0;
-  for (int k = 0; k < 8; ++k) sum += lanes[k];
-  for (; j < n; ++j) sum += exp_vec(static_cast<T>(x[j] - shift));
-  return sum;
+  for (int k = 0; k < kLanes; ++k) sum += acc[k];
+  return {shift, sum};
+}
+std::pair<double, double> row_shift_and_sum(const double* x, int64_t n) {
+  double mx = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) mx = math::MaxCombine{}(mx, x[j]);
+  const double shift = math::SoftmaxShift{}(mx);
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += std::exp(x[j] - shift);
+  return {shift, sum};
 }
 
-template <class T> T row_max(const T* x, int64_t n) {
-  T lanes[8];
-  for (auto& l : lanes) l = -INFINITY;
-  int64_t j = 0;
-  // NaN must win, as in torch's max: (a > b || a != a) keeps a NaN once it is in a lane
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) lanes[k] = (x[j + k] > lanes[k] || x[j + k] != x[j + k]) ? x[j + k] : lanes[k];
-  T m = -INFINITY;
-  for (int k = 0; k < 8; ++k) m = (lanes[k] > m || lanes[k] != lanes[k]) ? lanes[k] : m;
-  for (; j < n; ++j) m = (x[j] > m || x[j] != x[j]) ? x[j] : m;
-  return m;
+// out[j] = g * exp(x[j] - l)
+void scaled_exp_row(const float* x, float l, float g, float* out, int64_t n) {
+  const int64_t body = n / kLanes * kLanes;
+  for (int64_t j = 0; j < body; j += kLanes) store(out + j, exp_vec(load(x + j) - l) * g);
+  if (body < n) store_tail(out + body, exp_vec(load_tail(x + body, n - body, 0.0f) - l) * g, n - body);
+}
+void scaled_exp_row(const double* x, double l, double g, double* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = g * std::exp(x[j] - l);
 }
 
 }  // namespace
@@ -84,8 +124,8 @@ void cross_entropy_rows(const Tensor& x, const Tensor& target, int64_t ignore_in
     T* sp = static_cast<T*>(lse.raw_data());
     for (int64_t i = 0; i < m; ++i) {
       const T* row = xp + i * c;
-      const T shift = static_cast<T>(math::SoftmaxShift{}(static_cast<double>(row_max(row, c))));
-      const T l = static_cast<T>(static_cast<double>(shift) + std::log(row_sum_exp(row, c, shift)));
+      const auto [shift, sum] = row_shift_and_sum(row, c);
+      const T l = static_cast<T>(static_cast<double>(shift) + std::log(sum));
       sp[i] = l;
       const int64_t t = tp[i * ts];
       lp[i] = t == ignore_index ? T(0) : static_cast<T>(l - row[t]);
@@ -112,8 +152,8 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
         std::fill(orow, orow + c, T(0));
         continue;
       }
-      const T gi = gp[i * gs], l = sp[i];
-      for (int64_t j = 0; j < c; ++j) orow[j] = gi * exp_vec(static_cast<T>(row[j] - l));
+      const T gi = gp[i * gs];
+      scaled_exp_row(row, sp[i], gi, orow, c);
       orow[t] -= gi;
     }
   });
