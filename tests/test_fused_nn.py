@@ -32,7 +32,9 @@ def fused_calls(monkeypatch):
 
 def logits(shape, dtype=pyad.float64, seed=0):
     a = np.random.default_rng(seed).standard_normal(shape) * 3
-    return pyad.tensor(a, dtype=dtype, requires_grad=True), torch.tensor(a, dtype=TORCH_DTYPE[dtype], requires_grad=True)
+    return pyad.tensor(a, dtype=dtype, requires_grad=True), torch.tensor(
+        a, dtype=TORCH_DTYPE[dtype], requires_grad=True
+    )
 
 
 def test_class_targets_take_the_fused_op(fused_calls):

@@ -152,7 +152,8 @@ def test_parameter_is_a_real_tensor_subclass():
 
 
 @pytest.mark.parametrize(
-    "convert", [lambda m: m.double(), lambda m: m.to(pyad.float64), lambda m: m.to("cpu", pyad.float64), lambda m: m.cpu()]
+    "convert",
+    [lambda m: m.double(), lambda m: m.to(pyad.float64), lambda m: m.to("cpu", pyad.float64), lambda m: m.cpu()],
 )
 def test_conversion_keeps_tied_weights_tied(convert):
     """Two modules sharing one Parameter (and one buffer) still share it after to()/double()/cpu(), as torch."""

@@ -88,9 +88,9 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
                                  const Tensor& g, const Tensor& grad_x) {
   PYAD_ON_DEVICE(grad_x, cross_entropy_rows_backward(x, target, ignore_index, lse, g, grad_x));
 }
-void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-               const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
-               const std::vector<Tensor>& max_exp_avg_sqs, const AdamScalars& s) {
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
+               const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs,
+               const AdamScalars& s) {
   PYAD_ON_DEVICE(params[0], adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, s));
 }
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,

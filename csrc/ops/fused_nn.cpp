@@ -73,8 +73,7 @@ std::tuple<Tensor, int64_t> cross_entropy_rows(const Tensor& x0, const Tensor& t
       safe_target = where(kept, target, scalar_tensor(0, DType::Int64, target.device()));
       lo = host_int(amin(safe_target, {}, false));
       hi = host_int(amax(safe_target, {}, false));
-      PYAD_CHECK(lo >= 0 && hi < c, IndexError, "[", op, "] index ", lo < 0 ? lo : hi, " is out of range for size ",
-                 c);
+      PYAD_CHECK(lo >= 0 && hi < c, IndexError, "[", op, "] index ", lo < 0 ? lo : hi, " is out of range for size ", c);
       n_kept = host_int(sum(to_dtype(kept, DType::Int64), {}, false));
     }
   }
@@ -93,8 +92,8 @@ std::tuple<Tensor, int64_t> cross_entropy_rows(const Tensor& x0, const Tensor& t
   forward_rule(loss, {x0}, [&] {
     Tensor t = tangent_of(x0);
     Tensor idx = unsqueeze(safe_target, -1);
-    if (t.ndim() > 2) idx = expand(reshape(idx, concat(Shape(t.ndim() - 2, 1), idx.shape())),
-                                   concat(batch_shape(t, 2), idx.shape()));
+    if (t.ndim() > 2)
+      idx = expand(reshape(idx, concat(Shape(t.ndim() - 2, 1), idx.shape())), concat(batch_shape(t, 2), idx.shape()));
     Tensor picked = squeeze(gather(t, -1, idx), -1);
     Tensor dt = sum(t * softmax(x0, 1), {-1}, false) - picked;
     return kept.defined() ? where(kept, dt, scalar_tensor(0, dt.dtype(), dt.device())) : dt;
@@ -154,9 +153,8 @@ void adam_step_(const TensorList& params, const TensorList& grads, const TensorL
              "] every parameter needs its exp_avg and exp_avg_sq");
   PYAD_CHECK(!s.amsgrad || max_exp_avg_sqs.size() == params.size(), ValueError, "[", op,
              "] amsgrad needs every parameter's max_exp_avg_sq");
-  TensorList g = check_step(op, params, grads,
-                            {{"exp_avg", &exp_avgs}, {"exp_avg_sq", &exp_avg_sqs},
-                             {"max_exp_avg_sq", &max_exp_avg_sqs}});
+  TensorList g = check_step(
+      op, params, grads, {{"exp_avg", &exp_avgs}, {"exp_avg_sq", &exp_avg_sqs}, {"max_exp_avg_sq", &max_exp_avg_sqs}});
   if (params.empty()) return;
   kernels::adam_step(params, g, exp_avgs, exp_avg_sqs, s.amsgrad ? max_exp_avg_sqs : TensorList{}, s);
   bump_all(params);

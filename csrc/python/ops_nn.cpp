@@ -25,10 +25,9 @@ void init_ops_nn(py::module_& m) {
       "(Note [Fused cross entropy]), and the number of rows not ignored.");
   m.def(
       "_adam_step",
-      [](const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
-         const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs, double lr, double beta1, double beta2,
-         double eps, double weight_decay, double step_size, double bias_correction2_sqrt, bool decoupled,
-         bool amsgrad, bool maximize) {
+      [](const TensorList& params, const TensorList& grads, const TensorList& exp_avgs, const TensorList& exp_avg_sqs,
+         const TensorList& max_exp_avg_sqs, double lr, double beta1, double beta2, double eps, double weight_decay,
+         double step_size, double bias_correction2_sqrt, bool decoupled, bool amsgrad, bool maximize) {
         kernels::AdamScalars s;
         s.lr = lr;
         s.beta1 = beta1;
@@ -44,9 +43,9 @@ void init_ops_nn(py::module_& m) {
         adam_step_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, s);
       },
       py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs"),
-      py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
-      py::arg("step_size"), py::arg("bias_correction2_sqrt"), py::arg("decoupled"), py::arg("amsgrad"),
-      py::arg("maximize"), "One Adam/AdamW step over lists of tensors, in place (pyad.optim's fused path).");
+      py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("step_size"),
+      py::arg("bias_correction2_sqrt"), py::arg("decoupled"), py::arg("amsgrad"), py::arg("maximize"),
+      "One Adam/AdamW step over lists of tensors, in place (pyad.optim's fused path).");
   m.def(
       "_sgd_step",
       [](const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers, double lr,

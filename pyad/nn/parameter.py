@@ -34,7 +34,7 @@ class Parameter(Tensor):
         if requires_grad:
             self.requires_grad_(True)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # type: ignore[override]  (the stub types the C++ one as a staticmethod)
         return "Parameter containing:\n" + Tensor.__repr__(self)
 
     __str__ = __repr__
@@ -57,4 +57,3 @@ class Parameter(Tensor):
 def _rebuild_parameter(reduced: tuple[Any, ...], requires_grad: bool) -> Parameter:
     fn, args = reduced[0], reduced[1]
     return Parameter(fn(*args), requires_grad)
-

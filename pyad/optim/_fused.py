@@ -6,8 +6,7 @@ hand a whole list of parameters to one C++ call (_C._adam_step, _C._sgd_step), w
 its state in place in one pass each, without recording a graph. Its per-element arithmetic is the per-tensor
 loop's, operation by operation and in the parameter's dtype (kernels/optim_math.h), so both paths give the same
 bits. The lists are grouped by dtype, device and whatever the update's scalars depend on (Adam's step count,
-whether SGD's momentum buffers exist yet); a parameter the kernel cannot take (non-contiguous, a gradient or a
-state tensor of another dtype, device or shape, e.g. after load_state_dict of odd state) goes through the loop.
+whether SGD's momentum buffers exist yet); a non-contiguous parameter goes through the loop.
 """
 
 from __future__ import annotations
@@ -20,37 +19,20 @@ from .._C import Tensor
 __all__ = ["buckets"]
 
 
-def _fusable(p: Tensor, state: dict[str, Any], names: Sequence[str]) -> bool:
-    g = p.grad
-    if g is None or not p.is_contiguous() or g.dtype != p.dtype or g.device != p.device or g.shape != p.shape:
-        return False
-    if not p.dtype.is_floating_point:
-        return False
-    for name in names:
-        t = state.get(name)
-        if t is None:
-            continue
-        if not isinstance(t, Tensor) or not t.is_contiguous() or t.dtype != p.dtype or t.device != p.device:
-            return False
-        if t.shape != p.shape:
-            return False
-    return True
-
-
 def buckets(
-    params: Sequence[Tensor],
-    state: dict[Tensor, dict[str, Any]],
-    names: Sequence[str],
-    key: Callable[[Tensor, dict[str, Any]], Hashable],
-) -> tuple[dict[tuple[Any, ...], list[Tensor]], list[Tensor]]:
-    """The parameters that a fused step can take, grouped by (dtype, device, key(p, state)), in order, and the
-    rest (for the per-tensor loop)."""
-    groups: dict[tuple[Any, ...], list[Tensor]] = {}
+    params: Sequence[Tensor], states: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]
+) -> tuple[dict[tuple[Any, ...], tuple[list[Tensor], list[dict[str, Any]]]], list[Tensor]]:
+    """The parameters (with their states) that a fused step can take, grouped by (dtype, device, key(state)), in
+    order, and the rest, for the per-tensor loop. Only contiguity is asked here: a gradient matches its
+    parameter's shape and dtype (pyad checks every assignment of .grad), load_state_dict casts state to the
+    parameter's dtype and device, and the fused op raises a clear error for anything else."""
+    groups: dict[tuple[Any, ...], tuple[list[Tensor], list[dict[str, Any]]]] = {}
     rest: list[Tensor] = []
-    for p in params:
-        s = state[p]
-        if _fusable(p, s, names):
-            groups.setdefault((p.dtype, p.device, key(p, s)), []).append(p)
+    for p, s in zip(params, states):
+        if p.is_contiguous():
+            ps, ss = groups.setdefault((p.dtype, p.device, key(s)), ([], []))
+            ps.append(p)
+            ss.append(s)
         else:
             rest.append(p)
     return groups, rest

@@ -72,17 +72,17 @@ class Adam(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
         names = self._state_names(group)
-        for p in params:
-            state = self.state[p]
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
             if not state:
                 state["step"] = 0
                 for name in names:
                     state[name] = zeros_like(p)
         loop = params
         if group["foreach"] is not False:
-            buckets, loop = _fused.buckets(params, self.state, names, lambda p, s: s["step"])
-            for (_, _, step), bucket in buckets.items():
-                self._fused_step(group, bucket, step + 1)
+            buckets, loop = _fused.buckets(params, states, lambda s: s["step"])
+            for (_, _, step), (ps, ss) in buckets.items():
+                self._fused_step(group, ps, ss, step + 1)
         for p in loop:
             state = self.state[p]
             state["step"] += 1
@@ -93,9 +93,9 @@ class Adam(Optimizer):
     def _state_names(group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
-    def _fused_step(self, group: dict[str, Any], params: list[Tensor], step: int) -> None:
+    @staticmethod
+    def _fused_step(group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]], step: int) -> None:
         """One step of `params` (all at `step` after it) in one fused kernel (Note [Fused optimizer steps])."""
-        states = [self.state[p] for p in params]
         for s in states:
             s["step"] = step
         (beta1, beta2), amsgrad = group["betas"], group["amsgrad"]

@@ -62,12 +62,10 @@ class SGD(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
         if group["foreach"] is not False:
-            names = ("momentum_buffer",) if group["momentum"] != 0 else ()
-            buckets, params = _fused.buckets(
-                params, self.state, names, lambda p, s: s.get("momentum_buffer") is None
-            )
-            for (_, _, first), bucket in buckets.items():
-                self._fused_step(group, bucket, first)
+            states = [self.state[p] for p in params]
+            buckets, params = _fused.buckets(params, states, lambda s: s.get("momentum_buffer") is None)
+            for (_, _, first), (ps, ss) in buckets.items():
+                self._fused_step(group, ps, ss, first)
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         for p in params:
@@ -84,16 +82,17 @@ class SGD(Optimizer):
                 grad = grad + buf * momentum if nesterov else buf
             p.add_(grad * -lr)
 
-    def _fused_step(self, group: dict[str, Any], params: list[Tensor], first: bool) -> None:
+    @staticmethod
+    def _fused_step(group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]], first: bool) -> None:
         """One step of `params` in one fused kernel (Note [Fused optimizer steps]); first: their momentum
         buffers do not exist yet, and start as the gradient."""
         momentum = group["momentum"]
         buffers: list[Tensor] = []
         if momentum != 0:
             if first:
-                for p in params:
-                    self.state[p]["momentum_buffer"] = empty_like(p)
-            buffers = [self.state[p]["momentum_buffer"] for p in params]
+                for p, s in zip(params, states):
+                    s["momentum_buffer"] = empty_like(p)
+            buffers = [s["momentum_buffer"] for s in states]
         _C._sgd_step(
             params,
             [p.grad for p in params],

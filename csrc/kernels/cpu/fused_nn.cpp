@@ -162,25 +162,45 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
 // The optimizer steps: each element goes through the very operations, in the very order and precision
 // (scalars rounded to T first, as pyad's binary ops with a Python number do), of the per-tensor loop in
 // pyad/optim, so that the fused and the unfused paths give the same bits.
-void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-               const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
-               const std::vector<Tensor>& max_exp_avg_sqs, const AdamScalars& s) {
+namespace {
+
+// restrict: the arrays are distinct tensors, which lets the loop vectorise without alias checks.
+template <bool Amsgrad, bool L2, bool SmallWeight, class T>
+void adam_loop(const math::AdamUpdate<T>& up, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
+               T* __restrict__ v, T* __restrict__ vmax, int64_t n) {
+  for (int64_t j = 0; j < n; ++j)
+    up.template apply<Amsgrad, L2, SmallWeight>(p[j], g[j], m[j], v[j], Amsgrad ? vmax + j : nullptr);
+}
+
+template <bool Momentum, bool First, bool Decay, bool Nesterov, class T>
+void sgd_loop(const math::SgdUpdate<T>& up, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf,
+              int64_t n) {
+  for (int64_t j = 0; j < n; ++j)
+    up.template apply<Momentum, First, Decay, Nesterov>(p[j], g[j], Momentum ? buf + j : nullptr);
+}
+
+template <class T> T* data_of(const std::vector<Tensor>& ts, size_t i) {
+  return ts.empty() ? nullptr : static_cast<T*>(ts[i].raw_data());
+}
+
+}  // namespace
+
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
+               const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs,
+               const AdamScalars& s) {
   PYAD_DISPATCH_FLOAT(params[0].dtype(), "adam", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const math::AdamUpdate<T> up(s);
-    for (size_t i = 0; i < params.size(); ++i) {
-      T* p = static_cast<T*>(params[i].raw_data());
-      const T* g = static_cast<const T*>(grads[i].raw_data());
-      T* m = static_cast<T*>(exp_avgs[i].raw_data());
-      T* v = static_cast<T*>(exp_avg_sqs[i].raw_data());
-      T* vmax = s.amsgrad ? static_cast<T*>(max_exp_avg_sqs[i].raw_data()) : nullptr;
-      const int64_t n = params[i].numel();
-      if (vmax) {
-        for (int64_t j = 0; j < n; ++j) up.template apply<true>(p[j], g[j], m[j], v[j], vmax + j);
-      } else {
-        for (int64_t j = 0; j < n; ++j) up.template apply<false>(p[j], g[j], m[j], v[j], nullptr);
-      }
-    }
+    math::with_flag(s.amsgrad, [&](auto ams) {
+      math::with_flag(up.l2, [&](auto l2) {
+        math::with_flag(up.small_weight, [&](auto small) {
+          for (size_t i = 0; i < params.size(); ++i)
+            adam_loop<decltype(ams)::value, decltype(l2)::value, decltype(small)::value, T>(
+                up, data_of<T>(params, i), data_of<T>(grads, i), data_of<T>(exp_avgs, i), data_of<T>(exp_avg_sqs, i),
+                data_of<T>(max_exp_avg_sqs, i), params[i].numel());
+        });
+      });
+    });
   });
 }
 
@@ -189,17 +209,18 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   PYAD_DISPATCH_FLOAT(params[0].dtype(), "sgd", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const math::SgdUpdate<T> up(s);
-    for (size_t i = 0; i < params.size(); ++i) {
-      T* p = static_cast<T*>(params[i].raw_data());
-      const T* g = static_cast<const T*>(grads[i].raw_data());
-      T* buf = momentum_buffers.empty() ? nullptr : static_cast<T*>(momentum_buffers[i].raw_data());
-      const int64_t n = params[i].numel();
-      if (buf) {
-        for (int64_t j = 0; j < n; ++j) up.template apply<true>(p[j], g[j], buf + j);
-      } else {
-        for (int64_t j = 0; j < n; ++j) up.template apply<false>(p[j], g[j], nullptr);
-      }
-    }
+    math::with_flag(!momentum_buffers.empty(), [&](auto mom) {
+      math::with_flag(up.first, [&](auto first) {
+        math::with_flag(up.decay, [&](auto decay) {
+          math::with_flag(up.nesterov, [&](auto nesterov) {
+            for (size_t i = 0; i < params.size(); ++i)
+              sgd_loop<decltype(mom)::value, decltype(first)::value, decltype(decay)::value, decltype(nesterov)::value,
+                       T>(up, data_of<T>(params, i), data_of<T>(grads, i), data_of<T>(momentum_buffers, i),
+                          params[i].numel());
+          });
+        });
+      });
+    });
   });
 }
 

@@ -38,8 +38,8 @@ __device__ double block_combine(double v, C comb, double init) {
 }
 
 template <class T>
-__global__ void cross_entropy_rows_kernel(const T* x, const int64_t* target, int64_t ts, int64_t ignore_index,
-                                          T* loss, T* lse, int64_t m, int64_t c) {
+__global__ void cross_entropy_rows_kernel(const T* x, const int64_t* target, int64_t ts, int64_t ignore_index, T* loss,
+                                          T* lse, int64_t m, int64_t c) {
   for (int64_t i = blockIdx.x; i < m; i += gridDim.x) {
     const T* row = x + i * c;
     double mx = -INFINITY;
@@ -83,22 +83,22 @@ struct TensorChunk {
   int64_t numel[kChunk];
 };
 
-template <class T, bool Amsgrad>
+template <class T, bool Amsgrad, bool L2, bool SmallWeight>
 __global__ void adam_kernel(TensorChunk<T, 5> c, math::AdamUpdate<T> up) {
   const int t = blockIdx.y;
   const int64_t n = c.numel[t];
   T *p = c.ptr[0][t], *g = c.ptr[1][t], *m = c.ptr[2][t], *v = c.ptr[3][t], *vmax = c.ptr[4][t];
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
-    up.template apply<Amsgrad>(p[j], g[j], m[j], v[j], Amsgrad ? vmax + j : nullptr);
+    up.template apply<Amsgrad, L2, SmallWeight>(p[j], g[j], m[j], v[j], Amsgrad ? vmax + j : nullptr);
 }
 
-template <class T, bool Momentum>
+template <class T, bool Momentum, bool First, bool Decay, bool Nesterov>
 __global__ void sgd_kernel(TensorChunk<T, 3> c, math::SgdUpdate<T> up) {
   const int t = blockIdx.y;
   const int64_t n = c.numel[t];
   T *p = c.ptr[0][t], *g = c.ptr[1][t], *buf = c.ptr[2][t];
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x)
-    up.template apply<Momentum>(p[j], g[j], Momentum ? buf + j : nullptr);
+    up.template apply<Momentum, First, Decay, Nesterov>(p[j], g[j], Momentum ? buf + j : nullptr);
 }
 
 // Launch `launch(chunk, count, most)` over the lists in chunks; lists[k] may be empty (a null pointer).
@@ -149,19 +149,23 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
   });
 }
 
-void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-               const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
-               const std::vector<Tensor>& max_exp_avg_sqs, const AdamScalars& s) {
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
+               const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs,
+               const AdamScalars& s) {
   PYAD_DISPATCH_FLOAT(params[0].dtype(), "adam", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const math::AdamUpdate<T> up(s);
     for_chunks<T, 5>({&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs},
                      [&](const TensorChunk<T, 5>& chunk, int count, int64_t most) {
                        const dim3 grid(std::max(1u, gpu::grid_for(most) / static_cast<unsigned>(count)), count);
-                       if (s.amsgrad)
-                         adam_kernel<T, true><<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
-                       else
-                         adam_kernel<T, false><<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
+                       math::with_flag(s.amsgrad, [&](auto ams) {
+                         math::with_flag(up.l2, [&](auto l2) {
+                           math::with_flag(up.small_weight, [&](auto small) {
+                             adam_kernel<T, decltype(ams)::value, decltype(l2)::value, decltype(small)::value>
+                                 <<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
+                           });
+                         });
+                       });
                        gpu::check_launch("adam");
                      });
   });
@@ -172,15 +176,21 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   PYAD_DISPATCH_FLOAT(params[0].dtype(), "sgd", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const math::SgdUpdate<T> up(s);
-    for_chunks<T, 3>({&params, &grads, &momentum_buffers}, [&](const TensorChunk<T, 3>& chunk, int count,
-                                                                int64_t most) {
-      const dim3 grid(std::max(1u, gpu::grid_for(most) / static_cast<unsigned>(count)), count);
-      if (!momentum_buffers.empty())
-        sgd_kernel<T, true><<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
-      else
-        sgd_kernel<T, false><<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
-      gpu::check_launch("sgd");
-    });
+    for_chunks<T, 3>(
+        {&params, &grads, &momentum_buffers}, [&](const TensorChunk<T, 3>& chunk, int count, int64_t most) {
+          const dim3 grid(std::max(1u, gpu::grid_for(most) / static_cast<unsigned>(count)), count);
+          math::with_flag(!momentum_buffers.empty(), [&](auto mom) {
+            math::with_flag(up.first, [&](auto first) {
+              math::with_flag(up.decay, [&](auto decay) {
+                math::with_flag(up.nesterov, [&](auto nesterov) {
+                  sgd_kernel<T, decltype(mom)::value, decltype(first)::value, decltype(decay)::value,
+                             decltype(nesterov)::value><<<grid, gpu::kThreads, 0, gpu::stream()>>>(chunk, up);
+                });
+              });
+            });
+          });
+          gpu::check_launch("sgd");
+        });
   });
 }
 
