@@ -1,4 +1,4 @@
-"""The fused cross entropy (Note [Fused cross entropy]): the path F.cross_entropy takes, its fused backward
+"""The fused cross entropy and embedding (Note [Fused cross entropy], Note [Fused embedding]): the path F.cross_entropy takes, its fused backward
 against the composed one, derivatives of every order and mode against torch and finite differences, and the
 edges (ignored rows, infinities, empty batches, bad targets). Parity over the loss options is in
 test_nn_layers.py (test_cross_entropy_class_indices), which runs through this same op."""
@@ -153,3 +153,63 @@ def test_bad_input_raises():
         F.cross_entropy(x, pyad.tensor([-2, 0]))
     with pytest.raises(TypeError, match=r"\[cross_entropy\] expected an int64"):
         F.cross_entropy(x, pyad.tensor([True, False]))
+
+
+@pytest.mark.parametrize("dtype", [pyad.float64, pyad.float32])
+def test_embedding_matches_torch_with_repeated_indices(dtype):
+    a = np.random.default_rng(6).standard_normal((50, 7))
+    idx = np.random.default_rng(7).integers(0, 5, (4, 9))  # five rows, each many times
+    w = pyad.tensor(a, dtype=dtype, requires_grad=True)
+    tw = torch.tensor(a, dtype=TORCH_DTYPE[dtype], requires_grad=True)
+    out = F.embedding(pyad.tensor(idx), w)
+    tout = torch.nn.functional.embedding(torch.tensor(idx), tw)
+    assert_close(out, tout)
+    g = np.random.default_rng(8).standard_normal(tout.shape)
+    out.backward(pyad.tensor(g, dtype=dtype))
+    tout.backward(torch.tensor(g, dtype=TORCH_DTYPE[dtype]))
+    assert_close(w.grad, tw.grad)
+    assert out.grad_fn.name() == "EmbeddingBackward0"
+
+
+def test_embedding_fused_backward_equals_composed_and_higher_orders():
+    w, tw = logits((6, 3))
+    idx = pyad.tensor([[0, 2, 2], [5, 0, 2]])
+    tidx = torch.tensor([[0, 2, 2], [5, 0, 2]])
+    g = pyad.tensor(np.random.default_rng(9).standard_normal((2, 3, 3)))
+    out = F.embedding(idx, w)
+    (fused,) = pyad.autograd.grad(out, w, g, retain_graph=True)
+    (composed,) = pyad.autograd.grad(out, w, g, create_graph=True)
+    np.testing.assert_allclose(fused.numpy(), composed.detach().numpy(), rtol=1e-15, atol=1e-15)
+
+    def f(w):
+        return (F.embedding(idx, w) ** 2).sum()
+
+    def tf(w):
+        return (torch.nn.functional.embedding(tidx, w) ** 2).sum()
+
+    assert gradcheck(lambda w: F.embedding(idx, w), (w,), check_forward_ad=True)
+    assert gradgradcheck(lambda w: F.embedding(idx, w) ** 2, (w,))
+    wd, twd = w.detach(), tw.detach()
+    assert_close(pyad.func.hessian(f)(wd), torch.func.hessian(tf)(twd))
+    assert_close(
+        pyad.func.jacfwd(lambda w: F.embedding(idx, w))(wd),
+        torch.func.jacfwd(lambda w: torch.nn.functional.embedding(tidx, w))(twd),
+    )
+    assert_close(
+        pyad.func.jacrev(lambda w: F.embedding(idx, w))(wd),
+        torch.func.jacrev(lambda w: torch.nn.functional.embedding(tidx, w))(twd),
+    )
+
+
+def test_embedding_errors_and_empty():
+    w = pyad.ones(4, 2, requires_grad=True)
+    with pytest.raises(IndexError, match=r"\[embedding\] index 4 is out of range for size 4"):
+        F.embedding(pyad.tensor([0, 4]), w)
+    with pytest.raises(IndexError, match=r"\[embedding\] index -1 is out of range for size 4"):
+        F.embedding(pyad.tensor([-1]), w)
+    with pytest.raises(TypeError, match=r"\[embedding\] expected an int64"):
+        F.embedding(pyad.tensor([0.0]), w)
+    e = F.embedding(pyad.zeros(0, 3, dtype=pyad.int64), w)
+    assert tuple(e.shape) == (0, 3, 2)
+    e.sum().backward()
+    assert np.array_equal(w.grad.numpy(), np.zeros((4, 2)))

@@ -98,4 +98,11 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   PYAD_ON_DEVICE(params[0], sgd_step(params, grads, momentum_buffers, s));
 }
 
+void embedding_rows(const Tensor& weight, const Tensor& index, const Tensor& out) {
+  PYAD_ON_DEVICE(out, embedding_rows(weight, index, out));
+}
+void embedding_rows_backward(const Tensor& grad_weight, const Tensor& index, const Tensor& g) {
+  PYAD_ON_DEVICE(grad_weight, embedding_rows_backward(grad_weight, index, g));
+}
+
 }  // namespace pyad::kernels

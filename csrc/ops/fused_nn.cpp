@@ -103,6 +103,69 @@ std::tuple<Tensor, int64_t> cross_entropy_rows(const Tensor& x0, const Tensor& t
 
 namespace {
 
+// Note [Fused embedding]
+// Embedding's forward copies rows; its backward adds g's rows into zeros at the indices, one pass over g. That
+// kernel runs when the backward records nothing (as Note [Fused cross entropy]); otherwise the same VJP is the
+// differentiable product onehot(index)^T g, which only double backward and batched or forward-mode backward passes
+// take (it costs n x N, so those are for modest sizes). The JVP gathers the tangent's rows.
+struct EmbeddingRowsBackward : Node {
+  Tensor index;  // flat (N,), in range
+  Shape index_shape;
+  int64_t n = 0, d = 0;
+  std::string name() const override { return "EmbeddingBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    const int64_t big = static_cast<int64_t>(index.numel());
+    const int64_t batch = g[0].ndim() - static_cast<int64_t>(index_shape.size()) - 1;
+    if (!grad_enabled() && !any_tangent({g[0]}) && batch == 0) {
+      Tensor gw = zeros({n, d}, g[0].dtype(), g[0].device());
+      kernels::embedding_rows_backward(gw, index, contiguous(reshape(g[0], {big, d})));
+      return {gw};
+    }
+    Shape rows = batch_shape(g[0], static_cast<int64_t>(index_shape.size()) + 1);
+    Tensor gr = reshape(g[0], concat(rows, {big, d}));
+    Tensor classes = arange(0, static_cast<double>(n), 1, DType::Int64, index.device());
+    Tensor onehot_t = to_dtype(eq(unsqueeze(classes, -1), unsqueeze(index, 0)), g[0].dtype());  // (n, N)
+    return {matmul(onehot_t, gr)};
+  }
+};
+
+}  // namespace
+
+Tensor embedding_rows(const Tensor& weight0, const Tensor& index0) {
+  const char* op = "embedding";
+  PYAD_CHECK(weight0.ndim() == 2, ValueError, "[", op,
+             "] weight must be 2-d (num_embeddings, embedding_dim), got shape ", shape_str(weight0.shape()));
+  PYAD_CHECK(is_floating(weight0.dtype()), TypeError, "[", op, "] expected a floating weight, got ", describe(weight0));
+  PYAD_CHECK(index0.dtype() == DType::Int64, TypeError, "[", op, "] expected an int64 (long) index tensor, got ",
+             describe(index0));
+  check_same_device(op, weight0, index0);
+  const int64_t n = weight0.shape()[0], d = weight0.shape()[1], big = index0.numel();
+  Tensor index = contiguous(reshape(detach(index0), {big}));
+  if (big > 0) {
+    const int64_t lo = host_int(amin(index, {}, false)), hi = host_int(amax(index, {}, false));
+    PYAD_CHECK(lo >= 0 && hi < n, IndexError, "[", op, "] index ", lo < 0 ? lo : hi, " is out of range for size ", n);
+  }
+  Tensor weight = weight0.is_contiguous() ? weight0 : contiguous(detach(weight0));
+  Shape out_shape = concat(index0.shape(), {d});
+  Tensor out = empty(out_shape, weight.dtype(), weight.device());
+  if (big > 0 && d > 0) kernels::embedding_rows(weight, index, out);
+  if (auto node = record<EmbeddingRowsBackward>(out, {weight0})) {
+    node->index = index;
+    node->index_shape = index0.shape();
+    node->n = n;
+    node->d = d;
+  }
+  forward_rule(out, {weight0}, [&] {
+    Tensor t = tangent_of(weight0);  // (..., n, d)
+    Shape batch = batch_shape(t, 2);
+    Tensor idx = expand(reshape(index, concat(Shape(batch.size(), 1), {big, 1})), concat(batch, {big, d}));
+    return reshape(gather(t, -2, idx), concat(batch, out_shape));
+  });
+  return out;
+}
+
+namespace {
+
 // The checks of a fused optimizer step: lists of equal length, each tensor of its parameter's shape, dtype and
 // device, one floating dtype and one device in all (the caller groups by them), parameters and state contiguous
 // and written with no graph. Gradients may be strided (an expanded gradient): those are made contiguous.

@@ -12,6 +12,10 @@ namespace pyad {
 // returns how many rows are not ignored.
 std::tuple<Tensor, int64_t> cross_entropy_rows(const Tensor& x, const Tensor& target, int64_t ignore_index);
 
+// weight[index] for weight (n, d) and int64 indices of any shape: (*index.shape, d), rows copied forward and
+// added into zeros backward (a repeated index accumulates); indices outside [0, n) raise IndexError.
+Tensor embedding_rows(const Tensor& weight, const Tensor& index);
+
 // One optimizer step over lists of tensors, in place, no graph (pyad.optim's fused path).
 void adam_step_(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
                 const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs, const kernels::AdamScalars& s);

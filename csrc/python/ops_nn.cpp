@@ -24,6 +24,14 @@ void init_ops_nn(py::module_& m) {
       "Per-row cross entropy of logits (M, C) at int64 targets (M,), 0 where the target is ignore_index "
       "(Note [Fused cross entropy]), and the number of rows not ignored.");
   m.def(
+      "_embedding_rows",
+      [](const Tensor& weight, const Tensor& index) {
+        ReleaseGilIfLarge nogil(index.numel() * (weight.ndim() == 2 ? weight.shape()[1] : 1));
+        return embedding_rows(weight, index);
+      },
+      py::arg("weight"), py::arg("index"),
+      "weight[index] for weight (n, d): rows copied forward, added into zeros backward (Note [Fused embedding]).");
+  m.def(
       "_adam_step",
       [](const TensorList& params, const TensorList& grads, const TensorList& exp_avgs, const TensorList& exp_avg_sqs,
          const TensorList& max_exp_avg_sqs, double lr, double beta1, double beta2, double eps, double weight_decay,

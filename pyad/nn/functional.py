@@ -145,12 +145,11 @@ def embedding(
             f"[embedding] weight must be 2-d (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}"
         )
     n = weight.shape[0]
-    _gather.check_range(input, n, "embedding")
+    out = _C._embedding_rows(weight, input)  # Note [Fused embedding]
     if padding_idx is None:
-        return _gather.index_rows(weight, input)
+        return out
     pad = _padding_index(padding_idx, n)
     is_pad = input == pad
-    out = _gather.index_rows(weight, input)
     # The padding row's value, through no gradient path (where's gradient to `out` is 0 there), as torch.
     return where(is_pad[..., None], weight[pad].detach(), out)
 

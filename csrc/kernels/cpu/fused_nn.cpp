@@ -224,4 +224,28 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   });
 }
 
+void embedding_rows(const Tensor& weight, const Tensor& index, const Tensor& out) {
+  const int64_t n = index.numel(), d = weight.shape()[1];
+  const size_t row = static_cast<size_t>(d) * itemsize(weight.dtype());
+  const char* w = static_cast<const char*>(weight.raw_data());
+  const int64_t* idx = static_cast<const int64_t*>(index.raw_data());
+  char* o = static_cast<char*>(out.raw_data());
+  for (int64_t i = 0; i < n; ++i) std::memcpy(o + i * row, w + idx[i] * row, row);
+}
+
+void embedding_rows_backward(const Tensor& grad_weight, const Tensor& index, const Tensor& g) {
+  PYAD_DISPATCH_FLOAT(g.dtype(), "embedding", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const int64_t n = index.numel(), d = grad_weight.shape()[1];
+    const int64_t* idx = static_cast<const int64_t*>(index.raw_data());
+    const T* gp = static_cast<const T*>(g.raw_data());
+    T* out = static_cast<T*>(grad_weight.raw_data());
+    for (int64_t i = 0; i < n; ++i) {
+      T* __restrict__ dst = out + idx[i] * d;
+      const T* __restrict__ src = gp + i * d;
+      for (int64_t j = 0; j < d; ++j) dst[j] += src[j];
+    }
+  });
+}
+
 }  // namespace pyad::kernels::cpu

@@ -194,4 +194,46 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   });
 }
 
+namespace {
+template <class T>
+__global__ void embedding_rows_kernel(const T* w, const int64_t* idx, T* out, int64_t total, int64_t d) {
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = k / d, j = k - i * d;
+    out[k] = w[idx[i] * d + j];
+  }
+}
+// Repeated indices add into one row from several threads: atomically (in no fixed order, as torch's).
+template <class T>
+__global__ void embedding_rows_backward_kernel(T* gw, const int64_t* idx, const T* g, int64_t total, int64_t d) {
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = k / d, j = k - i * d;
+    atomicAdd(gw + idx[i] * d + j, g[k]);
+  }
+}
+}  // namespace
+
+void embedding_rows(const Tensor& weight, const Tensor& index, const Tensor& out) {
+  const int64_t total = out.numel(), d = weight.shape()[1];
+  if (total == 0) return;
+  PYAD_DISPATCH_FLOAT(weight.dtype(), "embedding", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    embedding_rows_kernel<T><<<gpu::grid_for(total), gpu::kThreads, 0, gpu::stream()>>>(
+        static_cast<const T*>(weight.raw_data()), static_cast<const int64_t*>(index.raw_data()),
+        static_cast<T*>(out.raw_data()), total, d);
+    gpu::check_launch("embedding");
+  });
+}
+
+void embedding_rows_backward(const Tensor& grad_weight, const Tensor& index, const Tensor& g) {
+  const int64_t total = g.numel(), d = grad_weight.shape()[1];
+  if (total == 0) return;
+  PYAD_DISPATCH_FLOAT(g.dtype(), "embedding", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    embedding_rows_backward_kernel<T><<<gpu::grid_for(total), gpu::kThreads, 0, gpu::stream()>>>(
+        static_cast<T*>(grad_weight.raw_data()), static_cast<const int64_t*>(index.raw_data()),
+        static_cast<const T*>(g.raw_data()), total, d);
+    gpu::check_launch("embedding");
+  });
+}
+
 }  // namespace pyad::kernels::cuda

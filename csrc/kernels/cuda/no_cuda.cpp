@@ -60,4 +60,6 @@ void adam_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std
 void sgd_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&, const SgdScalars&) {
   unavailable();
 }
+void embedding_rows(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
+void embedding_rows_backward(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 }  // namespace pyad::kernels::cuda
