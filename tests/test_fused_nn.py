@@ -1,7 +1,8 @@
-"""The fused cross entropy and embedding (Note [Fused cross entropy], Note [Fused embedding]): the path F.cross_entropy takes, its fused backward
-against the composed one, derivatives of every order and mode against torch and finite differences, and the
-edges (ignored rows, infinities, empty batches, bad targets). Parity over the loss options is in
-test_nn_layers.py (test_cross_entropy_class_indices), which runs through this same op."""
+"""The fused cross entropy and embedding (Note [Fused cross entropy], Note [Fused embedding]): the path
+F.cross_entropy takes, the fused backwards against the composed ones, derivatives of every order and mode
+against torch and finite differences, and the edges (ignored rows, infinities, empty batches, bad targets).
+Parity over the loss options is in test_nn_layers.py (test_cross_entropy_class_indices), which runs through
+this same op."""
 
 import numpy as np
 import pytest

@@ -34,7 +34,7 @@ class Parameter(Tensor):
         if requires_grad:
             self.requires_grad_(True)
 
-    def __repr__(self) -> str:  # type: ignore[override]  (the stub types the C++ one as a staticmethod)
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + Tensor.__repr__(self)
 
     __str__ = __repr__
