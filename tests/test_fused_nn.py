@@ -64,6 +64,20 @@ def test_fused_backward_equals_composed_backward(dtype, ignore):
     np.testing.assert_allclose(fused.numpy(), composed.detach().numpy(), rtol=tol, atol=tol)
 
 
+def test_strided_logits_and_targets():
+    """Transposed logits and a strided target: the kernels read them contiguous (forward and backward)."""
+    a = np.random.default_rng(10).standard_normal((7, 9))
+    t = np.random.default_rng(11).integers(0, 7, 18)
+    x = pyad.tensor(a, requires_grad=True)
+    tx = torch.tensor(a, requires_grad=True)
+    loss = F.cross_entropy(x.t(), pyad.tensor(t)[::2], reduction="sum")
+    tloss = torch.nn.functional.cross_entropy(tx.t(), torch.tensor(t)[::2], reduction="sum")
+    loss.backward()
+    tloss.backward()
+    assert_close(loss, tloss)
+    assert_close(x.grad, tx.grad)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gradcheck_and_gradgradcheck(reduction):
     x, _ = logits((5, 4))

@@ -43,7 +43,8 @@ struct CrossEntropyRowsBackward : Node {
     const int64_t c = xv.shape()[1];
     if (!grad_enabled() && !any_tangent({g[0], xv}) && g[0].ndim() == 1) {
       Tensor out = empty(xv.shape(), xv.dtype(), xv.device());
-      kernels::cross_entropy_rows_backward(xv, target, ignore_index, lse.unpack(*this), g[0], out);
+      kernels::cross_entropy_rows_backward(xv.is_contiguous() ? xv : contiguous(xv), target, ignore_index,
+                                           lse.unpack(*this), g[0], out);
       return {out};
     }
     return {(softmax(xv, 1) - one_hot_rows(safe_target, c, xv.dtype())) * kept_column(g[0], kept)};
