@@ -125,6 +125,57 @@ def test_parameter():
     assert nn.Parameter().shape == (0,)
 
 
+def test_parameter_is_a_real_tensor_subclass():
+    """As torch: type(p) is Parameter, a subclass of Tensor; ops give plain Tensors, in-place ops the Parameter."""
+    import copy
+    import pickle
+
+    p = nn.Parameter(pyad.ones(2, 3))
+    assert type(p) is nn.Parameter and issubclass(nn.Parameter, pyad.Tensor)
+    assert type(p * 2) is pyad.Tensor and type(p.detach()) is pyad.Tensor and type(p.sum()) is pyad.Tensor
+    assert type(torch.nn.Parameter(torch.ones(1)) * 2) is torch.Tensor  # what torch does
+    with pyad.no_grad():
+        assert p.add_(1.0) is p and type(p.mul_(2.0)) is nn.Parameter
+    assert np.array_equal(p.detach().numpy(), np.full((2, 3), 4.0))
+    q = nn.Parameter(pyad.ones(2), requires_grad=False)
+    assert type(q) is nn.Parameter and not q.requires_grad
+    (p * p).sum().backward()
+    d = copy.deepcopy(p)
+    assert type(d) is nn.Parameter and d is not p and d.requires_grad and d.data_ptr() != p.data_ptr()
+    assert np.array_equal(d.detach().numpy(), p.detach().numpy()) and np.array_equal(d.grad.numpy(), p.grad.numpy())
+    r = pickle.loads(pickle.dumps(p))
+    assert type(r) is nn.Parameter and r.requires_grad and np.array_equal(r.detach().numpy(), p.detach().numpy())
+    lin = nn.Linear(2, 2)
+    twin = copy.deepcopy(lin)
+    assert all(type(t) is nn.Parameter for t in twin.parameters())
+    assert [n for n, _ in twin.named_parameters()] == ["weight", "bias"]
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda m: m.double(), lambda m: m.to(pyad.float64), lambda m: m.to("cpu", pyad.float64), lambda m: m.cpu()],
+)
+def test_conversion_keeps_tied_weights_tied(convert):
+    """Two modules sharing one Parameter (and one buffer) still share it after to()/double()/cpu(), as torch."""
+    emb, head = nn.Embedding(5, 3), nn.Linear(3, 5, bias=False)
+    head.weight = emb.weight
+    model = nn.ModuleList([emb, head])
+    buf = pyad.zeros(2)
+    model.register_buffer("shared", buf)
+    emb.register_buffer("shared", buf)
+    model.zero_grad()
+    (head(emb(pyad.tensor([0, 1]))) ** 2).sum().backward()
+    convert(model)
+    assert head.weight is emb.weight and isinstance(emb.weight, nn.Parameter)
+    assert model.shared is emb.shared
+    assert head.weight.grad is not None and len(list(model.parameters())) == 1
+    t_emb, t_head = torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False)
+    t_head.weight = t_emb.weight
+    t_model = torch.nn.ModuleList([t_emb, t_head]).double()
+    assert t_head.weight is t_emb.weight  # torch's behaviour, the one kept here
+    assert len(list(t_model.parameters())) == 1
+
+
 def test_train_eval_propagate():
     pm, tm = models()
     assert pm.training and all(m.training for m in pm.modules())

@@ -347,8 +347,12 @@ def test_bce_with_logits(device, dtype, reduction, weighted, pos_weighted):
 
 def test_loss_errors():
     x = pyad.randn(4, 3)
-    with pytest.raises(IndexError, match=r"\[nll_loss\] index 3 is out of range for size 3"):
+    with pytest.raises(IndexError, match=r"\[cross_entropy\] index 3 is out of range for size 3"):
         F.cross_entropy(x, pyad.tensor([0, 1, 3, 0]))
+    with pytest.raises(IndexError, match=r"\[cross_entropy\] index -1 is out of range for size 3"):
+        F.cross_entropy(x, pyad.tensor([0, 1, -1, 0]))
+    with pytest.raises(IndexError, match=r"\[nll_loss\] index 3 is out of range for size 3"):
+        F.nll_loss(x, pyad.tensor([0, 1, 3, 0]))
     with pytest.raises(ValueError, match=r"expected target of shape \(4,\)"):
         F.cross_entropy(x, pyad.tensor([0, 1]))
     with pytest.raises(ValueError, match="probability targets must have the input's shape"):

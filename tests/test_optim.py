@@ -337,46 +337,114 @@ def test_scheduler_drives_training_like_torch():
     assert math.isclose(psched.get_last_lr()[0], tsched.get_last_lr()[0], rel_tol=1e-15)
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=1e-2, amsgrad=True, weight_decay=0.1, maximize=True)])
-@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
-def test_flat_update_gives_the_loops_bits(cls, kwargs):
-    """Note [Flat optimizer state]: foreach (the default) and the per-tensor loop agree exactly, through a
-    step where one parameter has no gradient (the loop runs) and a state dict reload (re-packed)."""
-    _, a = mlp_pair()
-    _, b = mlp_pair()
+FUSED_CONFIGS = [
+    (optim.Adam, dict(lr=1e-2)),
+    (optim.Adam, dict(lr=1e-2, betas=(0.3, 0.9))),
+    (optim.Adam, dict(lr=1e-2, weight_decay=0.1)),
+    (optim.Adam, dict(lr=1e-2, amsgrad=True, weight_decay=0.1, maximize=True)),
+    (optim.AdamW, dict(lr=1e-2, weight_decay=0.3, amsgrad=True)),
+    (optim.SGD, dict(lr=0.05)),
+    (optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0.5, weight_decay=0.01)),
+    (optim.SGD, dict(lr=0.01, momentum=0.5, nesterov=True, weight_decay=0.01, maximize=True)),
+]
+
+
+class _Counting:
+    """Wraps a fused step of pyad._C, counting its calls and the parameters they update."""
+
+    def __init__(self, fn):
+        self.fn, self.calls, self.params = fn, 0, 0
+
+    def __call__(self, params, *args):
+        self.calls += 1
+        self.params += len(params)
+        return self.fn(params, *args)
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    counters = {name: _Counting(getattr(pyad._C, name)) for name in ("_adam_step", "_sgd_step")}
+    for name, c in counters.items():
+        monkeypatch.setattr(pyad._C, name, c)
+    return counters
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("cls,kwargs", FUSED_CONFIGS)
+def test_fused_step_is_taken_and_gives_the_loops_bits(fused_calls, cls, kwargs, dtype):
+    """Note [Fused optimizer steps]: foreach (the default) runs one fused call per step for all six tensors,
+    foreach=False the loop, and both agree bit for bit, through a step where one parameter has no gradient (it
+    keeps its step count: then two fused groups) and a state dict reload."""
+    _, a = mlp_pair(dtype)
+    _, b = mlp_pair(dtype)
     oa, ob = cls(a.parameters(), **kwargs), cls(b.parameters(), foreach=False, **kwargs)
+    counter = fused_calls["_sgd_step" if cls is optim.SGD else "_adam_step"]
+    train(None, a, None, oa, 10, dtype)
+    assert counter.calls == 10 and counter.params == 60
+    train(None, b, None, ob, 10, dtype)
+    assert counter.calls == 10  # the loop
+    x = pyad.tensor(X, dtype=pyad.float64 if dtype == torch.float64 else pyad.float32)
     for model, opt in ((a, oa), (b, ob)):
-        train(None, model, None, opt, 30)
-        assert isinstance(opt._flat, dict)
-    assert len(oa._flat) == 1 and not ob._flat
-    for model, opt in ((a, oa), (b, ob)):  # a step with one gradient missing: the loop, for both
         opt.zero_grad()
-        nn.functional.cross_entropy(model(pyad.tensor(X)), pyad.tensor(Y)).backward()
+        nn.functional.cross_entropy(model(x), pyad.tensor(Y)).backward()
         model[0].bias.grad = None
         opt.step()
-    steps = [s["step"] for s in oa.state.values()]
-    assert steps.count(30) == 1 and steps.count(31) == 5
-    for model, opt in ((a, oa), (b, ob)):  # unequal steps: still the loop
-        train(None, model, None, opt, 5)
-    oa.load_state_dict(snapshot(oa.state_dict()))
-    oa.state[next(iter(oa.state))]["step"] = 36  # pretend equal steps (in both), so that a re-pack follows
-    ob.state[next(iter(ob.state))]["step"] = 36
+    assert counter.calls == 11 and counter.params == 65
+    oa.load_state_dict(oa.state_dict())
     for model, opt in ((a, oa), (b, ob)):
-        train(None, model, None, opt, 20)
+        train(None, model, None, opt, 10, dtype)
+    # Adam's parameters now sit at two step counts: one fused call each; SGD's at one (buffers all exist)
+    assert counter.calls == 11 + 10 * (1 if cls is optim.SGD else 2)
     for k, v in b.state_dict().items():
         np.testing.assert_array_equal(a.state_dict()[k].numpy(), v.numpy())
+    for p, q in zip(a.parameters(), b.parameters()):
+        for name, t in ob.state[q].items():
+            want = t.numpy() if isinstance(t, pyad.Tensor) else t
+            got = oa.state[p][name]
+            np.testing.assert_array_equal(got.numpy() if isinstance(got, pyad.Tensor) else got, want)
 
 
-def test_flat_update_falls_back_for_mixed_dtypes():
+@pytest.mark.parametrize("cls,kwargs", FUSED_CONFIGS)
+def test_fused_step_matches_torch_foreach(cls, kwargs):
+    """200 fused steps from the same weights land within 1e-10 of torch's foreach implementation in float64."""
+    tm, pm = mlp_pair()
+    topt = getattr(torch.optim, cls.__name__)(tm.parameters(), foreach=True, **kwargs)
+    popt = cls(pm.parameters(), **kwargs)
+    train(tm, pm, topt, popt, 200)
+    assert max_diff(tm, pm) < 1e-10
+
+
+def test_fused_step_groups_dtypes_and_falls_back_for_odd_tensors(fused_calls):
+    """Mixed dtypes: one fused call per dtype; a non-contiguous parameter takes the loop; results as torch's."""
+    base = np.arange(6.0).reshape(2, 3)
     p32, p64 = nn.Parameter(pyad.ones(3)), nn.Parameter(pyad.ones(3, dtype=pyad.float64))
+    pt = nn.Parameter(pyad.tensor(base).t())  # a transposed (non-contiguous) leaf
     t32, t64 = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
-    opt, topt = optim.Adam([p32, p64], lr=0.1), torch.optim.Adam([t32, t64], lr=0.1, foreach=False)
+    tt = torch.nn.Parameter(torch.tensor(base).t())
+    opt, topt = optim.Adam([p32, p64, pt], lr=0.1), torch.optim.Adam([t32, t64, tt], lr=0.1, foreach=False)
     for _ in range(3):
-        for p, t in ((p32, t32), (p64, t64)):
-            p.grad = p * 2.0
+        for p, t in ((p32, t32), (p64, t64), (pt, tt)):
+            p.grad = p.detach() * 2.0
             t.grad = t.detach() * 2.0
         opt.step()
         topt.step()
-    assert not opt._flat
+    assert fused_calls["_adam_step"].calls == 6 and fused_calls["_adam_step"].params == 6
     np.testing.assert_allclose(p64.detach().numpy(), t64.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(pt.detach().numpy(), tt.detach().numpy(), rtol=1e-15)
     np.testing.assert_allclose(p32.detach().numpy(), t32.detach().numpy(), rtol=1e-6)
+
+
+def test_fused_step_errors():
+    p = nn.Parameter(pyad.ones(3))
+    g = pyad.ones(3)
+    args = (0.1, 0.9, 0.999, 1e-8, 0.0, 0.1, 0.1, False, False, False)
+    with pyad.no_grad(), pytest.raises(ValueError, match=r"\[adam_step\] gradient 0 must match its parameter"):
+        pyad._C._adam_step([p], [pyad.ones(4)], [pyad.zeros(3)], [pyad.zeros(3)], [], *args)
+    with pyad.no_grad(), pytest.raises(ValueError, match=r"\[adam_step\] got 1 parameters but 2 gradients"):
+        pyad._C._adam_step([p], [g, g], [pyad.zeros(3)], [pyad.zeros(3)], [], *args)
+    with pytest.raises(RuntimeError, match=r"\[adam_step\] a leaf Variable that requires grad"):
+        pyad._C._adam_step([p], [g], [pyad.zeros(3)], [pyad.zeros(3)], [], *args)
+    with pyad.no_grad(), pytest.raises(ValueError, match=r"\[sgd_step\] momentum_buffer 0 must match"):
+        pyad._C._sgd_step([p], [g], [pyad.zeros(3, dtype=pyad.float64)], 0.1, 0.9, 0.0, 0.0, False, False, False)
+    with pyad.no_grad(), pytest.raises(TypeError, match=r"\[sgd_step\] expected every parameter of one dtype"):
+        pyad._C._sgd_step([p, pyad.ones(2, dtype=pyad.float64)], [g, g], [], 0.1, 0.0, 0.0, 0.0, False, False, True)

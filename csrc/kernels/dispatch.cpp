@@ -118,4 +118,30 @@ void svd(const Tensor& a, const Tensor& u, const Tensor& s, const Tensor& vh, bo
   PYAD_ON_DEVICE(a, svd(a, u, s, vh, full, info));
 }
 
+// ---- fused kernels of the training loop (nnperf) ----
+void cross_entropy_rows(const Tensor& x, const Tensor& target, int64_t ignore_index, const Tensor& loss,
+                        const Tensor& lse) {
+  PYAD_ON_DEVICE(loss, cross_entropy_rows(x, target, ignore_index, loss, lse));
+}
+void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t ignore_index, const Tensor& lse,
+                                 const Tensor& g, const Tensor& grad_x) {
+  PYAD_ON_DEVICE(grad_x, cross_entropy_rows_backward(x, target, ignore_index, lse, g, grad_x));
+}
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
+               const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs,
+               const AdamScalars& s) {
+  PYAD_ON_DEVICE(params[0], adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, s));
+}
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+              const std::vector<Tensor>& momentum_buffers, const SgdScalars& s) {
+  PYAD_ON_DEVICE(params[0], sgd_step(params, grads, momentum_buffers, s));
+}
+
+void embedding_rows(const Tensor& weight, const Tensor& index, const Tensor& out) {
+  PYAD_ON_DEVICE(out, embedding_rows(weight, index, out));
+}
+void embedding_rows_backward(const Tensor& grad_weight, const Tensor& index, const Tensor& g) {
+  PYAD_ON_DEVICE(grad_weight, embedding_rows_backward(grad_weight, index, g));
+}
+
 }  // namespace pyad::kernels

@@ -9,6 +9,7 @@
 #include <string>
 #include "core/tensor.h"
 #include "kernels/math.h"
+#include "kernels/optim_scalars.h"  // the fused optimizer steps' scalars (nnperf)
 
 namespace pyad::kernels {
 

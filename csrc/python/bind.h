@@ -79,6 +79,7 @@ void init_ops_index(py::module_& m);  // indexing by tensors, nonzero, scatter, 
 void init_autograd(py::module_& m);
 void init_interop(py::module_& m);
 void init_function(py::module_& m);
+void init_ops_nn(py::module_& m);  // the fused ops of the training loop (ops_nn.cpp)
 void init_cuda(py::module_& m);
 void init_linalg(py::module_& m);  // the LAPACK / cuSOLVER primitives under pyad.linalg (linalg.cpp)
 

@@ -47,6 +47,7 @@ PYBIND11_MODULE(_C, m) {
   pyad::python::init_cuda(m);
   pyad::python::init_linalg(m);
   pyad::python::init_sites(m);
+  pyad::python::init_ops_nn(m);
   m.attr("__all__") = py::cast(pyad::python::exported_ops());
   pyad::python::add_pyad_function_fallbacks(
       m);  // last: every function is defined (Note [The __pyad_function__ protocol])

@@ -1,7 +1,6 @@
-"""Reading entries of a tensor at int64 indices: Embedding's row lookup and the losses' pick of the target class.
-
-Both go through pyad.gather (its VJP adds into zeros, so a repeated index accumulates, as torch's), after
-check_range has refused out-of-range indices with the caller's op name.
+"""Reading entries of a tensor at int64 indices: the losses' pick of the target class, through pyad.gather (its
+VJP adds into zeros, so a repeated index accumulates, as torch's), after check_range has refused out-of-range
+indices with the caller's op name. (Embedding's row lookup is a fused op of its own: Note [Fused embedding].)
 """
 
 from __future__ import annotations
@@ -39,10 +38,3 @@ def take_along_last(values: Tensor, index: Tensor) -> Tensor:
     full = _C.expand(values, list(index.shape) + [n])
     picked = _C.squeeze(_C.gather(full, -1, _C.unsqueeze(_C.where(inside, index, 0), -1)), -1)
     return _C.where(inside, picked, 0.0)
-
-
-def index_rows(weight: Tensor, index: Tensor) -> Tensor:
-    """weight[index] for weight (n, d) and index of any shape: (*index.shape, d)."""
-    d = weight.shape[1]
-    flat = _C.expand(_C.reshape(index, [-1, 1]), [index.numel(), d])
-    return _C.reshape(_C.gather(weight, 0, flat), list(index.shape) + [d])

@@ -145,12 +145,11 @@ def embedding(
             f"[embedding] weight must be 2-d (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}"
         )
     n = weight.shape[0]
-    _gather.check_range(input, n, "embedding")
+    out = _C._embedding_rows(weight, input)  # Note [Fused embedding]
     if padding_idx is None:
-        return _gather.index_rows(weight, input)
+        return out
     pad = _padding_index(padding_idx, n)
     is_pad = input == pad
-    out = _gather.index_rows(weight, input)
     # The padding row's value, through no gradient path (where's gradient to `out` is 0 there), as torch.
     return where(is_pad[..., None], weight[pad].detach(), out)
 
@@ -266,6 +265,8 @@ def cross_entropy(
         raise ValueError("[cross_entropy] input must have a class dimension, got a 0-d tensor")
     c = input.shape[class_dim]
     _check_weight(weight, c, "cross_entropy")
+    if not target.dtype.is_floating_point and label_smoothing == 0 and input.dtype.is_floating_point:
+        return _fused_cross_entropy(input, target, weight, ignore_index, reduction)
     logp = log_softmax(input, class_dim)
     wshape = [1] * input.ndim
     wshape[class_dim] = c
@@ -300,6 +301,38 @@ def cross_entropy(
     else:
         ret = _sum(smooth) / _sum(where(kept, _gather.take_along_last(weight, target), 0.0))
     return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
+
+
+def _fused_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str
+) -> Tensor:
+    """cross_entropy for class indices without label smoothing: the per-row losses from one fused op
+    (Note [Fused cross entropy]), weighted and reduced here on (N,)-sized tensors."""
+    x, _ = _classes_last(input, target, "cross_entropy")
+    rows_shape = tuple(target.shape)
+    c = x.shape[-1]
+    if x.ndim != 2:
+        x = _C.reshape(x, [-1, c])
+    flat_target = _C.reshape(target, [-1]) if target.ndim != 1 else target
+    loss, n_kept = _C._cross_entropy_rows(x, flat_target, ignore_index)
+    if weight is not None:
+        # take_along_last gives 0 for an ignored target (outside [0, C) after the op's check), else weight[t]
+        w = _gather.take_along_last(weight, flat_target)
+        if 0 <= ignore_index < c:
+            w = where(flat_target == ignore_index, 0.0, w)
+        loss = loss * w
+    if reduction == "none":
+        return _C.reshape(loss, list(rows_shape)) if loss.shape != rows_shape else loss
+    if reduction == "sum":
+        return _sum(loss)
+    if weight is not None:
+        total = _sum(w)
+        empty = total == 0
+        # Every target ignored: the loss is 0/0 = nan but, as torch, the gradient is 0 rather than nan.
+        return _sum(loss) / where(empty, 1.0, total) + where(empty, total + math.nan, 0.0)
+    if n_kept == 0:
+        return _sum(loss) * math.nan  # torch's nan, with a gradient of 0 (the op's rows are all ignored)
+    return _sum(loss) / float(n_kept)
 
 
 def binary_cross_entropy_with_logits(

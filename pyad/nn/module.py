@@ -341,29 +341,42 @@ class Module:
         _zero_grads(self.parameters(), set_to_none)
 
     # ---- conversion ----
-    def _apply(self: M, fn: Callable[[Tensor], Tensor]) -> M:
+    def _apply(self: M, fn: Callable[[Tensor], Tensor], memo: dict[int, tuple[Tensor, Tensor]] | None = None) -> M:
         """Replace every parameter and buffer t by fn(t). A parameter whose fn(t) is a new tensor becomes a
         new Parameter (same requires_grad, its grad converted too): pyad has no way to re-point a tensor at
         new storage, so, unlike torch, an optimizer built before a device or dtype change holds the old
-        tensors; build it afterwards."""
+        tensors; build it afterwards. `memo` (id of an old tensor -> (it, its replacement), shared over the
+        whole walk, holding the old tensor so that its id stays its own) converts a tensor registered in
+        several places once, so tied weights stay tied, as torch."""
+        if memo is None:
+            memo = {}
         for module in self.children():
-            module._apply(fn)
+            module._apply(fn, memo)
         for name, p in self._parameters.items():
             if p is None:
                 continue
-            with no_grad():
-                new = fn(p)
-            if new is p:
-                continue
-            q = Parameter(new, p.requires_grad)
-            if p.grad is not None:
-                with no_grad():
-                    q.grad = fn(p.grad)
-            self._parameters[name] = q
+            if id(p) not in memo:
+                memo[id(p)] = (p, self._converted_parameter(p, fn))
+            self._parameters[name] = memo[id(p)][1]
         for name, b in self._buffers.items():
-            if b is not None:
-                self._buffers[name] = fn(b)
+            if b is None:
+                continue
+            if id(b) not in memo:
+                memo[id(b)] = (b, fn(b))
+            self._buffers[name] = memo[id(b)][1]
         return self
+
+    @staticmethod
+    def _converted_parameter(p: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        with no_grad():
+            new = fn(p)
+        if new is p:
+            return p
+        q = Parameter(new, p.requires_grad)
+        if p.grad is not None:
+            with no_grad():
+                q.grad = fn(p.grad)
+        return q
 
     def to(self: M, *args: Any, device: DeviceLike | None = None, dtype: Any = None) -> M:
         """to(device), to(dtype), to(device, dtype) or to(tensor); dtype changes only floating tensors."""

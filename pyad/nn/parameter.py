@@ -1,71 +1,59 @@
 """nn.Parameter: a leaf tensor that a Module registers as one of its parameters.
 
-Note [Parameter without a subclass]
-pyad.Tensor is a pybind11 class with no Python-visible constructor, so `class Parameter(pyad.Tensor)` cannot
-make instances (pybind11 requires its own __init__ to build the C++ holder), and a plain tensor's __class__
-cannot be swapped (the deallocators differ). So Parameter(data) returns an ordinary pyad.Tensor, a fresh
-leaf sharing data's memory with requires_grad set, and records it (by identity, weakly) as a parameter.
-isinstance(t, nn.Parameter) asks that record through the metaclass, and repr prints "Parameter containing:"
-as torch does. What differs from torch: type(p) is pyad.Tensor, and results of ops on a parameter are
-plain tensors (as in torch).
+Parameter is a real Python subclass of pyad.Tensor, as torch's: Tensor's constructor given a tensor makes a
+new leaf sharing its memory (torch's Tensor(t) alias), so Parameter.__init__ builds the C++ holder through it.
+Ops on a parameter make new tensors, which pybind11 wraps as plain Tensors; in-place ops and requires_grad_
+hand back the same object, still a Parameter, as torch.
 """
 
 from __future__ import annotations
 
-import functools
-import weakref
+from typing import Any
 
 from .._C import Tensor
 from .._creation import empty
 
 __all__ = ["Parameter", "is_parameter"]
 
-# The registry Note [Parameter without a subclass] needs: id(tensor) -> weakref to it (the callback drops it).
-_PARAMETERS: dict[int, weakref.ref[Tensor]] = {}
-
-
-def _drop(key: int, _ref: object) -> None:
-    _PARAMETERS.pop(key, None)
-
-
-def _mark(t: Tensor) -> None:
-    key = id(t)
-    _PARAMETERS[key] = weakref.ref(t, functools.partial(_drop, key))
-
 
 def is_parameter(obj: object) -> bool:
-    """Whether obj is a tensor made by Parameter (what isinstance(obj, nn.Parameter) asks)."""
-    ref = _PARAMETERS.get(id(obj))
-    return ref is not None and ref() is obj
+    """Whether obj is an nn.Parameter (isinstance(obj, nn.Parameter))."""
+    return isinstance(obj, Parameter)
 
 
-class _ParameterMeta(type):
-    def __instancecheck__(cls, obj: object) -> bool:
-        return is_parameter(obj)
-
-
-class Parameter(metaclass=_ParameterMeta):
+class Parameter(Tensor):
     """Parameter(data=None, requires_grad=True): a tensor that Module attributes register as a parameter.
-    See Note [Parameter without a subclass]."""
+    It shares data's memory and is a leaf of its own (data's graph is not followed), as torch."""
 
-    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:  # type: ignore[misc]
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         if data is None:
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"[Parameter] data must be a Tensor, got {type(data).__name__}")
-        t = data.detach()
+        Tensor.__init__(self, data)  # a detached alias of data: same storage, a leaf of its own
         if requires_grad:
-            t.requires_grad_(True)
-        _mark(t)
-        return t
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + Tensor.__repr__(self)
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
+        if id(self) in memo:
+            return memo[id(self)]
+        # Tensor's deepcopy keeps views deep-copied together sharing storage (tied weights); wrap its result.
+        plain = Tensor.__deepcopy__(self, memo)
+        new = Parameter(plain, self.requires_grad)
+        if plain.grad is not None:
+            new.grad = plain.grad
+        memo[id(self)] = new
+        return new
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return _rebuild_parameter, (Tensor.__reduce_ex__(self, protocol), self.requires_grad)
 
 
-_tensor_repr = Tensor.__repr__
-
-
-def _repr(self: Tensor) -> str:
-    text = _tensor_repr(self)
-    return "Parameter containing:\n" + text if is_parameter(self) else text
-
-
-Tensor.__repr__ = Tensor.__str__ = _repr  # type: ignore[method-assign]
+def _rebuild_parameter(reduced: tuple[Any, ...], requires_grad: bool) -> Parameter:
+    fn, args = reduced[0], reduced[1]
+    return Parameter(fn(*args), requires_grad)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _C
 from .._C import Tensor
 from .._creation import zeros_like
-from . import _flat
+from . import _fused
 from .optimizer import Optimizer, _check_common, _lerp_
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ __all__ = ["Adam", "AdamW"]
 class Adam(Optimizer):
     """Adam; weight_decay adds weight_decay * param to the gradient (L2), or, with
     decoupled_weight_decay=True (AdamW), shrinks the parameter by (1 - lr * weight_decay) first.
-    foreach=None or True updates a group's tensors together on flat buffers (Note [Flat optimizer state]);
+    foreach=None or True updates a group's tensors in one fused kernel (Note [Fused optimizer steps]);
     foreach=False runs the per-tensor loop. Both give the same bits."""
 
     def __init__(
@@ -68,18 +68,23 @@ class Adam(Optimizer):
                 decoupled_weight_decay=decoupled_weight_decay,
             ),
         )
-        self._flat: dict[int, tuple[dict[str, Any], _flat.FlatGroup]] = {}  # id(group) -> (group, FlatGroup)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         params = [p for p in group["params"] if p.grad is not None]
-        if group["foreach"] is not False and len(params) > 1 and self._flat_update(group, params):
-            return
-        for p in params:
-            state = self.state[p]
+        names = self._state_names(group)
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
             if not state:
                 state["step"] = 0
-                for name in self._state_names(group):
+                for name in names:
                     state[name] = zeros_like(p)
+        loop = params
+        if group["foreach"] is not False:
+            buckets, loop = _fused.buckets(params, states, lambda s: s["step"])
+            for (_, _, step), (ps, ss) in buckets.items():
+                self._fused_step(group, ps, ss, step + 1)
+        for p in loop:
+            state = self.state[p]
             state["step"] += 1
             self._decay(group, [p])
             p.add_(self._update(group, p.grad, p, state, state["step"]))
@@ -88,31 +93,29 @@ class Adam(Optimizer):
     def _state_names(group: dict[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
-    def _flat_update(self, group: dict[str, Any], params: list[Tensor]) -> bool:
-        """See Note [Flat optimizer state]; False when this group must take the per-tensor loop."""
-        names = self._state_names(group)
-        states = [self.state[p] for p in params]
-        fresh = not any(states)
-        if not fresh and not (
-            all(states) and len({s["step"] for s in states}) == 1 and all(name in s for s in states for name in names)
-        ):
-            return False
-        entry = self._flat.get(id(group))
-        cache = entry[1] if entry is not None and entry[0] is group else None
-        if fresh or cache is None or not cache.matches(params, self.state):
-            cache = _flat.pack(params, self.state, names, fresh)
-            if cache is None:
-                return False
-            self._flat[id(group)] = (group, cache)
+    @staticmethod
+    def _fused_step(group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]], step: int) -> None:
+        """One step of `params` (all at `step` after it) in one fused kernel (Note [Fused optimizer steps])."""
         for s in states:
-            s["step"] = s.get("step", 0) + 1
-        self._decay(group, params)
-        grad = _flat.flat([p.grad for p in params])
-        values = _flat.flat(params) if group["weight_decay"] != 0 and not group["decoupled_weight_decay"] else None
-        update = self._update(group, grad, values, cache.buffers, states[0]["step"])
-        for i, p in enumerate(params):
-            p.add_(cache.piece(update, i))
-        return True
+            s["step"] = step
+        (beta1, beta2), amsgrad = group["betas"], group["amsgrad"]
+        _C._adam_step(
+            params,
+            [p.grad for p in params],
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
+            group["lr"],
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            group["lr"] / (1 - beta1**step),
+            (1 - beta2**step) ** 0.5,
+            group["decoupled_weight_decay"],
+            amsgrad,
+            group["maximize"],
+        )
 
     @staticmethod
     def _decay(group: dict[str, Any], params: Sequence[Tensor]) -> None:
@@ -140,7 +143,7 @@ class Adam(Optimizer):
             denom = _C.sqrt(max_sq) / bias_correction2_sqrt + eps
         else:
             denom = _C.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        return exp_avg / denom * -step_size
+        return exp_avg * -step_size / denom  # torch's addcdiv order: (value * exp_avg) / denom
 
 
 class AdamW(Adam):

@@ -30,8 +30,9 @@ required = _Required()
 
 
 def _check_common(foreach: bool | None, differentiable: bool, fused: bool | None, name: str) -> None:
-    """foreach and fused are accepted for torch's signatures: pyad's update runs one loop over the tensors
-    either way. differentiable=True (updates recorded in the graph) is not supported."""
+    """foreach and fused are accepted for torch's signatures: Adam, AdamW and SGD fuse their update unless
+    foreach=False (Note [Fused optimizer steps]); fused=True is refused, as pyad's fused step is foreach's.
+    differentiable=True (updates recorded in the graph) is not supported."""
     if differentiable:
         raise NotImplementedError(
             f"[{name}] differentiable=True is not supported: pyad's optimizers update parameters in place under no_grad"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import _C
+from .._C import Tensor
+from .._creation import empty_like
+from . import _fused
 from .optimizer import Optimizer, _check_common
 
 if TYPE_CHECKING:
@@ -13,7 +17,9 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, with momentum, Nesterov momentum and weight decay, as torch.optim.SGD."""
+    """Stochastic gradient descent, with momentum, Nesterov momentum and weight decay, as torch.optim.SGD.
+    foreach=None or True updates a group's tensors in one fused kernel (Note [Fused optimizer steps]);
+    foreach=False runs the per-tensor loop. Both give the same bits."""
 
     def __init__(
         self,
@@ -54,11 +60,15 @@ class SGD(Optimizer):
         )
 
     def _update_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        if group["foreach"] is not False:
+            states = [self.state[p] for p in params]
+            buckets, params = _fused.buckets(params, states, lambda s: s.get("momentum_buffer") is None)
+            for (_, _, first), (ps, ss) in buckets.items():
+                self._fused_step(group, ps, ss, first)
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        for p in params:
             grad = -p.grad if maximize else p.grad
             if weight_decay != 0:
                 grad = grad + p * weight_decay
@@ -71,3 +81,27 @@ class SGD(Optimizer):
                     buf.mul_(momentum).add_(grad * (1 - dampening) if dampening != 0 else grad)
                 grad = grad + buf * momentum if nesterov else buf
             p.add_(grad * -lr)
+
+    @staticmethod
+    def _fused_step(group: dict[str, Any], params: list[Tensor], states: list[dict[str, Any]], first: bool) -> None:
+        """One step of `params` in one fused kernel (Note [Fused optimizer steps]); first: their momentum
+        buffers do not exist yet, and start as the gradient."""
+        momentum = group["momentum"]
+        buffers: list[Tensor] = []
+        if momentum != 0:
+            if first:
+                for p, s in zip(params, states):
+                    s["momentum_buffer"] = empty_like(p)
+            buffers = [s["momentum_buffer"] for s in states]
+        _C._sgd_step(
+            params,
+            [p.grad for p in params],
+            buffers,
+            group["lr"],
+            momentum,
+            group["dampening"],
+            group["weight_decay"],
+            group["nesterov"],
+            group["maximize"],
+            first,
+        )

@@ -57,4 +57,18 @@ void triangular_solve(const Tensor&, const Tensor&, bool, bool, bool, bool) { un
 void qr(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 void eigh(const Tensor&, const Tensor&, bool, bool, const Tensor&) { unavailable(); }
 void svd(const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, const Tensor&) { unavailable(); }
+// ---- fused kernels of the training loop (nnperf) ----
+void cross_entropy_rows(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&) { unavailable(); }
+void cross_entropy_rows_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&, const Tensor&) {
+  unavailable();
+}
+void adam_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&,
+               const std::vector<Tensor>&, const std::vector<Tensor>&, const AdamScalars&) {
+  unavailable();
+}
+void sgd_step(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&, const SgdScalars&) {
+  unavailable();
+}
+void embedding_rows(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
+void embedding_rows_backward(const Tensor&, const Tensor&, const Tensor&) { unavailable(); }
 }  // namespace pyad::kernels::cuda
