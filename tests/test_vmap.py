@@ -415,3 +415,28 @@ def test_autograd_grad_inside_vmap_keeps_each_samples_gradient():
         ew, ea = torch.autograd.grad((ti * tw).sin().sum(), [tw, ti])
         close(gw[i], ew, f"w[{i}]")
         close(ga[i], ea, f"a[{i}]")
+
+
+def test_per_sample_gradients_of_a_module_through_functional_call():
+    """The torch.func tutorial's pattern: vmap(grad(loss of functional_call(model, params, x))) with a
+    cross-entropy loss, whose target range check sees every sample's targets at once."""
+    pyad.manual_seed(0)
+    model = pyad.nn.Sequential(pyad.nn.Linear(4, 8), pyad.nn.Tanh(), pyad.nn.Linear(8, 3)).double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = _data(5, 4), pyad.tensor([0, 1, 2, 1, 0])
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    tparams = {k: tt(v) for k, v in params.items()}
+
+    def loss(M, mod, call):
+        return lambda p, xi, yi: M.nn.functional.cross_entropy(call(mod, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    got = func.vmap(func.grad(loss(pyad, model, func.functional_call)), in_dims=(None, 0, 0))(params, x, y)
+    exp = torch.func.vmap(torch.func.grad(loss(torch, tmodel, torch.func.functional_call)), in_dims=(None, 0, 0))(
+        tparams, tt(x), tt(y)
+    )
+    for k in exp:
+        close(got[k], exp[k], k)
+    with pytest.raises(IndexError, match=r"out of range"):
+        func.vmap(func.grad(loss(pyad, model, func.functional_call)), in_dims=(None, 0, 0))(
+            params, x, pyad.tensor([0, 1, 5, 1, 0])
+        )

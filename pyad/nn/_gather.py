@@ -7,6 +7,7 @@ check_range has refused out-of-range indices with the caller's op name. one_hot_
 from __future__ import annotations
 
 from .. import _C
+from .._batched import physical
 from .._C import Tensor
 
 
@@ -15,6 +16,8 @@ def check_range(index: Tensor, n: int, op: str, ignore_index: int | None = None)
     index may equal ignore_index (False when that is ruled out for free)."""
     if index.dtype != _C.dtype.int64:
         raise TypeError(f"[{op}] expected an int64 (long) index tensor, got {index.dtype}")
+    # Inside vmap, every sample's indices at once: the check holds for each sample when it holds for all.
+    index = physical(index)
     if index.numel() == 0:
         return False
     lo, hi = _C.amin(index, None, False).item(), _C.amax(index, None, False).item()
