@@ -2,12 +2,19 @@
 checkpointing, with sqrt(L) segments (checkpoint_sequential) and with the optimal binomial schedule
 (checkpoint_revolve, sqrt(L) slots). The gradients are the same in all three.
 
-Usage: python examples/checkpointing.py [--quick] [--layers 16 32 64] [--plot checkpointing.png]
+Memory against depth: without checkpointing backward keeps every layer's activation, so the peak grows by
+one activation per layer; with k = sqrt(L) segments it keeps the L/k segment inputs plus one segment's k
+activations, 2 sqrt(L), so the peak grows by two activations per unit of sqrt(L). Both slopes are fitted
+below (a constant, the input and the gradient buffers, comes on top); the plot (checkpointing.png in --out)
+shows the peaks with the two theory curves.
+
+Usage: python examples/checkpointing.py [--quick] [--layers 16 36 64] [--out DIR]
 """
 
 import argparse
 import gc
 import math
+import os
 import statistics
 import time
 
@@ -53,7 +60,13 @@ def measure(strategy, layers, x0, k, repeats):
     return peak, statistics.median(times), grad
 
 
-def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plot="checkpointing.png"):
+def slope(rows, strategy, of):
+    """Least-squares slope of the peak (in activations) against of(L)."""
+    rs = [r for r in rows if r["strategy"] == strategy]
+    return float(np.polyfit([of(r["layers"]) for r in rs], [r["activations"] for r in rs], 1)[0])
+
+
+def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, out="."):
     layer_counts = layer_counts or ([4, 9, 16] if quick else [16, 36, 64])
     width = width or (64 if quick else 512)
     repeats = repeats or (1 if quick else 3)
@@ -87,6 +100,12 @@ def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plo
                 f"{L:4d} {name:<17} {peak / 2**20:9.2f} {peak / act:12.1f} {t * 1e3:9.1f} {t / t_plain:8.2f} "
                 f"{calls:12d}"
             )
+    slopes = {"none": slope(rows, "none", float), "sqrt(L) segments": slope(rows, "sqrt(L) segments", math.sqrt)}
+    print(
+        f"activations kept per layer without checkpointing: {slopes['none']:.2f} (theory 1); "
+        f"per unit of sqrt(L) with sqrt(L) segments: {slopes['sqrt(L) segments']:.2f} (theory 2)"
+    )
+    plot = os.path.join(out, "checkpointing.png") if out else None
     if plot:
         try:
             import matplotlib
@@ -101,6 +120,9 @@ def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plo
                 rs = [r for r in rows if r["strategy"] == name]
                 ax1.plot([r["layers"] for r in rs], [r["activations"] for r in rs], "o-", label=name)
                 ax2.plot([r["layers"] for r in rs], [r["seconds"] * 1e3 for r in rs], "o-", label=name)
+            Ls = np.array(sorted({r["layers"] for r in rows}), dtype=float)
+            ax1.plot(Ls, Ls, "k:", lw=1, label="L (theory, no checkpointing)")
+            ax1.plot(Ls, 2 * np.sqrt(Ls), "k--", lw=1, label="2 sqrt(L) (theory, sqrt(L) segments)")
             ax1.set(xlabel="layers L", ylabel="peak memory (activations)", title="peak memory")
             ax2.set(xlabel="layers L", ylabel="forward + backward (ms)", title="time")
             ax1.legend()
@@ -108,7 +130,7 @@ def main(quick=False, layer_counts=None, width=None, batch=32, repeats=None, plo
             fig.savefig(plot, dpi=100)
             plt.close(fig)
             print("wrote", plot)
-    return rows
+    return dict(rows=rows, slopes=slopes, plot=plot)
 
 
 if __name__ == "__main__":
@@ -116,6 +138,6 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="small L and width")
     ap.add_argument("--layers", type=int, nargs="+", help="layer counts (default 16 36 64; quick 4 9 16)")
     ap.add_argument("--width", type=int)
-    ap.add_argument("--plot", default="checkpointing.png", help="PNG path (needs matplotlib); '' for none")
+    ap.add_argument("--out", default=".", help="folder for the plot (needs matplotlib); '' for none")
     a = ap.parse_args()
-    main(quick=a.quick, layer_counts=a.layers, width=a.width, plot=a.plot)
+    main(quick=a.quick, layer_counts=a.layers, width=a.width, out=a.out)

@@ -1,7 +1,8 @@
 """A custom Function: a numerically stable softplus with its own backward and forward-mode (jvp) rule.
 
-softplus(x) = log(1 + exp(x)) overflows for large x when written that way (exp(100) is inf in float32).
-Written as max(x, 0) + log1p(exp(-|x|)) it never overflows, and its derivative is sigmoid(x).
+softplus(x) = log(1 + exp(x)) overflows for large x when written that way (exp(100) is inf in float32,
+exp(1000) in float64). Written as max(x, 0) + log1p(exp(-|x|)) it never overflows, and its derivative is
+sigmoid(x) = 1 / (1 + exp(-x)).
 
 Usage: python examples/custom_function.py [--quick]
 """
@@ -37,12 +38,20 @@ def softplus_float(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+def sigmoid_float(x):
+    """Reference derivative in plain Python floats, written so that exp never overflows."""
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 def main(quick=False, eps=1e-6):
-    points = [-100.0, 0.0, 100.0] if quick else [-100.0, -30.0, -10.0, -1.0, 0.0, 1.0, 10.0, 30.0, 100.0]
+    points = [-1000.0, -100.0, 0.0, 1.5, 100.0, 1000.0]
+    if not quick:
+        points = sorted(points + [-30.0, -10.0, -1.0, 1.0, 10.0, 30.0])
     x = pyad.tensor(points, dtype=pyad.float64, requires_grad=True)
     y = StableSoftplus.apply(x)
     y.sum().backward()
     naive = pyad.log(1 + pyad.exp(pyad.tensor(points, dtype=pyad.float32)))
+    naive64 = pyad.log(1 + pyad.exp(pyad.tensor(points, dtype=pyad.float64)))
 
     print(f"{'x':>8} {'softplus(x)':>14} {'naive float32':>14} {'grad (pyad)':>14} {'finite diff':>14} {'rel err':>9}")
     rows = []
@@ -50,13 +59,14 @@ def main(quick=False, eps=1e-6):
         fd = (softplus_float(p + eps) - softplus_float(p - eps)) / (2 * eps)
         g = x.grad[i].item()
         rel = abs(g - fd) / max(abs(fd), 1e-300)
-        rows.append(dict(x=p, value=y[i].item(), grad=g, finite_difference=fd, rel_err=rel))
+        rows.append(dict(x=p, value=y[i].item(), grad=g, sigmoid=sigmoid_float(p), finite_difference=fd, rel_err=rel))
         print(f"{p:8.1f} {y[i].item():14.6e} {naive[i].item():14.6e} {g:14.6e} {fd:14.6e} {rel:9.1e}")
     values = np.array([r["value"] for r in rows])
     grads = np.array([r["grad"] for r in rows])
     assert np.isfinite(values).all() and np.isfinite(grads).all()
     assert max(r["rel_err"] for r in rows) < 1e-6
-    print("naive log(1 + exp(x)) in float32 at x = 100:", naive[-1].item(), "(overflow)")
+    print("naive log(1 + exp(x)) at x = 1000:", naive64[-1].item(), "in float64 (overflow);", end=" ")
+    print("at x = 100:", naive[points.index(100.0)].item(), "in float32")
 
     # Forward mode uses jvp; second derivatives come from differentiating backward.
     _, tangent = pyad.func.jvp(StableSoftplus.apply, (x.detach(),), (pyad.ones_like(x.detach()),))

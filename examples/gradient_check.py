@@ -1,4 +1,9 @@
-"""Compute a gradient with pyad and check it against central finite differences."""
+"""Compute a gradient with pyad and check it against central finite differences.
+
+Usage: python examples/gradient_check.py [--quick] [--d 50]
+"""
+
+import argparse
 
 import numpy as np
 
@@ -9,7 +14,8 @@ def f(x, A, B):
     return pyad.sigmoid(B @ pyad.sigmoid(A @ x)).sum()
 
 
-def main(d=50, eps=1e-6):
+def main(quick=False, d=None, eps=1e-6):
+    d = d or (12 if quick else 50)
     pyad.manual_seed(0)
     A = pyad.randn(d, d, dtype=pyad.float64) / d**0.5
     B = pyad.randn(d, d, dtype=pyad.float64) / d**0.5
@@ -28,4 +34,8 @@ def main(d=50, eps=1e-6):
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="d = 12")
+    ap.add_argument("--d", type=int)
+    a = ap.parse_args()
+    main(quick=a.quick, d=a.d)

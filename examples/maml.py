@@ -1,7 +1,12 @@
 """MAML on sine regression: the inner SGD step theta' = theta - alpha * grad L_train(theta) is taken with
 pyad.func.grad over the model's parameter dict (pyad.func.functional_call), and the meta-loss L_val(theta')
 is backpropagated through it to theta, second-order terms included. The meta-gradient is checked against
-central finite differences before training."""
+central finite differences before training.
+
+Usage: python examples/maml.py [--quick] [--steps 500]
+"""
+
+import argparse
 
 import numpy as np
 
@@ -55,7 +60,8 @@ def check_meta_gradient(model, tasks, eps=1e-6):
     return worst
 
 
-def main(quick=False):
+def main(quick=False, steps=None):
+    steps = steps or (30 if quick else 500)
     pyad.manual_seed(0)
     rng = np.random.default_rng(0)
     model = make_model(8 if quick else 32)
@@ -65,14 +71,18 @@ def main(quick=False):
     held_out = [sample_task(rng) for _ in range(8)]
     params = dict(model.named_parameters())
     before = meta_loss(model, params, held_out).item()
-    for _ in range(30 if quick else 500):
+    for _ in range(steps):
         opt.zero_grad()
         meta_loss(model, params, [sample_task(rng) for _ in range(4)]).backward()
         opt.step()
     after = meta_loss(model, params, held_out).item()
     print(f"held-out meta-loss: {before:.4f} -> {after:.4f}")
-    return err, before, after
+    return dict(meta_gradient_err=err, meta_loss_before=before, meta_loss_after=after)
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a smaller model, 30 meta-steps")
+    ap.add_argument("--steps", type=int)
+    a = ap.parse_args()
+    main(quick=a.quick, steps=a.steps)

@@ -111,6 +111,8 @@ class Tensor:
         ...
     def __float__(self):
         ...
+    def __floordiv__(self, other):
+        ...
     def __format__(self, spec):
         """
         A 0-d tensor formats as its number, as torch (f"{t}" too); a one-element tensor also takes a format spec
@@ -129,32 +131,125 @@ class Tensor:
     @staticmethod
     def __repr__(*args, **kwargs) -> str:
         ...
+    def __rfloordiv__(self, other):
+        ...
     def __setitem__(self, key, value):
         ...
     @staticmethod
     def __str__(*args, **kwargs) -> str:
         ...
+    @staticmethod
+    def addcdiv(*args, **kwargs) -> Tensor:
+        """
+        input + value * tensor1 / tensor2, broadcast, as torch.addcdiv.
+        """
+    @staticmethod
+    def addcmul(*args, **kwargs) -> Tensor:
+        """
+        input + value * tensor1 * tensor2, broadcast, as torch.addcmul.
+        """
+    @staticmethod
+    def addmm(*args, **kwargs) -> Tensor:
+        """
+        beta * input + alpha * (mat1 @ mat2), input broadcast, as torch.addmm (beta = 0 ignores input's NaNs).
+        """
+    @staticmethod
+    def addmv(*args, **kwargs) -> Tensor:
+        """
+        beta * input + alpha * (mat @ vec), as torch.addmv.
+        """
+    @staticmethod
+    def all(*args, **kwargs) -> Tensor:
+        """
+        Whether every element (over dim, or all dims) is nonzero, as torch.all.
+        """
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         ...
     def amax(self, dim=None, keepdim=False):
         ...
     def amin(self, dim=None, keepdim=False):
         ...
+    @staticmethod
+    def aminmax(*args, **kwargs) -> typing.Any:
+        """
+        (amin, amax) over dim (all dims when None), as torch.aminmax.
+        """
+    @staticmethod
+    def any(*args, **kwargs) -> Tensor:
+        """
+        Whether any element (over dim, or all dims) is nonzero, as torch.any.
+        """
+    @staticmethod
+    def baddbmm(*args, **kwargs) -> Tensor:
+        """
+        beta * input + alpha * bmm(batch1, batch2), as torch.baddbmm.
+        """
+    def bernoulli_(self, p=0.5):
+        """
+        Fill with 1 (probability p) or 0, in place, as torch's Tensor.bernoulli_.
+        """
+    @staticmethod
+    def bmm(*args, **kwargs) -> Tensor:
+        """
+        Batched matrix products of two 3-d tensors with the same batch size, as torch.bmm.
+        """
     def bool(self):
         ...
+    @staticmethod
+    def broadcast_to(*args, **kwargs) -> Tensor:
+        """
+        A view of input expanded to size (-1 keeps a dim), as torch.broadcast_to.
+        """
     def chunk(self, chunks, dim=0):
         ...
     def clamp(self, min=None, max=None):
         ...
+    @staticmethod
+    def clamp_max(*args, **kwargs) -> Tensor:
+        """
+        torch.clamp_max: clamp(input, max=max).
+        """
+    @staticmethod
+    def clamp_min(*args, **kwargs) -> Tensor:
+        """
+        torch.clamp_min: clamp(input, min=min).
+        """
     def clip(self, min=None, max=None):
         ...
+    @staticmethod
+    def count_nonzero(*args, **kwargs) -> Tensor:
+        """
+        The number of nonzero elements over dim (all dims when None), int64, as torch.count_nonzero.
+        """
     def cpu(self):
         """
         This tensor in host memory (itself if it is there already); differentiable, as torch.
         """
+    @staticmethod
+    def cross(*args, **kwargs) -> Tensor:
+        """
+        The cross product of 3-vectors along dim (the first dim of size 3 when None, as torch.cross; torch
+            warns that this default will become -1, as torch.linalg.cross has it).
+        """
     def cuda(self, device=None):
         """
         This tensor on a GPU (cuda:0, or `device`: an index, 'cuda:N' or a pyad.device).
+        """
+    @staticmethod
+    def diag(*args, **kwargs) -> Tensor:
+        """
+        1-d input: the square matrix with it on the given diagonal; 2-d input: that diagonal, as torch.diag.
+        """
+    @staticmethod
+    def diag_embed(*args, **kwargs) -> Tensor:
+        """
+        Matrices whose diagonal (offset) in dims (dim1, dim2) holds input's last dim, zeros elsewhere, as
+            torch.diag_embed: computed as input times an identity pattern, so both modes differentiate it.
+        """
+    @staticmethod
+    def dist(*args, **kwargs) -> Tensor:
+        """
+        The p-norm of input - other, as torch.dist.
         """
     def dot(self, other):
         ...
@@ -168,14 +263,104 @@ class Tensor:
         ...
     def flatten(self, start_dim=0, end_dim=-1):
         ...
+    @staticmethod
+    def fliplr(*args, **kwargs) -> Tensor:
+        """
+        input reversed along dim 1, as torch.fliplr.
+        """
+    @staticmethod
+    def flipud(*args, **kwargs) -> Tensor:
+        """
+        input reversed along dim 0, as torch.flipud.
+        """
     def float(self):
         ...
+    @staticmethod
+    def float_power(*args, **kwargs) -> Tensor:
+        """
+        input ** exponent computed in float64, as torch.float_power.
+        """
+    @staticmethod
+    def floor_divide(*args, **kwargs) -> Tensor:
+        """
+        input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64.
+        """
+    @staticmethod
+    def frac(*args, **kwargs) -> Tensor:
+        """
+        input - trunc(input), as torch.frac.
+        """
+    @staticmethod
+    def heaviside(*args, **kwargs) -> Tensor:
+        """
+        0 where input < 0, values where input == 0, 1 where input > 0, as torch.heaviside (no gradient).
+        """
     def is_floating_point(self):
         ...
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         ...
+    @staticmethod
+    def isfinite(*args, **kwargs) -> Tensor:
+        """
+        True where input is neither infinite nor NaN, as torch.isfinite.
+        """
+    @staticmethod
+    def isinf(*args, **kwargs) -> Tensor:
+        """
+        True where input is +inf or -inf, as torch.isinf.
+        """
+    @staticmethod
+    def isnan(*args, **kwargs) -> Tensor:
+        """
+        True where input is NaN, as torch.isnan.
+        """
+    @staticmethod
+    def isneginf(*args, **kwargs) -> Tensor:
+        """
+        True where input is -inf, as torch.isneginf.
+        """
+    @staticmethod
+    def isposinf(*args, **kwargs) -> Tensor:
+        """
+        True where input is +inf, as torch.isposinf.
+        """
+    @staticmethod
+    def isreal(*args, **kwargs) -> Tensor:
+        """
+        True everywhere: pyad has no complex dtypes (torch.isreal).
+        """
+    @staticmethod
+    def lerp(*args, **kwargs) -> Tensor:
+        """
+        input + weight * (end - input), as torch.lerp.
+        """
     def log_softmax(self, dim, dtype=None):
         ...
+    @staticmethod
+    def logical_and(*args, **kwargs) -> Tensor:
+        """
+        True where both are nonzero, broadcast together, as torch.logical_and.
+        """
+    @staticmethod
+    def logical_not(*args, **kwargs) -> Tensor:
+        """
+        True where input is zero (False), as torch.logical_not.
+        """
+    @staticmethod
+    def logical_or(*args, **kwargs) -> Tensor:
+        """
+        True where either is nonzero, broadcast together, as torch.logical_or.
+        """
+    @staticmethod
+    def logical_xor(*args, **kwargs) -> Tensor:
+        """
+        True where exactly one is nonzero, broadcast together, as torch.logical_xor.
+        """
+    @staticmethod
+    def logit(*args, **kwargs) -> Tensor:
+        """
+        log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given, as torch.logit.
+        """
     def logsumexp(self, dim, keepdim=False):
         ...
     def long(self):
@@ -186,6 +371,13 @@ class Tensor:
         ...
     def mean(self, dim=None, keepdim=False, dtype=None):
         ...
+    @staticmethod
+    def median(*args, **kwargs) -> typing.Any:
+        """
+        The lower median (the element at (n - 1) // 2 in sorted order; NaN when there is one, as torch, which
+            sorts NaN last), as torch.median: a value over all elements, or (values, indices) along dim. The gradient
+            flows to the chosen element.
+        """
     def min(self, dim=None, keepdim=False):
         ...
     def mm(self, mat2):
@@ -194,10 +386,43 @@ class Tensor:
         ...
     def movedim(self, source, destination):
         ...
+    @staticmethod
+    def mv(*args, **kwargs) -> Tensor:
+        """
+        The product of a matrix and a vector, as torch.mv.
+        """
+    @staticmethod
+    def nan_to_num(*args, **kwargs) -> Tensor:
+        """
+        input with NaN, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite values unless
+            given), as torch.nan_to_num; the gradient flows where input was finite.
+        """
     def narrow(self, dim, start, length):
         ...
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """
+        Tensor.new_empty(*size, dtype=None, device=None, requires_grad=False), as torch's.
+        """
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        ...
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """
+        Tensor.new_ones(*size, dtype=None, device=None, requires_grad=False), as torch's.
+        """
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """
+        A tensor of data with this one's dtype and device unless given, as torch's Tensor.new_tensor.
+        """
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """
+        Tensor.new_zeros(*size, dtype=None, device=None, requires_grad=False), as torch's.
+        """
     def norm(self, p='fro', dim=None, keepdim=False, dtype=None):
         ...
+    def normal_(self, mean=0.0, std=1.0):
+        """
+        Fill with N(mean, std**2) samples, in place, as torch's Tensor.normal_.
+        """
     def numpy(self, force=False):
         """
         A NumPy array sharing this tensor's memory (raises if it requires grad, as torch). A GPU tensor gives a
@@ -209,14 +434,38 @@ class Tensor:
         ...
     def prod(self, dim=None, keepdim=False, dtype=None):
         ...
+    def random_(self, from_=0, to=None):
+        """
+        Fill with integers drawn from [from_, to) (random_(to): [0, to)), in place, as torch's Tensor.random_.
+        """
     def ravel(self):
         ...
+    def register_post_accumulate_grad_hook(self, hook):
+        """
+        hook(tensor) -> None, called on this leaf once its .grad holds the newly accumulated gradient (as torch's;
+            data-parallel training starts a bucket's all-reduce from it); returns a RemovableHandle.
+        """
     def repeat(self, *sizes):
         ...
     def reshape(self, *shape):
         ...
     def reshape_as(self, other):
         ...
+    @staticmethod
+    def rot90(*args, **kwargs) -> Tensor:
+        """
+        input rotated by 90° k times in the plane of dims (from the first towards the second), as torch.rot90.
+        """
+    @staticmethod
+    def sgn(*args, **kwargs) -> Tensor:
+        """
+        torch.sgn: sign for real tensors.
+        """
+    @staticmethod
+    def sinc(*args, **kwargs) -> Tensor:
+        """
+        sin(pi x) / (pi x), 1 at x = 0 (with the gradient 0 there), as torch.sinc.
+        """
     def softmax(self, dim, dtype=None):
         ...
     def split(self, split_size, dim=0):
@@ -229,9 +478,20 @@ class Tensor:
         ...
     def swapaxes(self, dim0, dim1):
         ...
+    @staticmethod
+    def swapdims(*args, **kwargs) -> Tensor:
+        """
+        torch.swapdims, the same as transpose.
+        """
     def t(self):
         """
         The transpose of a matrix; a tensor of 0 or 1 dims unchanged (a view), as torch.
+        """
+    @staticmethod
+    def tensor_split(*args, **kwargs) -> tuple[Tensor, ...]:
+        """
+        input cut along dim into n nearly equal parts (the first size % n one longer), or at the given indices,
+            as torch.tensor_split; the parts are views.
         """
     def tile(self, *dims):
         ...
@@ -247,6 +507,10 @@ class Tensor:
         ...
     def unbind(self, dim=0):
         ...
+    def uniform_(self, from_=0.0, to=1.0):
+        """
+        Fill with U(from_, to) samples, in place, as torch's Tensor.uniform_.
+        """
     def unsqueeze(self, dim):
         ...
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -257,6 +521,11 @@ class Tensor:
         """
     def view_as(self, other):
         ...
+    @staticmethod
+    def xlogy(*args, **kwargs) -> Tensor:
+        """
+        input * log(other), 0 where input == 0 (unless other is NaN), as torch.xlogy.
+        """
     def __abs__(self) -> Tensor:
         ...
     def __add__(self, arg0: typing.Any) -> typing.Any:
@@ -316,6 +585,8 @@ class Tensor:
     def __sub__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __truediv__(self, arg0: typing.Any) -> typing.Any:
+        ...
+    def _bump_version(self) -> None:
         ...
     def _view_dtype(self, arg0: dtype) -> Tensor:
         ...
@@ -892,6 +1163,8 @@ def randn(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsInd
 def reciprocal(input: Tensor) -> Tensor:
     ...
 def register_hook(arg0: Tensor, arg1: collections.abc.Callable) -> RemovableHandle:
+    ...
+def register_post_accumulate_grad_hook(arg0: Tensor, arg1: collections.abc.Callable) -> RemovableHandle:
     ...
 def relu(input: Tensor) -> Tensor:
     ...

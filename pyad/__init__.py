@@ -58,6 +58,12 @@ from . import _functions
 from ._functions import *  # noqa: F403  (the ops written in Python)
 from . import _composite
 from ._composite import *  # noqa: F403  (the ops composed of other ops)
+from . import _logical, _math_more, _shape_more
+from ._logical import *  # noqa: F403  (predicates and logical ops, composed of comparisons)
+from ._shape_more import *  # noqa: F403  (shape helpers composed of views and cat)
+from ._math_more import *  # noqa: F403  (products, distances, small elementwise functions, composed)
+from . import _random
+from ._random import *  # noqa: F403  (randint, randperm, normal, bernoulli, multinomial)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from . import autograd
@@ -126,9 +132,12 @@ __all__ = [
 ]
 # The ops: the op list's as _C exports them (Note [The op list]), then those written in Python, then the
 # compositions.
-__all__ += _C.__all__
-__all__ += _functions.__all__
-__all__ += _composite.__all__
+__all__ += _random.__all__
+# The modules whose exports are ops: each has a row in tests/op_db.py (test_op_db.py checks it).
+_OP_MODULES = (_C, _functions, _composite, _logical, _shape_more, _math_more)
+for _m in _OP_MODULES:
+    __all__ += _m.__all__
+del _m
 
 
 def manual_seed(seed: int) -> None:

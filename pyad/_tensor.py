@@ -5,8 +5,19 @@ import numbers
 
 import numpy as np
 
-from . import _C, _composite as C, _functions as F, _indexing, _numpy_interop
+from . import (
+    _C,
+    _composite as C,
+    _functions as F,
+    _indexing,
+    _logical,
+    _math_more,
+    _numpy_interop,
+    _random,
+    _shape_more,
+)
 from ._dtypes import _BY_NAME as _DTYPE_NAMES, as_device, as_dtype, float32, float64
+from ._grad_mode import no_grad as _no_grad
 
 Tensor = _C.Tensor
 
@@ -45,6 +56,13 @@ def register_hook(self, hook):
     """hook(grad) -> new grad or None, called when this tensor's gradient is computed; returns a handle
     whose remove() takes the hook out (usable as a context manager, as torch's RemovableHandle)."""
     return _C.register_hook(self, hook)
+
+
+@_method
+def register_post_accumulate_grad_hook(self, hook):
+    """hook(tensor) -> None, called on this leaf once its .grad holds the newly accumulated gradient (as torch's;
+    data-parallel training starts a bucket's all-reduce from it); returns a RemovableHandle."""
+    return _C.register_post_accumulate_grad_hook(self, hook)
 
 
 # ---- conversion ----
@@ -548,3 +566,100 @@ def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @_method
 def equal(self, other):
     return C.equal(self, other)
+
+
+# ---- the compositions of pyad/_logical.py, _shape_more.py and _math_more.py as methods ----
+def _bind_methods(module, names):
+    for name in names:
+        setattr(Tensor, name, getattr(module, name))
+
+
+_bind_methods(
+    _logical,
+    ["all", "any", "count_nonzero", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "isreal", "nan_to_num"]
+    + ["logical_and", "logical_not", "logical_or", "logical_xor"],
+)
+_bind_methods(
+    _math_more,
+    ["addcdiv", "addcmul", "addmm", "addmv", "aminmax", "baddbmm", "bmm", "clamp_max", "clamp_min", "cross", "dist"]
+    + ["float_power", "floor_divide", "frac", "heaviside", "lerp", "logit", "median", "mv", "sgn", "sinc", "xlogy"],
+)
+_bind_methods(
+    _shape_more,
+    ["broadcast_to", "diag", "diag_embed", "fliplr", "flipud", "rot90", "swapdims", "tensor_split"],
+)
+Tensor.__floordiv__ = lambda self, other: _math_more.floor_divide(self, other)
+Tensor.__rfloordiv__ = lambda self, other: _math_more.floor_divide(other, self)
+
+
+# ---- new tensors like this one, and in-place sampling ----
+@_method
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    """A tensor of data with this one's dtype and device unless given, as torch's Tensor.new_tensor."""
+    from ._creation import tensor
+
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def _new_factory(name, fill):
+    def make(self, *size, dtype=None, device=None, requires_grad=False):
+        from . import _creation
+
+        shape = _creation._shape(size, name)
+        out = fill(shape, dtype or self.dtype, device or self.device)
+        return out.requires_grad_(True) if requires_grad else out
+
+    make.__name__ = name
+    make.__doc__ = f"Tensor.{name}(*size, dtype=None, device=None, requires_grad=False), as torch's."
+    setattr(Tensor, name, make)
+
+
+_new_factory("new_zeros", lambda shape, dt, dev: _C.zeros(shape, dt, as_device(dev)))
+_new_factory("new_ones", lambda shape, dt, dev: _C.ones(shape, dt, as_device(dev)))
+_new_factory("new_empty", lambda shape, dt, dev: _C.empty(shape, dt, as_device(dev)))
+
+
+@_method
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    out = _C.full(list(size), float(fill_value), dtype or self.dtype, as_device(device or self.device))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _fill_in_place(self, values, op):
+    if self.requires_grad and self.is_leaf and _C.is_grad_enabled():
+        raise RuntimeError(f"[{op}] a leaf Variable that requires grad is being used in an in-place operation.")
+    with _no_grad():
+        self.copy_(values)
+    return self
+
+
+@_method
+def uniform_(self, from_=0.0, to=1.0):
+    """Fill with U(from_, to) samples, in place, as torch's Tensor.uniform_."""
+    return _fill_in_place(self, _C.rand(list(self.shape), self.dtype, self.device) * (to - from_) + from_, "uniform_")
+
+
+@_method
+def normal_(self, mean=0.0, std=1.0):
+    """Fill with N(mean, std**2) samples, in place, as torch's Tensor.normal_."""
+    return _fill_in_place(self, _C.randn(list(self.shape), self.dtype, self.device) * std + mean, "normal_")
+
+
+@_method
+def bernoulli_(self, p=0.5):
+    """Fill with 1 (probability p) or 0, in place, as torch's Tensor.bernoulli_."""
+    probs = p if isinstance(p, Tensor) else None
+    out = _random.bernoulli(
+        probs.expand(*self.shape) if probs is not None else self, None if probs is not None else float(p)
+    )
+    return _fill_in_place(self, out.to(dtype=self.dtype), "bernoulli_")
+
+
+@_method
+def random_(self, from_=0, to=None):
+    """Fill with integers drawn from [from_, to) (random_(to): [0, to)), in place, as torch's Tensor.random_."""
+    if to is None:
+        from_, to = 0, from_
+    return _fill_in_place(
+        self, _random.randint(from_, to, tuple(self.shape), dtype=self.dtype, device=self.device), "random_"
+    )

@@ -644,6 +644,239 @@ _COMPOSED_ROWS = [
 
 
 # ---------------------------------------------------------------- the table
+# ---- more of torch's surface, composed (pyad/_logical.py, _shape_more.py, _math_more.py) ----
+SPECIAL = _arr(0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan, 3.0)
+_MORE_ROWS = [
+    *[
+        OpInfo(r, lambda ns, x, r=r: getattr(ns, r)(x), [S(SPECIAL), S((2, 3)), S((0, 3))], modes=NO_GRAD)
+        for r in ("isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "logical_not")
+    ],
+    OpInfo("isnan", lambda ns, x: x.isnan(), [S(SPECIAL)], variant="method", modes=NO_GRAD),
+    OpInfo("isinf", lambda ns, x: ns.isinf(x), [((2, 3),)], domain="int", dtypes=(I64,), variant="int", modes=NO_GRAD),
+    OpInfo(
+        "nan_to_num",
+        lambda ns, x, **kw: ns.nan_to_num(x, **kw),
+        [S(SPECIAL, fd=False), S(SPECIAL, nan=1.0, posinf=9.0, neginf=-9.0, fd=False), S((3, 4))],
+    ),
+    *[
+        OpInfo(
+            r,
+            lambda ns, a, b, r=r: getattr(ns, r)(a, b),
+            [S(SPECIAL[:4], SPECIAL[4:]), ((2, 3), (3,)), ((0, 2), (2,))],
+            domain="int",
+            dtypes=WITH_INT,
+            modes=NO_GRAD,
+        )
+        for r in ("logical_and", "logical_or", "logical_xor")
+    ],
+    *[
+        OpInfo(
+            r,
+            lambda ns, x, r=r, **kw: getattr(ns, r)(x, **kw),
+            [
+                S(SPECIAL),
+                S(np.array([[0.0, 1.0], [0.0, 0.0]]), dim=1),
+                S(np.array([[0.0, 1.0], [2.0, 3.0]]), dim=0, keepdim=True),
+                S((0, 3)),
+                S((0, 3), dim=1),
+            ],
+            dtypes=WITH_INT,
+            modes=NO_GRAD,
+        )
+        for r in ("any", "all")
+    ],
+    OpInfo(
+        "count_nonzero",
+        lambda ns, x, **kw: ns.count_nonzero(x, **kw),
+        [S(SPECIAL), S(np.array([[0.0, 1.0], [2.0, 0.0]]), dim=1), S((0, 3))],
+        dtypes=WITH_INT,
+        modes=NO_GRAD,
+    ),
+    # products and distances
+    OpInfo("mv", lambda ns, a, v: ns.mv(a, v), [((3, 4), (4,)), ((0, 2), (2,))]),
+    OpInfo("bmm", lambda ns, a, b: ns.bmm(a, b), [((2, 3, 4), (2, 4, 5)), ((0, 2, 3), (0, 3, 1))]),
+    OpInfo(
+        "addmm",
+        lambda ns, c, a, b, **kw: ns.addmm(c, a, b, **kw),
+        [S((3, 5), (3, 4), (4, 5)), S((5,), (3, 4), (4, 5), beta=0.5, alpha=2.0), S((1, 5), (3, 4), (4, 5), beta=0)],
+    ),
+    OpInfo(
+        "addmv",
+        lambda ns, c, a, v, **kw: ns.addmv(c, a, v, **kw),
+        [S((3,), (3, 4), (4,)), S((3,), (3, 4), (4,), beta=2.0, alpha=-1.0)],
+    ),
+    OpInfo(
+        "baddbmm",
+        lambda ns, c, a, b, **kw: ns.baddbmm(c, a, b, **kw),
+        [S((2, 3, 5), (2, 3, 4), (2, 4, 5)), S((3, 5), (2, 3, 4), (2, 4, 5), alpha=0.5)],
+    ),
+    OpInfo(
+        "addcmul",
+        lambda ns, a, b, c, **kw: ns.addcmul(a, b, c, **kw),
+        [S((3, 4), (3, 4), (4,)), S((3, 1), (1, 4), (3, 4), value=-0.5)],
+    ),
+    OpInfo(
+        "addcdiv",
+        lambda ns, a, b, c, **kw: ns.addcdiv(a, b, c, **kw),
+        [S((3, 4), (3, 4), (4,)), S((3, 1), (1, 4), (3, 4), value=2.0)],
+        domain=("any", "any", "nz"),
+    ),
+    OpInfo("lerp", lambda ns, a, b, w: ns.lerp(a, b, w), [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), ())]),
+    OpInfo("lerp", lambda ns, a, b: ns.lerp(a, b, 0.25), [((3, 4), (3, 4))], variant="scalar_weight", modes=FORMS),
+    OpInfo(
+        "cross",
+        lambda ns, a, b, **kw: ns.cross(a, b, **kw),
+        [S((4, 3), (4, 3), dim=1), S((3, 5), (3, 5), dim=0), S((2, 3, 2), (1, 3, 2), dim=1), S((3,), (3,), dim=0)],
+    ),
+    OpInfo(
+        "dist",
+        lambda ns, a, b, **kw: ns.dist(a, b, **kw),
+        [S((3, 4), (3, 4)), S((3, 4), (4,), p=1), S((5,), (5,), p=3)],
+        domain="nz",
+    ),
+    # torch has no forward-mode or double-backward rule for cdist: tests/test_math_more.py checks pyad's there
+    OpInfo(
+        "cdist",
+        lambda ns, a, b, **kw: ns.cdist(a, b, **kw),
+        [S((4, 3), (5, 3)), S((2, 4, 3), (2, 5, 3), p=1.0), S((4, 3), (2, 3), p=3.0)],
+        domain="nz",
+        modes=frozenset({REVERSE, CUDA}),
+    ),
+    OpInfo(
+        "cosine_similarity",
+        lambda ns, a, b, **kw: ns.cosine_similarity(a, b, **kw),
+        [S((4, 3), (4, 3)), S((4, 3), (3,), dim=-1), S((2, 3, 4), (2, 3, 4), dim=0)],
+        domain="nz",
+    ),
+    # small elementwise functions
+    OpInfo("clamp_min", lambda ns, x: ns.clamp_min(x, 0.2), [((3, 4),)], domain="nz"),
+    OpInfo("clamp_max", lambda ns, x: ns.clamp_max(x, 0.2), [((3, 4),)], domain="nz"),
+    OpInfo(
+        "floor_divide",
+        lambda ns, a, b: ns.floor_divide(a, b),
+        [((3, 4), (4,)), ((2, 3), ())],
+        domain=("int", "nz"),
+        dtypes=(F64,),
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "floor_divide",
+        lambda ns, a, b: a // b,
+        [S(_arr(7.0, -7.0, 7.0, -7.0, 0.0), _arr(2.0, 2.0, -2.0, -2.0, 3.0))],
+        dtypes=(I64,),
+        variant="int_operator",
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "float_power",
+        lambda ns, a, b: ns.float_power(a, b),
+        [((3, 4), (3, 4)), ((3,), ())],
+        domain=("pos", "any"),
+        dtypes=(F64,),
+    ),
+    OpInfo("frac", lambda ns, x: ns.frac(x), [((3, 4),), ((),)], domain="nz"),
+    OpInfo("sgn", lambda ns, x: ns.sgn(x), [((3, 4),)], domain="nz"),
+    OpInfo(
+        "heaviside", lambda ns, x, v: ns.heaviside(x, v), [S(SPECIAL[:4], _arr(0.5)), S((2, 3), (3,))], modes=NO_GRAD
+    ),
+    OpInfo("sinc", lambda ns, x: ns.sinc(x), [((3, 4),), S(_arr(0.0, 0.5, -1.0), name="at_zero", fd=False)]),
+    OpInfo(
+        "xlogy",
+        lambda ns, a, b: ns.xlogy(a, b),
+        [((3, 4), (3, 4)), S(_arr(0.0, 2.0, 0.0), _arr(0.5, 3.0, 2.0), name="zero_x", fd=False)],
+        domain=("any", "pos"),
+    ),
+    OpInfo(
+        "logit",
+        lambda ns, x, **kw: ns.logit(x, **kw),
+        [S(_arr(0.05, 0.3, 0.5, 0.81, 0.95)), S(_arr(0.1, 0.4, 0.5, 0.8), eps=0.3, fd=False)],
+    ),
+    OpInfo(
+        "aminmax",
+        lambda ns, x, **kw: ns.stack(list(ns.aminmax(x, **kw))),
+        [S((3, 4), fd=False), S((3, 4), dim=1, fd=False), S((2, 3), dim=0, keepdim=True, fd=False)],
+    ),
+    *[
+        OpInfo(
+            r,
+            lambda ns, x, r=r, **kw: ns.stack(list(getattr(ns, r)(x, **kw))),
+            [S((3, 4)), S((3, 4), dim=1), S((2, 3), dim=0, keepdim=True, correction=0)],
+        )
+        for r in ("var_mean", "std_mean")
+    ],
+    OpInfo("median", lambda ns, x: ns.median(x), [((3, 4),), ((5,),), ((),)]),
+    OpInfo(
+        "median",
+        lambda ns, x, **kw: ns.median(x, **kw).values,
+        [S((3, 4), dim=1), S((4, 3), dim=0, keepdim=True)],
+        variant="dim",
+    ),
+    # shapes
+    OpInfo("broadcast_to", lambda ns, x: ns.broadcast_to(x, (2, 3, 4)), [((3, 1),), ((4,),), ((),)]),
+    OpInfo(
+        "broadcast_tensors",
+        lambda ns, a, b: ns.cat([t.reshape(-1) * (i + 1.0) for i, t in enumerate(ns.broadcast_tensors(a, b))]),
+        [((3, 1), (4,)), ((), (2,))],
+    ),
+    OpInfo(
+        "broadcast_shapes",
+        lambda ns, x: ns.tensor(list(ns.broadcast_shapes((3, 1), (4,), (2, 1, 1)))),
+        [((1,),)],
+        modes=NO_GRAD,
+    ),
+    OpInfo(
+        "meshgrid",
+        lambda ns, a, b, **kw: ns.cat([t.reshape(-1) * (i + 1.0) for i, t in enumerate(ns.meshgrid(a, b, **kw))]),
+        [S((3,), (4,), indexing="ij"), S((3,), (4,), indexing="xy"), S((), (2,), indexing="ij")],
+    ),
+    *[
+        OpInfo(r, lambda ns, x, r=r: getattr(ns, r)(x), [((),), ((3,),), ((2, 3),), ((2, 3, 4),)])
+        for r in ("atleast_1d", "atleast_2d", "atleast_3d")
+    ],
+    OpInfo("column_stack", lambda ns, *t: ns.column_stack(list(t)), [((3,), (3, 2)), ((2,), (2,))]),
+    OpInfo("row_stack", lambda ns, *t: ns.row_stack(list(t)), [((4,), (3, 4)), ((), ())]),
+    OpInfo("dstack", lambda ns, *t: ns.dstack(list(t)), [((3,), (3,)), ((2, 3), (2, 3, 2))]),
+    OpInfo("flipud", lambda ns, x: ns.flipud(x), [((3, 4),), ((5,),)]),
+    OpInfo("fliplr", lambda ns, x: ns.fliplr(x), [((3, 4),), ((2, 3, 4),)]),
+    OpInfo(
+        "rot90",
+        lambda ns, x, **kw: ns.rot90(x, **kw),
+        [S((3, 4)), S((3, 4), k=2), S((3, 4), k=-1), S((2, 3, 4), k=3, dims=(2, 0)), S((3, 4), k=4)],
+    ),
+    OpInfo("swapdims", lambda ns, x: ns.swapdims(x, 0, -1), [((2, 3, 4),)]),
+    OpInfo(
+        "tensor_split",
+        _pieces(lambda ns, x, parts, **kw: ns.tensor_split(x, parts, **kw)),
+        [S((7, 2), parts=3), S((2, 6), parts=[1, 4], dim=1), S((5,), parts=[2, 2, 9]), S((3,), parts=5)],
+    ),
+    OpInfo(
+        "diag",
+        lambda ns, x, **kw: ns.diag(x, **kw),
+        [S((4,)), S((3,), diagonal=1), S((3,), diagonal=-2), S((3, 4)), S((4, 3), diagonal=-1), S((3, 4), diagonal=2)],
+    ),
+    OpInfo(
+        "diag_embed",
+        lambda ns, x, **kw: ns.diag_embed(x, **kw),
+        [S((2, 3)), S((3,), offset=1), S((2, 3), offset=-1, dim1=0, dim2=2), S((2, 3), dim1=-1, dim2=0)],
+    ),
+    OpInfo("block_diag", lambda ns, *t: ns.block_diag(*t), [((2, 3), (1, 2)), ((2, 2), (3,), ())]),
+    OpInfo("cartesian_prod", lambda ns, *t: ns.cartesian_prod(*t), [((3,), (2,)), ((2,), (2,), (3,)), ((4,),)]),
+    *[
+        OpInfo(
+            r,
+            lambda ns, x, r=r, **kw: getattr(ns, r)(**kw),
+            [
+                S((1,), row=4, col=3),
+                S((1,), row=3, col=5, offset=1),
+                S((1,), row=3, col=3, offset=-1),
+                S((1,), row=0, col=2),
+            ],
+            modes=NO_GRAD,
+        )
+        for r in ("tril_indices", "triu_indices")
+    ],
+]
+
 _ROWS = [
     # unary elementwise
     _unary("neg", lambda ns, x: ns.neg(x), aliases=("negative",), dtypes=WITH_INT),
@@ -1085,6 +1318,7 @@ _ROWS = [
     _index("1d_step", lambda ns, x: x[1:4:2], (5,)),
     _index("1d_none", lambda ns, x: x[None], (5,)),
     *_COMPOSED_ROWS,
+    *_MORE_ROWS,
 ]
 
 # Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,
@@ -1099,7 +1333,7 @@ OP_DB = [r for op in _ROWS for r in [op] + _alias_rows(op)] + _COMPOSITES
 
 # The op functions pyad exports: the C++ op list's (pyad._C.__all__, Note [The op list]) and those written in
 # Python (pyad._functions.__all__) or composed of other ops (pyad._composite.__all__).
-EXPORTED_OPS = sorted(set(pyad._C.__all__) | set(pyad._functions.__all__) | set(pyad._composite.__all__))
+EXPORTED_OPS = sorted({name for module in pyad._OP_MODULES for name in module.__all__})
 
 
 # Where pyad is known to differ from torch: (mode, row id, sample id) -> why. Those tests are strict xfails, so the

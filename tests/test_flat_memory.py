@@ -33,6 +33,7 @@ def test_training_steps_keep_memory_flat():
 
 def alive_after(make):
     """Build a graph with make() -> (tensor, ...) and drop it: True if the first tensor is still alive."""
+    gc.collect()  # garbage an earlier test left would otherwise be freed inside the measurement
     base = pyad.memory_allocated()
     refs = [weakref.ref(t) for t in make()]
     gc.collect()

@@ -91,6 +91,10 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   } else {
     grad_ops::add_(acc, g);
   }
+  if (!meta.post_accumulate_hooks.empty()) {
+    const std::vector<TensorHook> hooks = meta.post_accumulate_hooks;  // a hook may remove itself
+    for (const auto& hook : hooks) hook.fn(variable);
+  }
   return {};
 }
 

@@ -94,7 +94,8 @@ void HookHandle::remove() {
   auto by_id = [this](const auto& h) { return h.id == id; };
   if (auto impl = tensor.lock())
     if (AutogradMeta* m = impl->autograd_meta())
-      m->hooks.erase(std::remove_if(m->hooks.begin(), m->hooks.end(), by_id), m->hooks.end());
+      for (auto* list : {&m->hooks, &m->post_accumulate_hooks})
+        list->erase(std::remove_if(list->begin(), list->end(), by_id), list->end());
   if (auto n = node.lock())
     n->pre_hooks.erase(std::remove_if(n->pre_hooks.begin(), n->pre_hooks.end(), by_id), n->pre_hooks.end());
   tensor.reset();
@@ -110,6 +111,17 @@ HookHandle register_hook(const Tensor& t, GradHook hook) {
   h.id = next_hook_id();
   h.tensor = t.impl();
   t->mutable_autograd_meta().hooks.push_back({h.id, std::move(hook)});
+  return h;
+}
+
+HookHandle register_post_accumulate_grad_hook(const Tensor& t, GradHook hook) {
+  PYAD_CHECK(t.requires_grad() && t.is_leaf(), RuntimeError,
+             "[register_post_accumulate_grad_hook] post accumulate grad hooks can only be registered on a leaf "
+             "tensor that requires grad");
+  HookHandle h;
+  h.id = next_hook_id();
+  h.tensor = t.impl();
+  t->mutable_autograd_meta().post_accumulate_hooks.push_back({h.id, std::move(hook)});
   return h;
 }
 

@@ -37,6 +37,8 @@ struct HookHandle {
 // hook(grad) runs when t's gradient is computed: a leaf's by its AccumulateGrad, a non-leaf's as a
 // pre-hook of its grad_fn.
 HookHandle register_hook(const Tensor& t, GradHook hook);
+// hook(t) runs once a leaf's .grad holds its new sum (after the leaf's gradient hooks and the accumulation).
+HookHandle register_post_accumulate_grad_hook(const Tensor& t, GradHook hook);
 // hook runs on the gradient arriving for the node's output `output_nr`, before the node runs.
 HookHandle register_prehook(const std::shared_ptr<Node>& node, uint32_t output_nr, GradHook hook);
 // hook runs on the gradients arriving for all the node's outputs (undefined: none), before the node runs,

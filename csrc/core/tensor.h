@@ -84,6 +84,9 @@ struct AutogradMeta {
   // A leaf's gradient hooks, run by its AccumulateGrad (which comes and goes with the graphs using the
   // leaf); a non-leaf's hooks live on its grad_fn as pre-hooks.
   std::vector<TensorHook> hooks;
+  // A leaf's post-accumulate-grad hooks (torch's register_post_accumulate_grad_hook): run by its
+  // AccumulateGrad with the leaf itself once .grad holds the new sum; what they return is ignored.
+  std::vector<TensorHook> post_accumulate_hooks;
   // Forward mode: the tangents at the active dual levels (absent = symbolic zero). A tensor saved for
   // backward shares its original's slot, so a tangent attached after the save is seen by the saved copy
   // (forward-over-reverse needs it).

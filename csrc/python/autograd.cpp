@@ -231,6 +231,15 @@ void init_autograd(py::module_& m) {
   m.def("retain_grad", &retain_grad);
   m.def("register_hook", [](const Tensor& t, py::function fn) { return register_hook(t, python_hook(fn)); });
   m.def("_hook_count", &hook_count);
+  m.def("register_post_accumulate_grad_hook", [](const Tensor& t, py::function fn) {
+    auto holder = std::make_shared<PyCallable>();
+    holder->fn = std::move(fn);
+    return register_post_accumulate_grad_hook(t, [holder](const Tensor& leaf) -> Tensor {
+      py::gil_scoped_acquire gil;
+      holder->fn(leaf);
+      return Tensor();
+    });
+  });
 
   m.def("memory_allocated", [](const Device& d) { return memory_stats(d).current; });
   m.def("max_memory_allocated", [](const Device& d) { return memory_stats(d).peak; });

@@ -213,6 +213,8 @@ void init_tensor(py::module_& m) {
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("storage_offset", [](const Tensor& t) { return t->offset; })
       .def_property_readonly("_version", [](const Tensor& t) { return t->version->version; })
+      // Writers outside pyad's ops (a collective filling the tensor's memory) mark the in-place change.
+      .def("_bump_version", [](const Tensor& t) { ++t->version->version; })
       .def("item", [](const Tensor& t) { return item(t); })
       .def_property(
           "requires_grad", [](const Tensor& t) { return t.requires_grad(); }, &set_requires_grad)

@@ -1,6 +1,6 @@
 """pyad.nn: modules, parameters, layers and losses with torch.nn's names and behaviour."""
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
@@ -31,5 +31,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]
