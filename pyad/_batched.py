@@ -311,6 +311,16 @@ class BatchedTensor:
     __lt__, __le__, __gt__, __ge__ = _binary(_C.lt), _binary(_C.le), _binary(_C.gt), _binary(_C.ge)
     __hash__ = object.__hash__
 
+    def __floordiv__(self, other: Any) -> Any:
+        from ._math_more import floor_divide
+
+        return floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        from ._math_more import floor_divide
+
+        return floor_divide(other, self)
+
     def __neg__(self) -> Any:
         return _ops.neg(self)
 
@@ -336,6 +346,9 @@ class BatchedTensor:
         if callable(fn) and callable(op):  # (a property such as .grad is not a method: no _C.grad here)
             return lambda *args, **kwargs: op(self, *args, **kwargs)
         raise AttributeError(f"[vmap] a batched tensor has no attribute {name!r}")
+
+
+TENSORLIKE = (Tensor, BatchedTensor)  # what the Python-level ops take where they take a Tensor
 
 
 def _tensor_dunder(name: str) -> Callable[..., Any]:

@@ -398,15 +398,16 @@ def vmap_rules() -> dict[str, str]:
     """For each public op, how vmap batches it: "rule" (a batching rule runs the op once on the batch),
     "loop" (once per sample, the results stacked) or "composite" (an op written in Python over other ops, which
     batch by their own rules)."""
-    from . import _composite, _functions
+    import pyad
 
     out = {}
-    for name in [*_C.__all__, *_functions.__all__, *_composite.__all__]:
-        fn = getattr(_functions, name, None) or getattr(_composite, name, None) or getattr(_C, name)
-        op = getattr(fn, "__name__", name)
-        if getattr(_C, op, None) is fn or (fn.__module__ == "pyad._functions" and hasattr(_C, op)):
-            # A _C op, or its Python wrapper with torch's arguments (pyad.sum -> _C.sum).
-            out[name] = "rule" if op in RULES else "loop"
-        else:
-            out[name] = "composite"
+    for module in pyad._OP_MODULES:
+        for name in module.__all__:
+            fn = getattr(module, name)
+            op = getattr(fn, "__name__", name)
+            if getattr(_C, op, None) is fn or (getattr(fn, "__module__", "") == "pyad._functions" and hasattr(_C, op)):
+                # A _C op, or its Python wrapper with torch's arguments (pyad.sum -> _C.sum).
+                out[name] = "rule" if op in RULES else "loop"
+            else:
+                out[name] = "composite"
     return out
