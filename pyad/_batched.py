@@ -312,14 +312,14 @@ class BatchedTensor:
     __hash__ = object.__hash__
 
     def __floordiv__(self, other: Any) -> Any:
-        from ._math_more import floor_divide
+        from . import _math_more
 
-        return floor_divide(self, other)
+        return _math_more.floor_divide(self, other)  # type: ignore[arg-type]
 
     def __rfloordiv__(self, other: Any) -> Any:
-        from ._math_more import floor_divide
+        from . import _math_more
 
-        return floor_divide(other, self)
+        return _math_more.floor_divide(other, self)  # type: ignore[arg-type]
 
     def __neg__(self) -> Any:
         return _ops.neg(self)
