@@ -18,6 +18,7 @@ sample keeps its own gradient).
 from __future__ import annotations
 
 import itertools
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -38,22 +39,28 @@ class _Level:
 # The _C ops typed for Tensors, seen untyped: a BatchedTensor reaches them through the protocol.
 _ops: Any = _C
 
-_LEVELS: list[_Level] = []  # the open vmap levels, outermost first
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.levels: list[_Level] = []  # this thread's open vmap levels, outermost first
+
+
+_STATE = _State()
 _IDS = itertools.count(1)
 
 
 def push_level(size: int, randomness: str) -> int:
     level = _Level(next(_IDS), size, randomness)
-    _LEVELS.append(level)
+    _STATE.levels.append(level)
     return level.id
 
 
 def pop_level() -> None:
-    _LEVELS.pop()
+    _STATE.levels.pop()
 
 
 def level_size(level: int) -> int:
-    for lv in _LEVELS:
+    for lv in _STATE.levels:
         if lv.id == level:
             return lv.size
     raise RuntimeError("[vmap] a batched tensor escaped the vmap that made it (its level is closed)")
@@ -100,10 +107,11 @@ def _add_level(x: Any, level: int, size: int) -> Any:
 def batch_at_open_levels(x: Any) -> Any:
     """x batched at every open vmap level (a broadcast, no copy): what grad and vjp differentiate inside vmap,
     so that each sample's gradient stays its own (Note [Batched tensors and levels])."""
-    if not _LEVELS:
+    levels = _STATE.levels
+    if not levels:
         return x
     have = levels_of(x)
-    for lv in _LEVELS:
+    for lv in levels:
         if lv.id not in have:
             x = _add_level(x, lv.id, lv.size)
     return x
@@ -119,7 +127,7 @@ def random(fn: Callable[..., Tensor], name: str, shape: list[int], dtype: Any, d
     """A random creation op inside vmap, as torch's randomness modes say: "error" raises, "different" draws
     independent numbers per sample (one draw with the batch dims in front), "same" one draw for all samples."""
     batch = []
-    for lv in _LEVELS:
+    for lv in _STATE.levels:
         if lv.randomness == "error":
             raise RuntimeError(
                 f"[vmap] {name} called inside vmap with randomness='error': pass randomness='different' (independent "
@@ -134,7 +142,7 @@ def random(fn: Callable[..., Tensor], name: str, shape: list[int], dtype: Any, d
 
 
 def in_vmap() -> bool:
-    return bool(_LEVELS)
+    return bool(_STATE.levels)
 
 
 def _innermost(args: Any, kwargs: dict[str, Any]) -> int:
@@ -303,6 +311,16 @@ class BatchedTensor:
     __lt__, __le__, __gt__, __ge__ = _binary(_C.lt), _binary(_C.le), _binary(_C.gt), _binary(_C.ge)
     __hash__ = object.__hash__
 
+    def __floordiv__(self, other: Any) -> Any:
+        from . import _math_more
+
+        return _math_more.floor_divide(self, other)  # type: ignore[arg-type]
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        from . import _math_more
+
+        return _math_more.floor_divide(other, self)  # type: ignore[arg-type]
+
     def __neg__(self) -> Any:
         return _ops.neg(self)
 
@@ -325,9 +343,12 @@ class BatchedTensor:
         if isinstance(fn, types.FunctionType):
             return types.MethodType(fn, self)
         op = getattr(_C, name, None)
-        if fn is not None and callable(op):
+        if callable(fn) and callable(op):  # (a property such as .grad is not a method: no _C.grad here)
             return lambda *args, **kwargs: op(self, *args, **kwargs)
         raise AttributeError(f"[vmap] a batched tensor has no attribute {name!r}")
+
+
+TENSORLIKE = (Tensor, BatchedTensor)  # what the Python-level ops take where they take a Tensor
 
 
 def _tensor_dunder(name: str) -> Callable[..., Any]:

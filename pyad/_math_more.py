@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import _C, _composite as C, _functions as F
+from . import _C, _batched, _composite as C, _functions as F
 from ._dtypes import float64, get_default_dtype
 from ._logical import logical_and, logical_or
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._typing import Number
 
 Tensor = _C.Tensor
+_TENSORLIKE = _batched.TENSORLIKE  # a Tensor, or vmap's BatchedTensor standing for one
 
 __all__ = [
     "addcdiv",
@@ -175,12 +176,13 @@ def clamp_max(input: Tensor, max: Tensor | Number) -> Tensor:
 def floor_divide(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64. The
     result carries no gradient (a floor's is zero wherever it exists)."""
-    a = (input if isinstance(input, Tensor) else _t(other, "floor_divide").new_tensor(input)).detach()
-    b = other.detach() if isinstance(other, Tensor) else other
+    a = (input if isinstance(input, _TENSORLIKE) else _t(other, "floor_divide").new_tensor(input)).detach()
+    b = other.detach() if isinstance(other, _TENSORLIKE) else other
     ints = not a.dtype.is_floating_point and (
-        (isinstance(b, Tensor) and not b.dtype.is_floating_point) or (isinstance(b, int) and not isinstance(b, bool))
+        (isinstance(b, _TENSORLIKE) and not b.dtype.is_floating_point)
+        or (isinstance(b, int) and not isinstance(b, bool))
     )
-    if ints and (b == 0 if not isinstance(b, Tensor) else (b == 0).to(dtype=_C.dtype.int64).sum().item() > 0):
+    if ints and (b == 0 if not isinstance(b, _TENSORLIKE) else (b == 0).to(dtype=_C.dtype.int64).sum().item() > 0):
         raise RuntimeError("[floor_divide] ZeroDivisionError: integer division by zero")
     out = _C.floor(_C.div(a, b))
     return out.to(dtype=a.dtype) if ints else out
@@ -188,9 +190,9 @@ def floor_divide(input: Tensor | Number, other: Tensor | Number) -> Tensor:
 
 def float_power(input: Tensor | Number, exponent: Tensor | Number) -> Tensor:
     """input ** exponent computed in float64, as torch.float_power."""
-    a = input.to(dtype=float64) if isinstance(input, Tensor) else input
-    e = exponent.to(dtype=float64) if isinstance(exponent, Tensor) else float(exponent)
-    if not isinstance(a, Tensor):
+    a = input.to(dtype=float64) if isinstance(input, _TENSORLIKE) else input
+    e = exponent.to(dtype=float64) if isinstance(exponent, _TENSORLIKE) else float(exponent)
+    if not isinstance(a, _TENSORLIKE):
         a = _C.full([], float(a), float64, e.device)  # type: ignore[union-attr]
     return _C.pow(a, e)
 
@@ -227,8 +229,8 @@ def sinc(input: Tensor) -> Tensor:
 
 def xlogy(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """input * log(other), 0 where input == 0 (unless other is NaN), as torch.xlogy."""
-    x = input if isinstance(input, Tensor) else _t(other, "xlogy").new_tensor(float(input))
-    y = other if isinstance(other, Tensor) else x.new_tensor(float(other))
+    x = input if isinstance(input, _TENSORLIKE) else _t(other, "xlogy").new_tensor(float(input))
+    y = other if isinstance(other, _TENSORLIKE) else x.new_tensor(float(other))
     if not x.dtype.is_floating_point:
         x = x.to(dtype=y.dtype if y.dtype.is_floating_point else float64)
     if not y.dtype.is_floating_point:

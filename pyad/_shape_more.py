@@ -8,7 +8,7 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _C, _functions as F
+from . import _C, _batched, _functions as F
 from ._creation import _promote
 from ._dtypes import as_device, int64
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._typing import DeviceLike
 
 Tensor = _C.Tensor
+_TENSORLIKE = _batched.TENSORLIKE  # a Tensor, or vmap's BatchedTensor standing for one
 
 __all__ = [
     "atleast_1d",
@@ -103,7 +104,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
 
 
 def _atleast(op: str, n: int, tensors: tuple[Any, ...]) -> Any:
-    single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+    single = len(tensors) == 1 and isinstance(tensors[0], _TENSORLIKE)
     items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
     out = []
     for t in items:

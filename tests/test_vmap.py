@@ -415,3 +415,68 @@ def test_autograd_grad_inside_vmap_keeps_each_samples_gradient():
         ew, ea = torch.autograd.grad((ti * tw).sin().sum(), [tw, ti])
         close(gw[i], ew, f"w[{i}]")
         close(ga[i], ea, f"a[{i}]")
+
+
+def test_per_sample_gradients_of_a_module_through_functional_call():
+    """The torch.func tutorial's pattern: vmap(grad(loss of functional_call(model, params, x))) with a
+    cross-entropy loss, whose target range check sees every sample's targets at once."""
+    pyad.manual_seed(0)
+    model = pyad.nn.Sequential(pyad.nn.Linear(4, 8), pyad.nn.Tanh(), pyad.nn.Linear(8, 3)).double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = _data(5, 4), pyad.tensor([0, 1, 2, 1, 0])
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    tparams = {k: tt(v) for k, v in params.items()}
+
+    def loss(M, mod, call):
+        return lambda p, xi, yi: M.nn.functional.cross_entropy(call(mod, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    got = func.vmap(func.grad(loss(pyad, model, func.functional_call)), in_dims=(None, 0, 0))(params, x, y)
+    exp = torch.func.vmap(torch.func.grad(loss(torch, tmodel, torch.func.functional_call)), in_dims=(None, 0, 0))(
+        tparams, tt(x), tt(y)
+    )
+    for k in exp:
+        close(got[k], exp[k], k)
+    with pytest.raises(IndexError, match=r"out of range"):
+        func.vmap(func.grad(loss(pyad, model, func.functional_call)), in_dims=(None, 0, 0))(
+            params, x, pyad.tensor([0, 1, 5, 1, 0])
+        )
+
+
+@pytest.mark.parametrize("name", ["hvp", "linearize", "jvp_of_vmap", "hessian_of_vmap"])
+def test_vmap_composes_with_the_other_transforms(name):
+    x, v = _data(4, 3), _data(4, 3, seed=1)
+    tx, tv = tt(x), tt(v)
+    f = lambda M: lambda a: (M.sin(a) * a).sum()  # noqa: E731
+    g = lambda M: lambda r: M.sin(r) * r.sum()  # noqa: E731
+    if name == "hvp":
+        got = func.vmap(lambda a, t: func.hvp(f(pyad), (a,), (t,))[1])(x, v)
+        exp = torch.func.vmap(lambda a, t: torch.func.jvp(torch.func.grad(f(torch)), (a,), (t,))[1])(tx, tv)
+    elif name == "linearize":  # (torch.func.vmap has no rule for linearize's make_dual: its jvp is the reference)
+        got = func.vmap(lambda a, t: func.linearize(g(pyad), a)[1](t))(x, v)
+        exp = torch.func.vmap(lambda a, t: torch.func.jvp(g(torch), (a,), (t,))[1])(tx, tv)
+    elif name == "jvp_of_vmap":
+        got = func.jvp(func.vmap(g(pyad)), (x,), (v,))
+        exp = torch.func.jvp(torch.func.vmap(g(torch)), (tx,), (tv,))
+    else:
+        got = func.hessian(lambda a: func.vmap(f(pyad))(a).sum())(x)
+        exp = torch.func.hessian(lambda a: torch.func.vmap(f(torch))(a).sum())(tx)
+    close(got, exp, name)
+
+
+def test_vmap_levels_belong_to_their_thread():
+    """Another thread's random ops are not inside this thread's vmap (randomness="error" does not reach them)."""
+    import threading
+
+    seen = []
+
+    def other():
+        seen.append(pyad.rand(2).shape)
+
+    def f(a):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        return a * 2
+
+    func.vmap(f)(_data(3, 2))
+    assert seen == [(2,)]

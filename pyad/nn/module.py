@@ -538,7 +538,9 @@ def _untie(module: Module, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
 def _swap(module: Module, name: str, value: Any) -> Any:
     """Put value at the dotted `name` (parameter, buffer or plain attribute) and return what was there
     (_MISSING where nothing was; putting _MISSING back deletes the attribute)."""
-    if value is not _MISSING and value is not None and not isinstance(value, Tensor):
+    # (vmap's BatchedTensor stands for a Tensor: Note [The __pyad_function__ protocol].)
+    batched = hasattr(type(value), "__pyad_function__")
+    if value is not _MISSING and value is not None and not isinstance(value, Tensor) and not batched:
         raise TypeError(f"[functional_call] the value for {name!r} must be a Tensor, got {type(value).__name__}")
     prefix, _, attr = name.rpartition(".")
     if attr == "":
