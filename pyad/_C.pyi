@@ -128,15 +128,13 @@ class Tensor:
         ...
     def __len__(self):
         ...
-    @staticmethod
-    def __repr__(*args, **kwargs) -> str:
+    def __repr__(self):
         ...
     def __rfloordiv__(self, other):
         ...
     def __setitem__(self, key, value):
         ...
-    @staticmethod
-    def __str__(*args, **kwargs) -> str:
+    def __str__(self):
         ...
     @staticmethod
     def addcdiv(*args, **kwargs) -> Tensor:
@@ -283,7 +281,8 @@ class Tensor:
     @staticmethod
     def floor_divide(*args, **kwargs) -> Tensor:
         """
-        input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64.
+        input / other rounded down, as torch.floor_divide (and Python's //): integer inputs give int64. The
+            result carries no gradient (a floor's is zero wherever it exists).
         """
     @staticmethod
     def frac(*args, **kwargs) -> Tensor:
@@ -940,6 +939,9 @@ class Node:
     def _hook_count(self) -> builtins.int:
         ...
     @property
+    def _site(self) -> str:
+        ...
+    @property
     def creation_site(self) -> str:
         ...
     @property
@@ -984,8 +986,20 @@ class frame_guard:
         ...
     def __init__(self, arg0: RecomputeFrame, arg1: builtins.bool) -> None:
         ...
+def _adam_step(params: collections.abc.Sequence[Tensor], grads: collections.abc.Sequence[Tensor], exp_avgs: collections.abc.Sequence[Tensor], exp_avg_sqs: collections.abc.Sequence[Tensor], max_exp_avg_sqs: collections.abc.Sequence[Tensor], lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, step_size: typing.SupportsFloat | typing.SupportsIndex, bias_correction2_sqrt: typing.SupportsFloat | typing.SupportsIndex, decoupled: builtins.bool, amsgrad: builtins.bool, maximize: builtins.bool) -> None:
+    """
+    One Adam/AdamW step over lists of tensors, in place (pyad.optim's fused path).
+    """
 def _build_info() -> dict:
     ...
+def _cross_entropy_rows(input: Tensor, target: Tensor, ignore_index: typing.SupportsInt | typing.SupportsIndex = -100) -> tuple[Tensor, int]:
+    """
+    Per-row cross entropy of logits (M, C) at int64 targets (M,), 0 where the target is ignore_index (Note [Fused cross entropy]), and the number of rows not ignored.
+    """
+def _embedding_rows(weight: Tensor, index: Tensor) -> Tensor:
+    """
+    weight[index] for weight (n, d): rows copied forward, added into zeros backward (Note [Fused embedding]).
+    """
 def _hook_count(arg0: Tensor) -> builtins.int:
     ...
 def _index(input: Tensor, indices: collections.abc.Sequence[Tensor | None], op: str = 'index') -> Tensor:
@@ -1025,6 +1039,14 @@ def _linalg_svd(A: Tensor, full_matrices: builtins.bool = False, vectors: builti
 def _linalg_triangular_solve(A: Tensor, B: Tensor, upper: builtins.bool, transpose: builtins.bool = False, unitriangular: builtins.bool = False, left: builtins.bool = True) -> Tensor:
     """
     op(T)^{-1} B (left=False: B op(T)^{-1}) for the triangle T of A (no history).
+    """
+def _set_parallel_min_bytes(arg0: typing.SupportsInt | typing.SupportsIndex) -> builtins.int:
+    ...
+def _set_source_sites(arg0: builtins.bool) -> None:
+    ...
+def _sgd_step(params: collections.abc.Sequence[Tensor], grads: collections.abc.Sequence[Tensor], momentum_buffers: collections.abc.Sequence[Tensor], lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex, dampening: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, nesterov: builtins.bool, maximize: builtins.bool, first: builtins.bool) -> None:
+    """
+    One SGD step over lists of tensors, in place (pyad.optim's fused path); first: the momentum buffers are new and start as the gradients.
     """
 def _uniform01_from_bits(arg0: typing.SupportsInt | typing.SupportsIndex, arg1: dtype) -> builtins.float:
     ...

@@ -693,7 +693,7 @@ def sparse_hessian(
     return sparse_jacobian(grad(f), sparsity, mode="forward", layout=layout, return_passes=return_passes)
 
 
-from ._vmap import vmap  # noqa: E402
 # implicit differentiation (pyad/_implicit.py)
 from ._implicit import implicit_root  # noqa: E402
+from ._vmap import vmap  # noqa: E402
 from .nn.module import functional_call  # noqa: E402,F401  (torch.func.functional_call; nn imports after func)

@@ -1018,9 +1018,11 @@ _MORE_ROWS = [
     # ... and in every mode against torch's same distances written as a norm of differences (it has those rules)
     OpInfo(
         "cdist",
-        lambda ns, a, b, **kw: ns.cdist(a, b, **kw)
-        if ns is pyad
-        else ns.linalg.vector_norm(a.unsqueeze(-2) - b.unsqueeze(-3), ord=kw.get("p", 2.0), dim=-1),
+        lambda ns, a, b, **kw: (
+            ns.cdist(a, b, **kw)
+            if ns is pyad
+            else ns.linalg.vector_norm(a.unsqueeze(-2) - b.unsqueeze(-3), ord=kw.get("p", 2.0), dim=-1)
+        ),
         [S((4, 3), (5, 3)), S((2, 4, 3), (2, 5, 3), p=1.0), S((4, 3), (2, 3), p=3.0)],
         domain="nz",
         variant="vs_norm",
