@@ -8,9 +8,9 @@ function theorem gives with one linear solve:
     dz*/dlam = -(dF/dz)^{-1} dF/dlam = -(X^T X + lam I)^{-1} z*.
 
 The script checks that derivative in reverse mode (jacrev) and forward mode (jacfwd) against that closed form
-(tests/test_example_ift_ridge.py also against torch differentiating through the closed-form solution), then tunes lam by Newton's method on the
-validation loss (the hypergradient and its second derivative, both through the solver) and compares the result
-with a grid search.
+(tests/test_example_ift_ridge.py also against torch differentiating through the closed-form solution), then
+tunes lam by Newton's method on the validation loss (the hypergradient and its second derivative, both through
+the solver) and compares the result with a grid search.
 
     python examples/ift_ridge.py [--quick]
 """
