@@ -21,33 +21,17 @@ import gc
 import json
 import math
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 import torch.utils.checkpoint as tcp
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 from pyad.utils.checkpoint import checkpoint_revolve, checkpoint_sequential
 
 WIDTH, BATCH = 512, 32
 ACT = WIDTH * BATCH * 4
-
-
-def interleaved(fns, repeats, warmup=2):
-    """Median seconds of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 # ---------------------------------------------------------------- (a) checkpointing

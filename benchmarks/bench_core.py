@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 
@@ -28,20 +29,6 @@ def median_time(fn, repeats, warmup=2):
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
-
-
-def interleaved(fns, repeats, warmup=2):
-    """Median time of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def copy_bandwidth(nbytes=512 * 2**20):

@@ -15,10 +15,9 @@ Usage: python benchmarks/bench_jacfwd_sizes.py [--d 250 500 1000 2000 8000] [--r
 import argparse
 import json
 import os
-import statistics
-import time
 
 import numpy as np
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 import pyad.func as pf
@@ -33,20 +32,6 @@ try:
     from threadpoolctl import threadpool_limits
 except ImportError:
     threadpool_limits = None
-
-
-def interleaved(fns, rounds, warmup=1):
-    """Median seconds of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def methods(d):

@@ -14,32 +14,16 @@ Usage: python benchmarks/bench_jacobian.py [--n 4000] [--band 5] [--repeats 5] [
 """
 
 import argparse
-import gc
 import json
 import platform
-import statistics
 import time
 
 import numpy as np
 import torch
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 from pyad import func
-
-
-def interleaved(fns, repeats, warmup=1):
-    """Median seconds of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 # ---------------------------------------------------------------- (a) banded

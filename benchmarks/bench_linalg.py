@@ -19,30 +19,14 @@ import argparse
 import gc
 import json
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 
 SHAPES = {"n=512": ((512, 512), (512, 64)), "batch (64, 64, 64)": ((64, 64, 64), (64, 64, 8))}
-
-
-def interleaved(fns, repeats, warmup=2):
-    """Median seconds of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def well_conditioned(rng, shape):

@@ -12,27 +12,12 @@ Usage: python benchmarks/bench_per_op.py [--links 2000] [--repeats 15] [--json o
 
 import argparse
 import json
-import statistics
-import time
 
 import numpy as np
 import torch
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
-
-
-def interleaved(fns, repeats, warmup=2):
-    """Median time of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def chain(lib, links, grad):

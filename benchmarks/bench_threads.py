@@ -25,6 +25,7 @@ import threading
 import time
 
 import numpy as np
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 
@@ -45,20 +46,6 @@ def set_threads(n):
         torch.set_num_threads(n)
     if threadpool_limits is not None:
         threadpool_limits(n)  # NumPy's BLAS
-
-
-def interleaved(fns, rounds, warmup=1):
-    """Median seconds of each function, run in rotation so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def read_probe(threads, nbytes=256 * 2**20, rounds=5):

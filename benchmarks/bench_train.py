@@ -14,35 +14,16 @@ Usage: python benchmarks/bench_train.py [--rounds 30] [--steps 20] [--threads 1]
 """
 
 import argparse
-import gc
 import json
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
+from _timing import interleaved  # benchmarks/_timing.py (run as python benchmarks/NAME.py)
 
 import pyad
 import pyad.nn as nn
 import pyad.optim as optim
-
-
-def interleaved(fns, rounds, per_round, warmup=3):
-    """Median seconds per call of each function, the functions run in rotation (per_round calls each per
-    round) so that machine noise hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    ts = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(per_round):
-                fn()
-            ts[k].append((time.perf_counter() - t0) / per_round)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def mlp_step_fns():
@@ -177,22 +158,22 @@ def main():
         f"pyad {pyad.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds of {args.steps} calls"
     )
-    step = interleaved(mlp_step_fns(), args.rounds, args.steps)
+    step = interleaved(mlp_step_fns(), args.rounds, warmup=3, per_round=args.steps)
     report("(a) MLP 784-256-256-10, batch 64, float32, Adam: one training step", step, "torch")
     print(
         f"  pyad / torch = {step['pyad'] / step['torch']:.2f} (goal <= 0.8); "
         f"pyad / torch foreach = {step['pyad'] / step['torch foreach']:.2f}"
     )
-    adam = interleaved(adam_only_fns(), args.rounds, args.steps)
+    adam = interleaved(adam_only_fns(), args.rounds, warmup=3, per_round=args.steps)
     report("(b) Adam step over 100 tensors of 64x64 float32", adam, "torch foreach")
     print(f"  pyad / torch foreach = {adam['pyad'] / adam['torch foreach']:.2f} (goal <= 1.0)")
-    sgd = interleaved(sgd_only_fns(), args.rounds, args.steps)
+    sgd = interleaved(sgd_only_fns(), args.rounds, warmup=3, per_round=args.steps)
     report("(c) SGD (momentum 0.9) step over 100 tensors of 64x64 float32", sgd, "torch foreach")
     print(f"  pyad / torch foreach = {sgd['pyad'] / sgd['torch foreach']:.2f} (goal <= 1.0)")
-    ce = interleaved(cross_entropy_fns(), args.rounds, max(1, args.steps // 10))
+    ce = interleaved(cross_entropy_fns(), args.rounds, warmup=3, per_round=max(1, args.steps // 10))
     report("(d) CrossEntropyLoss forward + backward, (4096, 1000) float32 logits", ce, "torch")
     print(f"  pyad / torch = {ce['pyad'] / ce['torch']:.2f} (goal <= 1.0)")
-    emb = interleaved(embedding_fns(), args.rounds, args.steps)
+    emb = interleaved(embedding_fns(), args.rounds, warmup=3, per_round=args.steps)
     report("(e) Embedding (10000, 64), 2048 repeated indices: forward + backward", emb, "torch")
     print(f"  pyad / torch = {emb['pyad'] / emb['torch']:.2f} (goal <= 1.0)")
     if args.json:
