@@ -1,6 +1,8 @@
 """Run under `mpiexec -n N`: every collective on every dtype against NumPy, async_op, version counters and errors.
 Prints "collectives ok <rank>" on success (tests/test_distributed.py checks it for every rank)."""
 
+import os
+
 import numpy as np
 
 import pyad
@@ -111,3 +113,6 @@ else:
 dist.destroy_process_group()
 assert not dist.is_initialized()
 print(f"collectives ok {rank}", flush=True)
+if os.environ.get("PYAD_TEST_OUT"):  # one file per rank: the launcher may interleave the ranks' output
+    with open(os.path.join(os.environ["PYAD_TEST_OUT"], f"collectives-{rank}.ok"), "w") as fh:
+        fh.write("ok")

@@ -2,6 +2,8 @@
 process training on the full batch gets (to 1e-12 in float64); no_sync accumulation; the unused-parameter error.
 Prints "ddp ok <rank>" on success."""
 
+import os
+
 import numpy as np
 
 import pyad
@@ -88,3 +90,6 @@ else:
     raise AssertionError("the unused parameter must be reported")
 dist.destroy_process_group()
 print(f"ddp ok {rank}", flush=True)
+if os.environ.get("PYAD_TEST_OUT"):  # one file per rank: the launcher may interleave the ranks' output
+    with open(os.path.join(os.environ["PYAD_TEST_OUT"], f"ddp-{rank}.ok"), "w") as fh:
+        fh.write("ok")
