@@ -17,6 +17,7 @@ sample keeps its own gradient).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import types
@@ -343,8 +344,16 @@ class BatchedTensor:
         if isinstance(fn, types.FunctionType):
             return types.MethodType(fn, self)
         op = getattr(_C, name, None)
-        if callable(fn) and callable(op):  # (a property such as .grad is not a method: no _C.grad here)
+        if callable(fn) and callable(op) and name not in _METHODS_OF_THEIR_OWN:
+            # (a property such as .grad is not a method: no _C.grad here)
             return lambda *args, **kwargs: op(self, *args, **kwargs)
+        if callable(fn) and not isinstance(fn, property):
+            # A C++ method with no _C function of its signature (copy_, index_add_, index_put_ ...): once per
+            # sample; an in-place one then writes the batch (in_place_per_sample).
+            method = lambda t, *a, **k: getattr(t, name)(*a, **k)  # noqa: E731
+            if name.endswith("_"):
+                return lambda *args, **kwargs: in_place_per_sample(method, self, args, kwargs)
+            return lambda *args, **kwargs: per_sample(method, (self, *args), kwargs)
         raise AttributeError(f"[vmap] a batched tensor has no attribute {name!r}")
 
 
@@ -363,6 +372,41 @@ def _tensor_dunder(name: str) -> Callable[..., Any]:
 # Tensor's Python-level dunders (indexing, len, iteration) work on the sample's shape as they are.
 for _name in ("__getitem__", "__setitem__", "__len__", "__iter__"):
     setattr(BatchedTensor, _name, _tensor_dunder(_name))
+
+
+# Tensor methods whose _C function of the same name takes other arguments (_C.index_put_ takes the basic
+# indexing steps of pyad/_indexing.py; the method, torch's index tensors).
+_METHODS_OF_THEIR_OWN = frozenset({"index_put_"})
+
+
+def in_place_per_sample(method: Callable[..., Any], x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """An in-place method on the batched x, run once per sample on a copy of the sample, the results written
+    into x's batch with one copy: an in-place op on each sample's view would be a write through a view, which
+    forward mode refuses."""
+    out = per_sample(lambda t, *a, **k: method(t.clone(), *a, **k), (x, *args), kwargs)
+    value, batched = unwrap(x, out.level) if type(out) is BatchedTensor else (x, False)
+    if not batched:
+        raise RuntimeError(
+            "[vmap] an in-place write of a batched value into a tensor that is not batched at that level: write "
+            "into a batched copy instead (e.g. x.clone() of a batched tensor, or pyad.where)"
+        )
+    value.copy_(out.value)
+    return x
+
+
+def loops_under_vmap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """fn, run once per sample when a BatchedTensor is among its arguments: for Python-level ops that check
+    for Tensors (and so never reach __pyad_function__), such as pyad.linalg's Functions and the in-place
+    indexing methods. Outside vmap it costs one list lookup."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _STATE.levels and _innermost(args, kwargs):
+            return per_sample(fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    wrapper.__vmap_loop__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def per_sample(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -77,6 +77,12 @@ def _select(x: Any, level: int, i: int) -> Any:
 def _stack(results: list[Any], level: int, name: str) -> Any:
     first = results[0]
     if is_tensor(first):
+        shapes = {tuple(r.shape) for r in results}
+        if len(shapes) > 1:  # nonzero, masked_select: the shape depends on the data
+            raise RuntimeError(
+                f"[vmap] {name} gives samples of different shapes ({', '.join(map(str, sorted(shapes)))}), which "
+                "vmap cannot batch (torch.func.vmap cannot either): the shape must not depend on the data"
+            )
         return BatchedTensor(_C.stack(results, 0), level)
     if first is None:
         return None
@@ -310,6 +316,10 @@ def _index(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any])
 
 @_rule("index_put_")
 def _index_put(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if len(args) != 3 or not all(isinstance(s, tuple) for s in args[1]):
+        return loop(
+            func, level, args, kwargs
+        )  # index_put_ with index tensors (pyad/_indexing.py's basic form has steps)
     x, steps, value = args
     v, batched = unwrap(x, level)
     if not batched:
@@ -320,6 +330,14 @@ def _index_put(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, A
     rank = len(x.shape) - sum(s[0] == SELECT for s in steps) + sum(s[0] == UNSQUEEZE for s in steps)
     func(v, [(s[0], s[1] + 1, *s[2:]) for s in steps], aligned(value, level, rank) if is_tensor(value) else value)
     return x
+
+
+@_rule("_index_put_")
+def _index_put_tensors(func: Any, level: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # setitem with index tensors (pyad/_indexing.py): per sample on a copy, then one write into the batch
+    from ._batched import in_place_per_sample
+
+    return in_place_per_sample(lambda t, *a, **k: func(t, *a, **k), args[0], tuple(args[1:]), kwargs)
 
 
 @_rule("cat", "stack")
@@ -406,9 +424,16 @@ def vmap_rules() -> dict[str, str]:
         for name in module.__all__:
             fn = getattr(module, name)
             op = getattr(fn, "__name__", name)
-            if getattr(_C, op, None) is fn or (getattr(fn, "__module__", "") == "pyad._functions" and hasattr(_C, op)):
+            if getattr(fn, "__vmap_loop__", False):
+                out[name] = "loop"  # a Python op that checks for Tensors: batched by its per-sample loop
+            elif getattr(_C, op, None) is fn or (
+                getattr(fn, "__module__", "") == "pyad._functions" and hasattr(_C, op)
+            ):
                 # A _C op, or its Python wrapper with torch's arguments (pyad.sum -> _C.sum).
                 out[name] = "rule" if op in RULES else "loop"
             else:
                 out[name] = "composite"
+    for name in pyad.linalg.__all__:
+        if name != "LinAlgError":
+            out[f"linalg.{name}"] = "loop"  # autograd.Functions over LAPACK: once per sample
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 
 from . import _C
+from ._batched import loops_under_vmap
 
 Tensor = _C.Tensor
 
@@ -27,6 +28,7 @@ def _check_mask(op: str, mask: Tensor) -> None:
         raise TypeError(f"[{op}] expected a bool mask tensor, got {got}")
 
 
+@loops_under_vmap  # value may be a batched 0-d tensor
 def masked_fill(input: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
     """input with value (a number or a 0-d tensor) where mask (broadcast to input's shape) is True."""
     _check_mask("masked_fill", mask)

@@ -52,7 +52,7 @@ struct NumberBackward : Node {
         } else {
           // d(s / a)/da = -s / a^2, as the tensor rule writes it.
           Tensor x = a.unpack(*this);
-          ga = g[0] * number_op(NumberOp::Div, x * x, -number, true);
+          ga = vjp_times(g[0], number_op(NumberOp::Div, x * x, -number, true));  // strong zeros: inf at a = 0
         }
         break;
     }

@@ -34,3 +34,11 @@ __all__ = [
     "svdvals",
     "vector_norm",
 ]
+
+# Under vmap each function runs once per sample (they are autograd Functions that check for Tensors).
+from .._batched import loops_under_vmap as _loops_under_vmap  # noqa: E402
+
+for _name in __all__:
+    if _name != "LinAlgError":
+        globals()[_name] = _loops_under_vmap(globals()[_name])
+del _name

@@ -7,7 +7,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 
-from .. import _C
+from .. import _C, _batched
 from .._C import Tensor, erfc
 from .._creation import rand_like
 from .._functions import log_softmax, mean, softmax, sum as _sum, where
@@ -265,7 +265,8 @@ def cross_entropy(
         raise ValueError("[cross_entropy] input must have a class dimension, got a 0-d tensor")
     c = input.shape[class_dim]
     _check_weight(weight, c, "cross_entropy")
-    if not target.dtype.is_floating_point and label_smoothing == 0 and input.dtype.is_floating_point:
+    fusable = not target.dtype.is_floating_point and label_smoothing == 0 and input.dtype.is_floating_point
+    if fusable and not _batched.in_vmap():  # under vmap the composed ops batch by their rules
         return _fused_cross_entropy(input, target, weight, ignore_index, reduction)
     logp = log_softmax(input, class_dim)
     wshape = [1] * input.ndim
