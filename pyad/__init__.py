@@ -34,25 +34,8 @@ from ._dtypes import (
     set_default_device,
     set_default_dtype,
 )
-from ._creation import (
-    arange,
-    empty,
-    empty_like,
-    eye,
-    from_dlpack,
-    from_numpy,
-    full,
-    full_like,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randn,
-    randn_like,
-    tensor,
-    zeros,
-    zeros_like,
-)
+from . import _creation
+from ._creation import *  # noqa: F403  (the tensor factories)
 from ._C import *  # noqa: F403  (the op list's functions, _C.__all__: Note [The op list] in csrc/kernels/math.h)
 from . import _functions
 from ._functions import *  # noqa: F403  (the ops written in Python)
@@ -95,23 +78,7 @@ __all__ = [
     "get_default_dtype",
     "set_default_device",
     "set_default_dtype",
-    "arange",
-    "empty",
-    "empty_like",
-    "eye",
-    "from_dlpack",
-    "from_numpy",
-    "full",
-    "full_like",
-    "ones",
-    "ones_like",
-    "rand",
-    "rand_like",
-    "randn",
-    "randn_like",
-    "tensor",
-    "zeros",
-    "zeros_like",
+    *_creation.__all__,
     "enable_grad",
     "is_grad_enabled",
     "no_grad",
@@ -137,10 +104,9 @@ __all__ = [
     "max_memory_allocated",
     "reset_peak_memory_stats",
 ]
-# The ops: the op list's as _C exports them (Note [The op list]), then those written in Python, then the
-# compositions.
 __all__ += _random.__all__
-# The modules whose exports are ops: each has a row in tests/op_db.py (test_op_db.py checks it).
+# The ops: the modules whose exports are ops, the op list's _C first (Note [The op list]); each op has a row in
+# tests/op_db.py (test_op_db.py checks it).
 _OP_MODULES = (_C, _functions, _composite, _index_ops, _logical, _shape_more, _math_more)
 for _m in _OP_MODULES:
     __all__ += _m.__all__

@@ -160,31 +160,7 @@ def strategies():
         st.just(("object",)),
     )
     arg = st.one_of(tensor, tensor, value)
-    kw_names = st.sampled_from(
-        [
-            "dim",
-            "keepdim",
-            "dtype",
-            "device",
-            "requires_grad",
-            "out",
-            "input",
-            "other",
-            "alpha",
-            "p",
-            "training",
-            "min",
-            "max",
-            "gradient",
-            "retain_graph",
-            "create_graph",
-            "allow_unused",
-            "argnums",
-            "start_dim",
-            "end_dim",
-            "bogus",
-        ]
-    )
+    kw_names = st.sampled_from(_KW)
     call = st.fixed_dictionaries(
         {
             "target": st.sampled_from(targets()),
