@@ -3,8 +3,10 @@ side with torch and NumPy in one process, medians of interleaved rounds.
 
 (a) the main job's reverse pass at d (default 8000, float64): pyad grad, torch autograd and the hand-written
     NumPy pass, at 1 thread and at every thread; its floor is reading A and B twice (4 d^2 8-byte words), so
-    each row also gives GB/s against a read-bandwidth probe run here: NumPy sums over a large array, one per
-    thread at once (NumPy's sum is single-threaded and releases the GIL).
+    each row also gives GB/s against a read-bandwidth probe run here: NumPy max over a large array, one per
+    thread at once (single-threaded, releases the GIL). Not sum: NumPy's pairwise sum reads at ~60 % of the
+    bandwidth that max and the gemv kernels reach (8.5 against 13.8 GB/s on the 2-vCPU development box), so a
+    sum probe made memory-bound kernels look far from their ceiling.
 (b) kernel scaling: an elementwise add, a full sum, a row sum and both matrix-vector products at 1 and N
     threads, with the speedup.
 (c) --threshold: the size at which splitting pays, the way kParallelMinBytes was measured: `a + b` on
@@ -53,7 +55,7 @@ def read_probe(threads, nbytes=256 * 2**20, rounds=5):
     parts = [np.ones(nbytes // 8 // threads) for _ in range(threads)]
 
     def once():
-        ts = [threading.Thread(target=p.sum) for p in parts]
+        ts = [threading.Thread(target=p.max) for p in parts]
         for t in ts:
             t.start()
         for t in ts:

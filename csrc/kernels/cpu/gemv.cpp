@@ -32,10 +32,7 @@ inline T hsum(typename Vec<T>::type v) {
 
 // y[r] = A[r, :] . x for rows [r0, r1); A row-major with leading dim lda, x contiguous.
 template <class T>
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-#endif
-void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
+__attribute__((always_inline)) inline void rows_dot_body(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::n;
   const int64_t nv = n / W * W;
@@ -74,10 +71,7 @@ void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, 
 
 // y[:] += sum over rows r in [r0, r1) of g[r] * A[r, :]  (y = A^T g restricted to those rows).
 template <class T>
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-#endif
-void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
+__attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::n;
   const int64_t nv = n / W * W;
@@ -98,6 +92,46 @@ void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0,
     const T gr = g[r];
     for (int64_t j = 0; j < n; ++j) y[j] += a[j] * gr;
   }
+}
+
+
+// Each body compiled twice: for AVX2 + FMA, and for the baseline x86-64 (SSE2) target, chosen at run time, so
+// the kernels cannot fault on a CPU without AVX2. Results are bitwise equal across thread counts on one
+// machine (one path serves every thread); the two paths may differ in the last bits (FMA contraction).
+#if defined(__x86_64__)
+template <class T>
+__attribute__((target("avx2,fma"))) void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n,
+                                                       int64_t r0, int64_t r1) {
+  rows_dot_body<T>(A, lda, x, y, n, r0, r1);
+}
+template <class T>
+__attribute__((target("avx2,fma"))) void rows_axpy_avx2(const T* A, int64_t lda, const T* g, T* y, int64_t n,
+                                                        int64_t r0, int64_t r1) {
+  rows_axpy_body<T>(A, lda, g, y, n, r0, r1);
+}
+bool has_avx2_fma() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+#endif
+
+template <class T>
+void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
+#if defined(__x86_64__)
+  if (has_avx2_fma()) return rows_dot_avx2<T>(A, lda, x, y, n, r0, r1);
+#endif
+  rows_dot_body<T>(A, lda, x, y, n, r0, r1);
+}
+
+template <class T>
+void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
+#if defined(__x86_64__)
+  if (has_avx2_fma()) return rows_axpy_avx2<T>(A, lda, g, y, n, r0, r1);
+#endif
+  rows_axpy_body<T>(A, lda, g, y, n, r0, r1);
 }
 
 }  // namespace
