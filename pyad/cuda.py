@@ -7,11 +7,14 @@ caching allocator: freed blocks are kept for reuse until empty_cache().
 Matrix products use cuBLAS when it can be loaded at run time (``pip install pyad[cuda]`` brings it, found through
 cuda-pathfinder; a system libcublas on the loader path works too) and pyad's own tiled kernel otherwise.
 matmul_backend() says which; set_matmul_backend("pyad") forces our kernel, e.g. to compare the two.
+pyad.linalg on a GPU needs cuSOLVER (and cuBLAS for its triangular solves), found the same way; without it a GPU
+tensor there gets a RuntimeError that says how to get it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import _C
@@ -144,21 +147,27 @@ def _device(device: DeviceLike | None) -> _C.device:
     return _C.device(f"cuda:{_index(device)}")
 
 
-def _find_cublas() -> str | None:
-    """The path of a cuBLAS library from pip's nvidia-cublas wheel, or None (then the loader's path is tried)."""
+def _find_library(name: str) -> str | None:
+    """The path of an NVIDIA library (e.g. "cublas", "cusolver") from pip's nvidia-* wheels, found through
+    cuda-pathfinder, or None: then the loader's own search path is tried (a system install)."""
     try:
         from cuda.pathfinder import load_nvidia_dynamic_lib
     except ImportError:
         return None
     try:
-        return load_nvidia_dynamic_lib("cublas").abs_path
-    except Exception:  # noqa: BLE001 - any failure to find it means: fall back to pyad's kernel
+        return load_nvidia_dynamic_lib(name).abs_path
+    except Exception:  # noqa: BLE001 - any failure to find it means: fall back to the loader's path
         return None
 
 
+def _load(name: str, load: Callable[[str], bool]) -> bool:
+    path = _find_library(name)
+    return bool(path and load(path)) or load("")
+
+
 def _lazy_init(required: bool = True) -> None:
-    """Called before the first use of a GPU: raises a clear error if there is none, and loads cuBLAS once
-    (unless PYAD_MATMUL_BACKEND=pyad)."""
+    """Called before the first use of a GPU: raises a clear error if there is none, and loads cuBLAS and cuSOLVER
+    once. PYAD_MATMUL_BACKEND=pyad sends matrix products to pyad's own kernel (cuBLAS still serves linalg)."""
     global _initialized
     if required and not is_available():
         reason = _C.cuda_unavailable_reason()
@@ -166,8 +175,6 @@ def _lazy_init(required: bool = True) -> None:
     if _initialized or not is_available():
         return
     _initialized = True
-    if os.environ.get("PYAD_MATMUL_BACKEND", "").lower() == "pyad":
-        return
-    path = _find_cublas()
-    if not (path and _C.cuda_load_cublas(path)):
-        _C.cuda_load_cublas("")
+    if _load("cublas", _C.cuda_load_cublas) and os.environ.get("PYAD_MATMUL_BACKEND", "").lower() == "pyad":
+        _C.cuda_set_matmul_backend("pyad")
+    _load("cusolver", _C.cuda_load_cusolver)

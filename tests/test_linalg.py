@@ -79,11 +79,35 @@ def test_det_and_slogdet_of_a_singular_matrix_are_torchs():
     assert la.numpy()[1] == -math.inf and np.allclose(la.numpy()[[0, 2]], tla.numpy()[[0, 2]])
 
 
-def test_det_backward_at_a_singular_matrix_raises_not_nan():
+SINGULAR_DET_CASES = {
+    "rank2": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]),  # LU gives det exactly 0
+    "rank1": np.array([[1.0, 2.0], [2.0, 4.0]]),
+    "diag": np.diag([1.0, 0.0]),
+    "zero": np.zeros((3, 3)),
+    "batch_mixed": singular_batch(),  # one singular matrix among invertible ones
+    "near": np.outer([1.0, 2.0, 3.0], [0.5, -1.0, 2.0]) + np.diag([0.0, 0.0, 1e-15]),
+}
+
+
+@pytest.mark.parametrize("name", list(SINGULAR_DET_CASES))
+def test_det_backward_at_a_singular_matrix_is_the_cofactor_matrix_as_torchs(name):
+    # torch's SVD formula for singular input; with create_graph, as torch's plain backward returns zeros where LU
+    # finds det exactly 0 (its no-grad shortcut), which is not the derivative
+    a = SINGULAR_DET_CASES[name]
+    x = P(a, grad=True)
+    (g,) = pyad.autograd.grad(LA.det(x).sum(), [x])
+    t = T(a).requires_grad_(True)
+    (tg,) = torch.autograd.grad(torch.linalg.det(t).sum(), t, create_graph=True)
+    close(g, tg, rtol=1e-9, atol=1e-12)
+
+
+def test_det_backward_at_a_singular_matrix_is_differentiable():
+    # the SVD path is written with pyad ops: the second derivative of det at a rank-1 2x2 matrix is the constant
+    # d^2 det / dA^2, whose contraction with ones gives the gradient of sum(cof(A)) = a11 + a00 - a01 - a10
     x = P(np.array([[1.0, 2.0], [2.0, 4.0]]), grad=True)
-    d = LA.det(x)
-    with pytest.raises(LA.LinAlgError, match=r"linalg\.det \(backward\)"):
-        d.backward()
+    (g,) = pyad.autograd.grad(LA.det(x), [x], create_graph=True)
+    (gg,) = pyad.autograd.grad(g.sum(), [x])
+    close(gg, T(np.array([[1.0, -1.0], [-1.0, 1.0]])), atol=1e-12)
 
 
 def test_cholesky_of_non_positive_definite_raises():
@@ -95,14 +119,26 @@ def test_cholesky_of_non_positive_definite_raises():
         LA.cholesky(P(np.array([[1.0, 2.0], [2.0, 1.0]])))
 
 
-def test_triangular_zero_diagonal_raises():
-    a = np.triu(wc(3, 3))
-    a[1, 1] = 0.0
-    with pytest.raises(LA.LinAlgError, match=r"\[linalg\.solve_triangular\].*singular"):
-        LA.solve_triangular(P(a), P(np.ones((3, 1))), upper=True)
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("left", [True, False])
+def test_triangular_zero_diagonal_gives_inf_nan_as_torch(upper, left):
+    a = wc(2, 3, 3)
+    a = np.triu(a) if upper else np.tril(a)
+    a[1, 1, 1] = 0.0
+    b = rng.standard_normal((2, 3, 2) if left else (2, 2, 3))
+    x = LA.solve_triangular(P(a), P(b), upper=upper, left=left).numpy()
+    tx = torch.linalg.solve_triangular(T(a), T(b), upper=upper, left=left).numpy()
+    assert not np.isfinite(x[1]).all()
+    np.testing.assert_allclose(x, tx, rtol=1e-12, atol=1e-12)  # inf and NaN where torch has them
     # unitriangular ignores the diagonal, as LAPACK and torch
-    x = LA.solve_triangular(P(a), P(np.ones((3, 1))), upper=True, unitriangular=True)
-    close(x, torch.linalg.solve_triangular(T(a), T(np.ones((3, 1))), upper=True, unitriangular=True))
+    x = LA.solve_triangular(P(a), P(b), upper=upper, left=left, unitriangular=True)
+    close(x, torch.linalg.solve_triangular(T(a), T(b), upper=upper, left=left, unitriangular=True))
+
+
+def test_cholesky_solve_with_a_zero_on_the_diagonal_gives_inf_nan_as_torch():
+    L = np.array([[1.0, 0.0], [2.0, 0.0]])
+    b = np.ones((2, 1))
+    np.testing.assert_array_equal(LA.cholesky_solve(P(b), P(L)).numpy(), torch.cholesky_solve(T(b), T(L)).numpy())
 
 
 def test_lstsq_of_rank_deficient_input_raises():

@@ -2,6 +2,7 @@
 #include "python/bind.h"
 #include "core/device_runtime.h"
 #include "kernels/gpu_generator.h"
+#include "kernels/cuda/linalg_backend.h"
 #include "kernels/cuda/matmul_backend.h"
 
 namespace pyad::python {
@@ -20,6 +21,8 @@ void init_cuda(py::module_& m) {
   m.def("cuda_set_rng_state", &gpu::set_rng_state);
   m.def("cuda_load_cublas", &gpu::load_cublas);
   m.def("cuda_cublas_error", &gpu::cublas_error);
+  m.def("cuda_load_cusolver", &gpu::load_cusolver);
+  m.def("cuda_cusolver_error", &gpu::cusolver_error);
   m.def("cuda_matmul_backend", &gpu::matmul_backend);
   m.def("cuda_set_matmul_backend", &gpu::set_matmul_backend);
   // How this module was built (CMakeLists.txt): cuda_compiled is what was linked, cuda_enabled what CMake was

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
+import numpy as np
+
 from .. import _C
 from .._composite import prod
 from ..autograd.function import Function
 from . import _util as U
+from ._decomp import svd
 
 Tensor = _C.Tensor
 
@@ -165,7 +168,9 @@ class _Det(Function):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
         A, det = ctx.saved_tensors
-        # d det / dA = det A^{-T}
+        if _near_singular(A, det):
+            return _cofactors_svd(A, g)
+        # d det / dA = det A^{-T}, the cofactor matrix
         scale = _C.unsqueeze(_C.unsqueeze(g * det, -1), -1)
         return scale * U.mT(_inv(A, "linalg.det (backward)"))
 
@@ -175,14 +180,38 @@ class _Det(Function):
         return det * U.trace(_solve_for_rule(A, tA, "linalg.det (forward AD)"))
 
 
+def _near_singular(A: Tensor, det: Tensor) -> bool:
+    """Whether some matrix of the batch is singular to working precision, |det A| <= eps ||A||_F (torch's cutoff
+    for its SVD path), where det A^{-T} cannot be formed or loses all its digits."""
+    if A.shape[-1] == 0 or A.numel() == 0:
+        return False
+    A, det = A.detach(), det.detach()
+    eps = float(np.finfo(np.float32 if A.dtype == _C.dtype.float32 else np.float64).eps)
+    fro = _C.sqrt(_C.sum(_C.reshape(A * A, list(A.shape[:-2]) + [-1]), -1, False))
+    return bool(_C.sum(_C.to_dtype(_C.le(_C.abs(det), fro * eps), _C.dtype.int64), None, False).item())
+
+
+def _cofactors_svd(A: Tensor, g: Tensor) -> Tensor:
+    """g times A's cofactor matrix, also where A is singular (torch's rule there): with A = U diag(S) Vh,
+    cof(A) = det(U) det(Vh) U diag(prod_{j != i} S_j) Vh, which divides by nothing. Written with pyad ops (svd,
+    det of the orthogonal factors), so that it is differentiable in turn."""
+    Uu, S, Vh = svd(A, full_matrices=False)
+    alpha = _Det.apply(Uu) * _Det.apply(Vh) * g
+    eye = U.eye_like(S, S.shape[-1])
+    others = prod(_C.unsqueeze(S, -2) * (1.0 - eye) + eye, -1)  # row i: S with its i-th entry replaced by 1
+    D = others * _C.unsqueeze(alpha, -1)
+    return (Uu * _C.unsqueeze(D, -2)) @ Vh
+
+
 def _solve_for_rule(A: Tensor, T: Tensor, op: str) -> Tensor:
     LU, piv = lu_factor_checked(A, op)
     return _LUSolve.apply(A, T, LU, piv, False)
 
 
 def det(A: Tensor) -> Tensor:
-    """The determinant of square A (batched), as torch.linalg.det. Its derivative det(A) A^{-T} needs A to be
-    invertible: at a singular A, backward raises LinAlgError (torch goes through an SVD there)."""
+    """The determinant of square A (batched), as torch.linalg.det. Its gradient is the cofactor matrix: det(A) A^{-T}
+    where A is invertible, and, as torch, through an SVD where some matrix of the batch is singular to working
+    precision (forward AD there still needs A invertible and raises LinAlgError)."""
     return _Det.apply(U.matrix(A, "linalg.det"))
 
 

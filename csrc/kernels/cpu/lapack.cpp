@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 #include "kernels/kernels.h"
+#include "kernels/linalg_batch.h"
 
 namespace pyad::kernels::cpu {
 
@@ -73,12 +74,9 @@ lapack_int gesdd(char jobz, lapack_int m, lapack_int n, double* a, double* s, do
   return scipy_LAPACKE_dgesdd(RM, jobz, m, n, a, n, s, u, ldu, vt, ldvt);
 }
 
-int64_t rows(const Tensor& t) { return t.shape()[t.ndim() - 2]; }
-int64_t cols(const Tensor& t) { return t.shape().back(); }
-int64_t batch(const Tensor& t) {
-  const int64_t per = rows(t) * cols(t);
-  return per == 0 ? 0 : t.numel() / per;
-}
+using linalg::batch;
+using linalg::cols;
+using linalg::rows;
 
 // A negative info is a bad argument: a bug of ours, never the user's data.
 void check_args(lapack_int info, const char* routine) {
@@ -178,7 +176,7 @@ void qr(const Tensor& a, const Tensor& q, const Tensor& r) {
   no_nan_check();
   const lapack_int m = static_cast<lapack_int>(rows(a)), n = static_cast<lapack_int>(cols(a));
   const lapack_int k = std::min(m, n), kq = static_cast<lapack_int>(cols(q)), kr = static_cast<lapack_int>(rows(r));
-  const int64_t nb = r.numel() == 0 && q.numel() == 0 ? 0 : (kr * n > 0 ? r.numel() / (kr * n) : q.numel() / (m * kq));
+  const int64_t nb = linalg::qr_batch(q, r);
   PYAD_DISPATCH_FLOAT(a.dtype(), "linalg.qr", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     std::vector<T> tau(static_cast<size_t>(std::max<lapack_int>(k, 1)));

@@ -2,79 +2,47 @@
 // it can be loaded at run time (dlopen; pyad never links it). Both read
 // strided operands in place: cuBLAS through its transpose flags, our kernel
 // through the strides themselves, so x.T and batched views are never copied.
-#include <dlfcn.h>
 #include <mutex>
 #include "kernels/matrix_layout.h"
-#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cublas.cuh"
+#include "kernels/cuda/dynlib.h"
 #include "kernels/cuda/matmul_backend.h"
 
 namespace pyad::gpu {
 
-// ---- cuBLAS, declared by hand: the build needs no cuBLAS headers or library ----
 namespace {
-using Handle = void*;
-using Status = int;
-enum { kOpN = 0, kOpT = 1 };
-struct Cublas {
-  Status (*create)(Handle*);
-  Status (*set_stream)(Handle, cudaStream_t);
-  Status (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
-                  float*, int);
-  Status (*dgemm)(Handle, int, int, int, int, int, const double*, const double*, int, const double*, int, const double*,
-                  double*, int);
-  Status (*sgemm_batched)(Handle, int, int, int, int, int, const float*, const float*, int, long long, const float*,
-                          int, long long, const float*, float*, int, long long, int);
-  Status (*dgemm_batched)(Handle, int, int, int, int, int, const double*, const double*, int, long long, const double*,
-                          int, long long, const double*, double*, int, long long, int);
-  Handle handles[64] = {};
-};
 std::mutex g_mutex;
 Cublas* g_cublas = nullptr;
 std::string g_error = "not loaded yet";
 bool g_use_cublas = true;
+}  // namespace
 
-template <class F>
-bool sym(void* lib, const char* name, F& out) {
-  out = reinterpret_cast<F>(dlsym(lib, name));
-  if (!out) g_error = cat_str("symbol ", name, " not found in the cuBLAS library");
-  return out != nullptr;
-}
-
-// The cuBLAS handle of the current device, on our stream; null if cuBLAS is not in use.
-Cublas* cublas_for_current_device(Handle* h) {
+Cublas* cublas_for_current_device(Handle* h, bool for_matmul) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_cublas || !g_use_cublas) return nullptr;
+  if (!g_cublas || (for_matmul && !g_use_cublas)) return nullptr;
   int dev = 0;
   PYAD_CUDA_CHECK(cudaGetDevice(&dev));
-  PYAD_CHECK(dev < 64, RuntimeError, "[matmul] cuBLAS handles are kept for 64 devices");
+  PYAD_CHECK(dev < 64, RuntimeError, "[cuda] cuBLAS handles are kept for 64 devices");
   if (!g_cublas->handles[dev]) {
     Status st = g_cublas->create(&g_cublas->handles[dev]);
-    PYAD_CHECK(st == 0, RuntimeError, "[matmul] cublasCreate failed with status ", st);
+    PYAD_CHECK(st == 0, RuntimeError, "[cuda] cublasCreate failed with status ", st);
     g_cublas->set_stream(g_cublas->handles[dev], stream());
   }
   *h = g_cublas->handles[dev];
   return g_cublas;
 }
-}  // namespace
 
 bool load_cublas(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_cublas) return true;
-  void* lib = nullptr;
-  for (const std::string& name : path.empty()
-                                     ? std::vector<std::string>{"libcublas.so.13", "libcublas.so.12", "libcublas.so"}
-                                     : std::vector<std::string>{path}) {
-    lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (lib) break;
-    const char* e = dlerror();
-    g_error = e ? e : "dlopen failed";
-  }
+  void* lib = open_library(path, {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}, &g_error);
   if (!lib) return false;
   auto* c = new Cublas();
-  if (!sym(lib, "cublasCreate_v2", c->create) || !sym(lib, "cublasSetStream_v2", c->set_stream) ||
-      !sym(lib, "cublasSgemm_v2", c->sgemm) || !sym(lib, "cublasDgemm_v2", c->dgemm) ||
-      !sym(lib, "cublasSgemmStridedBatched", c->sgemm_batched) ||
-      !sym(lib, "cublasDgemmStridedBatched", c->dgemm_batched)) {
+  auto sym = [&](const char* name, auto& out) { return find_symbol(lib, name, "cuBLAS", out, &g_error); };
+  if (!sym("cublasCreate_v2", c->create) || !sym("cublasSetStream_v2", c->set_stream) ||
+      !sym("cublasSgemm_v2", c->sgemm) || !sym("cublasDgemm_v2", c->dgemm) ||
+      !sym("cublasSgemmStridedBatched", c->sgemm_batched) || !sym("cublasDgemmStridedBatched", c->dgemm_batched) ||
+      !sym("cublasStrsm_v2", c->strsm) || !sym("cublasDtrsm_v2", c->dtrsm)) {
     delete c;
     return false;
   }

@@ -4,6 +4,7 @@
 // without a GPU (the matmul backend's name; the generator, gpu_generator.cpp)
 // works the same here.
 #include "kernels/kernels.h"
+#include "kernels/cuda/linalg_backend.h"
 #include "kernels/cuda/matmul_backend.h"
 
 namespace {
@@ -18,6 +19,8 @@ namespace pyad::gpu {
 bool load_cublas(const std::string&) { return false; }
 std::string cublas_error() { return "pyad was built without CUDA"; }
 std::string matmul_backend() { return "pyad"; }
+bool load_cusolver(const std::string&) { return false; }
+std::string cusolver_error() { return "pyad was built without CUDA"; }
 void set_matmul_backend(const std::string& name) {
   PYAD_CHECK(name == "pyad" || name == "cublas", ValueError,
              "[cuda.set_matmul_backend] expected 'pyad' or 'cublas', "

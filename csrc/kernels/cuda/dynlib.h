@@ -1,0 +1,30 @@
+#pragma once
+// dlopen and dlsym for the NVIDIA libraries pyad loads at run time instead of linking them (cuBLAS in
+// matmul.cu, cuSOLVER in linalg.cu): the build needs neither their headers nor their libraries, and a machine
+// without them still runs everything else.
+#include <dlfcn.h>
+#include <string>
+#include <vector>
+#include "core/error.h"
+
+namespace pyad::gpu {
+
+// `path` when given, else the first of `sonames` the loader finds; null with *error saying why.
+inline void* open_library(const std::string& path, const std::vector<std::string>& sonames, std::string* error) {
+  for (const std::string& name : path.empty() ? sonames : std::vector<std::string>{path}) {
+    if (void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)) return lib;
+    const char* e = dlerror();
+    *error = e ? e : cat_str("dlopen(", name, ") failed");
+  }
+  return nullptr;
+}
+
+// One entry point of `lib` (the library named `what` in the error) into `out`; false with *error if absent.
+template <class F>
+bool find_symbol(void* lib, const char* name, const char* what, F& out, std::string* error) {
+  out = reinterpret_cast<F>(dlsym(lib, name));
+  if (!out) *error = cat_str("symbol ", name, " not found in the ", what, " library");
+  return out != nullptr;
+}
+
+}  // namespace pyad::gpu
