@@ -214,9 +214,10 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, dtype: DT
     d = _dim(dim, x.ndim, "prod")
     if x.ndim == 0:
         return x * 1
-    if x.shape[d] == 0:
+    if x.numel() == 0:  # ones over an empty dim; an empty result otherwise
         return F.sum(x, d, keepdim) * 0 + 1
-    last = narrow(_C.cumprod(x, d), d, x.shape[d] - 1, 1)
+    # a fresh tensor, as torch's: the slice of cumprod would be a strided view of a temporary
+    last = narrow(_C.cumprod(x, d), d, x.shape[d] - 1, 1).contiguous()
     return last if keepdim else F.squeeze(last, d)
 
 

@@ -7,6 +7,8 @@ int64_t Tensor::size(int64_t dim) const { return impl_->shape[wrap_dim(dim, ndim
 AutogradMeta::~AutogradMeta() { release_node(grad_fn); }
 
 bool Tensor::is_contiguous() const {
+  // An empty tensor has no element out of place, whatever its strides say (torch: contiguous too).
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (int64_t i = ndim() - 1; i >= 0; --i) {
     if (impl_->shape[i] == 1) continue;
