@@ -2,112 +2,161 @@
 // over the logits each) and the multi-tensor optimizer steps (one pass over each parameter and its state).
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include "kernels/kernels.h"
 #include "kernels/math.h"
 #include "kernels/optim_math.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/vec_exp.h"
+
+// The AVX2 / AVX-512 copies of the row loops (Note [Run-time ISA dispatch]).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYAD_X86_DISPATCH 1
+#else
+#define PYAD_X86_DISPATCH 0
+#endif
 
 namespace pyad::kernels::cpu {
 
 namespace {
 
-// Note [A vectorisable exp]
-// std::exp is a call per element, which keeps a loop scalar, and the exps are most of cross entropy's cost (one
-// per logit forward, one backward). This float exp (Cephes' expf: a degree-6 polynomial on r = x - n ln2,
-// |r| <= ln2/2, ln2 split in two for exactness, 2^n built in the exponent bits; within 1 ulp) is written on
-// GCC/Clang vectors of 4 floats (SSE2, the baseline of x86-64; other targets split or widen them), with no
-// branch and no float-to-int conversion. Below -87.34 it gives 0 (not the denormals std::exp would: they change
-// no sum of exps beyond float's precision), above 88.72 inf, and NaN stays NaN. float64 keeps std::exp, whose
-// precision its tolerances need.
-typedef float vf __attribute__((vector_size(16), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(16), aligned(4)));
-constexpr int kLanes = 4;
+// The row loops of the float cross entropy, on W-lane vectors (vec_exp.h), compiled once per width below.
 
-inline vf splat(float v) { return vf{} + v; }
-inline vf load(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-// The last n < kLanes elements, the other lanes `fill`.
-inline vf load_tail(const float* p, int64_t n, float fill) {
-  float buf[kLanes] = {fill, fill, fill, fill};
-  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-  return load(buf);
-}
-inline void store_tail(float* p, vf v, int64_t n) {
-  float buf[kLanes];
-  store(buf, v);
-  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
-}
-
-template <class To, class From> inline To bits(const From& v) {
-  static_assert(sizeof(To) == sizeof(From));
-  To out;
-  std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-
-inline vf exp_vec(vf x) {
-  const vf hi = splat(88.7228f), lo = splat(-87.3365f);
-  vf xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
-  // n = round(x / ln2), read from the low mantissa bits of x / ln2 + 1.5 * 2^23
-  const vf magic = splat(12582912.0f);
-  const vf k = xc * 1.44269504088896341f + magic;
-  const vf n = k - magic;
-  vf r = xc - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const vf y = p * r * r + r + 1.0f;
-  const vi e = ((bits<vi>(k) - bits<vi>(magic)) + 127) << 23;
-  const vf out = y * bits<vf>(e);
-  return x < lo ? vf{} : out;
-}
-
-// NaN wins, as torch's max: a lane keeps a NaN once it has one.
-inline vf max_vec(vf m, vf x) { return (x > m || x != x) ? x : m; }
-inline float max_nan(float m, float x) { return (x > m || x != x) ? x : m; }
-
-// The row's max and its sum of exp(x - shift), shift the max made safe (math::SoftmaxShift).
-std::pair<float, double> row_shift_and_sum(const float* x, int64_t n) {
-  const int64_t body = n / kLanes * kLanes;
-  vf mv = splat(-INFINITY);
-  for (int64_t j = 0; j < body; j += kLanes) mv = max_vec(mv, load(x + j));
-  if (body < n) mv = max_vec(mv, load_tail(x + body, n - body, -INFINITY));
+// The row's max and its sum of exp(x - shift), shift the max made safe (math::SoftmaxShift). The max passes over
+// NaNs (vec::max), whose exps then make the sum NaN: the loss and the gradient's row are NaN, as torch's.
+template <int W> PYAD_VEC_INLINE std::pair<float, double> row_shift_and_sum(const float* x, int64_t n) {
+  using V = vec::VF<W>;
+  const int64_t body = n / W * W;
+  // Two running maxima halve the chain of dependent compares; max is associative, so the result is the same.
+  V m0 = vec::splat<W>(-INFINITY), m1 = m0;
+  int64_t j = 0;
+  for (; j + 2 * W <= body; j += 2 * W) {
+    m0 = vec::max<W>(m0, vec::load<W>(x + j));
+    m1 = vec::max<W>(m1, vec::load<W>(x + j + W));
+  }
+  if (j < body) m0 = vec::max<W>(m0, vec::load<W>(x + j));
+  if (body < n) m1 = vec::max<W>(m1, vec::load_tail<W>(x + body, n - body, -INFINITY));
+  m0 = vec::max<W>(m0, m1);
   float mx = -INFINITY;
-  for (int k = 0; k < kLanes; ++k) mx = max_nan(mx, mv[k]);
+  for (int k = 0; k < W; ++k) mx = m0[k] > mx ? m0[k] : mx;
   const float shift = static_cast<float>(math::SoftmaxShift{}(mx));
-  vf acc = vf{};
-  for (int64_t j = 0; j < body; j += kLanes) acc += exp_vec(load(x + j) - shift);
-  if (body < n) acc += exp_vec(load_tail(x + body, n - body, -INFINITY) - shift);
+  V acc = V{};
+  for (j = 0; j < body; j += W) acc += vec::exp<W>(vec::load<W>(x + j) - shift);
+  if (body < n) acc += vec::exp<W>(vec::load_tail<W>(x + body, n - body, -INFINITY) - shift);
   double sum = 0;
-  for (int k = 0; k < kLanes; ++k) sum += acc[k];
-  return {shift, sum};
-}
-std::pair<double, double> row_shift_and_sum(const double* x, int64_t n) {
-  double mx = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) mx = math::MaxCombine{}(mx, x[j]);
-  const double shift = math::SoftmaxShift{}(mx);
-  double sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += std::exp(x[j] - shift);
+  for (int k = 0; k < W; ++k) sum += acc[k];
   return {shift, sum};
 }
 
-// out[j] = g * exp(x[j] - l)
-void scaled_exp_row(const float* x, float l, float g, float* out, int64_t n) {
-  const int64_t body = n / kLanes * kLanes;
-  for (int64_t j = 0; j < body; j += kLanes) store(out + j, exp_vec(load(x + j) - l) * g);
-  if (body < n) store_tail(out + body, exp_vec(load_tail(x + body, n - body, 0.0f) - l) * g, n - body);
+struct CrossEntropyArgs {
+  const float* x;
+  int64_t m, c;
+  const int64_t* target;
+  int64_t ts, ignore_index;
+};
+
+template <int W> PYAD_VEC_INLINE void cross_entropy_f32(const CrossEntropyArgs& a, float* loss, float* lse) {
+  for (int64_t i = 0; i < a.m; ++i) {
+    const float* row = a.x + i * a.c;
+    const auto [shift, sum] = row_shift_and_sum<W>(row, a.c);
+    const float l = static_cast<float>(static_cast<double>(shift) + std::log(sum));
+    lse[i] = l;
+    const int64_t t = a.target[i * a.ts];
+    loss[i] = t == a.ignore_index ? 0.0f : l - row[t];
+  }
 }
-void scaled_exp_row(const double* x, double l, double g, double* out, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) out[j] = g * std::exp(x[j] - l);
+
+// grad[i, j] = g[i] * (exp(x[i, j] - lse[i]) - (j == target[i]))
+template <int W>
+PYAD_VEC_INLINE void cross_entropy_backward_f32(const CrossEntropyArgs& a, const float* lse, const float* g, int64_t gs,
+                                                float* grad) {
+  const int64_t body = a.c / W * W;
+  for (int64_t i = 0; i < a.m; ++i) {
+    const float* row = a.x + i * a.c;
+    float* out = grad + i * a.c;
+    const int64_t t = a.target[i * a.ts];
+    if (t == a.ignore_index) {
+      std::fill(out, out + a.c, 0.0f);
+      continue;
+    }
+    const float gi = g[i * gs], l = lse[i];
+    for (int64_t j = 0; j < body; j += W) vec::store<W>(out + j, vec::exp<W>(vec::load<W>(row + j) - l) * gi);
+    if (body < a.c)
+      vec::store_tail<W>(out + body, vec::exp<W>(vec::load_tail<W>(row + body, a.c - body, 0.0f) - l) * gi, a.c - body);
+    out[t] -= gi;
+  }
+}
+
+// One entry point per width; the callers pick one by cpu_isa().
+void cross_entropy_f32_base(const CrossEntropyArgs& a, float* loss, float* lse) { cross_entropy_f32<4>(a, loss, lse); }
+void cross_entropy_backward_f32_base(const CrossEntropyArgs& a, const float* lse, const float* g, int64_t gs,
+                                     float* grad) {
+  cross_entropy_backward_f32<4>(a, lse, g, gs, grad);
+}
+#if PYAD_X86_DISPATCH
+PYAD_TARGET_AVX2 void cross_entropy_f32_avx2(const CrossEntropyArgs& a, float* loss, float* lse) {
+  cross_entropy_f32<8>(a, loss, lse);
+}
+PYAD_TARGET_AVX2 void cross_entropy_backward_f32_avx2(const CrossEntropyArgs& a, const float* lse, const float* g,
+                                                      int64_t gs, float* grad) {
+  cross_entropy_backward_f32<8>(a, lse, g, gs, grad);
+}
+PYAD_TARGET_AVX512 void cross_entropy_f32_avx512(const CrossEntropyArgs& a, float* loss, float* lse) {
+  cross_entropy_f32<16>(a, loss, lse);
+}
+PYAD_TARGET_AVX512 void cross_entropy_backward_f32_avx512(const CrossEntropyArgs& a, const float* lse, const float* g,
+                                                          int64_t gs, float* grad) {
+  cross_entropy_backward_f32<16>(a, lse, g, gs, grad);
+}
+#endif
+
+void cross_entropy_f32_any(const CrossEntropyArgs& a, float* loss, float* lse) {
+#if PYAD_X86_DISPATCH
+  if (has_avx512f()) return cross_entropy_f32_avx512(a, loss, lse);
+  if (has_avx2_fma()) return cross_entropy_f32_avx2(a, loss, lse);
+#endif
+  cross_entropy_f32_base(a, loss, lse);
+}
+void cross_entropy_backward_f32_any(const CrossEntropyArgs& a, const float* lse, const float* g, int64_t gs,
+                                    float* grad) {
+#if PYAD_X86_DISPATCH
+  if (has_avx512f()) return cross_entropy_backward_f32_avx512(a, lse, g, gs, grad);
+  if (has_avx2_fma()) return cross_entropy_backward_f32_avx2(a, lse, g, gs, grad);
+#endif
+  cross_entropy_backward_f32_base(a, lse, g, gs, grad);
+}
+
+// float64 keeps std::exp (Note [A vectorisable exp]).
+void cross_entropy_f64(const double* xp, int64_t m, int64_t c, const int64_t* tp, int64_t ts, int64_t ignore_index,
+                       double* lp, double* sp) {
+  for (int64_t i = 0; i < m; ++i) {
+    const double* row = xp + i * c;
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < c; ++j) mx = math::MaxCombine{}(mx, row[j]);
+    const double shift = math::SoftmaxShift{}(mx);
+    double sum = 0;
+    for (int64_t j = 0; j < c; ++j) sum += std::exp(row[j] - shift);
+    const double l = shift + std::log(sum);
+    sp[i] = l;
+    const int64_t t = tp[i * ts];
+    lp[i] = t == ignore_index ? 0.0 : l - row[t];
+  }
+}
+void cross_entropy_backward_f64(const double* xp, int64_t m, int64_t c, const int64_t* tp, int64_t ts,
+                                int64_t ignore_index, const double* sp, const double* gp, int64_t gs, double* out) {
+  for (int64_t i = 0; i < m; ++i) {
+    const double* row = xp + i * c;
+    double* orow = out + i * c;
+    const int64_t t = tp[i * ts];
+    if (t == ignore_index) {
+      std::fill(orow, orow + c, 0.0);
+      continue;
+    }
+    const double gi = gp[i * gs], l = sp[i];
+    for (int64_t j = 0; j < c; ++j) orow[j] = gi * std::exp(row[j] - l);
+    orow[t] -= gi;
+  }
 }
 
 }  // namespace
@@ -122,14 +171,8 @@ void cross_entropy_rows(const Tensor& x, const Tensor& target, int64_t ignore_in
     const int64_t ts = target.strides()[0];
     T* lp = static_cast<T*>(loss.raw_data());
     T* sp = static_cast<T*>(lse.raw_data());
-    for (int64_t i = 0; i < m; ++i) {
-      const T* row = xp + i * c;
-      const auto [shift, sum] = row_shift_and_sum(row, c);
-      const T l = static_cast<T>(static_cast<double>(shift) + std::log(sum));
-      sp[i] = l;
-      const int64_t t = tp[i * ts];
-      lp[i] = t == ignore_index ? T(0) : static_cast<T>(l - row[t]);
-    }
+    if constexpr (std::is_same_v<T, float>) cross_entropy_f32_any({xp, m, c, tp, ts, ignore_index}, lp, sp);
+    else cross_entropy_f64(xp, m, c, tp, ts, ignore_index, lp, sp);
   });
 }
 
@@ -144,18 +187,9 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
     const T* sp = static_cast<const T*>(lse.raw_data());
     const T* gp = static_cast<const T*>(g.raw_data());
     T* out = static_cast<T*>(grad_x.raw_data());
-    for (int64_t i = 0; i < m; ++i) {
-      const T* row = xp + i * c;
-      T* orow = out + i * c;
-      const int64_t t = tp[i * ts];
-      if (t == ignore_index) {
-        std::fill(orow, orow + c, T(0));
-        continue;
-      }
-      const T gi = gp[i * gs];
-      scaled_exp_row(row, sp[i], gi, orow, c);
-      orow[t] -= gi;
-    }
+    if constexpr (std::is_same_v<T, float>)
+      cross_entropy_backward_f32_any({xp, m, c, tp, ts, ignore_index}, sp, gp, gs, out);
+    else cross_entropy_backward_f64(xp, m, c, tp, ts, ignore_index, sp, gp, gs, out);
   });
 }
 
