@@ -216,8 +216,9 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, dtype: DT
         return x * 1
     if x.numel() == 0:  # ones over an empty dim; an empty result otherwise
         return F.sum(x, d, keepdim) * 0 + 1
-    # a fresh tensor, as torch's: the slice of cumprod would be a strided view of a temporary
-    last = narrow(_C.cumprod(x, d), d, x.shape[d] - 1, 1).contiguous()
+    # a fresh tensor, as torch's (the slice of cumprod is a strided view of a temporary); `* 1` rather than
+    # .contiguous() so that the sparsity tracer, which has no methods, passes through
+    last = narrow(_C.cumprod(x, d), d, x.shape[d] - 1, 1) * 1
     return last if keepdim else F.squeeze(last, d)
 
 

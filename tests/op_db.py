@@ -1754,8 +1754,6 @@ _LINALG_ROWS = [
         domain="nz",
     ),
 ]
-# pyad.linalg factors on the CPU only so far (a GPU tensor raises; see csrc/kernels/cuda/linalg.cu)
-_LINALG_ROWS = [dataclasses.replace(r, modes=r.modes - {CUDA}) for r in _LINALG_ROWS]
 
 
 # Compositions of several ops (not one export each): they test the engine's bookkeeping (one tensor used twice,

@@ -309,7 +309,7 @@ def _probe(name: str) -> OpCoverage:
         name,
         kind,
         cpu=True,
-        cuda=not name.startswith("linalg."),  # cuSOLVER is not wired in: linalg raises on a GPU tensor
+        cuda=True,
         vjp=_works(vjp),
         jvp=_works(jvp),
         double_backward=_works(double),

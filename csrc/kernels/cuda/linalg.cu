@@ -100,8 +100,8 @@ constexpr const char* kHowToGet = "install it with pip install \"pyad[cuda]\", o
 // loaded.
 Cusolver* solver(const char* op, SolverHandle* out) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  PYAD_CHECK(g_cusolver, RuntimeError, "[", op, "] pyad.linalg on a GPU needs cuSOLVER, which is not loaded (",
-             g_error, "): ", kHowToGet);
+  PYAD_CHECK(g_cusolver, RuntimeError, "[", op, "] pyad.linalg on a GPU needs cuSOLVER, which is not loaded (", g_error,
+             "): ", kHowToGet);
   int dev = 0;
   PYAD_CUDA_CHECK(cudaGetDevice(&dev));
   PYAD_CHECK(dev < 64, RuntimeError, "[", op, "] cuSOLVER handles are kept for 64 devices");
@@ -191,8 +191,8 @@ void relayout(T* out, int64_t nb, int64_t r, int64_t c, const T* in, int64_t in_
               int64_t vr, int64_t vc, Part part = kAll) {
   const int64_t total = nb * r * c;
   if (total == 0) return;
-  relayout_kernel<T><<<gpu::grid_for(total), gpu::kThreads, 0, gpu::stream()>>>(out, nb, r, c, in, in_batch, rs, cs,
-                                                                                vr, vc, part);
+  relayout_kernel<T>
+      <<<gpu::grid_for(total), gpu::kThreads, 0, gpu::stream()>>>(out, nb, r, c, in, in_batch, rs, cs, vr, vc, part);
   gpu::check_launch("linalg");
 }
 
@@ -241,8 +241,8 @@ void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjo
     Tensor col = k > 1 ? scratch(b, nb * n * k) : b;
     if (k > 1) relayout(ptr<T>(col), nb, k, n, ptr<T>(b), int64_t(n) * k, 1, k, k, n);
     for (int64_t i = 0; i < nb; ++i)
-      ok(fns<T>(*cs).getrs(h, trans, n, k, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(col) + i * n * k,
-                           n, int_ptr(dinfo) + i),
+      ok(fns<T>(*cs).getrs(h, trans, n, k, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(col) + i * n * k, n,
+                           int_ptr(dinfo) + i),
          op, "getrs");
     if (k > 1) relayout(ptr<T>(b), nb, n, k, ptr<T>(col), int64_t(n) * k, 1, n, n, k);
   });
@@ -270,12 +270,11 @@ void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
                            n, int_ptr(dinfo) + i),
          op, "getrs");
     }
-    PYAD_CUDA_CHECK(cudaMemcpyAsync(lu.raw_data(), x.raw_data(), lu.numel() * sizeof(T), cudaMemcpyDeviceToDevice,
-                                    gpu::stream()));
+    PYAD_CUDA_CHECK(
+        cudaMemcpyAsync(lu.raw_data(), x.raw_data(), lu.numel() * sizeof(T), cudaMemcpyDeviceToDevice, gpu::stream()));
   });
   read_info(dinfo, nb, nullptr, op, "getrs");
 }
-
 
 void cholesky(const Tensor& a, const Tensor& info) {
   constexpr const char* op = "linalg.cholesky";
@@ -321,7 +320,8 @@ void triangular_solve(const Tensor& a, const Tensor& b, bool upper, bool transpo
       const T* ai = ptr<T>(a) + i * n * n;
       T* bi = ptr<T>(b) + i * n * k;
       gpu::Status st;
-      if constexpr (std::is_same_v<T, double>) st = cb->dtrsm(h, side, uplo, trans, diag, m_cm, n_cm, &one, ai, n, bi, m_cm);
+      if constexpr (std::is_same_v<T, double>)
+        st = cb->dtrsm(h, side, uplo, trans, diag, m_cm, n_cm, &one, ai, n, bi, m_cm);
       else st = cb->strsm(h, side, uplo, trans, diag, m_cm, n_cm, &one, ai, n, bi, m_cm);
       PYAD_CHECK(st == 0, RuntimeError, "[", op, "] cuBLAS trsm failed with status ", st);
     }
@@ -349,8 +349,7 @@ void qr(const Tensor& a, const Tensor& q, const Tensor& r) {
       ok(f.geqrf_size(h, m, n, cp, m, &lwork), op, "geqrf_bufferSize");
       Tensor work = scratch(a, lwork);
       for (int64_t i = 0; i < nb; ++i)
-        ok(f.geqrf(h, m, n, cp + i * mn, m, ptr<T>(tau) + i * std::max(k, 1), ptr<T>(work), lwork,
-                   int_ptr(dinfo) + i),
+        ok(f.geqrf(h, m, n, cp + i * mn, m, ptr<T>(tau) + i * std::max(k, 1), ptr<T>(work), lwork, int_ptr(dinfo) + i),
            op, "geqrf");
     }
     // R: the upper triangle of the first kr rows (zeros below it)
