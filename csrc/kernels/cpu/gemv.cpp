@@ -32,7 +32,8 @@ inline T hsum(typename Vec<T>::type v) {
 
 // y[r] = A[r, :] . x for rows [r0, r1); A row-major with leading dim lda, x contiguous.
 template <class T>
-__attribute__((always_inline)) inline void rows_dot_body(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
+__attribute__((always_inline)) inline void rows_dot_body(const T* A, int64_t lda, const T* x, T* y, int64_t n,
+                                                         int64_t r0, int64_t r1) {
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::n;
   const int64_t nv = n / W * W;
@@ -71,7 +72,8 @@ __attribute__((always_inline)) inline void rows_dot_body(const T* A, int64_t lda
 
 // y[:] += sum over rows r in [r0, r1) of g[r] * A[r, :]  (y = A^T g restricted to those rows).
 template <class T>
-__attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
+__attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t lda, const T* g, T* y, int64_t n,
+                                                          int64_t r0, int64_t r1) {
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::n;
   const int64_t nv = n / W * W;
@@ -94,14 +96,13 @@ __attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t ld
   }
 }
 
-
 // Each body compiled twice: for AVX2 + FMA, and for the baseline x86-64 (SSE2) target, chosen at run time, so
 // the kernels cannot fault on a CPU without AVX2. Results are bitwise equal across thread counts on one
 // machine (one path serves every thread); the two paths may differ in the last bits (FMA contraction).
 #if defined(__x86_64__)
 template <class T>
-__attribute__((target("avx2,fma"))) void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n,
-                                                       int64_t r0, int64_t r1) {
+__attribute__((target("avx2,fma"))) void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0,
+                                                       int64_t r1) {
   rows_dot_body<T>(A, lda, x, y, n, r0, r1);
 }
 template <class T>
