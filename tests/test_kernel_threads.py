@@ -179,3 +179,29 @@ def test_a_forked_child_runs_parallel_kernels(restore_threads):
     os.close(r)
     os.waitpid(pid, 0)
     assert got == b"1"
+
+
+# gemv's AVX2 and baseline bodies (Note [Run-time ISA dispatch]), each in a process of its own capped by
+# PYAD_CPU_ISA, against NumPy: sizes around the 4-row unroll and the vector tails, both products (A x, A^T g).
+_GEMV_CHILD = r"""
+import numpy as np, pyad
+rng = np.random.default_rng(3)
+for dt in (np.float64, np.float32):
+    for n, m in ((1, 1), (3, 7), (7, 3), (5, 1003), (1003, 9)):
+        A = rng.standard_normal((n, m)).astype(dt)
+        x, g = rng.standard_normal(m).astype(dt), rng.standard_normal(n).astype(dt)
+        v = pyad.tensor(x, requires_grad=True)
+        y = pyad.tensor(A) @ v
+        y.backward(pyad.tensor(g))
+        tol = 1e-12 if dt == np.float64 else 1e-4
+        np.testing.assert_allclose(y.detach().numpy(), A @ x, rtol=tol, atol=tol, err_msg=f"{n}x{m}")
+        np.testing.assert_allclose(v.grad.numpy(), A.T @ g, rtol=tol, atol=tol, err_msg=f"{n}x{m}")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2"])
+def test_gemv_isa_paths_match_numpy(isa):
+    env = dict(os.environ, PYAD_CPU_ISA=isa)
+    run = subprocess.run([sys.executable, "-c", _GEMV_CHILD], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stdout + run.stderr

@@ -5,6 +5,7 @@
 // split across the kernel pool (Note [CPU kernel threads] in parallel.h).
 #include <algorithm>
 #include "kernels/cpu/gemv.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 
 namespace pyad::kernels::cpu {
@@ -96,26 +97,16 @@ __attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t ld
   }
 }
 
-// Each body compiled twice: for AVX2 + FMA, and for the baseline x86-64 (SSE2) target, chosen at run time, so
-// the kernels cannot fault on a CPU without AVX2. Results are bitwise equal across thread counts on one
-// machine (one path serves every thread); the two paths may differ in the last bits (FMA contraction).
+// Each body compiled twice, for AVX2 + FMA and for the baseline target, chosen at run time (Note [Run-time ISA
+// dispatch]), so the kernels cannot fault on a CPU without AVX2.
 #if defined(__x86_64__)
 template <class T>
-__attribute__((target("avx2,fma"))) void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0,
-                                                       int64_t r1) {
+PYAD_TARGET_AVX2 void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
   rows_dot_body<T>(A, lda, x, y, n, r0, r1);
 }
 template <class T>
-__attribute__((target("avx2,fma"))) void rows_axpy_avx2(const T* A, int64_t lda, const T* g, T* y, int64_t n,
-                                                        int64_t r0, int64_t r1) {
+PYAD_TARGET_AVX2 void rows_axpy_avx2(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
   rows_axpy_body<T>(A, lda, g, y, n, r0, r1);
-}
-bool has_avx2_fma() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
 }
 #endif
 

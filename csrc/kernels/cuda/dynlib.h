@@ -27,4 +27,18 @@ bool find_symbol(void* lib, const char* name, const char* what, F& out, std::str
   return out != nullptr;
 }
 
+// The handle a loaded library (cuBLAS, cuSOLVER: a struct with create, set_stream and handles[64]) keeps for
+// device `dev`, created on first use and bound to `stream`; raises naming `who` (the op) and `lib_name`.
+template <class Lib, class Stream>
+void* device_handle(Lib& lib, int dev, Stream stream, const std::string& who, const char* lib_name) {
+  PYAD_CHECK(dev >= 0 && dev < 64, RuntimeError, "[", who, "] ", lib_name, " handles are kept for 64 devices");
+  void*& h = lib.handles[dev];
+  if (!h) {
+    const int st = lib.create(&h);
+    PYAD_CHECK(st == 0, RuntimeError, "[", who, "] creating a ", lib_name, " handle failed with status ", st);
+    lib.set_stream(h, stream);
+  }
+  return h;
+}
+
 }  // namespace pyad::gpu

@@ -104,14 +104,7 @@ Cusolver* solver(const char* op, SolverHandle* out) {
              "): ", kHowToGet);
   int dev = 0;
   PYAD_CUDA_CHECK(cudaGetDevice(&dev));
-  PYAD_CHECK(dev < 64, RuntimeError, "[", op, "] cuSOLVER handles are kept for 64 devices");
-  SolverHandle& h = g_cusolver->handles[dev];
-  if (!h) {
-    const Status st = g_cusolver->create(&h);
-    PYAD_CHECK(st == 0, RuntimeError, "[", op, "] cusolverDnCreate failed with status ", st);
-    g_cusolver->set_stream(h, stream());
-  }
-  *out = h;
+  *out = device_handle(*g_cusolver, dev, stream(), op, "cuSOLVER");
   return g_cusolver;
 }
 }  // namespace

@@ -22,13 +22,7 @@ Cublas* cublas_for_current_device(Handle* h, bool for_matmul) {
   if (!g_cublas || (for_matmul && !g_use_cublas)) return nullptr;
   int dev = 0;
   PYAD_CUDA_CHECK(cudaGetDevice(&dev));
-  PYAD_CHECK(dev < 64, RuntimeError, "[cuda] cuBLAS handles are kept for 64 devices");
-  if (!g_cublas->handles[dev]) {
-    Status st = g_cublas->create(&g_cublas->handles[dev]);
-    PYAD_CHECK(st == 0, RuntimeError, "[cuda] cublasCreate failed with status ", st);
-    g_cublas->set_stream(g_cublas->handles[dev], stream());
-  }
-  *h = g_cublas->handles[dev];
+  *h = device_handle(*g_cublas, dev, stream(), "cuda", "cuBLAS");
   return g_cublas;
 }
 
