@@ -66,10 +66,18 @@ class _TriSolve(Function):
         return None if rhs is None else _TriSolve.apply(A, rhs, upper, unit, trans, left)
 
 
+def _check_nonsingular(A: Tensor, op: str) -> None:
+    # trsm divides by the diagonal without a check; an exact zero there would give inf and NaN in silence
+    zero = _C.eq(U.diag(A.detach()), 0.0)
+    if bool(_C.sum(_C.to_dtype(zero, _C.dtype.int64), None, False).item()):
+        info = _C.sum(_C.to_dtype(zero, _C.dtype.int64), -1, False)
+        U.check_info(info, op, lambda _: "the triangular matrix is singular: a diagonal element is exactly zero")
+
+
 def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False) -> Tensor:
     """X with T X = B (left=False: X T = B) for the upper or lower triangle T of A (unitriangular: its diagonal
-    taken as ones), batched and broadcast, as torch.linalg.solve_triangular. A zero on T's diagonal is not an
-    error: the substitution divides by it and gives inf/NaN there, as torch."""
+    taken as ones), batched and broadcast, as torch.linalg.solve_triangular. A zero on T's diagonal raises
+    LinAlgError (torch returns inf/NaN there)."""
     op = "linalg.solve_triangular"
     U.matrix(A, op)
     U.matrix(B, op, "B", square=False)
@@ -81,6 +89,8 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
             f"[{op}] A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not fit (B needs {n} "
             f"{'rows' if left else 'columns'}, has {rows})"
         )
+    if not unitriangular:
+        _check_nonsingular(A, op)
     return _TriSolve.apply(A, B, bool(upper), bool(unitriangular), False, bool(left))
 
 
@@ -178,5 +188,6 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
     U.same_kind(L, B, op)
     if B.shape[-2] != L.shape[-1]:
         raise ValueError(f"[{op}] B of shape {tuple(B.shape)} does not fit L of shape {tuple(L.shape)}")
+    _check_nonsingular(L, op)
     Lo = U.mT(L) if upper else L
     return _CholeskySolve.apply(B, Lo)
