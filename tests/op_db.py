@@ -1619,6 +1619,16 @@ def _wc(ns, a):
     return a + n * ns.eye(n, dtype=a.dtype, device=a.device)
 
 
+def _thin(ns, a):
+    """a (..., m, n) with 3 added along its diagonal: full rank min(m, n), well conditioned, so that products of
+    thin factors are rank-deficient matrices whose nonzero singular values sit well above the rank cut."""
+    return a + 3 * ns.eye(a.shape[-2], a.shape[-1], dtype=a.dtype, device=a.device)
+
+
+def _low_rank(ns, a, b):
+    return _thin(ns, a) @ _thin(ns, b)
+
+
 def _spd(ns, a):
     n = a.shape[-1]
     return a @ a.mT + n * ns.eye(n, dtype=a.dtype, device=a.device)
@@ -1733,6 +1743,37 @@ _LINALG_ROWS = [
         "linalg.lstsq",
         lambda ns, a, b: ns.linalg.lstsq(a, b).solution,
         [((5, 3), (5, 2)), ((2, 3, 5), (2, 3, 1)), ((4, 4), (4, 2)), ((5, 3), (5,))],
+    ),
+    # Rank-deficient input as a product of thin factors, so that finite differences and torch move both factors
+    # and the rank stays fixed (pinv has no derivative where it changes). The cut is set at 1e-4 of the largest
+    # singular value: in float32 the product's null singular values land near the default cut (eps * max(m, n)
+    # of it) and the rank would be a coin flip. test_linalg.py tests the default cut.
+    OpInfo(
+        "linalg.lstsq",
+        lambda ns, a, b, c: ns.linalg.lstsq(_low_rank(ns, a, b), c, rcond=1e-4).solution,
+        [((5, 2), (2, 3), (5, 2)), ((3, 1), (1, 4), (3,)), ((2, 4, 3), (2, 3, 4), (2, 4, 1))],
+        variant="rank_deficient",
+    ),
+    OpInfo("linalg.pinv", lambda ns, a: ns.linalg.pinv(a), RECT_SHAPES),
+    OpInfo(
+        "linalg.pinv",
+        lambda ns, a, b: ns.linalg.pinv(_low_rank(ns, a, b), rtol=1e-4),
+        [((4, 2), (2, 3)), ((3, 1), (1, 5)), ((2, 3, 2), (2, 2, 4))],
+        variant="rank_deficient",
+    ),
+    OpInfo(
+        "linalg.pinv",
+        lambda ns, a: ns.linalg.pinv(_thin(ns, a) @ _thin(ns, a).mT, rtol=1e-4, hermitian=True),
+        [((4, 2),), ((2, 3, 2),)],
+        variant="hermitian",
+    ),
+    OpInfo(
+        "linalg.matrix_rank",
+        lambda ns, a, b, **kw: ns.linalg.matrix_rank(_low_rank(ns, a, b), **kw),
+        [((4, 2), (2, 3)), ((2, 3, 3), (2, 3, 3))],
+        kwargs=(dict(rtol=1e-4), dict(atol=0.5), dict(rtol=0.3)),
+        dtypes=FLOATS,
+        modes=NO_GRAD,
     ),
     OpInfo(
         "linalg.matrix_norm",

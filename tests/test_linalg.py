@@ -141,11 +141,45 @@ def test_cholesky_solve_with_a_zero_on_the_diagonal_raises():
         LA.cholesky_solve(P(np.ones((2, 1))), P(np.array([[1.0, 0.0], [2.0, 0.0]])))
 
 
-def test_lstsq_of_rank_deficient_input_raises():
-    a = rng.standard_normal((5, 3))
-    a[:, 2] = a[:, 0] + a[:, 1]
-    with pytest.raises(LA.LinAlgError, match=r"\[linalg\.lstsq\].*rank-deficient"):
-        LA.lstsq(P(a), P(np.ones((5, 1))))
+@pytest.mark.parametrize("driver", [None, "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 6, 4)])
+def test_lstsq_of_rank_deficient_input_is_the_minimum_norm_solution(driver, shape):
+    a = rng.standard_normal(shape)
+    a[..., 2] = a[..., 0] + a[..., 1]  # rank-deficient where tall or square
+    b = rng.standard_normal(shape[:-1] + (2,))
+    r = LA.lstsq(P(a), P(b), driver=driver)
+    close(r.solution, T(np.linalg.pinv(a) @ b), rtol=1e-8, atol=1e-10)
+    # Against torch's SVD driver: its gelsy (the CPU default) misjudges the rank of some wide matrices (rank 2
+    # for singular values 3.3, 1.9, 0.2) and returns a solution with a residual of 0.3 where 0 is exact.
+    tr = torch.linalg.lstsq(T(a), T(b), driver="gelsd" if driver in (None, "gelsy") else driver)
+    close(r.solution, tr.solution, rtol=1e-8, atol=1e-10)
+    assert r.rank.numpy().tolist() == tr.rank.numpy().tolist()
+    if shape[-2] > shape[-1]:
+        assert r.residuals.numel() == tr.residuals.numel() == 0  # torch computes them at full rank only
+    if driver in ("gelsd", "gelss"):
+        close(r.singular_values, tr.singular_values, rtol=1e-8, atol=1e-10)
+
+
+def test_lstsq_rcond_sets_the_rank_as_torch():
+    a = np.diag([3.0, 1.0, 1e-3]) @ np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    b = rng.standard_normal((3, 2))
+    for rcond in (None, 1e-2, 0.5):
+        r, tr = LA.lstsq(P(a), P(b), rcond=rcond, driver="gelsd"), torch.linalg.lstsq(T(a), T(b), rcond, driver="gelsd")
+        assert int(r.rank.item()) == int(tr.rank.item())
+        close(r.solution, tr.solution, rtol=1e-8, atol=1e-10)
+
+
+def test_pinv_tolerances_match_torch():
+    a = rng.standard_normal((2, 4, 2)) @ (np.diag([1.0, 0.1]) @ rng.standard_normal((2, 3)))
+    h = a[0] @ a[0].T - 0.5 * np.eye(4)  # symmetric, indefinite
+    for kw in ({}, dict(atol=0.2), dict(rtol=0.2), dict(atol=0.05, rtol=0.5), dict(atol=0.0)):
+        close(LA.pinv(P(a), **kw), torch.linalg.pinv(T(a), **kw), rtol=1e-8, atol=1e-10)
+        close(LA.pinv(P(h), hermitian=True, **kw), torch.linalg.pinv(T(h), hermitian=True, **kw), rtol=1e-8, atol=1e-10)
+        assert LA.matrix_rank(P(a), **kw).numpy().tolist() == torch.linalg.matrix_rank(T(a), **kw).tolist()
+    per = np.array([0.05, 10.0])  # a tolerance per batch element
+    close(LA.pinv(P(a), atol=P(per)), torch.linalg.pinv(T(a), atol=T(per)), rtol=1e-8, atol=1e-10)
+    assert LA.matrix_rank(P(a), rtol=P(per)).numpy().tolist() == torch.linalg.matrix_rank(T(a), rtol=T(per)).tolist()
+    close(LA.pinv(P(np.zeros((3, 2)))), torch.zeros(2, 3, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------- argument errors
@@ -175,6 +209,9 @@ def test_lstsq_of_rank_deficient_input_raises():
             r"\[linalg\.solve_triangular\].*3 rows, has 2",
         ),
         (lambda: LA.lstsq(P(np.ones((3, 2))), P(np.ones((4, 1)))), ValueError, r"\[linalg\.lstsq\].*do not fit"),
+        (lambda: LA.pinv(P(np.ones((2, 3))), atol=-1.0), ValueError, r"\[linalg\.pinv\] atol.*non-negative"),
+        (lambda: LA.pinv(P(np.ones((2, 3))), hermitian=True), ValueError, r"\[linalg\.pinv\].*square.*\(2, 3\)"),
+        (lambda: LA.matrix_rank(P(np.ones(3))), ValueError, r"\[linalg\.matrix_rank\].*2 dimensions"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, exc, pattern):
@@ -209,6 +246,7 @@ F32_CASES = {
         lambda: (rng.standard_normal((5, 3)), rng.standard_normal((5, 2))),
     ),
     "matrix_norm": (lambda M, a: M.linalg.matrix_norm(a, "nuc"), lambda: (rng.standard_normal((3, 4)),)),
+    "pinv": (lambda M, a: M.linalg.pinv(a), lambda: (rng.standard_normal((3, 5)),)),
 }
 
 

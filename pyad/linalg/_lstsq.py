@@ -1,5 +1,7 @@
-"""lstsq through a QR factorization: X = R^{-1} Q^T B for tall A, the minimum-norm X = Q R^{-T} B (from A^T = Q R)
-for wide A. Composed of qr and the triangular solve, so both modes and higher derivatives come from theirs."""
+"""lstsq through a QR factorization where A has full rank: X = R^{-1} Q^T B for tall A, the minimum-norm
+X = Q R^{-T} B (from A^T = Q R) for wide A; where it does not, the minimum-norm solution pinv(A) B, with the rank
+cut at rcond as LAPACK's drivers cut it. Composed of qr, the triangular solve and pinv, so both modes and higher
+derivatives come from theirs."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 from .. import _C, _functions as F
 from . import _util as U
 from ._decomp import qr, svdvals
+from ._pinv import pinv
 from ._triangular import _TriSolve
 
 Tensor = _C.Tensor
@@ -24,7 +27,9 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     """The least-squares solution X of A X = B (batched, broadcast), a named tuple (solution, residuals, rank,
     singular_values) as torch.linalg.lstsq, with each field filled as torch fills it for the driver (default
     'gelsy': rank only; 'gelsd' / 'gelss': singular values and, for tall A, the squared residuals; 'gels':
-    residuals). A must have full rank (LinAlgError otherwise): the solution comes from a QR factorization."""
+    residuals, computed where A is tall and every matrix has full rank, as torch). Rank-deficient A gets the
+    minimum-norm solution, singular values at or below rcond * the largest counting as zero (rcond defaults to
+    eps * max(m, n))."""
     op = "linalg.lstsq"
     U.matrix(A, op, square=False)
     if not isinstance(B, Tensor):
@@ -42,10 +47,10 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     tol = float(rcond) if rcond is not None else eps * max(m, n)  # torch's default rcond
     big = _C.unsqueeze(F.amax(s, -1, False), -1) if s.shape[-1] > 0 else s
     rank = _C.sum(_C.to_dtype(_C.gt(s, big * tol), _C.dtype.int64), -1, False)
-    full = min(m, n)
-    bad = _C.to_dtype(_C.lt(rank, full), _C.dtype.int64)
-    U.check_info(bad, op, lambda _: f"the input matrix is rank-deficient (rank < {full}); the QR path needs full rank")
-    if m >= n:
+    full = bool((rank.numpy() == min(m, n)).all())
+    if not full:
+        X = pinv(A, rtol=tol) @ B2
+    elif m >= n:
         Q, R = qr(A)
         X = _TriSolve.apply(R, U.mT(Q) @ B2, True, False, False, True)
     else:
@@ -53,7 +58,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
         X = Q @ _TriSolve.apply(R, B2, True, False, True, True)
     empty = _C.zeros([0], A.dtype, A.device)
     residuals = empty
-    if m > n and driver in ("gels", "gelsd", "gelss"):
+    if m > n and full and driver in ("gels", "gelsd", "gelss"):
         r = A @ X - B2
         residuals = F.sum(r * r, -2, False)
     sv = s if driver in ("gelsd", "gelss") else empty

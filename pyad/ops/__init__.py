@@ -183,6 +183,8 @@ _SPECIAL: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "linalg.inv": (lambda ns, a: ns.linalg.inv(_spd(ns, a)), _M),
     "linalg.lstsq": (lambda ns, a, b: ns.linalg.lstsq(_spd(ns, a), b).solution, ((3, 3), (3, 2))),
     "linalg.matrix_norm": (lambda ns, a: ns.linalg.matrix_norm(a), _M),
+    "linalg.matrix_rank": (lambda ns, a: ns.linalg.matrix_rank(_spd(ns, a)), _M),
+    "linalg.pinv": (lambda ns, a: ns.linalg.pinv(_spd(ns, a)), _M),
     "linalg.qr": (lambda ns, a: ns.linalg.qr(_spd(ns, a)).R, _M),
     "linalg.slogdet": (lambda ns, a: ns.linalg.slogdet(_spd(ns, a)).logabsdet, _M),
     "linalg.solve": (lambda ns, a, b: ns.linalg.solve(_spd(ns, a), b), ((3, 3), (3,))),
