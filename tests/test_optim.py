@@ -3,6 +3,9 @@
 zero_grad, closures, state dict round trips; schedulers' lr sequences."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -402,6 +405,40 @@ def test_fused_step_is_taken_and_gives_the_loops_bits(fused_calls, cls, kwargs, 
             want = t.numpy() if isinstance(t, pyad.Tensor) else t
             got = oa.state[p][name]
             np.testing.assert_array_equal(got.numpy() if isinstance(got, pyad.Tensor) else got, want)
+
+
+# Each vector width of the fused steps (Note [Run-time ISA dispatch], csrc/kernels/cpu/optim_step.cpp) in a
+# process of its own, capped by PYAD_CPU_ISA: the loop's bits for tensor lengths around every width's tail, in
+# both dtypes and every configuration.
+_ISA_CHILD = r"""
+import numpy as np, pyad, pyad.nn as nn, pyad.optim as optim
+CONFIGS = %s
+rng = np.random.default_rng(3)
+sizes = (1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1000)
+for dtype in (pyad.float32, pyad.float64):
+    for name, kw in CONFIGS:
+        w = [rng.standard_normal(n) for n in sizes]
+        pairs = [[nn.Parameter(pyad.tensor(a, dtype=dtype)) for a in w] for _ in range(2)]
+        opts = [getattr(optim, name)(pairs[0], **kw), getattr(optim, name)(pairs[1], foreach=False, **kw)]
+        for step in range(4):
+            g = [rng.standard_normal(n) for n in sizes]
+            for ps, opt in zip(pairs, opts):
+                for p, a in zip(ps, g):
+                    p.grad = pyad.tensor(a, dtype=dtype)
+                opt.step()
+        for a, b in zip(*pairs):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy()), (name, kw, dtype, a.numel())
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
+def test_every_isa_path_of_the_fused_step_gives_the_loops_bits(isa):
+    configs = [(cls.__name__, kw) for cls, kw in FUSED_CONFIGS]
+    env = dict(os.environ, PYAD_CPU_ISA=isa)
+    child = _ISA_CHILD % repr(configs)
+    run = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("cls,kwargs", FUSED_CONFIGS)

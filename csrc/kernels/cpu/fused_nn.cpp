@@ -1,21 +1,13 @@
 // Fused CPU kernels of the training loop: cross entropy over rows of logits (forward and backward, one pass
-// over the logits each) and the multi-tensor optimizer steps (one pass over each parameter and its state).
+// over the logits each) and Embedding's row gather and scatter-add. The optimizer steps are in optim_step.cpp.
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <utility>
 #include "kernels/kernels.h"
 #include "kernels/math.h"
-#include "kernels/optim_math.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/vec_exp.h"
-
-// The AVX2 / AVX-512 copies of the row loops (Note [Run-time ISA dispatch]).
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PYAD_X86_DISPATCH 1
-#else
-#define PYAD_X86_DISPATCH 0
-#endif
 
 namespace pyad::kernels::cpu {
 
@@ -190,71 +182,6 @@ void cross_entropy_rows_backward(const Tensor& x, const Tensor& target, int64_t 
     if constexpr (std::is_same_v<T, float>)
       cross_entropy_backward_f32_any({xp, m, c, tp, ts, ignore_index}, sp, gp, gs, out);
     else cross_entropy_backward_f64(xp, m, c, tp, ts, ignore_index, sp, gp, gs, out);
-  });
-}
-
-// The optimizer steps: each element goes through the very operations, in the very order and precision
-// (scalars rounded to T first, as pyad's binary ops with a Python number do), of the per-tensor loop in
-// pyad/optim, so that the fused and the unfused paths give the same bits.
-namespace {
-
-// restrict: the arrays are distinct tensors, which lets the loop vectorise without alias checks.
-template <bool Amsgrad, bool L2, bool SmallWeight, class T>
-void adam_loop(const math::AdamUpdate<T>& up, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
-               T* __restrict__ v, T* __restrict__ vmax, int64_t n) {
-  for (int64_t j = 0; j < n; ++j)
-    up.template apply<Amsgrad, L2, SmallWeight>(p[j], g[j], m[j], v[j], Amsgrad ? vmax + j : nullptr);
-}
-
-template <bool Momentum, bool First, bool Decay, bool Nesterov, class T>
-void sgd_loop(const math::SgdUpdate<T>& up, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf,
-              int64_t n) {
-  for (int64_t j = 0; j < n; ++j)
-    up.template apply<Momentum, First, Decay, Nesterov>(p[j], g[j], Momentum ? buf + j : nullptr);
-}
-
-template <class T> T* data_of(const std::vector<Tensor>& ts, size_t i) {
-  return ts.empty() ? nullptr : static_cast<T*>(ts[i].raw_data());
-}
-
-}  // namespace
-
-void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
-               const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs,
-               const AdamScalars& s) {
-  PYAD_DISPATCH_FLOAT(params[0].dtype(), "adam", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    const math::AdamUpdate<T> up(s);
-    math::with_flag(s.amsgrad, [&](auto ams) {
-      math::with_flag(up.l2, [&](auto l2) {
-        math::with_flag(up.small_weight, [&](auto small) {
-          for (size_t i = 0; i < params.size(); ++i)
-            adam_loop<decltype(ams)::value, decltype(l2)::value, decltype(small)::value, T>(
-                up, data_of<T>(params, i), data_of<T>(grads, i), data_of<T>(exp_avgs, i), data_of<T>(exp_avg_sqs, i),
-                data_of<T>(max_exp_avg_sqs, i), params[i].numel());
-        });
-      });
-    });
-  });
-}
-
-void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-              const std::vector<Tensor>& momentum_buffers, const SgdScalars& s) {
-  PYAD_DISPATCH_FLOAT(params[0].dtype(), "sgd", [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    const math::SgdUpdate<T> up(s);
-    math::with_flag(!momentum_buffers.empty(), [&](auto mom) {
-      math::with_flag(up.first, [&](auto first) {
-        math::with_flag(up.decay, [&](auto decay) {
-          math::with_flag(up.nesterov, [&](auto nesterov) {
-            for (size_t i = 0; i < params.size(); ++i)
-              sgd_loop<decltype(mom)::value, decltype(first)::value, decltype(decay)::value, decltype(nesterov)::value,
-                       T>(up, data_of<T>(params, i), data_of<T>(grads, i), data_of<T>(momentum_buffers, i),
-                          params[i].numel());
-          });
-        });
-      });
-    });
   });
 }
 

@@ -99,7 +99,7 @@ __attribute__((always_inline)) inline void rows_axpy_body(const T* A, int64_t ld
 
 // Each body compiled twice, for AVX2 + FMA and for the baseline target, chosen at run time (Note [Run-time ISA
 // dispatch]), so the kernels cannot fault on a CPU without AVX2.
-#if defined(__x86_64__)
+#if PYAD_X86_DISPATCH
 template <class T>
 PYAD_TARGET_AVX2 void rows_dot_avx2(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
   rows_dot_body<T>(A, lda, x, y, n, r0, r1);
@@ -112,7 +112,7 @@ PYAD_TARGET_AVX2 void rows_axpy_avx2(const T* A, int64_t lda, const T* g, T* y, 
 
 template <class T>
 void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, int64_t r1) {
-#if defined(__x86_64__)
+#if PYAD_X86_DISPATCH
   if (has_avx2_fma()) return rows_dot_avx2<T>(A, lda, x, y, n, r0, r1);
 #endif
   rows_dot_body<T>(A, lda, x, y, n, r0, r1);
@@ -120,7 +120,7 @@ void rows_dot(const T* A, int64_t lda, const T* x, T* y, int64_t n, int64_t r0, 
 
 template <class T>
 void rows_axpy(const T* A, int64_t lda, const T* g, T* y, int64_t n, int64_t r0, int64_t r1) {
-#if defined(__x86_64__)
+#if PYAD_X86_DISPATCH
   if (has_avx2_fma()) return rows_axpy_avx2<T>(A, lda, g, y, n, r0, r1);
 #endif
   rows_axpy_body<T>(A, lda, g, y, n, r0, r1);

@@ -15,8 +15,16 @@ namespace pyad::kernels::cpu {
 // (tests/test_fused_nn.py). Paths may differ in the last bits (lanes sum in another order, FMA contracts a
 // multiply-add): a result is the same bit for bit across thread counts, not across CPUs.
 enum class Isa { Baseline = 0, Avx2Fma = 1, Avx512 = 2 };
+// Where the wider copies are compiled at all (GCC and Clang on x86-64).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYAD_X86_DISPATCH 1
+#else
+#define PYAD_X86_DISPATCH 0
+#endif
 #define PYAD_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define PYAD_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+// The templates compiled into each width's function: inlined there, so they take its target.
+#define PYAD_VEC_INLINE inline __attribute__((always_inline))
 
 inline Isa detect_isa() {
   Isa best = Isa::Baseline;

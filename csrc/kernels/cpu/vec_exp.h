@@ -7,8 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-
-#define PYAD_VEC_INLINE inline __attribute__((always_inline))
+#include "kernels/cpu/isa.h"
 
 namespace pyad::kernels::cpu::vec {
 
