@@ -14,8 +14,12 @@ def interleaved(fns, repeats, warmup=2, per_round=1):
         for _ in range(warmup):
             fn()
     ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
+    names = list(fns)
+    for r in range(repeats):
+        # Each round starts one function further on, so that each follows every other equally often: in a fixed
+        # order the function after the one that churns the most memory would always start with cold caches.
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            fn = fns[k]
             gc.collect()
             t0 = time.perf_counter()
             for _ in range(per_round):

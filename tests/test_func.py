@@ -7,6 +7,7 @@ then compositions of them.  Every test runs on each device (the `device` fixture
 
 import numpy as np
 import op_db
+import optree
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -649,3 +650,33 @@ def test_jvp_rejects_mismatched_tangent():
         func.jvp(pyad.sin, (x,), (pyad.ones(4, dtype=F64),))
     with pytest.raises(ValueError):
         func.jvp(pyad.sin, (x,), (pyad.ones_like(x), pyad.ones_like(x)))
+
+
+def test_jacfwd_of_a_lone_tensor_argument_matches_the_general_path():
+    """jacfwd's short path for one Tensor argument (func._jacfwd_lone) against the pytree path (chunk_size=n
+    takes it) and torch: tuple and dict outputs, an output independent of x, a scalar, negative argnums."""
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    fns = {
+        "tuple": lambda ns, x, y: (ns.sin(x) * y, (x * x).sum()),
+        "dict": lambda ns, x, y: {"u": x.T @ x, "v": y * 2.0},
+        "scalar": lambda ns, x, y: ns.tanh(x).sum(),
+        "independent": lambda ns, x, y: y * 3.0,
+    }
+    for name, fn in fns.items():
+        for argnums in (0, -2):
+            got = func.jacfwd(lambda x, y: fn(pyad, x, y), argnums=argnums)(pyad.tensor(a), pyad.tensor(b))
+            general = func.jacfwd(lambda x, y: fn(pyad, x, y), argnums=argnums, chunk_size=6)(
+                pyad.tensor(a), pyad.tensor(b)
+            )
+            # (torch 2.13's jacfwd returns zeros for argnums=-2, where pyad reads -2 as argument 0 like jacrev)
+            want = torch.func.jacfwd(lambda x, y: fn(torch, x, y), argnums=argnums % 2)(
+                torch.tensor(a), torch.tensor(b)
+            )
+            for g, h, w in zip(optree.tree_leaves(got), optree.tree_leaves(general), optree.tree_leaves(want)):
+                np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+                np.testing.assert_allclose(h.numpy(), w.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+    with pytest.raises(ValueError, match=r"\[jacfwd\] argnums"):
+        func.jacfwd(lambda x: x, argnums=True)(pyad.tensor(b))
+    with pytest.raises(ValueError, match=r"\[jacfwd\] argnums"):
+        func.jacfwd(lambda x: x, argnums=1)(pyad.tensor(b))

@@ -153,6 +153,16 @@ Tensor tangent_at(const Tensor& t, uint64_t level) {
   TangentEntry* e = entry_at(t, level);
   if (!e) return {};
   if (!e->dense.defined() && e->identity) e->dense = materialise(*e->identity, t);
+  if (!e->dense.defined() && e->scaled) {
+    JvpRuleGuard guard(level);
+    ScaledTangent st = std::move(*e->scaled);
+    e->scaled.reset();
+    PYAD_CHECK(st.base->version->version == st.base_version, RuntimeError, "[", st.op,
+               "] the tangent of its input was modified in place after ", st.op,
+               " read it (forward mode made its result's tangent from it later: Note [Scaled tangents]); "
+               "clone a tangent before writing to it");
+    e->dense = grad_ops::mul(st.base, st.scale);
+  }
   return e->dense;
 }
 
@@ -165,6 +175,40 @@ std::optional<IdentitySlice> identity_tangent_of(const Tensor& t) {
   if (g_innermost == 0 || !slot_of(t)) return std::nullopt;
   const TangentEntry* e = entry_at(t, current_level());
   return e ? e->identity : std::nullopt;
+}
+
+std::optional<ScaledTangent> scaled_tangent_of(const Tensor& t) {
+  if (g_innermost == 0 || !slot_of(t)) return std::nullopt;
+  const TangentEntry* e = entry_at(t, current_level());
+  return e && !e->dense.defined() ? e->scaled : std::nullopt;
+}
+
+void set_scaled_tangent(const char* op, const Tensor& out, const Tensor& in, Tensor base, Tensor scale,
+                        uint64_t level) {
+  if (!base.defined() || level == 0 || g_innermost == 0) return;
+  bool lazy = !base.requires_grad() && !scale.requires_grad() && scale.shape() == out.shape() &&
+              base.dtype() == out.dtype() && scale.dtype() == out.dtype() && base.ndim() >= out.ndim() &&
+              Shape(base.shape().end() - out.ndim(), base.shape().end()) == out.shape() &&
+              scale->storage != out->storage && scale->storage != in->storage;
+  if (lazy) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    lazy = g_levels.size() == 1;
+  }
+  if (!lazy) {
+    Tensor t;
+    {
+      JvpRuleGuard guard(level);
+      t = grad_ops::mul(base, scale);
+    }
+    return set_tangent(out, std::move(t), level);
+  }
+  PYAD_CHECK(is_floating(out.dtype()), RuntimeError, "[forward AD] a tangent cannot be attached to a ",
+             dtype_name(out.dtype()), " result");
+  TangentEntry entry;
+  entry.level = level;
+  const uint64_t version = base->version->version;
+  entry.scaled = ScaledTangent{std::move(base), std::move(scale), version, op};
+  put_entry(out, std::move(entry));
 }
 
 uint64_t next_tangent_level(const TensorList& ts, uint64_t after) {

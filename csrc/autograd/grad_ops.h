@@ -17,6 +17,7 @@ namespace pyad::grad_ops {
 Tensor sum_to(const Tensor& x, const Shape& shape, const char* op, int64_t batch_ndim);
 Tensor to_dtype(const Tensor& x, DType dtype);
 Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);  // a scaled tangent's dense form (Note [Scaled tangents])
 void add_(Tensor& x, const Tensor& other);
 Tensor clone(const Tensor& x);
 Tensor view(const Tensor& x, const Shape& shape);

@@ -34,16 +34,19 @@ inline std::vector<int64_t> broadcast_strides(const Tensor& t, const Shape& shap
   return st;
 }
 
+// Which operand's memory order the loop walks: the dims as given, the output's (an elementwise op, whose result
+// may be permuted: Note [Results keep their operand's layout]) or the last operand's (a reduction's input).
+enum class Walk { AsGiven, Output, LastOperand };
+
 template <int N>
 Loop<N> make_loop(const Shape& shape, const std::array<std::vector<int64_t>, N>& elem_strides,
-                  const std::array<int64_t, N>& itemsizes, bool sort_by_last_operand = false) {
+                  const std::array<int64_t, N>& itemsizes, Walk walk = Walk::AsGiven) {
   std::vector<int> order;
   for (size_t d = 0; d < shape.size(); ++d)
     if (shape[d] != 1) order.push_back(static_cast<int>(d));
-  if (sort_by_last_operand) {
-    // Walk the last operand (a reduction's input) in memory order.
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return std::abs(elem_strides[N - 1][a]) > std::abs(elem_strides[N - 1][b]); });
+  if (walk != Walk::AsGiven) {
+    const auto& st = elem_strides[walk == Walk::Output ? 0 : N - 1];
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return std::abs(st[a]) > std::abs(st[b]); });
   }
   Loop<N> l;
   for (int d : order) {

@@ -81,7 +81,7 @@ Tensor binary_op(const char* op, kernels::Binary kernel, math::Domain domain, co
   auto [a, b, sh] = prepare(op, a0, b0, domain == math::Domain::Float);
   PYAD_CHECK(a.dtype() != DType::Bool, TypeError, "[", op, "] is not supported for bool tensors");
   if (rule.check) rule.check(op, a, b);
-  Tensor out = empty(sh, a.dtype(), a.device());
+  Tensor out = empty_in_layout_of(sh, a.dtype(), a.device(), {&a, &b});
   kernels::binary(kernel, a, b, out);
   if (auto node = record<BinaryBackward>(out, {a, b}, rule)) {
     int needed = (node->needs_input_grad(0) ? kForA : 0) | (node->needs_input_grad(1) ? kForB : 0);
@@ -210,7 +210,7 @@ const BinaryRule remainder_rule{"RemainderBackward1",
 
 Tensor compare_op(const char* op, kernels::Binary kernel, const Tensor& a0, const Tensor& b0) {
   auto [a, b, sh] = prepare(op, a0, b0, false);
-  Tensor out = empty(sh, DType::Bool, a.device());
+  Tensor out = empty_in_layout_of(sh, DType::Bool, a.device(), {&a, &b});
   kernels::binary(kernel, a, b, out);
   return out;
 }
@@ -262,7 +262,7 @@ Tensor where_impl(const Tensor& cond, const Tensor& a0, const Tensor& b0, bool s
   auto [a, b, sh] = prepare("where", a0, b0, false);
   check_same_device("where", cond, a);
   sh = broadcast_shapes(cond.shape(), sh, "where");
-  Tensor out = empty(sh, a.dtype(), a.device());
+  Tensor out = empty_in_layout_of(sh, a.dtype(), a.device(), {&cond, &a, &b});
   kernels::where(cond, a, b, out);
   if (auto node = record<WhereBackward>(out, {a, b})) {
     node->cond = SavedTensor(cond, false);

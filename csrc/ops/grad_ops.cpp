@@ -10,6 +10,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape, const char* op, int64_t batch
 }
 Tensor to_dtype(const Tensor& x, DType dtype) { return pyad::to_dtype(x, dtype); }
 Tensor add(const Tensor& a, const Tensor& b) { return pyad::add(a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return pyad::mul(a, b); }
 void add_(Tensor& x, const Tensor& other) { pyad::add_(x, other); }
 Tensor clone(const Tensor& x) { return pyad::clone(x); }
 Tensor view(const Tensor& x, const Shape& shape) { return pyad::view(x, shape); }

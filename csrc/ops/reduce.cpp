@@ -1,6 +1,7 @@
 // Reductions. A reduction's gradient is the output gradient with the reduced
 // dims put back (keepdim) and broadcast over the input; max-like reductions
 // route it to the winning elements.
+#include <algorithm>
 #include <cmath>
 #include "ops/record.h"
 #include "kernels/kernels.h"
@@ -44,6 +45,21 @@ std::vector<int64_t> negative_dims(const std::vector<bool>& mask) {
 Tensor reduce_tangent(const Tensor& t, const std::vector<bool>& mask, bool keepdim) {
   if (mask.empty()) return t;  // reducing a 0-d tensor changes nothing
   return sum(t, negative_dims(mask), keepdim);
+}
+
+// The tangent of a full sum of x whose tangent is still base * scale (Note [Scaled tangents]): one contraction,
+// base (*batch, n) @ scale (n), instead of the product's pass and the sum's.
+Tensor sum_of_scaled(const ScaledTangent& st, const Tensor& x, bool keepdim) {
+  const int64_t n = x.numel();
+  Shape batch = batch_shape(st.base, x.ndim());
+  int64_t rows = 1;
+  for (int64_t b : batch) rows *= b;
+  // jacfwd's case, a vector's tangent (rows, n), needs no reshape (which would copy a transposed base).
+  const Tensor base = st.base.ndim() == 2 && x.ndim() == 1 ? st.base : reshape(st.base, {rows, n});
+  Tensor t = matmul(base, st.scale.ndim() == 1 ? st.scale : reshape(st.scale, {n}));
+  Shape shape = batch;
+  if (keepdim) shape.insert(shape.end(), x.ndim(), 1);
+  return t.shape() == shape ? t : reshape(t, shape);
 }
 
 // Raw reduction into a fresh tensor of the keepdim shape, no history.
@@ -104,7 +120,9 @@ Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
     node->all_dims = dims.empty();
   }
   forward_rule(out, {x}, [&] {
-    Tensor t = reduce_tangent(tangent_of(x), mask, keepdim);
+    const bool all = !mask.empty() && std::all_of(mask.begin(), mask.end(), [](bool m) { return m; });
+    auto st = all ? scaled_tangent_of(x) : std::nullopt;
+    Tensor t = st ? sum_of_scaled(*st, x, keepdim) : reduce_tangent(tangent_of(x), mask, keepdim);
     return is_mean ? t * scale : t;
   });
   return out;

@@ -69,7 +69,7 @@ Tensor number_op(NumberOp op, const Tensor& a, double s, bool number_first) {
     Tensor n = scalar_tensor(s, a.dtype(), a.device());
     return number_first ? tensor_op(op, n, a) : tensor_op(op, a, n);
   }
-  Tensor out = empty(a.shape(), a.dtype(), a.device());
+  Tensor out = empty_in_layout_of(a.shape(), a.dtype(), a.device(), {&a});
   kernels::binary_scalar(kernel_of(op), a, s, number_first, out);
   if (grad_enabled() && a.requires_grad()) {
     auto node = pool::make_shared<NumberBackward>(op, s, number_first);

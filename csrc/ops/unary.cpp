@@ -55,17 +55,14 @@ DType unary_dtype(const char* op, math::Domain domain, DType in) {
 Tensor unary_op(const char* op, kernels::Unary kernel, math::Domain domain, const UnaryRule& rule, const Tensor& x) {
   const DType dt = unary_dtype(op, domain, x.dtype());
   Tensor in = x.dtype() == dt ? x : to_dtype(x, dt);
-  Tensor out = empty(x.shape(), dt, x.device());
+  Tensor out = empty_in_layout_of(x.shape(), dt, x.device(), {&in});
   kernels::unary(kernel, in, out);
   if (auto node = record<UnaryBackward>(out, {in}, rule)) {
     if (rule.saves_input) node->x = SavedTensor(in, false);
     if (rule.saves_result) node->y = SavedTensor(out, true);
   }
-  forward_rule(out, {in}, [&] {
-    Tensor t = tangent_of(in);
-    if (!rule.deriv) return linear_times(rule.linear, t);
-    return t * rule.deriv(in, out);
-  });
+  if (rule.deriv) forward_rule_scaled(op, out, in, [&] { return rule.deriv(in, out); });
+  else forward_rule(out, {in}, [&] { return linear_times(rule.linear, tangent_of(in)); });
   return out;
 }
 

@@ -29,7 +29,7 @@ void zip_scalar_left(R* __restrict o, T a, const T* __restrict b, int64_t n, F f
 template <class T, class F>
 void unary_loop(const Tensor& in, const Tensor& out, F f) {
   auto l = make_loop<2>(out.shape(), {broadcast_strides(out, out.shape()), broadcast_strides(in, out.shape())},
-                        {sizeof(T), sizeof(T)});
+                        {sizeof(T), sizeof(T)}, Walk::Output);
   run_elementwise<2>(l, {static_cast<char*>(out.raw_data()), static_cast<char*>(in.raw_data())}, 2 * sizeof(T),
                      [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
                        if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
@@ -44,7 +44,7 @@ template <class T, class R, class F>
 void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const Shape& sh = out.shape();
   auto l = make_loop<3>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
-                        {sizeof(R), sizeof(T), sizeof(T)});
+                        {sizeof(R), sizeof(T), sizeof(T)}, Walk::Output);
   run_elementwise<3>(
       l, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
       sizeof(R) + 2 * sizeof(T), [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {
@@ -126,7 +126,7 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
     auto l = make_loop<4>(
         sh,
         {broadcast_strides(out, sh), broadcast_strides(cond, sh), broadcast_strides(a, sh), broadcast_strides(b, sh)},
-        {sizeof(T), 1, sizeof(T), sizeof(T)});
+        {sizeof(T), 1, sizeof(T), sizeof(T)}, Walk::Output);
     run_elementwise<4>(l,
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(cond.raw_data()),
                         static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
@@ -144,7 +144,8 @@ void copy(const Tensor& src, const Tensor& dst) {
     using D = std::remove_pointer_t<decltype(dtag)>;
     PYAD_DISPATCH_ALL(src.dtype(), "copy", [&](auto* stag) {
       using S = std::remove_pointer_t<decltype(stag)>;
-      auto l = make_loop<2>(sh, {broadcast_strides(dst, sh), broadcast_strides(src, sh)}, {sizeof(D), sizeof(S)});
+      auto l = make_loop<2>(sh, {broadcast_strides(dst, sh), broadcast_strides(src, sh)}, {sizeof(D), sizeof(S)},
+                            Walk::Output);
       run_elementwise<2>(l, {static_cast<char*>(dst.raw_data()), static_cast<char*>(src.raw_data())},
                          sizeof(D) + sizeof(S),
                          [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {

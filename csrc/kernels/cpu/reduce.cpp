@@ -72,7 +72,8 @@ Tensor reduce_acc(const Tensor& in, const Shape& out_shape, acc_t<T> init, Combi
   A* accp = static_cast<A*>(acc.raw_data());
   std::fill_n(accp, acc.numel(), init);
   const Shape& sh = in.shape();
-  auto l = make_loop<2>(sh, {broadcast_strides(acc, sh), broadcast_strides(in, sh)}, {sizeof(A), sizeof(T)}, true);
+  auto l = make_loop<2>(sh, {broadcast_strides(acc, sh), broadcast_strides(in, sh)}, {sizeof(A), sizeof(T)},
+                        Walk::LastOperand);
   if (empty_loop(l)) return acc;
   auto inner = [&](std::array<char*, 2> p, const std::array<int64_t, 2>& s, int64_t n) {
     if (s[0] == 0) {  // reducing along the inner row
@@ -177,7 +178,7 @@ void logsumexp(const Tensor& in, const Tensor& out) {
     Tensor acc = zeros_like_acc(m);
     const Shape& sh = in.shape();
     auto l = make_loop<3>(sh, {broadcast_strides(acc, sh), broadcast_strides(m, sh), broadcast_strides(in, sh)},
-                          {8, 8, sizeof(T)}, true);
+                          {8, 8, sizeof(T)}, Walk::LastOperand);
     run_loop<3>(
         l, {static_cast<char*>(acc.raw_data()), static_cast<char*>(m.raw_data()), static_cast<char*>(in.raw_data())},
         [&](std::array<char*, 3> p, const std::array<int64_t, 3>& s, int64_t n) {

@@ -21,7 +21,8 @@ void scalar_loop(const Tensor& a, T s, const Tensor& out, F f) {
     return;
   }
   const Shape& sh = out.shape();
-  auto l = make_loop<2>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh)}, {sizeof(T), sizeof(T)});
+  auto l =
+      make_loop<2>(sh, {broadcast_strides(out, sh), broadcast_strides(a, sh)}, {sizeof(T), sizeof(T)}, Walk::Output);
   run_loop<2>(l, {reinterpret_cast<char*>(o), reinterpret_cast<char*>(const_cast<T*>(x))},
               [&](std::array<char*, 2> p, const std::array<int64_t, 2>& st, int64_t n) {
                 for (int64_t i = 0; i < n; ++i) {

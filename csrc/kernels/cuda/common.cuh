@@ -67,7 +67,7 @@ Offsets<N> offsets_for(const Shape& shape, const std::array<const Tensor*, N>& t
                        const char* op) {
   std::array<std::vector<int64_t>, N> st;
   for (int k = 0; k < N; ++k) st[k] = kernels::broadcast_strides(*ts[k], shape);
-  return to_offsets<N>(kernels::make_loop<N>(shape, st, sizes), op);
+  return to_offsets<N>(kernels::make_loop<N>(shape, st, sizes, kernels::Walk::Output), op);
 }
 
 // Operand base pointers, passed by value to a kernel.

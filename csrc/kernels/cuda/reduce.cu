@@ -86,7 +86,7 @@ Plan make_plan(const Tensor& in, const Shape& out_shape) {
   p.num_out = numel_of(kept);
   p.R = numel_of(red);
   p.outer = gpu::to_offsets<1>(kernels::make_loop<1>(kept, {kept_st}, {isz}), "reduce");
-  p.inner = gpu::to_offsets<1>(kernels::make_loop<1>(red, {red_st}, {isz}, true), "reduce");
+  p.inner = gpu::to_offsets<1>(kernels::make_loop<1>(red, {red_st}, {isz}, kernels::Walk::LastOperand), "reduce");
   // A thread per output reads neighbouring outputs side by side (coalesced) when the reduced dims are
   // not the unit-stride one, and there are enough outputs to fill the GPU.
   p.block_per_output = unit_reduced || p.num_out < static_cast<int64_t>(gpu::sm_count()) * 128;
