@@ -66,14 +66,19 @@ def test_node_and_edges_as_torch():
         (lambda v: v * 2.0, "MulBackward0", 0),
         (lambda v: 2.0 * v, "MulBackward0", 0),
         (lambda v: v + 1, "AddBackward0", 0),
-        (lambda v: 1.0 - v, "SubBackward0", 1),
+        (lambda v: 1.0 - v, "RsubBackward1", None),  # one edge: torch's rsub(v, 1.0)
+        (lambda v: v - 1.0, "SubBackward0", 0),
         (lambda v: v / 4.0, "DivBackward0", 0),
         (lambda v: 4.0 / v, "DivBackward0", 1),
     ):
         fn = expr(x).grad_fn
         assert fn.name() == name
         nf = fn.next_functions
-        assert len(nf) == 2 and nf[1 - slot][0] is None
+        if slot is None:
+            assert len(nf) == 1
+            slot = 0
+        else:
+            assert len(nf) == 2 and nf[1 - slot][0] is None
         assert nf[slot][0].name() == "AccumulateGrad" and nf[slot][0].variable is x
 
 

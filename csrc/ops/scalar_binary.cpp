@@ -38,8 +38,10 @@ struct NumberBackward : Node {
   NumberBackward(NumberOp o, double s, bool first) : op(o), number(s), number_first(first) {}
   std::string name() const override {
     static const char* const names[] = {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0"};
-    return names[static_cast<int>(op)];
+    return rsub() ? "RsubBackward1" : names[static_cast<int>(op)];
   }
+  // 2.0 - x is torch's rsub(x, 2.0): a node of that name with x's edge only.
+  bool rsub() const { return op == NumberOp::Sub && number_first; }
   TensorList apply(TensorList&& g) override {
     Tensor ga;
     switch (op) {
@@ -56,6 +58,7 @@ struct NumberBackward : Node {
         }
         break;
     }
+    if (rsub()) return {std::move(ga)};
     if (number_first) return {Tensor(), std::move(ga)};
     return {std::move(ga), Tensor()};
   }
@@ -73,7 +76,9 @@ Tensor number_op(NumberOp op, const Tensor& a, double s, bool number_first) {
   kernels::binary_scalar(kernel_of(op), a, s, number_first, out);
   if (grad_enabled() && a.requires_grad()) {
     auto node = pool::make_shared<NumberBackward>(op, s, number_first);
-    collect_edges(*node, number_first ? TensorList{Tensor(), a} : TensorList{a, Tensor()});
+    collect_edges(*node, node->rsub()   ? TensorList{a}
+                         : number_first ? TensorList{Tensor(), a}
+                                        : TensorList{a, Tensor()});
     set_history(out, node);
     if (op == NumberOp::Div && number_first) node->a = SavedTensor(a, false);
   }
