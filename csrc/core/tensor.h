@@ -1,9 +1,9 @@
 #pragma once
-#include <initializer_list>
 // TensorImpl holds a strided view of a Storage plus the autograd metadata.
 // Tensor is a cheap handle (a shared_ptr) used everywhere in C++; the Python
 // object wraps the same TensorImpl, so identity is kept across the binding.
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 #include "core/dtype.h"
@@ -161,8 +161,8 @@ inline uint32_t Tensor::output_nr() const {
 // Construction helpers (no autograd history).
 Tensor empty(const Shape& shape, DType dtype, Device device = {});
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
-// An uninitialised result of `shape` laid out as the first operand of that shape which is dense but permuted
-// (Note [Results keep their operand's layout]); contiguous when there is none.
+// An uninitialised elementwise result of `shape`, laid out in the memory order of the operands of that shape
+// (Note [Results keep their operand's layout]); contiguous where the first of them is, or where none has it.
 Tensor empty_in_layout_of(const Shape& shape, DType dtype, Device device,
                           std::initializer_list<const Tensor*> operands);
 // A tensor sharing data and version counter with t but with no history.
