@@ -103,6 +103,20 @@ def test_det_backward_at_a_singular_matrix_is_the_cofactor_matrix_as_torchs(name
     close(g, tg, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", list(SINGULAR_DET_CASES))
+def test_det_forward_mode_at_a_singular_matrix_is_the_cofactors_contracted(name):
+    # <cof(A), dA>: torch's backward (through its SVD) contracted with the tangent; torch's own forward mode
+    # returns 0 there, and jacfwd must agree with jacrev
+    a = SINGULAR_DET_CASES[name]
+    dA = rng.standard_normal(a.shape)
+    _, tangent = pyad.func.jvp(LA.det, (P(a),), (P(dA),))
+    t = T(a).requires_grad_(True)
+    (tg,) = torch.autograd.grad(torch.linalg.det(t).sum(), t, create_graph=True)
+    want = (tg * T(dA)).sum(dim=(-2, -1))
+    close(tangent, want, rtol=1e-9, atol=1e-12)
+    close(pyad.func.jacfwd(LA.det)(P(a)), pyad.func.jacrev(LA.det)(P(a)), rtol=1e-9, atol=1e-12)
+
+
 def test_det_backward_at_a_singular_matrix_is_differentiable():
     # the SVD path is written with pyad ops: the second derivative of det at a rank-1 2x2 matrix is the constant
     # d^2 det / dA^2, whose contraction with ones gives the gradient of sum(cof(A)) = a11 + a00 - a01 - a10

@@ -177,6 +177,11 @@ class _Det(Function):
     @staticmethod
     def jvp(ctx: Any, tA: Tensor) -> Tensor:
         A, det = ctx.saved_tensors
+        if _near_singular(A, det):
+            # d det = <cof(A), dA>, the backward's cofactors, which stay finite where A^{-1} does not (torch's
+            # forward mode returns 0 there, though the cofactors of a rank n - 1 matrix are not all zero)
+            cof = _cofactors_svd(A, _C.ones(list(det.shape), det.dtype, det.device))
+            return _C.sum(cof * tA, [-2, -1], False)
         return det * U.trace(_solve_for_rule(A, tA, "linalg.det (forward AD)"))
 
 
@@ -211,7 +216,7 @@ def _solve_for_rule(A: Tensor, T: Tensor, op: str) -> Tensor:
 def det(A: Tensor) -> Tensor:
     """The determinant of square A (batched), as torch.linalg.det. Its gradient is the cofactor matrix: det(A) A^{-T}
     where A is invertible, and, as torch, through an SVD where some matrix of the batch is singular to working
-    precision (forward AD there still needs A invertible and raises LinAlgError)."""
+    precision; forward mode uses the same cofactors there."""
     return _Det.apply(U.matrix(A, "linalg.det"))
 
 
