@@ -196,6 +196,36 @@ def test_pinv_tolerances_match_torch():
     close(LA.pinv(P(np.zeros((3, 2)))), torch.zeros(2, 3, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize(
+    "op,call",
+    [
+        ("svd", lambda a: LA.svd(a)),
+        ("svd", lambda a: LA.svdvals(a)),
+        ("pinv", lambda a: LA.pinv(a)),
+        ("matrix_rank", lambda a: LA.matrix_rank(a)),
+        ("lstsq", lambda a: LA.lstsq(a, pyad.ones(3, 1, dtype=F64))),
+    ],
+)
+def test_svd_of_non_finite_input_raises_naming_the_op(op, call, bad):
+    # LAPACK's gesdd rejects such input with a bare argument number; torch raises LinAlgError here too
+    a = rng.standard_normal((3, 3))
+    a[1, 2] = bad
+    with pytest.raises(LA.LinAlgError, match=rf"\[linalg\.{op}\] the input matrix contains non-finite values"):
+        call(P(a))
+
+
+def test_lu_of_non_finite_input_is_not_called_singular():
+    a = np.array([[np.nan, 1.0], [1.0, 1.0]])  # OpenBLAS's LU leaves an exact zero pivot here
+    for call in (LA.inv, lambda x: LA.solve(x, x), lambda x: LA.det(x).backward()):
+        try:
+            out = call(P(a, grad=True))
+        except LA.LinAlgError as e:
+            assert "non-finite" in str(e) and "singular" not in str(e)
+        else:
+            assert out is None or not np.isfinite(out.detach().numpy()).all()
+
+
 # ---------------------------------------------------------------- argument errors
 @pytest.mark.parametrize(
     "call,exc,pattern",

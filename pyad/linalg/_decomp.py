@@ -193,6 +193,7 @@ class _Svd(Function):
     @staticmethod
     def forward(ctx: Any, A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)
+        U.check_finite(A, "linalg.svd")
         Uu, S, Vh, info = _C._linalg_svd(A, False, True)
         U.check_info(info, "linalg.svd", _svd_failed)
         ctx.save_for_backward(Uu, S, Vh)
@@ -262,6 +263,7 @@ def svd(A: Tensor, full_matrices: bool = True) -> Any:
     U.matrix(A, op, square=False)
     m, n = A.shape[-2], A.shape[-1]
     if full_matrices and m != n:
+        U.check_finite(A, op)
         Uu, S, Vh, info = _C._linalg_svd(A.detach(), True, True)
         U.check_info(info, op, _svd_failed)
         if A.requires_grad and _C.is_grad_enabled():

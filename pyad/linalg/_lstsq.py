@@ -42,6 +42,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     m, n = A.shape[-2], A.shape[-1]
     if B2.ndim < 2 or B2.shape[-2] != m:
         raise ValueError(f"[{op}] A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not fit")
+    U.check_finite(A, op)
     s = svdvals(A.detach())
     eps = float(np.finfo(np.float32 if A.dtype == _C.dtype.float32 else np.float64).eps)
     tol = float(rcond) if rcond is not None else eps * max(m, n)  # torch's default rcond

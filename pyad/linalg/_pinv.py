@@ -65,6 +65,7 @@ class _Pinv(Function):
             inv = _inverse_values(_C.abs(w), _cutoff(_C.abs(w), atol, rtol, m, n, op))
             P = (V * _C.unsqueeze(F.where(_C.lt(w, 0.0), -inv, inv), -2)) @ U.mT(V)
         else:
+            U.check_finite(A, op)
             Uu, S, Vh, info = _C._linalg_svd(A, False, True)
             U.check_info(info, op, lambda i: f"the SVD did not converge ({i} superdiagonals)")
             P = U.mT(Vh) @ (U.mT(Uu) * _C.unsqueeze(_inverse_values(S, _cutoff(S, atol, rtol, m, n, op)), -1))
@@ -114,6 +115,7 @@ def matrix_rank(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: boo
         U.check_info(info, op, lambda i: f"eigh did not converge ({i} off-diagonal elements)")
         s = _C.abs(w)
     else:
+        U.check_finite(A, op)
         _, s, _, info = _C._linalg_svd(A, False, False)
         U.check_info(info, op, lambda i: f"the SVD did not converge ({i} superdiagonals)")
     return _C.sum(_C.to_dtype(_C.gt(s, _cutoff(s, atol, rtol, m, n, op)), _C.dtype.int64), -1, False)

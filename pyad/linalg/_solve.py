@@ -28,7 +28,11 @@ def _singular(op: str) -> Any:
 
 def lu_factor_checked(A: Tensor, op: str) -> tuple[Tensor, Tensor]:
     lu, piv, info = _C._linalg_lu_factor(A.detach())
-    U.check_info(info, op, _singular(op))
+    try:
+        U.check_info(info, op, _singular(op))
+    except U.LinAlgError:
+        U.check_finite(A, op)  # a NaN can leave an exact zero pivot: say that, not "singular"
+        raise
     return lu, piv
 
 

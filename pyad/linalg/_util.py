@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _functions as F
 
 Tensor = _C.Tensor
 
@@ -28,6 +28,13 @@ def check_info(info: Tensor, op: str, what: Any) -> None:
         i = int(bad[0])
         where = f" (batch element {i})" if info.ndim > 0 else ""
         raise LinAlgError(f"[{op}]{where} {what(int(codes[i]))}")
+
+
+def check_finite(A: Tensor, op: str) -> None:
+    """LinAlgError where A has a NaN or an inf: an SVD cannot converge on it (LAPACK's gesdd then rejects its
+    argument, a message that names neither the op nor the cause), and an LU would call it singular."""
+    if A.numel() and not math.isfinite(float(F.amax(_C.abs(A.detach()), None, False).item())):  # NaN wins in amax
+        raise LinAlgError(f"[{op}] the input matrix contains non-finite values (NaN or inf)")
 
 
 def matrix(x: Any, op: str, name: str = "A", square: bool = True) -> Tensor:
