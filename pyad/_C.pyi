@@ -467,14 +467,6 @@ class Tensor:
         """
         input rotated by 90° k times in the plane of dims (from the first towards the second), as torch.rot90.
         """
-    def scatter_(self, dim, index, src):
-        """
-        pyad.scatter written into self in place (src: a tensor or a number).
-        """
-    def scatter_add_(self, dim, index, src):
-        """
-        pyad.scatter_add written into self in place.
-        """
     @staticmethod
     def sgn(*args, **kwargs) -> Tensor:
         """
@@ -808,9 +800,17 @@ class Tensor:
         """
         See pyad.scatter.
         """
+    def scatter_(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: typing.Any) -> Tensor:
+        """
+        pyad.scatter written into input in place (src: a tensor or a number), with no copy of input.
+        """
     def scatter_add(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: Tensor) -> Tensor:
         """
         See pyad.scatter_add.
+        """
+    def scatter_add_(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, src: Tensor) -> Tensor:
+        """
+        pyad.scatter_add written into input in place.
         """
     def sigmoid(self) -> Tensor:
         ...

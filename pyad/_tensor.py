@@ -689,15 +689,3 @@ def masked_select(self, mask):
 def take_along_dim(self, indices, dim=None):
     """See pyad.take_along_dim."""
     return _index_ops.take_along_dim(self, indices, dim)
-
-
-@_method
-def scatter_(self, dim, index, src):
-    """pyad.scatter written into self in place (src: a tensor or a number)."""
-    return self.copy_(_C.scatter(self, dim, index, src))
-
-
-@_method
-def scatter_add_(self, dim, index, src):
-    """pyad.scatter_add written into self in place."""
-    return self.copy_(_C.scatter_add(self, dim, index, src))

@@ -372,3 +372,65 @@ def test_indexing_parity_on_the_device():
     y = pyad.zeros(7, dtype=pyad.int64)
     y.index_put_((pyad.tensor(rng.integers(0, 7, 100)),), pyad.tensor(1), accumulate=True)
     assert int(y.sum().item()) == 100
+
+
+IN_PLACE_SCATTERS = {
+    "scatter_": lambda x, idx, src: x.scatter_(0, idx, src),
+    "scatter_ number": lambda x, idx, src: x.scatter_(0, idx, 2.5),
+    "scatter_add_": lambda x, idx, src: x.scatter_add_(0, idx, src),
+    "index_add_": lambda x, idx, src: x.index_add_(0, idx[:, 0], src, alpha=2.0),
+}
+
+
+@pytest.mark.parametrize("view", [False, True])
+@pytest.mark.parametrize("name", sorted(IN_PLACE_SCATTERS))
+def test_in_place_scatters_write_x_itself_as_torch(name, view):
+    """scatter_, scatter_add_ and index_add_ write into x (no copy of it): values, the node torch records (its
+    CopySlices on a view), both gradients and the tangent are torch's."""
+    import torch.autograd.forward_ad as tfw
+
+    from pyad.autograd import forward_ad as fwAD
+
+    rng = np.random.default_rng(8)
+    a, s, g = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal((4, 3))
+    idx = np.array([[0, 2, 1], [3, 0, 2]])
+    fn = IN_PLACE_SCATTERS[name]
+    outs = []
+    for lib in (pyad, torch):
+        x, src = lib.tensor(a, requires_grad=True), lib.tensor(s, requires_grad=True)
+        y = x * 1.0
+        fn(y[:, :] if view else y, lib.tensor(idx), src)
+        (y * lib.tensor(g)).sum().backward()
+        sg = None if src.grad is None else src.grad.numpy()  # a number written gives src no gradient
+        outs.append((y.detach().numpy(), x.grad.numpy(), sg, y.grad_fn.name().split("::")[-1]))
+    for p, t in zip(*outs):
+        if p is None or t is None:
+            assert p is None and t is None
+        elif isinstance(p, str):
+            # pyad names index_add_'s node after the scatter_add it is, and scatter by a number as by a tensor
+            known = {("index_add_", "ScatterAddBackward0"), ("scatter_ number", "ScatterBackward0")}
+            assert p == t or (name, p) in known, (p, t)
+        else:
+            np.testing.assert_allclose(p, t, rtol=1e-12, atol=1e-14)
+    tangents = []
+    for lib, ad in ((pyad, fwAD), (torch, tfw)):
+        with ad.dual_level():
+            x = ad.make_dual(lib.tensor(a), lib.tensor(g))
+            src = ad.make_dual(lib.tensor(s), lib.tensor(s * 3.0))
+            y = x * 1.0
+            fn(y, lib.tensor(idx), src)
+            tangents.append(ad.unpack_dual(y).tangent.numpy())
+    np.testing.assert_allclose(tangents[0], tangents[1], rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_scatter_into_a_large_tensor_allocates_no_copy_of_it():
+    x = pyad.zeros(2000, 500, dtype=pyad.float64)
+    idx, src = pyad.tensor([[3, 1]]), pyad.ones(1, 2, dtype=pyad.float64)
+    pyad.reset_peak_memory_stats()
+    before = pyad.memory_allocated()
+    x.scatter_add_(0, idx, src)
+    x.scatter_(1, idx, src)
+    assert pyad.max_memory_allocated() - before < x.numel() * 8 // 100
+    for i, j in ((3, 0), (1, 1), (0, 3), (0, 1)):
+        assert x[i, j].item() == 1.0
+    assert x.sum().item() == 4.0

@@ -353,6 +353,88 @@ ScatterArgs scatter_args(const char* op, const Tensor& x, int64_t dim, const Ten
 
 Tensor scalar_like_0d(const Tensor& r, const Tensor& x) { return x.ndim() == 0 ? reshape(r, {}) : r; }
 
+// scatter_, scatter_add_ and index_add_: a.src written (add: added) into x itself at a.index along a.neg_dim,
+// with no copy of x. The node is the out-of-place op's, its input 0 x's old history (rebase_history: Note [In-place
+// on views]); neither node reads x's old values. A 0-d x (seen as (1,) by a) takes the out-of-place op and copy_.
+Tensor& scatter_in_place(const char* op, Tensor& x, const ScatterArgs& a, bool add) {
+  if (x.ndim() == 0) {
+    Tensor r =
+        add ? scatter_add_unchecked(a.x, a.neg_dim, a.index, a.src) : scatter_unchecked(a.x, a.neg_dim, a.index, a.src);
+    return copy_(x, reshape(r, {}));
+  }
+  check_leaf(op, x);
+  check_no_internal_overlap(op, x);
+  std::vector<std::pair<uint64_t, Tensor>> tx, ts;  // the tangents before the write, per level
+  for (uint64_t l = next_tangent_level({x, a.src}, 0); l != 0; l = next_tangent_level({x, a.src}, l)) {
+    tx.emplace_back(l, tangent_at(x, l));
+    ts.emplace_back(l, tangent_at(a.src, l));
+  }
+  std::shared_ptr<Node> node;
+  if (any_requires_grad({x, a.src}) && is_floating(x.dtype())) {
+    if (add) {
+      node = scatter_add_node(a.index, a.neg_dim);
+    } else {
+      auto n = std::make_shared<ScatterBackward>();
+      n->index = SavedTensor(a.index, false);
+      n->neg_dim = a.neg_dim;
+      node = n;
+    }
+    collect_edges(*node, {x, a.src});
+  }
+  {
+    NoGradGuard no_grad;
+    JvpRuleGuard no_tangents(0);
+    kernels::scatter(x, a.neg_dim + x.ndim(), a.index, unaliased(detach(a.src), x), add);
+  }
+  bump_version(x);
+  rebase_history(op, x, node);
+  if (!tx.empty()) check_no_view_tangent(op, x);
+  for (size_t i = 0; i < tx.size(); ++i) {
+    const uint64_t level = tx[i].first;
+    Tensor tb = tx[i].second, tsrc = ts[i].second, t;
+    {
+      JvpRuleGuard guard(level);
+      Shape batch = tb.defined() ? batch_shape(tb, x.ndim()) : batch_shape(tsrc, a.src.ndim());
+      if (!tb.defined()) tb = zeros(concat(batch, x.shape()), x.dtype(), x.device());
+      if (!tsrc.defined()) tsrc = zeros(concat(batch, a.src.shape()), x.dtype(), x.device());
+      Tensor idx = index_for(a.index, tsrc);
+      t = add ? scatter_add_unchecked(tb, a.neg_dim, idx, tsrc) : scatter_unchecked(tb, a.neg_dim, idx, tsrc);
+    }
+    set_tangent(x, t, level);
+  }
+  return x;
+}
+
+// index_add's operands as scatter_add's: the index along dim expanded over source (scaled by alpha).
+ScatterArgs index_add_args(const char* op, const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source,
+                           double alpha) {
+  const int64_t d = wrap_dim(dim, std::max<int64_t>(x.ndim(), 1), op);
+  PYAD_CHECK(index.ndim() <= 1, IndexError, "[", op, "] index must be a vector (0-d or 1-d), got shape ",
+             shape_str(index.shape()));
+  PYAD_CHECK(index.dtype() == DType::Int64, TypeError, "[", op, "] expected an int64 index, got ",
+             dtype_name(index.dtype()));
+  PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[", op, "] bool tensors cannot be summed");
+  Shape want = x.ndim() == 0 ? Shape{} : x.shape();
+  if (x.ndim() > 0) want[d] = index.numel();
+  const bool ok = source.shape() == want || (x.ndim() == 0 && source.numel() == 1 && source.ndim() <= 1);
+  PYAD_CHECK(ok, ValueError, "[", op, "] source of shape ", shape_str(source.shape()), " must be the input's ",
+             shape_str(x.shape()), " with dim ", d, " of the index's length ", index.numel());
+  Tensor base = x.ndim() == 0 ? reshape(x, {1}) : x;
+  Tensor src = reshape(on_device_of(op, x, source), x.ndim() == 0 ? Shape{1} : want);
+  if (alpha != 1.0) src = src * alpha;
+  Shape line(base.ndim(), 1);
+  line[d] = index.numel();
+  Tensor idx = reshape(index, line);
+  check_index(op, base, d, idx);
+  idx = expand(idx, src.shape());
+  if (src.dtype() != x.dtype()) {
+    PYAD_CHECK(is_floating(x.dtype()) || !is_floating(src.dtype()), TypeError, "[", op, "] cannot add ",
+               dtype_name(src.dtype()), " values into a ", dtype_name(x.dtype()), " tensor");
+    src = to_dtype(src, x.dtype());
+  }
+  return {base, idx, src, d - base.ndim()};
+}
+
 }  // namespace
 
 Tensor nonzero(const Tensor& x) {
@@ -426,32 +508,21 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 }
 
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
-  const char* op = "index_add";
-  const int64_t d = wrap_dim(dim, std::max<int64_t>(x.ndim(), 1), op);
-  PYAD_CHECK(index.ndim() <= 1, IndexError, "[", op, "] index must be a vector (0-d or 1-d), got shape ",
-             shape_str(index.shape()));
-  PYAD_CHECK(index.dtype() == DType::Int64, TypeError, "[", op, "] expected an int64 index, got ",
-             dtype_name(index.dtype()));
-  PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[", op, "] bool tensors cannot be summed");
-  Shape want = x.ndim() == 0 ? Shape{} : x.shape();
-  if (x.ndim() > 0) want[d] = index.numel();
-  const bool ok = source.shape() == want || (x.ndim() == 0 && source.numel() == 1 && source.ndim() <= 1);
-  PYAD_CHECK(ok, ValueError, "[", op, "] source of shape ", shape_str(source.shape()), " must be the input's ",
-             shape_str(x.shape()), " with dim ", d, " of the index's length ", index.numel());
-  Tensor base = x.ndim() == 0 ? reshape(x, {1}) : x;
-  Tensor src = reshape(on_device_of(op, x, source), x.ndim() == 0 ? Shape{1} : want);
-  if (alpha != 1.0) src = src * alpha;
-  Shape line(base.ndim(), 1);
-  line[d] = index.numel();
-  Tensor idx = reshape(index, line);
-  check_index(op, base, d, idx);
-  idx = expand(idx, src.shape());
-  if (src.dtype() != x.dtype()) {
-    PYAD_CHECK(is_floating(x.dtype()) || !is_floating(src.dtype()), TypeError, "[", op, "] cannot add ",
-               dtype_name(src.dtype()), " values into a ", dtype_name(x.dtype()), " tensor");
-    src = to_dtype(src, x.dtype());
-  }
-  return scalar_like_0d(scatter_add_unchecked(base, d - base.ndim(), idx, src), x);
+  ScatterArgs a = index_add_args("index_add", x, dim, index, source, alpha);
+  return scalar_like_0d(scatter_add_unchecked(a.x, a.neg_dim, a.index, a.src), x);
+}
+
+Tensor& scatter_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  return scatter_in_place("scatter_", x, scatter_args("scatter_", x, dim, index, src), false);
+}
+
+Tensor& scatter_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[scatter_add_] bool tensors cannot be summed");
+  return scatter_in_place("scatter_add_", x, scatter_args("scatter_add_", x, dim, index, src), true);
+}
+
+Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
+  return scatter_in_place("index_add_", x, index_add_args("index_add_", x, dim, index, source, alpha), true);
 }
 
 }  // namespace pyad

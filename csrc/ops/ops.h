@@ -124,6 +124,10 @@ Tensor take(const Tensor& x, const Tensor& index);  // x flattened, read at inde
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
+// The same written into x (no copy of x), as torch's Tensor.scatter_ / scatter_add_ / index_add_.
+Tensor& scatter_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor& scatter_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
 
 // ---- matrix-shape ops (matrix_shape_ops.cpp) ----
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);

@@ -51,6 +51,13 @@ struct ScatterAddBackward : Node {
   std::vector<SavedTensor*> saved() override { return {&index}; }
 };
 
+std::shared_ptr<Node> scatter_add_node(const Tensor& index, int64_t neg_dim) {
+  auto node = std::make_shared<ScatterAddBackward>();
+  node->index = SavedTensor(index, false);
+  node->neg_dim = neg_dim;
+  return node;
+}
+
 // Records `out` = x gathered along dim at `index` (out computed already): the node and the tangent rule.
 void record_gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index, const char* name) {
   if (!is_floating(x.dtype())) return;

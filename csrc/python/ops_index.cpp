@@ -104,23 +104,39 @@ void init_ops_index(py::module_& m) {
          "input flattened, read at index (of any shape; the result has index's shape).");
   cls.def("take", take_, py::arg("index"), "See pyad.take.");
 
-  auto scatter_ = [](const Tensor& x, int64_t dim, const Tensor& index, py::handle src) {
+  auto scatter_out = [](const Tensor& x, int64_t dim, const Tensor& index, py::handle src) {
     Tensor s = value_arg(x, src, "scatter");
     ReleaseGilIfLarge nogil(index.numel());
     return scatter(x, dim, index, s);
   };
-  def_op(m, "scatter", scatter_, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"),
+  def_op(m, "scatter", scatter_out, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"),
          "A copy of input with out[..., index[..., j, ...], ...] = src[..., j, ...] along dim (src: a tensor or a "
          "number), as torch.scatter.");
-  cls.def("scatter", scatter_, py::arg("dim"), py::arg("index"), py::arg("src"), "See pyad.scatter.");
+  cls.def("scatter", scatter_out, py::arg("dim"), py::arg("index"), py::arg("src"), "See pyad.scatter.");
+  cls.def(
+      "scatter_",
+      [](Tensor x, int64_t dim, const Tensor& index, py::handle src) {
+        Tensor s = value_arg(x, src, "scatter_");
+        ReleaseGilIfLarge nogil(index.numel());
+        return scatter_(x, dim, index, s);
+      },
+      py::arg("dim"), py::arg("index"), py::arg("src"),
+      "pyad.scatter written into input in place (src: a tensor or a number), with no copy of input.");
 
-  auto scatter_add_ = [](const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  auto scatter_add_out = [](const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
     ReleaseGilIfLarge nogil(index.numel());
     return scatter_add(x, dim, index, src);
   };
-  def_op(m, "scatter_add", scatter_add_, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"),
+  def_op(m, "scatter_add", scatter_add_out, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"),
          "A copy of input with src added along dim at index (repeated indices accumulate), as torch.scatter_add.");
-  cls.def("scatter_add", scatter_add_, py::arg("dim"), py::arg("index"), py::arg("src"), "See pyad.scatter_add.");
+  cls.def("scatter_add", scatter_add_out, py::arg("dim"), py::arg("index"), py::arg("src"), "See pyad.scatter_add.");
+  cls.def(
+      "scatter_add_",
+      [](Tensor x, int64_t dim, const Tensor& index, const Tensor& src) {
+        ReleaseGilIfLarge nogil(index.numel());
+        return scatter_add_(x, dim, index, src);
+      },
+      py::arg("dim"), py::arg("index"), py::arg("src"), "pyad.scatter_add written into input in place.");
 
   auto index_add_out = [](const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
     ReleaseGilIfLarge nogil(source.numel());
@@ -134,8 +150,8 @@ void init_ops_index(py::module_& m) {
   cls.def(
       "index_add_",
       [](Tensor x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
-        Tensor r = index_add(x, dim, index, source, alpha);
-        return copy_(x, r);
+        ReleaseGilIfLarge nogil(source.numel());
+        return index_add_(x, dim, index, source, alpha);
       },
       py::arg("dim"), py::arg("index"), py::arg("source"), py::kw_only(), py::arg("alpha") = 1.0,
       "pyad.index_add written into input in place.");
