@@ -368,10 +368,6 @@ class Tensor:
         """
         See pyad.masked_fill.
         """
-    def masked_fill_(self, mask, value):
-        """
-        pyad.masked_fill written into self in place.
-        """
     def masked_select(self, mask):
         """
         See pyad.masked_select.
@@ -753,6 +749,10 @@ class Tensor:
         ...
     def lt(self, other: typing.Any) -> Tensor:
         ...
+    def masked_fill_(self, mask: Tensor, value: typing.Any) -> Tensor:
+        """
+        value (a number or a 0-d tensor) written into input in place where mask (broadcast to input) is True.
+        """
     def maximum(self, other: typing.Any) -> Tensor:
         ...
     def minimum(self, other: typing.Any) -> Tensor:

@@ -674,12 +674,6 @@ def masked_fill(self, mask, value):
 
 
 @_method
-def masked_fill_(self, mask, value):
-    """pyad.masked_fill written into self in place."""
-    return self.copy_(_index_ops.masked_fill(self, mask, value))
-
-
-@_method
 def masked_select(self, mask):
     """See pyad.masked_select."""
     return _index_ops.masked_select(self, mask)

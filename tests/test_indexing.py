@@ -375,6 +375,8 @@ def test_indexing_parity_on_the_device():
 
 
 IN_PLACE_SCATTERS = {
+    "masked_fill_": lambda x, idx, src: x.masked_fill_(idx.T[:3].T > 1, src[0, 1]),
+    "masked_fill_ number": lambda x, idx, src: x.masked_fill_(idx[:1] > 1, -0.5),  # a broadcast mask row
     "scatter_": lambda x, idx, src: x.scatter_(0, idx, src),
     "scatter_ number": lambda x, idx, src: x.scatter_(0, idx, 2.5),
     "scatter_add_": lambda x, idx, src: x.scatter_add_(0, idx, src),
@@ -385,8 +387,8 @@ IN_PLACE_SCATTERS = {
 @pytest.mark.parametrize("view", [False, True])
 @pytest.mark.parametrize("name", sorted(IN_PLACE_SCATTERS))
 def test_in_place_scatters_write_x_itself_as_torch(name, view):
-    """scatter_, scatter_add_ and index_add_ write into x (no copy of it): values, the node torch records (its
-    CopySlices on a view), both gradients and the tangent are torch's."""
+    """masked_fill_, scatter_, scatter_add_ and index_add_ write into x (no copy of it): values, the node torch
+    records (its CopySlices on a view), both gradients and the tangent are torch's."""
     import torch.autograd.forward_ad as tfw
 
     from pyad.autograd import forward_ad as fwAD
@@ -394,6 +396,8 @@ def test_in_place_scatters_write_x_itself_as_torch(name, view):
     rng = np.random.default_rng(8)
     a, s, g = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal((4, 3))
     idx = np.array([[0, 2, 1], [3, 0, 2]])
+    if name.startswith("masked_fill_"):
+        idx = np.array([[0, 2, 1], [3, 0, 2], [1, 1, 3], [2, 3, 0]])  # the mask is idx > 1
     fn = IN_PLACE_SCATTERS[name]
     outs = []
     for lib in (pyad, torch):
@@ -426,10 +430,12 @@ def test_in_place_scatters_write_x_itself_as_torch(name, view):
 def test_in_place_scatter_into_a_large_tensor_allocates_no_copy_of_it():
     x = pyad.zeros(2000, 500, dtype=pyad.float64)
     idx, src = pyad.tensor([[3, 1]]), pyad.ones(1, 2, dtype=pyad.float64)
+    mask = pyad.zeros(500, dtype=pyad.bool)  # a row, broadcast: fills nothing
     pyad.reset_peak_memory_stats()
     before = pyad.memory_allocated()
     x.scatter_add_(0, idx, src)
     x.scatter_(1, idx, src)
+    x.masked_fill_(mask, 7.0)
     assert pyad.max_memory_allocated() - before < x.numel() * 8 // 100
     for i, j in ((3, 0), (1, 1), (0, 3), (0, 1)):
         assert x[i, j].item() == 1.0

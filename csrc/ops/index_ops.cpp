@@ -435,6 +435,28 @@ ScatterArgs index_add_args(const char* op, const Tensor& x, int64_t dim, const T
   return {base, idx, src, d - base.ndim()};
 }
 
+// masked_fill_'s gradient: zero where the mask wrote for x, the sum of the gradient there for the value.
+struct MaskedFillBackward : Node {
+  SavedTensor mask;  // expanded to x's shape
+  int64_t x_ndim = 0;
+  bool tensor_value = false;  // torch's two overloads: a number (0), a tensor (1)
+  std::string name() const override { return tensor_value ? "MaskedFillBackward1" : "MaskedFillBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    const Tensor m = mask.unpack(*this);
+    const Tensor zero = zeros({}, g[0].dtype(), g[0].device());
+    Tensor gx, gv;
+    if (needs_input_grad(0)) gx = where(m, zero, g[0]);
+    if (needs_input_grad(1)) {
+      Tensor w = where(m, g[0], zero);
+      std::vector<int64_t> dims;
+      for (int64_t k = 1; k <= x_ndim; ++k) dims.push_back(-k);  // the value's (batch) dims stay
+      gv = dims.empty() ? w : sum(w, dims, false);
+    }
+    return {gx, gv};
+  }
+  std::vector<SavedTensor*> saved() override { return {&mask}; }
+};
+
 }  // namespace
 
 Tensor nonzero(const Tensor& x) {
@@ -519,6 +541,56 @@ Tensor& scatter_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src)
 Tensor& scatter_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   PYAD_CHECK(x.dtype() != DType::Bool, TypeError, "[scatter_add_] bool tensors cannot be summed");
   return scatter_in_place("scatter_add_", x, scatter_args("scatter_add_", x, dim, index, src), true);
+}
+
+Tensor& masked_fill_(Tensor& x, const Tensor& mask0, const Tensor& value0, bool tensor_value) {
+  const char* op = "masked_fill_";
+  PYAD_CHECK(mask0.dtype() == DType::Bool, TypeError, "[", op, "] expected a bool mask tensor, got ",
+             dtype_name(mask0.dtype()));
+  PYAD_CHECK(value0.ndim() == 0, ValueError, "[", op, "] value must be a number or a 0-d tensor, got shape ",
+             shape_str(value0.shape()));
+  PYAD_CHECK(broadcast_shapes(x.shape(), mask0.shape(), op) == x.shape(), ValueError, "[", op, "] mask of shape ",
+             shape_str(mask0.shape()), " cannot be broadcast to the input's ", shape_str(x.shape()));
+  check_same_device(op, x, mask0);
+  check_leaf(op, x);
+  check_no_internal_overlap(op, x);
+  const Tensor mask = expand(mask0, x.shape());
+  const Tensor value = to_dtype(on_device_of(op, x, value0), x.dtype());
+  std::vector<std::pair<uint64_t, Tensor>> tx, tv;  // the tangents before the write, per level
+  for (uint64_t l = next_tangent_level({x, value}, 0); l != 0; l = next_tangent_level({x, value}, l)) {
+    tx.emplace_back(l, tangent_at(x, l));
+    tv.emplace_back(l, tangent_at(value, l));
+  }
+  std::shared_ptr<MaskedFillBackward> node;
+  if (any_requires_grad({x, value}) && is_floating(x.dtype())) {
+    node = std::make_shared<MaskedFillBackward>();
+    node->mask = SavedTensor(mask, false);
+    node->x_ndim = x.ndim();
+    node->tensor_value = tensor_value;
+    collect_edges(*node, {x, value});
+  }
+  {
+    NoGradGuard no_grad;
+    JvpRuleGuard no_tangents(0);
+    kernels::where(mask, detach(value), x, x);  // elementwise: each place is read before it is written
+  }
+  bump_version(x);
+  rebase_history(op, x, node);
+  if (!tx.empty()) check_no_view_tangent(op, x);
+  for (size_t i = 0; i < tx.size(); ++i) {
+    const uint64_t level = tx[i].first;
+    const Tensor &txl = tx[i].second, &tvl = tv[i].second;
+    Tensor t;
+    {
+      JvpRuleGuard guard(level);
+      Shape batch = txl.defined() ? batch_shape(txl, x.ndim()) : batch_shape(tvl, 0);
+      Tensor a = tvl.defined() ? align_batched(tvl, 0, x.ndim()) : zeros({}, x.dtype(), x.device());
+      Tensor b = txl.defined() ? txl : zeros(concat(batch, x.shape()), x.dtype(), x.device());
+      t = where(mask, a, b);
+    }
+    set_tangent(x, t, level);
+  }
+  return x;
 }
 
 Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {

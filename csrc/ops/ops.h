@@ -128,6 +128,9 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 Tensor& scatter_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor& scatter_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
+// value (a 0-d tensor; tensor_value: given as one, not as a number) written into x where mask (broadcast to x)
+// is true, as torch's Tensor.masked_fill_.
+Tensor& masked_fill_(Tensor& x, const Tensor& mask, const Tensor& value, bool tensor_value = true);
 
 // ---- matrix-shape ops (matrix_shape_ops.cpp) ----
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);

@@ -123,6 +123,17 @@ void init_ops_index(py::module_& m) {
       py::arg("dim"), py::arg("index"), py::arg("src"),
       "pyad.scatter written into input in place (src: a tensor or a number), with no copy of input.");
 
+  cls.def(
+      "masked_fill_",
+      [](Tensor x, const Tensor& mask, py::handle value) {
+        Tensor v = value_arg(x, value, "masked_fill_");
+        const bool tensor_value = py::isinstance<TensorImpl>(value);  // (Python is asked before the GIL goes)
+        ReleaseGilIfLarge nogil(x.numel());
+        return masked_fill_(x, mask, v, tensor_value);
+      },
+      py::arg("mask"), py::arg("value"),
+      "value (a number or a 0-d tensor) written into input in place where mask (broadcast to input) is True.");
+
   auto scatter_add_out = [](const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
     ReleaseGilIfLarge nogil(index.numel());
     return scatter_add(x, dim, index, src);
