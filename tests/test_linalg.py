@@ -201,7 +201,7 @@ def test_pinv_tolerances_match_torch():
     "op,call",
     [
         ("svd", lambda a: LA.svd(a)),
-        ("svd", lambda a: LA.svdvals(a)),
+        ("svdvals", lambda a: LA.svdvals(a)),
         ("pinv", lambda a: LA.pinv(a)),
         ("matrix_rank", lambda a: LA.matrix_rank(a)),
         ("lstsq", lambda a: LA.lstsq(a, pyad.ones(3, 1, dtype=F64))),

@@ -276,4 +276,5 @@ def svdvals(A: Tensor) -> Tensor:
     """The singular values of A in descending order (batched), as torch.linalg.svdvals."""
     # through the full rule: its backward reads U and Vh as outputs, with their history, so that the second
     # derivative (which needs how U and Vh move) is right
-    return _Svd.apply(U.matrix(A, "linalg.svdvals", square=False))[1]
+    U.check_finite(U.matrix(A, "linalg.svdvals", square=False), "linalg.svdvals")
+    return _Svd.apply(A)[1]
