@@ -222,6 +222,37 @@ Tensor index_impl(const char* op, const Tensor& x, const TensorIndices& indices,
   return out;
 }
 
+// The in-place writes below (index_put_, scatter_, scatter_add_, index_add_, masked_fill_) share their ends:
+// the tangents of x and of what is written, per level, read before the write...
+struct TangentsBefore {
+  uint64_t level;
+  Tensor x, value;
+};
+std::vector<TangentsBefore> tangents_before(const Tensor& x, const Tensor& value) {
+  std::vector<TangentsBefore> out;
+  for (uint64_t l = next_tangent_level({x, value}, 0); l != 0; l = next_tangent_level({x, value}, l))
+    out.push_back({l, tangent_at(x, l), tangent_at(value, l)});
+  return out;
+}
+
+// ...and, after it, x's version and history (node: the write's, input 0 x's old history) and its new tangent at
+// each level: rule(x's old tangent, value's), either possibly undefined, run as that level's JVP rule.
+template <class Rule>
+void finish_in_place(const char* op, Tensor& x, const std::shared_ptr<Node>& node,
+                     const std::vector<TangentsBefore>& before, Rule&& rule) {
+  bump_version(x);
+  rebase_history(op, x, node);
+  if (!before.empty()) check_no_view_tangent(op, x);
+  for (const TangentsBefore& b : before) {
+    Tensor t;
+    {
+      JvpRuleGuard guard(b.level);
+      t = rule(b.x, b.value);
+    }
+    set_tangent(x, t, b.level);
+  }
+}
+
 Tensor& index_put_impl_(const char* op, Tensor& x, const TensorIndices& indices, const Tensor& values0, bool accumulate,
                         int64_t nb, bool checked) {
   check_leaf(op, x);
@@ -246,11 +277,7 @@ Tensor& index_put_impl_(const char* op, Tensor& x, const TensorIndices& indices,
     node->indices.save(p.idx);
     node->accumulate = accumulate;
   }
-  std::vector<std::pair<uint64_t, Tensor>> tx, tv;  // the tangents before the write, per level
-  for (uint64_t l = next_tangent_level({x, value}, 0); l != 0; l = next_tangent_level({x, value}, l)) {
-    tx.emplace_back(l, tangent_at(x, l));
-    tv.emplace_back(l, tangent_at(value, l));
-  }
+  const auto before = tangents_before(x, value);
   if (p.lin.numel() > 0 && numel_of(region) > 0) {
     NoGradGuard no_grad;
     JvpRuleGuard no_tangents(0);
@@ -261,24 +288,14 @@ Tensor& index_put_impl_(const char* op, Tensor& x, const TensorIndices& indices,
     const Shape ks = p.kernel_shape(p.lin.numel());
     kernels::scatter(p.x_view(x), p.dim(), p.index_view(), make_view(src, ks, contiguous_strides(ks), 0), accumulate);
   }
-  bump_version(x);
-  rebase_history(op, x, node);
-  if (!tx.empty()) check_no_view_tangent(op, x);
-  for (size_t i = 0; i < tx.size(); ++i) {
-    const uint64_t level = tx[i].first;
-    const Tensor &txl = tx[i].second, &tvl = tv[i].second;
-    const int64_t tnb = txl.defined() ? txl.ndim() - x.ndim() : tvl.ndim() - value.ndim();
-    Shape batch = txl.defined() ? batch_shape(txl, x.ndim()) : batch_shape(tvl, value.ndim());
-    Tensor t;
-    {
-      JvpRuleGuard guard(level);
-      t = txl.defined() ? clone(txl) : zeros(concat(batch, x.shape()), x.dtype(), x.device());
-      Tensor v = tvl.defined() ? align_batched(tvl, value.ndim(), static_cast<int64_t>(region.size()))
-                               : zeros({}, x.dtype(), x.device());
-      index_put_impl_(op, t, p.idx, v, accumulate, nb + tnb, true);
-    }
-    set_tangent(x, t, level);
-  }
+  finish_in_place(op, x, node, before, [&](const Tensor& tx, const Tensor& tv) {
+    const int64_t tnb = tx.defined() ? tx.ndim() - x.ndim() : tv.ndim() - value.ndim();
+    Shape batch = tx.defined() ? batch_shape(tx, x.ndim()) : batch_shape(tv, value.ndim());
+    Tensor t = tx.defined() ? clone(tx) : zeros(concat(batch, x.shape()), x.dtype(), x.device());
+    Tensor v = tv.defined() ? align_batched(tv, value.ndim(), static_cast<int64_t>(region.size()))
+                            : zeros({}, x.dtype(), x.device());
+    return index_put_impl_(op, t, p.idx, v, accumulate, nb + tnb, true);
+  });
   return x;
 }
 
@@ -364,11 +381,7 @@ Tensor& scatter_in_place(const char* op, Tensor& x, const ScatterArgs& a, bool a
   }
   check_leaf(op, x);
   check_no_internal_overlap(op, x);
-  std::vector<std::pair<uint64_t, Tensor>> tx, ts;  // the tangents before the write, per level
-  for (uint64_t l = next_tangent_level({x, a.src}, 0); l != 0; l = next_tangent_level({x, a.src}, l)) {
-    tx.emplace_back(l, tangent_at(x, l));
-    ts.emplace_back(l, tangent_at(a.src, l));
-  }
+  const auto before = tangents_before(x, a.src);
   std::shared_ptr<Node> node;
   if (any_requires_grad({x, a.src}) && is_floating(x.dtype())) {
     if (add) {
@@ -386,22 +399,13 @@ Tensor& scatter_in_place(const char* op, Tensor& x, const ScatterArgs& a, bool a
     JvpRuleGuard no_tangents(0);
     kernels::scatter(x, a.neg_dim + x.ndim(), a.index, unaliased(detach(a.src), x), add);
   }
-  bump_version(x);
-  rebase_history(op, x, node);
-  if (!tx.empty()) check_no_view_tangent(op, x);
-  for (size_t i = 0; i < tx.size(); ++i) {
-    const uint64_t level = tx[i].first;
-    Tensor tb = tx[i].second, tsrc = ts[i].second, t;
-    {
-      JvpRuleGuard guard(level);
-      Shape batch = tb.defined() ? batch_shape(tb, x.ndim()) : batch_shape(tsrc, a.src.ndim());
-      if (!tb.defined()) tb = zeros(concat(batch, x.shape()), x.dtype(), x.device());
-      if (!tsrc.defined()) tsrc = zeros(concat(batch, a.src.shape()), x.dtype(), x.device());
-      Tensor idx = index_for(a.index, tsrc);
-      t = add ? scatter_add_unchecked(tb, a.neg_dim, idx, tsrc) : scatter_unchecked(tb, a.neg_dim, idx, tsrc);
-    }
-    set_tangent(x, t, level);
-  }
+  finish_in_place(op, x, node, before, [&](Tensor tb, Tensor ts) {
+    Shape batch = tb.defined() ? batch_shape(tb, x.ndim()) : batch_shape(ts, a.src.ndim());
+    if (!tb.defined()) tb = zeros(concat(batch, x.shape()), x.dtype(), x.device());
+    if (!ts.defined()) ts = zeros(concat(batch, a.src.shape()), x.dtype(), x.device());
+    Tensor idx = index_for(a.index, ts);
+    return add ? scatter_add_unchecked(tb, a.neg_dim, idx, ts) : scatter_unchecked(tb, a.neg_dim, idx, ts);
+  });
   return x;
 }
 
@@ -556,11 +560,7 @@ Tensor& masked_fill_(Tensor& x, const Tensor& mask0, const Tensor& value0, bool 
   check_no_internal_overlap(op, x);
   const Tensor mask = expand(mask0, x.shape());
   const Tensor value = to_dtype(on_device_of(op, x, value0), x.dtype());
-  std::vector<std::pair<uint64_t, Tensor>> tx, tv;  // the tangents before the write, per level
-  for (uint64_t l = next_tangent_level({x, value}, 0); l != 0; l = next_tangent_level({x, value}, l)) {
-    tx.emplace_back(l, tangent_at(x, l));
-    tv.emplace_back(l, tangent_at(value, l));
-  }
+  const auto before = tangents_before(x, value);
   std::shared_ptr<MaskedFillBackward> node;
   if (any_requires_grad({x, value}) && is_floating(x.dtype())) {
     node = std::make_shared<MaskedFillBackward>();
@@ -574,22 +574,11 @@ Tensor& masked_fill_(Tensor& x, const Tensor& mask0, const Tensor& value0, bool 
     JvpRuleGuard no_tangents(0);
     kernels::where(mask, detach(value), x, x);  // elementwise: each place is read before it is written
   }
-  bump_version(x);
-  rebase_history(op, x, node);
-  if (!tx.empty()) check_no_view_tangent(op, x);
-  for (size_t i = 0; i < tx.size(); ++i) {
-    const uint64_t level = tx[i].first;
-    const Tensor &txl = tx[i].second, &tvl = tv[i].second;
-    Tensor t;
-    {
-      JvpRuleGuard guard(level);
-      Shape batch = txl.defined() ? batch_shape(txl, x.ndim()) : batch_shape(tvl, 0);
-      Tensor a = tvl.defined() ? align_batched(tvl, 0, x.ndim()) : zeros({}, x.dtype(), x.device());
-      Tensor b = txl.defined() ? txl : zeros(concat(batch, x.shape()), x.dtype(), x.device());
-      t = where(mask, a, b);
-    }
-    set_tangent(x, t, level);
-  }
+  finish_in_place(op, x, node, before, [&](const Tensor& tx, const Tensor& tv) {
+    Shape batch = tx.defined() ? batch_shape(tx, x.ndim()) : batch_shape(tv, 0);
+    Tensor a = tv.defined() ? align_batched(tv, 0, x.ndim()) : zeros({}, x.dtype(), x.device());
+    return where(mask, a, tx.defined() ? tx : zeros(concat(batch, x.shape()), x.dtype(), x.device()));
+  });
   return x;
 }
 
