@@ -193,6 +193,18 @@ template <class T>
 T* ptr(const Tensor& t) {
   return static_cast<T*>(t.raw_data());
 }
+
+// The start every cuSOLVER entry point shares: cuSOLVER loaded (a clear error naming op where it cannot be), then
+// body(tag, handle, T's routines) for t's float dtype T.
+template <class Body>
+void on_solver(const char* op, const Tensor& t, Body&& body) {
+  gpu::SolverHandle h = nullptr;
+  gpu::Cusolver* cs = gpu::solver(op, &h);
+  PYAD_DISPATCH_FLOAT(t.dtype(), op, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    body(tag, h, fns<T>(*cs));
+  });
+}
 }  // namespace
 
 void lu_factor(const Tensor& a, const Tensor& pivots, const Tensor& info) {
@@ -200,11 +212,8 @@ void lu_factor(const Tensor& a, const Tensor& pivots, const Tensor& info) {
   const int n = dim(rows(a), op);
   const int64_t nb = batch(a);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
-  PYAD_DISPATCH_FLOAT(a.dtype(), op, [&](auto* tag) {
+  on_solver(op, a, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const gpu::DnFns<T>& f = fns<T>(*cs);
     int lwork = 0;
     ok(f.getrf_size(h, n, n, ptr<T>(a), n, &lwork), op, "getrf_bufferSize");
     Tensor work = scratch(a, lwork), ipiv = ints(a, nb * n), dinfo = ints(a, nb);
@@ -223,10 +232,8 @@ void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjo
   const int n = dim(rows(lu), op), k = dim(cols(b), op);
   const int64_t nb = batch(b);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
   Tensor ipiv = device_pivots(b, pivots, nb * n), dinfo = ints(b, nb);
-  PYAD_DISPATCH_FLOAT(b.dtype(), op, [&](auto* tag) {
+  on_solver(op, b, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
     // The factors are A^T's: A x = b is (A^T)^T x = b, getrs' 'T'; A^T x = b is its 'N'.
     const int trans = adjoint ? gpu::kOpN : gpu::kOpT;
@@ -234,8 +241,8 @@ void lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool adjo
     Tensor col = k > 1 ? scratch(b, nb * n * k) : b;
     if (k > 1) relayout(ptr<T>(col), nb, k, n, ptr<T>(b), int64_t(n) * k, 1, k, k, n);
     for (int64_t i = 0; i < nb; ++i)
-      ok(fns<T>(*cs).getrs(h, trans, n, k, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(col) + i * n * k, n,
-                           int_ptr(dinfo) + i),
+      ok(f.getrs(h, trans, n, k, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(col) + i * n * k, n,
+                 int_ptr(dinfo) + i),
          op, "getrs");
     if (k > 1) relayout(ptr<T>(b), nb, n, k, ptr<T>(col), int64_t(n) * k, 1, n, n, k);
   });
@@ -247,11 +254,9 @@ void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
   const int n = dim(rows(lu), op);
   const int64_t nb = batch(lu);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
   Tensor ipiv = device_pivots(lu, pivots, nb * n), dinfo = ints(lu, nb);
   PYAD_CUDA_CHECK(cudaMemsetAsync(dinfo.raw_data(), 0, nb * sizeof(int), gpu::stream()));  // for the skipped ones
-  PYAD_DISPATCH_FLOAT(lu.dtype(), op, [&](auto* tag) {
+  on_solver(op, lu, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
     // cuSOLVER has no getri: (A^T) X = I, getrs' 'N' on the factors of A^T, gives X = A^{-T} column-major, which
     // is A^{-1} read row-major.
@@ -259,8 +264,8 @@ void lu_inverse(const Tensor& lu, const Tensor& pivots, const Tensor& info) {
     relayout<T>(ptr<T>(x), nb, n, n, nullptr, 0, 0, 0, 0, 0, kEye);
     for (int64_t i = 0; i < nb; ++i) {
       if (info.data<int64_t>()[i] != 0) continue;  // singular: the caller raises
-      ok(fns<T>(*cs).getrs(h, gpu::kOpN, n, n, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(x) + i * n * n,
-                           n, int_ptr(dinfo) + i),
+      ok(f.getrs(h, gpu::kOpN, n, n, ptr<T>(lu) + i * n * n, n, int_ptr(ipiv) + i * n, ptr<T>(x) + i * n * n, n,
+                 int_ptr(dinfo) + i),
          op, "getrs");
     }
     PYAD_CUDA_CHECK(
@@ -274,11 +279,8 @@ void cholesky(const Tensor& a, const Tensor& info) {
   const int n = dim(rows(a), op);
   const int64_t nb = batch(a);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
-  PYAD_DISPATCH_FLOAT(a.dtype(), op, [&](auto* tag) {
+  on_solver(op, a, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const gpu::DnFns<T>& f = fns<T>(*cs);
     // The upper factor of the column-major A^T = A (the row-major lower triangle) is, read row-major, L.
     int lwork = 0;
     ok(f.potrf_size(h, gpu::kFillUpper, n, ptr<T>(a), n, &lwork), op, "potrf_bufferSize");
@@ -327,11 +329,8 @@ void qr(const Tensor& a, const Tensor& q, const Tensor& r) {
   const int kq = dim(cols(q), op), kr = dim(rows(r), op);
   const int64_t nb = linalg::qr_batch(q, r);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
-  PYAD_DISPATCH_FLOAT(a.dtype(), op, [&](auto* tag) {
+  on_solver(op, a, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const gpu::DnFns<T>& f = fns<T>(*cs);
     const int64_t mn = int64_t(m) * n, mq = int64_t(m) * kq;
     Tensor c = scratch(a, nb * mn), tau = scratch(a, nb * std::max(k, 1)), dinfo = ints(a, nb);
     PYAD_CUDA_CHECK(cudaMemsetAsync(dinfo.raw_data(), 0, nb * sizeof(int), gpu::stream()));
@@ -368,12 +367,9 @@ void eigh(const Tensor& a, const Tensor& w, bool upper, bool vectors, const Tens
   const int n = dim(rows(a), op);
   const int64_t nb = batch(a);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
   const int jobz = vectors ? kEigVectors : kEigValues, uplo = upper ? gpu::kFillLower : gpu::kFillUpper;
-  PYAD_DISPATCH_FLOAT(a.dtype(), op, [&](auto* tag) {
+  on_solver(op, a, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const gpu::DnFns<T>& f = fns<T>(*cs);
     const int64_t nn = int64_t(n) * n;
     // syevd leaves the eigenvectors column-major: it works on a copy, transposed back into a
     Tensor v = scratch(a, nb * nn), dinfo = ints(a, nb);
@@ -395,16 +391,13 @@ void svd(const Tensor& a, const Tensor& u, const Tensor& s, const Tensor& vh, bo
   const int m = dim(rows(a), op), n = dim(cols(a), op), k = std::min(m, n);
   const int64_t nb = batch(a);
   if (nb == 0) return;
-  gpu::SolverHandle h = nullptr;
-  gpu::Cusolver* cs = gpu::solver(op, &h);
   const bool values_only = u.numel() == 0;
   const signed char job = values_only ? 'N' : (full ? 'A' : 'S');
   const int ku = full ? m : k, kv = full ? n : k;
   const bool wide = m <= n;  // gesvd wants rows >= cols: a wide A goes in as A^T (see the Note)
   const int gr = wide ? n : m, gc = wide ? m : n;  // the matrix gesvd sees, column-major gr x gc
-  PYAD_DISPATCH_FLOAT(a.dtype(), op, [&](auto* tag) {
+  on_solver(op, a, [&](auto* tag, gpu::SolverHandle h, const auto& f) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const gpu::DnFns<T>& f = fns<T>(*cs);
     const int64_t mn = int64_t(m) * n;
     Tensor g = wide ? a : scratch(a, nb * mn), dinfo = ints(a, nb), rwork = scratch(a, k);
     if (!wide) relayout(ptr<T>(g), nb, n, m, ptr<T>(a), mn, 1, n, n, m);  // A column-major (m x n)
