@@ -193,8 +193,7 @@ class _Svd(Function):
     @staticmethod
     def forward(ctx: Any, A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)
-        U.check_finite(A, "linalg.svd")
-        Uu, S, Vh, info = _C._linalg_svd(A, False, True)
+        Uu, S, Vh, info = _C._linalg_svd(A, False, True)  # A checked finite by the caller, naming itself
         U.check_info(info, "linalg.svd", _svd_failed)
         ctx.save_for_backward(Uu, S, Vh)
         return Uu, S, Vh
@@ -260,10 +259,9 @@ def svd(A: Tensor, full_matrices: bool = True) -> Any:
     """(U, S, Vh) with A = U diag(S) Vh (batched), a named tuple as torch.linalg.svd. Differentiable with
     full_matrices=False (and for square A), as torch: the extra columns of a full U or Vh are not unique."""
     op = "linalg.svd"
-    U.matrix(A, op, square=False)
+    U.check_finite(U.matrix(A, op, square=False), op)
     m, n = A.shape[-2], A.shape[-1]
     if full_matrices and m != n:
-        U.check_finite(A, op)
         Uu, S, Vh, info = _C._linalg_svd(A.detach(), True, True)
         U.check_info(info, op, _svd_failed)
         if A.requires_grad and _C.is_grad_enabled():

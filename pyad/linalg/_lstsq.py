@@ -8,12 +8,10 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-import numpy as np
-
 from .. import _C, _functions as F
 from . import _util as U
-from ._decomp import qr, svdvals
-from ._pinv import pinv
+from ._decomp import qr
+from ._pinv import pinv, rank_of, singular_values
 from ._triangular import _TriSolve
 
 Tensor = _C.Tensor
@@ -42,12 +40,10 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     m, n = A.shape[-2], A.shape[-1]
     if B2.ndim < 2 or B2.shape[-2] != m:
         raise ValueError(f"[{op}] A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not fit")
-    U.check_finite(A, op)
-    s = svdvals(A.detach())
-    eps = float(np.finfo(np.float32 if A.dtype == _C.dtype.float32 else np.float64).eps)
-    tol = float(rcond) if rcond is not None else eps * max(m, n)  # torch's default rcond
-    big = _C.unsqueeze(F.amax(s, -1, False), -1) if s.shape[-1] > 0 else s
-    rank = _C.sum(_C.to_dtype(_C.gt(s, big * tol), _C.dtype.int64), -1, False)
+    s = singular_values(A, op)
+    # rcond None: torch's default, eps * max(m, n); a negative one counts every nonzero singular value
+    tol = None if rcond is None else max(float(rcond), 0.0)
+    rank = rank_of(s, None, tol, m, n, op)
     full = bool((rank.numpy() == min(m, n)).all())
     if not full:
         X = pinv(A, rtol=tol) @ B2

@@ -103,19 +103,27 @@ def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = Fal
     return _Pinv.apply(A, atol, rtol, hermitian)
 
 
+def singular_values(A: Tensor, op: str, hermitian: bool = False) -> Tensor:
+    """A's singular values (|eigenvalues| for hermitian=True), without history, A checked finite first."""
+    A = A.detach()
+    U.check_finite(A, op)
+    if hermitian:
+        w, _, info = _C._linalg_eigh(A, False, False)
+        U.check_info(info, op, lambda i: f"eigh did not converge ({i} off-diagonal elements)")
+        return _C.abs(w)
+    _, s, _, info = _C._linalg_svd(A, False, False)
+    U.check_info(info, op, lambda i: f"the SVD did not converge ({i} superdiagonals)")
+    return s
+
+
+def rank_of(s: Tensor, atol: Any, rtol: Any, m: int, n: int, op: str) -> Tensor:
+    """How many of the singular values s (..., k) of (m, n) matrices exceed the cut (_cutoff), int64."""
+    return _C.sum(_C.to_dtype(_C.gt(s, _cutoff(s, atol, rtol, m, n, op)), _C.dtype.int64), -1, False)
+
+
 def matrix_rank(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Tensor:
     """The numerical rank of A (batched, int64): how many singular values (|eigenvalues| for hermitian=True)
     exceed max(atol, rtol * the largest), as torch.linalg.matrix_rank."""
     op = "linalg.matrix_rank"
     U.matrix(A, op, square=hermitian)
-    m, n = A.shape[-2], A.shape[-1]
-    A = A.detach()
-    if hermitian:
-        w, _, info = _C._linalg_eigh(A, False, False)
-        U.check_info(info, op, lambda i: f"eigh did not converge ({i} off-diagonal elements)")
-        s = _C.abs(w)
-    else:
-        U.check_finite(A, op)
-        _, s, _, info = _C._linalg_svd(A, False, False)
-        U.check_info(info, op, lambda i: f"the SVD did not converge ({i} superdiagonals)")
-    return _C.sum(_C.to_dtype(_C.gt(s, _cutoff(s, atol, rtol, m, n, op)), _C.dtype.int64), -1, False)
+    return rank_of(singular_values(A, op, hermitian), atol, rtol, A.shape[-2], A.shape[-1], op)
